@@ -1,0 +1,115 @@
+"""The normalized alert: the one type that crosses from the sources into the rules.
+
+Each source parses its own payload into `Alert`s (see `bridge.sources`); from there on nothing
+looks at the raw payload again. Enumerations are `StrEnum`s so they store and serialize as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    ZABBIX = "zabbix"
+
+
+class Status(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Severity(StrEnum):
+    """Severity words shared by both sources, most severe first."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    AVERAGE = "average"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical ... 4 for info: lower is more severe."""
+        return _SEVERITY_ORDER.index(self)
+
+
+_SEVERITY_ORDER = list(Severity)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceUpdate:
+    """Something a person did in the source system (a Zabbix acknowledgement, comment, close...)."""
+
+    action: str
+    message: str
+    user: str
+    at: datetime
+    acknowledged: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One event about one alert, normalized.
+
+    `fingerprint` is the stable identity of the condition: an Alertmanager alert keeps it when it
+    resolves and fires again (one occurrence is fingerprint + `starts_at`); a Zabbix problem is
+    identified by its instance and problem event id. `ends_at` is None while firing.
+    """
+
+    source: Source
+    source_ref: str
+    fingerprint: str
+    status: Status
+    name: str
+    host: str
+    severity: Severity
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    url: str
+    received_at: datetime
+    update: SourceUpdate | None = None
+    recurring: bool = True
+    """The same fingerprint can fire again with a new `starts_at` (Alertmanager). False when each
+    occurrence has a fingerprint of its own (a Zabbix problem): then `starts_at` never tells
+    occurrences apart, and a message that disagrees about it is still about the same one."""
+
+    @property
+    def event_at(self) -> datetime:
+        """When the state this event reports began: the start while firing, the end once resolved."""
+        if self.status is Status.RESOLVED and self.ends_at is not None:
+            return self.ends_at
+        return self.starts_at
+
+    def field(self, key: str) -> str:
+        """The value a rule matcher or `group_by` sees for `key` ("" when absent, as in Alertmanager).
+
+        Normalized fields win over labels of the same name; `labels.x` and `annotations.x` are explicit.
+        """
+        getter = _FIELD_GETTERS.get(key)
+        if getter is not None:
+            return getter(self)
+        if key.startswith("labels."):
+            return self.labels.get(key[7:], "")
+        if key.startswith("annotations."):
+            return self.annotations.get(key[12:], "")
+        return self.labels.get(key, "")
+
+
+_FIELD_GETTERS: dict[str, Callable[[Alert], str]] = {
+    "source": lambda a: a.source.value,
+    "source_ref": lambda a: a.source_ref,
+    "fingerprint": lambda a: a.fingerprint,
+    "status": lambda a: a.status.value,
+    "name": lambda a: a.name,
+    "host": lambda a: a.host,
+    "severity": lambda a: a.severity.value,
+}
+
+ALERT_FIELDS = frozenset(_FIELD_GETTERS)
+"""Names a rule can match or group on besides labels (`labels.x`, `annotations.x` and bare label names)."""

@@ -1,0 +1,81 @@
+"""The errors bridge raises on purpose, in one small tree.
+
+    BridgeError
+    ├── ConfigError          a bad BRIDGE_* setting
+    ├── Unauthenticated      a missing or wrong bearer token
+    ├── PayloadError         a webhook body that is not what its source sends (field + reason)
+    ├── RulesError           a rules file with mistakes (file:line: reason, one per mistake)
+    ├── InvalidTransition    an incident action its current status does not allow
+    ├── Conflict             an action that would break an invariant (two active incidents per group)
+    ├── NotFound             no such incident / alert
+    └── StorageUnavailable   the database cannot take a write right now (the sender should retry)
+
+None of them knows about HTTP: `bridge.web.errors` maps them to status codes in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BridgeError(Exception):
+    """Base of every error bridge raises deliberately."""
+
+
+class ConfigError(BridgeError):
+    """A BRIDGE_* setting has a value bridge cannot use."""
+
+
+class Unauthenticated(BridgeError):
+    """No valid credentials were presented."""
+
+
+class PayloadError(BridgeError):
+    """A webhook body is malformed; `field` says where (e.g. ``alerts[2].startsAt``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProblem:
+    """One mistake in a rules file, located to its line."""
+
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+class RulesError(BridgeError):
+    """Rules could not be loaded; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class InvalidTransition(BridgeError):
+    """An incident action that its current status does not allow (e.g. ack a closed incident)."""
+
+    def __init__(self, number: int, status: str, action: str) -> None:
+        self.number = number
+        self.status = status
+        self.action = action
+        super().__init__(f"incident {number} is {status}: cannot {action} it")
+
+
+class Conflict(BridgeError):
+    """The action would break an invariant, e.g. a second active incident for one group."""
+
+
+class NotFound(BridgeError):
+    """The thing asked for does not exist."""
+
+
+class StorageUnavailable(BridgeError):
+    """The database refused or failed a write; nothing was stored."""

@@ -1,0 +1,46 @@
+"""Sources: parse each monitoring system's webhook body into normalized `Alert`s.
+
+`parse_delivery` is the one entry point: the webhook calls it to validate a body before storing
+it, and the pipeline calls it again on the stored bytes. Payload dicts never leave this package.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bridge.alert import Alert, Source
+from bridge.errors import PayloadError
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One parsed webhook delivery: its alerts and the key that makes redelivery idempotent."""
+
+    source: Source
+    dedup_key: str
+    alerts: tuple[Alert, ...]
+
+
+def decode_json(body: bytes) -> Any:
+    """Decode a JSON body, turning every decoding failure into a PayloadError."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise PayloadError("body", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError(
+            "body", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def parse_delivery(source: Source, body: bytes, received_at: datetime) -> Delivery:
+    """Parse a raw webhook body from `source`; raises PayloadError naming the bad field."""
+    from bridge.sources import alertmanager, zabbix
+
+    payload = decode_json(body)
+    if source is Source.ALERTMANAGER:
+        return alertmanager.parse(payload, body, received_at)
+    return zabbix.parse(payload, received_at)
