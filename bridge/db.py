@@ -1,0 +1,112 @@
+"""Database engine, sessions and migrations.
+
+One pooled engine per process. On SQLite (the embedded default) every connection uses WAL with
+full fsync, so an acknowledged write survives a crash, and `BEGIN IMMEDIATE`, so that the worker's
+read-then-write transactions wait for the lock instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_db_engine(url: str, *, timeout: float = 5.0, pool_size: int = 10) -> Engine:
+    """An engine for `url` (already normalized by settings), tuned for bridge's access pattern."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
+        _sqlite_pragmas(engine, busy_ms=int(timeout * 1000))
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": max(1, int(timeout))},
+    )
+
+
+def _sqlite_pragmas(engine: Engine, busy_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event below issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to `revision`."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def prepare(engine: Engine) -> str:
+    """Make the schema usable at start: SQLite (embedded, one process) is upgraded in place; a
+    PostgreSQL that is not at the latest migration is refused with what to run.
+
+    Returns what was done, for the start-up log. Raises ConfigError when the schema is behind.
+    """
+    from bridge.errors import ConfigError
+
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        before = current_revision(engine)
+        if before != head_revision():
+            upgrade(engine)
+            return f"database upgraded from {before or 'empty'} to {head_revision()}"
+        return "database up to date"
+    revision = current_revision(engine)
+    if revision != head_revision():
+        raise ConfigError(
+            f"the database schema is at {revision or 'nothing'}, bridge needs {head_revision()}: "
+            "run `bridge db upgrade` first"
+        )
+    return "database up to date"
+
+
+def is_empty(engine: Engine) -> bool:
+    """No tables at all: a brand new database."""
+    return not inspect(engine).get_table_names()

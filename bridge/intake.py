@@ -1,0 +1,65 @@
+"""The intake log: every accepted delivery is one row, committed before the sender gets its 2xx.
+
+Storing is a single INSERT ... ON CONFLICT DO NOTHING on the delivery's idempotency key, so a
+redelivery (Alertmanager HA peers, Zabbix retries) is accepted again without being stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.errors import StorageUnavailable
+from bridge.sources import Delivery
+from bridge.ticketing.models import Intake, IntakeStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    intake_id: int | None  # None for a redelivery of something already stored
+    duplicate: bool
+
+
+def store_delivery(
+    sessions: sessionmaker[Session], delivery: Delivery, body: bytes, received_at: datetime
+) -> Stored:
+    """Commit the raw delivery; raises StorageUnavailable if the database cannot take it."""
+    try:
+        with sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = (
+                insert(Intake)
+                .values(
+                    source=delivery.source.value,
+                    dedup_key=delivery.dedup_key,
+                    received_at=received_at,
+                    body=body,
+                    alert_count=len(delivery.alerts),
+                    status=IntakeStatus.PENDING.value,
+                    attempts=0,
+                )
+                .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
+                .returning(Intake.id)
+            )
+            intake_id = session.execute(statement).scalar_one_or_none()
+    except SQLAlchemyError as exc:
+        log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
+        raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
+    return Stored(intake_id=intake_id, duplicate=intake_id is None)
+
+
+def pending_ids(session: Session, limit: int) -> list[int]:
+    """Ids of deliveries still to process, oldest first."""
+    query = (
+        select(Intake.id).where(Intake.status == IntakeStatus.PENDING.value).order_by(Intake.id).limit(limit)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,225 @@
+"""Intake rows -> alerts -> engine decisions -> ticketing. Orchestration only.
+
+A batch of pending deliveries is processed in one transaction: their alerts in arrival order,
+each decided by the engine with `now` = when the delivery was received (so a backlog is judged
+as it would have been in time), then the rows are marked done in the same commit. Either all of
+it happens or none does: a crash mid-batch leaves the rows pending for the next attempt.
+A delivery that keeps failing is parked as `failed` with its error, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.alert import Alert, Source
+from bridge.clock import Clock
+from bridge.dedup.state import Outcome, TimerKind
+from bridge.errors import PayloadError
+from bridge.intake import pending_ids
+from bridge.live_rules import LiveRules
+from bridge.sources import parse_delivery
+from bridge.ticketing.models import Intake, IntakeStatus, Timer
+from bridge.ticketing.store import StateStore
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+"""A delivery failing this many times is parked as `failed` (visible, retryable by hand)."""
+CONFLICT_RETRIES = 5
+"""Concurrent workers may collide (a deadlock, two creating one group): the loser retries."""
+
+T = TypeVar("T")
+
+
+@dataclass
+class BatchResult:
+    deliveries: int = 0
+    alerts: int = 0
+    failed: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        rules: LiveRules,
+        clock: Clock,
+        on_outcomes: Callable[[Counter[Outcome]], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.rules = rules
+        self.clock = clock
+        self.on_outcomes = on_outcomes
+
+    # -- deliveries -----------------------------------------------------------------------------
+
+    def process_pending(self, limit: int = 200) -> BatchResult:
+        """Process up to `limit` pending deliveries, oldest first."""
+        with self.sessions() as session:
+            ids = pending_ids(session, limit)
+        return self.process(ids) if ids else BatchResult()
+
+    def process(self, ids: list[int]) -> BatchResult:
+        """Process these deliveries (those still pending); isolates a delivery that breaks the batch."""
+        try:
+            return self._retrying(lambda: self._process(ids))
+        except DBAPIError:
+            raise  # the database itself is unwell: leave everything pending, the caller retries later
+        except Exception:
+            if len(ids) == 1:
+                self._record_failure(ids[0])
+                return BatchResult(deliveries=1, failed=1)
+            log.exception("a batch of %d deliveries failed; processing them one by one", len(ids))
+            total = BatchResult()
+            for intake_id in ids:
+                result = self.process([intake_id])
+                total.deliveries += result.deliveries
+                total.alerts += result.alerts
+                total.failed += result.failed
+                total.outcomes.update(result.outcomes)
+            return total
+
+    def _process(self, ids: list[int]) -> BatchResult:
+        result = BatchResult()
+        engine = self.rules.engine
+        with self.sessions() as session, session.begin():
+            query = (
+                select(Intake)
+                .where(Intake.id.in_(ids), Intake.status == IntakeStatus.PENDING.value)
+                .order_by(Intake.id)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list(session.scalars(query))
+            work: list[tuple[Intake, list[Alert]]] = []
+            for row in rows:
+                try:
+                    delivery = parse_delivery(Source(row.source), row.body, row.received_at)
+                except PayloadError as exc:  # it parsed when accepted: a parser change; keep it visible
+                    row.status, row.error, row.attempts = (
+                        IntakeStatus.FAILED.value,
+                        str(exc),
+                        row.attempts + 1,
+                    )
+                    result.failed += 1
+                    continue
+                work.append((row, list(delivery.alerts)))
+            store = StateStore(session, engine)
+            all_alerts = [a for _, alerts in work for a in alerts]
+            store.preload_alerts(a.fingerprint for a in all_alerts)
+            store.preload_groups(self._likely_groups(store, all_alerts))
+            for row, alerts in work:
+                now = row.received_at
+                for alert in alerts:
+                    known = store.alert_state(alert.fingerprint)
+                    rule, target = engine.route(alert, known)
+                    keys = [k for k in (target, known.group_key if known else None) if k is not None]
+                    decision = engine.decide(alert, known, rule, target, store.group_states(keys), now)
+                    store.apply(decision, alert, now)
+                    result.outcomes[decision.outcome] += 1
+                    result.alerts += 1
+                row.status = IntakeStatus.DONE.value
+                row.processed_at = self.clock.now()
+                row.error = None
+                result.deliveries += 1
+        if self.on_outcomes is not None:
+            self.on_outcomes(result.outcomes)
+        return result
+
+    def _likely_groups(self, store: StateStore, alerts: list[Alert]) -> set[str]:
+        """The groups a batch will touch, to lock them up front in one sorted query."""
+        keys = set()
+        for alert in alerts:
+            known = store.alert_state(alert.fingerprint)
+            if known is not None and known.group_key is not None:
+                keys.add(known.group_key)
+            _, target = self.rules.engine.route(alert, known)
+            if target is not None:
+                keys.add(target)
+        return keys
+
+    def _record_failure(self, intake_id: int) -> None:
+        log.exception("delivery %d failed", intake_id)
+        error = traceback.format_exc(limit=3)[-2000:]
+        with self.sessions() as session, session.begin():
+            row = session.get(Intake, intake_id)
+            if row is None or row.status != IntakeStatus.PENDING.value:
+                return
+            row.attempts += 1
+            row.error = error
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = IntakeStatus.FAILED.value
+                log.error("delivery %d parked as failed after %d attempts", intake_id, row.attempts)
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def run_due_timers(self, limit: int = 500) -> int:
+        """Fire the group timers due now; each in its own transaction, locking group then timer
+        (the order deliveries lock them in) so that concurrent workers cannot deadlock."""
+        now = self.clock.now()
+        with self.sessions() as session:
+            due = session.execute(
+                select(Timer.kind, Timer.subject)
+                .where(Timer.due_at <= now)
+                .order_by(Timer.due_at)
+                .limit(limit)
+            ).all()
+        fired = 0
+        for kind, subject in due:
+            if kind in (TimerKind.HOLD.value, TimerKind.RESOLVE.value):
+                fired += self._retrying(partial(self._fire_group_timer, TimerKind(kind), subject, now))
+        return fired
+
+    def _fire_group_timer(self, kind: TimerKind, key: str, now: datetime) -> int:
+        engine = self.rules.engine
+        with self.sessions() as session, session.begin():
+            store = StateStore(session, engine)
+            group = store.group_state(key)
+            claimed = session.scalars(
+                select(Timer)
+                .where(Timer.kind == kind.value, Timer.subject == key, Timer.due_at <= now)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if claimed is None:
+                return 0  # another worker fired it, or it was moved later
+            session.delete(claimed)
+            session.flush()
+            if group is None:
+                return 1
+            decision = engine.on_timer(kind, group, now)
+            store.apply(decision, None, now)
+            if self.on_outcomes is not None and decision.outcome is not Outcome.NOTHING:
+                self.on_outcomes(Counter([decision.outcome]))
+        return 1
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _retrying(work: Callable[[], T]) -> T:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return work()
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
+                    raise
+                log.info("write conflict (%s), retrying", exc.__class__.__name__)
+        raise AssertionError("unreachable")
+
+
+def _is_conflict(exc: DBAPIError) -> bool:
+    """A collision with another worker, worth retrying: unique violation, deadlock, serialization."""
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001", "55P03")

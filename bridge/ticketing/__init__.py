@@ -1,0 +1,1 @@
+"""Ticketing: incidents, their lifecycle and the stored state the pipeline works on."""

@@ -1,0 +1,119 @@
+"""Incident services for people: list, show, and the operator actions. Each takes a session
+the caller owns (and commits); actions lock the incident row so concurrent changes serialize."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bridge.errors import Conflict, NotFound
+from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentAction, IncidentStatus, next_status
+from bridge.ticketing.models import AlertGroup, AlertRow, Incident, TimelineEntry
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    status: Sequence[str] = ()
+    priority: Sequence[str] = ()
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def list_incidents(session: Session, query: IncidentQuery) -> tuple[list[Incident], int]:
+    """Incidents matching `query`, newest first, and how many match in all."""
+    statement = select(Incident)
+    if query.status:
+        statement = statement.where(Incident.status.in_(query.status))
+    if query.priority:
+        statement = statement.where(Incident.priority.in_(query.priority))
+    if query.q:
+        pattern = f"%{query.q.lower()}%"
+        statement = statement.where(
+            or_(func.lower(Incident.title).like(pattern), func.lower(Incident.host).like(pattern))
+        )
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = session.scalars(statement.order_by(Incident.number.desc()).limit(query.limit).offset(query.offset))
+    return list(rows), total
+
+
+def get_incident(session: Session, number: int, *, lock: bool = False) -> Incident:
+    statement = select(Incident).where(Incident.number == number)
+    if lock:
+        statement = statement.with_for_update()
+    incident = session.scalars(statement).first()
+    if incident is None:
+        raise NotFound(f"no incident {number}")
+    return incident
+
+
+def timeline(session: Session, number: int) -> list[TimelineEntry]:
+    query = select(TimelineEntry).where(TimelineEntry.incident_number == number).order_by(TimelineEntry.id)
+    return list(session.scalars(query))
+
+
+def alerts_of(session: Session, number: int) -> list[AlertRow]:
+    query = (
+        select(AlertRow).where(AlertRow.incident_number == number).order_by(AlertRow.starts_at, AlertRow.id)
+    )
+    return list(session.scalars(query))
+
+
+def act(
+    session: Session, number: int, action: IncidentAction, actor: str, now: datetime, comment: str = ""
+) -> Incident:
+    """Apply an operator action (ack, resolve, close, reopen, comment) and record it."""
+    comment = comment.strip()
+    if action is IncidentAction.COMMENT and not comment:
+        raise Conflict("a comment needs text")
+    incident = get_incident(session, number, lock=True)
+    status = next_status(number, IncidentStatus(incident.status), action)
+    if action is IncidentAction.REOPEN:
+        _reopen(session, incident)
+    incident.status = status.value
+    if action is IncidentAction.ACK:
+        incident.acknowledged_at = now
+    elif action is IncidentAction.RESOLVE:
+        incident.resolved_at = now
+    elif action is IncidentAction.CLOSE:
+        incident.closed_at = now
+    elif action is IncidentAction.REOPEN:
+        incident.resolved_at = incident.closed_at = incident.acknowledged_at = None
+        incident.reopen_count += 1
+    incident.updated_at = now
+    verb = {
+        IncidentAction.ACK: "acknowledged",
+        IncidentAction.RESOLVE: "resolved",
+        IncidentAction.CLOSE: "closed",
+        IncidentAction.REOPEN: "reopened",
+        IncidentAction.COMMENT: "comment",
+    }[action]
+    text = (
+        comment
+        if action is IncidentAction.COMMENT
+        else f"{verb} by {actor}" + (f": {comment}" if comment else "")
+    )
+    session.add(TimelineEntry(incident_number=number, at=now, actor=actor, kind=verb, text=text))
+    return incident
+
+
+def _reopen(session: Session, incident: Incident) -> None:
+    """Reopening must not make a second active incident for the group; it becomes the group's current."""
+    if incident.group_key is None:
+        return
+    other = session.scalar(
+        select(Incident.number).where(
+            Incident.group_key == incident.group_key,
+            Incident.status.in_(ACTIVE_STATUSES),
+            Incident.number != incident.number,
+        )
+    )
+    if other is not None:
+        raise Conflict(f"incident {other} is already active for the same alerts; reopen is not possible")
+    group = session.get(AlertGroup, incident.group_key, with_for_update=True)
+    if group is not None:
+        group.incident_number = incident.number

@@ -1,0 +1,226 @@
+"""Database tables (SQLAlchemy 2.0 typed declarative). Schema changes go through Alembic.
+
+Every datetime is stored and returned as aware UTC (`UTCDateTime`), whatever the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from bridge.ticketing.lifecycle import IncidentStatus
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone, so add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
+
+
+class IntakeStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Intake(Base):
+    """One accepted webhook delivery, exactly as posted: the durable log everything starts from."""
+
+    __tablename__ = "intake"
+    __table_args__ = (
+        Index(
+            "ix_intake_pending",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_intake_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(20))
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    received_at: Mapped[datetime]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    alert_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default=IntakeStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        # At most one active incident per group: the database, not the code, guarantees it.
+        Index(
+            "uq_incidents_active_group",
+            "group_key",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'acknowledged')"),
+            postgresql_where=text("status IN ('open', 'acknowledged')"),
+        ),
+        Index("ix_incidents_status_priority", "status", "priority"),
+        {"sqlite_autoincrement": True},  # numbers never repeat
+    )
+
+    number: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default=IncidentStatus.OPEN.value)
+    priority: Mapped[str] = mapped_column(String(2))
+    group_key: Mapped[str | None] = mapped_column(String(255))
+    rule: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(20))
+    host: Mapped[str | None] = mapped_column(String(255))
+    alert_count: Mapped[int] = mapped_column(Integer, default=0)
+    occurrence_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_alert_at: Mapped[datetime | None]
+    last_alert_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+    @property
+    def state(self) -> IncidentStatus:
+        return IncidentStatus(self.status)
+
+
+class TimelineEntry(Base):
+    """Something that happened to an incident: who, when, what. Never updated, never deleted."""
+
+    __tablename__ = "timeline"
+    __table_args__ = (Index("ix_timeline_incident", "incident_number", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_number: Mapped[int] = mapped_column(ForeignKey("incidents.number"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text, default="")
+    fingerprint: Mapped[str | None] = mapped_column(String(200))
+
+
+class AlertRow(Base):
+    """The latest known state of one alert (one fingerprint) and bridge's decision about it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_group", "group_key"),
+        Index("ix_alerts_incident", "incident_number"),
+        Index("ix_alerts_last_event", "last_event_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(20))
+    source_ref: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    host: Mapped[str] = mapped_column(String(255))
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    labels: Mapped[dict[str, Any]]
+    annotations: Mapped[dict[str, Any]]
+    url: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    first_seen_at: Mapped[datetime]
+    last_event_at: Mapped[datetime]
+    rule: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[str | None] = mapped_column(String(255))
+    disposition: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    incident_number: Mapped[int | None] = mapped_column(ForeignKey("incidents.number"))
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AlertGroup(Base):
+    """The engine's state of one group of alerts (see `bridge.dedup.state.GroupState`)."""
+
+    __tablename__ = "alert_groups"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    firing: Mapped[int] = mapped_column(Integer, default=0)
+    firing_since: Mapped[datetime | None]
+    quiet_since: Mapped[datetime | None]
+    occurrences: Mapped[list[Any]]
+    incident_number: Mapped[int | None] = mapped_column(ForeignKey("incidents.number"))
+    updated_at: Mapped[datetime]
+
+
+class Timer(Base):
+    """Something that must happen later: a row with a due time, so a restart loses none."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject", name="uq_timers_kind_subject"),
+        Index("ix_timers_due", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime]
+
+
+class Credential(Base):
+    """A bearer token bridge checks, stored as its SHA-256 only."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

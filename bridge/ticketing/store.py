@@ -1,0 +1,357 @@
+"""The engine's states in the database, and decisions applied to it, inside one session.
+
+`StateStore` caches the rows a batch touches so that a delivery of 50 alerts costs a handful of
+queries, not 50 round trips. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers
+anyway) so that concurrent workers never interleave changes to one group or incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.alert import Alert, Severity, Status
+from bridge.dedup.engine import Engine
+from bridge.dedup.state import (
+    ActionKind,
+    AlertState,
+    Decision,
+    Disposition,
+    GroupState,
+    IncidentAction,
+    IncidentView,
+    TimerRequest,
+)
+from bridge.priority import Priority
+from bridge.ticketing import timers
+from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentStatus
+from bridge.ticketing.models import AlertGroup, AlertRow, Incident, TimelineEntry
+from bridge.timeutil import parse_instant
+
+ENGINE_ACTOR = "bridge"
+_CHUNK = 500
+
+
+class StateStore:
+    def __init__(self, session: Session, engine: Engine) -> None:
+        self.session = session
+        self.engine = engine
+        self.alerts: dict[str, AlertRow] = {}
+        self.groups: dict[str, AlertGroup] = {}
+        self.incidents: dict[int, Incident] = {}
+        self._missing_alerts: set[str] = set()
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def preload_alerts(self, fingerprints: Iterable[str]) -> None:
+        wanted = sorted(set(fingerprints) - self.alerts.keys() - self._missing_alerts)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            for row in self.session.scalars(select(AlertRow).where(AlertRow.fingerprint.in_(chunk))):
+                self.alerts[row.fingerprint] = row
+            self._missing_alerts.update(fp for fp in chunk if fp not in self.alerts)
+
+    def preload_groups(self, keys: Iterable[str]) -> None:
+        wanted = sorted(set(keys) - self.groups.keys())  # sorted: concurrent workers lock in one order
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = (
+                select(AlertGroup).where(AlertGroup.key.in_(chunk)).order_by(AlertGroup.key).with_for_update()
+            )
+            for row in self.session.scalars(query):
+                self.groups[row.key] = row
+        numbers = {g.incident_number for g in self.groups.values() if g.incident_number is not None}
+        self._load_incidents(numbers)
+
+    def _load_incidents(self, numbers: Iterable[int]) -> None:
+        wanted = sorted(set(numbers) - self.incidents.keys())
+        if wanted:
+            query = (
+                select(Incident)
+                .where(Incident.number.in_(wanted))
+                .order_by(Incident.number)
+                .with_for_update()
+            )
+            for row in self.session.scalars(query):
+                self.incidents[row.number] = row
+
+    def incident(self, number: int) -> Incident:
+        if number not in self.incidents:
+            self._load_incidents([number])
+        return self.incidents[number]
+
+    def alert_state(self, fingerprint: str) -> AlertState | None:
+        if fingerprint not in self.alerts and fingerprint not in self._missing_alerts:
+            self.preload_alerts([fingerprint])
+        row = self.alerts.get(fingerprint)
+        if row is None:
+            return None
+        return AlertState(
+            fingerprint=row.fingerprint,
+            status=Status(row.status),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            severity=Severity(row.severity),
+            rule=row.rule,
+            group_key=row.group_key,
+            disposition=Disposition(row.disposition),
+            reason=row.reason,
+            incident=row.incident_number,
+            occurrences=row.occurrences,
+        )
+
+    def group_state(self, key: str) -> GroupState | None:
+        if key not in self.groups:
+            self.preload_groups([key])
+        row = self.groups.get(key)
+        if row is None:
+            return None
+        view = None
+        if row.incident_number is not None:
+            incident = self.incident(row.incident_number)
+            status = IncidentStatus(incident.status)
+            if status is not IncidentStatus.CLOSED:
+                view = IncidentView(
+                    number=incident.number,
+                    active=status.active,
+                    priority=Priority(incident.priority),
+                    resolved_at=incident.resolved_at if status is IncidentStatus.RESOLVED else None,
+                )
+        return GroupState(
+            key=row.key,
+            rule=row.rule,
+            title=row.title,
+            firing=row.firing,
+            firing_since=row.firing_since,
+            quiet_since=row.quiet_since,
+            occurrences=tuple(parse_instant(t) for t in row.occurrences),
+            incident=view,
+        )
+
+    def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
+        result = {}
+        for key in keys:
+            state = self.group_state(key)
+            if state is not None:
+                result[key] = state
+        return result
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def apply(self, decision: Decision, alert: Alert | None, now: datetime) -> None:
+        """Write a decision: the alert's row, the groups, incident changes (with timeline), timers."""
+        if decision.alert is not None and alert is not None:
+            self._save_alert(decision.alert, alert, now)
+        for group in decision.groups:
+            self._save_group(group, now)
+        subject = decision.alert.fingerprint if decision.alert else None
+        for action in decision.actions:
+            self._apply_action(action, subject, now)
+        for timer in decision.timers:
+            self._set_timer(timer)
+
+    def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
+        row = self.alerts.get(state.fingerprint)
+        if row is None:
+            row = AlertRow(fingerprint=state.fingerprint, first_seen_at=now)
+            self.session.add(row)
+            self.alerts[state.fingerprint] = row
+            self._missing_alerts.discard(state.fingerprint)
+        row.source = alert.source.value
+        row.source_ref = alert.source_ref
+        row.name = alert.name[:500]
+        row.host = alert.host[:255]
+        row.severity = state.severity.value
+        row.status = state.status.value
+        row.labels = dict(alert.labels)
+        row.annotations = dict(alert.annotations)
+        row.url = alert.url
+        row.starts_at = state.starts_at
+        row.ends_at = state.ends_at
+        row.last_event_at = now
+        row.rule = state.rule
+        row.group_key = state.group_key
+        row.disposition = state.disposition.value
+        row.reason = state.reason
+        row.occurrences = state.occurrences
+        if state.disposition is Disposition.INCIDENT:
+            if state.incident is not None:
+                row.incident_number = state.incident
+        else:
+            row.incident_number = None
+
+    def _save_group(self, group: GroupState, now: datetime) -> None:
+        row = self.groups.get(group.key)
+        if row is None:
+            row = AlertGroup(key=group.key, rule=group.rule, title=group.title[:500], incident_number=None)
+            self.session.add(row)
+            self.groups[group.key] = row
+        row.firing = group.firing
+        row.firing_since = group.firing_since
+        row.quiet_since = group.quiet_since
+        row.occurrences = [t.isoformat() for t in group.occurrences]
+        row.updated_at = now
+        if group.incident is not None and group.incident.number is not None:
+            row.incident_number = group.incident.number
+
+    def _set_timer(self, timer: TimerRequest) -> None:
+        timers.schedule(self.session, timer.kind.value, timer.key, timer.due)
+
+    def _apply_action(self, action: IncidentAction, subject: str | None, now: datetime) -> None:
+        group = self.groups.get(action.group_key)
+        if action.kind is ActionKind.OPEN:
+            assert group is not None
+            self._open(group, action, subject, now)
+            return
+        number = action.incident or (group.incident_number if group else None)
+        if number is None:
+            return
+        incident = self.incident(number)
+        alert = self.alerts.get(action.fingerprint or "")
+        what = _describe(alert) if alert is not None else (action.fingerprint or "")
+        if action.kind is ActionKind.REOPEN:
+            incident.status = IncidentStatus.OPEN.value
+            incident.resolved_at = None
+            incident.acknowledged_at = None
+            incident.reopen_count += 1
+            self._log(incident, now, "reopened", f"reopened: {action.text}")
+            assert group is not None
+            self._attach_members(incident, group, subject, now)
+        elif action.kind is ActionKind.ATTACH and alert is not None:
+            self._attach(incident, alert, action.new_alert, action.new_occurrence, now)
+        elif action.kind is ActionKind.ALERT_RESOLVED:
+            self._log(incident, now, "alert_resolved", f"alert resolved: {what}", action.fingerprint)
+        elif action.kind is ActionKind.ALERT_UPDATED:
+            self._log(incident, now, "alert_updated", action.text, action.fingerprint)
+        elif action.kind is ActionKind.RAISE_PRIORITY and action.priority is not None:
+            old = incident.priority
+            incident.priority = action.priority.value
+            self._log(
+                incident,
+                now,
+                "priority",
+                f"priority {old} -> {action.priority}: {action.text}",
+                action.fingerprint,
+            )
+        elif action.kind is ActionKind.RESOLVE and incident.status in ACTIVE_STATUSES:
+            incident.status = IncidentStatus.RESOLVED.value
+            incident.resolved_at = now
+            self._log(incident, now, "resolved", f"resolved: {action.text}")
+        elif action.kind is ActionKind.NOTE:
+            self._log(
+                incident, now, "source_update", action.text, action.fingerprint, actor=_note_actor(alert)
+            )
+
+    def _open(self, group: AlertGroup, action: IncidentAction, subject: str | None, now: datetime) -> None:
+        first = self.alerts.get(subject or "")
+        incident = Incident(
+            title=(action.title or group.title)[:500],
+            status=IncidentStatus.OPEN.value,
+            priority=(action.priority or Priority.P3).value,
+            group_key=group.key,
+            rule=group.rule,
+            source=first.source if first else None,
+            host=first.host if first else None,
+            alert_count=0,
+            occurrence_count=0,
+            first_alert_at=group.firing_since,
+            last_alert_at=None,
+            opened_at=now,
+            reopen_count=0,
+            updated_at=now,
+        )
+        self.session.add(incident)
+        self.session.flush([incident])  # the number is needed now: alerts and the group point to it
+        self.incidents[incident.number] = incident
+        group.incident_number = incident.number
+        self._log(incident, now, "opened", f"opened {incident.priority} by {action.text}")
+        self._attach_members(incident, group, subject, now)
+        if (
+            first is not None
+            and first.disposition == Disposition.INCIDENT.value
+            and first.incident_number is None
+        ):
+            first.incident_number = incident.number
+
+    def _attach_members(
+        self, incident: Incident, group: AlertGroup, subject: str | None, now: datetime
+    ) -> None:
+        """OPEN / REOPEN: attach the group's firing alerts not yet in this incident (the triggering
+        alert is attached by its own ATTACH action)."""
+        self.session.flush()
+        query = select(AlertRow).where(
+            AlertRow.group_key == group.key,
+            AlertRow.status == Status.FIRING.value,
+            AlertRow.disposition.in_([Disposition.WAITING.value, Disposition.INCIDENT.value]),
+        )
+        rule = self.engine.rules.rule_named(group.rule)
+        for found in self.session.scalars(query):
+            row = self.alerts.setdefault(found.fingerprint, found)
+            if row.fingerprint == subject or (
+                row.disposition == Disposition.INCIDENT.value and row.incident_number == incident.number
+            ):
+                continue
+            row.disposition = Disposition.INCIDENT.value
+            row.incident_number = incident.number
+            row.reason = ""
+            self._attach(incident, row, True, True, now)
+            priority = rule.priority.for_severity(Severity(row.severity))
+            if priority.is_higher_than(Priority(incident.priority)):
+                old = incident.priority
+                incident.priority = priority.value
+                self._log(
+                    incident,
+                    now,
+                    "priority",
+                    f"priority {old} -> {priority}: {row.name} is {row.severity}",
+                    row.fingerprint,
+                )
+
+    def _attach(
+        self, incident: Incident, alert: AlertRow, new_alert: bool, new_occurrence: bool, now: datetime
+    ) -> None:
+        alert.incident_number = incident.number
+        if new_alert:
+            incident.alert_count += 1
+        if new_alert or new_occurrence:
+            incident.occurrence_count += 1
+            kind, verb = (
+                ("alert_attached", "alert attached") if new_alert else ("alert_fired", "alert fired again")
+            )
+            self._log(incident, now, kind, f"{verb}: {_describe(alert)}", alert.fingerprint)
+        if incident.first_alert_at is None or alert.starts_at < incident.first_alert_at:
+            incident.first_alert_at = alert.starts_at
+        incident.last_alert_at = now if incident.last_alert_at is None else max(incident.last_alert_at, now)
+
+    def _log(
+        self,
+        incident: Incident,
+        at: datetime,
+        kind: str,
+        text: str,
+        fingerprint: str | None = None,
+        actor: str = ENGINE_ACTOR,
+    ) -> None:
+        incident.updated_at = at
+        self.session.add(
+            TimelineEntry(
+                incident_number=incident.number,
+                at=at,
+                actor=actor,
+                kind=kind,
+                text=text,
+                fingerprint=fingerprint,
+            )
+        )
+
+
+def _describe(alert: AlertRow) -> str:
+    host = f" on {alert.host}" if alert.host and alert.host not in alert.name else ""
+    return f"{alert.name}{host} ({alert.severity})"
+
+
+def _note_actor(alert: AlertRow | None) -> str:
+    return f"{alert.source}" if alert is not None else "source"

@@ -1,0 +1,43 @@
+"""Durable timers: things that must happen later are rows with a due time, never only in memory.
+
+One row per (kind, subject): scheduling again moves the due time. A periodic tick claims due rows
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, so each fires once however many workers tick).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bridge.ticketing.models import Timer
+
+
+def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:
+    """Make the (kind, subject) timer due at `due`, creating or moving it."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Timer).values(kind=kind, subject=subject, due_at=due)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Timer.kind, Timer.subject], set_={"due_at": statement.excluded.due_at}
+    )
+    session.execute(statement)
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:
+    """Lock and return up to `limit` timers due by `now`, earliest first; others' claims are skipped."""
+    query = (
+        select(Timer)
+        .where(Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(query).all()
+
+
+def cancel(session: Session, kind: str, subject: str) -> None:
+    session.execute(delete(Timer).where(Timer.kind == kind, Timer.subject == subject))
