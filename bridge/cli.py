@@ -1,0 +1,340 @@
+"""The `bridge` command. Each subcommand parses its options, calls one service, prints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from bridge.errors import BridgeError, ConfigError, RulesError
+from bridge.settings import SPECS, Settings, unknown_variables
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for warning in unknown_variables():
+        click.echo(f"warning: {warning}", err=True)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    return settings
+
+
+@click.group()
+@click.version_option(package_name="bridge")
+def main() -> None:
+    """bridge: monitoring events in, incidents that people own out."""
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Run bridge: webhooks, API and (without BRIDGE_REDIS_URL) the in-process worker."""
+    import waitress
+
+    from bridge.app import create_app
+    from bridge.credentials import Scope, ensure_tokens
+    from bridge.db import create_db_engine, prepare
+    from bridge.runtime import Runtime
+    from bridge.sources.setup import alertmanager_snippet, zabbix_instructions
+
+    settings = _settings()
+    log = logging.getLogger("bridge")
+    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+    try:
+        log.info(prepare(engine))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    try:
+        runtime = Runtime.build(settings)
+    except RulesError as exc:
+        raise click.ClickException(f"rules refused, not starting:\n{exc}") from None
+    base_url = settings.base_url or f"http://{host}:{port}"
+    for generated in ensure_tokens(runtime.sessions, settings, runtime.clock.now()):
+        click.echo(f"\n=== generated the {generated.scope} token (shown once, stored hashed) ===")
+        if generated.scope is Scope.ALERTMANAGER:
+            click.echo(alertmanager_snippet(base_url, generated.token))
+        elif generated.scope is Scope.ZABBIX:
+            click.echo(zabbix_instructions(base_url, generated.token))
+        else:
+            click.echo(f"API: curl -H 'Authorization: Bearer {generated.token}' {base_url}/api/incidents\n")
+    ruleset = runtime.rules.engine.rules
+    log.info("rules version %s: %d rules from %s", ruleset.version, len(ruleset.rules), settings.rules_dir)
+    app = create_app(runtime=runtime)
+    runtime.runner.start()
+    runtime.runner.notify()  # pick up whatever was left pending by the last run
+
+    def _reload(_signum: int, _frame: FrameType | None) -> None:
+        runtime.rules.reload()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGHUP, _reload)
+    signal.signal(signal.SIGTERM, _stop)
+    log.info("bridge listening on http://%s:%d (database %s)", host, port, runtime.db.url.render_as_string())
+    try:
+        waitress.serve(
+            app, host=host, port=port, threads=threads, ident="bridge", clear_untrusted_proxy_headers=True
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.close()
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations."""
+    from bridge.db import create_db_engine, current_revision, upgrade
+
+    settings = _settings()
+    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+    before = current_revision(engine)
+    upgrade(engine, revision)
+    click.echo(f"database at {current_revision(engine)} (was {before or 'empty'})")
+    engine.dispose()
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision."""
+    from bridge.db import create_db_engine, current_revision, head_revision
+
+    settings = _settings()
+    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+    click.echo(f"{current_revision(engine) or 'empty'} (latest {head_revision()})")
+    engine.dispose()
+
+
+# -- incidents ---------------------------------------------------------------------------------
+
+
+@main.group()
+def incidents() -> None:
+    """List, show and act on incidents (directly on the database)."""
+
+
+@incidents.command("list")
+@click.option("--status", multiple=True, help="open, acknowledged, resolved, closed (repeatable)")
+@click.option("--priority", multiple=True, help="P1..P5 (repeatable)")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def incidents_list(status: tuple[str, ...], priority: tuple[str, ...], limit: int, as_json: bool) -> None:
+    from bridge.ticketing import incidents as service
+    from bridge.web.serialize import incident_json
+
+    with _sessions()() as session:
+        rows, total = service.list_incidents(session, service.IncidentQuery(status, priority, None, limit, 0))
+        if as_json:
+            click.echo(json.dumps({"items": [incident_json(r) for r in rows], "total": total}, indent=2))
+            return
+        click.echo(f"{'#':>6}  {'status':<12} {'pri':<3} {'alerts':>6}  {'opened (UTC)':<19}  title")
+        for r in rows:
+            click.echo(
+                f"{r.number:>6}  {r.status:<12} {r.priority:<3} {r.alert_count:>6}  "
+                f"{r.opened_at:%Y-%m-%d %H:%M:%S}  {r.title}"
+            )
+        click.echo(f"({len(rows)} of {total})")
+
+
+@incidents.command("show")
+@click.argument("number", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def incidents_show(number: int, as_json: bool) -> None:
+    from bridge.ticketing import incidents as service
+    from bridge.web.serialize import alert_json, incident_json, timeline_json
+
+    with _sessions()() as session:
+        try:
+            incident = service.get_incident(session, number)
+        except BridgeError as exc:
+            raise click.ClickException(str(exc)) from None
+        body = incident_json(incident)
+        body["alerts"] = [alert_json(a) for a in service.alerts_of(session, number)]
+        body["timeline"] = [timeline_json(t) for t in service.timeline(session, number)]
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo(f"Incident {body['number']}: {body['title']}")
+    for key in (
+        "status",
+        "priority",
+        "rule",
+        "group_key",
+        "alert_count",
+        "occurrence_count",
+        "reopen_count",
+        "opened_at",
+        "acknowledged_at",
+        "resolved_at",
+        "closed_at",
+    ):
+        click.echo(f"  {key:<17} {body[key]}")
+    click.echo("Alerts:")
+    for alert in body["alerts"]:
+        click.echo(
+            f"  {alert['status']:<8} {alert['severity']:<8} {alert['name']} {alert['host']}  "
+            f"[{alert['fingerprint']}]"
+        )
+    click.echo("Timeline:")
+    for entry in body["timeline"]:
+        click.echo(f"  {entry['at']}  {entry['actor']:<10} {entry['text']}")
+
+
+def _incident_action(action: str) -> Any:
+    @click.argument("number", type=int)
+    @click.option("--comment", "-m", default="", help="Text recorded with the action.")
+    def command(number: int, comment: str) -> None:
+        from bridge.clock import SystemClock
+        from bridge.ticketing import incidents as service
+        from bridge.ticketing.lifecycle import IncidentAction
+
+        actor = f"cli:{os.environ.get('USER') or 'unknown'}"
+        try:
+            with _sessions()() as session, session.begin():
+                incident = service.act(
+                    session, number, IncidentAction(action), actor, SystemClock().now(), comment
+                )
+                click.echo(f"incident {incident.number} is {incident.status}")
+        except BridgeError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    command.__doc__ = f"{action.capitalize()} an incident."
+    return command
+
+
+for _action in ("ack", "resolve", "close", "reopen", "comment"):
+    incidents.command(_action)(_incident_action(_action))
+
+
+def _sessions() -> Any:
+    from bridge.db import create_db_engine, make_session_factory
+
+    settings = _settings()
+    return make_session_factory(create_db_engine(settings.database_url, timeout=settings.db_timeout))
+
+
+# -- tokens, rules, config, demo ---------------------------------------------------------------
+
+
+@main.group()
+def tokens() -> None:
+    """Bearer tokens of the webhooks and the API."""
+
+
+@tokens.command("rotate")
+@click.argument("scope", type=click.Choice(["alertmanager", "zabbix", "admin"]))
+def tokens_rotate(scope: str) -> None:
+    """Revoke the stored tokens of SCOPE and print a new one (shown once)."""
+    from bridge.clock import SystemClock
+    from bridge.credentials import Scope, pinned_token, rotate
+
+    settings = _settings()
+    if pinned_token(settings, Scope(scope)):
+        raise click.ClickException(
+            f"the {scope} token is set by BRIDGE_{scope.upper()}_TOKEN: change it there"
+        )
+    click.echo(rotate(_sessions(), Scope(scope), SystemClock().now()))
+
+
+@main.group()
+def rules() -> None:
+    """Rules files."""
+
+
+@rules.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def rules_check(directory: Path | None) -> None:
+    """Validate a rules directory (default: BRIDGE_RULES_DIR); exit 1 on any mistake."""
+    from bridge.dedup.loader import load_rules_dir
+    from bridge.timeutil import format_duration
+
+    directory = directory or Settings.from_env().rules_dir
+    try:
+        ruleset = load_rules_dir(directory)
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(
+        f"{directory}: {len(ruleset.rules)} rules in {len(ruleset.files)} files, version {ruleset.version}"
+    )
+    for rule in ruleset.rules:
+        details = [rule.action.value]
+        if rule.hold:
+            details.append(f"for {format_duration(rule.hold)}")
+        if rule.threshold:
+            details.append(f"{rule.threshold.count} within {format_duration(rule.threshold.within)}")
+        click.echo(f"  {rule.name:<16} {', '.join(details):<22} {' '.join(str(m) for m in rule.matchers)}")
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print the README's configuration table.")
+def config(markdown: bool) -> None:
+    """Show the settings bridge reads from the environment."""
+    if markdown:
+        click.echo("| variable | default | what |\n|---|---|---|")
+        for spec in SPECS:
+            click.echo(f"| `{spec.env}` | {f'`{spec.default}`' if spec.default else ''} | {spec.help} |")
+        return
+    settings = _settings()
+    for spec in SPECS:
+        value = getattr(settings, spec.attr)
+        shown = "(set)" if spec.secret and value else value
+        click.echo(f"{spec.env:<28} {shown}")
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="Where bridge runs.")
+@click.option("--alertmanager-token", envvar="BRIDGE_ALERTMANAGER_TOKEN", help="Default: a temporary one.")
+@click.option("--zabbix-token", envvar="BRIDGE_ZABBIX_TOKEN", help="Default: a temporary one.")
+@click.option("--admin-token", envvar="BRIDGE_ADMIN_TOKEN", help="Default: a temporary one.")
+@click.option(
+    "--wait", default=30.0, show_default=True, help="Seconds to wait for bridge to process the storm."
+)
+def demo(
+    url: str, alertmanager_token: str | None, zabbix_token: str | None, admin_token: str | None, wait: float
+) -> None:
+    """Send a realistic storm of sample alerts to a running bridge and show what it made of them.
+
+    Tokens not given are minted as temporary tokens (1 hour) in BRIDGE_DATABASE_URL, which must be
+    the database of the bridge at URL.
+    """
+    from bridge.demo import run_demo
+
+    try:
+        run_demo(
+            url.rstrip("/"), alertmanager_token, zabbix_token, admin_token, wait, _demo_settings, click.echo
+        )
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _demo_settings() -> Settings:
+    return _settings()

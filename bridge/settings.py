@@ -1,0 +1,272 @@
+"""Settings from BRIDGE_* environment variables, in one place, validated at start.
+
+`SPECS` is the single list of settings: `Settings.from_env` reads it and the README's
+configuration table is written from it (`bridge config --markdown`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bridge.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    env: str
+    attr: str
+    default: str | None
+    help: str
+    secret: bool = False
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec(
+        "BRIDGE_DATABASE_URL",
+        "database_url",
+        "sqlite:///bridge.db",
+        "Database: SQLite for the embedded default, a plain `postgresql://user:pass@host/db` URL "
+        "in production.",
+    ),
+    Spec(
+        "BRIDGE_REDIS_URL",
+        "redis_url",
+        None,
+        "Redis for the rq queue and `bridge worker`. Unset: an in-process worker thread.",
+    ),
+    Spec("BRIDGE_RULES_DIR", "rules_dir", "rules", "Directory of rules files (`*.yaml`)."),
+    Spec(
+        "BRIDGE_ALERTMANAGER_TOKEN",
+        "alertmanager_token",
+        None,
+        "Bearer token Alertmanager must send. Unset: generated on first start, stored hashed, printed once.",
+        secret=True,
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_TOKEN",
+        "zabbix_token",
+        None,
+        "Bearer token the Zabbix media type must send. Unset: generated like the Alertmanager token.",
+        secret=True,
+    ),
+    Spec(
+        "BRIDGE_ADMIN_TOKEN",
+        "admin_token",
+        None,
+        "Bootstrap admin API token. Unset: generated on first start and printed once.",
+        secret=True,
+    ),
+    Spec("BRIDGE_ZABBIX_URL", "zabbix_url", None, "Zabbix frontend URL, for reconciliation and write-back."),
+    Spec("BRIDGE_ZABBIX_API_TOKEN", "zabbix_api_token", None, "Zabbix API token.", secret=True),
+    Spec("BRIDGE_ZABBIX_USER", "zabbix_user", None, "Zabbix API user (instead of a token)."),
+    Spec("BRIDGE_ZABBIX_PASSWORD", "zabbix_password", None, "Zabbix API password.", secret=True),
+    Spec(
+        "BRIDGE_ALERTMANAGER_URL",
+        "alertmanager_url",
+        None,
+        "Alertmanager URL, for reconciliation and silences.",
+    ),
+    Spec(
+        "BRIDGE_SMTP_URL",
+        "smtp_url",
+        None,
+        "SMTP server for mail, e.g. `smtp://user:pass@mail:587`.",
+        secret=True,
+    ),
+    Spec("BRIDGE_TELEGRAM_TOKEN", "telegram_token", None, "Telegram bot token.", secret=True),
+    Spec(
+        "BRIDGE_BASE_URL",
+        "base_url",
+        None,
+        "Public URL of bridge, for links in messages and sender configuration. Unset: http://HOST:PORT.",
+    ),
+    Spec(
+        "BRIDGE_SECRET_KEY",
+        "secret_key",
+        None,
+        "Key signing UI sessions. Unset: random per start.",
+        secret=True,
+    ),
+    Spec("BRIDGE_TIMEZONE", "timezone", "UTC", "Time zone for times shown to people (IANA name)."),
+    Spec(
+        "BRIDGE_MAX_BODY_BYTES",
+        "max_body_bytes",
+        "5242880",
+        "Largest webhook body accepted; larger gets 413.",
+    ),
+    Spec(
+        "BRIDGE_DB_TIMEOUT",
+        "db_timeout",
+        "5",
+        "Seconds to wait for the database (SQLite lock, PostgreSQL connect) before answering 503.",
+    ),
+    Spec("BRIDGE_TICK_SECONDS", "tick_seconds", "1", "How often the worker checks due timers."),
+    Spec("BRIDGE_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = "sqlite:///bridge.db"
+    redis_url: str | None = None
+    rules_dir: Path = Path("rules")
+    alertmanager_token: str | None = None
+    zabbix_token: str | None = None
+    admin_token: str | None = None
+    zabbix_url: str | None = None
+    zabbix_api_token: str | None = None
+    zabbix_user: str | None = None
+    zabbix_password: str | None = None
+    alertmanager_url: str | None = None
+    smtp_url: str | None = None
+    telegram_token: str | None = None
+    base_url: str | None = None
+    secret_key: str | None = None
+    timezone: str = "UTC"
+    max_body_bytes: int = 5 * 1024 * 1024
+    db_timeout: float = 5.0
+    tick_seconds: float = 1.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read BRIDGE_* variables; raises ConfigError naming every bad one."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for spec in SPECS:
+            raw = environ.get(spec.env)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[spec.attr] = _PARSERS.get(spec.attr, _text)(raw.strip())
+            except ValueError as exc:
+                shown = "(hidden)" if spec.secret else repr(raw)
+                problems.append(f"{spec.env}={shown}: {exc}")
+        if problems:
+            raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return type(self)(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """BRIDGE_* variables bridge does not know, each with a did-you-mean: typos fail silently otherwise."""
+    environ = os.environ if environ is None else environ
+    known = [s.env for s in SPECS]
+    ignored = {"BRIDGE_TEST_DATABASE_URL", "BRIDGE_TEST_REDIS_URL"}
+    messages = []
+    for name in sorted(environ):
+        if name.startswith("BRIDGE_") and name not in known and name not in ignored:
+            hint = difflib.get_close_matches(name, known, n=1)
+            messages.append(f"unknown setting {name}" + (f" (did you mean {hint[0]}?)" if hint else ""))
+    return messages
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``postgres://`` URLs and use the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _database_url(raw: str) -> str:
+    url = normalize_database_url(raw)
+    if not (url.startswith("sqlite://") or url.startswith("postgresql+")):
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+    return url
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return raw.rstrip("/")
+
+
+def _redis_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _smtp_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("smtp", "smtps", "smtp+starttls"):
+        raise ValueError("must be an smtp://, smtps:// or smtp+starttls:// URL")
+    return raw
+
+
+def _timezone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known IANA time zone (e.g. Europe/Moscow, UTC)") from None
+    return raw
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "database_url": _database_url,
+    "redis_url": _redis_url,
+    "rules_dir": Path,
+    "zabbix_url": _http_url,
+    "alertmanager_url": _http_url,
+    "base_url": _http_url,
+    "smtp_url": _smtp_url,
+    "timezone": _timezone,
+    "max_body_bytes": _positive_int,
+    "db_timeout": _positive_float,
+    "tick_seconds": _positive_float,
+    "log_level": _log_level,
+}

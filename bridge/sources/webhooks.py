@@ -1,0 +1,59 @@
+"""The webhook endpoints. A delivery is authenticated, size- and type-checked, parsed (to refuse
+a malformed one with 400 saying why), committed to the intake log, and only then answered 202."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from flask import Blueprint, Response, jsonify, request
+
+from bridge.alert import Source
+from bridge.app import get_runtime
+from bridge.credentials import Scope, presented_token
+from bridge.errors import Unauthenticated
+from bridge.intake import store_delivery
+from bridge.sources import parse_delivery
+from bridge.web.errors import error_response
+
+blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@blueprint.post("/alertmanager")
+def alertmanager() -> Response:
+    return _receive(Source.ALERTMANAGER, Scope.ALERTMANAGER)
+
+
+@blueprint.post("/zabbix")
+def zabbix() -> Response:
+    return _receive(Source.ZABBIX, Scope.ZABBIX)
+
+
+@blueprint.after_request
+def _count(response: Response) -> Response:
+    source = (request.url_rule.rule.rsplit("/", 1)[-1]) if request.url_rule else "unknown"
+    get_runtime().metrics.deliveries.labels(source, str(response.status_code)).inc()
+    return response
+
+
+def _receive(source: Source, scope: Scope) -> Response:
+    runtime = get_runtime()
+    started = perf_counter()
+    received_at = runtime.clock.now()
+    if not runtime.tokens.check(scope, presented_token(request.headers.get("Authorization"))):
+        raise Unauthenticated("missing or wrong bearer token")
+    if request.mimetype != "application/json":
+        shown = request.mimetype or "none"
+        return error_response(415, f"Content-Type must be application/json, got {shown}")
+    body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: werkzeug answers 413
+    delivery = parse_delivery(source, body, received_at)
+    stored = store_delivery(runtime.sessions, delivery, body, received_at)
+    if stored.intake_id is not None:
+        runtime.notify(stored.intake_id)
+    runtime.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
+    runtime.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
+    answer: dict[str, object] = {"accepted": len(delivery.alerts)}
+    if stored.duplicate:
+        answer["duplicate"] = True
+    response = jsonify(answer)
+    response.status_code = 202
+    return response

@@ -1,0 +1,40 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.app import get_runtime
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    """The process answers."""
+    return jsonify(status="ok")
+
+
+@blueprint.get("/readyz")
+def readyz() -> Response:
+    """The process can do its job: the database answers."""
+    runtime = get_runtime()
+    checks: dict[str, str] = {}
+    try:
+        with runtime.db.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except SQLAlchemyError as exc:
+        checks["database"] = f"down: {exc.__class__.__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    response = jsonify(status="ready" if ready else "not ready", checks=checks)
+    response.status_code = 200 if ready else 503
+    return response
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    return Response(generate_latest(get_runtime().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
