@@ -308,9 +308,15 @@ class Engine:
         occurrences = group.occurrences
         if new_occurrence and rule.threshold is not None:
             occurrences = tuple(sorted((*occurrences, alert.starts_at)))[-rule.threshold.count :]
-        if counted:
-            return work.put(replace(group, occurrences=occurrences)) if new_occurrence else group
         start = min(alert.starts_at, alert.received_at)  # a source clock running ahead cannot delay `for:`
+        if counted:
+            if not new_occurrence:
+                return group
+            if group.firing <= 1:
+                # It fired again, so its previous occurrence ended (its resolution never reached us):
+                # as the only alert firing in the group, the unbroken stretch starts again now.
+                return work.put(replace(group, occurrences=occurrences, firing_since=start))
+            return work.put(replace(group, occurrences=occurrences))
         since = start if group.firing_since is None else min(group.firing_since, start)
         return work.put(
             replace(

@@ -159,14 +159,18 @@ class _Document:
     def _convert(self, node: yaml.Node, path: Path_) -> Any:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
-            self._constructor.flatten_mapping(node)
+            explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+            self._constructor.flatten_mapping(node)  # `<<: *anchor` merges come first; explicit keys override
             result: dict[str, Any] = {}
+            written: set[str] = set()
             for key_node, value_node in node.value:
                 key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
-                if key in result:
+                if key in written and id(key_node) in explicit:
                     self.problems.append(
                         RuleProblem(self.file, key_node.start_mark.line + 1, f"duplicate key {key!r}")
                     )
+                if id(key_node) in explicit:
+                    written.add(key)
                 self.key_lines[(*path, key)] = key_node.start_mark.line + 1
                 result[key] = self._convert(value_node, (*path, key))
             return result

@@ -68,7 +68,9 @@ class Simulator:
     def feed(self, alert: Alert, now: datetime | None = None) -> Decision:
         """Process one alert event received at `now` (default: its received_at)."""
         now = now or alert.received_at
-        self.advance(now)
+        self._fire_timers(now, inclusive=False)  # a delivery at the very instant a timer is due goes first
+        if self.now is None or now > self.now:
+            self.now = now
         known = self.alerts.get(alert.fingerprint)
         rule, target = self.engine.route(alert, known)
         keys = {k for k in (target, known.group_key if known else None) if k is not None}
@@ -80,7 +82,11 @@ class Simulator:
 
     def advance(self, now: datetime) -> None:
         """Let time pass to `now`, firing every timer due by then in due order."""
-        while self._queue and self._queue[0][0] <= now:
+        self._fire_timers(now, inclusive=True)
+        self.now = now if self.now is None or now > self.now else self.now
+
+    def _fire_timers(self, now: datetime, *, inclusive: bool) -> None:
+        while self._queue and (self._queue[0][0] <= now if inclusive else self._queue[0][0] < now):
             due, kind_text, key = heapq.heappop(self._queue)
             kind = TimerKind(kind_text)
             if self._timers.get((kind, key)) != due:
@@ -89,7 +95,6 @@ class Simulator:
             self.now = due
             if key in self.groups:
                 self._apply(self.engine.on_timer(kind, self._view(key), due), due)
-        self.now = now if self.now is None or now > self.now else self.now
 
     # -- state ----------------------------------------------------------------------------------
 

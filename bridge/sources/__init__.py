@@ -27,9 +27,11 @@ class Delivery:
 def decode_json(body: bytes) -> Any:
     """Decode a JSON body, turning every decoding failure into a PayloadError."""
     try:
-        return json.loads(body)
+        text = body.decode("utf-8")  # JSON over HTTP is UTF-8 (RFC 8259); no guessing at UTF-16
     except UnicodeDecodeError as exc:
         raise PayloadError("body", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(
             "body", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

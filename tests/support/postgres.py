@@ -1,0 +1,120 @@
+"""A real PostgreSQL for the tests: `BRIDGE_TEST_DATABASE_URL` when set, else a throwaway cluster
+started from the installed binaries (as the `postgres` user when running as root, since initdb
+refuses root). Either way each test run gets a fresh database, dropped at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+
+class Unavailable(Exception):
+    pass
+
+
+def _binaries() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found and shutil.which("initdb"):
+        return Path(found).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def throwaway_cluster() -> Iterator[str]:
+    """Start a PostgreSQL cluster in a temporary directory; yields a libpq URL to it."""
+    bindir = _binaries()
+    if bindir is None:
+        raise Unavailable(
+            "PostgreSQL binaries (initdb, pg_ctl) not found; install postgresql "
+            "or set BRIDGE_TEST_DATABASE_URL"
+        )
+    run_as: dict[str, str] = {"user": "postgres"} if os.geteuid() == 0 else {}
+    base = Path(tempfile.mkdtemp(prefix="bridge-pg-"))
+    if run_as:
+        shutil.chown(base, user="postgres")
+    data = base / "data"
+    port = free_port()
+    try:
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            **run_as,
+        )  # type: ignore[call-overload]
+        options = (
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
+        subprocess.run(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+            check=True,
+            capture_output=True,
+            **run_as,
+        )  # type: ignore[call-overload]
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        raise Unavailable(
+            f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-500:]}"
+        ) from None
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+            **run_as,
+        )  # type: ignore[call-overload]
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """Create a new database on `server_url`'s server; yields its SQLAlchemy URL; drops it after."""
+    name = f"bridge_test_{uuid.uuid4().hex[:10]}"
+    admin = server_url.replace("postgresql+psycopg://", "postgresql://")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+                connection.execute(f'CREATE DATABASE "{name}"')
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    base, _, _ = admin.rpartition("/")
+    try:
+        yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,42 @@
+"""The incident lifecycle transition table."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.errors import InvalidTransition
+from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus, allowed_actions, next_status
+
+S, A = IncidentStatus, IncidentAction
+
+ALLOWED = {
+    (S.OPEN, A.ACK): S.ACKNOWLEDGED,
+    (S.OPEN, A.RESOLVE): S.RESOLVED,
+    (S.ACKNOWLEDGED, A.RESOLVE): S.RESOLVED,
+    (S.RESOLVED, A.CLOSE): S.CLOSED,
+    (S.RESOLVED, A.REOPEN): S.OPEN,
+    (S.CLOSED, A.REOPEN): S.OPEN,
+}
+
+
+@pytest.mark.parametrize("status", list(S))
+@pytest.mark.parametrize("action", list(A))
+def test_transition_table(status: IncidentStatus, action: IncidentAction) -> None:
+    if action is A.COMMENT:
+        assert next_status(7, status, action) is status
+    elif (status, action) in ALLOWED:
+        assert next_status(7, status, action) is ALLOWED[(status, action)]
+    else:
+        with pytest.raises(InvalidTransition) as raised:
+            next_status(7, status, action)
+        assert str(raised.value) == f"incident 7 is {status.value}: cannot {action.value} it"
+
+
+def test_resolved_is_not_closed_closing_needs_a_resolved_incident() -> None:
+    with pytest.raises(InvalidTransition):
+        next_status(1, S.OPEN, A.CLOSE)
+
+
+def test_allowed_actions_follow_the_table() -> None:
+    assert allowed_actions(S.OPEN) == [A.ACK, A.RESOLVE, A.COMMENT]
+    assert allowed_actions(S.CLOSED) == [A.REOPEN, A.COMMENT]

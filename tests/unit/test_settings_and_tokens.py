@@ -1,0 +1,77 @@
+"""Settings from the environment, and bearer token handling."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from bridge.credentials import digest, presented_token
+from bridge.errors import ConfigError
+from bridge.settings import Settings, unknown_variables
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite:///bridge.db"
+    assert settings.redis_url is None
+    assert settings.rules_dir == Path("rules")
+    assert settings.max_body_bytes == 5 * 1024 * 1024
+
+
+def test_plain_postgresql_urls_work_as_is() -> None:
+    for url in ("postgresql://u:p@db/bridge", "postgres://u:p@db/bridge"):
+        assert (
+            Settings.from_env({"BRIDGE_DATABASE_URL": url}).database_url
+            == "postgresql+psycopg://u:p@db/bridge"
+        )
+
+
+def test_every_bad_value_is_named_and_secrets_are_hidden() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(
+            {
+                "BRIDGE_DATABASE_URL": "mysql://x",
+                "BRIDGE_TIMEZONE": "Mars/Olympus",
+                "BRIDGE_MAX_BODY_BYTES": "-1",
+                "BRIDGE_BASE_URL": "ftp://x",
+                "BRIDGE_SMTP_URL": "http://secret@mail",
+            }
+        )
+    message = str(raised.value)
+    assert "BRIDGE_DATABASE_URL='mysql://x': must be a sqlite:/// or postgresql:// URL" in message
+    assert "BRIDGE_TIMEZONE='Mars/Olympus': not a known IANA time zone" in message
+    assert "BRIDGE_MAX_BODY_BYTES='-1': must be greater than 0" in message
+    assert "BRIDGE_BASE_URL='ftp://x': must be an http:// or https:// URL" in message
+    assert "BRIDGE_SMTP_URL=(hidden)" in message
+    assert "secret" not in message
+
+
+def test_unknown_variables_get_a_did_you_mean() -> None:
+    assert unknown_variables(
+        {"BRIDGE_DATABSE_URL": "x", "BRIDGE_TEST_DATABASE_URL": "y", "PATH": "/bin"}
+    ) == ["unknown setting BRIDGE_DATABSE_URL (did you mean BRIDGE_DATABASE_URL?)"]
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer   abc", "abc"),
+        ("Basic " + base64.b64encode(b"alertmanager:abc").decode(), "abc"),
+        ("Basic " + base64.b64encode(b":abc").decode(), "abc"),
+        ("Basic " + base64.b64encode(b"user-only").decode(), None),
+        ("Basic !!!", None),
+        ("Token abc", None),
+        ("Bearer", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_presented_token(header: str | None, token: str | None) -> None:
+    assert presented_token(header) == token
+
+
+def test_tokens_are_stored_as_sha256() -> None:
+    assert digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

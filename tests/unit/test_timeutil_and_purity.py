@@ -1,0 +1,94 @@
+"""Time parsing, and the rule engine's purity."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bridge.timeutil import format_duration, parse_duration, parse_instant
+
+DEDUP = Path(__file__).resolve().parents[2] / "bridge" / "dedup"
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("10m", timedelta(minutes=10)),
+        ("1h30m", timedelta(minutes=90)),
+        ("2d", timedelta(days=2)),
+        ("1w", timedelta(weeks=1)),
+        ("500ms", timedelta(milliseconds=500)),
+        ("1.5h", timedelta(minutes=90)),
+        ("0", timedelta(0)),
+    ],
+)
+def test_parse_duration(text: str, delta: timedelta) -> None:
+    assert parse_duration(text) == delta
+
+
+@pytest.mark.parametrize("text", ["", "10", "m", "10 m", "10x", "1h 30m", "-5m"])
+def test_parse_duration_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_format_duration_round_trips() -> None:
+    for text in ("45s", "10m", "1h30m", "2d", "1d2h3m4s"):
+        assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2026-11-22T06:51:30.734253229Z", datetime(2026, 11, 22, 6, 51, 30, 734253, tzinfo=UTC)),
+        ("2026-11-22T06:51:23.7Z", datetime(2026, 11, 22, 6, 51, 23, 700000, tzinfo=UTC)),
+        ("2026-11-22T09:51:23+03:00", datetime(2026, 11, 22, 6, 51, 23, tzinfo=UTC)),
+    ],
+)
+def test_parse_instant(text: str, instant: datetime) -> None:
+    assert parse_instant(text) == instant
+
+
+def test_parse_instant_needs_a_zone() -> None:
+    with pytest.raises(ValueError, match="no time zone"):
+        parse_instant("2026-11-22T06:51:23")
+
+
+def test_the_rule_engine_does_no_io() -> None:
+    """bridge.dedup never imports Flask, SQLAlchemy, Redis, requests, or the clock of the world."""
+    forbidden = {
+        "flask",
+        "sqlalchemy",
+        "redis",
+        "rq",
+        "requests",
+        "psycopg",
+        "socket",
+        "bridge.ticketing",
+        "bridge.web",
+        "bridge.pipeline",
+        "bridge.clock",
+    }
+    for path in DEDUP.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not any(name == f or name.startswith(f + ".") for f in forbidden), (
+                    f"{path.name}: {name}"
+                )
+        source = path.read_text()
+        calls = {
+            n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
+        if path.name != "loader.py":  # the loader reads files; deciding never does
+            assert "open" not in calls and "read_text" not in source, path.name
+        assert "datetime.now" not in source and "time.time" not in source, f"{path.name} reads the clock"
