@@ -193,12 +193,14 @@ class Pipeline:
             ).first()
             if claimed is None:
                 return 0  # another worker fired it, or it was moved later
+            due = claimed.due_at
             session.delete(claimed)
             session.flush()
             if group is None:
                 return 1
-            decision = engine.on_timer(kind, group, now)
-            store.apply(decision, None, now)
+            # Decide as of when it was due: a late tick must not move when an incident opened or resolved.
+            decision = engine.on_timer(kind, group, due)
+            store.apply(decision, None, due)
             if self.on_outcomes is not None and decision.outcome is not Outcome.NOTHING:
                 self.on_outcomes(Counter([decision.outcome]))
         return 1

@@ -84,9 +84,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_database")
+    _truncate(url)
+    return url
+
+
+def _truncate(url: str) -> None:
+    """Empty every table of a PostgreSQL test database and restart its sequences."""
     engine = create_db_engine(url)
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
-    return url

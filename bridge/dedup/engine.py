@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
-from bridge.alert import Alert, Status
+from bridge.alert import Alert, Severity, Status
 from bridge.dedup.rules import Action, Rule, RuleSet
 from bridge.dedup.state import (
     ActionKind,
@@ -55,6 +55,12 @@ def classify(alert: Alert, known: AlertState | None) -> EventClass:
     if known.status is Status.RESOLVED and alert.status is Status.FIRING:
         return EventClass.STALE  # the resolution is the newer news about this occurrence
     return EventClass.SAME
+
+
+def _most_severe(current: Severity | None, alert: Alert) -> Severity:
+    if current is None or alert.severity.rank < current.rank:
+        return alert.severity
+    return current
 
 
 def group_key(rule: Rule, alert: Alert) -> str:
@@ -196,10 +202,9 @@ class Engine:
                 assert group.incident is not None
                 joined = disposition is Disposition.INCIDENT and incident == group.incident.number
                 if new_occurrence or not joined:
-                    outcome, disposition, incident = self._attach(
-                        work, group, alert, rule, known, new_occurrence
-                    )
+                    outcome, disposition, incident = self._attach(work, group, alert, rule)
                 elif known is not None and known.severity is not alert.severity:
+                    group = work.put(replace(group, severity=_most_severe(group.severity, alert)))
                     work.actions.append(
                         IncidentAction(
                             ActionKind.ALERT_UPDATED,
@@ -214,7 +219,7 @@ class Engine:
                 if gate.passed:
                     group = self._open(work, group, rule, alert, gate, at)
                     reopened = work.actions[-1].kind is ActionKind.REOPEN
-                    _, disposition, incident = self._attach(work, group, alert, rule, known, True)
+                    _, disposition, incident = self._attach(work, group, alert, rule)
                     outcome = Outcome.REOPENED if reopened else Outcome.OPENED
                 else:
                     outcome, disposition, reason = (
@@ -309,18 +314,28 @@ class Engine:
         if new_occurrence and rule.threshold is not None:
             occurrences = tuple(sorted((*occurrences, alert.starts_at)))[-rule.threshold.count :]
         start = min(alert.starts_at, alert.received_at)  # a source clock running ahead cannot delay `for:`
+        severity = _most_severe(group.severity, alert)
         if counted:
             if not new_occurrence:
                 return group
             if group.firing <= 1:
                 # It fired again, so its previous occurrence ended (its resolution never reached us):
                 # as the only alert firing in the group, the unbroken stretch starts again now.
-                return work.put(replace(group, occurrences=occurrences, firing_since=start))
-            return work.put(replace(group, occurrences=occurrences))
+                return work.put(
+                    replace(group, occurrences=occurrences, firing_since=start, severity=alert.severity)
+                )
+            return work.put(replace(group, occurrences=occurrences, severity=severity))
+        if group.firing == 0:
+            severity = alert.severity  # a new stretch: what fired before it does not count
         since = start if group.firing_since is None else min(group.firing_since, start)
         return work.put(
             replace(
-                group, firing=group.firing + 1, firing_since=since, quiet_since=None, occurrences=occurrences
+                group,
+                firing=group.firing + 1,
+                firing_since=since,
+                quiet_since=None,
+                occurrences=occurrences,
+                severity=severity,
             )
         )
 
@@ -365,28 +380,13 @@ class Engine:
             work.timers.append(TimerRequest(TimerKind.RESOLVE, group.key, due))
 
     def _attach(
-        self,
-        work: _Work,
-        group: GroupState,
-        alert: Alert,
-        rule: Rule,
-        known: AlertState | None,
-        new_occurrence: bool,
+        self, work: _Work, group: GroupState, alert: Alert, rule: Rule
     ) -> tuple[Outcome, Disposition, int | None]:
+        """This alert's current occurrence joins the group's incident."""
         assert group.incident is not None
-        number = group.incident.number
-        new_alert = known is None or known.incident is None or known.incident != number or number is None
-        work.actions.append(
-            IncidentAction(
-                ActionKind.ATTACH,
-                group.key,
-                fingerprint=alert.fingerprint,
-                new_alert=new_alert,
-                new_occurrence=new_alert or new_occurrence,
-            )
-        )
+        work.actions.append(IncidentAction(ActionKind.ATTACH, group.key, fingerprint=alert.fingerprint))
         self._raise_priority(work, group, alert, rule)
-        return Outcome.ATTACHED, Disposition.INCIDENT, number
+        return Outcome.ATTACHED, Disposition.INCIDENT, group.incident.number
 
     def _raise_priority(self, work: _Work, group: GroupState, alert: Alert, rule: Rule) -> None:
         group = work.groups[group.key]
@@ -410,7 +410,8 @@ class Engine:
         """Open a new incident for the group, or reopen its recently resolved one."""
         now_incident = group.incident
         why = f"rule {rule.name}" + (f": {gate.reason}" if gate.reason else "")
-        priority = rule.priority.for_severity(alert.severity) if alert else rule.priority.default
+        severity = group.severity if alert is None else _most_severe(group.severity, alert)
+        priority = rule.priority.for_severity(severity) if severity is not None else rule.priority.default
         if (
             now_incident is not None
             and now_incident.resolved_at is not None

@@ -151,7 +151,7 @@ class Simulator:
                 self._log(number, now, "reopened", action.text)
                 self._attach_members(number, action.group_key, exclude=self._subject(decision))
             elif action.kind is ActionKind.ATTACH and action.fingerprint:
-                self._attach(incident, action.fingerprint, action.new_alert, action.new_occurrence, now)
+                self._attach(incident, action.fingerprint, now)
             elif action.kind is ActionKind.RAISE_PRIORITY and action.priority:
                 self._log(number, now, "priority", f"{incident.priority} -> {action.priority}: {action.text}")
                 incident.priority = action.priority
@@ -182,11 +182,10 @@ class Simulator:
             ):
                 if state.disposition is Disposition.INCIDENT and state.incident == number:
                     continue
-                self._attach(incident, fingerprint, True, True, self.now or incident.opened_at)
+                self._attach(incident, fingerprint, self.now or incident.opened_at)
 
-    def _attach(
-        self, incident: SimIncident, fingerprint: str, new_alert: bool, new_occurrence: bool, now: datetime
-    ) -> None:
+    def _attach(self, incident: SimIncident, fingerprint: str, now: datetime) -> None:
+        """An occurrence of the alert joins the incident: one more occurrence, maybe one more alert."""
         state = self.alerts.get(fingerprint)
         if state is not None and (
             state.incident != incident.number or state.disposition is not Disposition.INCIDENT
@@ -196,9 +195,8 @@ class Simulator:
             )
         fresh = fingerprint not in incident.alerts
         incident.alerts.add(fingerprint)
-        if fresh or new_occurrence:
-            incident.occurrences += 1
-            self._log(incident.number, now, "alert", fingerprint)
+        incident.occurrences += 1
+        self._log(incident.number, now, "alert" if fresh else "alert_fired", fingerprint)
 
     def _log(self, number: int, at: datetime, kind: str, text: str) -> None:
         self.incidents[number - 1].timeline.append((at, kind, text))

@@ -91,16 +91,17 @@ class GroupState:
     quiet_since: datetime | None  # when the last firing alert resolved
     occurrences: tuple[datetime, ...]  # starts of the latest occurrences, for `threshold:`
     incident: IncidentView | None
+    severity: Severity | None = None  # the most severe alert of the current firing stretch
 
     @classmethod
     def empty(cls, key: str, rule: str, title: str) -> GroupState:
-        return cls(key, rule, title, 0, None, None, (), None)
+        return cls(key, rule, title, 0, None, None, (), None, None)
 
 
 class ActionKind(StrEnum):
     OPEN = "open"  # open a new incident for the group, attaching its waiting alerts
     REOPEN = "reopen"  # reopen the group's resolved incident, attaching its waiting alerts
-    ATTACH = "attach"  # attach this alert (or a new occurrence of it) to the group's incident
+    ATTACH = "attach"  # this alert's current occurrence joins the group's incident
     ALERT_UPDATED = "alert_updated"  # same occurrence, something changed (severity)
     ALERT_RESOLVED = "alert_resolved"
     RAISE_PRIORITY = "raise_priority"
@@ -117,8 +118,6 @@ class IncidentAction:
     priority: Priority | None = None
     title: str = ""
     text: str = ""
-    new_alert: bool = False  # first time this alert joins this incident
-    new_occurrence: bool = False
 
 
 class TimerKind(StrEnum):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bridge.errors import Conflict, NotFound
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentAction, IncidentStatus, next_status
-from bridge.ticketing.models import AlertGroup, AlertRow, Incident, TimelineEntry
+from bridge.ticketing.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +57,12 @@ def timeline(session: Session, number: int) -> list[TimelineEntry]:
 
 
 def alerts_of(session: Session, number: int) -> list[AlertRow]:
+    """Every alert that was ever part of the incident (their current state)."""
     query = (
-        select(AlertRow).where(AlertRow.incident_number == number).order_by(AlertRow.starts_at, AlertRow.id)
+        select(AlertRow)
+        .join(IncidentAlert, IncidentAlert.fingerprint == AlertRow.fingerprint)
+        .where(IncidentAlert.incident_number == number)
+        .order_by(IncidentAlert.first_attached_at, AlertRow.id)
     )
     return list(session.scalars(query))
 

@@ -181,6 +181,18 @@ class AlertRow(Base):
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class IncidentAlert(Base):
+    """An alert that was ever part of an incident; stays when the alert later moves on."""
+
+    __tablename__ = "incident_alerts"
+
+    incident_number: Mapped[int] = mapped_column(ForeignKey("incidents.number"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_attached_at: Mapped[datetime]
+    last_attached_at: Mapped[datetime]
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class AlertGroup(Base):
     """The engine's state of one group of alerts (see `bridge.dedup.state.GroupState`)."""
 
@@ -193,6 +205,7 @@ class AlertGroup(Base):
     firing_since: Mapped[datetime | None]
     quiet_since: Mapped[datetime | None]
     occurrences: Mapped[list[Any]]
+    severity: Mapped[str | None] = mapped_column(String(10))
     incident_number: Mapped[int | None] = mapped_column(ForeignKey("incidents.number"))
     updated_at: Mapped[datetime]
 

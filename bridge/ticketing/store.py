@@ -28,7 +28,7 @@ from bridge.dedup.state import (
 from bridge.priority import Priority
 from bridge.ticketing import timers
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentStatus
-from bridge.ticketing.models import AlertGroup, AlertRow, Incident, TimelineEntry
+from bridge.ticketing.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
 from bridge.timeutil import parse_instant
 
 ENGINE_ACTOR = "bridge"
@@ -129,6 +129,7 @@ class StateStore:
             quiet_since=row.quiet_since,
             occurrences=tuple(parse_instant(t) for t in row.occurrences),
             incident=view,
+            severity=Severity(row.severity) if row.severity else None,
         )
 
     def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
@@ -193,6 +194,7 @@ class StateStore:
         row.firing_since = group.firing_since
         row.quiet_since = group.quiet_since
         row.occurrences = [t.isoformat() for t in group.occurrences]
+        row.severity = group.severity.value if group.severity else None
         row.updated_at = now
         if group.incident is not None and group.incident.number is not None:
             row.incident_number = group.incident.number
@@ -221,7 +223,7 @@ class StateStore:
             assert group is not None
             self._attach_members(incident, group, subject, now)
         elif action.kind is ActionKind.ATTACH and alert is not None:
-            self._attach(incident, alert, action.new_alert, action.new_occurrence, now)
+            self._attach(incident, alert, now)
         elif action.kind is ActionKind.ALERT_RESOLVED:
             self._log(incident, now, "alert_resolved", f"alert resolved: {what}", action.fingerprint)
         elif action.kind is ActionKind.ALERT_UPDATED:
@@ -264,7 +266,7 @@ class StateStore:
             updated_at=now,
         )
         self.session.add(incident)
-        self.session.flush([incident])  # the number is needed now: alerts and the group point to it
+        self.session.flush()  # the number is needed now: alerts and the group point to it
         self.incidents[incident.number] = incident
         group.incident_number = incident.number
         self._log(incident, now, "opened", f"opened {incident.priority} by {action.text}")
@@ -287,7 +289,6 @@ class StateStore:
             AlertRow.status == Status.FIRING.value,
             AlertRow.disposition.in_([Disposition.WAITING.value, Disposition.INCIDENT.value]),
         )
-        rule = self.engine.rules.rule_named(group.rule)
         for found in self.session.scalars(query):
             row = self.alerts.setdefault(found.fingerprint, found)
             if row.fingerprint == subject or (
@@ -297,31 +298,33 @@ class StateStore:
             row.disposition = Disposition.INCIDENT.value
             row.incident_number = incident.number
             row.reason = ""
-            self._attach(incident, row, True, True, now)
-            priority = rule.priority.for_severity(Severity(row.severity))
-            if priority.is_higher_than(Priority(incident.priority)):
-                old = incident.priority
-                incident.priority = priority.value
-                self._log(
-                    incident,
-                    now,
-                    "priority",
-                    f"priority {old} -> {priority}: {row.name} is {row.severity}",
-                    row.fingerprint,
-                )
+            self._attach(incident, row, now)
 
-    def _attach(
-        self, incident: Incident, alert: AlertRow, new_alert: bool, new_occurrence: bool, now: datetime
-    ) -> None:
+    def _attach(self, incident: Incident, alert: AlertRow, now: datetime) -> None:
+        """An occurrence of the alert joins the incident: one more occurrence, maybe one more alert."""
         alert.incident_number = incident.number
-        if new_alert:
-            incident.alert_count += 1
-        if new_alert or new_occurrence:
-            incident.occurrence_count += 1
-            kind, verb = (
-                ("alert_attached", "alert attached") if new_alert else ("alert_fired", "alert fired again")
+        link = self.session.get(IncidentAlert, (incident.number, alert.fingerprint))
+        if link is None:
+            self.session.add(
+                IncidentAlert(
+                    incident_number=incident.number,
+                    fingerprint=alert.fingerprint,
+                    first_attached_at=now,
+                    last_attached_at=now,
+                    occurrences=1,
+                )
             )
-            self._log(incident, now, kind, f"{verb}: {_describe(alert)}", alert.fingerprint)
+            incident.alert_count += 1
+            self._log(
+                incident, now, "alert_attached", f"alert attached: {_describe(alert)}", alert.fingerprint
+            )
+        else:
+            link.occurrences += 1
+            link.last_attached_at = now
+            self._log(
+                incident, now, "alert_fired", f"alert fired again: {_describe(alert)}", alert.fingerprint
+            )
+        incident.occurrence_count += 1
         if incident.first_alert_at is None or alert.starts_at < incident.first_alert_at:
             incident.first_alert_at = alert.starts_at
         incident.last_alert_at = now if incident.last_alert_at is None else max(incident.last_alert_at, now)

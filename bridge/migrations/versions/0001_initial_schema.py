@@ -1,4 +1,4 @@
-"""Initial schema: intake log, alerts, alert groups, incidents, timeline, timers, credentials.
+"""Initial schema: intake log, alerts, alert groups, incidents and their alerts, timeline, timers, credentials.
 
 Revision ID: 0001
 Revises:
@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("firing_since", Instant),
         sa.Column("quiet_since", Instant),
         sa.Column("occurrences", Json, nullable=False),
+        sa.Column("severity", sa.String(10)),
         sa.Column("incident_number", BigId, sa.ForeignKey("incidents.number")),
         sa.Column("updated_at", Instant, nullable=False),
     )
@@ -129,6 +130,14 @@ def upgrade() -> None:
     op.create_index("ix_alerts_incident", "alerts", ["incident_number"])
     op.create_index("ix_alerts_last_event", "alerts", ["last_event_at"])
     op.create_table(
+        "incident_alerts",
+        sa.Column("incident_number", BigId, sa.ForeignKey("incidents.number"), primary_key=True),
+        sa.Column("fingerprint", sa.String(200), primary_key=True),
+        sa.Column("first_attached_at", Instant, nullable=False),
+        sa.Column("last_attached_at", Instant, nullable=False),
+        sa.Column("occurrences", sa.Integer(), nullable=False),
+    )
+    op.create_table(
         "timeline",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("incident_number", BigId, sa.ForeignKey("incidents.number"), nullable=False),
@@ -142,5 +151,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("timeline", "alerts", "alert_groups", "timers", "intake", "incidents", "credentials"):
+    for table in (
+        "timeline",
+        "incident_alerts",
+        "alerts",
+        "alert_groups",
+        "timers",
+        "intake",
+        "incidents",
+        "credentials",
+    ):
         op.drop_table(table)

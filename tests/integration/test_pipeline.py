@@ -1,0 +1,332 @@
+"""The database pipeline: same results as the in-memory simulator, failures parked, concurrency safe."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bridge.alert import Source
+from bridge.clock import FakeClock
+from bridge.db import create_db_engine, make_session_factory
+from bridge.dedup.engine import Engine
+from bridge.dedup.loader import load_rules_dir
+from bridge.dedup.simulator import Simulator
+from bridge.intake import store_delivery
+from bridge.live_rules import LiveRules
+from bridge.pipeline import MAX_ATTEMPTS, Pipeline
+from bridge.sources import parse_delivery
+from bridge.ticketing.models import AlertRow, Incident, Intake, IntakeStatus, TimelineEntry, Timer
+from bridge.ticketing.store import StateStore
+from tests.support.app import write_rules
+from tests.support.db import empty_database
+from tests.support.payloads import all_captured, am_alert, am_notification, captured
+
+REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+class Harness:
+    """A pipeline on a real database, fed deliveries in arrival order with a fake clock."""
+
+    def __init__(self, database_url: str, rules_dir: Path) -> None:
+        self.engine = create_db_engine(database_url)
+        self.sessions = make_session_factory(self.engine)
+        self.clock = FakeClock(captured("alertmanager/01-firing-single.json").received_at)
+        self.rules = LiveRules(rules_dir)
+        self.pipeline = Pipeline(self.sessions, self.rules, self.clock)
+
+    def deliver(self, source: Source, raw: bytes, received_at: object) -> None:
+        """Store a delivery received at `received_at`; timers due strictly before it fire first."""
+        self.clock.set(received_at - timedelta(microseconds=1))  # type: ignore[operator]
+        self.pipeline.run_due_timers()
+        self.clock.set(received_at)  # type: ignore[arg-type]
+        delivery = parse_delivery(source, raw, received_at)  # type: ignore[arg-type]
+        store_delivery(self.sessions, delivery, raw, received_at)  # type: ignore[arg-type]
+        self.pipeline.process_pending()
+
+    def finish(self, until: object) -> None:
+        self.clock.set(until)  # type: ignore[arg-type]
+        self.pipeline.run_due_timers()
+
+    def incidents(self) -> list[tuple[object, ...]]:
+        with self.sessions() as session:
+            rows = session.scalars(select(Incident).order_by(Incident.number))
+            return [
+                (
+                    i.number,
+                    i.group_key,
+                    i.status,
+                    i.priority,
+                    i.alert_count,
+                    i.occurrence_count,
+                    i.reopen_count,
+                    i.opened_at,
+                    i.resolved_at,
+                )
+                for i in rows
+            ]
+
+    def alerts(self) -> list[tuple[object, ...]]:
+        with self.sessions() as session:
+            rows = session.scalars(select(AlertRow).order_by(AlertRow.fingerprint))
+            return [
+                (a.fingerprint, a.status, a.starts_at, a.disposition, a.incident_number, a.occurrences)
+                for a in rows
+            ]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def simulated(rules_dir: Path, deliveries: list[tuple[Source, bytes, object]], until: object) -> Simulator:
+    sim = Simulator(Engine(load_rules_dir(rules_dir)))
+    for source, raw, received_at in deliveries:
+        for alert in parse_delivery(source, raw, received_at).alerts:  # type: ignore[arg-type]
+            sim.feed(alert)
+    sim.advance(until)  # type: ignore[arg-type]
+    return sim
+
+
+def sim_incidents(sim: Simulator) -> list[tuple[object, ...]]:
+    return [
+        (
+            i.number,
+            i.group_key,
+            i.status,
+            i.priority.value,
+            len(i.alerts),
+            i.occurrences,
+            i.reopen_count,
+            i.opened_at,
+            i.resolved_at,
+        )
+        for i in sim.incidents
+    ]
+
+
+def sim_alerts(sim: Simulator) -> list[tuple[object, ...]]:
+    return sorted(
+        (s.fingerprint, s.status.value, s.starts_at, s.disposition.value, s.incident, s.occurrences)
+        for s in sim.alerts.values()
+    )
+
+
+def captured_deliveries() -> list[tuple[Source, bytes, object]]:
+    paths = all_captured("alertmanager") + all_captured("zabbix")
+    return sorted(
+        ((captured(p).source, captured(p).body_raw, captured(p).received_at) for p in paths),
+        key=lambda d: d[2],
+    )  # type: ignore[arg-type,return-value]
+
+
+@pytest.mark.parametrize("rules", ["repo", "test"])
+def test_every_captured_payload_gives_the_simulators_result(
+    database_url: str, tmp_path: Path, rules: str
+) -> None:
+    rules_dir = REPO_RULES if rules == "repo" else write_rules(tmp_path / "rules")
+    deliveries = captured_deliveries()
+    until = deliveries[-1][2] + timedelta(hours=2)  # type: ignore[operator]
+    harness = Harness(database_url, rules_dir)
+    try:
+        for delivery in deliveries:
+            harness.deliver(*delivery)
+        harness.finish(until)
+        sim = simulated(rules_dir, deliveries, until)
+        assert harness.incidents() == sim_incidents(sim)
+        assert harness.alerts() == sim_alerts(sim)
+        assert harness.incidents(), "the captures open incidents"
+    finally:
+        harness.close()
+
+
+@st.composite
+def notification_streams(draw: st.DrawFn) -> list[tuple[Source, bytes, object]]:
+    base = captured("alertmanager/01-firing-single.json").received_at
+    deliveries = []
+    for name in draw(
+        st.lists(st.sampled_from(["HighCPU", "DiskFull", "Chatter"]), min_size=1, max_size=3, unique=True)
+    ):
+        severity = "info" if name == "Chatter" else draw(st.sampled_from(["warning", "critical"]))
+        for host in draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3, unique=True)):
+            minute = draw(st.integers(0, 20))
+            for _ in range(draw(st.integers(1, 3))):
+                start = base + timedelta(minutes=minute)
+                firing = am_alert(
+                    name,
+                    starts_at=start.isoformat(),
+                    fingerprint=f"{name}{host}",
+                    instance=f"{host}:1",
+                    severity=severity,
+                )
+                deliveries.append((start + timedelta(seconds=5), firing))
+                length = draw(st.integers(1, 30))
+                end = start + timedelta(minutes=length)
+                resolved = dict(firing, status="resolved", endsAt=end.isoformat())
+                deliveries.append((end + timedelta(seconds=5), resolved))
+                minute += length + draw(st.integers(1, 90))
+    deliveries.sort(key=lambda d: d[0])
+    return [(Source.ALERTMANAGER, json.dumps(am_notification(a)).encode(), t) for t, a in deliveries]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=notification_streams())
+def test_generated_streams_give_the_simulators_result(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, stream: list[tuple[Source, bytes, object]]
+) -> None:
+    rules_dir = write_rules(tmp_path_factory.mktemp("rules"))
+    empty_database(database_url)  # hypothesis runs every example on the test function's one database
+    until = stream[-1][2] + timedelta(hours=3)  # type: ignore[operator]
+    harness = Harness(database_url, rules_dir)
+    try:
+        for delivery in stream:
+            harness.deliver(*delivery)
+        harness.finish(until)
+        sim = simulated(rules_dir, stream, until)
+        assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+        assert [a[:4] + a[5:] for a in harness.alerts()] == [a[:4] + a[5:] for a in sim_alerts(sim)]
+    finally:
+        harness.close()
+
+
+def test_a_delivery_that_no_longer_parses_is_parked_with_its_error(database_url: str, tmp_path: Path) -> None:
+    harness = Harness(database_url, write_rules(tmp_path / "rules"))
+    try:
+        with harness.sessions() as session, session.begin():
+            session.add(
+                Intake(
+                    source="alertmanager",
+                    dedup_key="x",
+                    received_at=harness.clock.now(),
+                    body=b'{"alerts": "nope"}',
+                    alert_count=0,
+                    status="pending",
+                    attempts=0,
+                )
+            )
+        good = captured("alertmanager/01-firing-single.json")
+        harness.deliver(good.source, good.body_raw, good.received_at)
+        with harness.sessions() as session:
+            rows = {r.dedup_key[:12]: r for r in session.scalars(select(Intake))}
+        assert rows["x"].status == IntakeStatus.FAILED.value
+        assert rows["x"].error == "alerts: missing or not a list"
+        assert rows["alertmanager"].status == IntakeStatus.DONE.value
+        assert len(harness.incidents()) == 1
+    finally:
+        harness.close()
+
+
+def test_a_delivery_that_keeps_failing_is_parked_and_does_not_block_others(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(database_url, write_rules(tmp_path / "rules"))
+    original = StateStore.apply
+
+    def apply_with_a_bug(self: StateStore, decision: object, alert: object, now: object) -> None:
+        if alert is not None and alert.name == "Poison":  # type: ignore[attr-defined]
+            raise RuntimeError("a bug that only this alert triggers")
+        original(self, decision, alert, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StateStore, "apply", apply_with_a_bug)
+    try:
+        start = harness.clock.now()
+        for name in ("Before", "Poison", "After"):
+            raw = json.dumps(
+                am_notification(am_alert(name, starts_at=start.isoformat(), instance="h:1"))
+            ).encode()
+            store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, start), raw, start)
+        for _ in range(MAX_ATTEMPTS):
+            harness.pipeline.process_pending()
+        with harness.sessions() as session:
+            rows = list(session.scalars(select(Intake).order_by(Intake.id)))
+        assert [(r.status, r.attempts) for r in rows] == [("done", 0), ("failed", MAX_ATTEMPTS), ("done", 0)]
+        assert rows[1].error is not None and "a bug that only this alert triggers" in rows[1].error
+        assert len(harness.incidents()) == 2
+    finally:
+        harness.close()
+
+
+def test_timers_survive_a_restart(database_url: str, tmp_path: Path) -> None:
+    rules_dir = write_rules(tmp_path / "rules")
+    harness = Harness(database_url, rules_dir)
+    start = harness.clock.now()
+    raw = json.dumps(
+        am_notification(am_alert("DiskFull", starts_at=start.isoformat(), instance="h:1"))
+    ).encode()
+    harness.deliver(Source.ALERTMANAGER, raw, start)
+    harness.close()  # the process dies; only the database remains
+    again = Harness(database_url, rules_dir)
+    try:
+        with again.sessions() as session:
+            assert [(t.kind, t.due_at) for t in session.scalars(select(Timer))] == [
+                ("hold", start + timedelta(minutes=10))
+            ]
+        again.finish(start + timedelta(minutes=9))
+        assert again.incidents() == []
+        again.finish(start + timedelta(minutes=10))
+        assert len(again.incidents()) == 1
+        with again.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Timer)) == 0
+    finally:
+        again.close()
+
+
+@pytest.mark.postgres
+def test_concurrent_workers_on_one_group_open_exactly_one_incident(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    """Eight workers, each with its own deliveries of alerts of one group, all at once (PostgreSQL)."""
+    from tests.conftest import _truncate
+
+    _truncate(postgres_database)
+    rules_dir = write_rules(tmp_path / "rules", "defaults: {group_by: [name]}\nrules: []\n")
+    harness = Harness(postgres_database, rules_dir)
+    start = harness.clock.now()
+    try:
+        for n in range(80):
+            raw = json.dumps(
+                am_notification(
+                    am_alert(
+                        "RackDown", starts_at=start.isoformat(), instance=f"h{n}:1", fingerprint=f"{n:016x}"
+                    )
+                )
+            ).encode()
+            store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, start), raw, start)
+        with harness.sessions() as session:
+            ids = list(session.scalars(select(Intake.id).order_by(Intake.id)))
+        barrier = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def worker(mine: list[int]) -> None:
+            pipeline = Pipeline(harness.sessions, harness.rules, harness.clock)
+            barrier.wait()
+            try:
+                for intake_id in mine:
+                    pipeline.process([intake_id])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(ids[i::8],)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        incidents = harness.incidents()
+        assert len(incidents) == 1
+        assert incidents[0][4] == 80  # every alert attached, none lost to a race
+        with harness.sessions() as session:
+            assert (
+                session.scalar(select(func.count()).select_from(Intake).where(Intake.status != "done")) == 0
+            )
+            attached = session.scalar(
+                select(func.count()).select_from(TimelineEntry).where(TimelineEntry.kind == "alert_attached")
+            )
+        assert attached == 80
+    finally:
+        harness.close()

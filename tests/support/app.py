@@ -1,0 +1,52 @@
+"""Build a runtime (and app) on a test database with test tokens and rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.clock import FakeClock
+from bridge.live_rules import LiveRules
+from bridge.runtime import Runtime
+from bridge.settings import Settings
+
+AM_TOKEN = "am-test-token"
+ZBX_TOKEN = "zbx-test-token"
+ADMIN_TOKEN = "admin-test-token"
+
+RULES = """
+defaults:
+  group_by: [source, host, name]
+  resolve_after: 5m
+  reopen_within: 1h
+  priority: {critical: P1, high: P2, default: P3}
+rules:
+  - name: drop-info
+    match: {severity: info}
+    action: drop
+  - name: disk
+    match: {name: "=~.*Disk.*"}
+    group_by: [name]
+    for: 10m
+"""
+
+
+def write_rules(directory: Path, text: str = RULES) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "rules.yaml").write_text(text)
+    return directory
+
+
+def make_settings(database_url: str, rules_dir: Path, **overrides: object) -> Settings:
+    base = Settings(
+        database_url=database_url,
+        rules_dir=rules_dir,
+        alertmanager_token=AM_TOKEN,
+        zabbix_token=ZBX_TOKEN,
+        admin_token=ADMIN_TOKEN,
+        db_timeout=2.0,
+    )
+    return base.with_overrides(**overrides) if overrides else base
+
+
+def build_runtime(settings: Settings, clock: FakeClock) -> Runtime:
+    return Runtime.build(settings, clock, LiveRules(settings.rules_dir, settings.zone))
