@@ -7,11 +7,14 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.errors import BridgeError, ConfigError, RulesError
 from bridge.settings import SPECS, Settings, unknown_variables
@@ -150,7 +153,7 @@ def incidents_list(status: tuple[str, ...], priority: tuple[str, ...], limit: in
     from bridge.ticketing import incidents as service
     from bridge.web.serialize import incident_json
 
-    with _sessions()() as session:
+    with _database() as sessions, sessions() as session:
         rows, total = service.list_incidents(session, service.IncidentQuery(status, priority, None, limit, 0))
         if as_json:
             click.echo(json.dumps({"items": [incident_json(r) for r in rows], "total": total}, indent=2))
@@ -171,7 +174,7 @@ def incidents_show(number: int, as_json: bool) -> None:
     from bridge.ticketing import incidents as service
     from bridge.web.serialize import alert_json, incident_json, timeline_json
 
-    with _sessions()() as session:
+    with _database() as sessions, sessions() as session:
         try:
             incident = service.get_incident(session, number)
         except BridgeError as exc:
@@ -218,7 +221,7 @@ def _incident_action(action: str) -> Any:
 
         actor = f"cli:{os.environ.get('USER') or 'unknown'}"
         try:
-            with _sessions()() as session, session.begin():
+            with _database() as sessions, sessions() as session, session.begin():
                 incident = service.act(
                     session, number, IncidentAction(action), actor, SystemClock().now(), comment
                 )
@@ -234,11 +237,17 @@ for _action in ("ack", "resolve", "close", "reopen", "comment"):
     incidents.command(_action)(_incident_action(_action))
 
 
-def _sessions() -> Any:
+@contextmanager
+def _database() -> Iterator[sessionmaker[Session]]:
+    """Sessions on BRIDGE_DATABASE_URL for the length of one command."""
     from bridge.db import create_db_engine, make_session_factory
 
     settings = _settings()
-    return make_session_factory(create_db_engine(settings.database_url, timeout=settings.db_timeout))
+    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 # -- tokens, rules, config, demo ---------------------------------------------------------------
@@ -261,7 +270,8 @@ def tokens_rotate(scope: str) -> None:
         raise click.ClickException(
             f"the {scope} token is set by BRIDGE_{scope.upper()}_TOKEN: change it there"
         )
-    click.echo(rotate(_sessions(), Scope(scope), SystemClock().now()))
+    with _database() as sessions:
+        click.echo(rotate(sessions, Scope(scope), SystemClock().now()))
 
 
 @main.group()

@@ -185,9 +185,13 @@ def _tokens(
     from bridge.db import create_db_engine, make_session_factory
 
     loaded = settings()
-    sessions = make_session_factory(create_db_engine(loaded.database_url, timeout=loaded.db_timeout))
+    engine = create_db_engine(loaded.database_url, timeout=loaded.db_timeout)
+    sessions = make_session_factory(engine)
     now = datetime.now(UTC)
-    result = {}
-    for scope, token in given.items():
-        result[scope] = token or issue_temporary(sessions, Scope(scope), "demo", timedelta(hours=1), now)
-    return result
+    try:
+        return {
+            scope: token or issue_temporary(sessions, Scope(scope), "demo", timedelta(hours=1), now)
+            for scope, token in given.items()
+        }
+    finally:
+        engine.dispose()
