@@ -58,6 +58,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     settings = _settings()
     log = logging.getLogger("bridge")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
     engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
     try:
         log.info(prepare(engine))

@@ -7,6 +7,7 @@ redelivery (Alertmanager HA peers, Zabbix retries) is accepted again without bei
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.errors import StorageUnavailable
 from bridge.sources import Delivery
 from bridge.ticketing.models import Intake, IntakeStatus
+from bridge.ticketing.queries import paged
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,30 @@ def store_delivery(
     return Stored(intake_id=intake_id, duplicate=intake_id is None)
 
 
-def pending_ids(session: Session, limit: int) -> list[int]:
-    """Ids of deliveries still to process, oldest first."""
+def pending_ids(session: Session, limit: int, max_alerts: int | None = None) -> list[int]:
+    """Ids of deliveries still to process, oldest first: at most `limit` of them and, when
+    `max_alerts` is given, no more alerts than that in all (but always at least one delivery)."""
     query = (
-        select(Intake.id).where(Intake.status == IntakeStatus.PENDING.value).order_by(Intake.id).limit(limit)
+        select(Intake.id, Intake.alert_count)
+        .where(Intake.status == IntakeStatus.PENDING.value)
+        .order_by(Intake.id)
+        .limit(limit)
     )
-    return list(session.scalars(query))
+    ids: list[int] = []
+    alerts = 0
+    for intake_id, count in session.execute(query):
+        if ids and max_alerts is not None and alerts + count > max_alerts:
+            break
+        ids.append(intake_id)
+        alerts += count
+    return ids
+
+
+def list_intake(
+    session: Session, statuses: Sequence[str], limit: int, offset: int
+) -> tuple[list[Intake], int]:
+    """Deliveries, newest first (e.g. the `failed` ones parked after repeated failures)."""
+    statement = select(Intake)
+    if statuses:
+        statement = statement.where(Intake.status.in_(statuses))
+    return paged(session, statement, [Intake.id.desc()], limit, offset)

@@ -38,6 +38,9 @@ MAX_ATTEMPTS = 5
 """A delivery failing this many times is parked as `failed` (visible, retryable by hand)."""
 CONFLICT_RETRIES = 5
 """Concurrent workers may collide (a deadlock, two creating one group): the loser retries."""
+BATCH_ALERTS = 500
+"""Alerts per transaction. Bounds how long a batch holds its locks: on SQLite the webhooks wait
+for the one write lock, so a long batch would make them time out instead of answering."""
 
 T = TypeVar("T")
 
@@ -65,10 +68,11 @@ class Pipeline:
 
     # -- deliveries -----------------------------------------------------------------------------
 
-    def process_pending(self, limit: int = 200) -> BatchResult:
-        """Process up to `limit` pending deliveries, oldest first."""
+    def process_pending(self, limit: int = 200, max_alerts: int = BATCH_ALERTS) -> BatchResult:
+        """Process pending deliveries, oldest first: up to `limit` of them holding at most
+        `max_alerts` alerts (a single delivery larger than that still goes through alone)."""
         with self.sessions() as session:
-            ids = pending_ids(session, limit)
+            ids = pending_ids(session, limit, max_alerts)
         return self.process(ids) if ids else BatchResult()
 
     def process(self, ids: list[int]) -> BatchResult:
@@ -117,22 +121,24 @@ class Pipeline:
                 work.append((row, list(delivery.alerts)))
             store = StateStore(session, engine)
             all_alerts = [a for _, alerts in work for a in alerts]
-            store.preload_alerts(a.fingerprint for a in all_alerts)
-            store.preload_groups(self._likely_groups(store, all_alerts))
-            for row, alerts in work:
-                now = row.received_at
-                for alert in alerts:
-                    known = store.alert_state(alert.fingerprint)
-                    rule, target = engine.route(alert, known)
-                    keys = [k for k in (target, known.group_key if known else None) if k is not None]
-                    decision = engine.decide(alert, known, rule, target, store.group_states(keys), now)
-                    store.apply(decision, alert, now)
-                    result.outcomes[decision.outcome] += 1
-                    result.alerts += 1
-                row.status = IntakeStatus.DONE.value
-                row.processed_at = self.clock.now()
-                row.error = None
-                result.deliveries += 1
+            with session.no_autoflush:  # one flush at commit, not one per query
+                store.preload_alerts(a.fingerprint for a in all_alerts)
+                store.preload_groups(self._likely_groups(store, all_alerts))
+                for row, alerts in work:
+                    now = row.received_at
+                    for alert in alerts:
+                        known = store.alert_state(alert.fingerprint)
+                        rule, target = engine.route(alert, known)
+                        keys = [k for k in (target, known.group_key if known else None) if k is not None]
+                        decision = engine.decide(alert, known, rule, target, store.group_states(keys), now)
+                        store.apply(decision, alert, now)
+                        result.outcomes[decision.outcome] += 1
+                        result.alerts += 1
+                    row.status = IntakeStatus.DONE.value
+                    row.processed_at = self.clock.now()
+                    row.error = None
+                    result.deliveries += 1
+                store.finish()
         if self.on_outcomes is not None:
             self.on_outcomes(result.outcomes)
         return result
@@ -201,6 +207,7 @@ class Pipeline:
             # Decide as of when it was due: a late tick must not move when an incident opened or resolved.
             decision = engine.on_timer(kind, group, due)
             store.apply(decision, None, due)
+            store.finish()
             if self.on_outcomes is not None and decision.outcome is not Outcome.NOTHING:
                 self.on_outcomes(Counter([decision.outcome]))
         return 1

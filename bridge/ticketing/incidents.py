@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.errors import Conflict, NotFound
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentAction, IncidentStatus, next_status
 from bridge.ticketing.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
+from bridge.ticketing.queries import contains, paged
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +33,8 @@ def list_incidents(session: Session, query: IncidentQuery) -> tuple[list[Inciden
     if query.priority:
         statement = statement.where(Incident.priority.in_(query.priority))
     if query.q:
-        pattern = f"%{query.q.lower()}%"
-        statement = statement.where(
-            or_(func.lower(Incident.title).like(pattern), func.lower(Incident.host).like(pattern))
-        )
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = session.scalars(statement.order_by(Incident.number.desc()).limit(query.limit).offset(query.offset))
-    return list(rows), total
+        statement = statement.where(contains(query.q, Incident.title, Incident.host))
+    return paged(session, statement, [Incident.number.desc()], query.limit, query.offset)
 
 
 def get_incident(session: Session, number: int, *, lock: bool = False) -> Incident:

@@ -51,6 +51,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def incident_ref() -> ForeignKey:
+    """A reference to an incident, checked at commit: a batch may write rows that point to an
+    incident before the incident's own row (numbers are allocated without a flush)."""
+    return ForeignKey("incidents.number", deferrable=True, initially="DEFERRED")
+
+
 BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
 
 
@@ -140,7 +148,7 @@ class TimelineEntry(Base):
     __table_args__ = (Index("ix_timeline_incident", "incident_number", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    incident_number: Mapped[int] = mapped_column(ForeignKey("incidents.number"))
+    incident_number: Mapped[int] = mapped_column(incident_ref())
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
@@ -177,7 +185,7 @@ class AlertRow(Base):
     group_key: Mapped[str | None] = mapped_column(String(255))
     disposition: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(Text, default="")
-    incident_number: Mapped[int | None] = mapped_column(ForeignKey("incidents.number"))
+    incident_number: Mapped[int | None] = mapped_column(incident_ref())
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -186,7 +194,7 @@ class IncidentAlert(Base):
 
     __tablename__ = "incident_alerts"
 
-    incident_number: Mapped[int] = mapped_column(ForeignKey("incidents.number"), primary_key=True)
+    incident_number: Mapped[int] = mapped_column(incident_ref(), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(200), primary_key=True)
     first_attached_at: Mapped[datetime]
     last_attached_at: Mapped[datetime]
@@ -206,7 +214,7 @@ class AlertGroup(Base):
     quiet_since: Mapped[datetime | None]
     occurrences: Mapped[list[Any]]
     severity: Mapped[str | None] = mapped_column(String(10))
-    incident_number: Mapped[int | None] = mapped_column(ForeignKey("incidents.number"))
+    incident_number: Mapped[int | None] = mapped_column(incident_ref())
     updated_at: Mapped[datetime]
 
 

@@ -1,8 +1,10 @@
 """The engine's states in the database, and decisions applied to it, inside one session.
 
-`StateStore` caches the rows a batch touches so that a delivery of 50 alerts costs a handful of
-queries, not 50 round trips. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers
-anyway) so that concurrent workers never interleave changes to one group or incident.
+`StateStore` caches the rows a batch touches so that a batch of deliveries costs a handful of
+queries, not round trips per alert: it is used with autoflush off, incident numbers are allocated
+without flushing, timers are written once at `finish()`, and everything else goes out in the
+commit's one flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway)
+so that concurrent workers never interleave changes to one group or incident.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bridge.alert import Alert, Severity, Status
@@ -23,7 +25,6 @@ from bridge.dedup.state import (
     GroupState,
     IncidentAction,
     IncidentView,
-    TimerRequest,
 )
 from bridge.priority import Priority
 from bridge.ticketing import timers
@@ -43,6 +44,11 @@ class StateStore:
         self.groups: dict[str, AlertGroup] = {}
         self.incidents: dict[int, Incident] = {}
         self._missing_alerts: set[str] = set()
+        self._missing_groups: set[str] = set()
+        self._links: dict[tuple[int, str], IncidentAlert | None] = {}
+        self._new_incidents: set[int] = set()
+        self._timers: dict[tuple[str, str], datetime] = {}
+        self._numbers = IncidentNumbers(session)
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -55,7 +61,8 @@ class StateStore:
             self._missing_alerts.update(fp for fp in chunk if fp not in self.alerts)
 
     def preload_groups(self, keys: Iterable[str]) -> None:
-        wanted = sorted(set(keys) - self.groups.keys())  # sorted: concurrent workers lock in one order
+        # sorted: concurrent workers lock in one order
+        wanted = sorted(set(keys) - self.groups.keys() - self._missing_groups)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             query = (
@@ -63,6 +70,7 @@ class StateStore:
             )
             for row in self.session.scalars(query):
                 self.groups[row.key] = row
+            self._missing_groups.update(k for k in chunk if k not in self.groups)
         numbers = {g.incident_number for g in self.groups.values() if g.incident_number is not None}
         self._load_incidents(numbers)
 
@@ -104,7 +112,7 @@ class StateStore:
         )
 
     def group_state(self, key: str) -> GroupState | None:
-        if key not in self.groups:
+        if key not in self.groups and key not in self._missing_groups:
             self.preload_groups([key])
         row = self.groups.get(key)
         if row is None:
@@ -149,10 +157,18 @@ class StateStore:
         for group in decision.groups:
             self._save_group(group, now)
         subject = decision.alert.fingerprint if decision.alert else None
+        # Only a timer, or a group with more than this one alert firing, can have others to attach.
+        lonely = subject is not None and all(g.firing <= 1 for g in decision.groups)
         for action in decision.actions:
-            self._apply_action(action, subject, now)
+            self._apply_action(action, subject, now, lonely)
         for timer in decision.timers:
-            self._set_timer(timer)
+            self._timers[(timer.kind.value, timer.key)] = timer.due
+
+    def finish(self) -> None:
+        """Write what was kept for the end of the batch (timers), before the commit."""
+        if self._timers:
+            timers.schedule_many(self.session, self._timers)
+            self._timers.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         row = self.alerts.get(state.fingerprint)
@@ -190,6 +206,7 @@ class StateStore:
             row = AlertGroup(key=group.key, rule=group.rule, title=group.title[:500], incident_number=None)
             self.session.add(row)
             self.groups[group.key] = row
+            self._missing_groups.discard(group.key)
         row.firing = group.firing
         row.firing_since = group.firing_since
         row.quiet_since = group.quiet_since
@@ -199,14 +216,11 @@ class StateStore:
         if group.incident is not None and group.incident.number is not None:
             row.incident_number = group.incident.number
 
-    def _set_timer(self, timer: TimerRequest) -> None:
-        timers.schedule(self.session, timer.kind.value, timer.key, timer.due)
-
-    def _apply_action(self, action: IncidentAction, subject: str | None, now: datetime) -> None:
+    def _apply_action(self, action: IncidentAction, subject: str | None, now: datetime, lonely: bool) -> None:
         group = self.groups.get(action.group_key)
         if action.kind is ActionKind.OPEN:
             assert group is not None
-            self._open(group, action, subject, now)
+            self._open(group, action, subject, now, lonely)
             return
         number = action.incident or (group.incident_number if group else None)
         if number is None:
@@ -221,7 +235,8 @@ class StateStore:
             incident.reopen_count += 1
             self._log(incident, now, "reopened", f"reopened: {action.text}")
             assert group is not None
-            self._attach_members(incident, group, subject, now)
+            if not lonely:
+                self._attach_members(incident, group, subject, now)
         elif action.kind is ActionKind.ATTACH and alert is not None:
             self._attach(incident, alert, now)
         elif action.kind is ActionKind.ALERT_RESOLVED:
@@ -247,9 +262,12 @@ class StateStore:
                 incident, now, "source_update", action.text, action.fingerprint, actor=_note_actor(alert)
             )
 
-    def _open(self, group: AlertGroup, action: IncidentAction, subject: str | None, now: datetime) -> None:
+    def _open(
+        self, group: AlertGroup, action: IncidentAction, subject: str | None, now: datetime, lonely: bool
+    ) -> None:
         first = self.alerts.get(subject or "")
         incident = Incident(
+            number=self._numbers.next(),
             title=(action.title or group.title)[:500],
             status=IncidentStatus.OPEN.value,
             priority=(action.priority or Priority.P3).value,
@@ -266,11 +284,12 @@ class StateStore:
             updated_at=now,
         )
         self.session.add(incident)
-        self.session.flush()  # the number is needed now: alerts and the group point to it
         self.incidents[incident.number] = incident
+        self._new_incidents.add(incident.number)
         group.incident_number = incident.number
         self._log(incident, now, "opened", f"opened {incident.priority} by {action.text}")
-        self._attach_members(incident, group, subject, now)
+        if not lonely:
+            self._attach_members(incident, group, subject, now)
         if (
             first is not None
             and first.disposition == Disposition.INCIDENT.value
@@ -283,7 +302,7 @@ class StateStore:
     ) -> None:
         """OPEN / REOPEN: attach the group's firing alerts not yet in this incident (the triggering
         alert is attached by its own ATTACH action)."""
-        self.session.flush()
+        self.session.flush()  # the query below must see this batch's changes
         query = select(AlertRow).where(
             AlertRow.group_key == group.key,
             AlertRow.status == Status.FIRING.value,
@@ -303,17 +322,22 @@ class StateStore:
     def _attach(self, incident: Incident, alert: AlertRow, now: datetime) -> None:
         """An occurrence of the alert joins the incident: one more occurrence, maybe one more alert."""
         alert.incident_number = incident.number
-        link = self.session.get(IncidentAlert, (incident.number, alert.fingerprint))
+        key = (incident.number, alert.fingerprint)
+        if key in self._links:
+            link = self._links[key]
+        elif incident.number in self._new_incidents:
+            link = None  # a new incident has no links but the ones this batch made
+        else:
+            link = self.session.get(IncidentAlert, key)
         if link is None:
-            self.session.add(
-                IncidentAlert(
-                    incident_number=incident.number,
-                    fingerprint=alert.fingerprint,
-                    first_attached_at=now,
-                    last_attached_at=now,
-                    occurrences=1,
-                )
+            link = IncidentAlert(
+                incident_number=incident.number,
+                fingerprint=alert.fingerprint,
+                first_attached_at=now,
+                last_attached_at=now,
+                occurrences=1,
             )
+            self.session.add(link)
             incident.alert_count += 1
             self._log(
                 incident, now, "alert_attached", f"alert attached: {_describe(alert)}", alert.fingerprint
@@ -324,6 +348,7 @@ class StateStore:
             self._log(
                 incident, now, "alert_fired", f"alert fired again: {_describe(alert)}", alert.fingerprint
             )
+        self._links[key] = link
         incident.occurrence_count += 1
         if incident.first_alert_at is None or alert.starts_at < incident.first_alert_at:
             incident.first_alert_at = alert.starts_at
@@ -358,3 +383,27 @@ def _describe(alert: AlertRow) -> str:
 
 def _note_actor(alert: AlertRow | None) -> str:
     return f"{alert.source}" if alert is not None else "source"
+
+
+class IncidentNumbers:
+    """Allocates incident numbers without flushing: they are never reused, even after a rollback.
+
+    PostgreSQL hands them out from the column's sequence; SQLite (one writer at a time, and this
+    transaction holds the write lock) continues AUTOINCREMENT's own counter.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._next: int | None = None
+
+    def next(self) -> int:
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = text("SELECT nextval(pg_get_serial_sequence('incidents', 'number'))")
+            return int(self.session.execute(query).scalar_one())
+        if self._next is None:
+            used = self.session.execute(
+                text("SELECT seq FROM sqlite_sequence WHERE name = 'incidents'")
+            ).scalar()
+            self._next = int(used or 0) + 1
+        number, self._next = self._next, self._next + 1
+        return number

@@ -6,7 +6,7 @@ One row per (kind, subject): scheduling again moves the due time. A periodic tic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -18,13 +18,20 @@ from bridge.ticketing.models import Timer
 
 def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:
     """Make the (kind, subject) timer due at `due`, creating or moving it."""
+    schedule_many(session, {(kind, subject): due})
+
+
+def schedule_many(session: Session, due: Mapping[tuple[str, str], datetime]) -> None:
+    """Create or move many (kind, subject) timers, in as few statements as possible."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Timer).values(kind=kind, subject=subject, due_at=due)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Timer.kind, Timer.subject], set_={"due_at": statement.excluded.due_at}
-    )
-    session.execute(statement)
+    rows = [{"kind": kind, "subject": subject, "due_at": at} for (kind, subject), at in due.items()]
+    for start in range(0, len(rows), 500):
+        statement = insert(Timer).values(rows[start : start + 500])
+        statement = statement.on_conflict_do_update(
+            index_elements=[Timer.kind, Timer.subject], set_={"due_at": statement.excluded.due_at}
+        )
+        session.execute(statement)
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, or_, select
 
+from bridge import intake
 from bridge.app import get_runtime
 from bridge.credentials import Scope, presented_token
 from bridge.errors import PayloadError, Unauthenticated
+from bridge.ticketing import alerts
 from bridge.ticketing import incidents as service
 from bridge.ticketing.lifecycle import IncidentAction
-from bridge.ticketing.models import AlertRow, Intake
 from bridge.timeutil import iso
 from bridge.web.serialize import alert_json, incident_json, intake_json, timeline_json
 
@@ -73,25 +73,19 @@ def incident_action(number: int, action: str) -> Response:
 def list_alerts() -> Response:
     """Alerts and the decision on each, with its reason."""
     limit, offset = _paging()
-    statement = select(AlertRow)
-    if statuses := _multi("status"):
-        statement = statement.where(AlertRow.status.in_(statuses))
-    if decisions := _multi("decision"):
-        statement = statement.where(AlertRow.disposition.in_(decisions))
-    if incident := request.args.get("incident"):
-        if not incident.isdigit():
-            raise PayloadError("incident", "must be an incident number")
-        statement = statement.where(AlertRow.incident_number == int(incident))
-    if q := request.args.get("q"):
-        pattern = f"%{q.lower()}%"
-        statement = statement.where(
-            or_(func.lower(AlertRow.name).like(pattern), func.lower(AlertRow.host).like(pattern))
-        )
+    incident = request.args.get("incident")
+    if incident is not None and not incident.isdigit():
+        raise PayloadError("incident", "must be an incident number")
+    query = alerts.AlertQuery(
+        status=_multi("status"),
+        decision=_multi("decision"),
+        incident=int(incident) if incident else None,
+        q=request.args.get("q"),
+        limit=limit,
+        offset=offset,
+    )
     with get_runtime().sessions() as session:
-        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        rows = session.scalars(
-            statement.order_by(AlertRow.last_event_at.desc(), AlertRow.id.desc()).limit(limit).offset(offset)
-        )
+        rows, total = alerts.list_alerts(session, query)
         return jsonify(items=[alert_json(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
@@ -99,12 +93,9 @@ def list_alerts() -> Response:
 def list_intake() -> Response:
     """The intake log, e.g. ``?status=failed`` for deliveries parked after repeated failures."""
     limit, offset = _paging()
-    statement = select(Intake)
-    if statuses := _multi("status"):
-        statement = statement.where(Intake.status.in_(statuses))
     with get_runtime().sessions() as session:
-        rows = session.scalars(statement.order_by(Intake.id.desc()).limit(limit).offset(offset))
-        return jsonify(items=[intake_json(r) for r in rows], limit=limit, offset=offset)
+        rows, total = intake.list_intake(session, _multi("status"), limit, offset)
+        return jsonify(items=[intake_json(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @blueprint.get("/rules")

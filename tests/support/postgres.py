@@ -38,8 +38,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """Start a PostgreSQL cluster in a temporary directory; yields a libpq URL to it."""
+def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
+    """Start a PostgreSQL cluster in a temporary directory; yields a libpq URL to it.
+
+    Tests run without fsync (faster, nothing to survive); benchmarks pass `durable=True` so that
+    a commit costs what it costs in production.
+    """
     bindir = _binaries()
     if bindir is None:
         raise Unavailable(
@@ -70,10 +74,9 @@ def throwaway_cluster() -> Iterator[str]:
             capture_output=True,
             **run_as,
         )  # type: ignore[call-overload]
-        options = (
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
             check=True,

@@ -23,6 +23,10 @@ ACTIVE = sa.text("status IN ('open', 'acknowledged')")
 PENDING = sa.text("status = 'pending'")
 
 
+def incident_ref() -> sa.ForeignKey:
+    return sa.ForeignKey("incidents.number", deferrable=True, initially="DEFERRED")
+
+
 def upgrade() -> None:
     op.create_table(
         "credentials",
@@ -99,7 +103,7 @@ def upgrade() -> None:
         sa.Column("quiet_since", Instant),
         sa.Column("occurrences", Json, nullable=False),
         sa.Column("severity", sa.String(10)),
-        sa.Column("incident_number", BigId, sa.ForeignKey("incidents.number")),
+        sa.Column("incident_number", BigId, incident_ref()),
         sa.Column("updated_at", Instant, nullable=False),
     )
     op.create_table(
@@ -123,7 +127,7 @@ def upgrade() -> None:
         sa.Column("group_key", sa.String(255)),
         sa.Column("disposition", sa.String(10), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("incident_number", BigId, sa.ForeignKey("incidents.number")),
+        sa.Column("incident_number", BigId, incident_ref()),
         sa.Column("occurrences", sa.Integer(), nullable=False),
     )
     op.create_index("ix_alerts_group", "alerts", ["group_key"])
@@ -131,7 +135,7 @@ def upgrade() -> None:
     op.create_index("ix_alerts_last_event", "alerts", ["last_event_at"])
     op.create_table(
         "incident_alerts",
-        sa.Column("incident_number", BigId, sa.ForeignKey("incidents.number"), primary_key=True),
+        sa.Column("incident_number", BigId, incident_ref(), primary_key=True),
         sa.Column("fingerprint", sa.String(200), primary_key=True),
         sa.Column("first_attached_at", Instant, nullable=False),
         sa.Column("last_attached_at", Instant, nullable=False),
@@ -140,7 +144,7 @@ def upgrade() -> None:
     op.create_table(
         "timeline",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("incident_number", BigId, sa.ForeignKey("incidents.number"), nullable=False),
+        sa.Column("incident_number", BigId, incident_ref(), nullable=False),
         sa.Column("at", Instant, nullable=False),
         sa.Column("actor", sa.String(200), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),

@@ -1,0 +1,63 @@
+"""Shared pieces of the benchmarks: a fresh database of the kind asked for, and the JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bridge.db import create_db_engine, upgrade
+from bridge.settings import normalize_database_url
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def database_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default="sqlite",
+        help="sqlite, postgres (a throwaway durable cluster from the installed binaries), "
+        "or a postgresql:// server URL to create a fresh database on",
+    )
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str) -> Iterator[str]:
+    """A migrated, empty database URL, removed afterwards."""
+    from tests.support.postgres import fresh_database as fresh_pg
+    from tests.support.postgres import throwaway_cluster
+
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bridge-bench-") as directory:
+            url = f"sqlite:///{directory}/bridge.db"
+            _migrate(url)
+            yield url
+        return
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(throwaway_cluster(durable=True)) if kind == "postgres" else kind
+        url = normalize_database_url(stack.enter_context(fresh_pg(server)))
+        _migrate(url)
+        yield url
+
+
+def _migrate(url: str) -> None:
+    engine = create_db_engine(url)
+    upgrade(engine)
+    engine.dispose()
+
+
+def report(benchmark: str, workload: str, figures: dict[str, Any]) -> None:
+    """Print the benchmark's one JSON line."""
+    line = {
+        "benchmark": benchmark,
+        "workload": workload,
+        **figures,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+    }
+    print(json.dumps(line))
