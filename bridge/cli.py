@@ -17,7 +17,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.errors import BridgeError, ConfigError, RulesError
-from bridge.settings import SPECS, Settings, unknown_variables
+from bridge.settings import SPECS, Settings, redacted, unknown_variables
 
 
 def _settings() -> Settings:
@@ -57,6 +57,11 @@ def serve(host: str, port: int, threads: int) -> None:
     from bridge.sources.setup import alertmanager_snippet, zabbix_instructions
 
     settings = _settings()
+    if settings.redis_url:
+        raise click.ClickException(
+            "BRIDGE_REDIS_URL is set, but this version runs deliveries with its in-process worker only; "
+            "unset it (nothing is lost: the database is the queue)"
+        )
     log = logging.getLogger("bridge")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
     engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
@@ -317,7 +322,7 @@ def config(markdown: bool) -> None:
     settings = _settings()
     for spec in SPECS:
         value = getattr(settings, spec.attr)
-        shown = "(set)" if spec.secret and value else value
+        shown = redacted(str(value)) if spec.secret and value else value
         click.echo(f"{spec.env:<28} {shown}")
 
 

@@ -34,12 +34,15 @@ SPECS: tuple[Spec, ...] = (
         "sqlite:///bridge.db",
         "Database: SQLite for the embedded default, a plain `postgresql://user:pass@host/db` URL "
         "in production.",
+        secret=True,
     ),
     Spec(
         "BRIDGE_REDIS_URL",
         "redis_url",
         None,
-        "Redis for the rq queue and `bridge worker`. Unset: an in-process worker thread.",
+        "Redis, for the rq queue of production mode. Not in this version: leave it unset "
+        "(`bridge serve` refuses it); the in-process worker is used.",
+        secret=True,
     ),
     Spec("BRIDGE_RULES_DIR", "rules_dir", "rules", "Directory of rules files (`*.yaml`)."),
     Spec(
@@ -63,36 +66,11 @@ SPECS: tuple[Spec, ...] = (
         "Bootstrap admin API token. Unset: generated on first start and printed once.",
         secret=True,
     ),
-    Spec("BRIDGE_ZABBIX_URL", "zabbix_url", None, "Zabbix frontend URL, for reconciliation and write-back."),
-    Spec("BRIDGE_ZABBIX_API_TOKEN", "zabbix_api_token", None, "Zabbix API token.", secret=True),
-    Spec("BRIDGE_ZABBIX_USER", "zabbix_user", None, "Zabbix API user (instead of a token)."),
-    Spec("BRIDGE_ZABBIX_PASSWORD", "zabbix_password", None, "Zabbix API password.", secret=True),
-    Spec(
-        "BRIDGE_ALERTMANAGER_URL",
-        "alertmanager_url",
-        None,
-        "Alertmanager URL, for reconciliation and silences.",
-    ),
-    Spec(
-        "BRIDGE_SMTP_URL",
-        "smtp_url",
-        None,
-        "SMTP server for mail, e.g. `smtp://user:pass@mail:587`.",
-        secret=True,
-    ),
-    Spec("BRIDGE_TELEGRAM_TOKEN", "telegram_token", None, "Telegram bot token.", secret=True),
     Spec(
         "BRIDGE_BASE_URL",
         "base_url",
         None,
         "Public URL of bridge, for links in messages and sender configuration. Unset: http://HOST:PORT.",
-    ),
-    Spec(
-        "BRIDGE_SECRET_KEY",
-        "secret_key",
-        None,
-        "Key signing UI sessions. Unset: random per start.",
-        secret=True,
     ),
     Spec("BRIDGE_TIMEZONE", "timezone", "UTC", "Time zone for times shown to people (IANA name)."),
     Spec(
@@ -120,15 +98,7 @@ class Settings:
     alertmanager_token: str | None = None
     zabbix_token: str | None = None
     admin_token: str | None = None
-    zabbix_url: str | None = None
-    zabbix_api_token: str | None = None
-    zabbix_user: str | None = None
-    zabbix_password: str | None = None
-    alertmanager_url: str | None = None
-    smtp_url: str | None = None
-    telegram_token: str | None = None
     base_url: str | None = None
-    secret_key: str | None = None
     timezone: str = "UTC"
     max_body_bytes: int = 5 * 1024 * 1024
     db_timeout: float = 5.0
@@ -148,7 +118,7 @@ class Settings:
             try:
                 values[spec.attr] = _PARSERS.get(spec.attr, _text)(raw.strip())
             except ValueError as exc:
-                shown = "(hidden)" if spec.secret else repr(raw)
+                shown = redacted(raw) if spec.secret else repr(raw)
                 problems.append(f"{spec.env}={shown}: {exc}")
         if problems:
             raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))
@@ -183,6 +153,17 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     return messages
 
 
+def redacted(raw: str) -> str:
+    """A secret's value fit for an error message: a URL without its password, else nothing."""
+    if "://" not in raw:
+        return "(hidden)"
+    parts = urlsplit(raw)
+    if parts.password is None:
+        return repr(raw)
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return repr(parts._replace(netloc=netloc).geturl())
+
+
 def normalize_database_url(url: str) -> str:
     """Accept plain ``postgresql://`` / ``postgres://`` URLs and use the psycopg 3 driver for them."""
     for prefix in ("postgresql://", "postgres://"):
@@ -212,12 +193,6 @@ def _http_url(raw: str) -> str:
 def _redis_url(raw: str) -> str:
     if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
         raise ValueError("must be a redis://, rediss:// or unix:// URL")
-    return raw
-
-
-def _smtp_url(raw: str) -> str:
-    if urlsplit(raw).scheme not in ("smtp", "smtps", "smtp+starttls"):
-        raise ValueError("must be an smtp://, smtps:// or smtp+starttls:// URL")
     return raw
 
 
@@ -260,10 +235,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _database_url,
     "redis_url": _redis_url,
     "rules_dir": Path,
-    "zabbix_url": _http_url,
-    "alertmanager_url": _http_url,
     "base_url": _http_url,
-    "smtp_url": _smtp_url,
     "timezone": _timezone,
     "max_body_bytes": _positive_int,
     "db_timeout": _positive_float,

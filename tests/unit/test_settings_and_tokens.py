@@ -36,7 +36,7 @@ def test_every_bad_value_is_named_and_secrets_are_hidden() -> None:
                 "BRIDGE_TIMEZONE": "Mars/Olympus",
                 "BRIDGE_MAX_BODY_BYTES": "-1",
                 "BRIDGE_BASE_URL": "ftp://x",
-                "BRIDGE_SMTP_URL": "http://secret@mail",
+                "BRIDGE_REDIS_URL": "http://user:s3cret@cache",
             }
         )
     message = str(raised.value)
@@ -44,8 +44,8 @@ def test_every_bad_value_is_named_and_secrets_are_hidden() -> None:
     assert "BRIDGE_TIMEZONE='Mars/Olympus': not a known IANA time zone" in message
     assert "BRIDGE_MAX_BODY_BYTES='-1': must be greater than 0" in message
     assert "BRIDGE_BASE_URL='ftp://x': must be an http:// or https:// URL" in message
-    assert "BRIDGE_SMTP_URL=(hidden)" in message
-    assert "secret" not in message
+    assert "BRIDGE_REDIS_URL='http://user:***@cache': must be a redis://, rediss:// or unix:// URL" in message
+    assert "s3cret" not in message
 
 
 def test_unknown_variables_get_a_did_you_mean() -> None:
