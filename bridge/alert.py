@@ -49,6 +49,13 @@ class SourceUpdate:
     user: str
     at: datetime
     acknowledged: bool | None = None
+    from_bridge: bool = False  # the echo of something bridge itself wrote into the source
+
+    @property
+    def acknowledges(self) -> bool:
+        """A person acknowledged the problem (not just commented on an acknowledged one)."""
+        words = self.action.lower()
+        return bool(self.acknowledged) and "acknowledged" in words and "unacknowledged" not in words
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,9 @@ class Alert:
     url: str
     received_at: datetime
     update: SourceUpdate | None = None
+    origin: str = ""
+    """Empty for a delivery the source sent; "reconciliation" for one bridge made up from the
+    source's API after finding it had missed something."""
     recurring: bool = True
     """The same fingerprint can fire again with a new `starts_at` (Alertmanager). False when each
     occurrence has a fingerprint of its own (a Zabbix problem): then `starts_at` never tells

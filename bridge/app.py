@@ -19,6 +19,7 @@ def create_app(
     from bridge.web.api import blueprint as api
     from bridge.web.errors import register_error_handlers
     from bridge.web.health import blueprint as health
+    from bridge.web.pages import blueprint as pages
 
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     runtime = runtime or Runtime.build(settings, clock)
@@ -30,6 +31,7 @@ def create_app(
     app.register_blueprint(webhooks)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(pages)
     register_error_handlers(app)
     return app
 

@@ -243,6 +243,19 @@ for _action in ("ack", "resolve", "close", "reopen", "comment"):
     incidents.command(_action)(_incident_action(_action))
 
 
+def _hooks() -> Any:
+    """Write-back to the sources for actions taken here: the jobs wait in the outbox for `bridge serve`."""
+    from bridge.clock import SystemClock
+    from bridge.live_rules import LiveRules
+    from bridge.sources.writeback import Writeback
+    from bridge.ticketing.hooks import NoHooks
+
+    settings = _settings()
+    if not (settings.zabbix_enabled or settings.alertmanager_url):
+        return NoHooks()
+    return Writeback(settings, LiveRules(settings.rules_dir, settings.zone), SystemClock())
+
+
 @contextmanager
 def _database() -> Iterator[sessionmaker[Session]]:
     """Sessions on BRIDGE_DATABASE_URL for the length of one command."""

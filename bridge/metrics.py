@@ -46,6 +46,22 @@ class Metrics:
             registry=registry,
         )
 
+        self.outbox_jobs = PromCounter(
+            "bridge_outbox_jobs",
+            "Write-back jobs run, by kind and result.",
+            ["kind", "result"],
+            registry=registry,
+        )
+        self.periodic_runs = PromCounter(
+            "bridge_periodic_runs",
+            "Periodic jobs (reconciliation) run, by job and result.",
+            ["job", "result"],
+            registry=registry,
+        )
+
+    def count_periodic(self, job: str, ok: bool) -> None:
+        self.periodic_runs.labels(job, "ok" if ok else "error").inc()
+
     def count_outcomes(self, outcomes: Counter[Outcome]) -> None:
         for outcome, count in outcomes.items():
             self.decisions.labels(outcome.value).inc(count)

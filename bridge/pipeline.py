@@ -24,11 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Alert, Source
 from bridge.clock import Clock
+from bridge.dedup.engine import Engine
 from bridge.dedup.state import Outcome, TimerKind
 from bridge.errors import PayloadError
 from bridge.intake import pending_ids
 from bridge.live_rules import LiveRules
 from bridge.sources import parse_delivery
+from bridge.ticketing.hooks import IncidentHooks
 from bridge.ticketing.models import Intake, IntakeStatus, Timer
 from bridge.ticketing.store import StateStore
 
@@ -60,11 +62,15 @@ class Pipeline:
         rules: LiveRules,
         clock: Clock,
         on_outcomes: Callable[[Counter[Outcome]], None] | None = None,
+        hooks: IncidentHooks | None = None,
+        ack_from_source: bool = True,
     ) -> None:
         self.sessions = sessions
         self.rules = rules
         self.clock = clock
         self.on_outcomes = on_outcomes
+        self.hooks = hooks
+        self.ack_from_source = ack_from_source
 
     # -- deliveries -----------------------------------------------------------------------------
 
@@ -119,7 +125,7 @@ class Pipeline:
                     result.failed += 1
                     continue
                 work.append((row, list(delivery.alerts)))
-            store = StateStore(session, engine)
+            store = self._store(session, engine)
             all_alerts = [a for _, alerts in work for a in alerts]
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(a.fingerprint for a in all_alerts)
@@ -190,7 +196,7 @@ class Pipeline:
     def _fire_group_timer(self, kind: TimerKind, key: str, now: datetime) -> int:
         engine = self.rules.engine
         with self.sessions() as session, session.begin():
-            store = StateStore(session, engine)
+            store = self._store(session, engine)
             group = store.group_state(key)
             claimed = session.scalars(
                 select(Timer)
@@ -213,6 +219,9 @@ class Pipeline:
         return 1
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _store(self, session: Session, engine: Engine) -> StateStore:
+        return StateStore(session, engine, self.hooks, self.ack_from_source)
 
     @staticmethod
     def _retrying(work: Callable[[], T]) -> T:

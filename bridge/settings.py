@@ -10,12 +10,14 @@ import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.errors import ConfigError
+from bridge.timeutil import parse_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,74 @@ SPECS: tuple[Spec, ...] = (
         None,
         "Public URL of bridge, for links in messages and sender configuration. Unset: http://HOST:PORT.",
     ),
+    Spec(
+        "BRIDGE_ZABBIX_URL",
+        "zabbix_url",
+        None,
+        "Zabbix frontend URL: enables acknowledgement write-back and reconciliation.",
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_API_TOKEN",
+        "zabbix_api_token",
+        None,
+        "Zabbix API token (Users -> API tokens); or the user and password below.",
+        secret=True,
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_USER",
+        "zabbix_user",
+        None,
+        "Zabbix API user; best the same user the media type sends to (Zabbix then sends no echo).",
+    ),
+    Spec("BRIDGE_ZABBIX_PASSWORD", "zabbix_password", None, "Zabbix API user's password.", secret=True),
+    Spec(
+        "BRIDGE_ZABBIX_INSTANCE",
+        "zabbix_instance",
+        "zabbix",
+        "The instance name the media type sends ({$BRIDGE.INSTANCE}); reconciliation matches problems by it.",
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_RECONCILE",
+        "zabbix_reconcile",
+        "5m",
+        "How often to reconcile with Zabbix's problems; 0 to never.",
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_ACK_ACKNOWLEDGES",
+        "zabbix_ack_acknowledges",
+        "true",
+        "An acknowledgement made in Zabbix acknowledges the bridge incident.",
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_MIRROR_COMMENTS",
+        "zabbix_mirror_comments",
+        "false",
+        "Copy comments made in bridge to Zabbix as problem messages.",
+    ),
+    Spec(
+        "BRIDGE_ALERTMANAGER_URL",
+        "alertmanager_url",
+        None,
+        "Alertmanager URL: enables reconciliation and silences on acknowledgement.",
+    ),
+    Spec(
+        "BRIDGE_ALERTMANAGER_RECONCILE",
+        "alertmanager_reconcile",
+        "1m",
+        "How often to reconcile with Alertmanager's alerts; 0 to never.",
+    ),
+    Spec(
+        "BRIDGE_ALERTMANAGER_RESOLVE_GRACE",
+        "alertmanager_resolve_grace",
+        "5m",
+        "How long an alert may be missing from Alertmanager before bridge resolves it.",
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_ANSWER_TAGS",
+        "zabbix_answer_tags",
+        "true",
+        "Decide a Zabbix delivery at once and answer with its incident's number and link as event tags.",
+    ),
     Spec("BRIDGE_TIMEZONE", "timezone", "UTC", "Time zone for times shown to people (IANA name)."),
     Spec(
         "BRIDGE_MAX_BODY_BYTES",
@@ -104,6 +174,18 @@ class Settings:
     db_timeout: float = 5.0
     tick_seconds: float = 1.0
     log_level: str = "INFO"
+    zabbix_url: str | None = None
+    zabbix_api_token: str | None = None
+    zabbix_user: str | None = None
+    zabbix_password: str | None = None
+    zabbix_instance: str = "zabbix"
+    zabbix_reconcile: timedelta = timedelta(minutes=5)
+    zabbix_ack_acknowledges: bool = True
+    zabbix_mirror_comments: bool = False
+    alertmanager_url: str | None = None
+    alertmanager_reconcile: timedelta = timedelta(minutes=1)
+    alertmanager_resolve_grace: timedelta = timedelta(minutes=5)
+    zabbix_answer_tags: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,7 +204,9 @@ class Settings:
                 problems.append(f"{spec.env}={shown}: {exc}")
         if problems:
             raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))
-        return cls(**values)
+        settings = cls(**values)
+        settings.check()
+        return settings
 
     def with_overrides(self, **changes: Any) -> Settings:
         known = {f.name for f in fields(self)}
@@ -138,6 +222,20 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def zabbix_enabled(self) -> bool:
+        return bool(
+            self.zabbix_url and (self.zabbix_api_token or (self.zabbix_user and self.zabbix_password))
+        )
+
+    def check(self) -> None:
+        """Cross-setting checks that single values cannot express."""
+        if self.zabbix_url and not self.zabbix_enabled:
+            raise ConfigError(
+                "BRIDGE_ZABBIX_URL needs BRIDGE_ZABBIX_API_TOKEN, or BRIDGE_ZABBIX_USER and "
+                "BRIDGE_ZABBIX_PASSWORD"
+            )
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -224,6 +322,19 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _duration(raw: str) -> timedelta:
+    return parse_duration(raw)
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -241,4 +352,12 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "db_timeout": _positive_float,
     "tick_seconds": _positive_float,
     "log_level": _log_level,
+    "zabbix_url": _http_url,
+    "alertmanager_url": _http_url,
+    "zabbix_reconcile": _duration,
+    "alertmanager_reconcile": _duration,
+    "alertmanager_resolve_grace": _duration,
+    "zabbix_answer_tags": _boolean,
+    "zabbix_ack_acknowledges": _boolean,
+    "zabbix_mirror_comments": _boolean,
 }

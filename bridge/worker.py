@@ -1,8 +1,9 @@
 """Running the pipeline: the in-process worker thread of the embedded default.
 
 The thread wakes when a webhook stores a delivery (`notify`) or every tick, processes pending
-deliveries until none is left, then fires due timers. The database is the queue, so a restart
-simply carries on with whatever is still pending.
+deliveries until none is left, then fires due timers, runs due outbox jobs (write-back) and
+periodic jobs (reconciliation). The database is the queue, so a restart simply carries on with
+whatever is still pending.
 """
 
 from __future__ import annotations
@@ -12,14 +13,25 @@ import threading
 
 from sqlalchemy.exc import DBAPIError
 
+from bridge.outbox import Outbox
+from bridge.periodic import Periodic
 from bridge.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 
 class InProcessRunner:
-    def __init__(self, pipeline: Pipeline, tick_seconds: float = 1.0, batch_size: int = 200) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        tick_seconds: float = 1.0,
+        batch_size: int = 200,
+        outbox: Outbox | None = None,
+        periodic: Periodic | None = None,
+    ) -> None:
         self.pipeline = pipeline
+        self.outbox = outbox
+        self.periodic = periodic
         self.tick_seconds = tick_seconds
         self.batch_size = batch_size
         self._wake = threading.Event()
@@ -44,16 +56,24 @@ class InProcessRunner:
             self._thread = None
 
     def drain(self) -> int:
-        """Process everything pending and every due timer now; returns how many deliveries ran."""
+        """Process everything pending, due timers, due outbox and periodic jobs; returns how many
+        deliveries ran."""
         with self._lock:
-            handled = 0
-            while True:
-                result = self.pipeline.process_pending(self.batch_size)
-                handled += result.deliveries
-                if result.deliveries == 0:
-                    break
+            handled = self._deliveries()
             self.pipeline.run_due_timers()
+            if self.outbox is not None:
+                self.outbox.run_due()
+            if self.periodic is not None and self.periodic.run_due():
+                handled += self._deliveries()  # what reconciliation found goes through at once
             return handled
+
+    def _deliveries(self) -> int:
+        handled = 0
+        while True:
+            result = self.pipeline.process_pending(self.batch_size)
+            handled += result.deliveries
+            if result.deliveries == 0:
+                return handled
 
     def _loop(self) -> None:
         backoff = self.tick_seconds

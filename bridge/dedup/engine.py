@@ -57,6 +57,13 @@ def classify(alert: Alert, known: AlertState | None) -> EventClass:
     return EventClass.SAME
 
 
+def _origin_note(alert: Alert) -> str:
+    """How bridge learned of this event, when it is not the usual delivery."""
+    if alert.origin == "reconciliation":
+        return f"found by reconciliation with {alert.source.value.capitalize()}"
+    return ""
+
+
 def _most_severe(current: Severity | None, alert: Alert) -> Severity:
     if current is None or alert.severity.rank < current.rank:
         return alert.severity
@@ -234,7 +241,14 @@ class Engine:
         if not firing and in_group:
             attached = disposition is Disposition.INCIDENT
             self._leave(
-                work, target, alert.fingerprint, incident, attached, min(alert.ends_at or now, now), now
+                work,
+                target,
+                alert.fingerprint,
+                incident,
+                attached,
+                min(alert.ends_at or now, now),
+                now,
+                note=_origin_note(alert),
             )
             if attached:
                 outcome = Outcome.RESOLVED
@@ -348,6 +362,7 @@ class Engine:
         attached: bool,
         at: datetime,
         now: datetime,
+        note: str = "",
     ) -> None:
         """An alert of group `key` stopped firing at `at`: count it out, maybe resolve the incident."""
         group = work.groups.get(key)
@@ -359,7 +374,9 @@ class Engine:
             group = replace(group, firing_since=None, quiet_since=at)
         if attached:
             work.actions.append(
-                IncidentAction(ActionKind.ALERT_RESOLVED, key, incident=incident, fingerprint=fingerprint)
+                IncidentAction(
+                    ActionKind.ALERT_RESOLVED, key, incident=incident, fingerprint=fingerprint, text=note
+                )
             )
         work.put(group)
         if firing == 0 and group.incident is not None and group.incident.active:
@@ -384,7 +401,11 @@ class Engine:
     ) -> tuple[Outcome, Disposition, int | None]:
         """This alert's current occurrence joins the group's incident."""
         assert group.incident is not None
-        work.actions.append(IncidentAction(ActionKind.ATTACH, group.key, fingerprint=alert.fingerprint))
+        work.actions.append(
+            IncidentAction(
+                ActionKind.ATTACH, group.key, fingerprint=alert.fingerprint, text=_origin_note(alert)
+            )
+        )
         self._raise_priority(work, group, alert, rule)
         return Outcome.ATTACHED, Disposition.INCIDENT, group.incident.number
 
@@ -434,14 +455,27 @@ class Engine:
         return work.put(replace(group, incident=view, occurrences=()))
 
     def _note(self, work: _Work, key: str, alert: Alert, incident: int | None) -> None:
+        """What a person did about the alert in its source system becomes part of the incident's
+        story; bridge's own write-back coming back as an update is not news."""
         update = alert.update
         assert update is not None
+        if update.from_bridge:
+            return
+        source = alert.source.value
         who = update.user or "someone"
-        text = f"{who} in {alert.source.value.capitalize()}: {update.action}"
+        text = f"{who} in {source.capitalize()}: {update.action}"
         if update.message:
             text += f": {update.message}"
         work.actions.append(
-            IncidentAction(ActionKind.NOTE, key, incident=incident, fingerprint=alert.fingerprint, text=text)
+            IncidentAction(
+                ActionKind.NOTE,
+                key,
+                incident=incident,
+                fingerprint=alert.fingerprint,
+                text=text,
+                acknowledge=update.acknowledges,
+                actor=f"{source}:{who}",
+            )
         )
 
     # -- the gate -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ RULE_KEYS = (
     "threshold",
     "resolve_after",
     "reopen_within",
+    "silence_on_ack",
 )
 THRESHOLD_KEYS = ("count", "within")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -275,11 +276,14 @@ class _Document:
             reopen_within=self._duration(
                 (*path, "reopen_within"), value.get("reopen_within"), defaults.reopen_within
             ),
+            silence_on_ack=self._duration(
+                (*path, "silence_on_ack"), value.get("silence_on_ack"), None, positive=True
+            ),
             file=self.file,
             line=self.line(path),
         )
         if action is Action.DROP:
-            for key in ("for", "threshold", "priority", "group_by"):
+            for key in ("for", "threshold", "priority", "group_by", "silence_on_ack"):
                 if key in value:
                     self.problem(
                         (*path, key), f"`{key}` has no effect on a rule with action: drop", at_key=True

@@ -56,6 +56,7 @@ class Rule:
     threshold: Threshold | None
     resolve_after: timedelta
     reopen_within: timedelta
+    silence_on_ack: timedelta | None = None  # acknowledging silences its Alertmanager alerts this long
     file: str = ""
     line: int = 0
 

@@ -118,6 +118,8 @@ class IncidentAction:
     priority: Priority | None = None
     title: str = ""
     text: str = ""
+    acknowledge: bool = False  # NOTE: the person acknowledged the problem in the source
+    actor: str = ""  # NOTE: who, in the source
 
 
 class TimerKind(StrEnum):

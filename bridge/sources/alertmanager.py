@@ -73,12 +73,15 @@ def parse(payload: Any, body: bytes, received_at: datetime) -> Delivery:
     raw_alerts = payload.get("alerts")
     if not isinstance(raw_alerts, list):
         raise PayloadError("alerts", "missing or not a list")
-    alerts = tuple(_parse_alert(raw, f"alerts[{i}]", received_at) for i, raw in enumerate(raw_alerts))
+    origin = payload.get("origin") or ""
+    if origin not in ("", "reconciliation"):
+        raise PayloadError("origin", f"must be 'reconciliation' when present, got {origin!r}")
+    alerts = tuple(_parse_alert(raw, f"alerts[{i}]", received_at, origin) for i, raw in enumerate(raw_alerts))
     dedup_key = "alertmanager:" + hashlib.sha256(body).hexdigest()
     return Delivery(source=Source.ALERTMANAGER, dedup_key=dedup_key, alerts=alerts)
 
 
-def _parse_alert(raw: Any, where: str, received_at: datetime) -> Alert:
+def _parse_alert(raw: Any, where: str, received_at: datetime, origin: str = "") -> Alert:
     if not isinstance(raw, dict):
         raise PayloadError(where, "must be an object")
     status_text = raw.get("status")
@@ -117,6 +120,7 @@ def _parse_alert(raw: Any, where: str, received_at: datetime) -> Alert:
         ends_at=ends_at,
         url=url,
         received_at=received_at,
+        origin=origin,
     )
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 from time import perf_counter
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
 
 from bridge.alert import Source
 from bridge.app import get_runtime
 from bridge.credentials import Scope, presented_token
 from bridge.errors import Unauthenticated
 from bridge.intake import store_delivery
+from bridge.runtime import Runtime
 from bridge.sources import parse_delivery
+from bridge.ticketing.models import AlertRow
 from bridge.web.errors import error_response
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -35,6 +38,16 @@ def _count(response: Response) -> Response:
     return response
 
 
+def incident_tags(runtime: Runtime, fingerprint: str, host_url: str) -> dict[str, str]:
+    """`__zbx_bridge_incident` and `__zbx_bridge_url` of the alert's incident; {} while it has none."""
+    with runtime.sessions() as session:
+        number = session.scalar(select(AlertRow.incident_number).where(AlertRow.fingerprint == fingerprint))
+    if number is None:
+        return {}
+    base = runtime.base_url(host_url.rstrip("/"))
+    return {"__zbx_bridge_incident": f"INC-{number}", "__zbx_bridge_url": f"{base}/incidents/{number}"}
+
+
 def _receive(source: Source, scope: Scope) -> Response:
     runtime = get_runtime()
     started = perf_counter()
@@ -54,6 +67,11 @@ def _receive(source: Source, scope: Scope) -> Response:
     answer: dict[str, object] = {"accepted": len(delivery.alerts)}
     if stored.duplicate:
         answer["duplicate"] = True
+    if source is Source.ZABBIX and runtime.settings.zabbix_answer_tags:
+        # The media type stores these as event tags: operators see the incident in Zabbix.
+        if stored.intake_id is not None:
+            runtime.process_now(stored.intake_id)
+        answer["tags"] = incident_tags(runtime, delivery.alerts[0].fingerprint, request.host_url)
     response = jsonify(answer)
     response.status_code = 202
     return response

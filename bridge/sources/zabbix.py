@@ -21,6 +21,10 @@ from bridge.sources import Delivery
 from bridge.timeutil import from_unix, parse_instant
 
 SCHEMA = "bridge.zabbix.v1"
+MARKER = "in bridge incident"
+"""Every message bridge writes into Zabbix says "<Did> in bridge incident N by <who>": the update
+webhook Zabbix then sends is recognised as bridge's own echo and does not loop."""
+_ECHO_RE = re.compile(rf"\b{MARKER} \d+ by ")
 KINDS = ("problem", "recovery", "update")
 
 _MACRO_RE = re.compile(r"^\{\$?[A-Za-z][A-Za-z0-9_.:\-]*\}$")
@@ -107,12 +111,14 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
     source_update = None
     if kind == "update":
         ack = clean(event.get("ack_status"))
+        message = clean(update.get("message")) or ""
         source_update = SourceUpdate(
             action=clean(update.get("action")) or "updated",
-            message=clean(update.get("message")) or "",
+            message=message,
             user=clean(update.get("user")) or "",
             at=update_at or received_at,
             acknowledged=None if ack is None else ack.lower() == "yes",
+            from_bridge=bool(_ECHO_RE.search(message)),
         )
 
     tags = _tags(event.get("tags"))
@@ -163,6 +169,7 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
         url=url,
         received_at=received_at,
         update=source_update,
+        origin=_origin(payload.get("origin")),
         recurring=False,
     )
     return Delivery(
@@ -186,6 +193,14 @@ def _dedup_key(
     else:
         tail = recovery_id or "-"
     return f"zabbix:{instance}:{kind}:{event_id}:{tail}"
+
+
+def _origin(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if value != "reconciliation":
+        raise PayloadError("origin", f"must be 'reconciliation' when present, got {value!r}")
+    return "reconciliation"
 
 
 def _section(payload: dict[str, Any], key: str, *, required: bool = False) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.errors import Conflict, NotFound
+from bridge.ticketing.hooks import IncidentHooks, NoHooks
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentAction, IncidentStatus, next_status
 from bridge.ticketing.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
 from bridge.ticketing.queries import contains, paged
@@ -64,9 +65,16 @@ def alerts_of(session: Session, number: int) -> list[AlertRow]:
 
 
 def act(
-    session: Session, number: int, action: IncidentAction, actor: str, now: datetime, comment: str = ""
+    session: Session,
+    number: int,
+    action: IncidentAction,
+    actor: str,
+    now: datetime,
+    comment: str = "",
+    hooks: IncidentHooks | None = None,
+    origin: str | None = None,
 ) -> Incident:
-    """Apply an operator action (ack, resolve, close, reopen, comment) and record it."""
+    """Apply an action (ack, resolve, close, reopen, comment) and record it; `hooks` hear of it."""
     comment = comment.strip()
     if action is IncidentAction.COMMENT and not comment:
         raise Conflict("a comment needs text")
@@ -98,6 +106,7 @@ def act(
         else f"{verb} by {actor}" + (f": {comment}" if comment else "")
     )
     session.add(TimelineEntry(incident_number=number, at=now, actor=actor, kind=verb, text=text))
+    (hooks or NoHooks()).incident_changed(session, incident, action, actor, comment, now, origin)
     return incident
 
 

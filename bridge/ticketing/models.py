@@ -187,6 +187,7 @@ class AlertRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     incident_number: Mapped[int | None] = mapped_column(incident_ref())
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    missing_since: Mapped[datetime | None]  # reconciliation: firing here, absent from its source since
 
 
 class IncidentAlert(Base):
@@ -231,6 +232,55 @@ class Timer(Base):
     kind: Mapped[str] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(255))
     due_at: Mapped[datetime]
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxJob(Base):
+    """Something to do outside bridge (a Zabbix acknowledgement, an Alertmanager silence...),
+    written in the same transaction as the change that wants it, done later with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_due",
+            "next_attempt_at",
+            sqlite_where=text("status IN ('pending', 'running')"),
+            postgresql_where=text("status IN ('pending', 'running')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    incident_number: Mapped[int | None] = mapped_column(incident_ref())
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class AlertmanagerSilence(Base):
+    """A silence bridge created in Alertmanager for an acknowledged incident's alert."""
+
+    __tablename__ = "alertmanager_silences"
+    __table_args__ = (Index("ix_am_silences_incident", "incident_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_number: Mapped[int] = mapped_column(incident_ref())
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    silence_id: Mapped[str] = mapped_column(String(64))
+    ends_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    expired_at: Mapped[datetime | None]
 
 
 class Credential(Base):

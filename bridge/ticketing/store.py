@@ -28,7 +28,9 @@ from bridge.dedup.state import (
 )
 from bridge.priority import Priority
 from bridge.ticketing import timers
+from bridge.ticketing.hooks import IncidentHooks, NoHooks
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentStatus
+from bridge.ticketing.lifecycle import IncidentAction as LifecycleAction
 from bridge.ticketing.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
 from bridge.timeutil import parse_instant
 
@@ -37,9 +39,17 @@ _CHUNK = 500
 
 
 class StateStore:
-    def __init__(self, session: Session, engine: Engine) -> None:
+    def __init__(
+        self,
+        session: Session,
+        engine: Engine,
+        hooks: IncidentHooks | None = None,
+        ack_from_source: bool = True,
+    ) -> None:
         self.session = session
         self.engine = engine
+        self.hooks = hooks or NoHooks()
+        self.ack_from_source = ack_from_source  # an acknowledgement in Zabbix acknowledges the incident
         self.alerts: dict[str, AlertRow] = {}
         self.groups: dict[str, AlertGroup] = {}
         self.incidents: dict[int, Incident] = {}
@@ -238,9 +248,10 @@ class StateStore:
             if not lonely:
                 self._attach_members(incident, group, subject, now)
         elif action.kind is ActionKind.ATTACH and alert is not None:
-            self._attach(incident, alert, now)
+            self._attach(incident, alert, now, action.text)
         elif action.kind is ActionKind.ALERT_RESOLVED:
-            self._log(incident, now, "alert_resolved", f"alert resolved: {what}", action.fingerprint)
+            how = f" ({action.text})" if action.text else ""
+            self._log(incident, now, "alert_resolved", f"alert resolved: {what}{how}", action.fingerprint)
         elif action.kind is ActionKind.ALERT_UPDATED:
             self._log(incident, now, "alert_updated", action.text, action.fingerprint)
         elif action.kind is ActionKind.RAISE_PRIORITY and action.priority is not None:
@@ -257,10 +268,25 @@ class StateStore:
             incident.status = IncidentStatus.RESOLVED.value
             incident.resolved_at = now
             self._log(incident, now, "resolved", f"resolved: {action.text}")
-        elif action.kind is ActionKind.NOTE:
-            self._log(
-                incident, now, "source_update", action.text, action.fingerprint, actor=_note_actor(alert)
+            self.hooks.incident_changed(
+                self.session, incident, LifecycleAction.RESOLVE, ENGINE_ACTOR, "", now, None
             )
+        elif action.kind is ActionKind.NOTE:
+            self._log(incident, now, "source_update", action.text, action.fingerprint, actor=action.actor)
+            if action.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN.value:
+                incident.status = IncidentStatus.ACKNOWLEDGED.value
+                incident.acknowledged_at = now
+                origin = action.actor.split(":", 1)[0]
+                self._log(
+                    incident,
+                    now,
+                    "acknowledged",
+                    f"acknowledged in {origin.capitalize()}",
+                    actor=action.actor,
+                )
+                self.hooks.incident_changed(
+                    self.session, incident, LifecycleAction.ACK, action.actor, "", now, origin
+                )
 
     def _open(
         self, group: AlertGroup, action: IncidentAction, subject: str | None, now: datetime, lonely: bool
@@ -319,7 +345,7 @@ class StateStore:
             row.reason = ""
             self._attach(incident, row, now)
 
-    def _attach(self, incident: Incident, alert: AlertRow, now: datetime) -> None:
+    def _attach(self, incident: Incident, alert: AlertRow, now: datetime, how: str = "") -> None:
         """An occurrence of the alert joins the incident: one more occurrence, maybe one more alert."""
         alert.incident_number = incident.number
         key = (incident.number, alert.fingerprint)
@@ -340,13 +366,21 @@ class StateStore:
             self.session.add(link)
             incident.alert_count += 1
             self._log(
-                incident, now, "alert_attached", f"alert attached: {_describe(alert)}", alert.fingerprint
+                incident,
+                now,
+                "alert_attached",
+                f"alert attached: {_describe(alert)}" + (f" ({how})" if how else ""),
+                alert.fingerprint,
             )
         else:
             link.occurrences += 1
             link.last_attached_at = now
             self._log(
-                incident, now, "alert_fired", f"alert fired again: {_describe(alert)}", alert.fingerprint
+                incident,
+                now,
+                "alert_fired",
+                f"alert fired again: {_describe(alert)}" + (f" ({how})" if how else ""),
+                alert.fingerprint,
             )
         self._links[key] = link
         incident.occurrence_count += 1
@@ -379,10 +413,6 @@ class StateStore:
 def _describe(alert: AlertRow) -> str:
     host = f" on {alert.host}" if alert.host and alert.host not in alert.name else ""
     return f"{alert.name}{host} ({alert.severity})"
-
-
-def _note_actor(alert: AlertRow | None) -> str:
-    return f"{alert.source}" if alert is not None else "source"
 
 
 class IncidentNumbers:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge import intake
+from bridge import intake, outbox
 from bridge.app import get_runtime
 from bridge.credentials import Scope, presented_token
 from bridge.errors import PayloadError, Unauthenticated
@@ -14,7 +14,7 @@ from bridge.ticketing import alerts
 from bridge.ticketing import incidents as service
 from bridge.ticketing.lifecycle import IncidentAction
 from bridge.timeutil import iso
-from bridge.web.serialize import alert_json, incident_json, intake_json, timeline_json
+from bridge.web.serialize import alert_json, incident_json, intake_json, outbox_json, timeline_json
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -65,7 +65,9 @@ def incident_action(number: int, action: str) -> Response:
         raise PayloadError("comment", "must be a string")
     runtime = get_runtime()
     with runtime.sessions() as session, session.begin():
-        incident = service.act(session, number, chosen, ADMIN_ACTOR, runtime.clock.now(), comment)
+        incident = service.act(
+            session, number, chosen, ADMIN_ACTOR, runtime.clock.now(), comment, runtime.hooks
+        )
         return jsonify(incident_json(incident))
 
 
@@ -96,6 +98,15 @@ def list_intake() -> Response:
     with get_runtime().sessions() as session:
         rows, total = intake.list_intake(session, _multi("status"), limit, offset)
         return jsonify(items=[intake_json(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@blueprint.get("/outbox")
+def list_outbox() -> Response:
+    """Write-back jobs, e.g. ``?status=failed`` for the ones that gave up."""
+    limit, offset = _paging()
+    with get_runtime().sessions() as session:
+        rows, total = outbox.list_jobs(session, _multi("status"), limit, offset)
+        return jsonify(items=[outbox_json(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @blueprint.get("/rules")

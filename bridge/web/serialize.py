@@ -7,7 +7,7 @@ from typing import Any
 from bridge.alert import Status
 from bridge.dedup.state import Disposition, describe_alert
 from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
-from bridge.ticketing.models import AlertRow, Incident, Intake, TimelineEntry
+from bridge.ticketing.models import AlertRow, Incident, Intake, OutboxJob, TimelineEntry
 from bridge.timeutil import iso
 
 
@@ -82,4 +82,19 @@ def intake_json(row: Intake) -> dict[str, Any]:
         "attempts": row.attempts,
         "error": row.error,
         "processed_at": iso(row.processed_at),
+    }
+
+
+def outbox_json(job: OutboxJob) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "incident": job.incident_number,
+        "status": job.status,
+        "attempts": job.attempts,
+        "next_attempt_at": iso(job.next_attempt_at),
+        "last_error": job.last_error,
+        "created_at": iso(job.created_at),
+        "done_at": iso(job.done_at),
+        "payload": job.payload,
     }

@@ -63,7 +63,13 @@ def test_deliveries_over_http_become_incidents_without_being_asked(server: str) 
             timeout=5,
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
-        assert (response.status_code, response.json()) == (202, {"accepted": 1})
+        assert response.status_code == 202
+        if endpoint == "alertmanager":
+            assert response.json() == {"accepted": 1}
+        else:  # Zabbix's media type stores the incident it gets back as event tags
+            tags = response.json()["tags"]
+            number = int(tags["__zbx_bridge_incident"].removeprefix("INC-"))
+            assert tags["__zbx_bridge_url"] == f"{server}/incidents/{number}"
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     items = wait_for(
         lambda: (
@@ -72,6 +78,7 @@ def test_deliveries_over_http_become_incidents_without_being_asked(server: str) 
             and found
         )
     )
+    assert {i["number"]: i["source"] for i in items}[number] == "zabbix"
     assert sorted(i["title"] for i in items) == [
         "AccHighCPU on web-01",
         "High CPU load on Acceptance bridge host",

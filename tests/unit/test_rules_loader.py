@@ -53,7 +53,11 @@ def problems(text: str, name: str = "rules.yaml") -> list[str]:
         (
             "rules:\n  - name: a\n    colour: red\n",
             "rules.yaml:3: unknown rule key 'colour' (allowed: name, description, match, action, group_by, priority, for, "
-            "threshold, resolve_after, reopen_within)",
+            "threshold, resolve_after, reopen_within, silence_on_ack)",
+        ),
+        (
+            "rules:\n  - name: a\n    silence_on_ack: forever\n",
+            "rules.yaml:3: 'forever' is not a duration (examples: 30s, 10m, 1h30m, 2d)",
         ),
         (
             "rules:\n  - name: a\n    match: [x]\n",
