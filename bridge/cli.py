@@ -229,7 +229,7 @@ def _incident_action(action: str) -> Any:
         try:
             with _database() as sessions, sessions() as session, session.begin():
                 incident = service.act(
-                    session, number, IncidentAction(action), actor, SystemClock().now(), comment
+                    session, number, IncidentAction(action), actor, SystemClock().now(), comment, _hooks()
                 )
                 click.echo(f"incident {incident.number} is {incident.status}")
         except BridgeError as exc:

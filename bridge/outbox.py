@@ -95,7 +95,10 @@ class Outbox:
         """Run the jobs that are due; returns how many ran."""
         jobs = self._claim(limit)
         for job_id, kind, payload, incident in jobs:
-            self._run(job_id, kind, payload, incident)
+            try:
+                self._run(job_id, kind, payload, incident)
+            except Exception:  # the database failing under us: the lease brings the job back later
+                log.exception("outbox job %d (%s) could not be settled", job_id, kind)
         return len(jobs)
 
     def _claim(self, limit: int) -> list[tuple[int, str, dict[str, Any], int | None]]:
@@ -147,7 +150,15 @@ class Outbox:
             if error is None:
                 job.status, job.done_at, job.last_error = OutboxStatus.DONE.value, now, None
                 if outcome.record is not None:
-                    outcome.record(session)
+                    # The peer did it: whatever happens while noting its answer, never do it twice.
+                    try:
+                        with session.begin_nested():
+                            outcome.record(session)
+                    except Exception as exc:
+                        log.exception(
+                            "outbox job %d (%s) done, but its result could not be recorded", job_id, kind
+                        )
+                        job.last_error = f"done, but not recorded: {exc.__class__.__name__}: {exc}"[:2000]
                 if outcome.note and incident is not None:
                     session.add(
                         TimelineEntry(

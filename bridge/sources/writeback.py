@@ -110,6 +110,7 @@ class Writeback:
                         session,
                         AM_SILENCE,
                         {
+                            "incident": number,
                             "fingerprint": alert.fingerprint,
                             "labels": dict(alert.labels),
                             "actor": actor,

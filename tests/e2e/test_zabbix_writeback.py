@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -292,3 +292,33 @@ def test_settings_refuse_a_zabbix_url_without_credentials(tmp_path: Path) -> Non
 
     with pytest.raises(ConfigError, match="BRIDGE_ZABBIX_URL needs BRIDGE_ZABBIX_API_TOKEN"):
         Settings.from_env({"BRIDGE_ZABBIX_URL": "http://zabbix"})
+
+
+def test_acknowledging_from_the_cli_queues_the_same_write_back(
+    zapi: Api, standin: StandIn, clock: FakeClock
+) -> None:
+    from click.testing import CliRunner
+
+    from bridge.cli import main
+
+    problem_open(zapi, clock)
+    env = {
+        "BRIDGE_DATABASE_URL": zapi.runtime.settings.database_url,
+        "BRIDGE_ZABBIX_URL": standin.url,
+        "BRIDGE_ZABBIX_API_TOKEN": TOKEN,
+        "BRIDGE_ZABBIX_INSTANCE": INSTANCE,
+        "USER": "ivanov",
+        "BRIDGE_RULES_DIR": str(zapi.runtime.settings.rules_dir),
+    }
+    result = CliRunner().invoke(main, ["incidents", "ack", "1", "-m", "from the console"], env=env)
+    assert result.output == "incident 1 is acknowledged\n"
+    (job,) = jobs(zapi)
+    assert job.payload == {
+        "event_ids": ["24"],
+        "message": "Acknowledged in bridge incident 1 by cli:ivanov: from the console",
+    }
+    clock.set(datetime.now(UTC) + timedelta(seconds=1))  # the CLI stamped the job with the real clock
+    zapi.drain()  # the running bridge carries it out
+    assert (
+        standin.called("event.acknowledge")[0].params["message"].endswith("by cli:ivanov: from the console")
+    )
