@@ -10,7 +10,7 @@ from bridge.credentials import Scope, presented_token
 from bridge.ticketing import incidents as service
 from bridge.web.serialize import alert_json, incident_json, timeline_json
 
-blueprint = Blueprint("pages", __name__)
+blueprint = Blueprint("pages", __name__, template_folder="templates")
 
 
 @blueprint.before_request

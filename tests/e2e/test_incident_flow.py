@@ -264,3 +264,22 @@ def test_failed_deliveries_are_visible_in_the_intake_api(api: Api) -> None:
     api.drain()
     (item,) = api.get("/api/intake", status="failed")["items"]
     assert item["error"] == "kind: must be one of problem, recovery, update; got None"
+
+
+def test_the_incident_page_asks_for_the_token_then_shows_the_incident(api: Api) -> None:
+    import base64
+
+    post(api, "alertmanager/01-firing-single.json")
+    api.act(1, "ack", "looking <b>now</b>")
+    refused = api.client.get("/incidents/1")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith('Basic realm="bridge"')
+    credentials = base64.b64encode(b"operator:admin-test-token").decode()
+    page = api.client.get("/incidents/1", headers={"Authorization": f"Basic {credentials}"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "INC-1 · AccHighCPU on web-01" in html
+    assert "acknowledged by admin: looking &lt;b&gt;now&lt;/b&gt;" in html  # escaped, not markup
+    assert (
+        api.client.get("/incidents/99", headers={"Authorization": f"Basic {credentials}"}).status_code == 404
+    )

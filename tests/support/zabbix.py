@@ -41,9 +41,9 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 import requests
 import yaml
-from pyzabbix import ZabbixAPI
+from pyzabbix.api import ZabbixAPI
 
-from tests.support.postgres import Unavailable, fresh_database
+from tests.support.postgres import Unavailable, free_port, fresh_database
 
 # What the harness needs from Debian 12 (scripts/install-test-peers installs the same list).
 # php8.2-cgi is not used: it satisfies the `php8.2` package's "libapache2-mod-php8.2 |
@@ -68,8 +68,13 @@ FRONTEND_CONF = Path("/etc/zabbix/zabbix.conf.php")  # hard-coded in the fronten
 ADMIN_USER, ADMIN_PASSWORD = "Admin", "zabbix"  # what data.sql creates
 
 # PHP extensions the frontend needs, by the Debian package that brings each.
-_PHP_EXTENSIONS = {"php-pgsql": "pgsql", "php-bcmath": "bcmath", "php-gd": "gd",
-                   "php-mbstring": "mbstring", "php-xml": "xmlreader"}
+_PHP_EXTENSIONS = {
+    "php-pgsql": "pgsql",
+    "php-bcmath": "bcmath",
+    "php-gd": "gd",
+    "php-mbstring": "mbstring",
+    "php-xml": "xmlreader",
+}
 
 T = TypeVar("T")
 
@@ -83,16 +88,22 @@ def packages_missing() -> list[str]:
         missing.append("zabbix-frontend-php")
     php = shutil.which("php")
     if php is None:
-        return missing + ["php-cli", *_PHP_EXTENSIONS]
-    loaded = subprocess.run(
-        [php, "-r", 'echo implode("\\n", get_loaded_extensions());'],
-        capture_output=True, text=True, check=False,
-    ).stdout.lower().split()
+        return [*missing, "php-cli", *_PHP_EXTENSIONS]
+    loaded = (
+        subprocess.run(
+            [php, "-r", 'echo implode("\\n", get_loaded_extensions());'],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        .stdout.lower()
+        .split()
+    )
     missing += [package for package, extension in _PHP_EXTENSIONS.items() if extension not in loaded]
     return missing
 
 
-def trapper_port() -> int:
+def _free_trapper_port() -> int:
     """A free port Zabbix accepts as ListenPort: it refuses anything above 32767, where the
     kernel's ephemeral ports (what binding port 0 hands out) usually are."""
     for _ in range(200):
@@ -104,12 +115,6 @@ def trapper_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port in 20000-32767")
-
-
-def http_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -134,8 +139,9 @@ class ZabbixEnv:
         deadline = time.monotonic() + timeout
         reloaded = False
         while True:
-            answer = self._send({"request": "sender data",
-                                 "data": [{"host": host, "key": key, "value": str(value)}]})
+            answer = self._send(
+                {"request": "sender data", "data": [{"host": host, "key": key, "value": str(value)}]}
+            )
             info = str(answer.get("info", ""))
             if answer.get("response") == "success" and "processed: 1;" in info:
                 return
@@ -167,7 +173,8 @@ class ZabbixEnv:
         than at the next CacheUpdateFrequency tick."""
         subprocess.run(
             [str(SERVER_BINARY), "-c", str(self.config_file), "-R", "config_cache_reload"],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
 
     def server_log(self) -> str:
@@ -186,9 +193,7 @@ class ZabbixEnv:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"waited {timeout:.0f}s for {what or predicate!r}\n{self.log_tail()}"
-                )
+                raise TimeoutError(f"waited {timeout:.0f}s for {what or predicate!r}\n{self.log_tail()}")
             time.sleep(0.2)
 
 
@@ -206,14 +211,14 @@ def zabbix_environment(postgres_server_url: str) -> Iterator[ZabbixEnv]:
         database_url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
         _import_schema(database_url)
 
-        port = trapper_port()
+        port = _free_trapper_port()
         config_file = base / "zabbix_server.conf"
         log_file = base / "zabbix_server.log"
         config_file.write_text(_server_config(base, port, database_url))
         stack.enter_context(_running_server(config_file, base, port, log_file))
 
         frontend_log = base / "frontend.log"
-        web_port = http_port()
+        web_port = free_port()
         stack.enter_context(_frontend_config())
         stack.enter_context(_running_frontend(web_port, port, database_url, frontend_log))
         url = f"http://127.0.0.1:{web_port}"
@@ -223,8 +228,15 @@ def zabbix_environment(postgres_server_url: str) -> Iterator[ZabbixEnv]:
         stack.callback(session.close)
         api = ZabbixAPI(url, session=session, timeout=30)
         api.login(ADMIN_USER, ADMIN_PASSWORD)
-        yield ZabbixEnv(url=url, api=api, trapper_port=port, config_file=config_file,
-                        log_file=log_file, frontend_log_file=frontend_log, database_url=database_url)
+        yield ZabbixEnv(
+            url=url,
+            api=api,
+            trapper_port=port,
+            config_file=config_file,
+            log_file=log_file,
+            frontend_log_file=frontend_log,
+            database_url=database_url,
+        )
 
 
 def _import_schema(database_url: str) -> None:
@@ -232,7 +244,7 @@ def _import_schema(database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as connection:
         for name in SCHEMA_FILES:
             with gzip.open(SCHEMA_DIR / name, "rt", encoding="utf-8") as sql:
-                connection.execute(sql.read())  # type: ignore[arg-type]  # trusted, packaged SQL
+                connection.execute(sql.read())  # trusted, packaged SQL: many statements, no parameters
 
 
 def _database_settings(database_url: str) -> dict[str, str]:
@@ -298,8 +310,7 @@ def _server_config(base: Path, port: int, database_url: str) -> str:
 def _server_environment() -> dict[str, str]:
     # Webhooks' HttpRequest is libcurl, which reads http_proxy/HTTPS_PROXY/ALL_PROXY from the
     # environment: with one set, a webhook to 127.0.0.1 would go to the proxy.
-    return {name: value for name, value in os.environ.items()
-            if not name.lower().endswith("_proxy")}
+    return {name: value for name, value in os.environ.items() if not name.lower().endswith("_proxy")}
 
 
 @contextlib.contextmanager
@@ -309,7 +320,10 @@ def _running_server(config_file: Path, base: Path, port: int, log_file: Path) ->
     # whole process tree (it forks one process per worker) if the main one does not.
     process = subprocess.Popen(
         [str(SERVER_BINARY), "-f", "-c", str(config_file)],
-        stdout=output, stderr=subprocess.STDOUT, env=_server_environment(), start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env=_server_environment(),
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -317,7 +331,9 @@ def _running_server(config_file: Path, base: Path, port: int, log_file: Path) ->
             if process.poll() is not None or time.monotonic() > deadline:
                 log = log_file.read_text(errors="replace") if log_file.exists() else ""
                 out = (base / "zabbix_server.out").read_text(errors="replace")
-                raise RuntimeError(f"zabbix_server did not start (exit {process.poll()}):\n{out}\n{log[-4000:]}")
+                raise RuntimeError(
+                    f"zabbix_server did not start (exit {process.poll()}):\n{out}\n{log[-4000:]}"
+                )
             time.sleep(0.1)
         yield
     finally:
@@ -334,10 +350,8 @@ def _listening(port: int) -> bool:
 def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
     if process.poll() is None:
         process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
     # Whatever of its process group is left (workers of a server that was killed, or PHP's
     # built-in server workers) goes too; the group id is the child's pid (start_new_session).
     with contextlib.suppress(ProcessLookupError):
@@ -425,12 +439,29 @@ def _running_frontend(port: int, server_port: int, database_url: str, log_file: 
     output = open(log_file, "wb")  # noqa: SIM115  # closed below
     process = subprocess.Popen(
         [
-            "php", "-S", f"127.0.0.1:{port}", "-t", str(FRONTEND_DIR),
+            "php",
+            "-S",
+            f"127.0.0.1:{port}",
+            "-t",
+            str(FRONTEND_DIR),
             # What the frontend's own requirements check asks for (setup.php).
-            "-d", "memory_limit=256M", "-d", "post_max_size=16M", "-d", "upload_max_filesize=2M",
-            "-d", "max_execution_time=300", "-d", "max_input_time=300", "-d", "display_errors=0",
+            "-d",
+            "memory_limit=256M",
+            "-d",
+            "post_max_size=16M",
+            "-d",
+            "upload_max_filesize=2M",
+            "-d",
+            "max_execution_time=300",
+            "-d",
+            "max_input_time=300",
+            "-d",
+            "display_errors=0",
         ],
-        stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
     try:
         url = f"http://127.0.0.1:{port}/api_jsonrpc.php"
@@ -438,15 +469,19 @@ def _running_frontend(port: int, server_port: int, database_url: str, log_file: 
         while True:
             try:
                 answer = requests.post(
-                    url, json={"jsonrpc": "2.0", "method": "apiinfo.version", "params": {}, "id": 1},
-                    timeout=5, proxies={"http": "", "https": ""},
+                    url,
+                    json={"jsonrpc": "2.0", "method": "apiinfo.version", "params": {}, "id": 1},
+                    timeout=5,
+                    proxies={"http": "", "https": ""},
                 )
                 if answer.ok and "result" in answer.json():
                     break
             except (requests.RequestException, ValueError):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Zabbix frontend did not answer:\n{log_file.read_text(errors='replace')[-4000:]}")
+                raise RuntimeError(
+                    f"the Zabbix frontend did not answer:\n{log_file.read_text(errors='replace')[-4000:]}"
+                )
             time.sleep(0.1)
         yield
     finally:
@@ -457,6 +492,7 @@ def _running_frontend(port: int, server_port: int, database_url: str, log_file: 
 @dataclass(frozen=True)
 class WebhookSetup:
     """What configure_webhook created, by Zabbix id (strings, as the API returns them)."""
+
     mediatypeid: str
     groupid: str
     hostid: str
@@ -490,7 +526,8 @@ def configure_webhook(
     the host group, a user in it with the media type as media (all severities, always), and an
     action sending operations, recovery operations and update operations to that user. Global
     `macros` ({"{$NAME}": value}) are created or updated. The server's configuration cache is
-    reloaded at the end; send_value waits out whatever is left of that.
+    reloaded at the end; send_value waits out whatever is left of that. Names derive from `host`
+    and `username`: call it again with other ones for a second, independent setup.
     """
     api = env.api
     source = media_type_file.read_text()
@@ -503,7 +540,9 @@ def configure_webhook(
         source=source,
         rules={"mediaTypes": {"createMissing": True, "updateExisting": True}},
     )
-    mediatypeid = api.mediatype.get(filter={"name": media_types[0]["name"]}, output=["mediatypeid"])[0]["mediatypeid"]
+    mediatypeid = api.mediatype.get(filter={"name": media_types[0]["name"]}, output=["mediatypeid"])[0][
+        "mediatypeid"
+    ]
 
     for macro, value in macros.items():
         existing = api.usermacro.get(globalmacro=True, filter={"macro": macro}, output=["globalmacroid"])
@@ -515,7 +554,9 @@ def configure_webhook(
     groupid = api.hostgroup.create(name=f"{host} group")["groupids"][0]
     hostid = api.host.create(host=host, groups=[{"groupid": groupid}])["hostids"][0]
     itemid = api.item.create(
-        hostid=hostid, name="bridge test value", key_=item_key,
+        hostid=hostid,
+        name="bridge test value",
+        key_=item_key,
         type=2,  # Zabbix trapper
         value_type=0,  # numeric (float)
     )["itemids"][0]
@@ -529,7 +570,8 @@ def configure_webhook(
     # Zabbix notifies only users who may read the host; read-write also lets the user
     # acknowledge and close the problems through the API.
     usrgrpid = api.usergroup.create(
-        name=f"{username} group", rights=[{"id": groupid, "permission": 3}]  # 3: read-write
+        name=f"{username} group",
+        rights=[{"id": groupid, "permission": 3}],  # 3: read-write
     )["usrgrpids"][0]
     roleid = api.role.get(filter={"name": "User role"}, output=["roleid"])[0]["roleid"]
     # The default password policy (8+ characters, nothing easy to guess) rejects e.g. "zabbix".
@@ -539,28 +581,36 @@ def configure_webhook(
         passwd=password,
         roleid=roleid,
         usrgrps=[{"usrgrpid": usrgrpid}],
-        medias=[{
-            "mediatypeid": mediatypeid,
-            "sendto": sendto,
-            "active": 0,  # 0 is enabled
-            "severity": 63,  # bit mask: all six severities
-            "period": "1-7,00:00-24:00",
-        }],
+        medias=[
+            {
+                "mediatypeid": mediatypeid,
+                "sendto": sendto,
+                "active": 0,  # 0 is enabled
+                "severity": 63,  # bit mask: all six severities
+                "period": "1-7,00:00-24:00",
+            }
+        ],
     )["userids"][0]
 
     def message() -> dict[str, Any]:
         # default_msg=1: subject and message come from the media type's message templates.
-        return {"operationtype": 0, "opmessage": {"default_msg": 1, "mediatypeid": mediatypeid},
-                "opmessage_usr": [{"userid": userid}]}
+        return {
+            "operationtype": 0,
+            "opmessage": {"default_msg": 1, "mediatypeid": mediatypeid},
+            "opmessage_usr": [{"userid": userid}],
+        }
 
     actionid = api.action.create(
         name=f"{username} notifications",
         eventsource=0,  # triggers
         status=0,
         esc_period="1h",
-        filter={"evaltype": 0, "conditions": [
-            {"conditiontype": 0, "operator": 0, "value": groupid},  # host group equals
-        ]},
+        filter={
+            "evaltype": 0,
+            "conditions": [
+                {"conditiontype": 0, "operator": 0, "value": groupid},  # host group equals
+            ],
+        },
         operations=[{**message(), "esc_step_from": 1, "esc_step_to": 1}],
         recovery_operations=[message()],
         update_operations=[message()],
@@ -568,9 +618,18 @@ def configure_webhook(
 
     env.reload_config()
     return WebhookSetup(
-        mediatypeid=mediatypeid, groupid=groupid, hostid=hostid, itemid=itemid,
-        triggerid=triggerid, usrgrpid=usrgrpid, userid=userid, actionid=actionid,
-        host=host, item_key=item_key, username=username, password=password,
+        mediatypeid=mediatypeid,
+        groupid=groupid,
+        hostid=hostid,
+        itemid=itemid,
+        triggerid=triggerid,
+        usrgrpid=usrgrpid,
+        userid=userid,
+        actionid=actionid,
+        host=host,
+        item_key=item_key,
+        username=username,
+        password=password,
     )
 
 
@@ -578,7 +637,8 @@ def alerts(env: ZabbixEnv, actionid: str) -> list[dict[str, Any]]:
     """The alerts (notification attempts) of an action, with status and error, for assertions
     and failure messages: status 0 not sent yet, 1 sent, 2 failed, 3 new."""
     result: list[dict[str, Any]] = env.api.alert.get(
-        actionids=[actionid], output=["alertid", "eventid", "status", "error", "retries", "p_eventid"],
+        actionids=[actionid],
+        output=["alertid", "eventid", "status", "error", "retries", "p_eventid"],
         sortfield="alertid",
     )
     return result
