@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from bridge.errors import Conflict, NotFound
 from bridge.ticketing.hooks import IncidentHooks, NoHooks
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentAction, IncidentStatus, next_status
-from bridge.ticketing.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
+from bridge.ticketing.models import (
+    AlertGroup,
+    AlertmanagerSilence,
+    AlertRow,
+    Incident,
+    IncidentAlert,
+    TimelineEntry,
+)
 from bridge.ticketing.queries import contains, paged
 
 
@@ -62,6 +69,12 @@ def alerts_of(session: Session, number: int) -> list[AlertRow]:
         .order_by(IncidentAlert.first_attached_at, AlertRow.id)
     )
     return list(session.scalars(query))
+
+
+def silences_of(session: Session, number: int) -> list[AlertmanagerSilence]:
+    """The Alertmanager silences bridge made for the incident, expired ones too."""
+    query = select(AlertmanagerSilence).where(AlertmanagerSilence.incident_number == number)
+    return list(session.scalars(query.order_by(AlertmanagerSilence.id)))
 
 
 def act(

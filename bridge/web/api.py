@@ -14,7 +14,14 @@ from bridge.ticketing import alerts
 from bridge.ticketing import incidents as service
 from bridge.ticketing.lifecycle import IncidentAction
 from bridge.timeutil import iso
-from bridge.web.serialize import alert_json, incident_json, intake_json, outbox_json, timeline_json
+from bridge.web.serialize import (
+    alert_json,
+    incident_json,
+    intake_json,
+    outbox_json,
+    silence_json,
+    timeline_json,
+)
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -50,6 +57,7 @@ def show_incident(number: int) -> Response:
         body = incident_json(incident)
         body["alerts"] = [alert_json(a) for a in service.alerts_of(session, number)]
         body["timeline"] = [timeline_json(t) for t in service.timeline(session, number)]
+        body["silences"] = [silence_json(s) for s in service.silences_of(session, number)]
         return jsonify(body)
 
 

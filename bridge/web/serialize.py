@@ -7,7 +7,7 @@ from typing import Any
 from bridge.alert import Status
 from bridge.dedup.state import Disposition, describe_alert
 from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
-from bridge.ticketing.models import AlertRow, Incident, Intake, OutboxJob, TimelineEntry
+from bridge.ticketing.models import AlertmanagerSilence, AlertRow, Incident, Intake, OutboxJob, TimelineEntry
 from bridge.timeutil import iso
 
 
@@ -82,6 +82,15 @@ def intake_json(row: Intake) -> dict[str, Any]:
         "attempts": row.attempts,
         "error": row.error,
         "processed_at": iso(row.processed_at),
+    }
+
+
+def silence_json(silence: AlertmanagerSilence) -> dict[str, Any]:
+    return {
+        "silence_id": silence.silence_id,
+        "fingerprint": silence.fingerprint,
+        "ends_at": iso(silence.ends_at),
+        "expired_at": iso(silence.expired_at),
     }
 
 

@@ -76,6 +76,11 @@ def bridge_server(settings: Settings, port: int) -> Iterator[Bridge]:
         runtime.close()
 
 
+def incident_fingerprint(detail: dict[str, Any]) -> str:
+    (alert_,) = detail["alerts"]
+    return str(alert_["fingerprint"])
+
+
 def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -157,8 +162,14 @@ def test_acknowledging_creates_a_real_silence_and_resolving_expires_it(
             assert any(t.startswith("silenced in Alertmanager until") for t in timeline)
             bridge.act(incident["number"], "resolve")
             eventually(lambda: [s["status"]["state"] for s in manager.silences()] == ["expired"])
-            timeline = [e["text"] for e in bridge.get(f"/api/incidents/{incident['number']}")["timeline"]]
-            assert f"Alertmanager silence {silence['id']} expired" in timeline
+            detail = bridge.get(f"/api/incidents/{incident['number']}")
+            assert f"Alertmanager silence {silence['id']} expired" in [e["text"] for e in detail["timeline"]]
+            (recorded,) = detail["silences"]
+            assert (recorded["silence_id"], recorded["fingerprint"]) == (
+                silence["id"],
+                incident_fingerprint(detail),
+            )
+            assert recorded["expired_at"] is not None
 
 
 def test_reconciliation_brings_in_what_bridge_never_received_and_resolves_what_is_gone(
@@ -189,3 +200,42 @@ def test_reconciliation_brings_in_what_bridge_never_received_and_resolves_what_i
             eventually(lambda: bridge.get(f"/api/incidents/{gone['number']}")["status"] == "resolved")
             kept = next(i for i in incidents if i["title"] == "HostDown on db-01")
             assert bridge.get(f"/api/incidents/{kept['number']}")["status"] == "open"
+
+
+def test_a_silenced_alert_that_resolves_still_resolves_in_bridge(am_settings: Settings) -> None:
+    """Alertmanager sends nothing for a silenced alert, its resolution included: reconciliation
+    notices the alert is gone and resolves it, and resolving expires the silence."""
+    port = free_port()
+    with running_alertmanager(f"http://127.0.0.1:{port}/webhooks/alertmanager") as manager:
+        settings = am_settings.with_overrides(
+            alertmanager_url=manager.url,
+            alertmanager_reconcile=timedelta(seconds=1),
+            alertmanager_resolve_grace=timedelta(seconds=2),
+        )
+        with bridge_server(settings, port) as bridge:
+            manager.post_alerts(alert("HostDown", "db-01:9100"))
+            (incident,) = eventually(lambda: bridge.get("/api/incidents")["items"])
+            bridge.act(incident["number"], "ack")
+            eventually(lambda: [s for s in manager.silences() if s["status"]["state"] == "active"])
+            manager.post_alerts(alert("HostDown", "db-01:9100", resolved=True))
+            number = incident["number"]
+            eventually(lambda: bridge.get(f"/api/incidents/{number}")["status"] == "resolved", timeout=30)
+            eventually(lambda: [s["status"]["state"] for s in manager.silences()] == ["expired"])
+            timeline = [e["text"] for e in bridge.get(f"/api/incidents/{number}")["timeline"]]
+            assert any("found by reconciliation with Alertmanager" in t for t in timeline), timeline
+
+
+def test_the_shipped_alertmanager_configuration_is_valid() -> None:
+    import shutil
+    import subprocess
+
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        unavailable("amtool is not installed (scripts/install-test-peers installs prometheus-alertmanager)")
+        return
+    config = Path(__file__).resolve().parents[2] / "contrib" / "alertmanager" / "alertmanager.yml"
+    checked = subprocess.run(
+        [amtool, "check-config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout

@@ -198,3 +198,8 @@ def test_config_markdown_lists_every_setting() -> None:
 def test_unknown_settings_are_warned_about(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["config"], env={"BRIDGE_DATABSE_URL": "x"})
     assert "warning: unknown setting BRIDGE_DATABSE_URL (did you mean BRIDGE_DATABASE_URL?)" in result.output
+
+
+def test_the_readme_configuration_table_is_the_one_bridge_prints() -> None:
+    table = CliRunner().invoke(main, ["config", "--markdown"]).output.strip()
+    assert table in (REPO / "README.md").read_text()
