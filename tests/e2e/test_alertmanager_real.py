@@ -158,12 +158,16 @@ def test_acknowledging_creates_a_real_silence_and_resolving_expires_it(
             }
             assert silence["createdBy"] == "bridge (admin)"
             assert eventually(lambda: manager.alerts()[0]["status"]["state"] == "suppressed")
-            timeline = [e["text"] for e in bridge.get(f"/api/incidents/{incident['number']}")["timeline"]]
-            assert any(t.startswith("silenced in Alertmanager until") for t in timeline)
+
+            def timeline() -> list[str]:
+                # the outbox job records what it did after Alertmanager answered: poll, do not race it
+                return [e["text"] for e in bridge.get(f"/api/incidents/{incident['number']}")["timeline"]]
+
+            assert eventually(lambda: any(t.startswith("silenced in Alertmanager until") for t in timeline()))
             bridge.act(incident["number"], "resolve")
             eventually(lambda: [s["status"]["state"] for s in manager.silences()] == ["expired"])
+            assert eventually(lambda: f"Alertmanager silence {silence['id']} expired" in timeline())
             detail = bridge.get(f"/api/incidents/{incident['number']}")
-            assert f"Alertmanager silence {silence['id']} expired" in [e["text"] for e in detail["timeline"]]
             (recorded,) = detail["silences"]
             assert (recorded["silence_id"], recorded["fingerprint"]) == (
                 silence["id"],
