@@ -22,16 +22,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.alert import Alert, Source
+from bridge.alert import Alert, Severity, Source, Status
 from bridge.clock import Clock
 from bridge.dedup.engine import Engine
-from bridge.dedup.state import Outcome, TimerKind
+from bridge.dedup.matchers import parse_matcher
+from bridge.dedup.state import Context, Decision, Outcome, Silence, TimerKind
+from bridge.dedup.suppression import InhibitorIndex
 from bridge.errors import PayloadError
 from bridge.intake import pending_ids
 from bridge.live_rules import LiveRules
 from bridge.sources import parse_delivery
 from bridge.ticketing.hooks import IncidentHooks
-from bridge.ticketing.models import Intake, IntakeStatus, Timer
+from bridge.ticketing.models import AlertRow, Intake, IntakeStatus, SilenceRow, Timer
 from bridge.ticketing.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -128,16 +130,13 @@ class Pipeline:
             store = self._store(session, engine)
             all_alerts = [a for _, alerts in work for a in alerts]
             with session.no_autoflush:  # one flush at commit, not one per query
-                store.preload_alerts(a.fingerprint for a in all_alerts)
+                store.preload_alerts(engine.identity(a) for a in all_alerts)
                 store.preload_groups(self._likely_groups(store, all_alerts))
+                batch = Batch(store, engine, self.clock.now())
                 for row, alerts in work:
                     now = row.received_at
                     for alert in alerts:
-                        known = store.alert_state(alert.fingerprint)
-                        rule, target = engine.route(alert, known)
-                        keys = [k for k in (target, known.group_key if known else None) if k is not None]
-                        decision = engine.decide(alert, known, rule, target, store.group_states(keys), now)
-                        store.apply(decision, alert, now)
+                        decision = batch.decide(alert, now)
                         result.outcomes[decision.outcome] += 1
                         result.alerts += 1
                     row.status = IntakeStatus.DONE.value
@@ -151,14 +150,15 @@ class Pipeline:
 
     def _likely_groups(self, store: StateStore, alerts: list[Alert]) -> set[str]:
         """The groups a batch will touch, to lock them up front in one sorted query."""
+        engine = self.rules.engine
         keys = set()
         for alert in alerts:
-            known = store.alert_state(alert.fingerprint)
+            known = store.alert_state(engine.identity(alert))
             if known is not None and known.group_key is not None:
                 keys.add(known.group_key)
-            _, target = self.rules.engine.route(alert, known)
-            if target is not None:
-                keys.add(target)
+            routing = engine.route(alert, known)
+            if routing is not None and routing.target is not None:
+                keys.add(routing.target)
         return keys
 
     def _record_failure(self, intake_id: int) -> None:
@@ -189,31 +189,41 @@ class Pipeline:
             ).all()
         fired = 0
         for kind, subject in due:
-            if kind in (TimerKind.HOLD.value, TimerKind.RESOLVE.value):
+            if kind == TimerKind.RELEASE.value:
+                fired += self._retrying(partial(self._fire_release, subject, now))
+            elif kind in GROUP_TIMERS:
                 fired += self._retrying(partial(self._fire_group_timer, TimerKind(kind), subject, now))
         return fired
+
+    def _fire_release(self, key: str, now: datetime) -> int:
+        """A maintenance window or silence ended: decide again what it held back and still fires."""
+        engine = self.rules.engine
+        with self.sessions() as session, session.begin():
+            claimed = _claim_timer(session, TimerKind.RELEASE, key, now)
+            if claimed is None:
+                return 0
+            store = self._store(session, engine)
+            with session.no_autoflush:
+                Batch(store, engine, claimed).release(key, claimed)
+                store.finish()
+        return 1
 
     def _fire_group_timer(self, kind: TimerKind, key: str, now: datetime) -> int:
         engine = self.rules.engine
         with self.sessions() as session, session.begin():
             store = self._store(session, engine)
             group = store.group_state(key)
-            claimed = session.scalars(
-                select(Timer)
-                .where(Timer.kind == kind.value, Timer.subject == key, Timer.due_at <= now)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if claimed is None:
+            due = _claim_timer(session, kind, key, now)
+            if due is None:
                 return 0  # another worker fired it, or it was moved later
-            due = claimed.due_at
-            session.delete(claimed)
-            session.flush()
             if group is None:
                 return 1
             # Decide as of when it was due: a late tick must not move when an incident opened or resolved.
             decision = engine.on_timer(kind, group, due)
-            store.apply(decision, None, due)
-            store.finish()
+            with session.no_autoflush:
+                store.apply(decision, None, due)
+                Batch(store, engine, due).released(decision, due)
+                store.finish()
             if self.on_outcomes is not None and decision.outcome is not Outcome.NOTHING:
                 self.on_outcomes(Counter([decision.outcome]))
         return 1
@@ -233,6 +243,106 @@ class Pipeline:
                     raise
                 log.info("write conflict (%s), retrying", exc.__class__.__name__)
         raise AssertionError("unreachable")
+
+
+GROUP_TIMERS = {
+    TimerKind.HOLD.value,
+    TimerKind.RESOLVE.value,
+    TimerKind.FLAPPING.value,
+    TimerKind.HEARTBEAT.value,
+}
+
+
+def _claim_timer(session: Session, kind: TimerKind, subject: str, now: datetime) -> datetime | None:
+    """Take the due (kind, subject) timer if no other worker has: delete it, return when it was due."""
+    claimed = session.scalars(
+        select(Timer)
+        .where(Timer.kind == kind.value, Timer.subject == subject, Timer.due_at <= now)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if claimed is None:
+        return None
+    due = claimed.due_at
+    session.delete(claimed)
+    session.flush()
+    return due
+
+
+class Batch:
+    """The decisions of one transaction: the engine's run-time context (silences, inhibiting
+    alerts) loaded once and kept in step, and what ended suppressions set free decided again."""
+
+    def __init__(self, store: StateStore, engine: Engine, now: datetime) -> None:
+        self.store = store
+        self.engine = engine
+        session = store.session
+        self.inhibitors = InhibitorIndex()
+        rows = session.scalars(
+            select(SilenceRow).where(SilenceRow.expired_at.is_(None), SilenceRow.ends_at > now)
+        )
+        silences = tuple(silence_from_row(r) for r in rows)
+        if engine.rules.inhibiting:
+            for row in store.inhibiting_alerts([r.name for r in engine.rules.inhibiting]):
+                state = store.alert_state(row.fingerprint)
+                if state is not None:
+                    self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
+        self.context = Context(silences=silences, inhibitors=self.inhibitors.index)
+
+    def decide(self, alert: Alert, now: datetime) -> Decision:
+        known = self.store.alert_state(self.engine.identity(alert))
+        routing = self.engine.route(alert, known, now)
+        if routing is None:
+            return Decision(Outcome.STALE, "older than what is known of this member")
+        keys = [k for k in (routing.target, known.group_key if known else None) if k is not None]
+        decision = self.engine.decide(routing, known, self.store.group_states(keys), now, self.context)
+        self.store.apply(decision, routing.alert, now)
+        if decision.alert is not None:
+            state = self.store.alert_state(decision.alert.fingerprint)
+            if state is not None:
+                self.inhibitors.update(self.engine.rules.rule_named(state.rule), state, routing.alert)
+        self.released(decision, now)
+        return decision
+
+    def released(self, decision: Decision, now: datetime) -> None:
+        for key in decision.releases:
+            self.release(key, now)
+
+    def release(self, key: str, now: datetime) -> None:
+        """Decide again, as firing now, every alert `key` held back."""
+        for row in self.store.held_by(key):
+            self.decide(alert_from_row(row, now), now)
+
+
+def alert_from_row(row: AlertRow, now: datetime) -> Alert:
+    """A held-back alert as a firing event received `now`, from what is stored of it."""
+    return Alert(
+        source=Source(row.source),
+        source_ref=row.source_ref,
+        fingerprint=row.fingerprint,
+        status=Status.FIRING,
+        name=row.name,
+        host=row.host,
+        severity=Severity(row.severity),
+        labels=dict(row.labels),
+        annotations=dict(row.annotations),
+        starts_at=row.starts_at,
+        ends_at=None,
+        url=row.url,
+        received_at=now,
+        recurring=row.source != Source.ZABBIX.value or row.fingerprint.startswith("dedup:"),
+    )
+
+
+def silence_from_row(row: SilenceRow) -> Silence:
+    matchers = tuple(parse_matcher(key, str(expression)) for key, expression in row.matchers.items())
+    return Silence(
+        id=row.id,
+        matchers=matchers,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        author=row.author,
+        comment=row.comment,
+    )
 
 
 def _is_conflict(exc: DBAPIError) -> bool:

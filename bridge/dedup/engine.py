@@ -4,35 +4,44 @@ An alert event is classified against what is known about its fingerprint:
 - a *new occurrence* (first sight, or a later start: it resolved and fired again),
 - the *same occurrence* (a repeat, an update, its resolution),
 - or *stale* (older than what is known: a late redelivery never rolls state back).
-A new occurrence is routed by the first matching rule into a group (`group_by`); a known
-occurrence stays in its group. A group opens an incident once its gate passes (`threshold:`
-occurrences, then `for:` of unbroken firing), reopens its recently resolved incident instead of
-opening a new one (`reopen_within`), and resolves it once everything stayed resolved for
-`resolve_after`. Waiting on time is expressed as timer requests; `on_timer` finishes the job.
+A new occurrence is routed by the matching rules into a group (`group_by`); a known occurrence
+stays in its group. Before it joins, a maintenance window, a silence or an inhibiting alert may
+hold it back (recorded, and decided again when that ends). A group opens an incident once its
+gate passes (`threshold:` occurrences, then `for:` of unbroken firing), reopens its recently
+resolved incident instead of opening a new one (`reopen_within`), resolves it once everything
+stayed resolved for `resolve_after` (not while flapping), and a heartbeat rule opens one when
+its alert stops coming. Waiting on time is expressed as timer requests; `on_timer` finishes.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
-from bridge.alert import Alert, Severity, Status
-from bridge.dedup.rules import Action, Rule, RuleSet
+from bridge.alert import Alert, Status
+from bridge.dedup.groups import GroupOps, Work, most_severe, origin_note
+from bridge.dedup.merge import merge, merged_fingerprint
+from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
 from bridge.dedup.state import (
+    EMPTY_CONTEXT,
+    SUPPRESSIONS,
     ActionKind,
     AlertState,
+    Context,
     Decision,
     Disposition,
     GroupState,
     IncidentAction,
-    IncidentView,
+    Member,
     Outcome,
+    Routing,
     TimerKind,
     TimerRequest,
 )
+from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
 
 _MAX_KEY = 240
@@ -57,19 +66,6 @@ def classify(alert: Alert, known: AlertState | None) -> EventClass:
     return EventClass.SAME
 
 
-def _origin_note(alert: Alert) -> str:
-    """How bridge learned of this event, when it is not the usual delivery."""
-    if alert.origin == "reconciliation":
-        return f"found by reconciliation with {alert.source.value.capitalize()}"
-    return ""
-
-
-def _most_severe(current: Severity | None, alert: Alert) -> Severity:
-    if current is None or alert.severity.rank < current.rank:
-        return alert.severity
-    return current
-
-
 def group_key(rule: Rule, alert: Alert) -> str:
     """``rule|field=value,...``: alerts with equal values under one rule share an incident."""
     values = ",".join(f"{k}={alert.field(k)}" for k in rule.group_by)
@@ -91,66 +87,60 @@ def incident_title(rule: Rule, alert: Alert) -> str:
     return f"{alert.name} on {host}"
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
-    passed: bool
-    reason: str
-    due: datetime | None = None  # when `for:` will have elapsed, if that is all that is missing
-
-
-@dataclass
-class _Work:
-    """Mutable scratch space for building one Decision."""
-
-    groups: dict[str, GroupState]
-    changed: dict[str, GroupState] = field(default_factory=dict)
-    actions: list[IncidentAction] = field(default_factory=list)
-    timers: list[TimerRequest] = field(default_factory=list)
-
-    def put(self, group: GroupState) -> GroupState:
-        self.groups[group.key] = group
-        self.changed[group.key] = group
-        return group
-
-
 class Engine:
     """Rules plus display settings. Every method is a pure function of its arguments."""
 
     def __init__(self, rules: RuleSet, tz: tzinfo = UTC) -> None:
         self.rules = rules
         self.tz = tz
+        self.ops = GroupOps(rules, self._time)
 
     # -- routing --------------------------------------------------------------------------------
 
-    def route(self, alert: Alert, known: AlertState | None) -> tuple[Rule, str | None]:
-        """The rule for this event and the key of the group it belongs to (None: dropped).
-
-        A known occurrence keeps its group, so an incident never splits mid-way; a dropped alert
-        is routed again on every event, so that an escalation (or a rule change) is never missed.
-        """
-        if known is not None and known.group_key is not None and classify(alert, known) is not EventClass.NEW:
-            return self.rules.rule_named(known.rule), known.group_key
+    def identity(self, alert: Alert) -> str:
+        """The fingerprint bridge keeps this alert's state under: its own, or the one `dedup_by`
+        merges it into."""
+        if not self.rules.dedup:
+            return alert.fingerprint
         rule = self.rules.first_match(alert)
-        if rule.action is Action.DROP:
-            return rule, None
-        return rule, group_key(rule, alert)
+        return merged_fingerprint(rule, alert) if rule.dedup_by else alert.fingerprint
+
+    def route(self, alert: Alert, known: AlertState | None, now: datetime | None = None) -> Routing | None:
+        """The rule for this event and the group it belongs to; None for a stale member of a merged
+        alert. A known occurrence keeps its group, so an incident never splits mid-way; a dropped
+        alert is routed again on every event, so that an escalation (or a rule change) is not missed."""
+        members: tuple[Member, ...] | None = None
+        if self.rules.dedup and not alert.fingerprint.startswith("dedup:"):
+            rule = self.rules.first_match(alert)
+            if rule.dedup_by:
+                merged = merge(alert, known, rule, now or alert.received_at)
+                if merged is None:
+                    return None
+                alert, members = merged
+        if (
+            known is not None
+            and known.group_key is not None
+            and known.disposition is not Disposition.DROPPED
+            and classify(alert, known) is not EventClass.NEW
+        ):
+            return Routing(alert, self.rules.rule_named(known.rule), known.group_key, members)
+        rule = self.rules.first_match(alert)
+        target = None if rule.action is Action.DROP else group_key(rule, alert)
+        return Routing(alert, rule, target, members)
 
     # -- alert events ---------------------------------------------------------------------------
 
     def decide(
         self,
-        alert: Alert,
+        routing: Routing,
         known: AlertState | None,
-        rule: Rule,
-        target: str | None,
         groups: Mapping[str, GroupState],
         now: datetime,
+        context: Context = EMPTY_CONTEXT,
     ) -> Decision:
-        """Decide about one alert event routed (by `route`) to `rule` and group `target`.
-
-        `groups` holds the states of `target` and of the group the alert is known in; a missing
-        one has no state yet.
-        """
+        """Decide about one routed alert event. `groups` holds the states of the target group and of
+        the group the alert is known in; a missing one has no state yet."""
+        alert, rule, target = routing.alert, routing.rule, routing.target
         event = classify(alert, known)
         if event is EventClass.STALE:
             assert known is not None
@@ -160,25 +150,46 @@ class Engine:
             alert = replace(
                 alert, starts_at=known.starts_at, ends_at=ends_at
             )  # the first word on when it began
+        if rule.kind is RuleKind.HEARTBEAT and target is not None:
+            return self._heartbeat(alert, known, rule, target, groups, now, routing.members)
         firing = alert.status is Status.FIRING
         new_occurrence = event is EventClass.NEW
         old_key = known.group_key if known else None
-        counted = known is not None and known.status is Status.FIRING and old_key is not None
+        counted = known is not None and known.in_group
         if known is not None and self._is_repeat(alert, known, event, target):
+            if routing.members is not None and routing.members != known.members:
+                return Decision(
+                    Outcome.DUPLICATE, known.describe(), alert=replace(known, members=routing.members)
+                )
             return Decision(Outcome.DUPLICATE, known.describe())
 
-        work = _Work(dict(groups))
+        work = Work(dict(groups))
         occurrences = (known.occurrences if known else 0) + (1 if new_occurrence else 0)
         same = known is not None and not new_occurrence
         incident = known.incident if same and known else None
         disposition = known.disposition if same and known else Disposition.WAITING
         reason = known.reason if same and known else ""
+        if disposition in SUPPRESSIONS and firing:
+            disposition, reason = Disposition.WAITING, ""  # held back until now: it enters as new
+
+        def state_of(disposition: Disposition, reason: str, suppressed_by: str | None = None) -> AlertState:
+            return self._alert_state(
+                alert,
+                rule,
+                target,
+                disposition,
+                reason,
+                incident,
+                occurrences,
+                suppressed_by,
+                routing.members,
+            )
 
         # 1. It moved (re-routed after being dropped, or a new occurrence under other rules):
         #    the old occurrence is over as far as its old group is concerned.
         if counted and old_key != target:
             assert known is not None and old_key is not None
-            self._leave(
+            self.ops.leave(
                 work,
                 old_key,
                 known.fingerprint,
@@ -191,17 +202,31 @@ class Engine:
 
         # 2. Dropped.
         if target is None:
-            state = self._alert_state(
-                alert, rule, None, Disposition.DROPPED, f"dropped by rule {rule.name}", None, occurrences
+            return self._finish(
+                work,
+                Outcome.DROPPED,
+                state_of(Disposition.DROPPED, f"dropped by rule {rule.describe}"),
+                known,
+                rule,
             )
-            return self._finish(work, Outcome.DROPPED, state)
 
-        # 3. It fires (or fired: a new occurrence first seen already resolved still happened).
+        # 3. Held back: maintenance, a silence, or an alert that explains it.
+        if not counted and (firing or new_occurrence):
+            held = suppression_for(self.rules, context, alert, now, self._time)
+            if held is not None:
+                return self._suppressed(
+                    work, alert, known, held, state_of(held.disposition, held.reason, held.key)
+                )
+        elif not firing and known is not None and known.disposition in SUPPRESSIONS and not new_occurrence:
+            resolved = state_of(known.disposition, f"{known.reason}; resolved", known.suppressed_by)
+            return self._finish(work, Outcome.UPDATED, resolved, known, rule)
+
+        # 4. It fires (or fired: a new occurrence first seen already resolved still happened).
         group = work.groups.get(target) or GroupState.empty(target, rule.name, incident_title(rule, alert))
         outcome = Outcome.UPDATED
         in_group = counted
         if firing or new_occurrence:
-            group = self._enter(work, group, alert, rule, new_occurrence, counted)
+            group = self.ops.enter(work, group, alert, rule, new_occurrence, counted, now)
             in_group = True
             at = now if firing else min(now, alert.ends_at or now)
             active = group.incident is not None and group.incident.active
@@ -209,9 +234,13 @@ class Engine:
                 assert group.incident is not None
                 joined = disposition is Disposition.INCIDENT and incident == group.incident.number
                 if new_occurrence or not joined:
-                    outcome, disposition, incident = self._attach(work, group, alert, rule)
+                    incident, disposition, outcome = (
+                        self.ops.attach(work, group, alert, rule),
+                        Disposition.INCIDENT,
+                        Outcome.ATTACHED,
+                    )
                 elif known is not None and known.severity is not alert.severity:
-                    group = work.put(replace(group, severity=_most_severe(group.severity, alert)))
+                    group = work.put(replace(group, severity=most_severe(group.severity, alert)))
                     work.actions.append(
                         IncidentAction(
                             ActionKind.ALERT_UPDATED,
@@ -220,13 +249,14 @@ class Engine:
                             text=f"{alert.name}: severity {known.severity} -> {alert.severity}",
                         )
                     )
-                    self._raise_priority(work, group, alert, rule)
+                    self.ops.raise_priority(work, group, alert, rule)
             elif new_occurrence or not counted or disposition is Disposition.WAITING:
-                gate = self.gate(group, rule, at)
+                gate = self.ops.gate(group, rule, at)
                 if gate.passed:
-                    group = self._open(work, group, rule, alert, gate, at)
+                    why = f"rule {rule.describe}" + (f": {gate.reason}" if gate.reason else "")
+                    group = self.ops.open(work, group, rule, alert, why, at)
                     reopened = work.actions[-1].kind is ActionKind.REOPEN
-                    _, disposition, incident = self._attach(work, group, alert, rule)
+                    incident, disposition = self.ops.attach(work, group, alert, rule), Disposition.INCIDENT
                     outcome = Outcome.REOPENED if reopened else Outcome.OPENED
                 else:
                     outcome, disposition, reason = (
@@ -237,10 +267,10 @@ class Engine:
                     if gate.due is not None and firing:
                         work.timers.append(TimerRequest(TimerKind.HOLD, target, gate.due))
 
-        # 4. It resolved.
+        # 5. It resolved.
         if not firing and in_group:
             attached = disposition is Disposition.INCIDENT
-            self._leave(
+            self.ops.leave(
                 work,
                 target,
                 alert.fingerprint,
@@ -248,43 +278,75 @@ class Engine:
                 attached,
                 min(alert.ends_at or now, now),
                 now,
-                note=_origin_note(alert),
+                note=origin_note(alert),
             )
             if attached:
                 outcome = Outcome.RESOLVED
             else:
-                detail = reason.removeprefix("waiting: ") or f"rule {rule.name}"
+                detail = reason.removeprefix("waiting: ") or f"rule {rule.describe}"
                 disposition, outcome = Disposition.CLEARED, Outcome.CLEARED
                 reason = f"resolved before opening an incident ({detail})"
 
-        # 5. Someone did something about it in the source system.
+        # 6. Someone did something about it in the source system.
         if alert.update is not None:
             self._note(work, target, alert, incident)
-        state = self._alert_state(alert, rule, target, disposition, reason, incident, occurrences)
-        return self._finish(work, outcome, state)
+        return self._finish(work, outcome, state_of(disposition, reason), known, rule)
 
     @staticmethod
     def _is_repeat(alert: Alert, known: AlertState, event: EventClass, target: str | None) -> bool:
-        """Nothing new: same occurrence, status, severity and group, no update, not waiting."""
+        """Nothing new: same occurrence, status, severity and group, no update, not held back."""
         return (
             event is EventClass.SAME
             and known.status is alert.status
             and known.severity is alert.severity
             and target == known.group_key
             and alert.update is None
-            and known.disposition is not Disposition.WAITING
+            and known.disposition not in (Disposition.WAITING, *SUPPRESSIONS)
+        )
+
+    def _suppressed(
+        self, work: Work, alert: Alert, known: AlertState | None, held: Suppression, state: AlertState
+    ) -> Decision:
+        if (
+            known is not None
+            and known.suppressed_by == held.key
+            and known.status is alert.status
+            and known.disposition is held.disposition
+        ):
+            return Decision(Outcome.DUPLICATE, known.describe())
+        if held.until is not None and alert.status is Status.FIRING:
+            work.timers.append(TimerRequest(TimerKind.RELEASE, held.key, held.until))
+        if held.related is not None and held.related.incident is not None:
+            work.actions.append(
+                IncidentAction(
+                    ActionKind.RELATED,
+                    "",
+                    incident=held.related.incident,
+                    fingerprint=alert.fingerprint,
+                    text=held.reason,
+                )
+            )
+        outcome = Outcome.INHIBITED if held.disposition is Disposition.INHIBITED else Outcome.SUPPRESSED
+        return Decision(
+            outcome, state.describe(), alert=state, actions=tuple(work.actions), timers=tuple(work.timers)
         )
 
     def _stale(self, alert: Alert, known: AlertState) -> Decision:
         when = known.ends_at if known.status is Status.RESOLVED else known.starts_at
         reason = f"ignored: older than what is known ({known.status} at {self._time(when)})"
         if alert.update is not None and known.group_key is not None:
-            work = _Work({})
+            work = Work({})
             self._note(work, known.group_key, alert, known.incident)
             return Decision(Outcome.NOTED, reason, actions=tuple(work.actions))
         return Decision(Outcome.STALE, reason)
 
-    def _finish(self, work: _Work, outcome: Outcome, state: AlertState) -> Decision:
+    def _finish(
+        self, work: Work, outcome: Outcome, state: AlertState, known: AlertState | None, rule: Rule
+    ) -> Decision:
+        if rule.inhibits is not None and known is not None and known.in_group and not state.in_group:
+            work.releases.append(
+                f"inhibit:{state.fingerprint}"
+            )  # it no longer explains the alerts it held back
         return Decision(
             outcome=outcome,
             reason=state.describe(),
@@ -292,6 +354,7 @@ class Engine:
             groups=tuple(work.changed.values()),
             actions=tuple(work.actions),
             timers=tuple(work.timers),
+            releases=tuple(work.releases),
         )
 
     @staticmethod
@@ -303,6 +366,8 @@ class Engine:
         reason: str,
         incident: int | None,
         occurrences: int,
+        suppressed_by: str | None = None,
+        members: tuple[Member, ...] | None = None,
     ) -> AlertState:
         return AlertState(
             fingerprint=alert.fingerprint,
@@ -316,145 +381,11 @@ class Engine:
             reason="" if disposition is Disposition.INCIDENT else reason,
             incident=incident if disposition is Disposition.INCIDENT else None,
             occurrences=occurrences,
+            suppressed_by=suppressed_by if disposition in SUPPRESSIONS else None,
+            members=members or (),
         )
 
-    # -- group bookkeeping ----------------------------------------------------------------------
-
-    def _enter(
-        self, work: _Work, group: GroupState, alert: Alert, rule: Rule, new_occurrence: bool, counted: bool
-    ) -> GroupState:
-        """Count a firing alert into its group (once) and record a new occurrence for `threshold:`."""
-        occurrences = group.occurrences
-        if new_occurrence and rule.threshold is not None:
-            occurrences = tuple(sorted((*occurrences, alert.starts_at)))[-rule.threshold.count :]
-        start = min(alert.starts_at, alert.received_at)  # a source clock running ahead cannot delay `for:`
-        severity = _most_severe(group.severity, alert)
-        if counted:
-            if not new_occurrence:
-                return group
-            if group.firing <= 1:
-                # It fired again, so its previous occurrence ended (its resolution never reached us):
-                # as the only alert firing in the group, the unbroken stretch starts again now.
-                return work.put(
-                    replace(group, occurrences=occurrences, firing_since=start, severity=alert.severity)
-                )
-            return work.put(replace(group, occurrences=occurrences, severity=severity))
-        if group.firing == 0:
-            severity = alert.severity  # a new stretch: what fired before it does not count
-        since = start if group.firing_since is None else min(group.firing_since, start)
-        return work.put(
-            replace(
-                group,
-                firing=group.firing + 1,
-                firing_since=since,
-                quiet_since=None,
-                occurrences=occurrences,
-                severity=severity,
-            )
-        )
-
-    def _leave(
-        self,
-        work: _Work,
-        key: str,
-        fingerprint: str,
-        incident: int | None,
-        attached: bool,
-        at: datetime,
-        now: datetime,
-        note: str = "",
-    ) -> None:
-        """An alert of group `key` stopped firing at `at`: count it out, maybe resolve the incident."""
-        group = work.groups.get(key)
-        if group is None:
-            return
-        firing = max(group.firing - 1, 0)
-        group = replace(group, firing=firing)
-        if firing == 0:
-            group = replace(group, firing_since=None, quiet_since=at)
-        if attached:
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.ALERT_RESOLVED, key, incident=incident, fingerprint=fingerprint, text=note
-                )
-            )
-        work.put(group)
-        if firing == 0 and group.incident is not None and group.incident.active:
-            self._resolve_when_due(work, group, self.rules.rule_named(group.rule), now)
-
-    def _resolve_when_due(self, work: _Work, group: GroupState, rule: Rule, now: datetime) -> None:
-        assert group.quiet_since is not None and group.incident is not None
-        due = group.quiet_since + rule.resolve_after
-        if due <= now:
-            quiet = format_duration(rule.resolve_after)
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.RESOLVE, group.key, text=f"all alerts resolved and quiet for {quiet}"
-                )
-            )
-            work.put(replace(group, incident=replace(group.incident, active=False, resolved_at=now)))
-        else:
-            work.timers.append(TimerRequest(TimerKind.RESOLVE, group.key, due))
-
-    def _attach(
-        self, work: _Work, group: GroupState, alert: Alert, rule: Rule
-    ) -> tuple[Outcome, Disposition, int | None]:
-        """This alert's current occurrence joins the group's incident."""
-        assert group.incident is not None
-        work.actions.append(
-            IncidentAction(
-                ActionKind.ATTACH, group.key, fingerprint=alert.fingerprint, text=_origin_note(alert)
-            )
-        )
-        self._raise_priority(work, group, alert, rule)
-        return Outcome.ATTACHED, Disposition.INCIDENT, group.incident.number
-
-    def _raise_priority(self, work: _Work, group: GroupState, alert: Alert, rule: Rule) -> None:
-        group = work.groups[group.key]
-        assert group.incident is not None
-        priority = rule.priority.for_severity(alert.severity)
-        if priority.is_higher_than(group.incident.priority):
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.RAISE_PRIORITY,
-                    group.key,
-                    priority=priority,
-                    fingerprint=alert.fingerprint,
-                    text=f"{alert.name} is {alert.severity}",
-                )
-            )
-            work.put(replace(group, incident=replace(group.incident, priority=priority)))
-
-    def _open(
-        self, work: _Work, group: GroupState, rule: Rule, alert: Alert | None, gate: Gate, at: datetime
-    ) -> GroupState:
-        """Open a new incident for the group, or reopen its recently resolved one."""
-        now_incident = group.incident
-        why = f"rule {rule.name}" + (f": {gate.reason}" if gate.reason else "")
-        severity = group.severity if alert is None else _most_severe(group.severity, alert)
-        priority = rule.priority.for_severity(severity) if severity is not None else rule.priority.default
-        if (
-            now_incident is not None
-            and now_incident.resolved_at is not None
-            and at - now_incident.resolved_at <= rule.reopen_within
-        ):
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.REOPEN,
-                    group.key,
-                    incident=now_incident.number,
-                    text=f"fired again within {format_duration(rule.reopen_within)} of resolving ({why})",
-                )
-            )
-            view = replace(now_incident, active=True, resolved_at=None)
-        else:
-            work.actions.append(
-                IncidentAction(ActionKind.OPEN, group.key, priority=priority, title=group.title, text=why)
-            )
-            view = IncidentView(number=None, active=True, priority=priority, resolved_at=None)
-        return work.put(replace(group, incident=view, occurrences=()))
-
-    def _note(self, work: _Work, key: str, alert: Alert, incident: int | None) -> None:
+    def _note(self, work: Work, key: str, alert: Alert, incident: int | None) -> None:
         """What a person did about the alert in its source system becomes part of the incident's
         story; bridge's own write-back coming back as an update is not news."""
         update = alert.update
@@ -463,9 +394,9 @@ class Engine:
             return
         source = alert.source.value
         who = update.user or "someone"
-        text = f"{who} in {source.capitalize()}: {update.action}"
-        if update.message:
-            text += f": {update.message}"
+        text = f"{who} in {source.capitalize()}: {update.action}" + (
+            f": {update.message}" if update.message else ""
+        )
         work.actions.append(
             IncidentAction(
                 ActionKind.NOTE,
@@ -478,54 +409,108 @@ class Engine:
             )
         )
 
-    # -- the gate -------------------------------------------------------------------------------
+    # -- heartbeats -----------------------------------------------------------------------------
 
-    def gate(self, group: GroupState, rule: Rule, at: datetime) -> Gate:
-        """Has the group met its rule's threshold and `for:` hold at `at`?"""
-        parts = []
-        if rule.threshold is not None:
-            count, within = rule.threshold.count, rule.threshold.within
-            latest = group.occurrences[-1] if group.occurrences else at
-            recent = sum(1 for t in group.occurrences if latest - t <= within)
-            parts.append(f"threshold {recent} of {count} within {format_duration(within)}")
-            if recent < count:
-                return Gate(False, parts[0])
-        if rule.hold is not None:
-            since = group.firing_since or at
-            due = since + rule.hold
-            if at < due:
-                parts.append(
-                    f"for {format_duration(rule.hold)}: firing since {self._time(since)}, "
-                    f"opens at {self._time(due)} if still firing"
-                )
-                return Gate(False, "; ".join(parts), due=due)
-            parts.append(f"firing for {format_duration(at - since)} (for {format_duration(rule.hold)})")
-        return Gate(True, "; ".join(parts), due=at)
+    def _heartbeat(
+        self,
+        alert: Alert,
+        known: AlertState | None,
+        rule: Rule,
+        target: str,
+        groups: Mapping[str, GroupState],
+        now: datetime,
+        members: tuple[Member, ...] | None,
+    ) -> Decision:
+        """A heartbeat checked in: note when, and resolve the "heartbeat lost" incident if open."""
+        assert rule.every is not None
+        occurrences = (known.occurrences if known else 0) + (
+            1 if classify(alert, known) is EventClass.NEW else 0
+        )
+        every = format_duration(rule.every)
+        if alert.status is Status.RESOLVED:  # only its absence counts, not what the source says of it
+            state = self._alert_state(
+                alert,
+                rule,
+                target,
+                Disposition.HEARTBEAT,
+                f"heartbeat resolved in its source; bridge expects it every {every}",
+                None,
+                occurrences,
+                members=members,
+            )
+            return Decision(Outcome.HEARTBEAT, state.describe(), alert=state)
+        work = Work(dict(groups))
+        group = work.groups.get(target) or GroupState.empty(target, rule.name, incident_title(rule, alert))
+        last_seen = now if group.last_seen is None else max(group.last_seen, now)
+        group = work.put(replace(group, last_seen=last_seen))
+        if group.incident is not None and group.incident.active:
+            work.actions.append(IncidentAction(ActionKind.RESOLVE, target, text=f"{alert.name} is back"))
+            work.put(replace(group, incident=replace(group.incident, active=False, resolved_at=now)))
+        work.timers.append(TimerRequest(TimerKind.HEARTBEAT, target, last_seen + rule.every))
+        reason = (
+            f"heartbeat seen at {self._time(now)}; expected again by {self._time(last_seen + rule.every)}"
+        )
+        state = self._alert_state(
+            alert, rule, target, Disposition.HEARTBEAT, reason, None, occurrences, members=members
+        )
+        return Decision(
+            Outcome.HEARTBEAT,
+            reason,
+            alert=state,
+            groups=tuple(work.changed.values()),
+            actions=tuple(work.actions),
+            timers=tuple(work.timers),
+        )
 
     # -- timers ---------------------------------------------------------------------------------
 
     def on_timer(self, kind: TimerKind, group: GroupState, now: datetime) -> Decision:
-        """A timer of `group` is due: open the held incident, or resolve the quiet one."""
+        """A timer of `group` is due: open the held incident, resolve the quiet one, see whether a
+        flapping group calmed down, or notice a heartbeat that did not come."""
         rule = self.rules.rule_named(group.rule)
-        work = _Work({group.key: group})
+        work = Work({group.key: group})
         active = group.incident is not None and group.incident.active
         if kind is TimerKind.HOLD:
             if active or group.firing == 0:
                 return Decision(Outcome.NOTHING, "nothing held")
-            gate = self.gate(group, rule, now)
+            gate = self.ops.gate(group, rule, now)
             if not gate.passed:
                 if gate.due is not None:
                     work.timers.append(TimerRequest(TimerKind.HOLD, group.key, gate.due))
                 return Decision(Outcome.WAITING, gate.reason, timers=tuple(work.timers))
-            self._open(work, group, rule, None, gate, now)
-            outcome = Outcome.REOPENED if work.actions[0].kind is ActionKind.REOPEN else Outcome.OPENED
-            return Decision(
-                outcome, gate.reason, groups=tuple(work.changed.values()), actions=tuple(work.actions)
+            self.ops.open(work, group, rule, None, f"rule {rule.describe}: {gate.reason}", now)
+        elif kind is TimerKind.RESOLVE:
+            if not active or group.firing > 0 or group.quiet_since is None or group.flapping:
+                return Decision(Outcome.NOTHING, "nothing to resolve")
+            self.ops.resolve_when_due(work, group, rule, now)
+        elif kind is TimerKind.FLAPPING:
+            if rule.flapping is None or not group.flapping:
+                return Decision(Outcome.NOTHING, "not flapping")
+            self.ops.check_flapping(work, group, rule, now)
+        elif kind is TimerKind.HEARTBEAT:
+            if rule.every is None or group.last_seen is None or active:
+                return Decision(Outcome.NOTHING, "no heartbeat expected")
+            due = group.last_seen + rule.every
+            if now < due:
+                return Decision(
+                    Outcome.WAITING, "heartbeat not due", timers=(TimerRequest(kind, group.key, due),)
+                )
+            why = (
+                f"rule {rule.describe}: no {group.title} since {self._time(group.last_seen)} "
+                f"(expected every {format_duration(rule.every)})"
             )
-        if not active or group.firing > 0 or group.quiet_since is None:
-            return Decision(Outcome.NOTHING, "nothing to resolve")
-        self._resolve_when_due(work, group, rule, now)
-        outcome = Outcome.RESOLVED if work.actions else Outcome.WAITING
+            self.ops.open(work, group, rule, None, why, now, title=f"Heartbeat lost: {group.title}")
+        else:
+            return Decision(Outcome.NOTHING, f"{kind} timers are not a group's")
+        outcomes = {
+            ActionKind.OPEN: Outcome.OPENED,
+            ActionKind.REOPEN: Outcome.REOPENED,
+            ActionKind.RESOLVE: Outcome.RESOLVED,
+        }
+        outcome = next(
+            (outcomes[a.kind] for a in work.actions if a.kind in outcomes),
+            Outcome.UPDATED if work.actions else Outcome.WAITING,
+        )
         return Decision(
             outcome,
             "",

@@ -1,21 +1,29 @@
 """Compiled rules: what `bridge.dedup.loader` builds from YAML and the engine decides with.
 
 Every rule is fully resolved at load time (defaults applied, regexes compiled) and the rule set
-keeps an index by the equality matcher each rule is most selective on, so that finding the first
-matching rule looks at a handful of candidates instead of every rule.
+keeps an index by the equality matcher each rule is most selective on, so that finding the
+matching rules looks at a handful of candidates instead of every rule.
+
+The first matching rule decides. A rule with `continue: true` lets the rules after it add to
+the decision: each later matching rule contributes only the keys no earlier rule set, until a
+matching rule without `continue` (or the defaults) ends the chain; its name is the rule's name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from bridge.alert import Alert, Severity
 from bridge.dedup.matchers import Matcher, MatchOp
 from bridge.priority import Priority
+from bridge.schedule.windows import OneOff, WeeklyWindow
 
 DEFAULT_RULE_NAME = "default"
 """The rule that applies when no rule matches: the `defaults` section on its own."""
@@ -24,6 +32,11 @@ DEFAULT_RULE_NAME = "default"
 class Action(StrEnum):
     OPEN = "open"  # the alert may open or join an incident (after for / threshold)
     DROP = "drop"  # recorded with the reason, never an incident
+
+
+class RuleKind(StrEnum):
+    ALERT = "alert"  # alerts open incidents
+    HEARTBEAT = "heartbeat"  # an alert that must keep coming: its absence opens an incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,77 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class Flapping:
+    """Flapping once `changes` fires and resolutions happen within `within`; calm again below `below`."""
+
+    changes: int
+    within: timedelta
+    below: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inhibition:
+    """While an alert of this rule fires, alerts matching `matchers` with equal `equal` values wait."""
+
+    matchers: tuple[Matcher, ...]
+    equal: tuple[str, ...]
+
+    def key(self, alert: Alert) -> tuple[str, ...]:
+        return tuple(alert.field(name) for name in self.equal)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    """Whose system an alert is about: a fixed name, a label's value, or a host group's name."""
+
+    value: str | None = None
+    label: str | None = None
+    host_group: re.Pattern[str] | None = None  # the first group fully matching; its first (...) if any
+
+    def client_of(self, alert: Alert) -> str | None:
+        if self.value is not None:
+            return self.value
+        if self.label is not None:
+            return alert.field(self.label) or None
+        if self.host_group is not None:
+            for group in alert.labels.get("host_groups", "").split(", "):
+                found = self.host_group.fullmatch(group)
+                if found:
+                    return found.group(1) if found.groups() else group
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """A window during which matching alerts are recorded as suppressed instead of paging anyone."""
+
+    name: str
+    matchers: tuple[Matcher, ...]
+    windows: tuple[WeeklyWindow, ...]
+    once: tuple[OneOff, ...]
+    tz: ZoneInfo
+    file: str = ""
+    line: int = 0
+
+    def until_any(self, at: datetime) -> datetime | None:
+        """The end of the window occurrence covering `at` (for any alert), or None."""
+        for one in self.once:
+            if one.contains(at):
+                return one.end
+        for window in self.windows:
+            occurrence = window.occurrence(at, self.tz)
+            if occurrence is not None:
+                return occurrence[1]
+        return None
+
+    def until(self, alert: Alert, at: datetime) -> datetime | None:
+        """The end of the window occurrence that covers `at` for this alert, or None."""
+        if not all(m.matches(alert) for m in self.matchers):
+            return None
+        return self.until_any(at)
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     matchers: tuple[Matcher, ...]
@@ -57,6 +141,16 @@ class Rule:
     resolve_after: timedelta
     reopen_within: timedelta
     silence_on_ack: timedelta | None = None  # acknowledging silences its Alertmanager alerts this long
+    kind: RuleKind = RuleKind.ALERT
+    every: timedelta | None = None  # heartbeat: it must come at least this often
+    dedup_by: tuple[str, ...] = ()  # alerts equal in these fields are one alert
+    flapping: Flapping | None = None
+    inhibits: Inhibition | None = None
+    route: str | None = None  # escalation policy / team
+    client: ClientSpec | None = None
+    proceed: bool = False  # `continue:` in YAML
+    explicit: frozenset[str] = frozenset()  # the keys written in the file (what `continue` can add)
+    chain: tuple[str, ...] = ()  # names of the rules merged into this one by `continue`
     file: str = ""
     line: int = 0
 
@@ -72,6 +166,29 @@ class Rule:
                     return (m.key, m.value)
         return (equal[0].key, equal[0].value) if equal else None
 
+    @property
+    def describe(self) -> str:
+        """ "disk-space", or "tag-acme + disk-space" when `continue` merged rules."""
+        return " + ".join(self.chain) if len(self.chain) > 1 else self.name
+
+
+# YAML key -> Rule attribute, for what `continue` may carry over.
+RULE_ATTRIBUTES = {
+    "action": "action",
+    "group_by": "group_by",
+    "priority": "priority",
+    "for": "hold",
+    "threshold": "threshold",
+    "resolve_after": "resolve_after",
+    "reopen_within": "reopen_within",
+    "silence_on_ack": "silence_on_ack",
+    "dedup_by": "dedup_by",
+    "flapping": "flapping",
+    "inhibits": "inhibits",
+    "route": "route",
+    "client": "client",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
@@ -85,10 +202,15 @@ class RuleSet:
     """An ordered list of rules, first match wins, plus the fallback rule built from defaults."""
 
     def __init__(
-        self, rules: list[Rule], defaults: Defaults, sources: Mapping[str, str] | None = None
+        self,
+        rules: list[Rule],
+        defaults: Defaults,
+        sources: Mapping[str, str] | None = None,
+        maintenance: tuple[Maintenance, ...] = (),
     ) -> None:
         self.rules = tuple(rules)
         self.defaults = defaults
+        self.maintenance = maintenance
         self.fallback = Rule(
             name=DEFAULT_RULE_NAME,
             matchers=(),
@@ -99,9 +221,12 @@ class RuleSet:
             threshold=None,
             resolve_after=defaults.resolve_after,
             reopen_within=defaults.reopen_within,
+            chain=(DEFAULT_RULE_NAME,),
         )
         self.by_name: dict[str, Rule] = {r.name: r for r in self.rules}
         self.by_name.setdefault(DEFAULT_RULE_NAME, self.fallback)
+        self.inhibiting = tuple(r for r in self.rules if r.inhibits is not None)
+        self.dedup = any(r.dedup_by for r in self.rules)
         self.files = dict(sources or {})
         digest = hashlib.sha256()
         for name in sorted(self.files):
@@ -116,9 +241,11 @@ class RuleSet:
             else:
                 self._index.setdefault(key, []).append(position)
         self._index_keys = sorted({k for k, _ in self._index})
+        self._merged: dict[tuple[str, ...], Rule] = {}
 
-    def first_match(self, alert: Alert) -> Rule:
-        """The first rule (in file order) whose matchers all match, else the fallback rule."""
+    def matching(self, alert: Alert) -> list[Rule]:
+        """The rules that decide about `alert`: the first match and, while a match says `continue`,
+        the matches after it (the defaults end a chain no rule ends)."""
         candidates = list(self._unindexed)
         for key in self._index_keys:
             bucket = self._index.get((key, alert.field(key)))
@@ -126,12 +253,47 @@ class RuleSet:
                 candidates.extend(bucket)
         if len(candidates) > 1:
             candidates.sort()
+        chain = []
         for position in candidates:
             rule = self.rules[position]
             if rule.matches(alert):
-                return rule
-        return self.fallback
+                chain.append(rule)
+                if not rule.proceed:
+                    return chain
+        chain.append(self.fallback)
+        return chain
+
+    def first_match(self, alert: Alert) -> Rule:
+        """The rule in force for `alert`: its first match, merged with what `continue` adds."""
+        chain = self.matching(alert)
+        if len(chain) == 1:
+            return chain[0]
+        names = tuple(r.name for r in chain)
+        merged = self._merged.get(names)
+        if merged is None:
+            merged = self._merge(chain)
+            self._merged[names] = merged
+            self.by_name.setdefault(merged.name, merged)
+        return merged
+
+    def _merge(self, chain: list[Rule]) -> Rule:
+        """The last rule of the chain, with every key an earlier rule set taking the earlier value."""
+        last = chain[-1]
+        changes: dict[str, object] = {}
+        for rule in reversed(chain[:-1]):
+            for key in rule.explicit:
+                attribute = RULE_ATTRIBUTES.get(key)
+                if attribute is not None:
+                    changes[attribute] = getattr(rule, attribute)
+        names = tuple(r.name for r in chain)
+        return dataclasses.replace(last, chain=names, name="+".join(names), **changes)  # type: ignore[arg-type]
 
     def rule_named(self, name: str) -> Rule:
         """The rule called `name`, or the fallback when a reload removed it."""
-        return self.by_name.get(name, self.fallback)
+        rule = self.by_name.get(name)
+        if rule is None and "+" in name:
+            parts = [self.by_name.get(part) for part in name.split("+")]
+            if all(p is not None for p in parts):
+                rule = self._merge([p for p in parts if p is not None])
+                self.by_name[name] = rule
+        return rule or self.fallback

@@ -17,13 +17,16 @@ from bridge.dedup.engine import Engine
 from bridge.dedup.state import (
     ActionKind,
     AlertState,
+    Context,
     Decision,
     Disposition,
     GroupState,
     IncidentView,
     Outcome,
+    Silence,
     TimerKind,
 )
+from bridge.dedup.suppression import InhibitorIndex
 from bridge.priority import Priority
 
 
@@ -40,7 +43,11 @@ class SimIncident:
     resolved_at: datetime | None = None
     reopen_count: int = 0
     alerts: set[str] = field(default_factory=set)
+    related: set[str] = field(default_factory=set)
     occurrences: int = 0
+    flapping: bool = False
+    route: str | None = None
+    client: str | None = None
     timeline: list[tuple[datetime, str, str]] = field(default_factory=list)
 
     @property
@@ -51,14 +58,17 @@ class SimIncident:
 class Simulator:
     """Feed alerts in arrival order with the time they arrived; timers fire as time passes."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, silences: tuple[Silence, ...] = ()) -> None:
         self.engine = engine
+        self.silences = silences
         self.alerts: dict[str, AlertState] = {}
+        self.events: dict[str, Alert] = {}  # the last event seen of each alert, to decide it again
         self.groups: dict[str, GroupState] = {}
         self.members: dict[str, set[str]] = {}
         self.group_incident: dict[str, int] = {}
         self.incidents: list[SimIncident] = []
         self.outcomes: Counter[Outcome] = Counter()
+        self.inhibitors = InhibitorIndex()
         self._timers: dict[tuple[TimerKind, str], datetime] = {}
         self._queue: list[tuple[datetime, str, str]] = []
         self.now: datetime | None = None
@@ -71,19 +81,31 @@ class Simulator:
         self._fire_timers(now, inclusive=False)  # a delivery at the very instant a timer is due goes first
         if self.now is None or now > self.now:
             self.now = now
-        known = self.alerts.get(alert.fingerprint)
-        rule, target = self.engine.route(alert, known)
-        keys = {k for k in (target, known.group_key if known else None) if k is not None}
-        decision = self.engine.decide(
-            alert, known, rule, target, {k: self._view(k) for k in keys if k in self.groups}, now
-        )
-        self._apply(decision, now)
-        return decision
+        return self._decide(alert, now)
 
     def advance(self, now: datetime) -> None:
         """Let time pass to `now`, firing every timer due by then in due order."""
         self._fire_timers(now, inclusive=True)
         self.now = now if self.now is None or now > self.now else self.now
+
+    def _decide(self, alert: Alert, now: datetime) -> Decision:
+        identity = self.engine.identity(alert)
+        known = self.alerts.get(identity)
+        routing = self.engine.route(alert, known, now)
+        if routing is None:
+            decision = Decision(Outcome.STALE, "older than what is known of this member")
+            self.outcomes[decision.outcome] += 1
+            return decision
+        keys = {k for k in (routing.target, known.group_key if known else None) if k is not None}
+        groups = {k: self._view(k) for k in keys if k in self.groups}
+        decision = self.engine.decide(routing, known, groups, now, self._context())
+        if decision.alert is not None:
+            self.events[decision.alert.fingerprint] = routing.alert
+        self._apply(decision, now)
+        return decision
+
+    def _context(self) -> Context:
+        return Context(silences=self.silences, inhibitors=self.inhibitors.index)
 
     def _fire_timers(self, now: datetime, *, inclusive: bool) -> None:
         while self._queue and (self._queue[0][0] <= now if inclusive else self._queue[0][0] < now):
@@ -93,8 +115,18 @@ class Simulator:
                 continue  # replaced by a later request
             del self._timers[(kind, key)]
             self.now = due
-            if key in self.groups:
+            if kind is TimerKind.RELEASE:
+                self._release(key, due)
+            elif key in self.groups:
                 self._apply(self.engine.on_timer(kind, self._view(key), due), due)
+
+    def _release(self, key: str, now: datetime) -> None:
+        """What held alerts back ended: decide again those still firing."""
+        held = [s for s in self.alerts.values() if s.suppressed_by == key and s.status is Status.FIRING]
+        for state in sorted(held, key=lambda s: s.fingerprint):
+            event = self.events.get(state.fingerprint)
+            if event is not None:
+                self._decide(replace(event, received_at=now, update=None), now)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -106,11 +138,13 @@ class Simulator:
         incident = self.incidents[number - 1]
         if incident.status == "closed":
             return replace(group, incident=None)
-        view = IncidentView(number, incident.active, incident.priority, incident.resolved_at)
-        return replace(group, incident=view)
+        return replace(
+            group, incident=IncidentView(number, incident.active, incident.priority, incident.resolved_at)
+        )
 
     def _apply(self, decision: Decision, now: datetime) -> None:
         self.outcomes[decision.outcome] += 1
+        subject = decision.alert.fingerprint if decision.alert else None
         if decision.alert is not None:
             state = decision.alert
             old = self.alerts.get(state.fingerprint)
@@ -136,11 +170,14 @@ class Simulator:
                         "open",
                         opened_at=now,
                         first_alert_at=group.firing_since or now,
+                        flapping=action.flapping,
+                        route=action.route,
+                        client=action.client,
                     )
                 )
                 self.group_incident[group.key] = number
                 self._log(number, now, "opened", action.text)
-                self._attach_members(number, group.key, exclude=self._subject(decision))
+                self._attach_members(number, group.key, exclude=subject)
                 continue
             if number is None:
                 continue
@@ -148,8 +185,9 @@ class Simulator:
             if action.kind is ActionKind.REOPEN:
                 incident.status, incident.resolved_at = "open", None
                 incident.reopen_count += 1
+                incident.flapping = incident.flapping or action.flapping
                 self._log(number, now, "reopened", action.text)
-                self._attach_members(number, action.group_key, exclude=self._subject(decision))
+                self._attach_members(number, action.group_key, exclude=subject)
             elif action.kind is ActionKind.ATTACH and action.fingerprint:
                 self._attach(incident, action.fingerprint, now)
             elif action.kind is ActionKind.RAISE_PRIORITY and action.priority:
@@ -158,11 +196,27 @@ class Simulator:
             elif action.kind is ActionKind.RESOLVE and incident.active:
                 incident.status, incident.resolved_at = "resolved", now
                 self._log(number, now, "resolved", action.text)
+            elif action.kind is ActionKind.RELATED and action.fingerprint:
+                incident.related.add(action.fingerprint)
+                self._log(number, now, "related", action.fingerprint)
+            elif action.kind in (ActionKind.FLAPPING_STARTED, ActionKind.FLAPPING_ENDED):
+                incident.flapping = action.kind is ActionKind.FLAPPING_STARTED
+                self._log(number, now, action.kind.value, action.text)
             elif action.kind in (ActionKind.ALERT_RESOLVED, ActionKind.ALERT_UPDATED, ActionKind.NOTE):
                 self._log(number, now, action.kind.value, action.text or (action.fingerprint or ""))
+        if decision.alert is not None:
+            self._track_inhibitor(self.alerts[decision.alert.fingerprint])
         for timer in decision.timers:
             self._timers[(timer.kind, timer.key)] = timer.due
             heapq.heappush(self._queue, (timer.due, timer.kind.value, timer.key))
+        for key in decision.releases:
+            self._release(key, now)
+
+    def _track_inhibitor(self, state: AlertState) -> None:
+        """Keep the index of alerts that inhibit others in step with this alert's new state."""
+        event = self.events.get(state.fingerprint)
+        if event is not None:
+            self.inhibitors.update(self.engine.rules.rule_named(state.rule), state, event)
 
     @staticmethod
     def _subject(decision: Decision) -> str | None:
@@ -196,6 +250,9 @@ class Simulator:
         fresh = fingerprint not in incident.alerts
         incident.alerts.add(fingerprint)
         incident.occurrences += 1
+        self._track_inhibitor(
+            self.alerts[fingerprint]
+        )  # an inhibiting alert now has an incident to relate to
         self._log(incident.number, now, "alert" if fresh else "alert_fired", fingerprint)
 
     def _log(self, number: int, at: datetime, kind: str, text: str) -> None:

@@ -3,16 +3,24 @@
 `AlertState` is what bridge knows about one alert (fingerprint), `GroupState` about one group
 of alerts that share an incident. A `Decision` says how both change and what must happen to the
 group's incident; `bridge.pipeline` loads the states, asks the engine and applies the decision.
+`Context` is the part of the world that changes at run time but is not an alert's or a group's
+state: the silences people created and the alerts that inhibit others right now.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from bridge.alert import Severity, Status
+from bridge.alert import Alert, Severity, Status
 from bridge.priority import Priority
+
+if TYPE_CHECKING:
+    from bridge.dedup.matchers import Matcher
+    from bridge.dedup.rules import Rule
 
 
 class Disposition(StrEnum):
@@ -22,6 +30,13 @@ class Disposition(StrEnum):
     WAITING = "waiting"  # firing, held back by `for:` or `threshold:`
     INCIDENT = "incident"  # part of an incident
     CLEARED = "cleared"  # resolved before it ever opened an incident
+    SUPPRESSED = "suppressed"  # in a maintenance window or silenced: recorded, looked at again after
+    INHIBITED = "inhibited"  # another alert explains it (e.g. its host is down): related to that incident
+    HEARTBEAT = "heartbeat"  # a dead man's switch checking in
+
+
+SUPPRESSIONS = (Disposition.SUPPRESSED, Disposition.INHIBITED)
+IN_GROUP = (Disposition.WAITING, Disposition.INCIDENT)
 
 
 class Outcome(StrEnum):
@@ -35,10 +50,22 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     RESOLVED = "resolved"
     CLEARED = "cleared"
+    SUPPRESSED = "suppressed"
+    INHIBITED = "inhibited"
+    HEARTBEAT = "heartbeat"
     NOTED = "noted"
     DUPLICATE = "duplicate"
     STALE = "stale"
     NOTHING = "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One raw alert merged into another by `dedup_by`: firing while `ends_at` is None."""
+
+    fingerprint: str
+    starts_at: datetime
+    ends_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +81,13 @@ class AlertState:
     reason: str  # why, for every disposition but INCIDENT (see `describe`)
     incident: int | None  # number of the incident it belongs to; None while that one is being opened
     occurrences: int  # distinct occurrences seen (fires, resolves, fires again: 2)
+    suppressed_by: str | None = None  # "maintenance:<name>", "silence:<id>" or "inhibit:<fingerprint>"
+    members: tuple[Member, ...] = ()  # the raw alerts `dedup_by` merged into this one
+
+    @property
+    def in_group(self) -> bool:
+        """Counted among its group's firing alerts."""
+        return self.status is Status.FIRING and self.group_key is not None and self.disposition in IN_GROUP
 
     def describe(self) -> str:
         """The reason shown to people."""
@@ -92,6 +126,9 @@ class GroupState:
     occurrences: tuple[datetime, ...]  # starts of the latest occurrences, for `threshold:`
     incident: IncidentView | None
     severity: Severity | None = None  # the most severe alert of the current firing stretch
+    changes: tuple[datetime, ...] = ()  # recent fires and resolutions, for `flapping:`
+    flapping: bool = False
+    last_seen: datetime | None = None  # heartbeat rules: when the heartbeat last checked in
 
     @classmethod
     def empty(cls, key: str, rule: str, title: str) -> GroupState:
@@ -107,6 +144,9 @@ class ActionKind(StrEnum):
     RAISE_PRIORITY = "raise_priority"
     RESOLVE = "resolve"  # every alert stayed resolved for resolve_after
     NOTE = "note"  # a person did something in the source system (Zabbix ack, comment...)
+    RELATED = "related"  # an alert inhibited by this incident's alert: recorded with it, not lost
+    FLAPPING_STARTED = "flapping_started"
+    FLAPPING_ENDED = "flapping_ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +160,23 @@ class IncidentAction:
     text: str = ""
     acknowledge: bool = False  # NOTE: the person acknowledged the problem in the source
     actor: str = ""  # NOTE: who, in the source
+    route: str | None = None  # OPEN: the escalation policy / team the rules chose
+    client: str | None = None  # OPEN: whose system this is
+    flapping: bool = False  # OPEN / REOPEN: the group is flapping
 
 
 class TimerKind(StrEnum):
     HOLD = "hold"  # re-check a group held by `for:`
     RESOLVE = "resolve"  # resolve a quiet group's incident after resolve_after
+    FLAPPING = "flapping"  # see whether a flapping group has calmed down
+    HEARTBEAT = "heartbeat"  # a heartbeat is due: open an incident if it did not come
+    RELEASE = "release"  # a maintenance window or silence ends: decide what it held back
 
 
 @dataclass(frozen=True, slots=True)
 class TimerRequest:
     kind: TimerKind
-    key: str
+    key: str  # a group key, or for RELEASE the suppression ("maintenance:<name>", "silence:<id>")
     due: datetime
 
 
@@ -142,3 +188,51 @@ class Decision:
     groups: tuple[GroupState, ...] = ()  # groups whose state changed
     actions: tuple[IncidentAction, ...] = ()
     timers: tuple[TimerRequest, ...] = ()
+    releases: tuple[str, ...] = ()  # suppressions that ended now: decide again what they held back
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where an event goes: the (possibly merged) alert the engine decides on, its rule and group."""
+
+    alert: Alert
+    rule: Rule
+    target: str | None  # None: dropped
+    members: tuple[Member, ...] | None = None  # `dedup_by` bookkeeping to keep, when the rule merges
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A silence someone created at run time: alerts it matches are held back until it ends."""
+
+    id: int
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    comment: str
+
+    def active(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def matches(self, alert: Alert) -> bool:
+        return all(m.matches(alert) for m in self.matchers)
+
+
+@dataclass(frozen=True, slots=True)
+class Inhibitor:
+    """A firing alert that inhibits others (its rule says `inhibits:`)."""
+
+    fingerprint: str
+    description: str  # e.g. "HostDown on db-01"
+    incident: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    silences: tuple[Silence, ...] = ()
+    # inhibiting rule name -> values of its `equal` fields -> fingerprint -> a firing alert with those values
+    inhibitors: Mapping[str, Mapping[tuple[str, ...], Mapping[str, Inhibitor]]] = field(default_factory=dict)
+
+
+EMPTY_CONTEXT = Context()

@@ -31,6 +31,7 @@ class IncidentQuery:
     q: str | None = None
     limit: int = 50
     offset: int = 0
+    client: Sequence[str] = ()
 
 
 def list_incidents(session: Session, query: IncidentQuery) -> tuple[list[Incident], int]:
@@ -42,6 +43,8 @@ def list_incidents(session: Session, query: IncidentQuery) -> tuple[list[Inciden
         statement = statement.where(Incident.priority.in_(query.priority))
     if query.q:
         statement = statement.where(contains(query.q, Incident.title, Incident.host))
+    if query.client:
+        statement = statement.where(Incident.client.in_(query.client))
     return paged(session, statement, [Incident.number.desc()], query.limit, query.offset)
 
 
@@ -60,12 +63,13 @@ def timeline(session: Session, number: int) -> list[TimelineEntry]:
     return list(session.scalars(query))
 
 
-def alerts_of(session: Session, number: int) -> list[AlertRow]:
-    """Every alert that was ever part of the incident (their current state)."""
+def alerts_of(session: Session, number: int, role: str = "member") -> list[AlertRow]:
+    """Every alert that was ever part of the incident (their current state); with role "related",
+    the alerts held back because of it (inhibited)."""
     query = (
         select(AlertRow)
         .join(IncidentAlert, IncidentAlert.fingerprint == AlertRow.fingerprint)
-        .where(IncidentAlert.incident_number == number)
+        .where(IncidentAlert.incident_number == number, IncidentAlert.role == role)
         .order_by(IncidentAlert.first_attached_at, AlertRow.id)
     )
     return list(session.scalars(query))

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -114,6 +115,7 @@ class Incident(Base):
             postgresql_where=text("status IN ('open', 'acknowledged')"),
         ),
         Index("ix_incidents_status_priority", "status", "priority"),
+        Index("ix_incidents_client", "client"),
         {"sqlite_autoincrement": True},  # numbers never repeat
     )
 
@@ -135,6 +137,9 @@ class Incident(Base):
     closed_at: Mapped[datetime | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+    route: Mapped[str | None] = mapped_column(String(100))  # escalation policy / team chosen by the rules
+    client: Mapped[str | None] = mapped_column(String(200))
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @property
     def state(self) -> IncidentStatus:
@@ -188,6 +193,8 @@ class AlertRow(Base):
     incident_number: Mapped[int | None] = mapped_column(incident_ref())
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     missing_since: Mapped[datetime | None]  # reconciliation: firing here, absent from its source since
+    suppressed_by: Mapped[str | None] = mapped_column(String(255))  # maintenance:, silence:, inhibit:
+    members: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # dedup_by: the raw alerts merged
 
 
 class IncidentAlert(Base):
@@ -200,6 +207,7 @@ class IncidentAlert(Base):
     first_attached_at: Mapped[datetime]
     last_attached_at: Mapped[datetime]
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    role: Mapped[str] = mapped_column(String(10), default="member")  # "related": held back by this incident
 
 
 class AlertGroup(Base):
@@ -215,6 +223,11 @@ class AlertGroup(Base):
     quiet_since: Mapped[datetime | None]
     occurrences: Mapped[list[Any]]
     severity: Mapped[str | None] = mapped_column(String(10))
+    changes: Mapped[list[Any]] = mapped_column(
+        JSONType, default=list
+    )  # flapping: recent fires and resolutions
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen: Mapped[datetime | None]  # heartbeat rules
     incident_number: Mapped[int | None] = mapped_column(incident_ref())
     updated_at: Mapped[datetime]
 
@@ -281,6 +294,22 @@ class AlertmanagerSilence(Base):
     ends_at: Mapped[datetime]
     created_at: Mapped[datetime]
     expired_at: Mapped[datetime | None]
+
+
+class SilenceRow(Base):
+    """A silence created at run time (POST /api/silences): matching alerts are held back until it ends."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_ends_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    matchers: Mapped[dict[str, Any]]  # {"host": "db-01", "name": "=~Disk.*"}, as in rules
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    expired_at: Mapped[datetime | None]  # expired by hand before its end
 
 
 class Credential(Base):

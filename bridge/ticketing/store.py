@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from bridge.alert import Alert, Severity, Status
@@ -25,6 +25,7 @@ from bridge.dedup.state import (
     GroupState,
     IncidentAction,
     IncidentView,
+    Member,
 )
 from bridge.priority import Priority
 from bridge.ticketing import timers
@@ -119,7 +120,42 @@ class StateStore:
             reason=row.reason,
             incident=row.incident_number,
             occurrences=row.occurrences,
+            suppressed_by=row.suppressed_by,
+            members=tuple(
+                Member(
+                    m["fingerprint"],
+                    parse_instant(m["starts_at"]),
+                    parse_instant(m["ends_at"]) if m.get("ends_at") else None,
+                )
+                for m in row.members or ()
+            ),
         )
+
+    def inhibiting_alerts(self, rules: list[str]) -> list[AlertRow]:
+        """Alerts of these rules (merged with others by `continue` or not) firing in their groups."""
+        names = or_(
+            AlertRow.rule.in_(rules),
+            *(AlertRow.rule.like(f"%+{name}") for name in rules),
+            *(AlertRow.rule.like(f"{name}+%") for name in rules),
+        )
+        query = select(AlertRow).where(
+            names,
+            AlertRow.status == Status.FIRING.value,
+            AlertRow.disposition.in_([Disposition.WAITING.value, Disposition.INCIDENT.value]),
+        )
+        rows = []
+        for found in self.session.scalars(query):
+            rows.append(self.alerts.setdefault(found.fingerprint, found))
+        return rows
+
+    def held_by(self, key: str) -> list[AlertRow]:
+        """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert)."""
+        self.session.flush()
+        query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING.value)
+        rows = []
+        for found in self.session.scalars(query.order_by(AlertRow.fingerprint)):
+            rows.append(self.alerts.setdefault(found.fingerprint, found))
+        return rows
 
     def group_state(self, key: str) -> GroupState | None:
         if key not in self.groups and key not in self._missing_groups:
@@ -148,6 +184,9 @@ class StateStore:
             occurrences=tuple(parse_instant(t) for t in row.occurrences),
             incident=view,
             severity=Severity(row.severity) if row.severity else None,
+            changes=tuple(parse_instant(t) for t in row.changes or ()),
+            flapping=row.flapping,
+            last_seen=row.last_seen,
         )
 
     def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
@@ -204,6 +243,15 @@ class StateStore:
         row.disposition = state.disposition.value
         row.reason = state.reason
         row.occurrences = state.occurrences
+        row.suppressed_by = state.suppressed_by
+        row.members = [
+            {
+                "fingerprint": m.fingerprint,
+                "starts_at": m.starts_at.isoformat(),
+                "ends_at": m.ends_at.isoformat() if m.ends_at else None,
+            }
+            for m in state.members
+        ]
         if state.disposition is Disposition.INCIDENT:
             if state.incident is not None:
                 row.incident_number = state.incident
@@ -222,6 +270,9 @@ class StateStore:
         row.quiet_since = group.quiet_since
         row.occurrences = [t.isoformat() for t in group.occurrences]
         row.severity = group.severity.value if group.severity else None
+        row.changes = [t.isoformat() for t in group.changes]
+        row.flapping = group.flapping
+        row.last_seen = group.last_seen
         row.updated_at = now
         if group.incident is not None and group.incident.number is not None:
             row.incident_number = group.incident.number
@@ -243,6 +294,7 @@ class StateStore:
             incident.resolved_at = None
             incident.acknowledged_at = None
             incident.reopen_count += 1
+            incident.flapping = incident.flapping or action.flapping
             self._log(incident, now, "reopened", f"reopened: {action.text}")
             assert group is not None
             if not lonely:
@@ -271,6 +323,11 @@ class StateStore:
             self.hooks.incident_changed(
                 self.session, incident, LifecycleAction.RESOLVE, ENGINE_ACTOR, "", now, None
             )
+        elif action.kind is ActionKind.RELATED and action.fingerprint:
+            self._relate(incident, action.fingerprint, action.text, now)
+        elif action.kind in (ActionKind.FLAPPING_STARTED, ActionKind.FLAPPING_ENDED):
+            incident.flapping = action.kind is ActionKind.FLAPPING_STARTED
+            self._log(incident, now, action.kind.value, action.text)
         elif action.kind is ActionKind.NOTE:
             self._log(incident, now, "source_update", action.text, action.fingerprint, actor=action.actor)
             if action.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN.value:
@@ -308,6 +365,9 @@ class StateStore:
             opened_at=now,
             reopen_count=0,
             updated_at=now,
+            route=action.route,
+            client=action.client,
+            flapping=action.flapping,
         )
         self.session.add(incident)
         self.incidents[incident.number] = incident
@@ -387,6 +447,27 @@ class StateStore:
         if incident.first_alert_at is None or alert.starts_at < incident.first_alert_at:
             incident.first_alert_at = alert.starts_at
         incident.last_alert_at = now if incident.last_alert_at is None else max(incident.last_alert_at, now)
+
+    def _relate(self, incident: Incident, fingerprint: str, why: str, now: datetime) -> None:
+        """An alert held back because of this incident's alert: listed with it, never lost."""
+        key = (incident.number, fingerprint)
+        link = self._links.get(key)
+        if link is None and incident.number not in self._new_incidents:
+            link = self.session.get(IncidentAlert, key)
+        if link is None:
+            link = IncidentAlert(
+                incident_number=incident.number,
+                fingerprint=fingerprint,
+                first_attached_at=now,
+                last_attached_at=now,
+                occurrences=1,
+                role="related",
+            )
+            self.session.add(link)
+            self._links[key] = link
+        alert = self.alerts.get(fingerprint)
+        what = _describe(alert) if alert is not None else fingerprint
+        self._log(incident, now, "related", f"related alert held back: {what} ({why})", fingerprint)
 
     def _log(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -10,16 +11,17 @@ from bridge import intake, outbox
 from bridge.app import get_runtime
 from bridge.credentials import Scope, presented_token
 from bridge.errors import PayloadError, Unauthenticated
-from bridge.ticketing import alerts
+from bridge.ticketing import alerts, silences
 from bridge.ticketing import incidents as service
 from bridge.ticketing.lifecycle import IncidentAction
-from bridge.timeutil import iso
+from bridge.timeutil import iso, parse_duration, parse_instant
 from bridge.web.serialize import (
     alert_json,
     incident_json,
     intake_json,
     outbox_json,
     silence_json,
+    silence_row_json,
     timeline_json,
 )
 
@@ -44,6 +46,7 @@ def list_incidents() -> Response:
         q=request.args.get("q"),
         limit=limit,
         offset=offset,
+        client=_multi("client"),
     )
     with get_runtime().sessions() as session:
         rows, total = service.list_incidents(session, query)
@@ -56,6 +59,7 @@ def show_incident(number: int) -> Response:
         incident = service.get_incident(session, number)
         body = incident_json(incident)
         body["alerts"] = [alert_json(a) for a in service.alerts_of(session, number)]
+        body["related"] = [alert_json(a) for a in service.alerts_of(session, number, role="related")]
         body["timeline"] = [timeline_json(t) for t in service.timeline(session, number)]
         body["silences"] = [silence_json(s) for s in service.silences_of(session, number)]
         return jsonify(body)
@@ -117,11 +121,82 @@ def list_outbox() -> Response:
         return jsonify(items=[outbox_json(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
+@blueprint.post("/silences")
+def create_silence() -> Response:
+    """Hold back matching alerts from `starts_at` (default now) until `ends_at` (a time, or a
+    duration such as "2h" from the start)."""
+    body = _json_body()
+    runtime = get_runtime()
+    now = runtime.clock.now()
+    matchers = silences.validate_matchers(body.get("matchers"))
+    starts_at = _instant(body.get("starts_at"), "starts_at") or now
+    ends_at = _ends_at(body.get("ends_at"), starts_at)
+    comment = body.get("comment", "")
+    if not isinstance(comment, str) or not comment.strip():
+        raise PayloadError("comment", "say why (it shows on every alert the silence holds back)")
+    author = body.get("author") or ADMIN_ACTOR
+    if not isinstance(author, str):
+        raise PayloadError("author", "must be a string")
+    with runtime.sessions() as session, session.begin():
+        row = silences.create(session, matchers, starts_at, ends_at, author, comment.strip(), now)
+        response = jsonify(silence_row_json(row, now))
+    response.status_code = 201
+    return response
+
+
+@blueprint.get("/silences")
+def list_silences() -> Response:
+    limit, offset = _paging()
+    runtime = get_runtime()
+    now = runtime.clock.now()
+    states = _multi("state")
+    for state in states:
+        if state not in silences.STATES:
+            raise PayloadError("state", f"one of {', '.join(silences.STATES)}")
+    with runtime.sessions() as session:
+        rows, total = silences.list_silences(session, states, now, limit, offset)
+        return jsonify(
+            items=[silence_row_json(r, now) for r in rows], total=total, limit=limit, offset=offset
+        )
+
+
+@blueprint.get("/silences/<int:silence_id>")
+def show_silence(silence_id: int) -> Response:
+    runtime = get_runtime()
+    with runtime.sessions() as session:
+        return jsonify(silence_row_json(silences.get(session, silence_id), runtime.clock.now()))
+
+
+@blueprint.delete("/silences/<int:silence_id>")
+def expire_silence(silence_id: int) -> Response:
+    """End a silence now: what it held back and still fires goes through the rules at once."""
+    runtime = get_runtime()
+    now = runtime.clock.now()
+    with runtime.sessions() as session, session.begin():
+        row = silences.expire(session, silence_id, now)
+        response = jsonify(silence_row_json(row, now))
+    runtime.runner.notify()
+    return response
+
+
+@blueprint.post("/rules/reload")
+def reload_rules() -> Response:
+    live = get_runtime().rules
+    if live.reload():
+        return rules()
+    response = rules()
+    response.status_code = 422
+    return response
+
+
 @blueprint.get("/rules")
 def rules() -> Response:
-    live = get_runtime().rules
+    """The rules in force, their version (content hash) and load time, and the last refused reload."""
+    runtime = get_runtime()
+    live = runtime.rules
     ruleset = live.engine.rules
     error = live.last_error
+    now = runtime.clock.now()
     return jsonify(
         version=ruleset.version,
         loaded_at=iso(live.loaded_at),
@@ -131,14 +206,51 @@ def rules() -> Response:
                 "name": r.name,
                 "file": r.file,
                 "line": r.line,
+                "kind": r.kind.value,
                 "action": r.action.value,
                 "match": [str(m) for m in r.matchers],
+                "continue": r.proceed,
             }
             for r in ruleset.rules
+        ],
+        maintenance=[
+            {
+                "name": m.name,
+                "file": m.file,
+                "line": m.line,
+                "timezone": str(m.tz),
+                "match": [str(x) for x in m.matchers],
+                "active_until": iso(m.until_any(now)),
+            }
+            for m in ruleset.maintenance
         ],
         last_error=None if error is None else [str(p) for p in error.problems],
         last_error_at=iso(live.last_error_at),
     )
+
+
+def _instant(value: Any, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(field, "must be an ISO 8601 time with a zone")
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise PayloadError(field, f"not an ISO 8601 time with a zone: {value!r}") from None
+
+
+def _ends_at(value: Any, starts_at: datetime) -> datetime:
+    """An ISO time, or a duration ("2h") counted from the start."""
+    if isinstance(value, str) and value and value[0].isdigit() and value[-1] in "smhdw":
+        try:
+            return starts_at + parse_duration(value)
+        except ValueError:
+            pass
+    ends_at = _instant(value, "ends_at")
+    if ends_at is None:
+        raise PayloadError("ends_at", "missing: when the silence ends (a time, or a duration such as 2h)")
+    return ends_at
 
 
 def _paging() -> tuple[int, int]:

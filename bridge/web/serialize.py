@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bridge.alert import Status
 from bridge.dedup.state import Disposition, describe_alert
 from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
-from bridge.ticketing.models import AlertmanagerSilence, AlertRow, Incident, Intake, OutboxJob, TimelineEntry
+from bridge.ticketing.models import (
+    AlertmanagerSilence,
+    AlertRow,
+    Incident,
+    Intake,
+    OutboxJob,
+    SilenceRow,
+    TimelineEntry,
+)
+from bridge.ticketing.silences import state_of as silence_state
 from bridge.timeutil import iso
 
 
@@ -31,6 +41,9 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "resolved_at": iso(incident.resolved_at),
         "closed_at": iso(incident.closed_at),
         "updated_at": iso(incident.updated_at),
+        "route": incident.route,
+        "client": incident.client,
+        "flapping": incident.flapping,
         "actions": [a.value for a in allowed_actions(IncidentStatus(incident.status))],
     }
 
@@ -91,6 +104,20 @@ def silence_json(silence: AlertmanagerSilence) -> dict[str, Any]:
         "fingerprint": silence.fingerprint,
         "ends_at": iso(silence.ends_at),
         "expired_at": iso(silence.expired_at),
+    }
+
+
+def silence_row_json(row: SilenceRow, now: datetime) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "matchers": row.matchers,
+        "starts_at": iso(row.starts_at),
+        "ends_at": iso(row.ends_at),
+        "author": row.author,
+        "comment": row.comment,
+        "created_at": iso(row.created_at),
+        "expired_at": iso(row.expired_at),
+        "state": silence_state(row, now),
     }
 
 

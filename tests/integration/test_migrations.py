@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from bridge.db import alembic_config, create_db_engine, current_revision, head_revision, upgrade
 from bridge.ticketing.models import Base
@@ -30,5 +33,21 @@ def test_downgrade_and_upgrade_again(database_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_incident_numbers_stay_autoincrement_through_every_migration(tmp_path: Path) -> None:
+    """A migration that rebuilds `incidents` on SQLite must keep AUTOINCREMENT, or numbers repeat."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'bridge.db'}")
+    try:
+        upgrade(engine)
+        command.downgrade(alembic_config(engine), "0001")
+        upgrade(engine)
+        with engine.connect() as connection:
+            schema = connection.execute(
+                text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'incidents'")
+            ).scalar_one()
+        assert "AUTOINCREMENT" in schema
     finally:
         engine.dispose()

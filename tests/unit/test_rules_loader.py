@@ -31,7 +31,7 @@ def problems(text: str, name: str = "rules.yaml") -> list[str]:
         ),
         (
             "- a\n- b\n",
-            "rules.yaml:1: a rules file must be a mapping with `rules:` (and optionally `defaults:`)",
+            "rules.yaml:1: a rules file must be a mapping with `rules:` (and optionally `defaults:`, `maintenance:`)",
         ),
         ("rulez: []\n", "rules.yaml:1: unknown top-level key 'rulez' (did you mean 'rules'?)"),
         (
@@ -52,8 +52,9 @@ def problems(text: str, name: str = "rules.yaml") -> list[str]:
         ),
         (
             "rules:\n  - name: a\n    colour: red\n",
-            "rules.yaml:3: unknown rule key 'colour' (allowed: name, description, match, action, group_by, priority, for, "
-            "threshold, resolve_after, reopen_within, silence_on_ack)",
+            "rules.yaml:3: unknown rule key 'colour' (allowed: name, description, kind, match, action, group_by, dedup_by, "
+            "priority, for, threshold, flapping, inhibits, every, resolve_after, reopen_within, route, client, "
+            "silence_on_ack, continue)",
         ),
         (
             "rules:\n  - name: a\n    silence_on_ack: forever\n",

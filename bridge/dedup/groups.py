@@ -1,0 +1,290 @@
+"""How a group of alerts moves: alerts enter and leave it, its gate (`threshold:`, `for:`) opens
+an incident, quiet resolves it, flapping holds it open. Pure; used by `bridge.dedup.engine`.
+
+Flapping has hysteresis: a group starts flapping when `changes` fires and resolutions happen
+within `within`, and stops only when fewer than `below` remain in the window. While flapping,
+its incident stays open (marked flapping) instead of resolving and reopening over and over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from bridge.alert import Alert, Severity
+from bridge.dedup.rules import Rule, RuleSet
+from bridge.dedup.state import (
+    ActionKind,
+    GroupState,
+    IncidentAction,
+    IncidentView,
+    TimerKind,
+    TimerRequest,
+)
+from bridge.timeutil import format_duration
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    passed: bool
+    reason: str
+    due: datetime | None = None  # when `for:` will have elapsed, if that is all that is missing
+
+
+@dataclass
+class Work:
+    """Mutable scratch space for building one Decision."""
+
+    groups: dict[str, GroupState]
+    changed: dict[str, GroupState] = field(default_factory=dict)
+    actions: list[IncidentAction] = field(default_factory=list)
+    timers: list[TimerRequest] = field(default_factory=list)
+    releases: list[str] = field(default_factory=list)
+
+    def put(self, group: GroupState) -> GroupState:
+        self.groups[group.key] = group
+        self.changed[group.key] = group
+        return group
+
+
+def origin_note(alert: Alert) -> str:
+    """How bridge learned of this event, when it is not the usual delivery."""
+    if alert.origin == "reconciliation":
+        return f"found by reconciliation with {alert.source.value.capitalize()}"
+    return ""
+
+
+def most_severe(current: Severity | None, alert: Alert) -> Severity:
+    if current is None or alert.severity.rank < current.rank:
+        return alert.severity
+    return current
+
+
+class GroupOps:
+    def __init__(self, rules: RuleSet, when: Callable[[datetime], str]) -> None:
+        self.rules = rules
+        self.when = when  # formats an instant for people
+
+    # -- entering and leaving -------------------------------------------------------------------
+
+    def enter(
+        self,
+        work: Work,
+        group: GroupState,
+        alert: Alert,
+        rule: Rule,
+        new_occurrence: bool,
+        counted: bool,
+        now: datetime,
+    ) -> GroupState:
+        """Count a firing alert into its group (once) and record a new occurrence for `threshold:`."""
+        occurrences = group.occurrences
+        if new_occurrence and rule.threshold is not None:
+            occurrences = tuple(sorted((*occurrences, alert.starts_at)))[-rule.threshold.count :]
+        start = min(alert.starts_at, alert.received_at)  # a source clock running ahead cannot delay `for:`
+        severity = most_severe(group.severity, alert)
+        if counted:
+            if not new_occurrence:
+                return group
+            if group.firing <= 1:
+                # It fired again, so its previous occurrence ended (its resolution never reached us):
+                # as the only alert firing in the group, the unbroken stretch starts again now.
+                group = replace(group, occurrences=occurrences, firing_since=start, severity=alert.severity)
+            else:
+                group = replace(group, occurrences=occurrences, severity=severity)
+            return self.changed(work, group, rule, alert.starts_at, now)
+        if group.firing == 0:
+            severity = alert.severity  # a new stretch: what fired before it does not count
+        since = start if group.firing_since is None else min(group.firing_since, start)
+        group = replace(
+            group,
+            firing=group.firing + 1,
+            firing_since=since,
+            quiet_since=None,
+            occurrences=occurrences,
+            severity=severity,
+        )
+        return self.changed(work, group, rule, alert.starts_at, now)
+
+    def leave(
+        self,
+        work: Work,
+        key: str,
+        fingerprint: str,
+        incident: int | None,
+        attached: bool,
+        at: datetime,
+        now: datetime,
+        note: str = "",
+    ) -> None:
+        """An alert of group `key` stopped firing at `at`: count it out, maybe resolve the incident."""
+        group = work.groups.get(key)
+        if group is None:
+            return
+        firing = max(group.firing - 1, 0)
+        group = replace(group, firing=firing)
+        if firing == 0:
+            group = replace(group, firing_since=None, quiet_since=at)
+        if attached:
+            work.actions.append(
+                IncidentAction(
+                    ActionKind.ALERT_RESOLVED, key, incident=incident, fingerprint=fingerprint, text=note
+                )
+            )
+        rule = self.rules.rule_named(group.rule)
+        group = self.changed(work, group, rule, at, now)
+        if firing == 0 and group.incident is not None and group.incident.active and not group.flapping:
+            self.resolve_when_due(work, group, rule, now)
+
+    def resolve_when_due(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> None:
+        assert group.quiet_since is not None and group.incident is not None
+        due = group.quiet_since + rule.resolve_after
+        if due <= now:
+            quiet = format_duration(rule.resolve_after)
+            work.actions.append(
+                IncidentAction(
+                    ActionKind.RESOLVE, group.key, text=f"all alerts resolved and quiet for {quiet}"
+                )
+            )
+            work.put(replace(group, incident=replace(group.incident, active=False, resolved_at=now)))
+        else:
+            work.timers.append(TimerRequest(TimerKind.RESOLVE, group.key, due))
+
+    # -- flapping -------------------------------------------------------------------------------
+
+    def changed(self, work: Work, group: GroupState, rule: Rule, at: datetime, now: datetime) -> GroupState:
+        """An alert of the group fired or resolved at `at`: count it, and see if the group flaps."""
+        if rule.flapping is None:
+            return work.put(group)
+        within = rule.flapping.within
+        changes = tuple(t for t in sorted((*group.changes, at)) if now - t <= within)
+        return self.check_flapping(work, replace(group, changes=changes), rule, now)
+
+    def check_flapping(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> GroupState:
+        flapping = rule.flapping
+        assert flapping is not None
+        recent = [t for t in group.changes if now - t <= flapping.within]
+        group = replace(group, changes=tuple(recent))
+        counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
+        if not group.flapping and len(recent) >= flapping.changes:
+            group = work.put(replace(group, flapping=True))
+            if group.incident is not None and group.incident.active:
+                work.actions.append(
+                    IncidentAction(ActionKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
+                )
+        elif group.flapping and len(recent) < flapping.below:
+            group = work.put(replace(group, flapping=False))
+            if group.incident is not None and group.incident.active:
+                work.actions.append(
+                    IncidentAction(
+                        ActionKind.FLAPPING_ENDED, group.key, text=f"no longer flapping: {counted}"
+                    )
+                )
+                if group.firing == 0 and group.quiet_since is not None:
+                    self.resolve_when_due(work, group, rule, now)
+        else:
+            group = work.put(group)
+        if group.flapping and recent:
+            # it calms down at the latest when its oldest change leaves the window
+            work.timers.append(TimerRequest(TimerKind.FLAPPING, group.key, recent[0] + flapping.within))
+        return group
+
+    # -- incidents ------------------------------------------------------------------------------
+
+    def attach(self, work: Work, group: GroupState, alert: Alert, rule: Rule) -> int | None:
+        """This alert's current occurrence joins the group's incident; returns its number."""
+        assert group.incident is not None
+        work.actions.append(
+            IncidentAction(
+                ActionKind.ATTACH, group.key, fingerprint=alert.fingerprint, text=origin_note(alert)
+            )
+        )
+        self.raise_priority(work, group, alert, rule)
+        return group.incident.number
+
+    def raise_priority(self, work: Work, group: GroupState, alert: Alert, rule: Rule) -> None:
+        group = work.groups[group.key]
+        assert group.incident is not None
+        priority = rule.priority.for_severity(alert.severity)
+        if priority.is_higher_than(group.incident.priority):
+            work.actions.append(
+                IncidentAction(
+                    ActionKind.RAISE_PRIORITY,
+                    group.key,
+                    priority=priority,
+                    fingerprint=alert.fingerprint,
+                    text=f"{alert.name} is {alert.severity}",
+                )
+            )
+            work.put(replace(group, incident=replace(group.incident, priority=priority)))
+
+    def open(
+        self,
+        work: Work,
+        group: GroupState,
+        rule: Rule,
+        alert: Alert | None,
+        why: str,
+        at: datetime,
+        title: str | None = None,
+    ) -> GroupState:
+        """Open a new incident for the group, or reopen its recently resolved one."""
+        current = group.incident
+        severity = group.severity if alert is None else most_severe(group.severity, alert)
+        priority = rule.priority.for_severity(severity) if severity is not None else rule.priority.default
+        if (
+            current is not None
+            and current.resolved_at is not None
+            and at - current.resolved_at <= rule.reopen_within
+        ):
+            work.actions.append(
+                IncidentAction(
+                    ActionKind.REOPEN,
+                    group.key,
+                    incident=current.number,
+                    flapping=group.flapping,
+                    text=f"fired again within {format_duration(rule.reopen_within)} of resolving ({why})",
+                )
+            )
+            view = replace(current, active=True, resolved_at=None)
+        else:
+            client = rule.client.client_of(alert) if rule.client is not None and alert is not None else None
+            work.actions.append(
+                IncidentAction(
+                    ActionKind.OPEN,
+                    group.key,
+                    priority=priority,
+                    title=title or group.title,
+                    text=why,
+                    route=rule.route,
+                    client=client,
+                    flapping=group.flapping,
+                )
+            )
+            view = IncidentView(number=None, active=True, priority=priority, resolved_at=None)
+        return work.put(replace(group, incident=view, occurrences=()))
+
+    # -- the gate -------------------------------------------------------------------------------
+
+    def gate(self, group: GroupState, rule: Rule, at: datetime) -> Gate:
+        """Has the group met its rule's threshold and `for:` hold at `at`?"""
+        parts = []
+        if rule.threshold is not None:
+            count, within = rule.threshold.count, rule.threshold.within
+            latest = group.occurrences[-1] if group.occurrences else at
+            recent = sum(1 for t in group.occurrences if latest - t <= within)
+            parts.append(f"threshold {recent} of {count} within {format_duration(within)}")
+            if recent < count:
+                return Gate(False, parts[0])
+        if rule.hold is not None:
+            since = group.firing_since or at
+            due = since + rule.hold
+            if at < due:
+                parts.append(
+                    f"for {format_duration(rule.hold)}: firing since {self.when(since)}, "
+                    f"opens at {self.when(due)} if still firing"
+                )
+                return Gate(False, "; ".join(parts), due=due)
+            parts.append(f"firing for {format_duration(at - since)} (for {format_duration(rule.hold)})")
+        return Gate(True, "; ".join(parts), due=at)

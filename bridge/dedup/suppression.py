@@ -1,0 +1,97 @@
+"""What holds an alert back although a rule would let it through: a maintenance window, a
+silence, or another alert that explains it (inhibition). Pure.
+
+Checked in that order; the first that applies wins. A held-back alert is recorded with its
+reason and looked at again when what held it back ends (see `TimerKind.RELEASE` and
+`Decision.releases`), so nothing that is still firing afterwards is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bridge.alert import Alert
+from bridge.dedup.rules import Rule, RuleSet
+from bridge.dedup.state import AlertState, Context, Disposition, Inhibitor
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    disposition: Disposition  # SUPPRESSED or INHIBITED
+    key: str  # "maintenance:<name>", "silence:<id>" or "inhibit:<fingerprint>"
+    reason: str
+    until: datetime | None  # when it ends, if that is known in advance
+    related: Inhibitor | None = None  # inhibition: the alert that explains this one
+
+
+def suppression_for(
+    rules: RuleSet, context: Context, alert: Alert, now: datetime, when: Callable[[datetime], str]
+) -> Suppression | None:
+    """What holds `alert` back at `now`, if anything; `when` formats times for the reason."""
+    for window in rules.maintenance:
+        until = window.until(alert, now)
+        if until is not None:
+            return Suppression(
+                Disposition.SUPPRESSED,
+                f"maintenance:{window.name}",
+                f"in maintenance {window.name} until {when(until)}",
+                until,
+            )
+    for silence in context.silences:
+        if silence.active(now) and silence.matches(alert):
+            said = f": {silence.comment}" if silence.comment else ""
+            return Suppression(
+                Disposition.SUPPRESSED,
+                f"silence:{silence.id}",
+                f"silenced by {silence.author} until {when(silence.ends_at)}{said}",
+                silence.ends_at,
+            )
+    for rule in rules.inhibiting:
+        inhibition = rule.inhibits
+        assert inhibition is not None
+        if not all(m.matches(alert) for m in inhibition.matchers):
+            continue
+        for source in context.inhibitors.get(rule.name, {}).get(inhibition.key(alert), {}).values():
+            if source.fingerprint != alert.fingerprint:
+                where = f" (incident {source.incident})" if source.incident is not None else ""
+                return Suppression(
+                    Disposition.INHIBITED,
+                    f"inhibit:{source.fingerprint}",
+                    f"inhibited by {source.description}{where}",
+                    None,
+                    source,
+                )
+    return None
+
+
+def inhibitor_of(rule: Rule, state: AlertState, alert: Alert) -> tuple[str, tuple[str, ...]] | None:
+    """(rule name, equal values) under which this alert inhibits others right now, if it does."""
+    if rule.inhibits is None or not state.in_group:
+        return None
+    return rule.name, rule.inhibits.key(alert)
+
+
+def describe_source(alert: Alert) -> str:
+    return f"{alert.name} on {alert.host}" if alert.host and alert.host not in alert.name else alert.name
+
+
+class InhibitorIndex:
+    """The alerts inhibiting others right now, kept in step with decisions by whoever applies them."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, dict[tuple[str, ...], dict[str, Inhibitor]]] = {}
+
+    def update(self, rule: Rule, state: AlertState, alert: Alert) -> None:
+        """Record `state` (of an alert of `rule`): it inhibits others while it fires in its group."""
+        if rule.inhibits is None:
+            return
+        for by_fingerprint in self.index.get(rule.name, {}).values():
+            by_fingerprint.pop(state.fingerprint, None)
+        found = inhibitor_of(rule, state, alert)
+        if found is not None:
+            name, key = found
+            self.index.setdefault(name, {}).setdefault(key, {})[state.fingerprint] = Inhibitor(
+                state.fingerprint, describe_source(alert), state.incident
+            )
