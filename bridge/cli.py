@@ -89,6 +89,7 @@ def serve(host: str, port: int, threads: int) -> None:
     app = create_app(runtime=runtime)
     runtime.runner.start()
     runtime.runner.notify()  # pick up whatever was left pending by the last run
+    runtime.rules.watch(settings.rules_watch)
 
     def _reload(_signum: int, _frame: FrameType | None) -> None:
         runtime.rules.reload()

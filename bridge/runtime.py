@@ -111,6 +111,7 @@ class Runtime:
 
     def close(self) -> None:
         self.runner.stop()
+        self.rules.stop_watching()
         self.db.dispose()
 
 

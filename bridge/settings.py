@@ -48,6 +48,13 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("BRIDGE_RULES_DIR", "rules_dir", "rules", "Directory of rules files (`*.yaml`)."),
     Spec(
+        "BRIDGE_RULES_WATCH",
+        "rules_watch",
+        "2s",
+        "How often each process checks the rules files for changes and reloads them; 0 to never "
+        "(then `POST /api/rules/reload` or SIGHUP).",
+    ),
+    Spec(
         "BRIDGE_ALERTMANAGER_TOKEN",
         "alertmanager_token",
         None,
@@ -165,6 +172,7 @@ class Settings:
     database_url: str = "sqlite:///bridge.db"
     redis_url: str | None = None
     rules_dir: Path = Path("rules")
+    rules_watch: timedelta = timedelta(seconds=2)
     alertmanager_token: str | None = None
     zabbix_token: str | None = None
     admin_token: str | None = None
@@ -346,6 +354,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _database_url,
     "redis_url": _redis_url,
     "rules_dir": Path,
+    "rules_watch": _duration,
     "base_url": _http_url,
     "timezone": _timezone,
     "max_body_bytes": _positive_int,

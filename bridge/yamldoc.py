@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -124,7 +124,7 @@ class YamlDocument:
         if value is None:
             return fallback
         if not isinstance(value, bool):
-            self.problem(path, f"must be true or false, got {self.text_of(path, value)!r}")
+            self.problem(path, f"`{path[-1]}` must be true or false, got {self.text_of(path, value)!r}")
             return fallback
         return value
 
@@ -149,7 +149,7 @@ class YamlDocument:
             self.problem(path, str(exc))
             return fallback
         if positive and delta <= timedelta(0):
-            self.problem(path, "must be longer than 0s")
+            self.problem(path, f"`{path[-1]}` must be longer than 0s")
         return delta
 
     def timezone(self, path: Path_, value: Any, fallback: ZoneInfo) -> ZoneInfo:
@@ -159,7 +159,9 @@ class YamlDocument:
         try:
             return ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError):
-            self.problem(path, f"unknown time zone {text!r} (an IANA name such as Europe/Moscow or UTC)")
+            hint = difflib.get_close_matches(text, sorted(available_timezones()), n=1)
+            said = f"did you mean {hint[0]!r}?" if hint else "an IANA name such as Europe/Moscow or UTC"
+            self.problem(path, f"unknown time zone {text!r} ({said})")
             return fallback
 
     def instant(self, path: Path_, value: Any, tz: ZoneInfo) -> datetime | None:

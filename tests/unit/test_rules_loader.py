@@ -89,7 +89,7 @@ def problems(text: str, name: str = "rules.yaml") -> list[str]:
             "rules:\n  - name: a\n    for: ten minutes\n",
             "rules.yaml:3: 'ten minutes' is not a duration (examples: 30s, 10m, 1h30m, 2d)",
         ),
-        ("rules:\n  - name: a\n    for: 0s\n", "rules.yaml:3: must be longer than 0s"),
+        ("rules:\n  - name: a\n    for: 0s\n", "rules.yaml:3: `for` must be longer than 0s"),
         (
             "rules:\n  - name: a\n    resolve_after: soon\n",
             "rules.yaml:3: 'soon' is not a duration (examples: 30s, 10m, 1h30m, 2d)",
