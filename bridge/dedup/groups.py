@@ -158,13 +158,13 @@ class GroupOps:
         if rule.flapping is None:
             return work.put(group)
         within = rule.flapping.within
-        changes = tuple(t for t in sorted((*group.changes, at)) if now - t <= within)
+        changes = tuple(t for t in sorted((*group.changes, at)) if now - t < within)
         return self.check_flapping(work, replace(group, changes=changes), rule, now)
 
     def check_flapping(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> GroupState:
         flapping = rule.flapping
         assert flapping is not None
-        recent = [t for t in group.changes if now - t <= flapping.within]
+        recent = [t for t in group.changes if now - t < flapping.within]
         group = replace(group, changes=tuple(recent))
         counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
         if not group.flapping and len(recent) >= flapping.changes:
@@ -263,6 +263,12 @@ class GroupOps:
                 )
             )
             view = IncidentView(number=None, active=True, priority=priority, resolved_at=None)
+        if group.flapping and rule.flapping is not None:
+            # it began flapping before there was an incident to say so on: say it now
+            counted = f"{len(group.changes)} changes in {format_duration(rule.flapping.within)}"
+            work.actions.append(
+                IncidentAction(ActionKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
+            )
         return work.put(replace(group, incident=view, occurrences=()))
 
     # -- the gate -------------------------------------------------------------------------------

@@ -77,8 +77,18 @@ def parse(payload: Any, body: bytes, received_at: datetime) -> Delivery:
     if origin not in ("", "reconciliation"):
         raise PayloadError("origin", f"must be 'reconciliation' when present, got {origin!r}")
     alerts = tuple(_parse_alert(raw, f"alerts[{i}]", received_at, origin) for i, raw in enumerate(raw_alerts))
-    dedup_key = "alertmanager:" + hashlib.sha256(body).hexdigest()
-    return Delivery(source=Source.ALERTMANAGER, dedup_key=dedup_key, alerts=alerts)
+    return Delivery(source=Source.ALERTMANAGER, dedup_key=delivery_key(body, received_at), alerts=alerts)
+
+
+REDELIVERY_WINDOW_SECONDS = 60
+"""A byte-identical notification within the same minute is a redelivery (an HA peer's copy, a
+retry after a lost answer) and is stored once. Later it is a repeat (`repeat_interval`): stored
+and decided again, because a repeat is news for heartbeats (Watchdog) even when nothing changed."""
+
+
+def delivery_key(body: bytes, received_at: datetime) -> str:
+    window = int(received_at.timestamp()) // REDELIVERY_WINDOW_SECONDS
+    return f"alertmanager:{hashlib.sha256(body).hexdigest()}:{window}"
 
 
 def _parse_alert(raw: Any, where: str, received_at: datetime, origin: str = "") -> Alert:

@@ -330,3 +330,98 @@ def test_concurrent_workers_on_one_group_open_exactly_one_incident(
         assert attached == 80
     finally:
         harness.close()
+
+
+LANGUAGE_RULES = """
+defaults:
+  resolve_after: 5m
+  reopen_within: 1h
+  priority: {critical: P1, default: P3}
+rules:
+  - name: host-down
+    match: {name: HostDown}
+    group_by: [host]
+    inhibits: {match: {name: "!=HostDown"}, equal: [host]}
+  - name: ping
+    match: {name: Ping}
+    threshold: {count: 2, within: 30m}
+    flapping: {changes: 4, within: 30m}
+  - name: pods
+    match: {name: PodCrash}
+    dedup_by: [name]
+  - name: watchdog
+    kind: heartbeat
+    match: {name: Watchdog}
+    every: 10m
+maintenance:
+  - name: c-window
+    match: {host: c}
+    every: "daily 07:00-08:00"
+"""
+
+
+@st.composite
+def language_streams(draw: st.DrawFn) -> list[tuple[Source, bytes, object]]:
+    """Alerts that exercise inhibition, thresholds with flapping, dedup_by, heartbeats, maintenance."""
+    base = captured("alertmanager/01-firing-single.json").received_at  # 06:51 UTC: c's window is 07-08
+    deliveries = []
+    for name in draw(
+        st.lists(
+            st.sampled_from(["HostDown", "HighCPU", "Ping", "PodCrash"]), min_size=1, max_size=4, unique=True
+        )
+    ):
+        for host in draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3, unique=True)):
+            minute = draw(st.integers(0, 40))
+            for _ in range(draw(st.integers(1, 4))):
+                start = base + timedelta(minutes=minute)
+                firing = am_alert(
+                    name, starts_at=start.isoformat(), fingerprint=f"{name}{host}", instance=f"{host}:1"
+                )
+                deliveries.append((start + timedelta(seconds=5), firing))
+                length = draw(st.integers(1, 40))
+                end = start + timedelta(minutes=length)
+                deliveries.append(
+                    (end + timedelta(seconds=5), dict(firing, status="resolved", endsAt=end.isoformat()))
+                )
+                minute += length + draw(st.integers(1, 40))
+    watchdog = am_alert("Watchdog", starts_at=base.isoformat(), fingerprint="watchdog", instance="am:9093")
+    for minute in sorted(draw(st.lists(st.integers(0, 180), max_size=12, unique=True))):
+        deliveries.append((base + timedelta(minutes=minute, seconds=7), watchdog))
+    deliveries.sort(key=lambda d: d[0])
+    return [(Source.ALERTMANAGER, json.dumps(am_notification(a)).encode(), t) for t, a in deliveries]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=language_streams())
+def test_the_rules_language_gives_the_simulators_result_on_the_database(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, stream: list[tuple[Source, bytes, object]]
+) -> None:
+    rules_dir = write_rules(tmp_path_factory.mktemp("rules"), LANGUAGE_RULES)
+    empty_database(database_url)
+    until = stream[-1][2] + timedelta(hours=3)  # type: ignore[operator]
+    harness = Harness(database_url, rules_dir)
+    try:
+        for delivery in stream:
+            harness.deliver(*delivery)
+        harness.finish(until)
+        sim = simulated(rules_dir, stream, until)
+        assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+        assert [a[:4] + a[5:] for a in harness.alerts()] == [a[:4] + a[5:] for a in sim_alerts(sim)]
+        with harness.sessions() as session:
+            rows = list(session.scalars(select(Incident).order_by(Incident.number)))
+            stored = [(i.group_key, i.flapping, i.title) for i in rows]
+            rank = {row.number: n for n, row in enumerate(rows, 1)}  # numbers run on across examples
+            kinds = sorted(
+                (rank[e.incident_number], e.kind)
+                for e in session.scalars(select(TimelineEntry))
+                if e.kind in ("flapping_started", "flapping_ended", "related", "reopened", "resolved")
+            )
+        assert stored == [(i.group_key, i.flapping, i.title) for i in sim.incidents]
+        assert kinds == sorted(
+            (i.number, kind)
+            for i in sim.incidents
+            for _, kind, _ in i.timeline
+            if kind in ("flapping_started", "flapping_ended", "related", "reopened", "resolved")
+        )
+    finally:
+        harness.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -265,3 +265,13 @@ def test_host_from_labels(labels: dict[str, str], host: str) -> None:
 
 def test_strip_port_leaves_bare_ipv6_alone() -> None:
     assert strip_port("fe80::1") == "fe80::1"
+
+
+def test_the_same_notification_a_minute_later_is_a_repeat_not_a_redelivery() -> None:
+    """Alertmanager re-sends unchanged groups every repeat_interval; heartbeats need those repeats."""
+    raw = captured("alertmanager/01-firing-single.json").body_raw
+    start = NOW.replace(second=0, microsecond=0)
+    within = parse_delivery(Source.ALERTMANAGER, raw, start + timedelta(seconds=59))
+    assert parse_delivery(Source.ALERTMANAGER, raw, start).dedup_key == within.dedup_key
+    later = parse_delivery(Source.ALERTMANAGER, raw, start + timedelta(seconds=60))
+    assert later.dedup_key != within.dedup_key
