@@ -19,6 +19,9 @@ from bridge.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
+TIMER_ROUNDS = 20
+"""Rounds of due timers per drain; what is left waits for the next tick."""
+
 
 class InProcessRunner:
     def __init__(
@@ -60,7 +63,11 @@ class InProcessRunner:
         deliveries ran."""
         with self._lock:
             handled = self._deliveries()
-            self.pipeline.run_due_timers()
+            # A timer may ask for its next step at an instant already past (a backlog, a late tick):
+            # catch up now, in bounded rounds so that a timer asking again and again cannot spin.
+            for _ in range(TIMER_ROUNDS):
+                if not self.pipeline.run_due_timers():
+                    break
             if self.outbox is not None:
                 self.outbox.run_due()
             if self.periodic is not None and self.periodic.run_due():
