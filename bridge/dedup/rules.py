@@ -25,6 +25,9 @@ from bridge.dedup.matchers import Matcher, MatchOp
 from bridge.priority import Priority
 from bridge.schedule.windows import OneOff, WeeklyWindow
 
+DECIDED_CACHE = 50_000
+"""Distinct combinations of matched values remembered (a few MB at most)."""
+
 DEFAULT_RULE_NAME = "default"
 """The rule that applies when no rule matches: the `defaults` section on its own."""
 
@@ -242,6 +245,10 @@ class RuleSet:
                 self._index.setdefault(key, []).append(position)
         self._index_keys = sorted({k for k, _ in self._index})
         self._merged: dict[tuple[str, ...], Rule] = {}
+        # The rule in force depends only on the values of the keys some matcher looks at, and a
+        # storm repeats few combinations of them: remember the answer per combination.
+        self._match_keys = tuple(sorted({m.key for r in self.rules for m in r.matchers}))
+        self._decided: dict[tuple[str, ...], Rule] = {}
 
     def matching(self, alert: Alert) -> list[Rule]:
         """The rules that decide about `alert`: the first match and, while a match says `continue`,
@@ -265,6 +272,15 @@ class RuleSet:
 
     def first_match(self, alert: Alert) -> Rule:
         """The rule in force for `alert`: its first match, merged with what `continue` adds."""
+        values = tuple(alert.field(key) for key in self._match_keys)
+        rule = self._decided.get(values)
+        if rule is None:
+            if len(self._decided) >= DECIDED_CACHE:
+                self._decided.clear()
+            rule = self._decided[values] = self._first_match(alert)
+        return rule
+
+    def _first_match(self, alert: Alert) -> Rule:
         chain = self.matching(alert)
         if len(chain) == 1:
             return chain[0]
