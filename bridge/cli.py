@@ -30,6 +30,7 @@ def _settings() -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its import-time chatter
     return settings
 
 
@@ -74,7 +75,7 @@ def serve(host: str, port: int, threads: int) -> None:
     try:
         runtime = Runtime.build(settings)
     except RulesError as exc:
-        raise click.ClickException(f"rules refused, not starting:\n{exc}") from None
+        raise click.ClickException(f"rules or rota refused, not starting:\n{exc}") from None
     base_url = settings.base_url or f"http://{host}:{port}"
     for generated in ensure_tokens(runtime.sessions, settings, runtime.clock.now()):
         click.echo(f"\n=== generated the {generated.scope} token (shown once, stored hashed) ===")
@@ -92,6 +93,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     def _reload(_signum: int, _frame: FrameType | None) -> None:
         runtime.rules.reload()
+        runtime.rota.reload()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -151,7 +153,9 @@ def incidents() -> None:
 
 
 @incidents.command("list")
-@click.option("--status", multiple=True, help="open, acknowledged, resolved, closed (repeatable)")
+@click.option(
+    "--status", multiple=True, help="open, acknowledged, stale, resolved, closed, cancelled (repeatable)"
+)
 @click.option("--priority", multiple=True, help="P1..P5 (repeatable)")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -200,10 +204,20 @@ def incidents_show(number: int, as_json: bool) -> None:
         "alert_count",
         "occurrence_count",
         "reopen_count",
+        "type",
+        "client",
+        "assignee",
+        "line",
+        "policy",
+        "return_count",
         "opened_at",
+        "ack_due_at",
         "acknowledged_at",
+        "resolve_due_at",
         "resolved_at",
         "closed_at",
+        "ack_breached_at",
+        "resolve_breached_at",
     ):
         click.echo(f"  {key:<17} {body[key]}")
     click.echo("Alerts:")
@@ -217,43 +231,278 @@ def incidents_show(number: int, as_json: bool) -> None:
         click.echo(f"  {entry['at']}  {entry['actor']:<10} {entry['text']}")
 
 
+ACTION_HELP = {
+    "ack": "Acknowledge an incident (stops escalation).",
+    "resolve": "Resolve an incident (it still needs confirming with `close`).",
+    "close": "Confirm a resolution and close the incident.",
+    "reject": "Reject a resolution: back to work, counted as a return.",
+    "reopen": "Reopen a resolved, closed or cancelled incident.",
+    "escalate": "Escalate now: page the next step of the escalation policy.",
+    "comment": "Add a comment.",
+    "cancel": "Cancel an incident that is no longer relevant.",
+}
+
+
 def _incident_action(action: str) -> Any:
     @click.argument("number", type=int)
     @click.option("--comment", "-m", default="", help="Text recorded with the action.")
     def command(number: int, comment: str) -> None:
-        from bridge.clock import SystemClock
-        from bridge.ticketing import incidents as service
-        from bridge.ticketing.lifecycle import IncidentAction
+        _act(number, action, comment)
 
-        actor = f"cli:{os.environ.get('USER') or 'unknown'}"
-        try:
-            with _database() as sessions, sessions() as session, session.begin():
-                incident = service.act(
-                    session, number, IncidentAction(action), actor, SystemClock().now(), comment, _hooks()
-                )
-                click.echo(f"incident {incident.number} is {incident.status}")
-        except BridgeError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    command.__doc__ = f"{action.capitalize()} an incident."
+    command.__doc__ = ACTION_HELP[action]
     return command
 
 
-for _action in ("ack", "resolve", "close", "reopen", "comment"):
+def _act(number: int, action: str, comment: str, change: Any = None) -> None:
+    from bridge.clock import SystemClock
+    from bridge.ticketing import incidents as service
+    from bridge.ticketing.lifecycle import IncidentAction
+
+    actor = f"cli:{os.environ.get('USER') or 'unknown'}"
+    try:
+        with _database() as sessions, sessions() as session, session.begin():
+            incident = service.act(
+                session,
+                number,
+                IncidentAction(action),
+                actor,
+                SystemClock().now(),
+                comment,
+                _hooks(sessions),
+                change=change,
+            )
+            click.echo(
+                f"incident {incident.number} is {incident.status}, {incident.priority}, "
+                f"responsible {incident.assignee or 'nobody'}, line {incident.line}"
+            )
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+for _action in ACTION_HELP:
     incidents.command(_action)(_incident_action(_action))
 
 
-def _hooks() -> Any:
-    """Write-back to the sources for actions taken here: the jobs wait in the outbox for `bridge serve`."""
+@incidents.command("assign")
+@click.argument("number", type=int)
+@click.option("--to", "to", help="The new responsible person's rota handle.")
+@click.option("--line", type=click.Choice(["L1", "L2", "L3"]), help="The new support line.")
+@click.option("--comment", "-m", default="", help="Text recorded with the action.")
+def incidents_assign(number: int, to: str | None, line: str | None, comment: str) -> None:
+    """Reassign an incident and/or move it to another line."""
+    from bridge.ticketing.incidents import Change
+
+    _act(number, "assign", comment, Change(assignee=to, line=line))
+
+
+@incidents.command("priority")
+@click.argument("number", type=int)
+@click.argument("priority", type=click.Choice(["P1", "P2", "P3", "P4", "P5"], case_sensitive=False))
+@click.option("--comment", "-m", default="", help="Text recorded with the action.")
+def incidents_priority(number: int, priority: str, comment: str) -> None:
+    """Change an incident's priority (its SLA deadlines follow)."""
+    from bridge.priority import Priority
+    from bridge.ticketing.incidents import Change
+
+    _act(number, "priority", comment, Change(priority=Priority(priority.upper())))
+
+
+def _hooks(sessions: sessionmaker[Session]) -> Any:
+    """What actions taken here set off: ownership, escalation and notifications (sent by the
+    running bridge), and write-back to the sources (jobs in the outbox)."""
     from bridge.clock import SystemClock
+    from bridge.live_rota import LiveRota
     from bridge.live_rules import LiveRules
     from bridge.sources.writeback import Writeback
-    from bridge.ticketing.hooks import NoHooks
+    from bridge.ticketing.duty import Duty
+    from bridge.ticketing.hooks import HookChain
+    from bridge.ticketing.notify import Notifier, Templates, channels_from
 
     settings = _settings()
+    clock = SystemClock()
+    try:
+        rota = LiveRota(settings.rules_dir, settings.zone)
+    except RulesError as exc:
+        raise click.ClickException(f"rota refused:\n{exc}") from None
+    notifier = Notifier(sessions, clock, channels_from(settings), Templates(settings.templates_dir))
+    duty = Duty(rota, notifier, settings.base_url)
     if not (settings.zabbix_enabled or settings.alertmanager_url):
-        return NoHooks()
-    return Writeback(settings, LiveRules(settings.rules_dir, settings.zone), SystemClock())
+        return duty
+    return HookChain(Writeback(settings, LiveRules(settings.rules_dir, settings.zone), clock), duty)
+
+
+# -- on call and reports -------------------------------------------------------------------------
+
+
+def _rota() -> Any:
+    from bridge.live_rota import LiveRota
+
+    settings = _settings()
+    try:
+        return LiveRota(settings.rules_dir, settings.zone).rota
+    except RulesError as exc:
+        raise click.ClickException(f"rota refused:\n{exc}") from None
+
+
+def _when(text: str | None) -> Any:
+    from bridge.clock import SystemClock
+    from bridge.timeutil import parse_instant
+
+    if not text:
+        return SystemClock().now()
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time with a zone") from None
+
+
+@main.command()
+@click.option("--at", "at_text", help="ISO 8601 time with a zone (default: now).")
+@click.option("--schedule", help="Only this schedule.")
+@click.option("--week", is_flag=True, help="Print the coming week's shifts instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def oncall(at_text: str | None, schedule: str | None, week: bool, as_json: bool) -> None:
+    """Who is on duty (per schedule) and who would own a new incident of each client."""
+    from datetime import timedelta
+
+    from bridge.ticketing import oncall as service
+    from bridge.web.serialize import on_duty_json
+
+    rota = _rota()
+    at = _when(at_text)
+
+    def local(instant: Any) -> str:
+        return str(instant.astimezone(rota.tz).strftime("%a %Y-%m-%d %H:%M"))
+
+    try:
+        with _database() as sessions, sessions() as session:
+            if week:
+                found = service.coming_shifts(session, rota, at, at + timedelta(days=7), schedule)
+                if as_json:
+                    body = {n: [on_duty_json(n, s, rota) for s in spans] for n, spans in found.items()}
+                    click.echo(json.dumps(body, indent=2))
+                    return
+                click.echo(f"Shifts from {local(at)} for a week ({rota.tz}):")
+                for name, spans in found.items():
+                    click.echo(f"{name}:")
+                    for span in spans:
+                        mark = "  (override)" if span.override else ""
+                        click.echo(
+                            f"  {local(span.shift_start)} - {local(span.shift_end)}  "
+                            f"{rota.display(span.person)}{mark}"
+                        )
+                    if not spans:
+                        click.echo("  nobody")
+                return
+            duties = service.on_duty(session, rota, at, schedule)
+            extra = service.overrides(session, at)
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+    owners = {c or "(no client)": rota.responsible_for(c, at, extra) for c in [*rota.clients, None]}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "schedules": [on_duty_json(d.schedule, d.duty, rota) for d in duties],
+                    "responsible": {
+                        c: None if o is None else {"person": o.person, "why": o.why}
+                        for c, o in owners.items()
+                    },
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(f"On duty at {local(at)} ({rota.tz}), rota {rota.version}:")
+    for item in duties:
+        if item.duty is None:
+            click.echo(f"  {item.schedule:<18} nobody")
+            continue
+        duty = item.duty
+        mark = " (override)" if duty.override else ""
+        click.echo(
+            f"  {item.schedule:<18} {rota.display(duty.person):<34} "
+            f"{local(duty.shift_start)} - {local(duty.shift_end)}{mark}"
+        )
+    if schedule is None:
+        click.echo("A new incident now goes to:")
+        for client, owner in owners.items():
+            shown = "nobody" if owner is None else f"{rota.display(owner.person)}: {owner.why}"
+            click.echo(f"  {client:<18} {shown}")
+
+
+@main.group()
+def rota() -> None:
+    """The on-duty rota file (rota.yaml in BRIDGE_RULES_DIR)."""
+
+
+@rota.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def rota_check(path: Path | None) -> None:
+    """Validate a rota file (default: BRIDGE_RULES_DIR/rota.yaml); exit 1 on any mistake."""
+    from bridge.oncall.loader import load_rota_file, rota_path
+
+    settings = Settings.from_env()
+    path = path or rota_path(settings.rules_dir)
+    try:
+        found = load_rota_file(path, settings.zone)
+    except RulesError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(
+        f"{path}: {len(found.people)} people, {len(found.teams)} teams, {len(found.clients)} clients, "
+        f"{len(found.schedules)} schedules, {len(found.policies)} escalation policies, "
+        f"version {found.version}"
+    )
+
+
+@main.group()
+def reports() -> None:
+    """Reports."""
+
+
+@reports.command("sla")
+@click.option("--from", "start_text", help="ISO 8601 time (default: 30 days before --to).")
+@click.option("--to", "end_text", help="ISO 8601 time (default: now).")
+@click.option("--client", help="Only this client.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reports_sla(start_text: str | None, end_text: str | None, client: str | None, as_json: bool) -> None:
+    """Per client and priority: count, time to acknowledge and resolve (median, p90), breaches."""
+    from datetime import timedelta
+
+    from bridge.ticketing.reports import sla_report
+    from bridge.timeutil import format_duration
+    from bridge.web.serialize import sla_row_json
+
+    found_rota = _rota()
+    end = _when(end_text)
+    start = _when(start_text) if start_text else end - timedelta(days=30)
+    with _database() as sessions, sessions() as session:
+        rows = sla_report(session, found_rota, start, end, client)
+    if as_json:
+        click.echo(json.dumps([sla_row_json(r) for r in rows], indent=2))
+        return
+
+    def shown(seconds: float | None) -> str:
+        return "-" if seconds is None else format_duration(timedelta(seconds=round(seconds)))
+
+    click.echo(f"SLA from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (service time)")
+    click.echo(
+        f"{'client':<14} {'pri':<3} {'count':>5}  {'ack median':>10} {'ack p90':>9}  "
+        f"{'res median':>10} {'res p90':>9}  breaches (ack/resolve)"
+    )
+    for row in rows:
+        click.echo(
+            f"{row.client:<14} {row.priority:<3} {row.count:>5}  {shown(row.ack_median):>10} "
+            f"{shown(row.ack_p90):>9}  {shown(row.resolve_median):>10} {shown(row.resolve_p90):>9}  "
+            f"{row.ack_breaches}/{row.resolve_breaches}"
+        )
+        for breach in row.breaches:
+            click.echo(
+                f"    #{breach.number} {breach.target} due {breach.due_at:%Y-%m-%d %H:%M} UTC: {breach.title}"
+            )
+    if not rows:
+        click.echo("(no incidents opened in this period)")
 
 
 @contextmanager
