@@ -2,10 +2,11 @@
 
 A `Schedule` has layers (`Rotation`s) and `Override`s. At an instant:
 1. an override that covers it wins (the latest-starting one if several, then the later listed);
-2. otherwise, among the layers whose windows or dates hold the instant (a layer without either
-   always does), the most specific wins: the smallest nominal weekly time covered by its windows
-   (overlapping windows counted once; no windows counts as a full week, a layer of dates only as
-   nothing, so a holiday layer beats the rest on its days), ties going to the layer listed later;
+2. otherwise, among the layers that hold the instant (a layer holds inside its windows, and
+   only on its dates when it lists dates such as holidays; without either, always), the most
+   specific wins: a layer limited to dates beats any that is not (a holiday layer wins on its
+   days), then the smallest nominal weekly time covered by its windows (overlapping windows
+   counted once; no windows counts as a full week), ties going to the layer listed later;
 3. within that rotation the member on duty is ``members[index % len(members)]``, where shift
    ``index`` starts on local date ``anchor + index * shift_days`` at the `handoff` wall-clock time
    (negative indexes before the anchor continue the cycle backwards).
@@ -42,7 +43,7 @@ class Rotation:
     anchor: date  # the local date on which members[0]'s shift begins at `handoff`
     windows: tuple[WeeklyWindow, ...] = ()  # empty (and no dates): always; else only inside these
     tz: ZoneInfo = field(kw_only=True)
-    dates: frozenset[date] = field(default=frozenset(), kw_only=True)  # whole local days (holidays)
+    dates: frozenset[date] = field(default=frozenset(), kw_only=True)  # only on these local days
 
     def __post_init__(self) -> None:
         if not self.members:
@@ -78,12 +79,11 @@ class Rotation:
         return bool(self.windows or self.dates)
 
     def covers(self, at: datetime) -> bool:
-        """Is `at` inside the rotation's windows or dates (always, without either)?"""
-        if not self.restricted:
-            return True
-        if self.dates and day_of(at, self.tz) in self.dates:
-            return True
-        return any(window.contains(at, self.tz) for window in self.windows)
+        """Is `at` inside the rotation's windows (on its dates, when it has dates); always without
+        either?"""
+        if self.dates and day_of(at, self.tz) not in self.dates:
+            return False
+        return not self.windows or any(window.contains(at, self.tz) for window in self.windows)
 
     def weekly_duration(self) -> timedelta:
         """Nominal time per week this layer covers; the smaller, the more specific."""
@@ -92,19 +92,29 @@ class Rotation:
         return timedelta(0) if self.dates else _WEEK
 
     def coverage(self, start: datetime, end: datetime) -> list[Span]:
-        """The layer's windows and dates within [start, end), as disjoint, non-touching spans."""
-        spans = coverage(self.windows, start, end, self.tz) if self.windows else []
+        """Where the layer holds within [start, end), as disjoint, non-touching spans: its windows,
+        cut to its dates when it has dates."""
+        spans = coverage(self.windows, start, end, self.tz) if self.windows else [(start, end)]
+        if not self.dates:
+            return spans
+        days: list[Span] = []
         for day in sorted(self.dates):
             begin, finish = max(day_start(day, self.tz), start), min(day_start(day + _DAY, self.tz), end)
             if begin < finish:
-                spans.append((begin, finish))
-        merged: list[Span] = []
-        for begin, finish in sorted(spans):
-            if merged and begin <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], finish))
-            else:
-                merged.append((begin, finish))
-        return merged
+                if days and days[-1][1] == begin:
+                    days[-1] = (days[-1][0], finish)
+                else:
+                    days.append((begin, finish))
+        cut: list[Span] = []
+        for begin, finish in spans:
+            for day_begin, day_end in days:
+                low, high = max(begin, day_begin), min(finish, day_end)
+                if low < high:
+                    if cut and cut[-1][1] == low:
+                        cut[-1] = (cut[-1][0], high)
+                    else:
+                        cut.append((low, high))
+        return cut
 
     def boundaries(self, start: datetime, end: datetime) -> set[datetime]:
         """Instants in [start, end] where the layer's windows or dates begin or end."""
@@ -183,13 +193,13 @@ def who_is_on_duty(schedule: Schedule, at: datetime) -> OnDuty | None:
             override.person, OVERRIDE_LAYER, as_utc(override.start), as_utc(override.end), override=True
         )
     layers = [
-        (layer.weekly_duration(), -number, layer)
+        (not layer.dates, layer.weekly_duration(), -number, layer)
         for number, layer in enumerate(schedule.layers)
         if layer.covers(at)
     ]
     if not layers:
         return None
-    winner = min(layers, key=lambda item: (item[0], item[1]))[2]
+    winner = min(layers, key=lambda item: (item[0], item[1], item[2]))[3]
     return winner.on_duty(at)
 
 

@@ -32,7 +32,7 @@ def test_firing_opens_an_incident_with_its_priority_and_number(api: Api) -> None
     assert [a["fingerprint"] for a in detail["alerts"]] == ["alertmanager:dc4962fcf0356e7f"]
     assert [e["kind"] for e in detail["timeline"]] == ["opened", "alert_attached"]
     assert detail["timeline"][0]["text"] == "opened P1 by rule default"
-    assert detail["actions"] == ["ack", "resolve", "comment"]
+    assert detail["actions"] == ["ack", "resolve", "escalate", "assign", "priority", "comment", "cancel"]
 
 
 def test_repeat_deliveries_keep_one_incident_and_count_occurrences_right(api: Api) -> None:
