@@ -86,7 +86,7 @@ class Duty:
         what = [
             f"responsible: {rota.display(incident.assignee)} ({why})",
             f"line {incident.line}",
-            f"escalation policy {policy.name} ({policy_why})",
+            f"escalation policy {policy.name}" + ("" if policy_why == "default" else f" ({policy_why})"),
             self._deadline_text(incident),
         ]
         self._log(session, incident, now, "assigned", "; ".join(what))
