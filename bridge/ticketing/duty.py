@@ -243,13 +243,15 @@ class Duty:
                     f"reassigned from {rota.display(before)} to the head of IT, {rota.display(head.handle)}",
                 )
             reason += f"; returned {incident.return_count} times, now with the head of IT"
+        told: set[str] = set()
         if incident.assignee and rota.person(incident.assignee):
             self._send(
                 session, incident, [Paged(incident.assignee, "responsible")], Kind.RETURNED, reason, now, ""
             )
-        incident.escalation_step, incident.escalation_round = None, 0
+            told.add(incident.assignee)
         self._arm(session, incident, now)
-        self.escalate(session, incident, now, reason)
+        # Back to work means escalation from the start; the owner was just told, not paged twice.
+        self._step(session, incident, self._policy(incident), 0, 0, now, reason, skip=told)
 
     def _assigned(
         self, session: Session, incident: Incident, actor: str, comment: str, now: datetime

@@ -69,8 +69,13 @@ def coming_shifts() -> Response:
     with runtime.sessions() as session:
         found = oncall.coming_shifts(session, rota, start, end, request.args.get("schedule"))
     return jsonify(
-        {"from": iso(start), "to": iso(end)},
-        schedules={name: [on_duty_json(name, s, rota) for s in spans] for name, spans in found.items()},
+        {
+            "from": iso(start),
+            "to": iso(end),
+            "schedules": {
+                name: [on_duty_json(name, s, rota) for s in spans] for name, spans in found.items()
+            },
+        }
     )
 
 
@@ -187,7 +192,7 @@ def sla_report() -> Response:
         raise PayloadError("from", "must be before `to`")
     with runtime.sessions() as session:
         rows = reports.sla_report(session, runtime.rota.rota, start, end, request.args.get("client"))
-    return jsonify({"from": iso(start), "to": iso(end)}, rows=[sla_row_json(r) for r in rows])
+    return jsonify({"from": iso(start), "to": iso(end), "rows": [sla_row_json(r) for r in rows]})
 
 
 # -- helpers ------------------------------------------------------------------------------------
