@@ -379,10 +379,17 @@ class Notifier:
 
 
 def list_notifications(
-    session: Session, statuses: Sequence[str], incident: int | None, limit: int, offset: int
+    session: Session,
+    statuses: Sequence[str],
+    incident: int | None,
+    limit: int,
+    offset: int,
+    channel: str | None = None,
 ) -> tuple[list[Notification], int]:
     """Notifications, newest first."""
     statement = select(Notification)
+    if channel:
+        statement = statement.where(Notification.channel == channel)
     if statuses:
         statement = statement.where(Notification.status.in_(statuses))
     if incident is not None:

@@ -176,7 +176,12 @@ def list_notifications() -> Response:
     statuses = [v for value in request.args.getlist("status") for v in value.split(",") if v]
     with get_runtime().sessions() as session:
         rows, total = notify.list_notifications(
-            session, statuses, _int("incident", 0, 1, None) if incident else None, limit, offset
+            session,
+            statuses,
+            _int("incident", 0, 1, None) if incident else None,
+            limit,
+            offset,
+            request.args.get("channel"),
         )
         return jsonify(items=[notification_json(r) for r in rows], total=total, limit=limit, offset=offset)
 

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 class Mail:
     sender: str
     recipients: list[str]
-    message: Message
+    message: EmailMessage
 
     @property
     def subject(self) -> str:
@@ -31,9 +31,7 @@ class Mail:
 
     @property
     def text(self) -> str:
-        payload = self.message.get_payload(decode=True)
-        assert isinstance(payload, bytes)
-        return payload.decode()
+        return str(self.message.get_content()).replace("\r\n", "\n")  # SMTP lines end in CRLF
 
 
 class _Inbox:
@@ -41,7 +39,7 @@ class _Inbox:
         self.mails: list[Mail] = []
         self.refuse: set[str] = set()  # recipients answered with 550
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook names)
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.refuse:
@@ -49,10 +47,16 @@ class _Inbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
-        self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), message_from_bytes(content)))
+        self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), _parse(content)))
         return "250 Message accepted for delivery"
+
+
+def _parse(content: bytes) -> EmailMessage:
+    message = message_from_bytes(content, policy=policy.default)  # decodes headers and bodies
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 @contextmanager
@@ -102,7 +106,7 @@ def http_server() -> Iterator[tuple[str, HttpSink]]:
     sink = HttpSink()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
             status = sink.status_for(self.path)
