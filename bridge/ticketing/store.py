@@ -375,7 +375,7 @@ class StateStore:
             client=action.client,
             flapping=action.flapping,
             type="incident",
-            line="L1",
+            line=action.line or "L1",
             escalation_round=0,
             return_count=0,
             description="",

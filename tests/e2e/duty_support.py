@@ -35,6 +35,7 @@ rules:
     match: {name: HostDown}
     priority: P1
     route: critical
+    line: L2
     client: {label: customer}
   - name: everything-else
     client: {label: customer}

@@ -69,6 +69,7 @@ def test_an_alert_gets_its_client_owner_policy_and_deadlines_at_once(desk: Desk)
     incident = desk.incident(1)
     assert (incident["client"], incident["priority"], incident["route"]) == ("retail", "P1", "critical")
     assert (incident["assignee"], incident["policy"], incident["type"]) == ("belov", "critical", "incident")
+    assert incident["line"] == "L2"  # the rule says so
     # critical's first step pages the responsible and the operator on shift at once.
     assert desk.pages(1) == [
         "registration message: paging Dmitry Belov (belov) (on duty in schedule weekend-duty) by email, telegram",
@@ -281,3 +282,22 @@ def test_the_sla_report_counts_times_and_breaches_per_client_and_priority(desk: 
         "/api/reports/sla", client="retail", **{"from": z("2026-11-24 00:00"), "to": z("2026-11-25 00:00")}
     )
     assert [r["client"] for r in only["rows"]] == ["retail"]
+
+
+def test_the_head_of_it_hears_of_incidents_still_open_after_three_days(desk: Desk) -> None:
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Intermittent VPN drops at the depot", client="logistics", priority="P4")
+    desk.act(1, "ack")
+    long_open = "[bridge] #1 P4 open for long: Intermittent VPN drops at the depot"
+    desk.at("2026-11-27 10:59")
+    assert long_open not in desk.mails_to("smirnova")
+    desk.at("2026-11-27 11:00")
+    assert desk.mails_to("smirnova").count(long_open) == 1
+    assert desk.pages(1)[-1] == (
+        "long_open: open for 3d: paging Natalia Smirnova (smirnova) (head of IT: long-running incidents) "
+        "by email, telegram"
+    )
+    desk.open(title="Resolved quickly", client="logistics", priority="P4")
+    desk.act(2, "resolve")
+    desk.at("2026-11-30 12:00")
+    assert [m for m in desk.mails_to("smirnova") if "open for long" in m] == [long_open]
