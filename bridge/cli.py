@@ -271,10 +271,10 @@ def _act(number: int, action: str, comment: str, change: Any = None) -> None:
                 _hooks(sessions),
                 change=change,
             )
-            click.echo(
-                f"incident {incident.number} is {incident.status}, {incident.priority}, "
-                f"responsible {incident.assignee or 'nobody'}, line {incident.line}"
-            )
+            click.echo(f"incident {incident.number} is {incident.status}")
+            if change is not None:
+                owner = incident.assignee or "nobody"
+                click.echo(f"  {incident.priority}, responsible {owner}, line {incident.line}")
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -94,7 +94,7 @@ def test_actions_from_the_cli_reassign_notify_and_show_in_the_sla_report(
     finally:
         runtime.close()
     output = run(env, "incidents", "assign", "1", "--to", "sokolov", "--line", "L2", "-m", "knows the queue")
-    assert output == "incident 1 is open, P3, responsible sokolov, line L2\n"
+    assert output == "incident 1 is open\n  P3, responsible sokolov, line L2\n"
     shown = run(env, "incidents", "show", "1")
     assert "  assignee          sokolov\n" in shown
     assert "responsible morozov -> sokolov, line L1 -> L2 by cli:" in shown
