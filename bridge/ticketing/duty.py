@@ -93,9 +93,7 @@ class Duty:
         self._arm(session, incident, now)
         registered: set[str] = set()
         if incident.assignee and (person := rota.person(incident.assignee)) is not None:
-            self._send(
-                session, incident, [Paged(person.handle, why)], Kind.REGISTRATION, "registered", now, ""
-            )
+            self._send(session, incident, [Paged(person.handle, why)], Kind.REGISTRATION, why, now, "")
             registered.add(person.handle)
         self._step(session, incident, policy, 0, 0, now, "new incident", skip=registered)
 
@@ -264,7 +262,15 @@ class Duty:
             )
         if incident.assignee and rota.person(incident.assignee) and actor != incident.assignee:
             reason = f"assigned by {actor}" + (f": {comment}" if comment else "")
-            self._send(session, incident, [Paged(incident.assignee, reason)], Kind.ASSIGNED, reason, now, "")
+            self._send(
+                session,
+                incident,
+                [Paged(incident.assignee, "new responsible")],
+                Kind.ASSIGNED,
+                reason,
+                now,
+                "",
+            )
 
     # -- SLA ------------------------------------------------------------------------------------
 
@@ -346,7 +352,7 @@ class Duty:
             "line": incident.line,
             "description": incident.description,
             "assignee": rota.display(incident.assignee),
-            "assigned_why": "from the rota",
+            "assigned_why": reason,
             "ack_due": self.local(incident.ack_due_at),
             "resolve_due": self.local(incident.resolve_due_at),
             "opened": self.local(incident.opened_at),

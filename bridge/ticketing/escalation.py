@@ -121,9 +121,13 @@ class DutyTimers:
             f"resolved nor updated for {format_duration(policy.ack_timeout)}"
         )
         self._log(session, incident, due, "ack_timeout", why)
-        # Page the step the incident had reached again, then escalation carries on from there.
-        step = incident.escalation_step or 0
-        self.duty._step(session, incident, policy, step, incident.escalation_round, due, why)
+        # Remind the owner who went quiet, then escalation carries on after the step it had reached.
+        if incident.assignee:
+            self.duty.notify(
+                session, incident, [Paged(incident.assignee, "responsible")], Kind.ESCALATION, why, due
+            )
+        wait = policy.steps[incident.escalation_step or 0].wait if policy.steps else policy.ack_timeout
+        timers.schedule(session, TimerKind.ESCALATION, str(incident.number), due + wait)
 
     def _sla_ack(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
         if incident.acknowledged_at is not None or incident.ack_breached_at is not None:

@@ -82,7 +82,9 @@ def test_an_acknowledged_incident_left_alone_pages_again_after_the_ack_timeout(d
         "ack timeout: acknowledged 2h50m ago and neither resolved nor updated for 2h"
     ]
     ack_timeout = "ack timeout: acknowledged 2h50m ago and neither resolved nor updated for 2h"
-    assert desk.pages(1)[-1] == f"escalation: {ack_timeout} " + STEP_1.format(r=1)
+    assert desk.pages(1)[-1] == (
+        f"escalation: {ack_timeout}: paging Kseniya Kuznetsova (kuznetsova) (responsible) by email, telegram"
+    )
     desk.at("2026-11-24 06:15")  # and escalation carries on from there while nobody acts
     assert desk.pages(1)[-1] == "escalation: acknowledged but not worked on " + STEP_2.format(r=1)
     desk.act(1, "comment", comment="vendor is on site")  # an update stops it again
