@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bridge.priority import Priority
 from bridge.schedule.calendar import ServiceCalendar
 from bridge.schedule.rota import OnDuty, Override, Schedule, who_is_on_duty
+from bridge.timeutil import format_duration
 
 
 class Role(StrEnum):
@@ -117,8 +118,6 @@ class SlaTime:
     def __str__(self) -> str:
         if self.business_days:
             return f"{self.business_days} business day{'s' if self.business_days > 1 else ''}"
-        from bridge.timeutil import format_duration
-
         return format_duration(self.service)
 
 

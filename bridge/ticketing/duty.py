@@ -22,7 +22,6 @@ from bridge.live_rota import LiveRota
 from bridge.oncall import sla
 from bridge.oncall.model import EscalationPolicy, Paged, Rota
 from bridge.priority import Priority
-from bridge.schedule.rota import Override
 from bridge.ticketing import oncall, timers
 from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
 from bridge.ticketing.models import Incident, TimelineEntry
@@ -373,9 +372,6 @@ class Duty:
     def _policy(self, incident: Incident) -> EscalationPolicy:
         rota = self.rota
         return rota.policies.get(incident.policy or "", rota.policies[rota.default_policy])
-
-    def overrides(self, session: Session, now: datetime) -> dict[str, tuple[Override, ...]]:
-        return oncall.overrides(session, now)
 
     @staticmethod
     def _log(session: Session, incident: Incident, now: datetime, kind: str, text: str) -> None:
