@@ -113,21 +113,14 @@ class Duty:
         policy = self._policy(incident)
         status = IncidentStatus(incident.status)
         if action is IncidentAction.ACK:
-            timers.cancel(session, TimerKind.ESCALATION, number)
-            timers.cancel(session, TimerKind.SLA_ACK, number)
+            timers.cancel_all(session, [TimerKind.ESCALATION, TimerKind.SLA_ACK], number)
             if policy.ack_timeout:
-                timers.schedule(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
+                timers.defer(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
         elif action in (IncidentAction.RESOLVE, IncidentAction.CLOSE, IncidentAction.CANCEL):
-            for kind in (
-                TimerKind.ESCALATION,
-                TimerKind.ACK_TIMEOUT,
-                TimerKind.SLA_ACK,
-                TimerKind.SLA_RESOLVE,
-            ):
-                timers.cancel(session, kind, number)
-            if status.final:
-                timers.cancel(session, TimerKind.STALE, number)
-                timers.cancel(session, TimerKind.LONG_OPEN, number)
+            done = [TimerKind.ESCALATION, TimerKind.ACK_TIMEOUT, TimerKind.SLA_ACK, TimerKind.SLA_RESOLVE]
+            timers.cancel_all(
+                session, [*done, TimerKind.STALE, TimerKind.LONG_OPEN] if status.final else done, number
+            )
         elif action in (IncidentAction.REJECT, IncidentAction.REOPEN):
             self._back_to_work(session, incident, action, actor, comment, now)
         elif action is IncidentAction.ESCALATE:
@@ -150,7 +143,7 @@ class Duty:
             # Life on an acknowledged incident: escalation waits again for the ack timeout.
             timers.cancel(session, TimerKind.ESCALATION, number)
             if policy.ack_timeout:
-                timers.schedule(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
+                timers.defer(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
 
     # -- escalation -----------------------------------------------------------------------------
 
@@ -209,7 +202,7 @@ class Duty:
             if following is not None and depth < len(policy.steps) * policy.repeat:
                 self._step(session, incident, policy, *following, now, why, depth=depth + 1)
                 return
-        timers.schedule(session, TimerKind.ESCALATION, str(incident.number), now + current.wait)
+        timers.defer(session, TimerKind.ESCALATION, str(incident.number), now + current.wait)
 
     # -- after a resolution ---------------------------------------------------------------------
 
@@ -287,22 +280,25 @@ class Duty:
         """Timers of an incident in work: SLA clocks, stale check, the long-open note."""
         number = str(incident.number)
         self._arm_sla(session, incident)
-        timers.schedule(session, TimerKind.STALE, number, now + self.rota.stale_after)
+        timers.defer(session, TimerKind.STALE, number, now + self.rota.stale_after)
         if self.rota.head_notify_open_after is not None and incident.resolved_at is None:
-            timers.schedule(
+            timers.defer(
                 session, TimerKind.LONG_OPEN, number, incident.opened_at + self.rota.head_notify_open_after
             )
 
     def _arm_sla(self, session: Session, incident: Incident) -> None:
         number = str(incident.number)
+        stop = []
         if incident.ack_due_at and incident.acknowledged_at is None and incident.ack_breached_at is None:
-            timers.schedule(session, TimerKind.SLA_ACK, number, incident.ack_due_at)
+            timers.defer(session, TimerKind.SLA_ACK, number, incident.ack_due_at)
         else:
-            timers.cancel(session, TimerKind.SLA_ACK, number)
+            stop.append(TimerKind.SLA_ACK)
         if incident.resolve_due_at and incident.resolve_breached_at is None:
-            timers.schedule(session, TimerKind.SLA_RESOLVE, number, incident.resolve_due_at)
+            timers.defer(session, TimerKind.SLA_RESOLVE, number, incident.resolve_due_at)
         else:
-            timers.cancel(session, TimerKind.SLA_RESOLVE, number)
+            stop.append(TimerKind.SLA_RESOLVE)
+        if stop:
+            timers.cancel_all(session, stop, number)
 
     # -- messages -------------------------------------------------------------------------------
 

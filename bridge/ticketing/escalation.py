@@ -114,7 +114,7 @@ class DutyTimers:
             return
         alive = max(incident.acknowledged_at, incident.worked_at or incident.acknowledged_at)
         if alive + policy.ack_timeout > due:
-            timers.schedule(session, TimerKind.ACK_TIMEOUT, str(incident.number), alive + policy.ack_timeout)
+            timers.defer(session, TimerKind.ACK_TIMEOUT, str(incident.number), alive + policy.ack_timeout)
             return
         why = (
             f"ack timeout: acknowledged {format_duration(due - incident.acknowledged_at)} ago and neither "
@@ -127,7 +127,7 @@ class DutyTimers:
                 session, incident, [Paged(incident.assignee, "responsible")], Kind.ESCALATION, why, due
             )
         wait = policy.steps[incident.escalation_step or 0].wait if policy.steps else policy.ack_timeout
-        timers.schedule(session, TimerKind.ESCALATION, str(incident.number), due + wait)
+        timers.defer(session, TimerKind.ESCALATION, str(incident.number), due + wait)
 
     def _sla_ack(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
         if incident.acknowledged_at is not None or incident.ack_breached_at is not None:
@@ -135,7 +135,7 @@ class DutyTimers:
         if not IncidentStatus(incident.status).active or incident.ack_due_at is None:
             return
         if incident.ack_due_at > due:  # moved (a priority change): wait for the new deadline
-            timers.schedule(session, TimerKind.SLA_ACK, str(incident.number), incident.ack_due_at)
+            timers.defer(session, TimerKind.SLA_ACK, str(incident.number), incident.ack_due_at)
             return
         incident.ack_breached_at = incident.ack_due_at
         self._breach(session, incident, due, f"not acknowledged by {self.duty.local(incident.ack_due_at)}")
@@ -146,7 +146,7 @@ class DutyTimers:
         if not IncidentStatus(incident.status).active:
             return
         if incident.resolve_due_at > due:
-            timers.schedule(session, TimerKind.SLA_RESOLVE, str(incident.number), incident.resolve_due_at)
+            timers.defer(session, TimerKind.SLA_RESOLVE, str(incident.number), incident.resolve_due_at)
             return
         incident.resolve_breached_at = incident.resolve_due_at
         self._breach(session, incident, due, f"not resolved by {self.duty.local(incident.resolve_due_at)}")
@@ -177,10 +177,10 @@ class DutyTimers:
         after = self.duty.rota.stale_after
         number = str(incident.number)
         if status is IncidentStatus.STALE or status is IncidentStatus.RESOLVED:
-            timers.schedule(session, TimerKind.STALE, number, due + after)  # look again later
+            timers.defer(session, TimerKind.STALE, number, due + after)  # look again later
             return
         if incident.updated_at + after > due:
-            timers.schedule(session, TimerKind.STALE, number, incident.updated_at + after)
+            timers.defer(session, TimerKind.STALE, number, incident.updated_at + after)
             return
         quiet = format_duration(due - incident.updated_at)
         incident.stale_from = incident.status
@@ -196,7 +196,7 @@ class DutyTimers:
             self.duty.notify(
                 session, incident, [Paged(incident.assignee, "responsible")], Kind.STALE, f"for {quiet}", due
             )
-        timers.schedule(session, TimerKind.STALE, number, due + after)
+        timers.defer(session, TimerKind.STALE, number, due + after)
 
     def _long_open(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
         if not IncidentStatus(incident.status).active:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from bridge.errors import NotFound, PayloadError
@@ -16,9 +16,17 @@ from bridge.schedule.rota import OnDuty, Override, Schedule, shifts, who_is_on_d
 from bridge.ticketing.models import OncallOverride
 from bridge.yamldoc import did_you_mean
 
+_CACHE = "bridge.oncall_overrides"
+
 
 def overrides(session: Session, since: datetime) -> dict[str, tuple[Override, ...]]:
-    """Run-time overrides per schedule that end after `since` (cancelled ones excluded)."""
+    """Run-time overrides per schedule that end after `since` (cancelled ones excluded), or a few
+    that ended before: extra ones change no answer. Read once per transaction (a batch opening
+    many incidents asks for each), and again when asked about an earlier time or after a change."""
+    cached = session.info.get(_CACHE)
+    if cached is not None and cached[0] <= since:
+        found_before: dict[str, tuple[Override, ...]] = cached[1]
+        return found_before
     found: dict[str, list[Override]] = defaultdict(list)
     query = (
         select(OncallOverride)
@@ -27,7 +35,15 @@ def overrides(session: Session, since: datetime) -> dict[str, tuple[Override, ..
     )
     for row in session.scalars(query):
         found[row.schedule].append(Override(row.person, row.starts_at, row.ends_at, row.reason or None))
-    return {name: tuple(items) for name, items in found.items()}
+    result = {name: tuple(items) for name, items in found.items()}
+    session.info[_CACHE] = (since, result)
+    return result
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_CACHE, None)
 
 
 def with_overrides(rota: Rota, name: str, extra: dict[str, tuple[Override, ...]]) -> Schedule:
@@ -84,6 +100,7 @@ def create_override(
     )
     session.add(row)
     session.flush()
+    session.info.pop(_CACHE, None)
     return row
 
 
@@ -98,6 +115,7 @@ def cancel_override(session: Session, override_id: int, now: datetime) -> Oncall
         raise NotFound(f"no override {override_id}")
     if row.cancelled_at is None:
         row.cancelled_at = now
+    session.info.pop(_CACHE, None)
     return row
 
 
