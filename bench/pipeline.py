@@ -5,9 +5,11 @@ events) posted: 100 notifications bring 5,000 new alerts on 1,000 hosts, the sec
 pair re-sends them (different bodies: stored, and decided as duplicates by the engine), the
 first peer re-sends its own byte-identical bodies (stopped at the intake log, never stored), and
 100 notifications resolve them: 300 stored deliveries, 15,000 alert events. Timed: the pipeline
-draining the log, in batches as the worker does, committing each batch.
+draining the log, in batches as the worker does, committing each batch; with the example rota
+as in production (each new incident gets an owner, deadlines, timers and its registration
+rows), or without it (`--no-duty`).
 
-    python -m bench.pipeline --db sqlite|postgres|postgresql://... [--rounds 3]
+    python -m bench.pipeline --db sqlite|postgres|postgresql://... [--rounds 3] [--no-duty]
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ import json
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import REPO, database_argument, fresh_database, report
 from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db import create_db_engine, make_session_factory
 from bridge.intake import store_delivery
+from bridge.live_rota import LiveRota
 from bridge.live_rules import LiveRules
 from bridge.pipeline import Pipeline
 from bridge.sources import parse_delivery
+from bridge.ticketing.duty import Duty
+from bridge.ticketing.notify import Notifier, Templates, WebhookChannel
 
 NAMES = [
     ("HostDown", "critical"),
@@ -87,10 +95,17 @@ def notifications() -> list[tuple[datetime, bytes]]:
     return result
 
 
+def duty_hooks(sessions: sessionmaker[Session], clock: FakeClock) -> Duty:
+    """The rota's hooks as `bridge serve` wires them (no mail or Telegram configured)."""
+    notifier = Notifier(sessions, clock, [WebhookChannel()], Templates())
+    return Duty(LiveRota(REPO / "rules", ZoneInfo("UTC")), notifier, None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     database_argument(parser)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-duty", action="store_true", help="without the rota's hooks")
     args = parser.parse_args()
     deliveries = notifications()
     rates = []
@@ -101,7 +116,9 @@ def main() -> None:
             sessions = make_session_factory(engine)
             for received, raw in deliveries:
                 store_delivery(sessions, parse_delivery(Source.ALERTMANAGER, raw, received), raw, received)
-            pipeline = Pipeline(sessions, LiveRules(REPO / "rules"), FakeClock(T0))
+            clock = FakeClock(T0)
+            hooks = None if args.no_duty else duty_hooks(sessions, clock)
+            pipeline = Pipeline(sessions, LiveRules(REPO / "rules"), clock, hooks=hooks)
             started = time.perf_counter()
             alerts = 0
             while result := pipeline.process_pending(limit=20):
@@ -116,7 +133,8 @@ def main() -> None:
     report(
         "pipeline",
         f"{args.db.split('@')[-1]}: 300 stored notifications x 50 alerts (5,000 new, 5,000 "
-        f"repeats from an HA peer, 5,000 resolutions), example rules, batches of 20 notifications, "
+        f"repeats from an HA peer, 5,000 resolutions), example rules, "
+        f"{'no rota' if args.no_duty else 'example rota'}, batches of 20 notifications, "
         f"median of {args.rounds}",
         {"alert_events": alerts, "alerts_per_s": round(statistics.median(rates)), "incidents": incidents},
     )

@@ -17,6 +17,7 @@ def create_app(
     """Build the app; `runtime` lets a caller (tests, `bridge serve`) share one it already built."""
     from bridge.sources.webhooks import blueprint as webhooks
     from bridge.web.api import blueprint as api
+    from bridge.web.duty_api import blueprint as duty_api
     from bridge.web.errors import register_error_handlers
     from bridge.web.health import blueprint as health
     from bridge.web.pages import blueprint as pages
@@ -30,6 +31,7 @@ def create_app(
     app.extensions["bridge"] = runtime
     app.register_blueprint(webhooks)
     app.register_blueprint(api)
+    app.register_blueprint(duty_api)
     app.register_blueprint(health)
     app.register_blueprint(pages)
     register_error_handlers(app)

@@ -30,6 +30,7 @@ def _settings() -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its import-time chatter
     return settings
 
 
@@ -74,7 +75,7 @@ def serve(host: str, port: int, threads: int) -> None:
     try:
         runtime = Runtime.build(settings)
     except RulesError as exc:
-        raise click.ClickException(f"rules refused, not starting:\n{exc}") from None
+        raise click.ClickException(f"rules or rota refused, not starting:\n{exc}") from None
     base_url = settings.base_url or f"http://{host}:{port}"
     for generated in ensure_tokens(runtime.sessions, settings, runtime.clock.now()):
         click.echo(f"\n=== generated the {generated.scope} token (shown once, stored hashed) ===")
@@ -93,6 +94,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     def _reload(_signum: int, _frame: FrameType | None) -> None:
         runtime.rules.reload()
+        runtime.rota.reload()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -152,7 +154,9 @@ def incidents() -> None:
 
 
 @incidents.command("list")
-@click.option("--status", multiple=True, help="open, acknowledged, resolved, closed (repeatable)")
+@click.option(
+    "--status", multiple=True, help="open, acknowledged, stale, resolved, closed, cancelled (repeatable)"
+)
 @click.option("--priority", multiple=True, help="P1..P5 (repeatable)")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -201,10 +205,20 @@ def incidents_show(number: int, as_json: bool) -> None:
         "alert_count",
         "occurrence_count",
         "reopen_count",
+        "type",
+        "client",
+        "assignee",
+        "line",
+        "policy",
+        "return_count",
         "opened_at",
+        "ack_due_at",
         "acknowledged_at",
+        "resolve_due_at",
         "resolved_at",
         "closed_at",
+        "ack_breached_at",
+        "resolve_breached_at",
     ):
         click.echo(f"  {key:<17} {body[key]}")
     click.echo("Alerts:")
@@ -218,43 +232,104 @@ def incidents_show(number: int, as_json: bool) -> None:
         click.echo(f"  {entry['at']}  {entry['actor']:<10} {entry['text']}")
 
 
+ACTION_HELP = {
+    "ack": "Acknowledge an incident (stops escalation).",
+    "resolve": "Resolve an incident (it still needs confirming with `close`).",
+    "close": "Confirm a resolution and close the incident.",
+    "reject": "Reject a resolution: back to work, counted as a return.",
+    "reopen": "Reopen a resolved, closed or cancelled incident.",
+    "escalate": "Escalate now: page the next step of the escalation policy.",
+    "comment": "Add a comment.",
+    "cancel": "Cancel an incident that is no longer relevant.",
+}
+
+
 def _incident_action(action: str) -> Any:
     @click.argument("number", type=int)
     @click.option("--comment", "-m", default="", help="Text recorded with the action.")
     def command(number: int, comment: str) -> None:
-        from bridge.clock import SystemClock
-        from bridge.ticketing import incidents as service
-        from bridge.ticketing.lifecycle import IncidentAction
+        _act(number, action, comment)
 
-        actor = f"cli:{os.environ.get('USER') or 'unknown'}"
-        try:
-            with _database() as sessions, sessions() as session, session.begin():
-                incident = service.act(
-                    session, number, IncidentAction(action), actor, SystemClock().now(), comment, _hooks()
-                )
-                click.echo(f"incident {incident.number} is {incident.status}")
-        except BridgeError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    command.__doc__ = f"{action.capitalize()} an incident."
+    command.__doc__ = ACTION_HELP[action]
     return command
 
 
-for _action in ("ack", "resolve", "close", "reopen", "comment"):
+def _act(number: int, action: str, comment: str, change: Any = None) -> None:
+    from bridge.clock import SystemClock
+    from bridge.ticketing import incidents as service
+    from bridge.ticketing.lifecycle import IncidentAction
+
+    actor = f"cli:{os.environ.get('USER') or 'unknown'}"
+    try:
+        with _database() as sessions, sessions() as session, session.begin():
+            incident = service.act(
+                session,
+                number,
+                IncidentAction(action),
+                actor,
+                SystemClock().now(),
+                comment,
+                _hooks(sessions),
+                change=change,
+            )
+            click.echo(f"incident {incident.number} is {incident.status}")
+            if change is not None:
+                owner = incident.assignee or "nobody"
+                click.echo(f"  {incident.priority}, responsible {owner}, line {incident.line}")
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+for _action in ACTION_HELP:
     incidents.command(_action)(_incident_action(_action))
 
 
-def _hooks() -> Any:
-    """Write-back to the sources for actions taken here: the jobs wait in the outbox for `bridge serve`."""
+@incidents.command("assign")
+@click.argument("number", type=int)
+@click.option("--to", "to", help="The new responsible person's rota handle.")
+@click.option("--line", type=click.Choice(["L1", "L2", "L3"]), help="The new support line.")
+@click.option("--comment", "-m", default="", help="Text recorded with the action.")
+def incidents_assign(number: int, to: str | None, line: str | None, comment: str) -> None:
+    """Reassign an incident and/or move it to another line."""
+    from bridge.ticketing.incidents import Change
+
+    _act(number, "assign", comment, Change(assignee=to, line=line))
+
+
+@incidents.command("priority")
+@click.argument("number", type=int)
+@click.argument("priority", type=click.Choice(["P1", "P2", "P3", "P4", "P5"], case_sensitive=False))
+@click.option("--comment", "-m", default="", help="Text recorded with the action.")
+def incidents_priority(number: int, priority: str, comment: str) -> None:
+    """Change an incident's priority (its SLA deadlines follow)."""
+    from bridge.priority import Priority
+    from bridge.ticketing.incidents import Change
+
+    _act(number, "priority", comment, Change(priority=Priority(priority.upper())))
+
+
+def _hooks(sessions: sessionmaker[Session]) -> Any:
+    """What actions taken here set off: ownership, escalation and notifications (sent by the
+    running bridge), and write-back to the sources (jobs in the outbox)."""
     from bridge.clock import SystemClock
+    from bridge.live_rota import LiveRota
     from bridge.live_rules import LiveRules
     from bridge.sources.writeback import Writeback
-    from bridge.ticketing.hooks import NoHooks
+    from bridge.ticketing.duty import Duty
+    from bridge.ticketing.hooks import HookChain
+    from bridge.ticketing.notify import Notifier, Templates, channels_from
 
     settings = _settings()
+    clock = SystemClock()
+    try:
+        rota = LiveRota(settings.rules_dir, settings.zone)
+    except RulesError as exc:
+        raise click.ClickException(f"rota refused:\n{exc}") from None
+    notifier = Notifier(sessions, clock, channels_from(settings), Templates(settings.templates_dir))
+    duty = Duty(rota, notifier, settings.base_url)
     if not (settings.zabbix_enabled or settings.alertmanager_url):
-        return NoHooks()
-    return Writeback(settings, LiveRules(settings.rules_dir, settings.zone), SystemClock())
+        return duty
+    return HookChain(Writeback(settings, LiveRules(settings.rules_dir, settings.zone), clock), duty)
 
 
 @contextmanager
@@ -368,3 +443,14 @@ def demo(
 
 def _demo_settings() -> Settings:
     return _settings()
+
+
+def _register_duty_commands() -> None:
+    """`bridge oncall`, `bridge rota ...`, `bridge reports ...` live in their own module."""
+    from bridge.cli_duty import oncall, reports, rota
+
+    for command in (oncall, rota, reports):
+        main.add_command(command)
+
+
+_register_duty_commands()

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.dedup.state import Outcome
-from bridge.ticketing.models import Incident, Intake, IntakeStatus
+from bridge.ticketing.models import Incident, Intake, IntakeStatus, Notification, NotificationStatus
 
 
 class Metrics:
@@ -80,6 +80,11 @@ class DatabaseCollector(Collector):
             labels=["status"],
         )
         incidents = GaugeMetricFamily("bridge_incidents", "Incidents by status.", labels=["status"])
+        notifications = GaugeMetricFamily(
+            "bridge_notifications",
+            "Notifications waiting to be sent (pending) or given up on (failed).",
+            labels=["status"],
+        )
         with self.sessions() as session:
             # Only the small states: counting every processed delivery would scan the whole log.
             for state in (IntakeStatus.PENDING, IntakeStatus.FAILED):
@@ -91,5 +96,11 @@ class DatabaseCollector(Collector):
                 select(Incident.status, func.count()).group_by(Incident.status)
             ):
                 incidents.add_metric([status], count)
+            for waiting in (NotificationStatus.PENDING, NotificationStatus.FAILED):
+                count = session.scalar(
+                    select(func.count()).select_from(Notification).where(Notification.status == waiting.value)
+                )
+                notifications.add_metric([waiting.value], count or 0)
         yield intake
         yield incidents
+        yield notifications

@@ -183,7 +183,7 @@ class Pipeline:
         with self.sessions() as session:
             due = session.execute(
                 select(Timer.kind, Timer.subject)
-                .where(Timer.due_at <= now)
+                .where(Timer.due_at <= now, Timer.kind.in_([*GROUP_TIMERS, TimerKind.RELEASE.value]))
                 .order_by(Timer.due_at)
                 .limit(limit)
             ).all()

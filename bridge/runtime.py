@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.clock import Clock, SystemClock
 from bridge.credentials import TokenVerifier
 from bridge.db import create_db_engine, make_session_factory
+from bridge.live_rota import LiveRota
 from bridge.live_rules import LiveRules
 from bridge.metrics import DatabaseCollector, Metrics
 from bridge.outbox import Outbox
@@ -25,7 +26,10 @@ from bridge.sources.alertmanager_api import AlertmanagerClient
 from bridge.sources.reconcile import AlertmanagerReconciler, ZabbixReconciler
 from bridge.sources.writeback import Writeback
 from bridge.sources.zabbix_api import ZabbixClient
-from bridge.ticketing.hooks import IncidentHooks, NoHooks
+from bridge.ticketing.duty import Duty
+from bridge.ticketing.escalation import DutyTimers
+from bridge.ticketing.hooks import HookChain, IncidentHooks
+from bridge.ticketing.notify import Notifier, Templates, channels_from
 from bridge.worker import InProcessRunner
 
 log = logging.getLogger(__name__)
@@ -43,10 +47,19 @@ class Runtime:
     pipeline: Pipeline
     runner: InProcessRunner
     hooks: IncidentHooks
+    rota: LiveRota
+    duty: Duty
+    notifier: Notifier
 
     @classmethod
-    def build(cls, settings: Settings, clock: Clock | None = None, rules: LiveRules | None = None) -> Runtime:
-        """Wire a runtime; raises RulesError when the rules cannot be loaded."""
+    def build(
+        cls,
+        settings: Settings,
+        clock: Clock | None = None,
+        rules: LiveRules | None = None,
+        rota: LiveRota | None = None,
+    ) -> Runtime:
+        """Wire a runtime; raises RulesError when the rules or the rota cannot be loaded."""
         clock = clock or SystemClock()
         db = create_db_engine(settings.database_url, timeout=settings.db_timeout)
         sessions = make_session_factory(db)
@@ -59,7 +72,10 @@ class Runtime:
             if settings.zabbix_enabled or settings.alertmanager_url
             else None
         )
-        hooks: IncidentHooks = writeback or NoHooks()
+        rota = rota or LiveRota(settings.rules_dir, settings.zone)
+        notifier = Notifier(sessions, clock, channels_from(settings), Templates(settings.templates_dir))
+        duty = Duty(rota, notifier, settings.base_url)
+        hooks: IncidentHooks = HookChain(writeback, duty) if writeback else duty
         pipeline = Pipeline(
             sessions,
             rules,
@@ -74,7 +90,12 @@ class Runtime:
             writeback.handlers() if writeback else {},
             on_result=lambda kind, result: metrics.outbox_jobs.labels(kind, result).inc(),
         )
-        runner = InProcessRunner(pipeline, settings.tick_seconds, outbox=outbox)
+        runner = InProcessRunner(
+            pipeline,
+            settings.tick_seconds,
+            outbox=outbox,
+            jobs=[DutyTimers(sessions, clock, duty).run_due, notifier.run_due],
+        )
         runner.periodic = Periodic(
             sessions,
             clock,
@@ -92,6 +113,9 @@ class Runtime:
             pipeline=pipeline,
             runner=runner,
             hooks=hooks,
+            rota=rota,
+            duty=duty,
+            notifier=notifier,
         )
 
     def notify(self, intake_id: int) -> None:

@@ -149,6 +149,35 @@ SPECS: tuple[Spec, ...] = (
         "true",
         "Decide a Zabbix delivery at once and answer with its incident's number and link as event tags.",
     ),
+    Spec(
+        "BRIDGE_SMTP_URL",
+        "smtp_url",
+        None,
+        "Mail server for e-mail notifications: `smtp://user:pass@host:25` (add `?starttls=true` to "
+        "upgrade the connection) or `smtps://...:465`. Unset: no e-mail.",
+        secret=True,
+    ),
+    Spec("BRIDGE_SMTP_FROM", "smtp_from", "bridge@localhost", "Sender address of e-mail notifications."),
+    Spec(
+        "BRIDGE_TELEGRAM_TOKEN",
+        "telegram_token",
+        None,
+        "Telegram bot token for notifications to people's `telegram:` chat ids. Unset: no Telegram.",
+        secret=True,
+    ),
+    Spec(
+        "BRIDGE_TELEGRAM_API_URL",
+        "telegram_api_url",
+        "https://api.telegram.org",
+        "Telegram Bot API base URL (a local Bot API server, or a test stand-in).",
+    ),
+    Spec(
+        "BRIDGE_TEMPLATES_DIR",
+        "templates_dir",
+        None,
+        "Directory of notification templates (`registration.txt`, `escalation.txt`, ...; first line "
+        "is the subject) that override the built-in ones.",
+    ),
     Spec("BRIDGE_TIMEZONE", "timezone", "UTC", "Time zone for times shown to people (IANA name)."),
     Spec(
         "BRIDGE_MAX_BODY_BYTES",
@@ -194,6 +223,11 @@ class Settings:
     alertmanager_reconcile: timedelta = timedelta(minutes=1)
     alertmanager_resolve_grace: timedelta = timedelta(minutes=5)
     zabbix_answer_tags: bool = True
+    smtp_url: str | None = None
+    smtp_from: str = "bridge@localhost"
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    templates_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -310,6 +344,26 @@ def _timezone(raw: str) -> str:
     return raw
 
 
+def _smtp_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("must be smtp://[user:pass@]host[:port][?starttls=true] or smtps://...")
+    return raw
+
+
+def _email(raw: str) -> str:
+    if "@" not in raw or " " in raw:
+        raise ValueError("must be an e-mail address")
+    return raw
+
+
+def _directory(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_dir():
+        raise ValueError("no such directory")
+    return path
+
+
 def _positive_int(raw: str) -> int:
     try:
         value = int(raw)
@@ -369,4 +423,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "zabbix_answer_tags": _boolean,
     "zabbix_ack_acknowledges": _boolean,
     "zabbix_mirror_comments": _boolean,
+    "smtp_url": _smtp_url,
+    "smtp_from": _email,
+    "telegram_api_url": _http_url,
+    "templates_dir": _directory,
 }

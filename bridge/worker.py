@@ -1,8 +1,9 @@
 """Running the pipeline: the in-process worker thread of the embedded default.
 
 The thread wakes when a webhook stores a delivery (`notify`) or every tick, processes pending
-deliveries until none is left, then fires due timers, runs due outbox jobs (write-back) and
-periodic jobs (reconciliation). The database is the queue, so a restart simply carries on with
+deliveries until none is left, then fires due timers, runs due outbox jobs (write-back), the
+extra `jobs` (incident timers: escalation and SLA; notifications) and periodic jobs
+(reconciliation). The database is the queue, so a restart simply carries on with
 whatever is still pending.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError
 
@@ -31,8 +33,10 @@ class InProcessRunner:
         batch_size: int = 200,
         outbox: Outbox | None = None,
         periodic: Periodic | None = None,
+        jobs: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.pipeline = pipeline
+        self.jobs = list(jobs)
         self.outbox = outbox
         self.periodic = periodic
         self.tick_seconds = tick_seconds
@@ -70,6 +74,8 @@ class InProcessRunner:
                     break
             if self.outbox is not None:
                 self.outbox.run_due()
+            for job in self.jobs:  # incident timers, then the notifications they queued
+                job()
             if self.periodic is not None and self.periodic.run_due():
                 handled += self._deliveries()  # what reconciliation found goes through at once
             return handled

@@ -259,6 +259,7 @@ class GroupOps:
                     text=why,
                     route=rule.route,
                     client=client,
+                    line=rule.support_line,
                     flapping=group.flapping,
                 )
             )

@@ -55,6 +55,7 @@ RULE_KEYS = (
     "reopen_within",
     "route",
     "client",
+    "line",
     "silence_on_ack",
     "continue",
 )
@@ -64,7 +65,18 @@ INHIBITS_KEYS = ("match", "equal")
 CLIENT_KEYS = ("label", "host_group")
 MAINTENANCE_KEYS = ("name", "description", "match", "every", "from", "until", "timezone")
 NOT_FOR_HEARTBEATS = ("action", "for", "threshold", "flapping", "inhibits", "dedup_by")
-NOT_FOR_DROP = ("for", "threshold", "priority", "group_by", "silence_on_ack", "flapping", "route", "client")
+NOT_FOR_DROP = (
+    "for",
+    "threshold",
+    "priority",
+    "group_by",
+    "silence_on_ack",
+    "flapping",
+    "route",
+    "client",
+    "line",
+)
+SUPPORT_LINES = ("L1", "L2", "L3")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -263,6 +275,7 @@ class RulesDocument(YamlDocument):
             inhibits=self._inhibits((*path, "inhibits"), value.get("inhibits")),
             route=self.string((*path, "route"), value.get("route"), "route"),
             client=self._client((*path, "client"), value.get("client")),
+            support_line=self._line((*path, "line"), value.get("line")),
             proceed=self.boolean((*path, "continue"), value.get("continue"), False),
             explicit=frozenset(value) - {"name", "description", "match", "continue", "kind"},
             chain=(name,),
@@ -481,6 +494,15 @@ class RulesDocument(YamlDocument):
         if not equal:
             self.problem(path, "inhibits needs `equal:` (the fields that must be equal, e.g. [host])")
         return Inhibition(matchers=self._matchers((*path, "match"), value.get("match")), equal=equal)
+
+    def _line(self, path: Path_, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = self.text_of(path, value).upper()
+        if text not in SUPPORT_LINES:
+            self.problem(path, f"line must be one of {', '.join(SUPPORT_LINES)}, got {value!r}")
+            return None
+        return text
 
     def _client(self, path: Path_, value: Any) -> ClientSpec | None:
         if value is None:

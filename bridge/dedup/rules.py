@@ -151,6 +151,7 @@ class Rule:
     inhibits: Inhibition | None = None
     route: str | None = None  # escalation policy / team
     client: ClientSpec | None = None
+    support_line: str | None = None  # `line:` in YAML: L1, L2 or L3 for its new incidents
     proceed: bool = False  # `continue:` in YAML
     explicit: frozenset[str] = frozenset()  # the keys written in the file (what `continue` can add)
     chain: tuple[str, ...] = ()  # names of the rules merged into this one by `continue`
@@ -190,6 +191,7 @@ RULE_ATTRIBUTES = {
     "inhibits": "inhibits",
     "route": "route",
     "client": "client",
+    "line": "support_line",
 }
 
 

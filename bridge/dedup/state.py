@@ -162,6 +162,7 @@ class IncidentAction:
     actor: str = ""  # NOTE: who, in the source
     route: str | None = None  # OPEN: the escalation policy / team the rules chose
     client: str | None = None  # OPEN: whose system this is
+    line: str | None = None  # OPEN: the support line the rules chose (None: L1)
     flapping: bool = False  # OPEN / REOPEN: the group is flapping
 
 

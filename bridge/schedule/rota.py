@@ -2,10 +2,11 @@
 
 A `Schedule` has layers (`Rotation`s) and `Override`s. At an instant:
 1. an override that covers it wins (the latest-starting one if several, then the later listed);
-2. otherwise, among the layers whose windows hold the instant (a layer without windows always
-   does), the most specific wins: the smallest nominal weekly time covered by its windows
-   (overlapping windows counted once; no windows counts as a full week), ties going to the layer
-   listed later;
+2. otherwise, among the layers that hold the instant (a layer holds inside its windows, and
+   only on its dates when it lists dates such as holidays; without either, always), the most
+   specific wins: a layer limited to dates beats any that is not (a holiday layer wins on its
+   days), then the smallest nominal weekly time covered by its windows (overlapping windows
+   counted once; no windows counts as a full week), ties going to the layer listed later;
 3. within that rotation the member on duty is ``members[index % len(members)]``, where shift
    ``index`` starts on local date ``anchor + index * shift_days`` at the `handoff` wall-clock time
    (negative indexes before the anchor continue the cycle backwards).
@@ -23,11 +24,12 @@ from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from bridge.schedule.wallclock import as_utc, local_date, wall_to_utc
-from bridge.schedule.windows import WeeklyWindow, coverage, union_weekly_duration
+from bridge.schedule.wallclock import as_utc, day_of, day_start, local_date, wall_to_utc
+from bridge.schedule.windows import Span, WeeklyWindow, coverage, union_weekly_duration
 
 OVERRIDE_LAYER = "override"
 _WEEK = timedelta(days=7)
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +41,9 @@ class Rotation:
     handoff: time
     shift_days: int
     anchor: date  # the local date on which members[0]'s shift begins at `handoff`
-    windows: tuple[WeeklyWindow, ...] = ()  # empty: always; otherwise only inside one of these
+    windows: tuple[WeeklyWindow, ...] = ()  # empty (and no dates): always; else only inside these
     tz: ZoneInfo = field(kw_only=True)
+    dates: frozenset[date] = field(default=frozenset(), kw_only=True)  # only on these local days
 
     def __post_init__(self) -> None:
         if not self.members:
@@ -70,13 +73,58 @@ class Rotation:
         """Who takes shift `index`."""
         return self.members[index % len(self.members)]
 
+    @property
+    def restricted(self) -> bool:
+        """Does the layer hold only inside its windows and dates (rather than always)?"""
+        return bool(self.windows or self.dates)
+
     def covers(self, at: datetime) -> bool:
-        """Is `at` inside the rotation's windows (always, without windows)?"""
+        """Is `at` inside the rotation's windows (on its dates, when it has dates); always without
+        either?"""
+        if self.dates and day_of(at, self.tz) not in self.dates:
+            return False
         return not self.windows or any(window.contains(at, self.tz) for window in self.windows)
 
     def weekly_duration(self) -> timedelta:
         """Nominal time per week this layer covers; the smaller, the more specific."""
-        return union_weekly_duration(self.windows) if self.windows else _WEEK
+        if self.windows:
+            return union_weekly_duration(self.windows)
+        return timedelta(0) if self.dates else _WEEK
+
+    def coverage(self, start: datetime, end: datetime) -> list[Span]:
+        """Where the layer holds within [start, end), as disjoint, non-touching spans: its windows,
+        cut to its dates when it has dates."""
+        spans = coverage(self.windows, start, end, self.tz) if self.windows else [(start, end)]
+        if not self.dates:
+            return spans
+        days: list[Span] = []
+        for day in sorted(self.dates):
+            begin, finish = max(day_start(day, self.tz), start), min(day_start(day + _DAY, self.tz), end)
+            if begin < finish:
+                if days and days[-1][1] == begin:
+                    days[-1] = (days[-1][0], finish)
+                else:
+                    days.append((begin, finish))
+        cut: list[Span] = []
+        for begin, finish in spans:
+            for day_begin, day_end in days:
+                low, high = max(begin, day_begin), min(finish, day_end)
+                if low < high:
+                    if cut and cut[-1][1] == low:
+                        cut[-1] = (cut[-1][0], high)
+                    else:
+                        cut.append((low, high))
+        return cut
+
+    def boundaries(self, start: datetime, end: datetime) -> set[datetime]:
+        """Instants in [start, end] where the layer's windows or dates begin or end."""
+        found: set[datetime] = set()
+        for window in self.windows:
+            for occurrence in window.occurrences(start, end, self.tz):
+                found.update(occurrence)
+        for day in self.dates:
+            found.update((day_start(day, self.tz), day_start(day + _DAY, self.tz)))
+        return {instant for instant in found if start <= instant <= end}
 
     def on_duty(self, at: datetime) -> OnDuty | None:
         """Who this layer alone has on duty at `at`, with the shift clipped to the layer's window
@@ -86,12 +134,10 @@ class Rotation:
             return None
         index = self.shift_index(at)
         start, end = self.shift_start(index), self.shift_start(index + 1)
-        if self.windows:
+        if self.restricted:
             # Only the part of the shift's window coverage that holds `at`: touching occurrences
             # of several windows count as one, so the span is where this answer keeps holding.
-            start, end = next(
-                span for span in coverage(self.windows, start, end, self.tz) if span[0] <= at < span[1]
-            )
+            start, end = next(span for span in self.coverage(start, end) if span[0] <= at < span[1])
         return OnDuty(self.member(index), self.name, start, end, override=False)
 
 
@@ -147,13 +193,13 @@ def who_is_on_duty(schedule: Schedule, at: datetime) -> OnDuty | None:
             override.person, OVERRIDE_LAYER, as_utc(override.start), as_utc(override.end), override=True
         )
     layers = [
-        (layer.weekly_duration(), -number, layer)
+        (not layer.dates, layer.weekly_duration(), -number, layer)
         for number, layer in enumerate(schedule.layers)
         if layer.covers(at)
     ]
     if not layers:
         return None
-    winner = min(layers, key=lambda item: (item[0], item[1]))[2]
+    winner = min(layers, key=lambda item: (item[0], item[1], item[2]))[3]
     return winner.on_duty(at)
 
 
@@ -175,9 +221,7 @@ def shifts(schedule: Schedule, start: datetime, end: datetime) -> list[OnDuty]:
         while (handoff := layer.shift_start(index)) < end:
             changes.add(handoff)
             index += 1
-        for window in layer.windows:
-            for occurrence in window.occurrences(start, end, layer.tz):
-                changes.update(occurrence)
+        changes.update(layer.boundaries(start, end))
     instants = sorted(change for change in changes if start <= change <= end)
     spans: list[OnDuty] = []
     for begin, finish in pairwise(instants):

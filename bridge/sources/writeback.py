@@ -50,6 +50,9 @@ class Writeback:
 
     # -- planning (inside the change's transaction) ---------------------------------------------
 
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        return None  # nothing to tell the sources about a new incident
+
     def incident_changed(
         self,
         session: Session,
@@ -120,7 +123,7 @@ class Writeback:
                         now,
                         number,
                     )
-        elif action in (IncidentAction.RESOLVE, IncidentAction.CLOSE):
+        elif action in (IncidentAction.RESOLVE, IncidentAction.CLOSE, IncidentAction.CANCEL):
             active = session.scalars(
                 select(AlertmanagerSilence).where(
                     AlertmanagerSilence.incident_number == number, AlertmanagerSilence.expired_at.is_(None)

@@ -16,6 +16,10 @@ from bridge.ticketing.models import Incident
 
 
 class IncidentHooks(Protocol):
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        """A new incident (from the rules, or opened by hand), before its first commit."""
+        ...
+
     def incident_changed(
         self,
         session: Session,
@@ -31,6 +35,9 @@ class IncidentHooks(Protocol):
 
 
 class NoHooks:
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        return None
+
     def incident_changed(
         self,
         session: Session,
@@ -42,3 +49,27 @@ class NoHooks:
         origin: str | None,
     ) -> None:
         return None
+
+
+class HookChain:
+    """Several listeners, called in order (write-back first, then the rota's duty)."""
+
+    def __init__(self, *hooks: IncidentHooks) -> None:
+        self.hooks = hooks
+
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        for hook in self.hooks:
+            hook.incident_opened(session, incident, now)
+
+    def incident_changed(
+        self,
+        session: Session,
+        incident: Incident,
+        action: IncidentAction,
+        actor: str,
+        comment: str,
+        now: datetime,
+        origin: str | None,
+    ) -> None:
+        for hook in self.hooks:
+            hook.incident_changed(session, incident, action, actor, comment, now, origin)

@@ -111,10 +111,11 @@ class Incident(Base):
             "uq_incidents_active_group",
             "group_key",
             unique=True,
-            sqlite_where=text("status IN ('open', 'acknowledged')"),
-            postgresql_where=text("status IN ('open', 'acknowledged')"),
+            sqlite_where=text("status IN ('open', 'acknowledged', 'stale')"),
+            postgresql_where=text("status IN ('open', 'acknowledged', 'stale')"),
         ),
         Index("ix_incidents_status_priority", "status", "priority"),
+        Index("ix_incidents_assignee", "assignee"),
         Index("ix_incidents_client", "client"),
         {"sqlite_autoincrement": True},  # numbers never repeat
     )
@@ -140,6 +141,22 @@ class Incident(Base):
     route: Mapped[str | None] = mapped_column(String(100))  # escalation policy / team chosen by the rules
     client: Mapped[str | None] = mapped_column(String(200))
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Ownership, escalation and SLA (bridge.ticketing.duty):
+    type: Mapped[str] = mapped_column(String(20), default="incident")
+    description: Mapped[str] = mapped_column(Text, default="")
+    reporter: Mapped[str | None] = mapped_column(String(200))  # who called or wrote, for manual ones
+    assignee: Mapped[str | None] = mapped_column(String(100))  # the responsible person's rota handle
+    line: Mapped[str] = mapped_column(String(2), default="L1")
+    policy: Mapped[str | None] = mapped_column(String(100))  # escalation policy
+    escalation_step: Mapped[int | None] = mapped_column(Integer)  # the step last paged (0-based)
+    escalation_round: Mapped[int] = mapped_column(Integer, default=0)
+    ack_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    ack_breached_at: Mapped[datetime | None]
+    resolve_breached_at: Mapped[datetime | None]
+    return_count: Mapped[int] = mapped_column(Integer, default=0)  # resolutions rejected
+    stale_from: Mapped[str | None] = mapped_column(String(20))  # the status it had before going stale
+    worked_at: Mapped[datetime | None]  # the last time a person did something to it
 
     @property
     def state(self) -> IncidentStatus:
@@ -279,6 +296,62 @@ class OutboxJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Notification(Base):
+    """One message to one person over one channel, written with the change that wants it and sent
+    later by a job with retries (bridge.ticketing.notify)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index(
+            "ix_notifications_due",
+            "next_attempt_at",
+            sqlite_where=text("status IN ('pending', 'running')"),
+            postgresql_where=text("status IN ('pending', 'running')"),
+        ),
+        Index("ix_notifications_incident", "incident_number", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_number: Mapped[int | None] = mapped_column(incident_ref())
+    person: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(20))  # email, telegram, webhook
+    address: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(30))  # registration, escalation, breach ...
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=NotificationStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class OncallOverride(Base):
+    """Someone covers a schedule's shift, made at run time (POST /api/oncall/overrides)."""
+
+    __tablename__ = "oncall_overrides"
+    __table_args__ = (Index("ix_oncall_overrides_ends_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    person: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
 
 
 class AlertmanagerSilence(Base):

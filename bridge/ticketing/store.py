@@ -296,6 +296,9 @@ class StateStore:
             incident.reopen_count += 1
             incident.flapping = incident.flapping or action.flapping
             self._log(incident, now, "reopened", f"reopened: {action.text}")
+            self.hooks.incident_changed(
+                self.session, incident, LifecycleAction.REOPEN, ENGINE_ACTOR, action.text, now, None
+            )
             assert group is not None
             if not lonely:
                 self._attach_members(incident, group, subject, now)
@@ -315,6 +318,9 @@ class StateStore:
                 "priority",
                 f"priority {old} -> {action.priority}: {action.text}",
                 action.fingerprint,
+            )
+            self.hooks.incident_changed(
+                self.session, incident, LifecycleAction.PRIORITY, ENGINE_ACTOR, action.text, now, None
             )
         elif action.kind is ActionKind.RESOLVE and incident.status in ACTIVE_STATUSES:
             incident.status = IncidentStatus.RESOLVED.value
@@ -368,12 +374,18 @@ class StateStore:
             route=action.route,
             client=action.client,
             flapping=action.flapping,
+            type="incident",
+            line=action.line or "L1",
+            escalation_round=0,
+            return_count=0,
+            description="",
         )
         self.session.add(incident)
         self.incidents[incident.number] = incident
         self._new_incidents.add(incident.number)
         group.incident_number = incident.number
         self._log(incident, now, "opened", f"opened {incident.priority} by {action.text}")
+        self.hooks.incident_opened(self.session, incident, now)
         if not lonely:
             self._attach_members(incident, group, subject, now)
         if (
@@ -479,6 +491,17 @@ class StateStore:
         actor: str = ENGINE_ACTOR,
     ) -> None:
         incident.updated_at = at
+        if incident.status == IncidentStatus.STALE.value:  # any update clears stale
+            incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN.value, None
+            self.session.add(
+                TimelineEntry(
+                    incident_number=incident.number,
+                    at=at,
+                    actor=actor,
+                    kind="unstale",
+                    text=f"no longer stale: {text}",
+                )
+            )
         self.session.add(
             TimelineEntry(
                 incident_number=incident.number,

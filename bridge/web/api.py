@@ -11,14 +11,17 @@ from bridge import intake, outbox
 from bridge.app import get_runtime
 from bridge.credentials import Scope, presented_token
 from bridge.errors import PayloadError, Unauthenticated
+from bridge.priority import Priority
 from bridge.ticketing import alerts, silences
 from bridge.ticketing import incidents as service
 from bridge.ticketing.lifecycle import IncidentAction
+from bridge.ticketing.notify import list_notifications
 from bridge.timeutil import iso, parse_duration, parse_instant
 from bridge.web.serialize import (
     alert_json,
     incident_json,
     intake_json,
+    notification_json,
     outbox_json,
     silence_json,
     silence_row_json,
@@ -47,6 +50,8 @@ def list_incidents() -> Response:
         limit=limit,
         offset=offset,
         client=_multi("client"),
+        assignee=_multi("assignee"),
+        type=_multi("type"),
     )
     with get_runtime().sessions() as session:
         rows, total = service.list_incidents(session, query)
@@ -62,6 +67,8 @@ def show_incident(number: int) -> Response:
         body["related"] = [alert_json(a) for a in service.alerts_of(session, number, role="related")]
         body["timeline"] = [timeline_json(t) for t in service.timeline(session, number)]
         body["silences"] = [silence_json(s) for s in service.silences_of(session, number)]
+        rows, _ = list_notifications(session, (), number, MAX_PAGE, 0)
+        body["notifications"] = [notification_json(n) for n in reversed(rows)]
         return jsonify(body)
 
 
@@ -72,15 +79,40 @@ def incident_action(number: int, action: str) -> Response:
     except ValueError:
         choices = ", ".join(a.value for a in IncidentAction)
         raise PayloadError("action", f"unknown action {action!r}; one of {choices}") from None
-    comment = _json_body().get("comment", "")
+    body = _json_body()
+    comment = body.get("comment", "")
     if not isinstance(comment, str):
         raise PayloadError("comment", "must be a string")
     runtime = get_runtime()
     with runtime.sessions() as session, session.begin():
         incident = service.act(
-            session, number, chosen, ADMIN_ACTOR, runtime.clock.now(), comment, runtime.hooks
+            session,
+            number,
+            chosen,
+            ADMIN_ACTOR,
+            runtime.clock.now(),
+            comment,
+            runtime.hooks,
+            change=_change(body),
         )
-        return jsonify(incident_json(incident))
+        response = jsonify(incident_json(incident))
+    runtime.runner.notify()  # the notifications it queued go out soon
+    return response
+
+
+def _change(body: dict[str, Any]) -> service.Change:
+    """`assign` takes {"to": handle, "line": "L2"}; `priority` takes {"priority": "P2"}."""
+    values = {key: body.get(key) for key in ("to", "line", "priority")}
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise PayloadError(key, "must be a string")
+    priority = None
+    if values["priority"]:
+        try:
+            priority = Priority(str(values["priority"]).upper())
+        except ValueError:
+            raise PayloadError("priority", "one of P1, P2, P3, P4, P5") from None
+    return service.Change(values["to"] or None, (values["line"] or "").upper() or None, priority)
 
 
 @blueprint.get("/alerts")

@@ -7,16 +7,20 @@ from typing import Any
 
 from bridge.alert import Status
 from bridge.dedup.state import Disposition, describe_alert
+from bridge.oncall.model import Rota
+from bridge.schedule.rota import OnDuty
 from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
 from bridge.ticketing.models import (
     AlertmanagerSilence,
     AlertRow,
     Incident,
     Intake,
+    Notification,
     OutboxJob,
     SilenceRow,
     TimelineEntry,
 )
+from bridge.ticketing.reports import SlaRow
 from bridge.ticketing.silences import state_of as silence_state
 from bridge.timeutil import iso
 
@@ -44,6 +48,20 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "route": incident.route,
         "client": incident.client,
         "flapping": incident.flapping,
+        "type": incident.type,
+        "description": incident.description,
+        "reporter": incident.reporter,
+        "assignee": incident.assignee,
+        "line": incident.line,
+        "policy": incident.policy,
+        "escalation": {"step": incident.escalation_step, "round": incident.escalation_round},
+        "ack_due_at": iso(incident.ack_due_at),
+        "resolve_due_at": iso(incident.resolve_due_at),
+        "ack_breached_at": iso(incident.ack_breached_at),
+        "resolve_breached_at": iso(incident.resolve_breached_at),
+        "return_count": incident.return_count,
+        "stale_from": incident.stale_from,
+        "worked_at": iso(incident.worked_at),
         "actions": [a.value for a in allowed_actions(IncidentStatus(incident.status))],
     }
 
@@ -133,4 +151,64 @@ def outbox_json(job: OutboxJob) -> dict[str, Any]:
         "created_at": iso(job.created_at),
         "done_at": iso(job.done_at),
         "payload": job.payload,
+    }
+
+
+def notification_json(row: Notification) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "incident": row.incident_number,
+        "person": row.person,
+        "channel": row.channel,
+        "address": row.address,
+        "kind": row.kind,
+        "subject": row.subject,
+        "body": row.body,
+        "status": row.status,
+        "attempts": row.attempts,
+        "next_attempt_at": iso(row.next_attempt_at),
+        "last_error": row.last_error,
+        "created_at": iso(row.created_at),
+        "sent_at": iso(row.sent_at),
+    }
+
+
+def on_duty_json(schedule: str, duty: OnDuty | None, rota: Rota) -> dict[str, Any]:
+    if duty is None:
+        return {"schedule": schedule, "person": None}
+    return {
+        "schedule": schedule,
+        "person": duty.person,
+        "name": rota.display(duty.person),
+        "layer": duty.layer,
+        "override": duty.override,
+        "shift_start": iso(duty.shift_start),
+        "shift_end": iso(duty.shift_end),
+    }
+
+
+def sla_row_json(row: SlaRow) -> dict[str, Any]:
+    return {
+        "client": row.client,
+        "priority": row.priority,
+        "count": row.count,
+        "acknowledged": row.acknowledged,
+        "resolved": row.resolved,
+        "time_to_acknowledge": {"median_seconds": row.ack_median, "p90_seconds": row.ack_p90},
+        "time_to_resolve": {"median_seconds": row.resolve_median, "p90_seconds": row.resolve_p90},
+        "breaches": {
+            "acknowledge": row.ack_breaches,
+            "resolve": row.resolve_breaches,
+            "incidents": [
+                {
+                    "number": b.number,
+                    "title": b.title,
+                    "target": b.target,
+                    "due_at": iso(b.due_at),
+                    "done_at": iso(b.done_at),
+                    "assignee": b.assignee,
+                }
+                for b in row.breaches
+            ],
+        },
     }

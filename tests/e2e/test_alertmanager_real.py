@@ -198,7 +198,8 @@ def test_reconciliation_brings_in_what_bridge_never_received_and_resolves_what_i
             incidents = eventually(both)
             assert all(i["status"] == "open" for i in incidents)
             detail = bridge.get(f"/api/incidents/{incidents[0]['number']}")
-            assert "found by reconciliation with Alertmanager" in detail["timeline"][1]["text"]
+            attached = next(e for e in detail["timeline"] if e["kind"] == "alert_attached")
+            assert "found by reconciliation with Alertmanager" in attached["text"]
             manager.post_alerts(alert("HostDown", "db-02:9100", resolved=True))
             gone = next(i for i in incidents if i["title"] == "HostDown on db-02")
             eventually(lambda: bridge.get(f"/api/incidents/{gone['number']}")["status"] == "resolved")

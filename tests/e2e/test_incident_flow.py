@@ -30,9 +30,9 @@ def test_firing_opens_an_incident_with_its_priority_and_number(api: Api) -> None
     assert (incident["alert_count"], incident["occurrence_count"]) == (1, 1)
     detail = api.incident(1)
     assert [a["fingerprint"] for a in detail["alerts"]] == ["alertmanager:dc4962fcf0356e7f"]
-    assert [e["kind"] for e in detail["timeline"]] == ["opened", "alert_attached"]
+    assert [e["kind"] for e in detail["timeline"]] == ["opened", "assigned", "alert_attached"]
     assert detail["timeline"][0]["text"] == "opened P1 by rule default"
-    assert detail["actions"] == ["ack", "resolve", "comment"]
+    assert detail["actions"] == ["ack", "resolve", "escalate", "assign", "priority", "comment", "cancel"]
 
 
 def test_repeat_deliveries_keep_one_incident_and_count_occurrences_right(api: Api) -> None:
@@ -175,7 +175,7 @@ def test_operator_actions_and_their_timeline(api: Api) -> None:
     closed = api.act(1, "close", "confirmed by the client").get_json()
     assert closed["status"] == "closed"
     assert closed["closed_at"] is not None
-    timeline = [(e["actor"], e["kind"], e["text"]) for e in api.incident(1)["timeline"]][2:]
+    timeline = [(e["actor"], e["kind"], e["text"]) for e in api.incident(1)["timeline"]][3:]
     assert timeline == [
         ("admin", "acknowledged", "acknowledged by admin: looking"),
         ("admin", "comment", "it is the cron job"),

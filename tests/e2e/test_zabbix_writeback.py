@@ -245,7 +245,8 @@ def test_reconciliation_opens_what_bridge_missed_and_resolves_what_is_gone(
         missed = api.incident(incidents["Database down on db-07"]["number"])
         assert missed["priority"] == "P1"
         assert [a["labels"]["host_groups"] for a in missed["alerts"]] == ["Databases"]
-        assert "found by reconciliation with Zabbix" in missed["timeline"][1]["text"]
+        attached = next(e for e in missed["timeline"] if e["kind"] == "alert_attached")
+        assert "found by reconciliation with Zabbix" in attached["text"]
         gone = api.incident(incidents["High CPU load on Acceptance bridge host"]["number"])
         assert gone["alerts"][0]["status"] == "resolved"
         assert "alert resolved" in gone["timeline"][-1]["text"]

@@ -11,18 +11,32 @@ S, A = IncidentStatus, IncidentAction
 
 ALLOWED = {
     (S.OPEN, A.ACK): S.ACKNOWLEDGED,
+    (S.STALE, A.ACK): S.ACKNOWLEDGED,
     (S.OPEN, A.RESOLVE): S.RESOLVED,
     (S.ACKNOWLEDGED, A.RESOLVE): S.RESOLVED,
+    (S.STALE, A.RESOLVE): S.RESOLVED,
+    (S.OPEN, A.CANCEL): S.CANCELLED,
+    (S.ACKNOWLEDGED, A.CANCEL): S.CANCELLED,
+    (S.STALE, A.CANCEL): S.CANCELLED,
     (S.RESOLVED, A.CLOSE): S.CLOSED,
+    (S.RESOLVED, A.REJECT): S.OPEN,
     (S.RESOLVED, A.REOPEN): S.OPEN,
     (S.CLOSED, A.REOPEN): S.OPEN,
+    (S.CANCELLED, A.REOPEN): S.OPEN,
+}
+WORKING = {S.OPEN, S.ACKNOWLEDGED, S.STALE}
+IN_PLACE = {
+    A.COMMENT: set(S),
+    A.ESCALATE: WORKING,
+    A.ASSIGN: WORKING | {S.RESOLVED},
+    A.PRIORITY: WORKING | {S.RESOLVED},
 }
 
 
 @pytest.mark.parametrize("status", list(S))
 @pytest.mark.parametrize("action", list(A))
 def test_transition_table(status: IncidentStatus, action: IncidentAction) -> None:
-    if action is A.COMMENT:
+    if status in IN_PLACE.get(action, set()):
         assert next_status(7, status, action) is status
     elif (status, action) in ALLOWED:
         assert next_status(7, status, action) is ALLOWED[(status, action)]
@@ -38,5 +52,19 @@ def test_resolved_is_not_closed_closing_needs_a_resolved_incident() -> None:
 
 
 def test_allowed_actions_follow_the_table() -> None:
-    assert allowed_actions(S.OPEN) == [A.ACK, A.RESOLVE, A.COMMENT]
+    assert allowed_actions(S.OPEN) == [
+        A.ACK,
+        A.RESOLVE,
+        A.ESCALATE,
+        A.ASSIGN,
+        A.PRIORITY,
+        A.COMMENT,
+        A.CANCEL,
+    ]
+    assert allowed_actions(S.RESOLVED) == [A.CLOSE, A.REJECT, A.REOPEN, A.ASSIGN, A.PRIORITY, A.COMMENT]
     assert allowed_actions(S.CLOSED) == [A.REOPEN, A.COMMENT]
+
+
+def test_stale_and_cancelled_are_statuses_of_their_own() -> None:
+    assert S.STALE.active and not S.STALE.final
+    assert S.CANCELLED.final and not S.CANCELLED.active

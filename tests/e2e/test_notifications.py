@@ -1,0 +1,91 @@
+# ruff: noqa: RUF001  (Russian text in a user's own templates)
+"""Notifications reach a real SMTP server and a real HTTP server standing in for Telegram and
+people's webhooks; a channel that fails is retried with backoff without holding up the others,
+and one that refuses for good is parked as failed, each recorded on the incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.e2e.duty_support import TELEGRAM_TOKEN, Desk, desk
+
+__all__ = ["desk"]
+
+
+def test_a_failing_channel_is_retried_with_backoff_and_the_others_go_out_at_once(desk: Desk) -> None:
+    desk.http.failures[f"/bot{TELEGRAM_TOKEN}/"] = [502, 500]  # Telegram is down for two attempts
+    desk.at("2026-11-24 03:00")
+    desk.open(title="Depot Wi-Fi down", client="logistics")
+    assert desk.mails_to("kuznetsova") == ["[bridge] #1 P3 registered: Depot Wi-Fi down"]  # mail did not wait
+    assert desk.http.posted("/bot") == []
+    (telegram,) = desk.get("/api/notifications", channel="telegram", incident=1)["items"]
+    assert (telegram["status"], telegram["attempts"]) == ("pending", 1)
+    assert (
+        telegram["last_error"]
+        == 'RuntimeError: HTTP 502: {"ok": false, "error_code": 502, "description": "stand-in failure"}'
+    )
+    assert TELEGRAM_TOKEN not in str(desk.get("/api/notifications"))  # the bot token never shows
+    desk.clock.advance(timedelta(seconds=29))
+    desk.drain()
+    assert desk.get("/api/notifications", incident=1, status="pending")["total"] == 1
+    desk.clock.advance(timedelta(seconds=1))  # 30s after the first attempt
+    desk.drain()
+    assert desk.get("/api/notifications", incident=1, status="pending")["items"][0]["attempts"] == 2
+    desk.clock.advance(timedelta(minutes=1))  # then a minute
+    desk.drain()
+    (sent,) = desk.http.posted("/bot")
+    assert sent.path == f"/bot{TELEGRAM_TOKEN}/sendMessage"
+    assert sent.body["chat_id"] == "100002"
+    assert sent.body["text"].startswith(
+        "[bridge] #1 P3 registered: Depot Wi-Fi down\n\nIncident #1 is registered"
+    )
+    assert desk.timeline(1, "notified") == [
+        "notified kuznetsova by email (kuznetsova@desk.example): registration",
+        "notified kuznetsova by telegram (100002): registration",
+    ]
+
+
+def test_a_refused_address_is_parked_as_failed_and_said_on_the_timeline(desk: Desk) -> None:
+    desk.inbox.refuse.add("morozov@desk.example")
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Dispatcher console freezes", client="logistics")
+    (failed,) = desk.get("/api/notifications", status="failed")["items"]
+    assert (failed["person"], failed["channel"], failed["attempts"]) == ("morozov", "email", 1)
+    assert desk.timeline(1, "notification_failed") == [
+        "could not notify morozov by email after 1 attempts: recipient refused: "
+        "{'morozov@desk.example': (550, b'no such user here')}"
+    ]
+
+
+def test_a_person_s_webhook_gets_the_message_as_json(desk: Desk) -> None:
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Core banking slow", client="bank", priority="P2")
+    (hook,) = desk.http.posted("/hooks/novikova")
+    assert hook.body == {
+        "kind": "registration",
+        "incident": 1,
+        "person": "novikova",
+        "subject": "[bridge] #1 P2 registered: Core banking slow",
+        "text": hook.body["text"],
+    }
+    assert "Acknowledge: Tue 2026-11-24 11:15 MSK" in hook.body["text"]
+    assert "Resolve:     Tue 2026-11-24 13:00 MSK" in hook.body["text"]
+
+
+def test_templates_can_be_overridden_by_the_user(desk: Desk, tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "registration.txt").write_text(
+        "Заявка №{{ number }}: {{ title }}\nОтветственный: {{ assignee }}\n{{ link }}\n"
+    )
+    from bridge.ticketing.notify import Templates
+
+    desk.runtime.notifier.templates = Templates(templates)
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Не печатает касса", client="logistics")
+    (mail,) = desk.inbox.mails
+    assert mail.subject == "Заявка №1: Не печатает касса"
+    assert mail.text == "Ответственный: Pavel Morozov (morozov)\nhttps://bridge.desk.example/incidents/1\n"
