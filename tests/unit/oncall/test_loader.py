@@ -69,7 +69,7 @@ responsible: [assigned_enginer]
     with pytest.raises(RulesError) as raised:
         load_rota_text("rota.yaml", text, UTC)
     assert [str(p) for p in raised.value.problems] == [
-        "rota.yaml:1: unknown time zone 'Europe/Moskow' (an IANA name such as Europe/Moscow or UTC)",
+        "rota.yaml:1: unknown time zone 'Europe/Moskow' (did you mean 'Europe/Moscow'?)",
         "rota.yaml:3: unknown role 'enginer' (did you mean 'engineer'?)",
         "rota.yaml:3: 'not-an-address' is not an e-mail address",
         "rota.yaml:6: unknown person 'bobb' (did you mean 'bob'?)",
