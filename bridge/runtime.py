@@ -1,5 +1,7 @@
 """Everything a running bridge process holds, built once from settings: database engine and
-sessions, live rules, token verifier, metrics, pipeline and its runner."""
+sessions, live rules, token verifier, metrics, pipeline, the timer tick, the outbox, periodic
+jobs, and how deliveries reach a worker: the in-process runner of the embedded default, or with
+BRIDGE_REDIS_URL the rq queue (plus the sweeper that re-enqueues what the queue lost)."""
 
 from __future__ import annotations
 
@@ -15,16 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.clock import Clock, SystemClock
 from bridge.credentials import TokenVerifier
 from bridge.db import create_db_engine, make_session_factory
+from bridge.dispatch import TimerDispatcher
 from bridge.live_rules import LiveRules
 from bridge.metrics import DatabaseCollector, Metrics
 from bridge.outbox import Outbox
 from bridge.periodic import Periodic, PeriodicJob
 from bridge.pipeline import Pipeline
+from bridge.queue import IntakeQueue
 from bridge.settings import Settings
 from bridge.sources.alertmanager_api import AlertmanagerClient
 from bridge.sources.reconcile import AlertmanagerReconciler, ZabbixReconciler
 from bridge.sources.writeback import Writeback
 from bridge.sources.zabbix_api import ZabbixClient
+from bridge.sweeper import Sweeper
 from bridge.ticketing.hooks import IncidentHooks, NoHooks
 from bridge.worker import InProcessRunner
 
@@ -43,6 +48,15 @@ class Runtime:
     pipeline: Pipeline
     runner: InProcessRunner
     hooks: IncidentHooks
+    outbox: Outbox
+    periodic: Periodic
+    queue: IntakeQueue | None = None  # production mode: deliveries go to rq workers
+    sweeper: Sweeper | None = None
+
+    @property
+    def timers(self) -> TimerDispatcher:
+        """The timer tick: register a handler here for every kind of timer a feature schedules."""
+        return self.pipeline.timers
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, rules: LiveRules | None = None) -> Runtime:
@@ -74,13 +88,20 @@ class Runtime:
             writeback.handlers() if writeback else {},
             on_result=lambda kind, result: metrics.outbox_jobs.labels(kind, result).inc(),
         )
+        queue = None
+        if settings.redis_url:
+            queue = IntakeQueue.from_url(settings.redis_url, settings.redis_timeout)
         runner = InProcessRunner(pipeline, settings.tick_seconds, outbox=outbox)
-        runner.periodic = Periodic(
-            sessions,
-            clock,
-            _periodic_jobs(settings, sessions, clock, runner.notify),
-            on_result=metrics.count_periodic,
-        )
+
+        def notify(intake_id: int) -> None:  # what reconciliation stores goes the way of any delivery
+            if queue is not None:
+                queue.enqueue([intake_id])
+            else:
+                runner.notify(intake_id)
+
+        jobs = _periodic_jobs(settings, sessions, clock, notify)
+        periodic = Periodic(sessions, clock, jobs, on_result=metrics.count_periodic)
+        runner.periodic = periodic
         return cls(
             settings=settings,
             clock=clock,
@@ -92,25 +113,54 @@ class Runtime:
             pipeline=pipeline,
             runner=runner,
             hooks=hooks,
+            outbox=outbox,
+            periodic=periodic,
+            queue=queue,
+            sweeper=Sweeper(sessions, clock, queue, pipeline, settings.sweep_grace) if queue else None,
         )
 
     def notify(self, intake_id: int) -> None:
-        """A delivery was stored: hand it to whoever processes deliveries."""
-        self.runner.notify(intake_id)
+        """A delivery was stored: hand it to whoever processes deliveries. Never raises: on the
+        queue's failure the row waits in the database for the sweeper."""
+        if self.queue is not None:
+            self.queue.enqueue([intake_id])
+        else:
+            self.runner.notify(intake_id)
 
-    def process_now(self, intake_id: int) -> None:
+    def notify_many(self, intake_ids: list[int]) -> None:
+        """Several deliveries are pending again (a retry): hand them over in one go."""
+        if self.queue is not None:
+            self.queue.enqueue(intake_ids)
+        elif intake_ids:
+            self.runner.notify(intake_ids[-1])
+
+    def process_now(self, intake_id: int) -> bool:
         """Process a delivery in the caller's thread (to answer a Zabbix delivery with its incident);
-        if that fails it stays pending for the worker."""
+        False if that failed: it is still pending, for the worker."""
         try:
             self.pipeline.process([intake_id])
         except Exception:
             log.exception("processing delivery %d at once failed; the worker will retry it", intake_id)
+            return False
+        return True
+
+    def tick(self) -> None:
+        """One round of what runs every tick besides deliveries (`bridge worker` calls it; the
+        in-process runner does the same in its drain): due timers, the sweeper, due outbox jobs
+        (write-back) and due periodic jobs (reconciliation). Each is safe with many workers."""
+        self.timers.run_due()
+        if self.sweeper is not None:
+            self.sweeper.run()
+        self.outbox.run_due()
+        self.periodic.run_due()
 
     def base_url(self, fallback: str = "http://127.0.0.1:8080") -> str:
         return self.settings.base_url or fallback
 
     def close(self) -> None:
         self.runner.stop()
+        if self.queue is not None:
+            self.queue.close()
         self.db.dispose()
 
 

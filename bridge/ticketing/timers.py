@@ -48,3 +48,19 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:
 
 def cancel(session: Session, kind: str, subject: str) -> None:
     session.execute(delete(Timer).where(Timer.kind == kind, Timer.subject == subject))
+
+
+def claim(session: Session, kind: str, subject: str, now: datetime) -> datetime | None:
+    """Take the (kind, subject) timer if it is due by `now` and no other worker holds it: delete
+    it in the caller's transaction and return when it was due; None if there is nothing to take."""
+    claimed = session.scalars(
+        select(Timer)
+        .where(Timer.kind == kind, Timer.subject == subject, Timer.due_at <= now)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if claimed is None:
+        return None
+    due = claimed.due_at
+    session.delete(claimed)
+    session.flush()
+    return due

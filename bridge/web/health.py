@@ -1,4 +1,4 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness (database, Redis) and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
-    """The process can do its job: the database answers."""
+    """The process can do its job: the database answers and, in production mode, Redis does.
+    A Redis that is down still lets webhooks store deliveries, but nothing reaches a worker until
+    the sweeper's grace period: the load balancer should know."""
     runtime = get_runtime()
     checks: dict[str, str] = {}
     try:
@@ -29,8 +31,15 @@ def readyz() -> Response:
         checks["database"] = "ok"
     except SQLAlchemyError as exc:
         checks["database"] = f"down: {exc.__class__.__name__}"
+    if runtime.queue is not None:
+        problem = runtime.queue.ping()
+        checks["redis"] = "ok" if problem is None else f"down: {problem}"
     ready = all(v == "ok" for v in checks.values())
-    response = jsonify(status="ready" if ready else "not ready", checks=checks)
+    down = [name for name, value in checks.items() if value != "ok"]
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if down:
+        body["down"] = down
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 

@@ -34,9 +34,7 @@ def upgrade() -> None:
     op.add_column("alert_groups", sa.Column("last_seen", Instant))
     op.add_column("incidents", sa.Column("route", sa.String(100)))
     op.add_column("incidents", sa.Column("client", sa.String(200)))
-    op.add_column(
-        "incidents", sa.Column("flapping", sa.Boolean(), nullable=False, server_default=sa.false())
-    )
+    op.add_column("incidents", sa.Column("flapping", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index("ix_incidents_client", "incidents", ["client"])
     op.add_column(
         "incident_alerts", sa.Column("role", sa.String(10), nullable=False, server_default="member")
