@@ -20,6 +20,18 @@ from bridge.runtime import Runtime
 from bridge.ticketing.models import AlertRow, Incident, TimelineEntry
 
 
+class _QuietWorker(SimpleWorker):
+    """rq's worker without its command channel (`rq` CLI commands): unsubscribing from it waits
+    up to a second for the listening thread, which would dominate a test draining the queue
+    after every delivery. The jobs run exactly as in `bridge worker`."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 def run_queued_jobs(runtime: Runtime) -> int:
     """What a `bridge worker` does with the queue, here and now: a real rq worker (burst mode) in
     this process runs every queued job with `runtime`. Returns how many jobs were queued."""
@@ -29,7 +41,7 @@ def run_queued_jobs(runtime: Runtime) -> int:
     try:
         queue = Queue(QUEUE_NAME, connection=redis, serializer=JSONSerializer)
         waiting = queue.count
-        worker = SimpleWorker([queue], connection=redis, serializer=JSONSerializer)
+        worker = _QuietWorker([queue], connection=redis, serializer=JSONSerializer)
         worker.work(burst=True, logging_level="WARNING")
         failed = queue.failed_job_registry.get_job_ids()
         assert failed == [], f"jobs failed: {failed}"
