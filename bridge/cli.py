@@ -116,7 +116,10 @@ def serve(host: str, port: int, threads: int) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Process what is queued and due, then exit.")
 @click.option("--name", default=None, help="Worker name in rq (default: bridge-HOST-PID).")
-def worker(burst: bool, name: str | None) -> None:
+@click.option(
+    "--metrics-port", type=int, default=None, help="Serve this worker's Prometheus metrics on this port."
+)
+def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
     """Run a production worker: rq jobs from BRIDGE_REDIS_URL plus the timer, sweeper, outbox and
     reconciliation tick. Start as many as the load needs, on one machine or many."""
     from bridge.db import create_db_engine, prepare
@@ -140,6 +143,10 @@ def worker(burst: bool, name: str | None) -> None:
         runtime = Runtime.build(settings)
     except RulesError as exc:
         raise click.ClickException(f"rules refused, not starting:\n{exc}") from None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, registry=runtime.metrics.registry)
     try:
         WorkerProcess(runtime, name).run(burst=burst)
     finally:

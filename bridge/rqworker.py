@@ -117,13 +117,23 @@ class WorkerProcess:
 
     def _tick_once(self) -> bool:
         try:
-            self.runtime.tick()
+            ticked = self.runtime.tick()
         except DBAPIError as exc:
             log.warning("database unavailable (%s); the tick retries", exc.__class__.__name__)
             return False
         except Exception:
             log.exception("a tick failed; retrying")
             return False
+        if ticked:
+            log.info(
+                "tick: %d timers fired, %d deliveries re-enqueued, %d processed here, %d outbox jobs, "
+                "%d periodic jobs",
+                ticked.timers,
+                ticked.requeued,
+                ticked.processed_here,
+                ticked.outbox,
+                ticked.periodic,
+            )
         return True
 
     def _install_signal_handlers(self) -> None:

@@ -29,11 +29,25 @@ from bridge.sources.alertmanager_api import AlertmanagerClient
 from bridge.sources.reconcile import AlertmanagerReconciler, ZabbixReconciler
 from bridge.sources.writeback import Writeback
 from bridge.sources.zabbix_api import ZabbixClient
-from bridge.sweeper import Sweeper
+from bridge.sweeper import Sweeper, Swept
 from bridge.ticketing.hooks import IncidentHooks, NoHooks
 from bridge.worker import InProcessRunner
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticked:
+    """What one tick did."""
+
+    timers: int = 0
+    requeued: int = 0
+    processed_here: int = 0
+    outbox: int = 0
+    periodic: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.timers, self.requeued, self.processed_here, self.outbox, self.periodic))
 
 
 @dataclass
@@ -67,7 +81,8 @@ class Runtime:
         rules = rules or LiveRules(settings.rules_dir, settings.zone)
         registry = CollectorRegistry()
         metrics = Metrics(registry)
-        registry.register(DatabaseCollector(sessions))
+        metrics.database = DatabaseCollector(sessions)
+        registry.register(metrics.database)
         writeback = (
             Writeback(settings, rules, clock)
             if settings.zabbix_enabled or settings.alertmanager_url
@@ -144,15 +159,15 @@ class Runtime:
             return False
         return True
 
-    def tick(self) -> None:
+    def tick(self) -> Ticked:
         """One round of what runs every tick besides deliveries (`bridge worker` calls it; the
         in-process runner does the same in its drain): due timers, the sweeper, due outbox jobs
         (write-back) and due periodic jobs (reconciliation). Each is safe with many workers."""
-        self.timers.run_due()
-        if self.sweeper is not None:
-            self.sweeper.run()
-        self.outbox.run_due()
-        self.periodic.run_due()
+        timers = self.timers.run_due()
+        swept = self.sweeper.run() if self.sweeper is not None else Swept()
+        outbox = self.outbox.run_due()
+        periodic = self.periodic.run_due()
+        return Ticked(timers, swept.requeued, swept.processed_here, outbox, periodic)
 
     def base_url(self, fallback: str = "http://127.0.0.1:8080") -> str:
         return self.settings.base_url or fallback

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,4 +49,12 @@ def readyz() -> Response:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(get_runtime().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    runtime = get_runtime()
+    registry = runtime.metrics.registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Under gunicorn (bridge.gunicorn_config): every worker's counters, plus the database's gauges.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        if runtime.metrics.database is not None:
+            registry.register(runtime.metrics.database)
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
