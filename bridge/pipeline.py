@@ -30,7 +30,7 @@ from bridge.dedup.state import Context, Decision, Outcome, Silence, TimerKind
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.dispatch import Fired, TimerDispatcher
 from bridge.errors import PayloadError
-from bridge.intake import pending_ids
+from bridge.intake import latest_pending_id, pending_ids
 from bridge.live_rules import LiveRules
 from bridge.sources import parse_delivery
 from bridge.ticketing.hooks import IncidentHooks
@@ -94,16 +94,21 @@ class Pipeline:
         return self.process(ids) if ids else BatchResult()
 
     def process_through(self, intake_id: int, limit: int = 200) -> BatchResult:
-        """Process delivery `intake_id` and every delivery still pending before it, oldest first,
-        in batches: what a queued job does, so that a delivery left behind (its worker died, its
-        job was lost) goes through with the next one rather than after it, and a burst of jobs
-        costs a few batches. Rows another worker has locked are its to finish; a delivery that
-        fails stays pending (with its error) for the sweeper to bring back later."""
+        """What a queued job does: process delivery `intake_id` and every delivery pending when
+        the job starts, oldest first, in batches. So a delivery left behind (its worker died, its
+        job was lost) goes through with the next job rather than after it, and under a backlog
+        one job takes batches while the jobs queued behind it find their deliveries done. Rows
+        another worker holds are its to finish (it then processes the next batch); a delivery
+        that failed before is left to the sweeper unless it is this job's own."""
+        with self.sessions() as session:
+            upto = max(intake_id, latest_pending_id(session) or 0)
         total = BatchResult()
         after = 0
         while True:
             with self.sessions() as session:
-                ids = pending_ids(session, limit, BATCH_ALERTS, upto=intake_id, after=after)
+                ids = pending_ids(
+                    session, limit, BATCH_ALERTS, upto=upto, after=after, fresh_only_but=intake_id
+                )
             if not ids:
                 return total
             total.merge(self.process(ids))
