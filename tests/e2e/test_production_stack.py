@@ -126,12 +126,14 @@ def clean_run(server_url: str, rules_dir: Path, bodies: list[bytes]) -> dict[str
 
 
 def comparable(seen: dict[str, Any], *, ordered: bool = True) -> dict[str, Any]:
-    """Incidents named by their group instead of their number (a transaction rolled back by a
-    crash used up numbers: they never repeat, so later ones differ from a clean run's)."""
+    """Incidents named by their group instead of their number: numbers never repeat, so those a
+    rolled-back transaction took (a crash, a conflict) leave gaps, and which of two incidents
+    opened in one batch gets the lower number is not part of the outcome. Each incident's own
+    timeline keeps its order; without `ordered`, entries are compared as a set."""
     group = {i[0]: i[1] for i in seen["incidents"]}
     incidents = sorted(i[1:] for i in seen["incidents"])
     alerts = [(*a[:6], group.get(a[6]), *a[7:]) for a in seen["alerts"]]
-    timeline = [(group[e[0]], *e[1:]) for e in seen["timeline"]]
+    timeline = sorted(((group[e[0]], *e[1:]) for e in seen["timeline"]), key=lambda e: e[0])  # stable
     return {
         "incidents": incidents,
         "alerts": alerts,
