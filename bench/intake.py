@@ -50,7 +50,7 @@ def body(client: int, n: int, size: int) -> bytes:
     return json.dumps({"version": "4", "status": "firing", "receiver": "bridge", "alerts": alerts}).encode()
 
 
-def client(port: int, worker: int, size: int, seconds: float, out: Any) -> None:
+def client(port: int, worker: int, size: int, seconds: float, out: Any, token: str = TOKEN) -> None:
     import threading
 
     latencies: list[float] = []
@@ -71,7 +71,7 @@ def client(port: int, worker: int, size: int, seconds: float, out: Any) -> None:
                 "POST",
                 "/webhooks/alertmanager",
                 body=payload,
-                headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
             )
             response = connection.getresponse()
             response.read()
@@ -91,10 +91,10 @@ def client(port: int, worker: int, size: int, seconds: float, out: Any) -> None:
     out.put((latencies, errors[0]))
 
 
-def measure(port: int, size: int, seconds: float) -> dict[str, float]:
+def measure(port: int, size: int, seconds: float, token: str = TOKEN) -> dict[str, float]:
     queue: Any = multiprocessing.Queue()
     processes = [
-        multiprocessing.Process(target=client, args=(port, w, size, seconds, queue)) for w in range(2)
+        multiprocessing.Process(target=client, args=(port, w, size, seconds, queue, token)) for w in range(2)
     ]
     for p in processes:
         p.start()

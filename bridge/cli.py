@@ -48,7 +48,10 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, help="Port to listen on.")
 @click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
 def serve(host: str, port: int, threads: int) -> None:
-    """Run bridge: webhooks, API and (without BRIDGE_REDIS_URL) the in-process worker."""
+    """Run bridge: webhooks, API and (without BRIDGE_REDIS_URL) the in-process worker.
+
+    For production, run the same app under gunicorn (`gunicorn 'bridge.wsgi:create()'`) and
+    `bridge worker` processes; see the README."""
     import waitress
 
     from bridge.app import create_app
@@ -58,11 +61,6 @@ def serve(host: str, port: int, threads: int) -> None:
     from bridge.sources.setup import alertmanager_snippet, zabbix_instructions
 
     settings = _settings()
-    if settings.redis_url:
-        raise click.ClickException(
-            "BRIDGE_REDIS_URL is set, but this version runs deliveries with its in-process worker only; "
-            "unset it (nothing is lost: the database is the queue)"
-        )
     log = logging.getLogger("bridge")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
     engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
@@ -88,9 +86,12 @@ def serve(host: str, port: int, threads: int) -> None:
     ruleset = runtime.rules.engine.rules
     log.info("rules version %s: %d rules from %s", ruleset.version, len(ruleset.rules), settings.rules_dir)
     app = create_app(runtime=runtime)
-    runtime.runner.start()
-    runtime.runner.notify()  # pick up whatever was left pending by the last run
-    runtime.rules.watch(settings.rules_watch)
+    if runtime.queue is None:
+        runtime.runner.start()
+        runtime.runner.notify()  # pick up whatever was left pending by the last run
+    else:
+        log.info("production mode: deliveries go to the rq queue; run `bridge worker` processes")
+    runtime.watch_files()
 
     def _reload(_signum: int, _frame: FrameType | None) -> None:
         runtime.rules.reload()
@@ -108,6 +109,49 @@ def serve(host: str, port: int, threads: int) -> None:
         )
     except KeyboardInterrupt:
         pass
+    finally:
+        runtime.close()
+
+
+# -- worker ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Process what is queued and due, then exit.")
+@click.option("--name", default=None, help="Worker name in rq (default: bridge-HOST-PID).")
+@click.option(
+    "--metrics-port", type=int, default=None, help="Serve this worker's Prometheus metrics on this port."
+)
+def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
+    """Run a production worker: rq jobs from BRIDGE_REDIS_URL plus the timer, sweeper, outbox and
+    reconciliation tick. Start as many as the load needs, on one machine or many."""
+    from bridge.db import create_db_engine, prepare
+    from bridge.rqworker import WorkerProcess
+    from bridge.runtime import Runtime
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException(
+            "bridge worker takes its jobs from Redis: set BRIDGE_REDIS_URL "
+            "(without it, `bridge serve` runs the worker in its own process)"
+        )
+    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+    try:
+        logging.getLogger("bridge").info(prepare(engine))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    try:
+        runtime = Runtime.build(settings)
+    except RulesError as exc:
+        raise click.ClickException(f"rules refused, not starting:\n{exc}") from None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, registry=runtime.metrics.registry)
+    try:
+        WorkerProcess(runtime, name).run(burst=burst)
     finally:
         runtime.close()
 
@@ -343,6 +387,42 @@ def _database() -> Iterator[sessionmaker[Session]]:
         yield make_session_factory(engine)
     finally:
         engine.dispose()
+
+
+# -- intake ------------------------------------------------------------------------------------
+
+
+@main.group()
+def intake() -> None:
+    """The intake log of deliveries."""
+
+
+@intake.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="Every delivery parked as failed.")
+def intake_retry(ids: tuple[int, ...], every: bool) -> None:
+    """Replay deliveries parked as failed (see GET /api/intake?status=failed): they go back to
+    pending with their attempts reset, and through the rules again."""
+    from bridge import intake as service
+    from bridge.queue import IntakeQueue
+
+    if bool(ids) == every:
+        raise click.UsageError("name the deliveries to retry, or give --all")
+    settings = _settings()
+    with _database() as sessions, sessions() as session, session.begin():
+        retried = service.retry_failed(session, list(ids) or None)
+    for missing in sorted(set(ids) - set(retried)):
+        click.echo(f"delivery {missing} is not parked as failed: left as it is", err=True)
+    if not retried:
+        click.echo("nothing to retry")
+        return
+    where = "bridge serve's worker takes them up"
+    if settings.redis_url:
+        queue = IntakeQueue.from_url(settings.redis_url, settings.redis_timeout)
+        queued = queue.enqueue(retried)
+        where = "queued for the workers" if queued else "Redis is down: the sweeper queues them"
+        queue.close()
+    click.echo(f"{len(retried)} deliveries back to pending ({where}): {', '.join(map(str, retried))}")
 
 
 # -- tokens, rules, config, demo ---------------------------------------------------------------

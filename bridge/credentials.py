@@ -156,6 +156,10 @@ class TokenVerifier:
             ok |= hmac.compare_digest(presented, stored)
         return ok
 
+    def configured(self, scope: Scope) -> bool:
+        """Some token of `scope` can be presented: pinned by a setting, or stored."""
+        return bool(pinned_token(self.settings, scope) or self._hashes(scope))
+
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()

@@ -37,6 +37,7 @@ def create_db_engine(url: str, *, timeout: float = 5.0, pool_size: int = 10) -> 
         max_overflow=pool_size,
         pool_timeout=timeout,
         pool_recycle=1800,
+        pool_pre_ping=True,  # after a database restart, a dead pooled connection is replaced, not a 503
         connect_args={"connect_timeout": max(1, int(timeout))},
     )
 

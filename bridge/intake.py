@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,15 +59,28 @@ def store_delivery(
     return Stored(intake_id=intake_id, duplicate=intake_id is None)
 
 
-def pending_ids(session: Session, limit: int, max_alerts: int | None = None) -> list[int]:
+def pending_ids(
+    session: Session,
+    limit: int,
+    max_alerts: int | None = None,
+    *,
+    upto: int | None = None,
+    after: int = 0,
+    fresh_only_but: int | None = None,
+) -> list[int]:
     """Ids of deliveries still to process, oldest first: at most `limit` of them and, when
-    `max_alerts` is given, no more alerts than that in all (but always at least one delivery)."""
-    query = (
-        select(Intake.id, Intake.alert_count)
-        .where(Intake.status == IntakeStatus.PENDING.value)
-        .order_by(Intake.id)
-        .limit(limit)
-    )
+    `max_alerts` is given, no more alerts than that in all (but always at least one delivery);
+    only ids above `after` and, with `upto`, none above `upto`. With `fresh_only_but`, none
+    that failed before except that one (failed ones come back through the sweeper, once per
+    grace period, not with every job)."""
+    query = select(Intake.id, Intake.alert_count).where(Intake.status == IntakeStatus.PENDING.value)
+    if after:
+        query = query.where(Intake.id > after)
+    if upto is not None:
+        query = query.where(Intake.id <= upto)
+    if fresh_only_but is not None:
+        query = query.where((Intake.attempts == 0) | (Intake.id == fresh_only_but))
+    query = query.order_by(Intake.id).limit(limit)
     ids: list[int] = []
     alerts = 0
     for intake_id, count in session.execute(query):
@@ -86,3 +99,22 @@ def list_intake(
     if statuses:
         statement = statement.where(Intake.status.in_(statuses))
     return paged(session, statement, [Intake.id.desc()], limit, offset)
+
+
+def latest_pending_id(session: Session) -> int | None:
+    return session.scalar(select(func.max(Intake.id)).where(Intake.status == IntakeStatus.PENDING.value))
+
+
+def retry_failed(session: Session, ids: Sequence[int] | None = None) -> list[int]:
+    """Put deliveries parked as failed (these `ids`, or all) back to pending with their attempts
+    reset, in the caller's transaction; returns the ids that were parked. Their last error stays
+    until they are processed."""
+    statement = (
+        update(Intake)
+        .where(Intake.status == IntakeStatus.FAILED.value)
+        .values(status=IntakeStatus.PENDING.value, attempts=0, requeued_at=None)
+        .returning(Intake.id)
+    )
+    if ids is not None:
+        statement = statement.where(Intake.id.in_(ids))
+    return sorted(session.scalars(statement))

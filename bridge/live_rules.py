@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class LiveRules:
         self.last_error_at: datetime | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._also: tuple[Callable[[], object], ...] = ()
 
     def reload(self) -> bool:
         """Load the directory again; on failure keep the current rules and remember the error."""
@@ -70,11 +72,13 @@ class LiveRules:
             return None
         return self.reload()
 
-    def watch(self, every: timedelta) -> None:
-        """Poll the files every `every` in a background thread (no-op for 0 or when watching)."""
+    def watch(self, every: timedelta, also: Sequence[Callable[[], object]] = ()) -> None:
+        """Poll the files every `every` in a background thread (no-op for 0 or when watching);
+        `also` are checks of other files to run on the same beat (the rota's)."""
         if every <= timedelta(0) or self._watcher is not None:
             return
         self._stop.clear()
+        self._also = tuple(also)
         self._watcher = threading.Thread(
             target=self._watch, args=(every.total_seconds(),), name="bridge-rules-watch", daemon=True
         )
@@ -88,7 +92,8 @@ class LiveRules:
 
     def _watch(self, seconds: float) -> None:
         while not self._stop.wait(seconds):
-            try:
-                self.reload_if_changed()
-            except Exception:  # a watcher that dies would silently stop reloads
-                log.exception("checking the rules directory for changes failed")
+            for check in (self.reload_if_changed, *self._also):
+                try:
+                    check()
+                except Exception:  # a watcher that dies would silently stop reloads
+                    log.exception("checking for changed files failed")

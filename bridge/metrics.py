@@ -21,6 +21,8 @@ from bridge.ticketing.models import Incident, Intake, IntakeStatus, Notification
 
 
 class Metrics:
+    database: Collector | None = None  # the gauges read from the database (set by the runtime)
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.deliveries = PromCounter(

@@ -28,13 +28,15 @@ from bridge.dedup.engine import Engine
 from bridge.dedup.matchers import parse_matcher
 from bridge.dedup.state import Context, Decision, Outcome, Silence, TimerKind
 from bridge.dedup.suppression import InhibitorIndex
+from bridge.dispatch import Fired, TimerDispatcher
 from bridge.errors import PayloadError
-from bridge.intake import pending_ids
+from bridge.intake import latest_pending_id, pending_ids
 from bridge.live_rules import LiveRules
 from bridge.sources import parse_delivery
 from bridge.ticketing.hooks import IncidentHooks
-from bridge.ticketing.models import AlertRow, Intake, IntakeStatus, SilenceRow, Timer
+from bridge.ticketing.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
 from bridge.ticketing.store import StateStore
+from bridge.ticketing.timers import claim as claim_timer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,12 @@ class BatchResult:
     failed: int = 0
     outcomes: Counter[Outcome] = field(default_factory=Counter)
 
+    def merge(self, other: BatchResult) -> None:
+        self.deliveries += other.deliveries
+        self.alerts += other.alerts
+        self.failed += other.failed
+        self.outcomes.update(other.outcomes)
+
 
 class Pipeline:
     def __init__(
@@ -73,6 +81,8 @@ class Pipeline:
         self.on_outcomes = on_outcomes
         self.hooks = hooks
         self.ack_from_source = ack_from_source
+        self.timers = TimerDispatcher(sessions, clock)
+        self._register_timers()
 
     # -- deliveries -----------------------------------------------------------------------------
 
@@ -82,6 +92,27 @@ class Pipeline:
         with self.sessions() as session:
             ids = pending_ids(session, limit, max_alerts)
         return self.process(ids) if ids else BatchResult()
+
+    def process_through(self, intake_id: int, limit: int = 200) -> BatchResult:
+        """What a queued job does: process delivery `intake_id` and every delivery pending when
+        the job starts, oldest first, in batches. So a delivery left behind (its worker died, its
+        job was lost) goes through with the next job rather than after it, and under a backlog
+        one job takes batches while the jobs queued behind it find their deliveries done. Rows
+        another worker holds are its to finish (it then processes the next batch); a delivery
+        that failed before is left to the sweeper unless it is this job's own."""
+        with self.sessions() as session:
+            upto = max(intake_id, latest_pending_id(session) or 0)
+        total = BatchResult()
+        after = 0
+        while True:
+            with self.sessions() as session:
+                ids = pending_ids(
+                    session, limit, BATCH_ALERTS, upto=upto, after=after, fresh_only_but=intake_id
+                )
+            if not ids:
+                return total
+            total.merge(self.process(ids))
+            after = ids[-1]
 
     def process(self, ids: list[int]) -> BatchResult:
         """Process these deliveries (those still pending); isolates a delivery that breaks the batch."""
@@ -96,11 +127,7 @@ class Pipeline:
             log.exception("a batch of %d deliveries failed; processing them one by one", len(ids))
             total = BatchResult()
             for intake_id in ids:
-                result = self.process([intake_id])
-                total.deliveries += result.deliveries
-                total.alerts += result.alerts
-                total.failed += result.failed
-                total.outcomes.update(result.outcomes)
+                total.merge(self.process([intake_id]))
             return total
 
     def _process(self, ids: list[int]) -> BatchResult:
@@ -177,47 +204,47 @@ class Pipeline:
     # -- timers ---------------------------------------------------------------------------------
 
     def run_due_timers(self, limit: int = 500) -> int:
-        """Fire the group timers due now; each in its own transaction, locking group then timer
-        (the order deliveries lock them in) so that concurrent workers cannot deadlock."""
-        now = self.clock.now()
-        with self.sessions() as session:
-            due = session.execute(
-                select(Timer.kind, Timer.subject)
-                .where(Timer.due_at <= now, Timer.kind.in_([*GROUP_TIMERS, TimerKind.RELEASE.value]))
-                .order_by(Timer.due_at)
-                .limit(limit)
-            ).all()
-        fired = 0
-        for kind, subject in due:
-            if kind == TimerKind.RELEASE.value:
-                fired += self._retrying(partial(self._fire_release, subject, now))
-            elif kind in GROUP_TIMERS:
-                fired += self._retrying(partial(self._fire_group_timer, TimerKind(kind), subject, now))
-        return fired
+        """Fire the timers due now (this pipeline's and every kind registered on `self.timers`)."""
+        return self.timers.run_due(limit)
 
-    def _fire_release(self, key: str, now: datetime) -> int:
+    def _register_timers(self) -> None:
+        self.timers.register(TimerKind.RELEASE.value, self._fire_release)
+        for kind in GROUP_TIMERS:
+            self.timers.register(kind.value, partial(self._fire_group_timer, kind))
+
+    def _fire_release(self, key: str, now: datetime) -> Fired:
         """A maintenance window or silence ended: decide again what it held back and still fires."""
+        return self._retrying(partial(self._release, key, now))
+
+    def _release(self, key: str, now: datetime) -> Fired:
         engine = self.rules.engine
         with self.sessions() as session, session.begin():
-            claimed = _claim_timer(session, TimerKind.RELEASE, key, now)
+            claimed = claim_timer(session, TimerKind.RELEASE.value, key, now)
             if claimed is None:
-                return 0
+                return Fired.GONE
             store = self._store(session, engine)
             with session.no_autoflush:
                 Batch(store, engine, claimed).release(key, claimed)
                 store.finish()
-        return 1
+        return Fired.FIRED
 
-    def _fire_group_timer(self, kind: TimerKind, key: str, now: datetime) -> int:
+    def _fire_group_timer(self, kind: TimerKind, key: str, now: datetime) -> Fired:
+        return self._retrying(partial(self._group_timer, kind, key, now))
+
+    def _group_timer(self, kind: TimerKind, key: str, now: datetime) -> Fired:
+        """Lock the group, then the timer (the order deliveries lock them in, so concurrent workers
+        cannot deadlock); a group another worker holds is left for the next tick, not waited on."""
         engine = self.rules.engine
         with self.sessions() as session, session.begin():
+            if _group_is_busy(session, key):
+                return Fired.BUSY
             store = self._store(session, engine)
             group = store.group_state(key)
-            due = _claim_timer(session, kind, key, now)
+            due = claim_timer(session, kind.value, key, now)
             if due is None:
-                return 0  # another worker fired it, or it was moved later
+                return Fired.GONE  # another worker fired it, or it was moved later
             if group is None:
-                return 1
+                return Fired.FIRED
             # Decide as of when it was due: a late tick must not move when an incident opened or resolved.
             decision = engine.on_timer(kind, group, due)
             with session.no_autoflush:
@@ -226,7 +253,7 @@ class Pipeline:
                 store.finish()
             if self.on_outcomes is not None and decision.outcome is not Outcome.NOTHING:
                 self.on_outcomes(Counter([decision.outcome]))
-        return 1
+        return Fired.FIRED
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -245,27 +272,20 @@ class Pipeline:
         raise AssertionError("unreachable")
 
 
-GROUP_TIMERS = {
-    TimerKind.HOLD.value,
-    TimerKind.RESOLVE.value,
-    TimerKind.FLAPPING.value,
-    TimerKind.HEARTBEAT.value,
-}
+GROUP_TIMERS = (TimerKind.HOLD, TimerKind.RESOLVE, TimerKind.FLAPPING, TimerKind.HEARTBEAT)
+"""Timers about one group of alerts: the engine decides what they mean (`Engine.on_timer`)."""
 
 
-def _claim_timer(session: Session, kind: TimerKind, subject: str, now: datetime) -> datetime | None:
-    """Take the due (kind, subject) timer if no other worker has: delete it, return when it was due."""
-    claimed = session.scalars(
-        select(Timer)
-        .where(Timer.kind == kind.value, Timer.subject == subject, Timer.due_at <= now)
-        .with_for_update(skip_locked=True)
-    ).first()
-    if claimed is None:
-        return None
-    due = claimed.due_at
-    session.delete(claimed)
-    session.flush()
-    return due
+def _group_is_busy(session: Session, key: str) -> bool:
+    """Another transaction holds the group's row (PostgreSQL; SQLite has one writer anyway)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    mine = session.scalar(
+        select(AlertGroup.key).where(AlertGroup.key == key).with_for_update(skip_locked=True)
+    )
+    if mine is not None:
+        return False
+    return session.scalar(select(AlertGroup.key).where(AlertGroup.key == key)) is not None
 
 
 class Batch:

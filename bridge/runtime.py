@@ -1,5 +1,8 @@
 """Everything a running bridge process holds, built once from settings: database engine and
-sessions, live rules, token verifier, metrics, pipeline and its runner."""
+sessions, live rules and rota, token verifier, metrics, pipeline, the timer tick (the engine's
+timers and the incident timers: escalation, SLA, stale), notifications, the outbox, periodic
+jobs, and how deliveries reach a worker: the in-process runner of the embedded default, or with
+BRIDGE_REDIS_URL the rq queue (plus the sweeper that re-enqueues what the queue lost)."""
 
 from __future__ import annotations
 
@@ -15,24 +18,41 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.clock import Clock, SystemClock
 from bridge.credentials import TokenVerifier
 from bridge.db import create_db_engine, make_session_factory
+from bridge.dispatch import TimerDispatcher
 from bridge.live_rota import LiveRota
 from bridge.live_rules import LiveRules
 from bridge.metrics import DatabaseCollector, Metrics
 from bridge.outbox import Outbox
 from bridge.periodic import Periodic, PeriodicJob
 from bridge.pipeline import Pipeline
+from bridge.queue import IntakeQueue
 from bridge.settings import Settings
 from bridge.sources.alertmanager_api import AlertmanagerClient
 from bridge.sources.reconcile import AlertmanagerReconciler, ZabbixReconciler
 from bridge.sources.writeback import Writeback
 from bridge.sources.zabbix_api import ZabbixClient
+from bridge.sweeper import Sweeper, Swept
 from bridge.ticketing.duty import Duty
 from bridge.ticketing.escalation import DutyTimers
 from bridge.ticketing.hooks import HookChain, IncidentHooks
 from bridge.ticketing.notify import Notifier, Templates, channels_from
-from bridge.worker import InProcessRunner
+from bridge.worker import TIMER_ROUNDS, InProcessRunner
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticked:
+    """What one tick did."""
+
+    timers: int = 0
+    requeued: int = 0
+    processed_here: int = 0
+    outbox: int = 0
+    periodic: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.timers, self.requeued, self.processed_here, self.outbox, self.periodic))
 
 
 @dataclass
@@ -50,6 +70,15 @@ class Runtime:
     rota: LiveRota
     duty: Duty
     notifier: Notifier
+    outbox: Outbox
+    periodic: Periodic
+    queue: IntakeQueue | None = None  # production mode: deliveries go to rq workers
+    sweeper: Sweeper | None = None
+
+    @property
+    def timers(self) -> TimerDispatcher:
+        """The timer tick: register a handler here for every kind of timer a feature schedules."""
+        return self.pipeline.timers
 
     @classmethod
     def build(
@@ -66,7 +95,8 @@ class Runtime:
         rules = rules or LiveRules(settings.rules_dir, settings.zone)
         registry = CollectorRegistry()
         metrics = Metrics(registry)
-        registry.register(DatabaseCollector(sessions))
+        metrics.database = DatabaseCollector(sessions)
+        registry.register(metrics.database)
         writeback = (
             Writeback(settings, rules, clock)
             if settings.zabbix_enabled or settings.alertmanager_url
@@ -90,18 +120,24 @@ class Runtime:
             writeback.handlers() if writeback else {},
             on_result=lambda kind, result: metrics.outbox_jobs.labels(kind, result).inc(),
         )
+        queue = None
+        if settings.redis_url:
+            queue = IntakeQueue.from_url(settings.redis_url, settings.redis_timeout)
+        DutyTimers(sessions, clock, duty).register(pipeline.timers)
+        # every tick, after the timers: a changed rota.yaml takes effect, queued messages go out
         runner = InProcessRunner(
-            pipeline,
-            settings.tick_seconds,
-            outbox=outbox,
-            jobs=[DutyTimers(sessions, clock, duty).run_due, notifier.run_due],
+            pipeline, settings.tick_seconds, outbox=outbox, jobs=[rota.refresh, notifier.run_due]
         )
-        runner.periodic = Periodic(
-            sessions,
-            clock,
-            _periodic_jobs(settings, sessions, clock, runner.notify),
-            on_result=metrics.count_periodic,
-        )
+
+        def notify(intake_id: int) -> None:  # what reconciliation stores goes the way of any delivery
+            if queue is not None:
+                queue.enqueue([intake_id])
+            else:
+                runner.notify(intake_id)
+
+        jobs = _periodic_jobs(settings, sessions, clock, notify)
+        periodic = Periodic(sessions, clock, jobs, on_result=metrics.count_periodic)
+        runner.periodic = periodic
         return cls(
             settings=settings,
             clock=clock,
@@ -116,19 +152,59 @@ class Runtime:
             rota=rota,
             duty=duty,
             notifier=notifier,
+            outbox=outbox,
+            periodic=periodic,
+            queue=queue,
+            sweeper=Sweeper(sessions, clock, queue, pipeline, settings.sweep_grace) if queue else None,
         )
 
     def notify(self, intake_id: int) -> None:
-        """A delivery was stored: hand it to whoever processes deliveries."""
-        self.runner.notify(intake_id)
+        """A delivery was stored: hand it to whoever processes deliveries. Never raises: on the
+        queue's failure the row waits in the database for the sweeper."""
+        if self.queue is not None:
+            self.queue.enqueue([intake_id])
+        else:
+            self.runner.notify(intake_id)
 
-    def process_now(self, intake_id: int) -> None:
+    def notify_many(self, intake_ids: list[int]) -> None:
+        """Several deliveries are pending again (a retry): hand them over in one go."""
+        if self.queue is not None:
+            self.queue.enqueue(intake_ids)
+        elif intake_ids:
+            self.runner.notify(intake_ids[-1])
+
+    def process_now(self, intake_id: int) -> bool:
         """Process a delivery in the caller's thread (to answer a Zabbix delivery with its incident);
-        if that fails it stays pending for the worker."""
+        False if that failed: it is still pending, for the worker."""
         try:
             self.pipeline.process([intake_id])
         except Exception:
             log.exception("processing delivery %d at once failed; the worker will retry it", intake_id)
+            return False
+        return True
+
+    def tick(self) -> Ticked:
+        """One round of what runs every tick besides deliveries (`bridge worker` calls it; the
+        in-process runner does the same in its drain): due timers, the sweeper, due outbox jobs
+        (write-back), the rota reload check and notifications, and due periodic jobs
+        (reconciliation). Each is safe with many workers."""
+        timers = 0
+        for _ in range(TIMER_ROUNDS):  # catch up on steps that came due meanwhile, as `drain` does
+            fired = self.timers.run_due()
+            timers += fired
+            if not fired:
+                break
+        swept = self.sweeper.run() if self.sweeper is not None else Swept()
+        outbox = self.outbox.run_due()
+        for job in self.runner.jobs:
+            job()
+        periodic = self.periodic.run_due()
+        return Ticked(timers, swept.requeued, swept.processed_here, outbox, periodic)
+
+    def watch_files(self) -> None:
+        """Reload the rules and the rota when their files change, in this process: every web and
+        worker process checks for itself (BRIDGE_RULES_WATCH)."""
+        self.rules.watch(self.settings.rules_watch, also=[self.rota.refresh])
 
     def base_url(self, fallback: str = "http://127.0.0.1:8080") -> str:
         return self.settings.base_url or fallback
@@ -136,6 +212,8 @@ class Runtime:
     def close(self) -> None:
         self.runner.stop()
         self.rules.stop_watching()
+        if self.queue is not None:
+            self.queue.close()
         self.db.dispose()
 
 

@@ -42,9 +42,21 @@ SPECS: tuple[Spec, ...] = (
         "BRIDGE_REDIS_URL",
         "redis_url",
         None,
-        "Redis, for the rq queue of production mode. Not in this version: leave it unset "
-        "(`bridge serve` refuses it); the in-process worker is used.",
+        "Redis for production mode: webhooks enqueue deliveries on an rq queue that `bridge worker` "
+        "processes run. Unset: the in-process worker of `bridge serve`.",
         secret=True,
+    ),
+    Spec(
+        "BRIDGE_REDIS_TIMEOUT",
+        "redis_timeout",
+        "1",
+        "Seconds any Redis call of a web process may take; a Redis down or hung never fails a webhook.",
+    ),
+    Spec(
+        "BRIDGE_SWEEP_GRACE",
+        "sweep_grace",
+        "30s",
+        "Production mode: a delivery still pending this long (its job was lost) is queued again.",
     ),
     Spec("BRIDGE_RULES_DIR", "rules_dir", "rules", "Directory of rules files (`*.yaml`)."),
     Spec(
@@ -200,6 +212,8 @@ SPECS: tuple[Spec, ...] = (
 class Settings:
     database_url: str = "sqlite:///bridge.db"
     redis_url: str | None = None
+    redis_timeout: float = 1.0
+    sweep_grace: timedelta = timedelta(seconds=30)
     rules_dir: Path = Path("rules")
     rules_watch: timedelta = timedelta(seconds=2)
     alertmanager_token: str | None = None
@@ -388,6 +402,13 @@ def _duration(raw: str) -> timedelta:
     return parse_duration(raw)
 
 
+def _positive_duration(raw: str) -> timedelta:
+    value = parse_duration(raw)
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0")
+    return value
+
+
 def _boolean(raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -407,6 +428,8 @@ def _log_level(raw: str) -> str:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _database_url,
     "redis_url": _redis_url,
+    "redis_timeout": _positive_float,
+    "sweep_grace": _positive_duration,
     "rules_dir": Path,
     "rules_watch": _duration,
     "base_url": _http_url,

@@ -1,7 +1,8 @@
 """Shared fixtures: clean environment, a fake clock, and databases (SQLite and a real PostgreSQL).
 
 Tests that take `database_url` run twice, on SQLite and on PostgreSQL. Without PostgreSQL they
-skip locally, but with CI=true they fail: CI must prove the production database.
+skip locally, but with CI=true they fail: CI must prove the production database. The same goes
+for Redis (`redis_server`, `redis_url`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from bridge.clock import FakeClock
 from bridge.db import create_db_engine, upgrade
 from bridge.ticketing.models import Base
 from tests.support.postgres import Unavailable, fresh_database, throwaway_cluster
+from tests.support.redis import RedisServer, throwaway_redis
+from tests.support.redis import Unavailable as RedisUnavailable
 
 START = datetime(2026, 11, 22, 6, 51, 10, tzinfo=UTC)
 """A moment just after the Alertmanager fixtures' first alert started."""
@@ -95,3 +98,21 @@ def _truncate(url: str) -> None:
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis for the run: BRIDGE_TEST_REDIS_URL, else a throwaway redis-server."""
+    try:
+        with throwaway_redis() as server:
+            yield server
+    except RedisUnavailable as exc:
+        unavailable(str(exc))
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The run's Redis, empty before and after the test."""
+    redis_server.flush()
+    yield redis_server.url
+    redis_server.flush()

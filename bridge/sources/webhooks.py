@@ -60,17 +60,18 @@ def _receive(source: Source, scope: Scope) -> Response:
     body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: werkzeug answers 413
     delivery = parse_delivery(source, body, received_at)
     stored = store_delivery(runtime.sessions, delivery, body, received_at)
-    if stored.intake_id is not None:
+    answer_tags = source is Source.ZABBIX and runtime.settings.zabbix_answer_tags
+    # Decided here when the answer needs its incident; otherwise (or if that failed) by the
+    # worker. Handing over never fails the request: the row is committed either way.
+    if stored.intake_id is not None and not (answer_tags and runtime.process_now(stored.intake_id)):
         runtime.notify(stored.intake_id)
     runtime.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
     runtime.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
     answer: dict[str, object] = {"accepted": len(delivery.alerts)}
     if stored.duplicate:
         answer["duplicate"] = True
-    if source is Source.ZABBIX and runtime.settings.zabbix_answer_tags:
+    if answer_tags:
         # The media type stores these as event tags: operators see the incident in Zabbix.
-        if stored.intake_id is not None:
-            runtime.process_now(stored.intake_id)
         answer["tags"] = incident_tags(runtime, delivery.alerts[0].fingerprint, request.host_url)
     response = jsonify(answer)
     response.status_code = 202

@@ -44,16 +44,6 @@ class TimerKind:
     LONG_OPEN = "long_open"  # tell the head of IT it is still open
 
 
-ALL_TIMERS = (
-    TimerKind.ESCALATION,
-    TimerKind.ACK_TIMEOUT,
-    TimerKind.SLA_ACK,
-    TimerKind.SLA_RESOLVE,
-    TimerKind.STALE,
-    TimerKind.LONG_OPEN,
-)
-
-
 class Duty:
     """The rota at work on incidents. An `IncidentHooks`: ticketing calls it inside each change."""
 

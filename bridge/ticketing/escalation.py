@@ -9,24 +9,23 @@ timeout or stale check that finds the incident touched since simply waits again 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
+from bridge.dispatch import Fired, TimerDispatcher
 from bridge.oncall.model import Paged
 from bridge.priority import Priority
 from bridge.ticketing import timers
-from bridge.ticketing.duty import ALL_TIMERS, Duty, TimerKind
+from bridge.ticketing.duty import Duty, TimerKind
 from bridge.ticketing.lifecycle import IncidentStatus
-from bridge.ticketing.models import Incident, TimelineEntry, Timer
+from bridge.ticketing.models import Incident, TimelineEntry
 from bridge.ticketing.notify import Kind
 from bridge.timeutil import format_duration
-
-log = logging.getLogger(__name__)
 
 
 class DutyTimers:
@@ -43,24 +42,13 @@ class DutyTimers:
             TimerKind.LONG_OPEN: self._long_open,
         }
 
-    def run_due(self, limit: int = 200) -> int:
-        """Fire the incident timers due now, earliest first; returns how many fired."""
-        self.duty.live.refresh()  # a changed rota.yaml takes effect before anything is decided
-        now = self.clock.now()
-        with self.sessions() as session:
-            due = session.execute(
-                select(Timer.kind, Timer.subject)
-                .where(Timer.kind.in_(ALL_TIMERS), Timer.due_at <= now)
-                .order_by(Timer.due_at, Timer.id)
-                .limit(limit)
-            ).all()
-        fired = 0
-        for kind, subject in due:
-            try:
-                fired += self.fire(kind, subject, now)
-            except Exception:
-                log.exception("%s timer of incident %s failed; it stays due", kind, subject)
-        return fired
+    def register(self, dispatcher: TimerDispatcher) -> None:
+        """Fire the incident timers from the tick's dispatcher, one handler per kind."""
+        for kind in self.handlers:
+            dispatcher.register(kind, partial(self._fire, kind))
+
+    def _fire(self, kind: str, subject: str, now: datetime) -> Fired:
+        return Fired.FIRED if self.fire(kind, subject, now) else Fired.GONE
 
     def fire(self, kind: str, subject: str, now: datetime) -> int:
         """Fire one timer if it is still due and nobody else took it."""
@@ -68,16 +56,9 @@ class DutyTimers:
             incident = session.scalars(
                 select(Incident).where(Incident.number == int(subject)).with_for_update()
             ).first()
-            claimed = session.scalars(
-                select(Timer)
-                .where(Timer.kind == kind, Timer.subject == subject, Timer.due_at <= now)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if claimed is None:
+            due = timers.claim(session, kind, subject, now)
+            if due is None:
                 return 0
-            due = claimed.due_at
-            session.delete(claimed)
-            session.flush()
             if incident is not None:
                 self.handlers[kind](session, incident, due, now)
             return 1

@@ -101,6 +101,7 @@ class Intake(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
+    requeued_at: Mapped[datetime | None]  # when the sweeper last took it up (production mode)
 
 
 class Incident(Base):

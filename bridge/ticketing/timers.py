@@ -78,3 +78,19 @@ def cancel_all(session: Session, kinds: Sequence[str], subject: str) -> None:
         for kind in kinds:
             deferred.pop((kind, subject), None)
     session.execute(delete(Timer).where(Timer.kind.in_(list(kinds)), Timer.subject == subject))
+
+
+def claim(session: Session, kind: str, subject: str, now: datetime) -> datetime | None:
+    """Take the (kind, subject) timer if it is due by `now` and no other worker holds it: delete
+    it in the caller's transaction and return when it was due; None if there is nothing to take."""
+    claimed = session.scalars(
+        select(Timer)
+        .where(Timer.kind == kind, Timer.subject == subject, Timer.due_at <= now)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if claimed is None:
+        return None
+    due = claimed.due_at
+    session.delete(claimed)
+    session.flush()
+    return due

@@ -144,6 +144,23 @@ def list_intake() -> Response:
         return jsonify(items=[intake_json(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
+@blueprint.post("/intake/retry")
+def retry_intake() -> Response:
+    """Replay parked deliveries: body ``{"ids": [12, 13]}`` or ``{"all": true}``."""
+    body = _json_body()
+    ids = body.get("ids")
+    every = body.get("all") is True
+    if every == (ids is not None):
+        raise PayloadError("ids", 'give the ids of failed deliveries, or "all": true')
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+        raise PayloadError("ids", "must be a list of delivery ids")
+    runtime = get_runtime()
+    with runtime.sessions() as session, session.begin():
+        retried = intake.retry_failed(session, None if every else ids)
+    runtime.notify_many(retried)
+    return jsonify(retried=retried)
+
+
 @blueprint.get("/outbox")
 def list_outbox() -> Response:
     """Write-back jobs, e.g. ``?status=failed`` for the ones that gave up."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from bridge.errors import (
@@ -47,6 +49,15 @@ def register_error_handlers(app: Flask) -> None:
                 return error_response(status, str(exc))
         log.error("unmapped error: %r", exc)
         return error_response(500, "internal error")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception) -> Response:
+        # Anything that needed the database while it is down or saturated (a token lookup, an
+        # API read): the client should retry, as it would for a webhook that could not be stored.
+        log.error("database unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "the database is unavailable; retry later")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -1,9 +1,12 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness, readiness (database, Redis) and Prometheus metrics."""
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,7 +23,9 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
-    """The process can do its job: the database answers."""
+    """The process can do its job: the database answers and, in production mode, Redis does.
+    A Redis that is down still lets webhooks store deliveries, but nothing reaches a worker until
+    the sweeper's grace period: the load balancer should know."""
     runtime = get_runtime()
     checks: dict[str, str] = {}
     try:
@@ -29,12 +34,27 @@ def readyz() -> Response:
         checks["database"] = "ok"
     except SQLAlchemyError as exc:
         checks["database"] = f"down: {exc.__class__.__name__}"
+    if runtime.queue is not None:
+        problem = runtime.queue.ping()
+        checks["redis"] = "ok" if problem is None else f"down: {problem}"
     ready = all(v == "ok" for v in checks.values())
-    response = jsonify(status="ready" if ready else "not ready", checks=checks)
+    down = [name for name, value in checks.items() if value != "ok"]
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if down:
+        body["down"] = down
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(get_runtime().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    runtime = get_runtime()
+    registry = runtime.metrics.registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Under gunicorn (bridge.gunicorn_config): every worker's counters, plus the database's gauges.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        if runtime.metrics.database is not None:
+            registry.register(runtime.metrics.database)
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

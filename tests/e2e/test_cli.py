@@ -86,10 +86,10 @@ def test_serve_refuses_bad_rules_with_file_and_line(tmp_path: Path) -> None:
     assert f"{rules / 'rules.yaml'}:3: 'ten' is not a duration" in result.output
 
 
-def test_serve_does_not_silently_ignore_a_redis_url(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["serve"], env={"BRIDGE_REDIS_URL": "redis://127.0.0.1:6379/0"})
+def test_worker_needs_redis(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["worker"], env={})
     assert result.exit_code == 1
-    assert "BRIDGE_REDIS_URL is set" in result.output
+    assert "bridge worker takes its jobs from Redis: set BRIDGE_REDIS_URL" in result.output
 
 
 def test_serve_refuses_a_bad_setting_clearly(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import threading
 
 from sqlalchemy import func, select
 
+from bridge.dispatch import TimerDispatcher
 from bridge.ticketing.escalation import DutyTimers
 from bridge.ticketing.models import Notification, Timer
 from tests.e2e.duty_support import Desk, desk
@@ -17,11 +18,15 @@ def test_concurrent_workers_fire_an_escalation_step_once(desk: Desk) -> None:
     desk.at("2026-11-24 03:00")
     desk.open(title="Yard cameras offline", client="logistics")
     desk.clock.set(desk.clock.now().replace(minute=15))  # step 2 is due
-    workers = [DutyTimers(desk.runtime.sessions, desk.clock, desk.runtime.duty) for _ in range(4)]
+    workers = []
+    for _ in range(4):  # four workers' ticks, each with its own dispatcher as in its own process
+        dispatcher = TimerDispatcher(desk.runtime.sessions, desk.clock)
+        DutyTimers(desk.runtime.sessions, desk.clock, desk.runtime.duty).register(dispatcher)
+        workers.append(dispatcher)
     start = threading.Barrier(len(workers))
     fired: list[int] = []
 
-    def tick(worker: DutyTimers) -> None:
+    def tick(worker: TimerDispatcher) -> None:
         start.wait()
         fired.append(worker.run_due())
 

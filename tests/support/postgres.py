@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -37,6 +38,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Cluster:
+    """A throwaway PostgreSQL cluster that a test may stop (immediate mode: like a crash) and start."""
+
+    url: str
+    bindir: Path
+    data: Path
+    options: str
+    log: Path
+    run_as: dict[str, str]
+
+    def start(self) -> None:
+        subprocess.run(
+            [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                self.options,
+                "-l",
+                str(self.log),
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            **self.run_as,
+        )  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        subprocess.run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+            **self.run_as,
+        )  # type: ignore[call-overload]
+
+
 @contextlib.contextmanager
 def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     """Start a PostgreSQL cluster in a temporary directory; yields a libpq URL to it.
@@ -44,6 +83,13 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
     Tests run without fsync (faster, nothing to survive); benchmarks pass `durable=True` so that
     a commit costs what it costs in production.
     """
+    with cluster(durable=durable) as started:
+        yield started.url
+
+
+@contextlib.contextmanager
+def cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """Like `throwaway_cluster`, yielding the cluster itself (to stop and start it)."""
     bindir = _binaries()
     if bindir is None:
         raise Unavailable(
@@ -56,6 +102,17 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
         shutil.chown(base, user="postgres")
     data = base / "data"
     port = free_port()
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    started = Cluster(
+        url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+        bindir=bindir,
+        data=data,
+        options=options,
+        log=base / "log",
+        run_as=run_as,
+    )
     try:
         subprocess.run(
             [
@@ -74,29 +131,16 @@ def throwaway_cluster(*, durable: bool = False) -> Iterator[str]:
             capture_output=True,
             **run_as,
         )  # type: ignore[call-overload]
-        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        if not durable:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        subprocess.run(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
-            check=True,
-            capture_output=True,
-            **run_as,
-        )  # type: ignore[call-overload]
+        started.start()
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
         raise Unavailable(
             f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-500:]}"
         ) from None
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield started
     finally:
-        subprocess.run(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            check=False,
-            **run_as,
-        )  # type: ignore[call-overload]
+        started.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -1,0 +1,89 @@
+"""The timer tick as a dispatcher by kind: features register handlers next to the engine's group
+timers; a failing handler leaves its timer due for a later tick and stops nobody else's."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.clock import FakeClock
+from bridge.dispatch import Fired, TimerDispatcher
+from bridge.errors import ConfigError
+from bridge.settings import Settings
+from bridge.ticketing import timers
+from bridge.ticketing.models import Timer
+from tests.conftest import START
+from tests.support.app import build_runtime, make_settings, write_rules
+
+
+def test_a_registered_kind_fires_beside_the_group_timers_and_a_failure_stays_due(
+    database_url: str, tmp_path: Path
+) -> None:
+    clock = FakeClock(START)
+    runtime = build_runtime(make_settings(database_url, write_rules(tmp_path / "rules")), clock)
+    fired: list[tuple[str, datetime]] = []
+
+    def escalate(session: Session, subject: str, due: datetime) -> None:
+        if subject == "broken":
+            raise RuntimeError("a bug in this feature")
+        fired.append((subject, due))
+
+    try:
+        runtime.timers.register_simple("escalation", escalate)
+        with pytest.raises(ValueError, match="already registered"):
+            runtime.timers.register_simple("escalation", escalate)
+        assert {"hold", "resolve", "release", "escalation"} <= runtime.timers.kinds
+        with runtime.sessions() as session, session.begin():
+            timers.schedule_many(
+                session,
+                {
+                    ("escalation", "17:step-2"): START + timedelta(minutes=5),
+                    ("escalation", "broken"): START + timedelta(minutes=1),
+                    ("escalation", "later"): START + timedelta(hours=1),
+                    ("not-registered", "x"): START,
+                },
+            )
+        assert runtime.timers.run_due() == 0  # nothing due yet but the unknown kind, which is left alone
+        clock.advance(timedelta(minutes=10))
+        assert runtime.timers.run_due() == 1
+        assert fired == [("17:step-2", START + timedelta(minutes=5))]
+        with runtime.sessions() as session:
+            left = sorted((t.kind, t.subject) for t in session.scalars(select(Timer)))
+        assert left == [("escalation", "broken"), ("escalation", "later"), ("not-registered", "x")]
+        assert runtime.timers.run_due() == 0  # already fired: never twice
+    finally:
+        runtime.close()
+
+
+def test_the_dispatcher_ignores_kinds_nobody_registered(database_url: str, tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    runtime = build_runtime(make_settings(database_url, write_rules(tmp_path / "rules")), clock)
+    try:
+        empty = TimerDispatcher(runtime.sessions, clock)
+        assert empty.run_due() == 0
+        with runtime.sessions() as session, session.begin():
+            timers.schedule(session, "other", "s", START)
+        result: list[Fired] = []
+        empty.register("other", lambda subject, now: result.append(Fired.GONE) or Fired.GONE)
+        assert empty.run_due() == 0 and result == [Fired.GONE]
+    finally:
+        runtime.close()
+
+
+def test_production_settings_are_checked() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.redis_url, defaults.redis_timeout, defaults.sweep_grace) == (
+        None,
+        1.0,
+        timedelta(seconds=30),
+    )
+    with pytest.raises(ConfigError, match="BRIDGE_SWEEP_GRACE='0': must be longer than 0"):
+        Settings.from_env({"BRIDGE_SWEEP_GRACE": "0"})
+    with pytest.raises(ConfigError, match="BRIDGE_REDIS_TIMEOUT='soon': must be a number"):
+        Settings.from_env({"BRIDGE_REDIS_TIMEOUT": "soon"})
+    with pytest.raises(ConfigError, match="must be a redis://"):
+        Settings.from_env({"BRIDGE_REDIS_URL": "http://redis"})
