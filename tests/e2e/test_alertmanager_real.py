@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 import requests
-import waitress
 
 from bridge.app import create_app
 from bridge.clock import SystemClock
@@ -22,7 +20,7 @@ from bridge.runtime import Runtime
 from bridge.settings import Settings
 from tests.conftest import unavailable
 from tests.support.alertmanager import Alertmanager, Unavailable, alert, alertmanager
-from tests.support.app import ADMIN_TOKEN, AM_TOKEN, write_rules
+from tests.support.app import ADMIN_TOKEN, AM_TOKEN, serving, write_rules
 from tests.support.postgres import free_port
 
 RULES = """
@@ -63,16 +61,14 @@ class Bridge:
 @contextmanager
 def bridge_server(settings: Settings, port: int) -> Iterator[Bridge]:
     runtime = Runtime.build(settings, SystemClock(), LiveRules(settings.rules_dir))
-    httpd = waitress.create_server(create_app(runtime=runtime), host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
-    runtime.runner.start()
     try:
-        yield Bridge(f"http://127.0.0.1:{port}", runtime)
+        with serving(create_app(runtime=runtime), port) as url:
+            runtime.runner.start()
+            try:
+                yield Bridge(url, runtime)
+            finally:
+                runtime.runner.stop()
     finally:
-        runtime.runner.stop()
-        httpd.close()
-        thread.join(5)
         runtime.close()
 
 

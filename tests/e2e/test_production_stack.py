@@ -28,12 +28,13 @@ from sqlalchemy import func, select, text
 
 from bridge.alert import Source
 from bridge.clock import FakeClock
-from bridge.db import create_db_engine, make_session_factory, upgrade
+from bridge.db import create_db_engine, upgrade
 from bridge.intake import store_delivery
 from bridge.live_rules import LiveRules
 from bridge.pipeline import Pipeline
 from bridge.queue import QUEUE_NAME, connect
-from bridge.settings import normalize_database_url
+from bridge.runtime import Runtime
+from bridge.settings import Settings, normalize_database_url
 from bridge.sources import parse_delivery
 from bridge.ticketing.models import Incident, TimelineEntry, Timer
 from tests.support.app import write_rules
@@ -113,14 +114,19 @@ def clean_run(server_url: str, rules_dir: Path, bodies: list[bytes]) -> dict[str
         engine = create_db_engine(normalize_database_url(url))
         try:
             upgrade(engine)
-            sessions = make_session_factory(engine)
             clock = FakeClock(datetime.now(UTC))
-            pipeline = Pipeline(sessions, LiveRules(rules_dir), clock)
-            for raw in bodies:
-                now = clock.advance(timedelta(milliseconds=10))
-                store_delivery(sessions, parse_delivery(Source.ALERTMANAGER, raw, now), raw, now)
-                pipeline.process_pending()
-            return comparable(state(sessions, with_times=False))
+            # wired as in production (the rota's assignment is on every new incident's timeline)
+            runtime = Runtime.build(
+                Settings(database_url=normalize_database_url(url), rules_dir=rules_dir), clock
+            )
+            try:
+                for raw in bodies:
+                    now = clock.advance(timedelta(milliseconds=10))
+                    store_delivery(runtime.sessions, parse_delivery(Source.ALERTMANAGER, raw, now), raw, now)
+                    runtime.pipeline.process_pending()
+                return comparable(state(runtime.sessions, with_times=False))
+            finally:
+                runtime.close()
         finally:
             engine.dispose()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,14 +10,13 @@ from typing import Any
 
 import pytest
 import requests
-import waitress
 
 from bridge.app import create_app
 from bridge.clock import SystemClock
 from bridge.live_rules import LiveRules
 from bridge.runtime import Runtime
 from bridge.settings import Settings
-from tests.support.app import ADMIN_TOKEN, AM_TOKEN, ZBX_TOKEN
+from tests.support.app import ADMIN_TOKEN, AM_TOKEN, ZBX_TOKEN, serving
 from tests.support.payloads import captured
 from tests.support.postgres import free_port
 
@@ -30,15 +28,10 @@ def server(settings: Settings) -> Iterator[str]:
         SystemClock(),
         LiveRules(settings.rules_dir),
     )
-    port = free_port()
-    httpd = waitress.create_server(create_app(runtime=runtime), host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
-    runtime.runner.start()
-    yield f"http://127.0.0.1:{port}"
-    runtime.runner.stop()
-    httpd.close()
-    thread.join(5)
+    with serving(create_app(runtime=runtime), free_port()) as url:
+        runtime.runner.start()
+        yield url
+        runtime.runner.stop()
     runtime.close()
 
 

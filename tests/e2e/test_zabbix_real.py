@@ -5,7 +5,6 @@ resolves the incident; closing in bridge is written back as well."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,14 +12,13 @@ from typing import Any
 
 import pytest
 import requests
-import waitress
 
 from bridge.app import create_app
 from bridge.clock import SystemClock
 from bridge.live_rules import LiveRules
 from bridge.runtime import Runtime
 from tests.conftest import _truncate, unavailable
-from tests.support.app import ADMIN_TOKEN, ZBX_TOKEN, make_settings, write_rules
+from tests.support.app import ADMIN_TOKEN, ZBX_TOKEN, make_settings, serving, write_rules
 from tests.support.postgres import Unavailable, free_port
 from tests.support.zabbix import ZabbixEnv, alerts, configure_webhook, packages_missing, zabbix_environment
 
@@ -76,9 +74,8 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
         zabbix_reconcile=timedelta(0),
     )
     runtime = Runtime.build(settings, SystemClock(), LiveRules(settings.rules_dir))
-    httpd = waitress.create_server(create_app(runtime=runtime), host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=httpd.run, daemon=True)
-    thread.start()
+    server = serving(create_app(runtime=runtime), port)
+    server.__enter__()
     runtime.runner.start()
 
     def problem() -> dict[str, Any]:
@@ -179,6 +176,5 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
         )
     finally:
         runtime.runner.stop()
-        httpd.close()
-        thread.join(5)
+        server.__exit__(None, None, None)
         runtime.close()

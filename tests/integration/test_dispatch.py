@@ -33,17 +33,17 @@ def test_a_registered_kind_fires_beside_the_group_timers_and_a_failure_stays_due
         fired.append((subject, due))
 
     try:
-        runtime.timers.register_simple("escalation", escalate)
+        runtime.timers.register_simple("feature-step", escalate)
         with pytest.raises(ValueError, match="already registered"):
-            runtime.timers.register_simple("escalation", escalate)
-        assert {"hold", "resolve", "release", "escalation"} <= runtime.timers.kinds
+            runtime.timers.register_simple("feature-step", escalate)
+        assert {"hold", "resolve", "release", "escalation", "feature-step"} <= runtime.timers.kinds
         with runtime.sessions() as session, session.begin():
             timers.schedule_many(
                 session,
                 {
-                    ("escalation", "17:step-2"): START + timedelta(minutes=5),
-                    ("escalation", "broken"): START + timedelta(minutes=1),
-                    ("escalation", "later"): START + timedelta(hours=1),
+                    ("feature-step", "17:step-2"): START + timedelta(minutes=5),
+                    ("feature-step", "broken"): START + timedelta(minutes=1),
+                    ("feature-step", "later"): START + timedelta(hours=1),
                     ("not-registered", "x"): START,
                 },
             )
@@ -53,7 +53,7 @@ def test_a_registered_kind_fires_beside_the_group_timers_and_a_failure_stays_due
         assert fired == [("17:step-2", START + timedelta(minutes=5))]
         with runtime.sessions() as session:
             left = sorted((t.kind, t.subject) for t in session.scalars(select(Timer)))
-        assert left == [("escalation", "broken"), ("escalation", "later"), ("not-registered", "x")]
+        assert left == [("feature-step", "broken"), ("feature-step", "later"), ("not-registered", "x")]
         assert runtime.timers.run_due() == 0  # already fired: never twice
     finally:
         runtime.close()

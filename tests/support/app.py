@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import waitress
+from flask import Flask
 
 from bridge.clock import FakeClock
 from bridge.live_rules import LiveRules
@@ -50,3 +56,29 @@ def make_settings(database_url: str, rules_dir: Path, **overrides: object) -> Se
 
 def build_runtime(settings: Settings, clock: FakeClock) -> Runtime:
     return Runtime.build(settings, clock, LiveRules(settings.rules_dir, settings.zone))
+
+
+@contextmanager
+def serving(app: Flask, port: int, threads: int = 4) -> Iterator[str]:
+    """Serve `app` with waitress on 127.0.0.1:`port` in a thread; yields the base URL.
+
+    The loop runs in short rounds until told to stop and the server is closed only after its
+    thread has left the loop: closing sockets under a running select() raised EBADF in the
+    thread now and then (`httpd.run` plus `httpd.close()` from the test)."""
+    httpd = waitress.create_server(app, host="127.0.0.1", port=port, threads=threads)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            httpd.asyncore.loop(timeout=0.05, map=httpd._map, count=1)  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=loop, name=f"waitress-{port}", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        thread.join(5)
+        httpd.task_dispatcher.shutdown()  # type: ignore[attr-defined]
+        for channel in list(httpd._map.values()):  # type: ignore[attr-defined]  # the server and its connections
+            channel.close()

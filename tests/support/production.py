@@ -4,6 +4,7 @@ form two runs can be compared by."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -96,6 +97,12 @@ def closed_port_url(scheme: str = "redis") -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
 
 
+_INSTANT = re.compile(
+    r"(\w{3} )?\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?( ?[A-Z]{2,5}|[+-]\d{2}:\d{2}|Z)?"
+)
+"""An instant written in a timeline text (a deadline, "firing since ...")."""
+
+
 def state(sessions: sessionmaker[Session], *, with_times: bool = True) -> dict[str, Any]:
     """Incidents, alerts and timelines: what a person sees of the outcome, to compare runs.
     Without `with_times`, instants are left out (runs fed at different wall-clock times)."""
@@ -133,7 +140,13 @@ def state(sessions: sessionmaker[Session], *, with_times: bool = True) -> dict[s
             for a in session.scalars(select(AlertRow).order_by(AlertRow.fingerprint))
         ]
         timeline = [
-            (e.incident_number, t(e.at), e.kind, e.text, e.fingerprint)
+            (
+                e.incident_number,
+                t(e.at),
+                e.kind,
+                e.text if with_times else _INSTANT.sub("<time>", e.text),
+                e.fingerprint,
+            )
             for e in session.scalars(
                 select(TimelineEntry).order_by(TimelineEntry.incident_number, TimelineEntry.id)
             )
