@@ -9,7 +9,6 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -397,6 +396,30 @@ def intake() -> None:
     """The intake log of deliveries."""
 
 
+@intake.command("export")
+@click.option("--since", "since_text", help="How far back from now, e.g. 7d (default: everything).")
+@click.option("--from", "from_text", help="ISO 8601 start (instead of --since).")
+@click.option("--until", "until_text", help="ISO 8601 end (default: now).")
+@click.option("--output", "-o", type=click.File("w"), default="-", help="File to write (default: stdout).")
+def intake_export(since_text: str | None, from_text: str | None, until_text: str | None, output: Any) -> None:
+    """Write the intake log as a trace: JSON lines of {source, received_at, body}, in arrival
+    order, ready for `bridge rules replay --input` anywhere."""
+    from bridge.cli_rules import _duration, _instant
+    from bridge.trace import stored_deliveries, write_trace
+
+    if since_text and from_text:
+        raise click.UsageError("give --since or --from, not both")
+    start = _instant(from_text) if from_text else None
+    if since_text:
+        from bridge.clock import SystemClock
+
+        start = SystemClock().now() - _duration(since_text)
+    until = _instant(until_text) if until_text else None
+    with _database() as sessions, sessions() as session:
+        written = write_trace(stored_deliveries(session, start, until), output)
+    click.echo(f"exported {written} deliveries", err=True)
+
+
 @intake.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all", "every", is_flag=True, help="Every delivery parked as failed.")
@@ -425,7 +448,7 @@ def intake_retry(ids: tuple[int, ...], every: bool) -> None:
     click.echo(f"{len(retried)} deliveries back to pending ({where}): {', '.join(map(str, retried))}")
 
 
-# -- tokens, rules, config, demo ---------------------------------------------------------------
+# -- tokens, config, demo ---------------------------------------------------------------
 
 
 @main.group()
@@ -447,36 +470,6 @@ def tokens_rotate(scope: str) -> None:
         )
     with _database() as sessions:
         click.echo(rotate(sessions, Scope(scope), SystemClock().now()))
-
-
-@main.group()
-def rules() -> None:
-    """Rules files."""
-
-
-@rules.command("check")
-@click.argument("directory", required=False, type=click.Path(path_type=Path))
-def rules_check(directory: Path | None) -> None:
-    """Validate a rules directory (default: BRIDGE_RULES_DIR); exit 1 on any mistake."""
-    from bridge.dedup.loader import load_rules_dir
-    from bridge.timeutil import format_duration
-
-    directory = directory or Settings.from_env().rules_dir
-    try:
-        ruleset = load_rules_dir(directory)
-    except RulesError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    click.echo(
-        f"{directory}: {len(ruleset.rules)} rules in {len(ruleset.files)} files, version {ruleset.version}"
-    )
-    for rule in ruleset.rules:
-        details = [rule.action.value]
-        if rule.hold:
-            details.append(f"for {format_duration(rule.hold)}")
-        if rule.threshold:
-            details.append(f"{rule.threshold.count} within {format_duration(rule.threshold.within)}")
-        click.echo(f"  {rule.name:<16} {', '.join(details):<22} {' '.join(str(m) for m in rule.matchers)}")
 
 
 @main.command()
@@ -525,12 +518,14 @@ def _demo_settings() -> Settings:
     return _settings()
 
 
-def _register_duty_commands() -> None:
-    """`bridge oncall`, `bridge rota ...`, `bridge reports ...` live in their own module."""
+def _register_commands() -> None:
+    """`bridge oncall`, `bridge rota ...`, `bridge reports ...` and `bridge rules ...` live in
+    their own modules."""
     from bridge.cli_duty import oncall, reports, rota
+    from bridge.cli_rules import rules
 
-    for command in (oncall, rota, reports):
+    for command in (oncall, rota, reports, rules):
         main.add_command(command)
 
 
-_register_duty_commands()
+_register_commands()

@@ -69,6 +69,10 @@ class Simulator:
         self.incidents: list[SimIncident] = []
         self.outcomes: Counter[Outcome] = Counter()
         self.inhibitors = InhibitorIndex()
+        # For replay figures: the alert occurrences (fingerprint, occurrence number) that reached an
+        # incident, and how many occurrences joined an incident while it was flapping.
+        self.reached: set[tuple[str, int]] = set()
+        self.flapping_attached = 0
         self._timers: dict[tuple[TimerKind, str], datetime] = {}
         self._queue: list[tuple[datetime, str, str]] = []
         self.now: datetime | None = None
@@ -247,6 +251,11 @@ class Simulator:
             self.alerts[fingerprint] = replace(
                 state, disposition=Disposition.INCIDENT, incident=incident.number, reason=""
             )
+        current = self.alerts.get(fingerprint)
+        if current is not None:
+            self.reached.add((fingerprint, current.occurrences))
+        if incident.flapping:
+            self.flapping_attached += 1
         fresh = fingerprint not in incident.alerts
         incident.alerts.add(fingerprint)
         incident.occurrences += 1

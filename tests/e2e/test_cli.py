@@ -149,8 +149,12 @@ def test_rules_check_exit_codes(tmp_path: Path) -> None:
     runner = CliRunner()
     good = runner.invoke(main, ["rules", "check", str(REPO / "rules")])
     assert good.exit_code == 0
-    assert "8 rules in 1 files" in good.output
-    assert re.search(r"disk-space +open, for 10m", good.output)
+    assert "OK, 9 rules and 1 maintenance windows in 1 files" in good.output
+    assert re.search(
+        r"disk-space +group by source\+host\+name, for 10m, priority critical=P2, else P3", good.output
+    )
+    assert re.search(r"watchdog +heartbeat every 1h30m", good.output)
+    assert "maintenance db-nightly: sun 03:00-05:00 Europe/Moscow, host=~'db-.*'" in good.output
     (tmp_path / "bad.yaml").write_text("rules:\n  - name: a\n    match: {name: '=~('}\n")
     bad = runner.invoke(main, ["rules", "check", str(tmp_path)])
     assert bad.exit_code == 1

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.alert import Severity
 from bridge.dedup.loader import load_rules_dir, load_rules_texts
-from bridge.dedup.rules import Action
+from bridge.dedup.rules import Action, RuleKind
 from bridge.errors import RulesError
 from bridge.priority import Priority
 
@@ -256,6 +256,9 @@ def test_version_changes_with_content() -> None:
 def test_the_shipped_example_rules_load() -> None:
     ruleset = load_rules_dir(REPO_RULES)
     names = [r.name for r in ruleset.rules]
-    assert names[:2] == ["watchdog", "drop-info"]
+    assert names[:3] == ["watchdog", "info-inhibitor", "drop-info"]
+    assert ruleset.by_name["watchdog"].kind is RuleKind.HEARTBEAT
     assert ruleset.by_name["drop-info"].action is Action.DROP
+    assert ruleset.by_name["host-down"].inhibits is not None
+    assert [m.name for m in ruleset.maintenance] == ["db-nightly"]
     assert ruleset.by_name["disk-space"].hold == timedelta(minutes=10)

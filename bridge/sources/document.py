@@ -1,0 +1,30 @@
+"""Alerts from a document a person hands to a tool (`bridge rules explain`): a webhook body of
+either source, a single Alertmanager alert, or one line of a trace."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from bridge.alert import Alert, Source
+from bridge.errors import PayloadError
+from bridge.sources import decode_json, parse_delivery
+
+
+def alerts_in(text: str, received_at: datetime) -> tuple[Alert, ...]:
+    document = decode_json(text.encode())
+    if not isinstance(document, dict):
+        raise PayloadError("body", "must be a JSON object")
+    source = Source.ALERTMANAGER
+    if {"source", "received_at", "body"} <= document.keys():  # a trace line
+        source = Source(document["source"]) if document["source"] in ("alertmanager", "zabbix") else source
+        document = document["body"]
+    elif document.get("schema") == "bridge.zabbix.v1":
+        source = Source.ZABBIX
+    elif "labels" in document and "alerts" not in document:  # one alert of a notification
+        document = {"version": "4", "status": document.get("status", "firing"), "alerts": [document]}
+        document["alerts"][0].setdefault("startsAt", received_at.isoformat())
+    if isinstance(document, dict) and document.get("schema") == "bridge.zabbix.v1":
+        source = Source.ZABBIX
+    body = json.dumps(document).encode()
+    return parse_delivery(source, body, received_at).alerts
