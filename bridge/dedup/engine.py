@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
@@ -43,6 +42,7 @@ from bridge.dedup.state import (
 )
 from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
+from bridge.values import evolve
 
 _MAX_KEY = 240
 
@@ -147,7 +147,7 @@ class Engine:
             return self._stale(alert, known)
         if known is not None and not alert.recurring and alert.starts_at != known.starts_at:
             ends_at = None if alert.ends_at is None else max(alert.ends_at, known.starts_at)
-            alert = replace(
+            alert = evolve(
                 alert, starts_at=known.starts_at, ends_at=ends_at
             )  # the first word on when it began
         if rule.kind is RuleKind.HEARTBEAT and target is not None:
@@ -159,7 +159,7 @@ class Engine:
         if known is not None and self._is_repeat(alert, known, event, target):
             if routing.members is not None and routing.members != known.members:
                 return Decision(
-                    Outcome.DUPLICATE, known.describe(), alert=replace(known, members=routing.members)
+                    Outcome.DUPLICATE, known.describe(), alert=evolve(known, members=routing.members)
                 )
             return Decision(Outcome.DUPLICATE, known.describe())
 
@@ -240,7 +240,7 @@ class Engine:
                         Outcome.ATTACHED,
                     )
                 elif known is not None and known.severity is not alert.severity:
-                    group = work.put(replace(group, severity=most_severe(group.severity, alert)))
+                    group = work.put(evolve(group, severity=most_severe(group.severity, alert)))
                     work.actions.append(
                         IncidentAction(
                             ActionKind.ALERT_UPDATED,
@@ -442,10 +442,10 @@ class Engine:
         work = Work(dict(groups))
         group = work.groups.get(target) or GroupState.empty(target, rule.name, incident_title(rule, alert))
         last_seen = now if group.last_seen is None else max(group.last_seen, now)
-        group = work.put(replace(group, last_seen=last_seen))
+        group = work.put(evolve(group, last_seen=last_seen))
         if group.incident is not None and group.incident.active:
             work.actions.append(IncidentAction(ActionKind.RESOLVE, target, text=f"{alert.name} is back"))
-            work.put(replace(group, incident=replace(group.incident, active=False, resolved_at=now)))
+            work.put(evolve(group, incident=evolve(group.incident, active=False, resolved_at=now)))
         work.timers.append(TimerRequest(TimerKind.HEARTBEAT, target, last_seen + rule.every))
         reason = (
             f"heartbeat seen at {self._time(now)}; expected again by {self._time(last_seen + rule.every)}"

@@ -9,7 +9,7 @@ its incident stays open (marked flapping) instead of resolving and reopening ove
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bridge.alert import Alert, Severity
@@ -23,6 +23,7 @@ from bridge.dedup.state import (
     TimerRequest,
 )
 from bridge.timeutil import format_duration
+from bridge.values import evolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +91,14 @@ class GroupOps:
             if group.firing <= 1:
                 # It fired again, so its previous occurrence ended (its resolution never reached us):
                 # as the only alert firing in the group, the unbroken stretch starts again now.
-                group = replace(group, occurrences=occurrences, firing_since=start, severity=alert.severity)
+                group = evolve(group, occurrences=occurrences, firing_since=start, severity=alert.severity)
             else:
-                group = replace(group, occurrences=occurrences, severity=severity)
+                group = evolve(group, occurrences=occurrences, severity=severity)
             return self.changed(work, group, rule, alert.starts_at, now)
         if group.firing == 0:
             severity = alert.severity  # a new stretch: what fired before it does not count
         since = start if group.firing_since is None else min(group.firing_since, start)
-        group = replace(
+        group = evolve(
             group,
             firing=group.firing + 1,
             firing_since=since,
@@ -123,9 +124,9 @@ class GroupOps:
         if group is None:
             return
         firing = max(group.firing - 1, 0)
-        group = replace(group, firing=firing)
+        group = evolve(group, firing=firing)
         if firing == 0:
-            group = replace(group, firing_since=None, quiet_since=at)
+            group = evolve(group, firing_since=None, quiet_since=at)
         if attached:
             work.actions.append(
                 IncidentAction(
@@ -147,7 +148,7 @@ class GroupOps:
                     ActionKind.RESOLVE, group.key, text=f"all alerts resolved and quiet for {quiet}"
                 )
             )
-            work.put(replace(group, incident=replace(group.incident, active=False, resolved_at=now)))
+            work.put(evolve(group, incident=evolve(group.incident, active=False, resolved_at=now)))
         else:
             work.timers.append(TimerRequest(TimerKind.RESOLVE, group.key, due))
 
@@ -159,22 +160,22 @@ class GroupOps:
             return work.put(group)
         within = rule.flapping.within
         changes = tuple(t for t in sorted((*group.changes, at)) if now - t < within)
-        return self.check_flapping(work, replace(group, changes=changes), rule, now)
+        return self.check_flapping(work, evolve(group, changes=changes), rule, now)
 
     def check_flapping(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> GroupState:
         flapping = rule.flapping
         assert flapping is not None
         recent = [t for t in group.changes if now - t < flapping.within]
-        group = replace(group, changes=tuple(recent))
+        group = evolve(group, changes=tuple(recent))
         counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
         if not group.flapping and len(recent) >= flapping.changes:
-            group = work.put(replace(group, flapping=True))
+            group = work.put(evolve(group, flapping=True))
             if group.incident is not None and group.incident.active:
                 work.actions.append(
                     IncidentAction(ActionKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
                 )
         elif group.flapping and len(recent) < flapping.below:
-            group = work.put(replace(group, flapping=False))
+            group = work.put(evolve(group, flapping=False))
             if group.incident is not None and group.incident.active:
                 work.actions.append(
                     IncidentAction(
@@ -217,7 +218,7 @@ class GroupOps:
                     text=f"{alert.name} is {alert.severity}",
                 )
             )
-            work.put(replace(group, incident=replace(group.incident, priority=priority)))
+            work.put(evolve(group, incident=evolve(group.incident, priority=priority)))
 
     def open(
         self,
@@ -247,7 +248,7 @@ class GroupOps:
                     text=f"fired again within {format_duration(rule.reopen_within)} of resolving ({why})",
                 )
             )
-            view = replace(current, active=True, resolved_at=None)
+            view = evolve(current, active=True, resolved_at=None)
         else:
             client = rule.client.client_of(alert) if rule.client is not None and alert is not None else None
             work.actions.append(
@@ -270,7 +271,7 @@ class GroupOps:
             work.actions.append(
                 IncidentAction(ActionKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
             )
-        return work.put(replace(group, incident=view, occurrences=()))
+        return work.put(evolve(group, incident=view, occurrences=()))
 
     # -- the gate -------------------------------------------------------------------------------
 

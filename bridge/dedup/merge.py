@@ -9,12 +9,12 @@ firing member resolves. Pure.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bridge.alert import Alert, Status
 from bridge.dedup.rules import Rule
 from bridge.dedup.state import AlertState, Member
+from bridge.values import evolve
 
 KEEP_RESOLVED = timedelta(days=1)
 """How long a resolved member is remembered, so that its late redelivery is recognised as old."""
@@ -57,7 +57,7 @@ def merge(
             starts_at = min(m.starts_at for m in firing)
             if known is not None:
                 starts_at = max(starts_at, (known.ends_at or known.starts_at) + timedelta(microseconds=1))
-        merged = replace(
+        merged = evolve(
             alert,
             fingerprint=fingerprint,
             source_ref=fingerprint,
@@ -69,7 +69,7 @@ def merge(
     else:
         ends_at = max(m.ends_at for m in members.values() if m.ends_at is not None)
         starts_at = known.starts_at if known is not None else alert.starts_at
-        merged = replace(
+        merged = evolve(
             alert,
             fingerprint=fingerprint,
             source_ref=fingerprint,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bridge.alert import Alert, Status
@@ -28,6 +28,7 @@ from bridge.dedup.state import (
 )
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.priority import Priority
+from bridge.values import evolve
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Simulator:
         self.alerts: dict[str, AlertState] = {}
         self.events: dict[str, Alert] = {}  # the last event seen of each alert, to decide it again
         self.groups: dict[str, GroupState] = {}
+        self._views: dict[str, tuple[GroupState, tuple[object, ...], GroupState]] = {}
         self.members: dict[str, set[str]] = {}
         self.group_incident: dict[str, int] = {}
         self.incidents: list[SimIncident] = []
@@ -130,7 +132,7 @@ class Simulator:
         for state in sorted(held, key=lambda s: s.fingerprint):
             event = self.events.get(state.fingerprint)
             if event is not None:
-                self._decide(replace(event, received_at=now, update=None), now)
+                self._decide(evolve(event, received_at=now, update=None), now)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -141,10 +143,16 @@ class Simulator:
             return group
         incident = self.incidents[number - 1]
         if incident.status == "closed":
-            return replace(group, incident=None)
-        return replace(
+            return group
+        seen = (number, incident.status, incident.priority, incident.resolved_at)
+        cached = self._views.get(key)
+        if cached is not None and cached[0] is group and cached[1] == seen:
+            return cached[2]  # a group is looked at on every event; most events change nothing
+        view = evolve(
             group, incident=IncidentView(number, incident.active, incident.priority, incident.resolved_at)
         )
+        self._views[key] = (group, seen, view)
+        return view
 
     def _apply(self, decision: Decision, now: datetime) -> None:
         self.outcomes[decision.outcome] += 1
@@ -158,7 +166,7 @@ class Simulator:
                 self.members.setdefault(state.group_key, set()).add(state.fingerprint)
             self.alerts[state.fingerprint] = state
         for group in decision.groups:
-            self.groups[group.key] = replace(group, incident=None)
+            self.groups[group.key] = evolve(group, incident=None)
         for action in decision.actions:
             number = action.incident or self.group_incident.get(action.group_key)
             if action.kind is ActionKind.OPEN:
@@ -248,7 +256,7 @@ class Simulator:
         if state is not None and (
             state.incident != incident.number or state.disposition is not Disposition.INCIDENT
         ):
-            self.alerts[fingerprint] = replace(
+            self.alerts[fingerprint] = evolve(
                 state, disposition=Disposition.INCIDENT, incident=incident.number, reason=""
             )
         current = self.alerts.get(fingerprint)
