@@ -10,6 +10,7 @@ CI run reads without opening the simulator. See docs/rule-tests.md.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -36,6 +37,8 @@ from bridge.errors import RulesError
 from bridge.timeutil import format_duration
 
 ZABBIX_INSTANCE = "test"
+_PLAIN = re.compile(r"[\w][\w .\-/()<>%@+]*(?<! )")
+"""Text shown without quotes: what reads the same in YAML and cannot hide a leading or trailing space."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +240,11 @@ def _check_alert(item: AlertExpectation, sim: Simulator, feeder: Feeder, at: str
                     Failure(
                         item.line,
                         f"{at}: alert {item.ref}: reason: "
-                        f"expected a reason containing {_show(c.expected)}, got {_show(got)}",
+                        f"expected a reason containing {_quoted(c.expected)}, got {_quoted(got)}",
                     )
                 )
         elif got != c.expected:
-            why = f" ({_show(state.describe())})" if c.key == "disposition" and state.describe() else ""
+            why = f" ({_quoted(state.describe())})" if c.key == "disposition" and state.describe() else ""
             failures.append(
                 Failure(
                     item.line,
@@ -294,8 +297,12 @@ def _show(value: object) -> str:
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return value if _PLAIN.fullmatch(value) else _quoted(value)
     return str(value)
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _show_checks(checks: tuple[Check, ...]) -> str:
@@ -303,8 +310,13 @@ def _show_checks(checks: tuple[Check, ...]) -> str:
 
 
 def _show_incident(incident: SimIncident, start: datetime) -> str:
+    """The incident as an expectation would say it, leaving out what is unset, zero or false."""
     values = incident_values(incident, start)
-    shown = ", ".join(f"{k}: {_show(v)}" for k, v in values.items() if v is not None and k != "group_key")
+    shown = ", ".join(
+        f"{k}: {_show(v)}"
+        for k, v in values.items()
+        if k != "group_key" and (k in ("alerts", "opened_at") or v not in (None, 0, False))
+    )
     return f"incident {incident.number}: {{{shown}}}"
 
 
