@@ -1,4 +1,7 @@
-"""`bridge rules test FILE...`: rule unit tests, like `promtool test rules` (see docs/rule-tests.md)."""
+"""`bridge rules test FILE...`: rule unit tests, like `promtool test rules` (see docs/rule-tests.md).
+
+This module reads the files; parsing, running and reporting are pure (`bridge.dedup.ruletest`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,14 @@ from pathlib import Path
 
 import click
 
+from bridge.dedup.loader import load_rules_dir
+from bridge.dedup.rules import RuleSet
+from bridge.dedup.ruletest import FileResult, exit_code, format_report, report_json, run_file
+from bridge.dedup.ruletest_spec import parse_test_file
+from bridge.errors import RulesError
 
-def _test_files(paths: tuple[Path, ...]) -> list[Path]:
+
+def expand_paths(paths: tuple[Path, ...] | list[Path]) -> list[Path]:
     """The files given, with a directory standing for the YAML files directly in it."""
     files: list[Path] = []
     for path in paths:
@@ -18,6 +27,37 @@ def _test_files(paths: tuple[Path, ...]) -> list[Path]:
         else:
             files.append(path)
     return files
+
+
+def run_paths(files: list[Path], rules_dir: Path | None = None) -> list[FileResult]:
+    """Run every test file; `rules_dir` overrides each file's `rules:`. Rules load once per directory."""
+    loaded: dict[Path, RuleSet | RulesError] = {}
+    results = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            results.append(FileResult(str(path), (f"{path}: cannot read: {exc}",)))
+            continue
+        try:
+            spec = parse_test_file(str(path), text)
+        except RulesError as exc:
+            results.append(FileResult(str(path), tuple(str(p) for p in exc.problems)))
+            continue
+        directory = rules_dir or spec.rules_dir
+        key = directory.resolve()
+        if key not in loaded:
+            try:
+                loaded[key] = load_rules_dir(directory)
+            except RulesError as exc:
+                loaded[key] = exc
+        rules = loaded[key]
+        if isinstance(rules, RulesError):
+            said = f"{spec.file}:{spec.rules_line}: the rules in {directory} do not load:"
+            results.append(FileResult(spec.file, (said, *(f"  {p}" for p in rules.problems))))
+            continue
+        results.append(FileResult(spec.file, tests=run_file(spec, rules)))
+    return results
 
 
 @click.command("test")
@@ -34,9 +74,7 @@ def rules_test(files: tuple[Path, ...], rules_dir: Path | None, as_json: bool) -
 
     FILES are test files, or directories whose *.yaml files are test files. Exit 0 when every
     test passes, 1 when one fails, 2 when a file cannot be read, parsed or run."""
-    from bridge.dedup.ruletest import exit_code, format_report, report_json, run_paths
-
-    found = _test_files(files)
+    found = expand_paths(files)
     if not found:
         click.echo(f"no test files in {', '.join(str(p) for p in files)}", err=True)
         sys.exit(2)

@@ -1,6 +1,7 @@
 """Run rule unit tests (`bridge rules test`) on the in-memory simulator and describe what differs.
 
-Each test gets a fresh `Simulator` over the rules of its file's rules directory, with simulated
+Reading the files is the command's part (`bridge.cli_ruletest`); this module is pure. Each test
+gets a fresh `Simulator` over the rules of its file's rules directory, with simulated
 time: at every time the test mentions, the alert events of that time are fed first, then time
 advances to it (timers due by then fire), then the expectations of that time are checked.
 Failures name the test file line of the expectation and say expected versus got, so a failing
@@ -14,11 +15,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from pathlib import Path
 
 from bridge.alert import Alert, Source, Status
 from bridge.dedup.engine import Engine
-from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.rules import RuleSet
 from bridge.dedup.ruletest_spec import (
     AlertExpectation,
@@ -28,12 +27,10 @@ from bridge.dedup.ruletest_spec import (
     Expectation,
     IncidentExpectation,
     RuleTest,
-    TestFile,
-    parse_test_file,
+    RuleTestFile,
 )
 from bridge.dedup.simulator import SimIncident, Simulator
 from bridge.dedup.state import AlertState
-from bridge.errors import RulesError
 from bridge.timeutil import format_duration
 
 ZABBIX_INSTANCE = "test"
@@ -48,7 +45,7 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
-class TestResult:
+class RuleTestResult:
     name: str
     line: int
     failures: tuple[Failure, ...]
@@ -62,47 +59,17 @@ class TestResult:
 class FileResult:
     file: str
     errors: tuple[str, ...] = ()  # why the file could not be run at all
-    tests: tuple[TestResult, ...] = ()
+    tests: tuple[RuleTestResult, ...] = ()
 
 
 # -- running ------------------------------------------------------------------------------------
 
 
-def run_paths(files: list[Path], rules_dir: Path | None = None) -> list[FileResult]:
-    """Run every test file; `rules_dir` overrides each file's `rules:`. Rules load once per directory."""
-    loaded: dict[Path, RuleSet | RulesError] = {}
-    results = []
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            results.append(FileResult(str(path), (f"{path}: cannot read: {exc}",)))
-            continue
-        try:
-            spec = parse_test_file(str(path), text)
-        except RulesError as exc:
-            results.append(FileResult(str(path), tuple(str(p) for p in exc.problems)))
-            continue
-        directory = (rules_dir or spec.rules_dir).resolve()
-        if directory not in loaded:
-            try:
-                loaded[directory] = load_rules_dir(directory)
-            except RulesError as exc:
-                loaded[directory] = exc
-        rules = loaded[directory]
-        if isinstance(rules, RulesError):
-            said = f"{spec.file}:{spec.rules_line}: the rules in {directory} do not load"
-            results.append(FileResult(spec.file, (said, *(f"  {p}" for p in rules.problems))))
-            continue
-        results.append(FileResult(spec.file, tests=run_file(spec, rules)))
-    return results
-
-
-def run_file(spec: TestFile, rules: RuleSet) -> tuple[TestResult, ...]:
+def run_file(spec: RuleTestFile, rules: RuleSet) -> tuple[RuleTestResult, ...]:
     return tuple(run_test(test, Engine(rules, spec.timezone)) for test in spec.tests)
 
 
-def run_test(test: RuleTest, engine: Engine) -> TestResult:
+def run_test(test: RuleTest, engine: Engine) -> RuleTestResult:
     sim = Simulator(engine, test.silences)
     feeder = Feeder()
     times = sorted({e.at for e in test.events} | {x.at for x in test.expectations})
@@ -115,7 +82,7 @@ def run_test(test: RuleTest, engine: Engine) -> TestResult:
         sim.advance(now)
         while expectations and expectations[0].at == at:
             failures.extend(check(expectations.pop(0), sim, feeder, test.start))
-    return TestResult(test.name, test.line, tuple(failures))
+    return RuleTestResult(test.name, test.line, tuple(failures))
 
 
 @dataclass
@@ -336,7 +303,7 @@ def format_report(results: list[FileResult]) -> str:
             for failure in test.failures:
                 first, *rest = failure.text.split("\n")
                 lines.append(f"        {result.file}:{failure.line}: {first}")
-                lines.extend(f"          {more}" for more in rest)
+                lines.extend(f"        {more}" for more in rest)
     lines.append(summary(results))
     return "\n".join(lines)
 

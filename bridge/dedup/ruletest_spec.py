@@ -122,7 +122,7 @@ class RuleTest:
 
 
 @dataclass(frozen=True, slots=True)
-class TestFile:
+class RuleTestFile:
     file: str
     rules_dir: Path
     rules_line: int  # where `rules:` is said (1 when it is not), for a rules directory that does not load
@@ -130,10 +130,10 @@ class TestFile:
     tests: tuple[RuleTest, ...]
 
 
-def parse_test_file(file: str, text: str) -> TestFile:
+def parse_test_file(file: str, text: str) -> RuleTestFile:
     """Parse a test file; raises RulesError listing every mistake. `rules:` is relative to it."""
     problems: list[RuleProblem] = []
-    doc = TestDocument(file, text, problems)
+    doc = RuleTestDocument(file, text, problems)
     parsed = doc.parse()
     if problems or parsed is None:
         problems = problems or [RuleProblem(file, 1, "the file is empty: it needs `tests:`")]
@@ -147,10 +147,10 @@ def alert_key(source: Source, name: str, host: str, labels: Mapping[str, str]) -
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class TestDocument(YamlDocument):
+class RuleTestDocument(YamlDocument):
     """One test file being parsed; problems go to the shared list."""
 
-    def parse(self) -> TestFile | None:
+    def parse(self) -> RuleTestFile | None:
         if self.root is None:
             return None
         if not isinstance(self.root, dict):
@@ -178,7 +178,7 @@ class TestDocument(YamlDocument):
             names.setdefault(test.name, test.line)
             parsed.append(test)
         rules_dir = Path(self.file).parent / rules
-        return TestFile(self.file, rules_dir, self.key_line(("rules",)), tz, tuple(parsed))
+        return RuleTestFile(self.file, rules_dir, self.key_line(("rules",)), tz, tuple(parsed))
 
     # -- one test -------------------------------------------------------------------------------
 
