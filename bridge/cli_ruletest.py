@@ -54,7 +54,7 @@ def run_paths(files: list[Path], rules_dir: Path | None = None) -> list[FileResu
         rules = loaded[key]
         if isinstance(rules, RulesError):
             said = f"{spec.file}:{spec.rules_line}: the rules in {directory} do not load:"
-            results.append(FileResult(spec.file, (said, *(f"  {p}" for p in rules.problems))))
+            results.append(FileResult(spec.file, ("\n".join([said, *(f"  {p}" for p in rules.problems)]),)))
             continue
         results.append(FileResult(spec.file, tests=run_file(spec, rules)))
     return results

@@ -297,7 +297,9 @@ def format_report(results: list[FileResult]) -> str:
     for result in results:
         lines.append(result.file)
         for error in result.errors:
-            lines.append(f"  ERROR {error}")
+            first, *rest = error.split("\n")
+            lines.append(f"  ERROR {first}")
+            lines.extend(f"        {more}" for more in rest)
         for test in result.tests:
             lines.append(f"  {'PASS' if test.passed else 'FAIL'}  {test.name}")
             for failure in test.failures:

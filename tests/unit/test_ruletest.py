@@ -275,7 +275,7 @@ def test_a_rules_directory_that_does_not_load_is_refused_with_its_errors(rules_d
     assert output.splitlines() == [
         str(path),
         f"  ERROR {path}:1: the rules in {rules_dir / 'tests' / 'broken'} do not load:",
-        f"  ERROR   {rules_dir / 'tests' / 'broken' / 'rules.yaml'}:3: unknown rule key 'treshold' "
+        f"          {rules_dir / 'tests' / 'broken' / 'rules.yaml'}:3: unknown rule key 'treshold' "
         "(did you mean 'threshold'?)",
         "0 tests in 1 file: 0 passed, 0 failed, 1 file could not be run",
     ]
@@ -579,3 +579,11 @@ def test_the_shipped_rule_tests_check_every_rule() -> None:
 def test_the_command_is_named_test_for_the_rules_group() -> None:
     assert isinstance(rules_test, click.Command)
     assert rules_test.name == "test"
+
+
+def test_bridge_rules_test_runs_once_registered_in_the_rules_group(rules_dir: Path) -> None:
+    from bridge.cli import main, rules
+
+    rules.add_command(rules_test)  # what cli.py does; adding the same command twice changes nothing
+    result = CliRunner().invoke(main, ["rules", "test", str(write(rules_dir, PASSING))])
+    assert (result.exit_code, result.output.splitlines()[-1]) == (0, "2 tests in 1 file: 2 passed, 0 failed")
