@@ -587,3 +587,40 @@ def test_bridge_rules_test_runs_once_registered_in_the_rules_group(rules_dir: Pa
     rules.add_command(rules_test)  # what cli.py does; adding the same command twice changes nothing
     result = CliRunner().invoke(main, ["rules", "test", str(write(rules_dir, PASSING))])
     assert (result.exit_code, result.output.splitlines()[-1]) == (0, "2 tests in 1 file: 2 passed, 0 failed")
+
+
+def test_maintenance_windows_come_from_the_rules(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    (rules / "tests").mkdir(parents=True)
+    (rules / "rules.yaml").write_text(
+        RULES
+        + "maintenance:\n  - name: db-nightly\n    match: {host: db-01}\n"
+        + '    every: "sat 01:00-05:00"\n    timezone: Europe/Moscow\n'
+    )
+    path = rules / "tests" / "maintenance.yaml"
+    path.write_text(
+        """\
+timezone: Europe/Moscow
+start: 2026-11-28 00:00
+tests:
+  - name: held back during the window, decided when it ends
+    alerts:
+      - {at: 2h, firing: {name: Backup failed, host: db-01, severity: high}}
+      - {at: 2h, firing: {name: Backup failed, host: db-02, severity: high}}
+    expect:
+      - at: 4h59m
+        incidents: [{title: Backup failed on db-02, opened_at: 2h}]
+        alerts:
+          - {host: db-01, disposition: suppressed, reason: in maintenance db-nightly until 2026-11-28 05:00:00 MSK}
+      - at: 5h
+        incidents:
+          - {title: Backup failed on db-02}
+          - {title: Backup failed on db-01, opened_at: 5h}
+"""
+    )
+    assert invoke(str(path))[0] == 0
+    broken = path.read_text().replace("opened_at: 5h", "opened_at: 2h")
+    path.write_text(broken)
+    code, output = invoke(str(path))
+    assert code == 1
+    assert f"{path}:16: at 5h: incident 2: opened_at: expected 2h, got 5h" in output
