@@ -20,6 +20,12 @@ def rules() -> None:
     """Check, test, replay and explain rules files."""
 
 
+def _register_test() -> None:
+    from bridge.cli_ruletest import rules_test
+
+    rules.add_command(rules_test)
+
+
 def _load(directory: Path | None) -> Any:
     from bridge.dedup.loader import load_rules_dir
 
@@ -243,3 +249,6 @@ def _duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+_register_test()
