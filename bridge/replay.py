@@ -19,7 +19,7 @@ from bridge.alert import Alert
 from bridge.dedup.engine import Engine
 from bridge.dedup.rules import RuleKind, RuleSet
 from bridge.dedup.simulator import SimIncident, Simulator
-from bridge.dedup.state import Decision, Disposition, Silence
+from bridge.dedup.state import Decision, Disposition, Silence, TimerKind
 from bridge.errors import PayloadError
 from bridge.oncall.sla import middle, percentile
 from bridge.sources import parse_delivery
@@ -206,7 +206,10 @@ class Replay:
         """Run the clock to `until` (default: long enough after the last delivery for every
         hold, resolve_after and flapping window pending then to play out) and sum up."""
         summary = self.summary
-        end = until or ((summary.last_at + settling_time(self.rules)) if summary.last_at else None)
+        end = until
+        if end is None and summary.last_at is not None:
+            end = summary.last_at + settling_time(self.rules)
+            self.simulator.cancel_timers(TimerKind.HEARTBEAT, after=summary.last_at)
         if end is not None:
             self.simulator.advance(end)
         reached = self.simulator.reached
@@ -224,7 +227,7 @@ class Replay:
 
 def settling_time(rules: RuleSet) -> timedelta:
     """How long what is pending at the end of a history takes to play out. Heartbeats are left
-    out: the history's end is not their loss."""
+    out (and their timers cancelled): the history's end is not their loss."""
     spans = [timedelta(minutes=1)]
     for rule in (*rules.rules, rules.fallback):
         if rule.kind is RuleKind.HEARTBEAT:

@@ -94,6 +94,13 @@ class Simulator:
         self._fire_timers(now, inclusive=True)
         self.now = now if self.now is None or now > self.now else self.now
 
+    def cancel_timers(self, kind: TimerKind, after: datetime) -> None:
+        """Forget the timers of `kind` due after `after` (a replay's history ends there: a
+        heartbeat due later was not lost, the record just stops)."""
+        for timer, due in list(self._timers.items()):
+            if timer[0] is kind and due > after:
+                del self._timers[timer]  # its queue entry no longer matches and is skipped
+
     def _decide(self, alert: Alert, now: datetime) -> Decision:
         identity = self.engine.identity(alert)
         known = self.alerts.get(identity)

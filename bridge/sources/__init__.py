@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from bridge.alert import Alert, Source
 from bridge.errors import PayloadError
 
@@ -26,6 +28,10 @@ class Delivery:
 
 def decode_json(body: bytes) -> Any:
     """Decode a JSON body, turning every decoding failure into a PayloadError."""
+    try:
+        return orjson.loads(body)  # 4x faster than json; replaying a long history is mostly this
+    except orjson.JSONDecodeError:
+        pass  # json's reading of it decides: the same answer and the same message as ever
     try:
         text = body.decode("utf-8")  # JSON over HTTP is UTF-8 (RFC 8259); no guessing at UTF-16
     except UnicodeDecodeError as exc:

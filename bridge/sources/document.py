@@ -22,8 +22,8 @@ def alerts_in(text: str, received_at: datetime) -> tuple[Alert, ...]:
     elif document.get("schema") == "bridge.zabbix.v1":
         source = Source.ZABBIX
     elif "labels" in document and "alerts" not in document:  # one alert of a notification
-        document = {"version": "4", "status": document.get("status", "firing"), "alerts": [document]}
-        document["alerts"][0].setdefault("startsAt", received_at.isoformat())
+        alert = {"status": "firing", "startsAt": received_at.isoformat(), **document}
+        document = {"version": "4", "status": alert["status"], "alerts": [alert]}
     if isinstance(document, dict) and document.get("schema") == "bridge.zabbix.v1":
         source = Source.ZABBIX
     body = json.dumps(document).encode()
