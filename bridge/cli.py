@@ -33,6 +33,25 @@ def _settings() -> Settings:
     return settings
 
 
+def _start_runtime(settings: Settings) -> Any:
+    """The database brought to the current schema (an empty SQLite one is created), then the
+    runtime with its rules and rota; a refusal stops the command with what is wrong."""
+    from bridge.db import create_db_engine, prepare
+    from bridge.runtime import Runtime
+
+    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+    try:
+        logging.getLogger("bridge").info(prepare(engine))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    try:
+        return Runtime.build(settings)
+    except RulesError as exc:
+        raise click.ClickException(f"rules or rota refused, not starting:\n{exc}") from None
+
+
 @click.group()
 @click.version_option(package_name="bridge")
 def main() -> None:
@@ -55,24 +74,12 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from bridge.app import create_app
     from bridge.credentials import Scope, ensure_tokens
-    from bridge.db import create_db_engine, prepare
-    from bridge.runtime import Runtime
     from bridge.sources.setup import alertmanager_snippet, zabbix_instructions
 
     settings = _settings()
     log = logging.getLogger("bridge")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
-    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
-    try:
-        log.info(prepare(engine))
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        engine.dispose()
-    try:
-        runtime = Runtime.build(settings)
-    except RulesError as exc:
-        raise click.ClickException(f"rules or rota refused, not starting:\n{exc}") from None
+    runtime = _start_runtime(settings)
     base_url = settings.base_url or f"http://{host}:{port}"
     for generated in ensure_tokens(runtime.sessions, settings, runtime.clock.now()):
         click.echo(f"\n=== generated the {generated.scope} token (shown once, stored hashed) ===")
@@ -124,9 +131,7 @@ def serve(host: str, port: int, threads: int) -> None:
 def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
     """Run a production worker: rq jobs from BRIDGE_REDIS_URL plus the timer, sweeper, outbox and
     reconciliation tick. Start as many as the load needs, on one machine or many."""
-    from bridge.db import create_db_engine, prepare
     from bridge.rqworker import WorkerProcess
-    from bridge.runtime import Runtime
 
     settings = _settings()
     if not settings.redis_url:
@@ -134,17 +139,7 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
             "bridge worker takes its jobs from Redis: set BRIDGE_REDIS_URL "
             "(without it, `bridge serve` runs the worker in its own process)"
         )
-    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
-    try:
-        logging.getLogger("bridge").info(prepare(engine))
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        engine.dispose()
-    try:
-        runtime = Runtime.build(settings)
-    except RulesError as exc:
-        raise click.ClickException(f"rules refused, not starting:\n{exc}") from None
+    runtime = _start_runtime(settings)
     if metrics_port is not None:
         from prometheus_client import start_http_server
 

@@ -31,4 +31,6 @@ def test_the_doc_has_examples_to_check() -> None:
 
 @pytest.mark.parametrize("text", EXAMPLES)
 def test_every_example_in_the_rules_doc_loads(text: str) -> None:
-    load_rules_texts({"rules.md": text})
+    ruleset = load_rules_texts({"rules.md": text})
+    named = len(re.findall(r"^  - name:", text, flags=re.MULTILINE))  # rules and windows alike
+    assert len(ruleset.rules) + len(ruleset.maintenance) == named
