@@ -134,8 +134,9 @@ def main() -> None:
             engine.dispose()
     report(
         "pipeline",
-        f"{args.db.split('@')[-1]}: 300 stored notifications x 50 alerts (5,000 new, 5,000 "
-        f"repeats from an HA peer, 5,000 resolutions), example rules, "
+        f"{args.db.split('@')[-1]}: 400 stored notifications x 50 alerts (5,000 new, 10,000 "
+        f"repeats from two HA peers, 5,000 resolutions; HostDown inhibits 3 of each host's 5), "
+        f"example rules, "
         f"{'no rota' if args.no_duty else 'example rota'}, batches of 20 notifications, "
         f"median of {args.rounds}",
         {"alert_events": alerts, "alerts_per_s": round(statistics.median(rates)), "incidents": incidents},

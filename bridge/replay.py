@@ -177,7 +177,7 @@ class Replay:
         self.feed_alerts(delivery.alerts, recorded.received_at, delivery.dedup_key)
 
     def feed_alerts(self, alerts: Iterable[Alert], received_at: datetime, dedup_key: str = "") -> None:
-        """One delivery, already parsed (a second process may do the parsing)."""
+        """One delivery, already parsed; `dedup_key` is its idempotency key at the intake."""
         summary = self.summary
         if self._seen_keys is not None and dedup_key:
             if dedup_key in self._seen_keys:

@@ -82,16 +82,25 @@ class InhibitorIndex:
 
     def __init__(self) -> None:
         self.index: dict[str, dict[tuple[str, ...], dict[str, Inhibitor]]] = {}
+        # Where each fingerprint stands in `index`, so that moving one is O(1): a storm of
+        # HostDown alerts must not make every update walk every down host.
+        self._where: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def update(self, rule: Rule, state: AlertState, alert: Alert) -> None:
         """Record `state` (of an alert of `rule`): it inhibits others while it fires in its group."""
         if rule.inhibits is None:
             return
-        for by_fingerprint in self.index.get(rule.name, {}).values():
-            by_fingerprint.pop(state.fingerprint, None)
+        fingerprint = state.fingerprint
+        was = self._where.pop(fingerprint, None)
+        if was is not None:
+            by_key = self.index[was[0]]
+            by_key[was[1]].pop(fingerprint, None)
+            if not by_key[was[1]]:
+                del by_key[was[1]]
         found = inhibitor_of(rule, state, alert)
         if found is not None:
             name, key = found
-            self.index.setdefault(name, {}).setdefault(key, {})[state.fingerprint] = Inhibitor(
-                state.fingerprint, describe_source(alert), state.incident
+            self.index.setdefault(name, {}).setdefault(key, {})[fingerprint] = Inhibitor(
+                fingerprint, describe_source(alert), state.incident
             )
+            self._where[fingerprint] = (name, key)

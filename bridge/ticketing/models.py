@@ -187,6 +187,7 @@ class AlertRow(Base):
         Index("ix_alerts_group", "group_key"),
         Index("ix_alerts_incident", "incident_number"),
         Index("ix_alerts_last_event", "last_event_at"),
+        Index("ix_alerts_suppressed_by", "suppressed_by"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -60,6 +60,11 @@ class StateStore:
         self._new_incidents: set[int] = set()
         self._timers: dict[tuple[str, str], datetime] = {}
         self._numbers = IncidentNumbers(session)
+        # The suppression keys some alert may be held back by (a superset): a release that
+        # holds nothing (most inhibiting alerts resolve without having held anything back)
+        # then costs neither a flush nor a query. Loaded at the first release.
+        self._holding: set[str] | None = None
+        self._held_here: dict[str, set[str]] = {}  # key -> alerts this transaction held back by it
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -149,12 +154,28 @@ class StateStore:
         return rows
 
     def held_by(self, key: str) -> list[AlertRow]:
-        """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert)."""
-        self.session.flush()
+        """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert):
+        those stored so, and those this transaction held back, as they stand now. No flush: a
+        storm resolving inhibiting alerts would otherwise flush once per alert."""
+        if self._holding is None:
+            keys = select(AlertRow.suppressed_by).where(
+                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING.value
+            )
+            with self.session.no_autoflush:
+                self._holding = {k for k in self.session.scalars(keys.distinct()) if k}
+            self._holding.update(self._held_here)  # not flushed yet, so not in what was just read
+        if key not in self._holding:
+            return []
         query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING.value)
+        with self.session.no_autoflush:
+            candidates = {row.fingerprint: row for row in self.session.scalars(query)}
+        for fingerprint in self._held_here.get(key, ()):
+            candidates[fingerprint] = self.alerts[fingerprint]
         rows = []
-        for found in self.session.scalars(query.order_by(AlertRow.fingerprint)):
-            rows.append(self.alerts.setdefault(found.fingerprint, found))
+        for fingerprint in sorted(candidates):
+            row = self.alerts.setdefault(fingerprint, candidates[fingerprint])
+            if row.suppressed_by == key and row.status == Status.FIRING.value:  # as it is now
+                rows.append(row)
         return rows
 
     def group_state(self, key: str) -> GroupState | None:
@@ -244,6 +265,10 @@ class StateStore:
         row.reason = state.reason
         row.occurrences = state.occurrences
         row.suppressed_by = state.suppressed_by
+        if state.suppressed_by is not None:
+            self._held_here.setdefault(state.suppressed_by, set()).add(state.fingerprint)
+            if self._holding is not None:
+                self._holding.add(state.suppressed_by)
         row.members = [
             {
                 "fingerprint": m.fingerprint,

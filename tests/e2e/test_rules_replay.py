@@ -83,6 +83,11 @@ def test_a_replayed_week_gives_what_the_pipeline_did_and_a_trace_replays_the_sam
     assert exported.exit_code == 0, exported.output
     assert len(trace.read_text().splitlines()) == len(deliveries)
     from_trace = replay(env, "--input", str(trace), "--until", until.isoformat())
+    shown = CliRunner().invoke(
+        main, ["rules", "replay", "--json", "--progress", "--input", str(trace)], env=env
+    )
+    assert "replaying" in shown.stderr  # the bar goes to stderr; stdout stays one JSON object
+    assert json.loads(shown.stdout)["alerts"] == len(deliveries)
     assert "baseline" not in from_trace
     assert from_trace["alerts"] == len(deliveries)
     assert incidents_of(from_trace) == incidents_of(replayed)

@@ -425,3 +425,49 @@ def test_the_rules_language_gives_the_simulators_result_on_the_database(
         )
     finally:
         harness.close()
+
+
+INHIBITING_RULES = """
+rules:
+  - name: host-down
+    match: {name: HostDown}
+    group_by: [host]
+    inhibits: {match: {severity: "!=critical"}, equal: [host]}
+"""
+
+
+def test_an_inhibitor_that_resolves_in_the_batch_that_held_alerts_back_releases_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Held back and released within one transaction (nothing flushed in between): the release
+    finds the alerts the batch itself held, as the simulator does."""
+    rules_dir = write_rules(tmp_path / "rules", INHIBITING_RULES)
+    empty_database(database_url)
+    t0 = captured("alertmanager/01-firing-single.json").received_at
+    down = am_alert(
+        "HostDown", starts_at=t0.isoformat(), fingerprint="down", instance="db-01:9100", severity="critical"
+    )
+    child = am_alert(
+        "DiskFull", starts_at=t0.isoformat(), fingerprint="disk", instance="db-01:9100", severity="warning"
+    )
+    back = dict(down, status="resolved", endsAt=(t0 + timedelta(seconds=30)).isoformat())
+    stream = [
+        (Source.ALERTMANAGER, json.dumps(am_notification(body)).encode(), t0 + timedelta(seconds=n))
+        for n, body in enumerate((down, child, back), start=1)
+    ]
+    harness = Harness(database_url, rules_dir)
+    try:
+        for source, raw, at in stream:  # stored first, then decided in one batch
+            store_delivery(harness.sessions, parse_delivery(source, raw, at), raw, at)
+        harness.clock.set(t0 + timedelta(seconds=5))
+        assert harness.pipeline.process_pending().deliveries == 3
+        until = t0 + timedelta(hours=1)
+        harness.finish(until)
+        sim = simulated(rules_dir, stream, until)
+        assert harness.alerts() == sim_alerts(sim)
+        assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+        with harness.sessions() as session:
+            disk = session.scalars(select(AlertRow).where(AlertRow.fingerprint == "alertmanager:disk")).one()
+            assert (disk.disposition, disk.suppressed_by, disk.incident_number) == ("incident", None, 2)
+    finally:
+        harness.close()
