@@ -399,7 +399,9 @@ def intake() -> None:
 def intake_export(since_text: str | None, from_text: str | None, until_text: str | None, output: Any) -> None:
     """Write the intake log as a trace: JSON lines of {source, received_at, body}, in arrival
     order, ready for `bridge rules replay --input` anywhere."""
-    from bridge.cli_rules import _duration, _instant
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bridge.cli_rules import _duration, _instant, history_unreadable
     from bridge.trace import stored_deliveries, write_trace
 
     if since_text and from_text:
@@ -410,8 +412,11 @@ def intake_export(since_text: str | None, from_text: str | None, until_text: str
 
         start = SystemClock().now() - _duration(since_text)
     until = _instant(until_text) if until_text else None
-    with _database() as sessions, sessions() as session:
-        written = write_trace(stored_deliveries(session, start, until), output)
+    try:
+        with _database() as sessions, sessions() as session:
+            written = write_trace(stored_deliveries(session, start, until), output)
+    except SQLAlchemyError as exc:
+        raise history_unreadable(exc) from None
     click.echo(f"exported {written} deliveries", err=True)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.errors import BridgeError, PayloadError, RulesError
 from bridge.settings import Settings
@@ -145,14 +146,16 @@ def rules_replay(
                 replays.append(Replay(_load(against), str(against), silences))
             _replay_database(replays, start, until, show)
             until = until or datetime.now().astimezone()
+        summaries = [r.finish(until) for r in replays]
+        candidate = summaries[0]
+        if len(summaries) > 1:
+            baseline = summaries[1]
+        elif input_file is None:
+            baseline = _recorded(start, until)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
-    summaries = [r.finish(until) for r in replays]
-    candidate = summaries[0]
-    if len(summaries) > 1:
-        baseline = summaries[1]
-    elif input_file is None:
-        baseline = _recorded(start, until)
+    except SQLAlchemyError as exc:
+        raise history_unreadable(exc) from None
     if as_json:
         body = candidate.as_json()
         body["rules_version"] = candidate_rules.version
@@ -162,6 +165,15 @@ def rules_replay(
         return
     click.echo(f"rules from {directory or Settings.from_env().rules_dir}/, version {candidate_rules.version}")
     click.echo(render(candidate, baseline, limit))
+
+
+def history_unreadable(exc: SQLAlchemyError) -> click.ClickException:
+    """The database cannot give its history: say which and what to check, not a traceback."""
+    cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return click.ClickException(
+        f"cannot read the history from BRIDGE_DATABASE_URL ({exc.__class__.__name__}: {cause}); "
+        "is it bridge's database, upgraded (`bridge db upgrade`)?"
+    )
 
 
 def _replay_trace(

@@ -198,3 +198,17 @@ def test_explain_says_which_rule_and_why_not_the_earlier_ones(rules_dir: Path, t
     refused = CliRunner().invoke(main, ["rules", "explain", str(bad), "--rules", str(rules_dir)])
     assert refused.exit_code == 1
     assert "body: must be a JSON object" in refused.output
+
+
+def test_a_database_that_is_not_bridges_gets_a_message_not_a_traceback(
+    rules_dir: Path, tmp_path: Path
+) -> None:
+    env = {"BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "BRIDGE_RULES_DIR": str(rules_dir)}
+    for command in (["rules", "replay", "--since", "1d"], ["intake", "export"]):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 1, result.output
+        assert (
+            "cannot read the history from BRIDGE_DATABASE_URL (OperationalError: no such table:"
+            in result.output
+        )
+        assert "`bridge db upgrade`" in result.output
