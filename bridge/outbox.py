@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
 from bridge.errors import BridgeError
 from bridge.ticketing.models import OutboxJob, OutboxStatus, TimelineEntry
-from bridge.ticketing.queries import paged
+from bridge.ticketing.queries import claim_due, paged
 
 log = logging.getLogger(__name__)
 
@@ -104,26 +104,10 @@ class Outbox:
     def _claim(self, limit: int) -> list[tuple[int, str, dict[str, Any], int | None]]:
         now = self.clock.now()
         with self.sessions() as session, session.begin():
-            query = (
-                select(OutboxJob)
-                .where(
-                    OutboxJob.next_attempt_at <= now,
-                    or_(
-                        OutboxJob.status == OutboxStatus.PENDING.value,
-                        (OutboxJob.status == OutboxStatus.RUNNING.value) & (OutboxJob.lease_until < now),
-                    ),
-                )
-                .order_by(OutboxJob.next_attempt_at, OutboxJob.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            claimed = []
-            for job in session.scalars(query):
-                job.status = OutboxStatus.RUNNING.value
-                job.lease_until = now + LEASE
-                job.attempts += 1
-                claimed.append((job.id, job.kind, dict(job.payload), job.incident_number))
-            return claimed
+            return [
+                (job.id, job.kind, dict(job.payload), job.incident_number)
+                for job in claim_due(session, OutboxJob, now, LEASE, limit)
+            ]
 
     def _run(self, job_id: int, kind: str, payload: dict[str, Any], incident: int | None) -> None:
         handler = self.handlers.get(kind)

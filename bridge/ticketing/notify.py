@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
@@ -34,7 +34,7 @@ from bridge.oncall.model import Person
 from bridge.outbox import PermanentFailure, backoff
 from bridge.settings import Settings
 from bridge.ticketing.models import Notification, NotificationStatus, TimelineEntry
-from bridge.ticketing.queries import paged
+from bridge.ticketing.queries import claim_due, paged
 
 log = logging.getLogger(__name__)
 
@@ -302,28 +302,15 @@ class Notifier:
     def _claim(self, limit: int) -> list[tuple[int, str, str, Message]]:
         now = self.clock.now()
         with self.sessions() as session, session.begin():
-            query = (
-                select(Notification)
-                .where(
-                    Notification.next_attempt_at <= now,
-                    or_(
-                        Notification.status == NotificationStatus.PENDING.value,
-                        (Notification.status == NotificationStatus.RUNNING.value)
-                        & (Notification.lease_until < now),
-                    ),
+            return [
+                (
+                    row.id,
+                    row.channel,
+                    row.address,
+                    Message(row.id, row.incident_number, row.person, row.kind, row.subject, row.body),
                 )
-                .order_by(Notification.next_attempt_at, Notification.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            claimed = []
-            for row in session.scalars(query):
-                row.status = NotificationStatus.RUNNING.value
-                row.lease_until = now + LEASE
-                row.attempts += 1
-                message = Message(row.id, row.incident_number, row.person, row.kind, row.subject, row.body)
-                claimed.append((row.id, row.channel, row.address, message))
-            return claimed
+                for row in claim_due(session, Notification, now, LEASE, limit)
+            ]
 
     def _settle(self, row_id: int, error: str | None, permanent: bool) -> None:
         now = self.clock.now()
