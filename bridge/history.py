@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge.dedup.state import Disposition
-from bridge.replay import IncidentSummary, Summary, waiting_kind
+from bridge.replay import IncidentSummary, Summary, suppression_kind
 from bridge.ticketing.models import AlertRow, Incident, Intake
 
 
@@ -59,20 +59,8 @@ def recorded_summary(session: Session, since: datetime | None, until: datetime |
     if until is not None:
         alerts = alerts.where(AlertRow.last_event_at < until)
     for rule, disposition, reason, suppressed_by in session.execute(alerts):
-        kind = _kind(Disposition(disposition), reason or "", suppressed_by or "")
+        kind = suppression_kind(Disposition(disposition), reason or "", suppressed_by)
         if kind is not None:
             summary.suppressed[kind] += 1
             summary.rule(rule).suppressed += 1
     return summary
-
-
-def _kind(disposition: Disposition, reason: str, suppressed_by: str) -> str | None:
-    if disposition is Disposition.DROPPED:
-        return "dropped"
-    if disposition is Disposition.INHIBITED:
-        return "inhibited"
-    if disposition is Disposition.SUPPRESSED:
-        return "silenced" if suppressed_by.startswith("silence:") else "maintenance"
-    if disposition in (Disposition.WAITING, Disposition.CLEARED):
-        return waiting_kind(reason)
-    return None  # heartbeats check in; they suppress nothing

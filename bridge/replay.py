@@ -10,16 +10,14 @@ resolve_after follow the recorded time, not the wall clock.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bridge.alert import Alert
 from bridge.dedup.engine import Engine
 from bridge.dedup.rules import RuleKind, RuleSet
 from bridge.dedup.simulator import SimIncident, Simulator
-from bridge.dedup.state import Decision, Disposition, Silence, TimerKind
+from bridge.dedup.state import Disposition, Silence, TimerKind
 from bridge.errors import PayloadError
 from bridge.oncall.sla import middle, percentile
 from bridge.sources import parse_delivery
@@ -29,21 +27,18 @@ SUPPRESSION_KINDS = ("dropped", "threshold", "for", "flapping", "inhibited", "ma
 """Why alerts did not become incidents, in the order reports show them. `flapping` counts the
 occurrences an incident absorbed while flapping (each would have resolved and reopened it)."""
 
-_HELD = (Disposition.WAITING, Disposition.DROPPED, Disposition.SUPPRESSED, Disposition.INHIBITED)
 
-
-def suppression_kind(decision: Decision) -> str | None:
-    """The reason kind of a decision that holds an alert back, None for one that does not."""
-    state = decision.alert
-    if state is None or state.disposition not in _HELD:
-        return None
-    if state.disposition is Disposition.DROPPED:
+def suppression_kind(disposition: Disposition, reason: str, suppressed_by: str | None) -> str | None:
+    """The reason kind of an alert held back (or cleared while held), None for one that is not."""
+    if disposition is Disposition.DROPPED:
         return "dropped"
-    if state.disposition is Disposition.INHIBITED:
+    if disposition is Disposition.INHIBITED:
         return "inhibited"
-    if state.disposition is Disposition.SUPPRESSED:
-        return "silenced" if (state.suppressed_by or "").startswith("silence:") else "maintenance"
-    return waiting_kind(state.reason)
+    if disposition is Disposition.SUPPRESSED:
+        return "silenced" if (suppressed_by or "").startswith("silence:") else "maintenance"
+    if disposition in (Disposition.WAITING, Disposition.CLEARED):
+        return waiting_kind(reason)
+    return None  # in an incident, or a heartbeat checking in
 
 
 def waiting_kind(reason: str) -> str | None:
@@ -174,23 +169,19 @@ class Replay:
         except PayloadError:
             self.summary.unreadable += 1
             return
-        self.feed_alerts(delivery.alerts, recorded.received_at, delivery.dedup_key)
-
-    def feed_alerts(self, alerts: Iterable[Alert], received_at: datetime, dedup_key: str = "") -> None:
-        """One delivery, already parsed; `dedup_key` is its idempotency key at the intake."""
-        summary = self.summary
-        if self._seen_keys is not None and dedup_key:
-            if dedup_key in self._seen_keys:
+        summary, received_at = self.summary, recorded.received_at
+        if self._seen_keys is not None:
+            if delivery.dedup_key in self._seen_keys:
                 summary.redeliveries += 1
                 return
-            self._seen_keys.add(dedup_key)
+            self._seen_keys.add(delivery.dedup_key)
         summary.deliveries += 1
         if summary.first_at is None or received_at < summary.first_at:
             summary.first_at = received_at
         if summary.last_at is None or received_at > summary.last_at:
             summary.last_at = received_at
         feed, outcomes, held = self.simulator.feed, summary.outcomes, self._held
-        for alert in alerts:
+        for alert in delivery.alerts:
             decision = feed(alert, received_at)
             summary.alerts += 1
             outcomes[decision.outcome] += 1
@@ -198,7 +189,7 @@ class Replay:
             if state is None:
                 continue
             summary.rule(state.rule).alerts += 1
-            kind = suppression_kind(decision)
+            kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
             if kind is not None:
                 held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
 

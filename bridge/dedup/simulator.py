@@ -237,10 +237,6 @@ class Simulator:
         if event is not None:
             self.inhibitors.update(self.engine.rules.rule_named(state.rule), state, event)
 
-    @staticmethod
-    def _subject(decision: Decision) -> str | None:
-        return decision.alert.fingerprint if decision.alert else None
-
     def _attach_members(self, number: int, key: str, exclude: str | None) -> None:
         """Attach every firing alert of the group not yet in this incident (OPEN / REOPEN); the alert
         that triggered the decision (`exclude`) is attached by its own ATTACH action."""

@@ -16,15 +16,13 @@ def alerts_in(text: str, received_at: datetime) -> tuple[Alert, ...]:
     if not isinstance(document, dict):
         raise PayloadError("body", "must be a JSON object")
     source = Source.ALERTMANAGER
-    if {"source", "received_at", "body"} <= document.keys():  # a trace line
-        source = Source(document["source"]) if document["source"] in ("alertmanager", "zabbix") else source
+    if {"source", "received_at", "body"} <= document.keys():  # a trace line: its body, its source
+        source = Source.ZABBIX if document["source"] == Source.ZABBIX.value else Source.ALERTMANAGER
         document = document["body"]
-    elif document.get("schema") == "bridge.zabbix.v1":
-        source = Source.ZABBIX
-    elif "labels" in document and "alerts" not in document:  # one alert of a notification
-        alert = {"status": "firing", "startsAt": received_at.isoformat(), **document}
-        document = {"version": "4", "status": alert["status"], "alerts": [alert]}
     if isinstance(document, dict) and document.get("schema") == "bridge.zabbix.v1":
         source = Source.ZABBIX
+    elif isinstance(document, dict) and "labels" in document and "alerts" not in document:
+        alert = {"status": "firing", "startsAt": received_at.isoformat(), **document}  # one alert
+        document = {"version": "4", "status": alert["status"], "alerts": [alert]}
     body = json.dumps(document).encode()
     return parse_delivery(source, body, received_at).alerts
