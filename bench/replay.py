@@ -2,11 +2,12 @@
 
 Workload: the generated noisy week of bench/week.py (Alertmanager and Zabbix, one alert per
 delivery as contrib/alertmanager groups them) with enough hosts for ALERTS alert events, stored
-in a fresh SQLite intake log; then the replay reads the log back in pages, parses every
-delivery as the worker does and decides it with the example rules in simulated time, as
-`bridge rules replay --since ...` does. Setup (generating and storing) is not timed.
+in a fresh SQLite intake log, each row with the host share the intake records; then the replay
+reads the log back in pages, parses every delivery as the worker does and decides it with the
+example rules in simulated time, on as many processes as `bridge rules replay` uses here (one
+share of the hosts each; `--jobs 1` for one process). Setup (generating and storing) is not timed.
 
-    python -m bench.replay [--alerts 1000000] [--rounds 1]
+    python -m bench.replay [--alerts 1000000] [--rounds 1] [--jobs N]
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from sqlalchemy import insert
 
 from bench.common import REPO, report
 from bench.week import week
-from bridge.db import create_db_engine, make_session_factory, upgrade
+from bridge.db import create_db_engine, upgrade
 from bridge.dedup.loader import load_rules_dir
-from bridge.replay import Replay
+from bridge.replay_shares import ReplaySpec, replay_stored, share_count
+from bridge.sources import parse_delivery
 from bridge.ticketing.models import Intake, IntakeStatus
-from bridge.trace import stored_deliveries
 
 ALERTS_PER_HOST = 109  # what bench/week.py makes of one host in a week (measured: 16,375 for 150)
 
@@ -42,6 +43,7 @@ def store(url: str, alerts: int) -> int:
                 "received_at": d.received_at,
                 "body": d.body,
                 "alert_count": 1,
+                "host_shard": parse_delivery(d.source, d.body, d.received_at).host_shard,
                 "status": IntakeStatus.DONE.value,
                 "attempts": 1,
             }
@@ -57,29 +59,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=None, help="processes (default: as bridge picks)")
     args = parser.parse_args()
-    rules = load_rules_dir(REPO / "rules")
+    specs = [ReplaySpec(load_rules_dir(REPO / "rules"), "bench")]
     with tempfile.TemporaryDirectory(prefix="bridge-bench-") as directory:
         url = f"sqlite:///{Path(directory) / 'bridge.db'}"
         upgrade(create_db_engine(url))
         stored = store(url, args.alerts)
-        sessions = make_session_factory(create_db_engine(url))
+        shares = share_count(specs, stored, args.jobs)
         seconds, summary = [], None
         for _ in range(args.rounds):
-            replay = Replay(rules, "bench")
             started = time.perf_counter()
-            with sessions() as session:
-                for recorded in stored_deliveries(session, None, None):
-                    replay.feed(recorded)
-            summary = replay.finish()
+            (summary,) = replay_stored(url, specs, None, None, None, shares=shares)
             seconds.append(time.perf_counter() - started)
     assert summary is not None
     median = statistics.median(seconds)
     report(
         "replay",
         f"generated noisy week, {summary.alerts:,} stored alerts in {stored:,} deliveries (SQLite), "
-        f"example rules, median of {args.rounds} rounds",
+        f"example rules, {shares} process(es), median of {args.rounds} rounds",
         {
+            "processes": shares,
             "alerts": summary.alerts,
             "seconds": round(median, 1),
             "alerts_per_s": round(summary.alerts / median),

@@ -107,6 +107,13 @@ def rules_explain(alert_file: IO[str], directory: Path | None, at_text: str | No
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to replay the database with, each taking a share of the hosts (default: one "
+    "per CPU for a long history). Used only when the rules keep hosts apart; --input uses one.",
+)
 def rules_replay(
     since_text: str | None,
     from_text: str | None,
@@ -117,10 +124,12 @@ def rules_replay(
     as_json: bool,
     limit: int,
     progress: bool | None,
+    jobs: int | None,
 ) -> None:
     """Run stored alert history (or a recorded trace) through a rules directory in simulated
     time and print what it would have done, side by side with what actually happened."""
     from bridge.replay import Replay, Summary
+    from bridge.replay_shares import ReplaySpec
     from bridge.replay_text import render
 
     if since_text and from_text:
@@ -139,14 +148,14 @@ def rules_replay(
             if against is not None:
                 replays.append(Replay(_load(against), str(against), refuse_redeliveries=True))
             _replay_trace(input_file, replays, start, until, show)
+            summaries = [r.finish(until) for r in replays]
         else:
             silences = _stored_silences()
-            replays = [Replay(candidate_rules, label, silences)]
+            specs = [ReplaySpec(candidate_rules, label, silences)]
             if against is not None:
-                replays.append(Replay(_load(against), str(against), silences))
-            _replay_database(replays, start, until, show)
+                specs.append(ReplaySpec(_load(against), str(against), silences))
             until = until or datetime.now().astimezone()
-        summaries = [r.finish(until) for r in replays]
+            summaries = _replay_database(specs, start, until, show, jobs)
         candidate = summaries[0]
         if len(summaries) > 1:
             baseline = summaries[1]
@@ -196,25 +205,43 @@ def _replay_trace(
                 replay.feed(recorded)
 
 
-def _replay_database(replays: list[Any], start: datetime | None, until: datetime | None, show: bool) -> None:
+def _replay_database(
+    specs: list[Any], start: datetime | None, until: datetime, show: bool, jobs: int | None
+) -> list[Any]:
     from sqlalchemy import func, select
 
-    from bridge.cli import _database
+    from bridge.cli import _database, _settings
+    from bridge.replay_shares import replay_stored, share_count, why_hosts_meet
     from bridge.ticketing.models import Intake
-    from bridge.trace import stored_deliveries
 
     with _database() as sessions, sessions() as session:
-        count = select(func.count()).select_from(Intake)
+        count = select(func.count()).select_from(Intake).where(Intake.received_at < until)
         if start is not None:
             count = count.where(Intake.received_at >= start)
-        if until is not None:
-            count = count.where(Intake.received_at < until)
         total = session.scalar(count) or 0
-        with click.progressbar(length=total or 1, label="replaying", file=sys.stderr, hidden=not show) as bar:
-            for recorded in stored_deliveries(session, start, until):
-                for replay in replays:
-                    replay.feed(recorded)
-                bar.update(1)
+    shares = share_count(specs, total, jobs)
+    if jobs is not None and jobs > 1 and shares == 1:
+        why = next(w for w in (why_hosts_meet(s.rules) for s in specs) if w)
+        click.echo(f"replaying on one process: {why}", err=True)
+    settings = _settings()
+    with click.progressbar(length=total or 1, label="replaying", file=sys.stderr, hidden=not show) as bar:
+        shown = 0
+
+        def advance(done: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+
+        return replay_stored(
+            settings.database_url,
+            specs,
+            start,
+            until,
+            until,
+            shares=shares,
+            progress=advance,
+            db_timeout=settings.db_timeout,
+        )
 
 
 def _stored_silences() -> tuple[Any, ...]:

@@ -25,12 +25,25 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_db_engine(url: str, *, timeout: float = 5.0, pool_size: int = 10) -> Engine:
-    """An engine for `url` (already normalized by settings), tuned for bridge's access pattern."""
+def create_db_engine(
+    url: str, *, timeout: float = 5.0, pool_size: int = 10, read_only: bool = False
+) -> Engine:
+    """An engine for `url` (already normalized by settings), tuned for bridge's access pattern.
+
+    A `read_only` engine (replays, reports) never takes the write lock: on SQLite its
+    transactions are plain snapshots that the intake keeps writing beside."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
-        _sqlite_pragmas(engine, busy_ms=int(timeout * 1000))
+        _sqlite_pragmas(engine, busy_ms=int(timeout * 1000), read_only=read_only)
         return engine
+    if read_only:
+        return create_engine(
+            url,
+            pool_size=pool_size,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": max(1, int(timeout))},
+            execution_options={"postgresql_readonly": True},
+        )
     return create_engine(
         url,
         pool_size=pool_size,
@@ -72,7 +85,7 @@ class _ProcessWriteLock:
             self._lock.release()
 
 
-def _sqlite_pragmas(engine: Engine, busy_ms: int) -> None:
+def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) -> None:
     turn = _ProcessWriteLock(busy_ms / 1000)
 
     @event.listens_for(engine, "connect")
@@ -83,7 +96,17 @@ def _sqlite_pragmas(engine: Engine, busy_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    if read_only:  # a deferred BEGIN reads a snapshot and blocks no writer, in this process or others
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_reading(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+        return
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -46,6 +46,7 @@ def store_delivery(
                     received_at=received_at,
                     body=body,
                     alert_count=len(delivery.alerts),
+                    host_shard=delivery.host_shard,
                     status=IntakeStatus.PENDING.value,
                     attempts=0,
                 )

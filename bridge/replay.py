@@ -20,7 +20,7 @@ from bridge.dedup.simulator import SimIncident, Simulator
 from bridge.dedup.state import Disposition, Silence, TimerKind
 from bridge.errors import PayloadError
 from bridge.oncall.sla import middle, percentile
-from bridge.sources import parse_delivery
+from bridge.sources import host_shard, parse_delivery
 from bridge.trace import Recorded
 
 SUPPRESSION_KINDS = ("dropped", "threshold", "for", "flapping", "inhibited", "maintenance", "silenced")
@@ -71,6 +71,7 @@ class IncidentSummary:
     reopen_count: int
     alerts: int
     flapping: bool
+    step: tuple[Any, ...] = ()  # where in the history it opened: orders incidents from several shares
 
     @property
     def delay(self) -> timedelta:
@@ -146,7 +147,13 @@ class Summary:
 
 
 class Replay:
-    """Feed recorded deliveries in order; `finish` lets time run out and sums up."""
+    """Feed recorded deliveries in order; `finish` lets time run out and sums up.
+
+    With `share=(index, count)` this replay decides only the alerts whose host falls in share
+    `index` of `count` (see `bridge.sources.host_shard`); it is still fed every delivery of the
+    history, in order, so that its clock moves as one replay's would (another share's delivery
+    comes as its `received_at` alone). Shares of rules that keep hosts apart add up to the whole
+    replay (`bridge.replay_shares`)."""
 
     def __init__(
         self,
@@ -155,33 +162,51 @@ class Replay:
         silences: tuple[Silence, ...] = (),
         *,
         refuse_redeliveries: bool = False,
+        share: tuple[int, int] | None = None,
     ) -> None:
         self.rules = rules
         self.simulator = Simulator(Engine(rules), silences)
         self.summary = Summary(label)
+        self.share = share
         # A trace may hold what the intake refused (an HA peer's copy): skip those as it would.
         self._seen_keys: set[str] | None = set() if refuse_redeliveries else None
         self._held: dict[tuple[str, int], tuple[str, str]] = {}  # occurrence -> (kind, rule)
+        self._rows = 0
 
-    def feed(self, recorded: Recorded) -> None:
-        try:
-            delivery = parse_delivery(recorded.source, recorded.body, recorded.received_at)
-        except PayloadError:
-            self.summary.unreadable += 1
+    def feed(self, recorded: Recorded | datetime) -> None:
+        """One delivery of the history; a bare time is another share's delivery."""
+        summary = self.summary
+        received_at = recorded if isinstance(recorded, datetime) else recorded.received_at
+        self._rows += 1
+        if summary.first_at is None or received_at < summary.first_at:
+            summary.first_at = received_at
+        if summary.last_at is None or received_at > summary.last_at:
+            summary.last_at = received_at
+        simulator = self.simulator
+        simulator.position = (self._rows, 0)
+        simulator.tick(received_at)
+        if isinstance(recorded, datetime):
             return
-        summary, received_at = self.summary, recorded.received_at
+        # A delivery about several hosts (or stored before host shares were recorded) reaches
+        # every share; each decides its own hosts' alerts and the first one counts it.
+        mixed = self.share is not None and recorded.host_shard is None
+        counts = not mixed or self.share is None or self.share[0] == 0
+        try:
+            delivery = parse_delivery(recorded.source, recorded.body, received_at)
+        except PayloadError:
+            summary.unreadable += counts
+            return
         if self._seen_keys is not None:
             if delivery.dedup_key in self._seen_keys:
                 summary.redeliveries += 1
                 return
             self._seen_keys.add(delivery.dedup_key)
-        summary.deliveries += 1
-        if summary.first_at is None or received_at < summary.first_at:
-            summary.first_at = received_at
-        if summary.last_at is None or received_at > summary.last_at:
-            summary.last_at = received_at
-        feed, outcomes, held = self.simulator.feed, summary.outcomes, self._held
-        for alert in delivery.alerts:
+        summary.deliveries += counts
+        feed, outcomes, held = simulator.feed, summary.outcomes, self._held
+        for number, alert in enumerate(delivery.alerts):
+            if mixed and self.share is not None and host_shard(alert.host) % self.share[1] != self.share[0]:
+                continue
+            simulator.position = (self._rows, number)
             decision = feed(alert, received_at)
             summary.alerts += 1
             outcomes[decision.outcome] += 1
@@ -202,6 +227,7 @@ class Replay:
             end = summary.last_at + settling_time(self.rules)
             self.simulator.cancel_timers(TimerKind.HEARTBEAT, after=summary.last_at)
         if end is not None:
+            self.simulator.position = (self._rows + 1, 0)
             self.simulator.advance(end)
         reached = self.simulator.reached
         for occurrence, (kind, rule) in self._held.items():
@@ -242,4 +268,5 @@ def _summary_of(incident: SimIncident) -> IncidentSummary:
         reopen_count=incident.reopen_count,
         alerts=len(incident.alerts),
         flapping=incident.flapping,
+        step=incident.step,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from bridge.alert import Source
@@ -36,6 +36,7 @@ class Recorded:
     source: Source
     received_at: datetime
     body: bytes
+    host_shard: int | None = None  # what the intake stored (see Delivery.host_shard); None if unknown
 
 
 def record_line(recorded: Recorded) -> str:
@@ -88,23 +89,46 @@ def _instant(value: Any, where: str) -> datetime:
 
 
 def stored_deliveries(
-    session: Session, since: datetime | None, until: datetime | None, batch: int = 2000
+    session: Session, since: datetime | None, until: datetime | None, batch: int = 5000
 ) -> Iterator[Recorded]:
     """The intake log in arrival order, read in keyset pages so a long history never sits in
     memory at once. Failed deliveries are included: they were accepted, so they are history."""
+    for recorded in stored_share(session, since, until, None, batch):
+        assert isinstance(recorded, Recorded)  # without a share every delivery comes whole
+        yield recorded
+
+
+def stored_share(
+    session: Session,
+    since: datetime | None,
+    until: datetime | None,
+    share: tuple[int, int] | None,
+    batch: int = 5000,
+) -> Iterator[Recorded | datetime]:
+    """`stored_deliveries`, where with `share=(index, count)` a delivery about hosts of another
+    share comes as its `received_at` alone (its body is not even read; see `bridge.replay`)."""
+    body: Any = Intake.body
+    if share is not None:
+        index, count = share
+        mine = or_(Intake.host_shard.is_(None), Intake.host_shard % count == index)
+        body = case((mine, Intake.body), else_=None)
     last_id = 0
     while True:
-        query = select(Intake.id, Intake.source, Intake.received_at, Intake.body).where(Intake.id > last_id)
+        query = select(Intake.id, Intake.source, Intake.received_at, body, Intake.host_shard)
+        query = query.where(Intake.id > last_id)
         if since is not None:
             query = query.where(Intake.received_at >= since)
         if until is not None:
             query = query.where(Intake.received_at < until)
-        rows = session.execute(query.order_by(Intake.id).limit(batch)).all()
+        rows = session.connection().execute(query.order_by(Intake.id).limit(batch)).all()  # no ORM rows
         if not rows:
             return
-        for row in rows:
-            yield Recorded(Source(row.source), row.received_at, bytes(row.body))
-        last_id = rows[-1].id
+        for _id, source, received_at, raw, shard in rows:
+            if raw is None:
+                yield received_at
+            else:
+                yield Recorded(SOURCES[source], received_at, bytes(raw), shard)
+        last_id = rows[-1][0]
 
 
 def write_trace(deliveries: Iterable[Recorded], out: IO[str]) -> int:

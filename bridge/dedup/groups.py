@@ -124,9 +124,10 @@ class GroupOps:
         if group is None:
             return
         firing = max(group.firing - 1, 0)
-        group = evolve(group, firing=firing)
         if firing == 0:
-            group = evolve(group, firing_since=None, quiet_since=at)
+            group = evolve(group, firing=0, firing_since=None, quiet_since=at)
+        else:
+            group = evolve(group, firing=firing)
         if attached:
             work.actions.append(
                 IncidentAction(

@@ -11,6 +11,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bridge.alert import Alert, Status
 from bridge.dedup.engine import Engine
@@ -50,6 +51,7 @@ class SimIncident:
     route: str | None = None
     client: str | None = None
     timeline: list[tuple[datetime, str, str]] = field(default_factory=list)
+    step: tuple[Any, ...] = ()  # where in the input it opened (see Simulator.position)
 
     @property
     def active(self) -> bool:
@@ -78,16 +80,28 @@ class Simulator:
         self._timers: dict[tuple[TimerKind, str], datetime] = {}
         self._queue: list[tuple[datetime, str, str]] = []
         self.now: datetime | None = None
+        # Where in its input the caller is: (delivery number, alert number within it). Each
+        # incident records the step that opened it, so incidents opened by simulators that each
+        # took a share of one history (hosts split across processes) merge back into the order
+        # one simulator would have opened them in, even when they opened in the same instant.
+        self.position: tuple[int, int] = (0, 0)
+        self._step: tuple[Any, ...] = ()
 
     # -- input ----------------------------------------------------------------------------------
 
     def feed(self, alert: Alert, now: datetime | None = None) -> Decision:
         """Process one alert event received at `now` (default: its received_at)."""
         now = now or alert.received_at
+        self.tick(now)
+        self._step = (*self.position, 1)
+        return self._decide(alert, now)
+
+    def tick(self, now: datetime) -> None:
+        """Time reached `now` with a delivery that is not this simulator's to decide (or just
+        before one that is): fire the timers due before it."""
         self._fire_timers(now, inclusive=False)  # a delivery at the very instant a timer is due goes first
         if self.now is None or now > self.now:
             self.now = now
-        return self._decide(alert, now)
 
     def advance(self, now: datetime) -> None:
         """Let time pass to `now`, firing every timer due by then in due order."""
@@ -128,6 +142,7 @@ class Simulator:
                 continue  # replaced by a later request
             del self._timers[(kind, key)]
             self.now = due
+            self._step = (*self.position, 0, due, kind_text, key, "")
             if kind is TimerKind.RELEASE:
                 self._release(key, due)
             elif key in self.groups:
@@ -136,10 +151,15 @@ class Simulator:
     def _release(self, key: str, now: datetime) -> None:
         """What held alerts back ended: decide again those still firing."""
         held = [s for s in self.alerts.values() if s.suppressed_by == key and s.status is Status.FIRING]
+        timer_step = self._step
         for state in sorted(held, key=lambda s: s.fingerprint):
             event = self.events.get(state.fingerprint)
             if event is not None:
+                if timer_step[2:3] == (0,) and not timer_step[-1]:
+                    # A window or silence ended: each alert it releases is a step of its own.
+                    self._step = (*timer_step[:-1], state.fingerprint)
                 self._decide(evolve(event, received_at=now, update=None), now)
+        self._step = timer_step
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -172,8 +192,8 @@ class Simulator:
             if state.group_key:
                 self.members.setdefault(state.group_key, set()).add(state.fingerprint)
             self.alerts[state.fingerprint] = state
-        for group in decision.groups:
-            self.groups[group.key] = evolve(group, incident=None)
+        for group in decision.groups:  # the incident's state lives in self.incidents
+            self.groups[group.key] = group if group.incident is None else evolve(group, incident=None)
         for action in decision.actions:
             number = action.incident or self.group_incident.get(action.group_key)
             if action.kind is ActionKind.OPEN:
@@ -192,6 +212,7 @@ class Simulator:
                         flapping=action.flapping,
                         route=action.route,
                         client=action.client,
+                        step=self._step,
                     )
                 )
                 self.group_incident[group.key] = number

@@ -49,6 +49,11 @@ _SEVERITY_NAMES = {
 
 def clean(value: Any) -> str | None:
     """A Zabbix value as text, or None when it is absent, empty, unresolved or ``*UNKNOWN*``."""
+    if type(value) is str:  # nearly every value: Zabbix sends text (the general case is below)
+        text = value.strip()
+        if not text or text == "*UNKNOWN*" or (text[0] == "{" and _MACRO_RE.match(text)):
+            return None
+        return text
     if value is None:
         return None
     if isinstance(value, bool):

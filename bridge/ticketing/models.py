@@ -97,6 +97,7 @@ class Intake(Base):
     received_at: Mapped[datetime]
     body: Mapped[bytes] = mapped_column(LargeBinary)
     alert_count: Mapped[int] = mapped_column(Integer)
+    host_shard: Mapped[int | None] = mapped_column(Integer)  # Delivery.host_shard; NULL: several hosts
     status: Mapped[str] = mapped_column(String(10), default=IntakeStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
