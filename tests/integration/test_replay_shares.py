@@ -75,7 +75,8 @@ def test_a_week_replayed_in_shares_is_the_week_replayed_on_one_process(database_
         ]
         deliveries.append(notification(at, *firing))
         resolved = [
-            dict(alert, status="resolved", endsAt=(at + timedelta(minutes=40)).isoformat()) for alert in firing
+            dict(alert, status="resolved", endsAt=(at + timedelta(minutes=40)).isoformat())
+            for alert in firing
         ]
         deliveries.append(notification(at + timedelta(minutes=40, seconds=5), *resolved))
     deliveries.sort(key=lambda d: d.received_at)
