@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import String, case, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from bridge.alert import Source
@@ -112,9 +112,12 @@ def stored_share(
         index, count = share
         mine = or_(Intake.host_shard.is_(None), Intake.host_shard % count == index)
         body = case((mine, Intake.body), else_=None)
+    # The time as the driver gives it (SQLite: text; PostgreSQL: a datetime), made UTC below:
+    # SQLAlchemy's own conversion of SQLite's text was half the cost of reading the log.
+    received = type_coerce(Intake.received_at, String())
     last_id = 0
     while True:
-        query = select(Intake.id, Intake.source, Intake.received_at, body, Intake.host_shard)
+        query = select(Intake.id, Intake.source, received, body, Intake.host_shard)
         query = query.where(Intake.id > last_id)
         if since is not None:
             query = query.where(Intake.received_at >= since)
@@ -123,12 +126,19 @@ def stored_share(
         rows = session.connection().execute(query.order_by(Intake.id).limit(batch)).all()  # no ORM rows
         if not rows:
             return
-        for _id, source, received_at, raw, shard in rows:
+        for _id, source, stored_at, raw, shard in rows:
+            received_at = _stored_instant(stored_at)
             if raw is None:
                 yield received_at
             else:
                 yield Recorded(SOURCES[source], received_at, bytes(raw), shard)
         last_id = rows[-1][0]
+
+
+def _stored_instant(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite keeps UTC without a zone
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return ensure_utc(value)
 
 
 def write_trace(deliveries: Iterable[Recorded], out: IO[str]) -> int:

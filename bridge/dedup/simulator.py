@@ -65,7 +65,7 @@ class Simulator:
         self.engine = engine
         self.silences = silences
         self.alerts: dict[str, AlertState] = {}
-        self.events: dict[str, Alert] = {}  # the last event seen of each alert, to decide it again
+        self.events: dict[str, Alert] = {}  # the last event of each held or inhibiting alert
         self.groups: dict[str, GroupState] = {}
         self._views: dict[str, tuple[GroupState, tuple[object, ...], GroupState]] = {}
         self.members: dict[str, set[str]] = {}
@@ -99,7 +99,8 @@ class Simulator:
     def tick(self, now: datetime) -> None:
         """Time reached `now` with a delivery that is not this simulator's to decide (or just
         before one that is): fire the timers due before it."""
-        self._fire_timers(now, inclusive=False)  # a delivery at the very instant a timer is due goes first
+        if self._queue and self._queue[0][0] < now:  # a delivery at the instant a timer is due goes first
+            self._fire_timers(now, inclusive=False)
         if self.now is None or now > self.now:
             self.now = now
 
@@ -126,9 +127,18 @@ class Simulator:
         keys = {k for k in (routing.target, known.group_key if known else None) if k is not None}
         groups = {k: self._view(k) for k in keys if k in self.groups}
         decision = self.engine.decide(routing, known, groups, now, self._context())
-        if decision.alert is not None:
-            self.events[decision.alert.fingerprint] = routing.alert
+        if decision.alert is None:
+            self._apply(decision, now)
+            return decision
+        fingerprint = decision.alert.fingerprint
+        self.events[fingerprint] = routing.alert
         self._apply(decision, now)
+        state = self.alerts[fingerprint]
+        if state.suppressed_by is None and self.engine.rules.rule_named(state.rule).inhibits is None:
+            # Only a held alert is decided again (on release) and only an inhibiting one is
+            # indexed from its event: keeping every alert's last event made a long replay's
+            # memory, and its time, grow with every alert it had seen.
+            self.events.pop(fingerprint, None)
         return decision
 
     def _context(self) -> Context:

@@ -5,24 +5,29 @@ PostgreSQL, with deliveries about several hosts and rows stored before host shar
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert, text
+from sqlalchemy.exc import OperationalError
 
 from bench.week import WEEK_START, week
 from bridge.alert import Source
-from bridge.db import create_db_engine
+from bridge.db import create_db_engine, make_session_factory
 from bridge.dedup.loader import load_rules_dir, load_rules_texts
 from bridge.replay_shares import ReplaySpec, replay_stored, share_count, why_hosts_meet
 from bridge.sources import host_shard, parse_delivery
 from bridge.ticketing.models import Intake, IntakeStatus
-from bridge.trace import Recorded
+from bridge.trace import Recorded, stored_share
 from tests.e2e.test_rules_replay import REPO_RULES
 from tests.support.payloads import am_alert, am_notification
 
 
-def store(url: str, deliveries: list[Recorded], *, unknown_every: int = 0) -> None:
+def store(
+    url: str, deliveries: list[Recorded], *, unknown_every: int = 0, engine: Engine | None = None
+) -> None:
     """Store deliveries as the intake does; every `unknown_every`-th without its host share, as
     a row stored before bridge recorded it."""
     rows = []
@@ -31,7 +36,7 @@ def store(url: str, deliveries: list[Recorded], *, unknown_every: int = 0) -> No
         rows.append(
             {
                 "source": recorded.source.value,
-                "dedup_key": f"test:{number}",
+                "dedup_key": f"test:{recorded.received_at.isoformat()}:{number}",
                 "received_at": recorded.received_at,
                 "body": recorded.body,
                 "alert_count": 1,
@@ -40,10 +45,11 @@ def store(url: str, deliveries: list[Recorded], *, unknown_every: int = 0) -> No
                 "attempts": 1,
             }
         )
-    engine = create_db_engine(url)
-    with engine.begin() as connection:
+    writer = engine or create_db_engine(url)
+    with writer.begin() as connection:
         connection.execute(insert(Intake), rows)
-    engine.dispose()
+    if engine is None:
+        writer.dispose()
 
 
 def notification(at: datetime, *alerts: dict[str, object]) -> Recorded:
@@ -159,3 +165,31 @@ def test_the_example_rules_keep_hosts_apart_and_short_histories_stay_on_one_proc
     assert why_hosts_meet(specs[0].rules) is None
     assert share_count(specs, 5_000) == 1
     assert share_count(specs, 5_000, jobs=2) == 2
+
+
+def test_a_replay_reading_sqlite_leaves_the_intake_free_to_write(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "bridge.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    deliveries = week(hosts=3, seed=1)
+    store(url, deliveries[:-1])
+    reader = create_db_engine(url, timeout=1, read_only=True)
+    writer = create_db_engine(url, timeout=1)
+    try:
+        with make_session_factory(reader)() as session:
+            history = stored_share(session, None, None, None, batch=10)
+            first = next(history)  # the read transaction is open now
+            store(url, deliveries[-1:], engine=writer)  # the intake writes meanwhile
+            assert isinstance(first, Recorded) and first.received_at == deliveries[0].received_at
+            assert sum(1 for _ in history) == len(deliveries) - 2  # its snapshot, not the new row
+            with pytest.raises(OperationalError, match="readonly"):
+                session.execute(text("DELETE FROM intake"))
+    finally:
+        reader.dispose()
+        writer.dispose()
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM intake")).scalar() == len(deliveries)
+    engine.dispose()
