@@ -165,8 +165,9 @@ class Simulator:
         for state in sorted(held, key=lambda s: s.fingerprint):
             event = self.events.get(state.fingerprint)
             if event is not None:
-                if timer_step[2:3] == (0,) and not timer_step[-1]:
-                    # A window or silence ended: each alert it releases is a step of its own.
+                if timer_step[-1:] == ("",):
+                    # A window or silence ended (a timer's step, naming no alert yet): each
+                    # alert it releases is a step of its own.
                     self._step = (*timer_step[:-1], state.fingerprint)
                 self._decide(evolve(event, received_at=now, update=None), now)
         self._step = timer_step
