@@ -371,12 +371,13 @@ def _hooks(sessions: sessionmaker[Session]) -> Any:
 
 
 @contextmanager
-def _database() -> Iterator[sessionmaker[Session]]:
-    """Sessions on BRIDGE_DATABASE_URL for the length of one command."""
+def _database(*, read_only: bool = False) -> Iterator[sessionmaker[Session]]:
+    """Sessions on BRIDGE_DATABASE_URL for the length of one command; a `read_only` command
+    (replay, export) leaves a live bridge's intake free to write meanwhile."""
     from bridge.db import create_db_engine, make_session_factory
 
     settings = _settings()
-    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout, read_only=read_only)
     try:
         yield make_session_factory(engine)
     finally:
@@ -413,7 +414,7 @@ def intake_export(since_text: str | None, from_text: str | None, until_text: str
         start = SystemClock().now() - _duration(since_text)
     until = _instant(until_text) if until_text else None
     try:
-        with _database() as sessions, sessions() as session:
+        with _database(read_only=True) as sessions, sessions() as session:
             written = write_trace(stored_deliveries(session, start, until), output)
     except SQLAlchemyError as exc:
         raise history_unreadable(exc) from None

@@ -214,7 +214,7 @@ def _replay_database(
     from bridge.replay_shares import replay_stored, share_count, why_hosts_meet
     from bridge.ticketing.models import Intake
 
-    with _database() as sessions, sessions() as session:
+    with _database(read_only=True) as sessions, sessions() as session:
         count = select(func.count()).select_from(Intake).where(Intake.received_at < until)
         if start is not None:
             count = count.where(Intake.received_at >= start)
@@ -251,7 +251,7 @@ def _stored_silences() -> tuple[Any, ...]:
     from bridge.pipeline import silence_from_row
     from bridge.ticketing.models import SilenceRow
 
-    with _database() as sessions, sessions() as session:
+    with _database(read_only=True) as sessions, sessions() as session:
         return tuple(silence_from_row(row) for row in session.scalars(select(SilenceRow)))
 
 
@@ -259,7 +259,7 @@ def _recorded(start: datetime | None, until: datetime | None) -> Any:
     from bridge.cli import _database
     from bridge.history import recorded_summary
 
-    with _database() as sessions, sessions() as session:
+    with _database(read_only=True) as sessions, sessions() as session:
         return recorded_summary(session, start, until)
 
 

@@ -36,14 +36,6 @@ def create_db_engine(
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
         _sqlite_pragmas(engine, busy_ms=int(timeout * 1000), read_only=read_only)
         return engine
-    if read_only:
-        return create_engine(
-            url,
-            pool_size=pool_size,
-            pool_pre_ping=True,
-            connect_args={"connect_timeout": max(1, int(timeout))},
-            execution_options={"postgresql_readonly": True},
-        )
     return create_engine(
         url,
         pool_size=pool_size,
@@ -52,6 +44,7 @@ def create_db_engine(
         pool_recycle=1800,
         pool_pre_ping=True,  # after a database restart, a dead pooled connection is replaced, not a 503
         connect_args={"connect_timeout": max(1, int(timeout))},
+        execution_options={"postgresql_readonly": True} if read_only else {},
     )
 
 
