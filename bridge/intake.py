@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,16 +41,7 @@ def store_delivery(
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             statement = (
                 insert(Intake)
-                .values(
-                    source=delivery.source.value,
-                    dedup_key=delivery.dedup_key,
-                    received_at=received_at,
-                    body=body,
-                    alert_count=len(delivery.alerts),
-                    host_shard=delivery.host_shard,
-                    status=IntakeStatus.PENDING.value,
-                    attempts=0,
-                )
+                .values(intake_row(delivery, body, received_at))
                 .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
                 .returning(Intake.id)
             )
@@ -58,6 +50,20 @@ def store_delivery(
         log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
         raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
     return Stored(intake_id=intake_id, duplicate=intake_id is None)
+
+
+def intake_row(delivery: Delivery, body: bytes, received_at: datetime) -> dict[str, Any]:
+    """The intake log's row for an accepted delivery, still to be processed."""
+    return {
+        "source": delivery.source.value,
+        "dedup_key": delivery.dedup_key,
+        "received_at": received_at,
+        "body": body,
+        "alert_count": len(delivery.alerts),
+        "host_shard": delivery.host_shard,
+        "status": IntakeStatus.PENDING.value,
+        "attempts": 0,
+    }
 
 
 def pending_ids(

@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import OperationalError
 
+from bench.replay import stored_row
 from bench.week import WEEK_START, week
 from bridge.alert import Source
 from bridge.db import create_db_engine, make_session_factory
 from bridge.dedup.loader import load_rules_dir, load_rules_texts
 from bridge.replay_shares import ReplaySpec, replay_stored, share_count, why_hosts_meet
-from bridge.sources import host_shard, parse_delivery
-from bridge.ticketing.models import Intake, IntakeStatus
+from bridge.sources import host_shard
+from bridge.ticketing.models import Intake
 from bridge.trace import Recorded, stored_share
 from tests.e2e.test_rules_replay import REPO_RULES
 from tests.support.payloads import am_alert, am_notification
@@ -30,21 +31,14 @@ def store(
 ) -> None:
     """Store deliveries as the intake does; every `unknown_every`-th without its host share, as
     a row stored before bridge recorded it."""
-    rows = []
-    for number, recorded in enumerate(deliveries):
-        shard = parse_delivery(recorded.source, recorded.body, recorded.received_at).host_shard
-        rows.append(
-            {
-                "source": recorded.source.value,
-                "dedup_key": f"test:{recorded.received_at.isoformat()}:{number}",
-                "received_at": recorded.received_at,
-                "body": recorded.body,
-                "alert_count": 1,
-                "host_shard": None if unknown_every and number % unknown_every == 0 else shard,
-                "status": IntakeStatus.DONE.value,
-                "attempts": 1,
-            }
-        )
+    rows = [
+        {
+            **stored_row(recorded),
+            "dedup_key": f"test:{recorded.received_at.isoformat()}:{number}",
+            **({"host_shard": None} if unknown_every and number % unknown_every == 0 else {}),
+        }
+        for number, recorded in enumerate(deliveries)
+    ]
     writer = engine or create_db_engine(url)
     with writer.begin() as connection:
         connection.execute(insert(Intake), rows)
