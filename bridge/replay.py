@@ -189,8 +189,9 @@ class Replay:
             return
         # A delivery about several hosts (or stored before host shares were recorded) reaches
         # every share; each decides its own hosts' alerts and the first one counts it.
-        mixed = self.share is not None and recorded.host_shard is None
-        counts = not mixed or self.share is None or self.share[0] == 0
+        index, count = self.share or (0, 1)
+        mixed = count > 1 and recorded.host_shard is None
+        counts = int(not mixed or index == 0)
         try:
             delivery = parse_delivery(recorded.source, recorded.body, received_at)
         except PayloadError:
@@ -204,7 +205,7 @@ class Replay:
         summary.deliveries += counts
         feed, outcomes, held = simulator.feed, summary.outcomes, self._held
         for number, alert in enumerate(delivery.alerts):
-            if mixed and self.share is not None and host_shard(alert.host) % self.share[1] != self.share[0]:
+            if mixed and host_shard(alert.host) % count != index:
                 continue
             simulator.position = (self._rows, number)
             decision = feed(alert, received_at)
