@@ -75,32 +75,40 @@ class TimerDispatcher:
         self.register(kind, fire)
 
     def run_due(self, limit: int = 500) -> int:
-        """Fire up to `limit` timers due now, earliest first; returns how many fired."""
+        """Fire up to `limit` timers due now, earliest first; returns how many fired.
+
+        A timer that firing another one set, already due (a flapping group checked at its due
+        time and still flapping until a moment that has also passed), fires in the same call:
+        rounds repeat while they fire something."""
         if not self._handlers:
             return 0
         now = self.clock.now()
-        with self.sessions() as session:
-            due = session.execute(
-                select(Timer.kind, Timer.subject)
-                .where(Timer.due_at <= now, Timer.kind.in_(sorted(self._handlers)))
-                .order_by(Timer.due_at, Timer.id)
-                .limit(limit)
-            ).all()
         fired = 0
         busy: set[str] = set()
-        for kind, subject in due:
-            if subject in busy:
-                continue  # keep one subject's timers in due order: skip the rest of it this round
-            try:
-                result = self._handlers[kind](subject, now)
-            except DBAPIError:
-                raise  # the database itself is unwell: the caller backs off and ticks again
-            except Exception:
-                log.exception("timer %s %r failed; it stays due and fires on a later tick", kind, subject)
-                busy.add(subject)
-                continue
-            if result is Fired.FIRED:
-                fired += 1
-            elif result is Fired.BUSY:
-                busy.add(subject)
+        while fired < limit:
+            fired_before = fired
+            with self.sessions() as session:
+                due = session.execute(
+                    select(Timer.kind, Timer.subject)
+                    .where(Timer.due_at <= now, Timer.kind.in_(sorted(self._handlers)))
+                    .order_by(Timer.due_at, Timer.id)
+                    .limit(limit - fired)
+                ).all()
+            for kind, subject in due:
+                if subject in busy:
+                    continue  # keep one subject's timers in due order: skip the rest of it this call
+                try:
+                    result = self._handlers[kind](subject, now)
+                except DBAPIError:
+                    raise  # the database itself is unwell: the caller backs off and ticks again
+                except Exception:
+                    log.exception("timer %s %r failed; it stays due and fires on a later tick", kind, subject)
+                    busy.add(subject)
+                    continue
+                if result is Fired.FIRED:
+                    fired += 1
+                elif result is Fired.BUSY:
+                    busy.add(subject)
+            if fired == fired_before:
+                break
         return fired

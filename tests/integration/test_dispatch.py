@@ -59,6 +59,30 @@ def test_a_registered_kind_fires_beside_the_group_timers_and_a_failure_stays_due
         runtime.close()
 
 
+def test_a_timer_set_already_due_by_another_fires_in_the_same_tick(database_url: str, tmp_path: Path) -> None:
+    """As a flapping group checked at its due time sets its next check, also past: the tick that
+    reached both fires both, in due order, and the pipeline matches the simulator's advance."""
+    clock = FakeClock(START)
+    runtime = build_runtime(make_settings(database_url, write_rules(tmp_path / "rules")), clock)
+    fired: list[tuple[str, datetime]] = []
+
+    def check(session: Session, subject: str, due: datetime) -> None:
+        fired.append((subject, due))
+        if subject == "first":
+            timers.schedule(session, "feature-check", "second", due + timedelta(minutes=1))
+
+    try:
+        runtime.timers.register_simple("feature-check", check)
+        with runtime.sessions() as session, session.begin():
+            timers.schedule(session, "feature-check", "first", START + timedelta(minutes=1))
+        clock.advance(timedelta(hours=1))
+        assert runtime.timers.run_due() == 2
+        assert fired == [("first", START + timedelta(minutes=1)), ("second", START + timedelta(minutes=2))]
+        assert runtime.timers.run_due() == 0
+    finally:
+        runtime.close()
+
+
 def test_the_dispatcher_ignores_kinds_nobody_registered(database_url: str, tmp_path: Path) -> None:
     clock = FakeClock(START)
     runtime = build_runtime(make_settings(database_url, write_rules(tmp_path / "rules")), clock)
