@@ -15,4 +15,4 @@ COPY rules /etc/bridge/rules
 ENV BRIDGE_RULES_DIR=/etc/bridge/rules
 USER bridge
 EXPOSE 8080
-CMD ["gunicorn", "--config", "python:bridge.gunicorn_config", "bridge.wsgi:create()"]
+CMD ["gunicorn", "--config", "python:bridge.web.gunicorn_config", "bridge.web.wsgi:create()"]

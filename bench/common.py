@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bridge.db import create_db_engine, upgrade
+from bridge.db.engine import create_db_engine, upgrade
 from bridge.settings import normalize_database_url
 
 REPO = Path(__file__).resolve().parents[1]

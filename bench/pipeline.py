@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.common import REPO, database_argument, fresh_database, report
 from bridge.alert import Source
 from bridge.clock import FakeClock
-from bridge.db import create_db_engine, make_session_factory
-from bridge.intake import store_delivery
-from bridge.live_rota import LiveRota
-from bridge.live_rules import LiveRules
-from bridge.pipeline import Pipeline
+from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.services.duty import Duty
+from bridge.services.intake import store_delivery
+from bridge.services.live_rota import LiveRota
+from bridge.services.live_rules import LiveRules
+from bridge.services.notifications import Notifier, Templates, WebhookChannel
+from bridge.services.pipeline import Pipeline
 from bridge.sources import parse_delivery
-from bridge.ticketing.duty import Duty
-from bridge.ticketing.notify import Notifier, Templates, WebhookChannel
 
 NAMES = [
     ("HostDown", "critical"),

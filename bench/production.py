@@ -1,7 +1,7 @@
 """Production mode end to end: intake through gunicorn + rq, processing by `bridge worker`s.
 
 Workload: a throwaway durable PostgreSQL cluster and a throwaway Redis; gunicorn running
-bridge's WSGI app (`bridge.gunicorn_config`: 2 processes x 4 threads) and `--workers` `bridge
+bridge's WSGI app (`bridge.web.gunicorn_config`: 2 processes x 4 threads) and `--workers` `bridge
 worker` processes (default 2), the example rules. Two phases:
 
 1. sustained intake: 2 client processes x 8 keep-alive threads post single-alert Alertmanager

@@ -23,13 +23,13 @@ from sqlalchemy import insert
 
 from bench.common import REPO, report
 from bench.week import week
-from bridge.db import create_db_engine, upgrade
+from bridge.db.engine import create_db_engine, upgrade
+from bridge.db.models import Intake, IntakeStatus
 from bridge.dedup.loader import load_rules_dir
-from bridge.intake import intake_row
-from bridge.replay_shares import ReplaySpec, replay_stored, share_count
+from bridge.replay.shares import ReplaySpec, replay_stored, share_count
+from bridge.replay.trace import Recorded
+from bridge.services.intake import intake_row
 from bridge.sources import parse_delivery
-from bridge.ticketing.models import Intake, IntakeStatus
-from bridge.trace import Recorded
 
 ALERTS_PER_HOST = 109  # what bench/week.py makes of one host in a week (measured: 16,375 for 150)
 

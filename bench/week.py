@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.alert import Source
-from bridge.trace import Recorded, write_trace
+from bridge.replay.trace import Recorded, write_trace
 
 WEEK_START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 WEEK = timedelta(days=7)

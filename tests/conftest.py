@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 
 from bridge.clock import FakeClock
-from bridge.db import create_db_engine, upgrade
-from bridge.ticketing.models import Base
+from bridge.db.engine import create_db_engine, upgrade
+from bridge.db.models import Base
 from tests.support.postgres import Unavailable, fresh_database, throwaway_cluster
 from tests.support.redis import RedisServer, throwaway_redis
 from tests.support.redis import Unavailable as RedisUnavailable

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
 from bridge.alert import Alert, Status
+from bridge.dedup.evolve import evolve
 from bridge.dedup.groups import GroupOps, Work, most_severe, origin_note
 from bridge.dedup.merge import merge, merged_fingerprint
 from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
@@ -42,7 +43,6 @@ from bridge.dedup.state import (
 )
 from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
-from bridge.values import evolve
 
 _MAX_KEY = 240
 

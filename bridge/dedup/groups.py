@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bridge.alert import Alert, Severity
+from bridge.dedup.evolve import evolve
 from bridge.dedup.rules import Rule, RuleSet
 from bridge.dedup.state import (
     ActionKind,
@@ -23,7 +24,6 @@ from bridge.dedup.state import (
     TimerRequest,
 )
 from bridge.timeutil import format_duration
-from bridge.values import evolve
 
 
 @dataclass(frozen=True, slots=True)

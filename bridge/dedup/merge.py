@@ -12,9 +12,9 @@ import hashlib
 from datetime import datetime, timedelta
 
 from bridge.alert import Alert, Status
+from bridge.dedup.evolve import evolve
 from bridge.dedup.rules import Rule
 from bridge.dedup.state import AlertState, Member
-from bridge.values import evolve
 
 KEEP_RESOLVED = timedelta(days=1)
 """How long a resolved member is remembered, so that its late redelivery is recognised as old."""

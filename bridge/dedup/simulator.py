@@ -15,6 +15,7 @@ from typing import Any
 
 from bridge.alert import Alert, Status
 from bridge.dedup.engine import Engine
+from bridge.dedup.evolve import evolve
 from bridge.dedup.state import (
     ActionKind,
     AlertState,
@@ -29,7 +30,6 @@ from bridge.dedup.state import (
 )
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.priority import Priority
-from bridge.values import evolve
 
 
 @dataclass

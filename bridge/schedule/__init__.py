@@ -7,7 +7,7 @@ in and out are aware datetimes (returned in UTC); wall-clock rules are read in a
 from __future__ import annotations
 
 from bridge.schedule.calendar import ServiceCalendar
-from bridge.schedule.rota import OnDuty, Override, Rotation, Schedule, shifts, who_is_on_duty
+from bridge.schedule.rotation import OnDuty, Override, Rotation, Schedule, shifts, who_is_on_duty
 from bridge.schedule.windows import OneOff, WeeklyWindow, parse_window
 
 __all__ = [

@@ -7,16 +7,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge import intake, outbox
-from bridge.app import get_runtime
-from bridge.credentials import Scope, presented_token
 from bridge.errors import PayloadError, Unauthenticated
 from bridge.priority import Priority
-from bridge.ticketing import alerts, silences
-from bridge.ticketing import incidents as service
+from bridge.services import alerts, intake, outbox, silences
+from bridge.services import incidents as service
+from bridge.services.notifications import list_notifications
+from bridge.services.tokens import Scope, presented_token
 from bridge.ticketing.lifecycle import IncidentAction
-from bridge.ticketing.notify import list_notifications
 from bridge.timeutil import iso, parse_duration, parse_instant
+from bridge.web.app import get_runtime
 from bridge.web.serialize import (
     alert_json,
     incident_json,

@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge.app import get_runtime
-from bridge.credentials import Scope, presented_token
 from bridge.errors import PayloadError, Unauthenticated
 from bridge.priority import Priority
-from bridge.ticketing import incidents as service
-from bridge.ticketing import notify, oncall, reports
+from bridge.services import incidents as service
+from bridge.services import notifications as notify
+from bridge.services import oncall, reports
+from bridge.services.tokens import Scope, presented_token
 from bridge.ticketing.lifecycle import IncidentType
 from bridge.timeutil import iso, parse_duration, parse_instant
+from bridge.web.app import get_runtime
 from bridge.web.serialize import incident_json, notification_json, on_duty_json, sla_row_json
 
 blueprint = Blueprint("duty_api", __name__, url_prefix="/api")

@@ -10,7 +10,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.app import get_runtime
+from bridge.web.app import get_runtime
 
 blueprint = Blueprint("health", __name__)
 

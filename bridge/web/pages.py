@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
-from bridge.app import get_runtime
-from bridge.credentials import Scope, presented_token
-from bridge.ticketing import incidents as service
+from bridge.services import incidents as service
+from bridge.services.tokens import Scope, presented_token
+from bridge.web.app import get_runtime
 from bridge.web.serialize import alert_json, incident_json, timeline_json
 
 blueprint = Blueprint("pages", __name__, template_folder="templates")

@@ -6,11 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.alert import Status
-from bridge.dedup.state import Disposition, describe_alert
-from bridge.oncall.model import Rota
-from bridge.schedule.rota import OnDuty
-from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
-from bridge.ticketing.models import (
+from bridge.db.models import (
     AlertmanagerSilence,
     AlertRow,
     Incident,
@@ -20,8 +16,12 @@ from bridge.ticketing.models import (
     SilenceRow,
     TimelineEntry,
 )
-from bridge.ticketing.reports import SlaRow
-from bridge.ticketing.silences import state_of as silence_state
+from bridge.dedup.state import Disposition, describe_alert
+from bridge.schedule.rotation import OnDuty
+from bridge.services.reports import SlaRow
+from bridge.services.silences import state_of as silence_state
+from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
+from bridge.ticketing.rota import Rota
 from bridge.timeutil import iso
 
 

@@ -16,10 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from bridge.app import create_app
 from bridge.clock import FakeClock
-from bridge.runtime import Runtime
 from bridge.settings import Settings
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
 from tests.support.app import ADMIN_TOKEN, AM_TOKEN, ZBX_TOKEN, build_runtime, make_settings, write_rules
 
 

@@ -14,9 +14,9 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from bridge.app import create_app
 from bridge.clock import FakeClock
-from bridge.runtime import Runtime
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
 from tests.support.app import ADMIN_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.receivers import HttpSink, _Inbox, http_server, smtp_server
 

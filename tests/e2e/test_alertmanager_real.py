@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.app import create_app
 from bridge.clock import SystemClock
-from bridge.live_rules import LiveRules
-from bridge.runtime import Runtime
+from bridge.services.live_rules import LiveRules
 from bridge.settings import Settings
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
 from tests.conftest import unavailable
 from tests.support.alertmanager import Alertmanager, Unavailable, alert, alertmanager
 from tests.support.app import ADMIN_TOKEN, AM_TOKEN, serving, write_rules

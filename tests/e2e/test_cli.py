@@ -15,8 +15,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from bridge.cli import main
-from bridge.db import create_db_engine, current_revision, head_revision
+from bridge.cli.main import main
+from bridge.db.engine import create_db_engine, current_revision, head_revision
 from tests.support.payloads import captured
 from tests.support.postgres import free_port
 
@@ -108,10 +108,10 @@ def test_db_upgrade_and_incident_commands(database_url: str) -> None:
     engine.dispose()
     from bridge.alert import Source
     from bridge.clock import FakeClock
-    from bridge.db import make_session_factory
-    from bridge.intake import store_delivery
-    from bridge.live_rules import LiveRules
-    from bridge.pipeline import Pipeline
+    from bridge.db.engine import make_session_factory
+    from bridge.services.intake import store_delivery
+    from bridge.services.live_rules import LiveRules
+    from bridge.services.pipeline import Pipeline
     from bridge.sources import parse_delivery
 
     capture = captured("alertmanager/01-firing-single.json")
@@ -173,8 +173,8 @@ def test_tokens_rotate_replaces_stored_tokens(tmp_path: Path) -> None:
     ).output.strip()
     assert len(first) >= 40 and first != second
     from bridge.clock import SystemClock
-    from bridge.credentials import Scope, TokenVerifier
-    from bridge.db import make_session_factory
+    from bridge.db.engine import make_session_factory
+    from bridge.services.tokens import Scope, TokenVerifier
     from bridge.settings import Settings
 
     engine = create_db_engine(url)

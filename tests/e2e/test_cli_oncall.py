@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bridge.cli import main
+from bridge.cli.main import main
 from bridge.clock import FakeClock
-from bridge.ticketing import incidents as service
+from bridge.services import incidents as service
 from tests.e2e.duty_support import msk
 from tests.support.app import build_runtime, make_settings
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bridge.ticketing.models import Notification, Timer
+from bridge.db.models import Notification, Timer
 from tests.e2e.duty_support import Desk, desk
 from tests.support.app import build_runtime
 

@@ -248,7 +248,7 @@ def test_alerts_api_shows_each_decision_with_its_reason(api: Api) -> None:
 
 def test_failed_deliveries_are_visible_in_the_intake_api(api: Api) -> None:
     with api.runtime.sessions() as session, session.begin():
-        from bridge.ticketing.models import Intake
+        from bridge.db.models import Intake
 
         session.add(
             Intake(

@@ -81,7 +81,7 @@ def test_templates_can_be_overridden_by_the_user(desk: Desk, tmp_path: object) -
     (templates / "registration.txt").write_text(
         "Заявка №{{ number }}: {{ title }}\nОтветственный: {{ assignee }}\n{{ link }}\n"
     )
-    from bridge.ticketing.notify import Templates
+    from bridge.services.notifications import Templates
 
     desk.runtime.notifier.templates = Templates(templates)
     desk.at("2026-11-24 11:00")

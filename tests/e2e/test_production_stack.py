@@ -28,15 +28,15 @@ from sqlalchemy import func, select, text
 
 from bridge.alert import Source
 from bridge.clock import FakeClock
-from bridge.db import create_db_engine, upgrade
-from bridge.intake import store_delivery
-from bridge.live_rules import LiveRules
-from bridge.pipeline import Pipeline
-from bridge.queue import QUEUE_NAME, connect
-from bridge.runtime import Runtime
+from bridge.db.engine import create_db_engine, upgrade
+from bridge.db.models import Incident, TimelineEntry, Timer
+from bridge.integrations.queue import QUEUE_NAME, connect
+from bridge.services.intake import store_delivery
+from bridge.services.live_rules import LiveRules
+from bridge.services.pipeline import Pipeline
 from bridge.settings import Settings, normalize_database_url
 from bridge.sources import parse_delivery
-from bridge.ticketing.models import Incident, TimelineEntry, Timer
+from bridge.worker.runtime import Runtime
 from tests.support.app import write_rules
 from tests.support.payloads import am_alert, am_notification
 from tests.support.postgres import Unavailable, cluster, fresh_database

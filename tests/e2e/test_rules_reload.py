@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
-from bridge.live_rules import LiveRules
-from bridge.runtime import Runtime
+from bridge.services.live_rules import LiveRules
+from bridge.worker.runtime import Runtime
 from tests.e2e.conftest import Api
 from tests.support.app import ADMIN_TOKEN, RULES
 from tests.support.payloads import am_alert, am_notification

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from bench.week import WEEK_START, week
 from bridge.alert import Source
-from bridge.cli import main
+from bridge.cli.main import main
 from bridge.clock import FakeClock
 from bridge.settings import Settings
 from tests.e2e.conftest import Api
@@ -101,7 +101,7 @@ def test_candidate_rules_are_compared_with_the_live_ones(
 ) -> None:
     trace = tmp_path / "week.jsonl"
     with trace.open("w") as out:
-        from bridge.trace import write_trace
+        from bridge.replay.trace import write_trace
 
         write_trace(week(hosts=8, seed=3), out)
     candidate = tmp_path / "candidate"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.app import create_app
 from bridge.clock import SystemClock
-from bridge.live_rules import LiveRules
-from bridge.runtime import Runtime
+from bridge.services.live_rules import LiveRules
 from bridge.settings import Settings
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
 from tests.support.app import ADMIN_TOKEN, AM_TOKEN, ZBX_TOKEN, serving
 from tests.support.payloads import captured
 from tests.support.postgres import free_port

@@ -11,11 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bridge.app import create_app
 from bridge.clock import FakeClock
-from bridge.runtime import Runtime
+from bridge.db.models import Intake
 from bridge.settings import Settings
-from bridge.ticketing.models import Intake
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
 from tests.e2e.conftest import Api
 from tests.support.app import AM_TOKEN, ZBX_TOKEN, build_runtime
 from tests.support.payloads import all_captured, body, captured

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import requests
 
-from bridge.app import create_app
 from bridge.clock import SystemClock
-from bridge.live_rules import LiveRules
-from bridge.runtime import Runtime
+from bridge.services.live_rules import LiveRules
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
 from tests.conftest import _truncate, unavailable
 from tests.support.app import ADMIN_TOKEN, ZBX_TOKEN, make_settings, serving, write_rules
 from tests.support.postgres import Unavailable, free_port

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
 from bridge.clock import FakeClock
-from bridge.outbox import MAX_ATTEMPTS
-from bridge.runtime import Runtime
+from bridge.db.models import OutboxJob
+from bridge.services.outbox import MAX_ATTEMPTS
 from bridge.settings import Settings
-from bridge.ticketing.models import OutboxJob
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
 from tests.e2e.conftest import Api
 from tests.support.app import build_runtime
 from tests.support.payloads import body, captured
@@ -300,7 +300,7 @@ def test_acknowledging_from_the_cli_queues_the_same_write_back(
 ) -> None:
     from click.testing import CliRunner
 
-    from bridge.cli import main
+    from bridge.cli.main import main
 
     problem_open(zapi, clock)
     env = {

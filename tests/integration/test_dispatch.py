@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.clock import FakeClock
-from bridge.dispatch import Fired, TimerDispatcher
+from bridge.db import timers
+from bridge.db.models import Timer
 from bridge.errors import ConfigError
 from bridge.settings import Settings
-from bridge.ticketing import timers
-from bridge.ticketing.models import Timer
+from bridge.worker.timers import Fired, TimerDispatcher
 from tests.conftest import START
 from tests.support.app import build_runtime, make_settings, write_rules
 

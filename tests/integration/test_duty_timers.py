@@ -6,9 +6,9 @@ import threading
 
 from sqlalchemy import func, select
 
-from bridge.dispatch import TimerDispatcher
-from bridge.ticketing.escalation import DutyTimers
-from bridge.ticketing.models import Notification, Timer
+from bridge.db.models import Notification, Timer
+from bridge.services.escalation import DutyTimers
+from bridge.worker.timers import TimerDispatcher
 from tests.e2e.duty_support import Desk, desk
 
 __all__ = ["desk"]

@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from bridge.db import alembic_config, create_db_engine, current_revision, head_revision, upgrade
-from bridge.ticketing.models import Base
+from bridge.db.engine import alembic_config, create_db_engine, current_revision, head_revision, upgrade
+from bridge.db.models import Base
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:

@@ -26,12 +26,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from bridge.app import create_app
 from bridge.clock import FakeClock
-from bridge.dispatch import TimerDispatcher
-from bridge.runtime import Runtime
-from bridge.ticketing import timers
-from bridge.ticketing.models import Incident, Intake, TimelineEntry, Timer
+from bridge.db import timers
+from bridge.db.models import Incident, Intake, TimelineEntry, Timer
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
+from bridge.worker.timers import TimerDispatcher
 from tests.conftest import START
 from tests.support.app import AM_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.db import empty_database

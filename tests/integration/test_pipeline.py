@@ -14,16 +14,16 @@ from sqlalchemy import func, select
 
 from bridge.alert import Source
 from bridge.clock import FakeClock
-from bridge.db import create_db_engine, make_session_factory
+from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.db.models import AlertRow, Incident, Intake, IntakeStatus, TimelineEntry, Timer
 from bridge.dedup.engine import Engine
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.simulator import Simulator
-from bridge.intake import store_delivery
-from bridge.live_rules import LiveRules
-from bridge.pipeline import MAX_ATTEMPTS, Pipeline
+from bridge.services.intake import store_delivery
+from bridge.services.live_rules import LiveRules
+from bridge.services.pipeline import MAX_ATTEMPTS, Pipeline
+from bridge.services.state_store import StateStore
 from bridge.sources import parse_delivery
-from bridge.ticketing.models import AlertRow, Incident, Intake, IntakeStatus, TimelineEntry, Timer
-from bridge.ticketing.store import StateStore
 from tests.support.app import write_rules
 from tests.support.db import empty_database
 from tests.support.payloads import all_captured, am_alert, am_notification, captured

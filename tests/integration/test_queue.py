@@ -16,16 +16,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bridge.alert import Source
-from bridge.app import create_app
-from bridge.cli import main
+from bridge.cli.main import main
 from bridge.clock import FakeClock
-from bridge.intake import store_delivery
-from bridge.pipeline import MAX_ATTEMPTS
-from bridge.runtime import Runtime
+from bridge.db.models import Incident, Intake
+from bridge.services.intake import store_delivery
+from bridge.services.pipeline import MAX_ATTEMPTS
+from bridge.services.state_store import StateStore
 from bridge.sources import parse_delivery
-from bridge.sweeper import Swept
-from bridge.ticketing.models import Incident, Intake
-from bridge.ticketing.store import StateStore
+from bridge.web.app import create_app
+from bridge.worker.runtime import Runtime
+from bridge.worker.sweeper import Swept
 from tests.support.app import ADMIN_TOKEN, AM_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.payloads import am_alert, am_notification, captured
 from tests.support.production import closed_port_url, hung_server, queued, run_queued_jobs
@@ -113,7 +113,7 @@ def test_a_job_takes_the_deliveries_left_pending_before_it_in_order(runtime: Run
     with runtime.sessions() as session:
         rows = {r.id: (r.status, r.processed_at) for r in session.scalars(select(Intake))}
     assert rows[first][0] == rows[second][0] == "done"
-    from bridge.ticketing.models import AlertRow
+    from bridge.db.models import AlertRow
 
     with runtime.sessions() as session:
         alert = session.scalars(select(AlertRow)).one()

@@ -16,12 +16,12 @@ from sqlalchemy.exc import OperationalError
 from bench.replay import stored_row
 from bench.week import WEEK_START, week
 from bridge.alert import Source
-from bridge.db import create_db_engine, make_session_factory
+from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.db.models import Intake
 from bridge.dedup.loader import load_rules_dir, load_rules_texts
-from bridge.replay_shares import ReplaySpec, replay_stored, share_count, why_hosts_meet
+from bridge.replay.shares import ReplaySpec, replay_stored, share_count, why_hosts_meet
+from bridge.replay.trace import Recorded, stored_share
 from bridge.sources import host_shard
-from bridge.ticketing.models import Intake
-from bridge.trace import Recorded, stored_share
 from tests.e2e.test_rules_replay import REPO_RULES
 from tests.support.payloads import am_alert, am_notification
 

@@ -11,9 +11,9 @@ import waitress
 from flask import Flask
 
 from bridge.clock import FakeClock
-from bridge.live_rules import LiveRules
-from bridge.runtime import Runtime
+from bridge.services.live_rules import LiveRules
 from bridge.settings import Settings
+from bridge.worker.runtime import Runtime
 
 AM_TOKEN = "am-test-token"
 ZBX_TOKEN = "zbx-test-token"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bridge.db import create_db_engine
-from bridge.ticketing.models import Base
+from bridge.db.engine import create_db_engine
+from bridge.db.models import Base
 
 
 def empty_database(url: str) -> None:

@@ -15,10 +15,10 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge import jobs
-from bridge.queue import QUEUE_NAME, connect
-from bridge.runtime import Runtime
-from bridge.ticketing.models import AlertRow, Incident, TimelineEntry
+from bridge.db.models import AlertRow, Incident, TimelineEntry
+from bridge.integrations.queue import QUEUE_NAME, connect
+from bridge.worker import jobs
+from bridge.worker.runtime import Runtime
 
 
 class _QuietWorker(SimpleWorker):

@@ -18,9 +18,9 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
-from bridge.db import create_db_engine, make_session_factory
+from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.db.models import Intake
 from bridge.settings import normalize_database_url
-from bridge.ticketing.models import Intake
 from tests.support.app import ADMIN_TOKEN, AM_TOKEN, ZBX_TOKEN
 from tests.support.postgres import free_port
 
@@ -98,12 +98,12 @@ class Stack:
                 "-m",
                 "gunicorn",
                 "--config",
-                "python:bridge.gunicorn_config",
+                "python:bridge.web.gunicorn_config",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(self.web_workers),
-                "bridge.wsgi:create()",
+                "bridge.web.wsgi:create()",
             ],
         )
         wait_for(self._healthy, 30, f"gunicorn to answer (log: {self.logs / 'web.log'})", interval=0.1)

@@ -106,7 +106,8 @@ def test_the_web_command_names_a_config_and_an_app_factory_that_exist() -> None:
     assert callable(getattr(importlib.import_module(module), factory.removesuffix("()")))
     dockerfile = (REPO / "Dockerfile").read_text()
     assert (
-        'CMD ["gunicorn", "--config", "python:bridge.gunicorn_config", "bridge.wsgi:create()"]' in dockerfile
+        'CMD ["gunicorn", "--config", "python:bridge.web.gunicorn_config", "bridge.web.wsgi:create()"]'
+        in dockerfile
     )
 
 

@@ -14,9 +14,9 @@ from bridge.dedup.loader import load_rules_texts
 from bridge.dedup.matchers import parse_matcher
 from bridge.dedup.state import Silence
 from bridge.dedup.summary import describe_ruleset
-from bridge.replay import Replay, settling_time, waiting_kind
+from bridge.replay.replayer import Replay, settling_time, waiting_kind
+from bridge.replay.trace import Recorded, TraceError, read_trace, record_line, write_trace
 from bridge.sources.document import alerts_in
-from bridge.trace import Recorded, TraceError, read_trace, record_line, write_trace
 from tests.support.payloads import am_alert, am_notification
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.credentials import digest, presented_token
 from bridge.errors import ConfigError
+from bridge.services.tokens import digest, presented_token
 from bridge.settings import Settings, unknown_variables
 
 

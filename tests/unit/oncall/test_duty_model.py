@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.oncall.loader import load_rota_file, load_rota_text
-from bridge.oncall.model import EscalationPolicy, Role, Step
-from bridge.oncall.sla import deadlines, percentile
 from bridge.priority import Priority
-from bridge.schedule.rota import Override
+from bridge.schedule.rotation import Override
 from bridge.schedule.wallclock import day_of
+from bridge.ticketing.rota import EscalationPolicy, Role, Step
+from bridge.ticketing.rota_loader import load_rota_file, load_rota_text
+from bridge.ticketing.sla import deadlines, percentile
 
 EXAMPLE = Path(__file__).parents[3] / "rules" / "rota.yaml"
 ROTA = load_rota_file(EXAMPLE, ZoneInfo("UTC"))

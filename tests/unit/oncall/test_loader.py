@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.errors import RulesError
-from bridge.live_rota import LiveRota
-from bridge.oncall.loader import load_rota_file, load_rota_text
-from bridge.oncall.model import Role, TargetKind
+from bridge.services.live_rota import LiveRota
+from bridge.ticketing.rota import Role, TargetKind
+from bridge.ticketing.rota_loader import load_rota_file, load_rota_text
 
 EXAMPLE = Path(__file__).parents[3] / "rules" / "rota.yaml"
 UTC = ZoneInfo("UTC")

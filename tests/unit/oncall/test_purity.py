@@ -1,17 +1,18 @@
-"""bridge.oncall is pure: no database, web or network libraries, and it never reads the clock."""
+"""bridge.ticketing (lifecycle, rota, SLA) is pure: no database, web or network libraries, and it
+never reads the clock."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-import bridge.oncall
+import bridge.ticketing
 
-PACKAGE = Path(bridge.oncall.__file__).parent
+PACKAGE = Path(bridge.ticketing.__file__).parent
 FORBIDDEN = {"sqlalchemy", "flask", "requests", "redis", "rq", "smtplib", "jinja2", "psycopg", "time"}
 
 
-def test_oncall_imports_no_io_library() -> None:
+def test_ticketing_imports_no_io_library() -> None:
     for path in sorted(PACKAGE.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
@@ -23,7 +24,7 @@ def test_oncall_imports_no_io_library() -> None:
                 assert name.split(".")[0] not in FORBIDDEN, f"{path.name}: {name}"
 
 
-def test_oncall_never_reads_the_clock() -> None:
+def test_ticketing_never_reads_the_clock() -> None:
     for path in sorted(PACKAGE.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):

@@ -8,7 +8,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.schedule.rota import Rotation, Schedule, shifts, who_is_on_duty
+from bridge.schedule.rotation import Rotation, Schedule, shifts, who_is_on_duty
 from bridge.schedule.wallclock import day_of, day_start
 from bridge.schedule.windows import parse_window
 from tests.unit.schedule.test_properties import instants, rotations, weekly_windows

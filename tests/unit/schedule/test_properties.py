@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.schedule.calendar import ServiceCalendar
-from bridge.schedule.rota import OVERRIDE_LAYER, Override, Rotation, Schedule, shifts, who_is_on_duty
+from bridge.schedule.rotation import OVERRIDE_LAYER, Override, Rotation, Schedule, shifts, who_is_on_duty
 from bridge.schedule.wallclock import wall_to_utc
 from bridge.schedule.windows import WeeklyWindow, parse_window
 from tests.unit.schedule.zones import TRANSITIONS, ZONES

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bridge.schedule.rota import OnDuty, Override, Rotation, Schedule, shifts, who_is_on_duty
+from bridge.schedule.rotation import OnDuty, Override, Rotation, Schedule, shifts, who_is_on_duty
 from bridge.schedule.windows import parse_window
 from tests.unit.schedule.zones import BERLIN, MOSCOW, NEW_YORK, local, utc
 

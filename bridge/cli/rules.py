@@ -1,0 +1,293 @@
+"""`bridge rules ...`: check, test, replay and explain rules. Registered on the main command by
+`bridge.cli`; thin: parse options, call one service, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge.errors import BridgeError, PayloadError, RulesError
+from bridge.settings import Settings
+
+
+@click.group()
+def rules() -> None:
+    """Check, test, replay and explain rules files."""
+
+
+def _register_test() -> None:
+    from bridge.cli.ruletest import rules_test
+
+    rules.add_command(rules_test)
+
+
+def _load(directory: Path | None) -> Any:
+    from bridge.dedup.loader import load_rules_dir
+
+    directory = directory or Settings.from_env().rules_dir
+    try:
+        return load_rules_dir(directory)
+    except RulesError as exc:
+        click.echo(f"{directory}: rules refused\n{exc}", err=True)
+        sys.exit(1)
+
+
+@rules.command("check")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+def rules_check(directory: Path | None) -> None:
+    """Validate a rules directory (default: BRIDGE_RULES_DIR) and print what it holds; exit 1
+    on any mistake, each reported as file:line: reason. Usable in your own CI."""
+    from bridge.dedup.summary import describe_ruleset
+
+    directory = directory or Settings.from_env().rules_dir
+    ruleset = _load(directory)
+    click.echo("\n".join(describe_ruleset(ruleset, str(directory))))
+
+
+@rules.command("explain")
+@click.argument("alert_file", type=click.File("r"))
+@click.option(
+    "--rules",
+    "directory",
+    type=click.Path(path_type=Path),
+    help="Rules directory (default: BRIDGE_RULES_DIR).",
+)
+@click.option("--at", "at_text", help="ISO 8601 time to judge maintenance windows at (default: now).")
+def rules_explain(alert_file: IO[str], directory: Path | None, at_text: str | None) -> None:
+    """Which rule matches each alert of ALERT_FILE and why every earlier rule did not.
+
+    ALERT_FILE ('-' for stdin) holds an Alertmanager webhook body, a single Alertmanager alert
+    (with `labels`), a bridge.zabbix.v1 body, or one line of a trace."""
+    from bridge.dedup.explain import explain
+    from bridge.sources.document import alerts_in
+
+    at = _instant(at_text) if at_text else datetime.now().astimezone()
+    ruleset = _load(directory)
+    try:
+        alerts = alerts_in(alert_file.read(), at)
+    except PayloadError as exc:
+        raise click.ClickException(f"{alert_file.name}: {exc}") from None
+    for number, alert in enumerate(alerts):
+        if number:
+            click.echo("")
+        click.echo("\n".join(explain(ruleset, alert, at)))
+
+
+@rules.command("replay")
+@click.option("--since", "since_text", help="How far back from now, e.g. 7d or 12h (default: 7d).")
+@click.option("--from", "from_text", help="ISO 8601 start (instead of --since).")
+@click.option("--until", "until_text", help="ISO 8601 end (default: now, or the end of the trace).")
+@click.option(
+    "--rules",
+    "directory",
+    type=click.Path(path_type=Path),
+    help="Candidate rules (default: BRIDGE_RULES_DIR).",
+)
+@click.option(
+    "--against",
+    type=click.Path(path_type=Path),
+    help="Compare with these rules instead of what the database recorded.",
+)
+@click.option(
+    "--input",
+    "input_file",
+    type=click.File("r"),
+    help="Replay a trace (JSON lines, see `bridge intake export`) instead of the database; '-' for stdin.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--limit", default=20, show_default=True, help="Incidents listed in the text report.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to replay the database with, each taking a share of the hosts (default: one "
+    "per CPU for a long history). Used only when the rules keep hosts apart; --input uses one.",
+)
+def rules_replay(
+    since_text: str | None,
+    from_text: str | None,
+    until_text: str | None,
+    directory: Path | None,
+    against: Path | None,
+    input_file: IO[str] | None,
+    as_json: bool,
+    limit: int,
+    progress: bool | None,
+    jobs: int | None,
+) -> None:
+    """Run stored alert history (or a recorded trace) through a rules directory in simulated
+    time and print what it would have done, side by side with what actually happened."""
+    from bridge.replay.replayer import Replay, Summary
+    from bridge.replay.shares import ReplaySpec
+    from bridge.replay.text import render
+
+    if since_text and from_text:
+        raise click.UsageError("give --since or --from, not both")
+    until = _instant(until_text) if until_text else None
+    start = _instant(from_text) if from_text else None
+    if since_text or (start is None and input_file is None):
+        start = datetime.now().astimezone() - _duration(since_text or "7d")
+    candidate_rules = _load(directory)
+    label = "candidate" if directory else "live rules"
+    show = sys.stderr.isatty() if progress is None else progress
+    baseline: Summary | None = None
+    try:
+        if input_file is not None:
+            replays = [Replay(candidate_rules, label, refuse_redeliveries=True)]
+            if against is not None:
+                replays.append(Replay(_load(against), str(against), refuse_redeliveries=True))
+            _replay_trace(input_file, replays, start, until, show)
+            summaries = [r.finish(until) for r in replays]
+        else:
+            silences = _stored_silences()
+            specs = [ReplaySpec(candidate_rules, label, silences)]
+            if against is not None:
+                specs.append(ReplaySpec(_load(against), str(against), silences))
+            until = until or datetime.now().astimezone()
+            summaries = _replay_database(specs, start, until, show, jobs)
+        candidate = summaries[0]
+        if len(summaries) > 1:
+            baseline = summaries[1]
+        elif input_file is None:
+            baseline = _recorded(start, until)
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise history_unreadable(exc) from None
+    if as_json:
+        body = candidate.as_json()
+        body["rules_version"] = candidate_rules.version
+        if baseline is not None:
+            body["baseline"] = baseline.as_json()
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo(f"rules from {directory or Settings.from_env().rules_dir}/, version {candidate_rules.version}")
+    click.echo(render(candidate, baseline, limit))
+
+
+def history_unreadable(exc: SQLAlchemyError) -> click.ClickException:
+    """The database cannot give its history: say which and what to check, not a traceback."""
+    cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return click.ClickException(
+        f"cannot read the history from BRIDGE_DATABASE_URL ({exc.__class__.__name__}: {cause}); "
+        "is it bridge's database, upgraded (`bridge db upgrade`)?"
+    )
+
+
+def _replay_trace(
+    trace: IO[str], replays: list[Any], start: datetime | None, until: datetime | None, show: bool
+) -> None:
+    from bridge.replay.trace import parse_line
+
+    size = _size_of(trace)
+    with click.progressbar(length=size or 1, label="replaying", file=sys.stderr, hidden=not show) as bar:
+        for number, line in enumerate(trace, start=1):
+            bar.update(len(line))
+            if not line.strip():
+                continue
+            recorded = parse_line(line, f"{trace.name}:{number}")
+            if (start is not None and recorded.received_at < start) or (
+                until is not None and recorded.received_at >= until
+            ):
+                continue
+            for replay in replays:
+                replay.feed(recorded)
+
+
+def _replay_database(
+    specs: list[Any], start: datetime | None, until: datetime, show: bool, jobs: int | None
+) -> list[Any]:
+    from sqlalchemy import func, select
+
+    from bridge.cli.main import _database, _settings
+    from bridge.db.models import Intake
+    from bridge.replay.shares import replay_stored, share_count, why_hosts_meet
+
+    with _database(read_only=True) as sessions, sessions() as session:
+        count = select(func.count()).select_from(Intake).where(Intake.received_at < until)
+        if start is not None:
+            count = count.where(Intake.received_at >= start)
+        total = session.scalar(count) or 0
+    shares = share_count(specs, total, jobs)
+    if jobs is not None and jobs > 1 and shares == 1:
+        why = next(w for w in (why_hosts_meet(s.rules) for s in specs) if w)
+        click.echo(f"replaying on one process: {why}", err=True)
+    settings = _settings()
+    with click.progressbar(length=total or 1, label="replaying", file=sys.stderr, hidden=not show) as bar:
+        shown = 0
+
+        def advance(done: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+
+        return replay_stored(
+            settings.database_url,
+            specs,
+            start,
+            until,
+            until,
+            shares=shares,
+            progress=advance,
+            db_timeout=settings.db_timeout,
+        )
+
+
+def _stored_silences() -> tuple[Any, ...]:
+    from sqlalchemy import select
+
+    from bridge.cli.main import _database
+    from bridge.db.models import SilenceRow
+    from bridge.services.pipeline import silence_from_row
+
+    with _database(read_only=True) as sessions, sessions() as session:
+        return tuple(silence_from_row(row) for row in session.scalars(select(SilenceRow)))
+
+
+def _recorded(start: datetime | None, until: datetime | None) -> Any:
+    from bridge.cli.main import _database
+    from bridge.replay.history import recorded_summary
+
+    with _database(read_only=True) as sessions, sessions() as session:
+        return recorded_summary(session, start, until)
+
+
+def _size_of(stream: IO[str]) -> int:
+    try:
+        return Path(stream.name).stat().st_size
+    except (OSError, TypeError):
+        return 0
+
+
+def _instant(text: str) -> datetime:
+    from bridge.timeutil import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 time with a zone (e.g. 2026-11-23T00:00:00Z)"
+        ) from None
+
+
+def _duration(text: str) -> timedelta:
+    from bridge.timeutil import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_register_test()

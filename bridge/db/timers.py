@@ -1,0 +1,96 @@
+"""Durable timers: things that must happen later are rows with a due time, never only in memory.
+
+One row per (kind, subject): scheduling again moves the due time. A periodic tick claims due rows
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL, so each fires once however many workers tick).
+`defer` keeps a transaction's timers and writes them all in one statement just before it commits
+(a batch opening hundreds of incidents would otherwise pay a round trip per timer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bridge.db.models import Timer
+
+_DEFERRED = "bridge.deferred_timers"
+
+
+def defer(session: Session, kind: str, subject: str, due: datetime) -> None:
+    """Like `schedule`, written with the transaction's other deferred timers just before it commits."""
+    session.info.setdefault(_DEFERRED, {})[(kind, subject)] = due
+
+
+@event.listens_for(Session, "before_commit")
+def _write_deferred(session: Session) -> None:
+    due = session.info.pop(_DEFERRED, None)
+    if due:
+        schedule_many(session, due)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_deferred(session: Session) -> None:
+    session.info.pop(_DEFERRED, None)
+
+
+def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:
+    """Make the (kind, subject) timer due at `due`, creating or moving it."""
+    schedule_many(session, {(kind, subject): due})
+
+
+def schedule_many(session: Session, due: Mapping[tuple[str, str], datetime]) -> None:
+    """Create or move many (kind, subject) timers, in as few statements as possible."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"kind": kind, "subject": subject, "due_at": at} for (kind, subject), at in due.items()]
+    for start in range(0, len(rows), 500):
+        statement = insert(Timer).values(rows[start : start + 500])
+        statement = statement.on_conflict_do_update(
+            index_elements=[Timer.kind, Timer.subject], set_={"due_at": statement.excluded.due_at}
+        )
+        session.execute(statement)
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:
+    """Lock and return up to `limit` timers due by `now`, earliest first; others' claims are skipped."""
+    query = (
+        select(Timer)
+        .where(Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(query).all()
+
+
+def cancel(session: Session, kind: str, subject: str) -> None:
+    cancel_all(session, [kind], subject)
+
+
+def cancel_all(session: Session, kinds: Sequence[str], subject: str) -> None:
+    """Remove the `kinds` timers of `subject` (deferred ones too), in one statement."""
+    deferred = session.info.get(_DEFERRED)
+    if deferred:
+        for kind in kinds:
+            deferred.pop((kind, subject), None)
+    session.execute(delete(Timer).where(Timer.kind.in_(list(kinds)), Timer.subject == subject))
+
+
+def claim(session: Session, kind: str, subject: str, now: datetime) -> datetime | None:
+    """Take the (kind, subject) timer if it is due by `now` and no other worker holds it: delete
+    it in the caller's transaction and return when it was due; None if there is nothing to take."""
+    claimed = session.scalars(
+        select(Timer)
+        .where(Timer.kind == kind, Timer.subject == subject, Timer.due_at <= now)
+        .with_for_update(skip_locked=True)
+    ).first()
+    if claimed is None:
+        return None
+    due = claimed.due_at
+    session.delete(claimed)
+    session.flush()
+    return due

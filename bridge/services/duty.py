@@ -1,0 +1,365 @@
+"""Ownership, escalation and SLA of incidents, inside the transaction of each change.
+
+When an incident opens it gets at once a responsible person (from the rota: the client's engineer
+in its business hours, else whoever is on duty), a line, an escalation policy, SLA deadlines, the
+durable timers that will act on them, and the registration message. Operator actions move the
+timers: an acknowledgement stops escalation and starts the ack timeout, resolving stops the SLA
+clocks, rejecting a resolution counts a return (more than `max_returns`: the head of IT takes it).
+The timers themselves fire in `bridge.ticketing.escalation`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bridge.db import timers
+from bridge.db.models import Incident, TimelineEntry
+from bridge.errors import PayloadError
+from bridge.priority import Priority
+from bridge.services import oncall
+from bridge.services.live_rota import LiveRota
+from bridge.services.notifications import Kind, Notifier
+from bridge.ticketing import sla
+from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
+from bridge.ticketing.rota import EscalationPolicy, Paged, Rota
+from bridge.yamldoc import did_you_mean
+
+log = logging.getLogger(__name__)
+
+ACTOR = "bridge"
+
+
+class TimerKind:
+    """Durable timers of one incident each (subject: the incident number)."""
+
+    ESCALATION = "escalation"  # the next escalation step
+    ACK_TIMEOUT = "ack_timeout"  # an acknowledged incident must show life by then
+    SLA_ACK = "sla_ack"
+    SLA_RESOLVE = "sla_resolve"
+    STALE = "stale"
+    LONG_OPEN = "long_open"  # tell the head of IT it is still open
+
+
+class Duty:
+    """The rota at work on incidents. An `IncidentHooks`: ticketing calls it inside each change."""
+
+    def __init__(self, rota: LiveRota, notifier: Notifier, base_url: str | None) -> None:
+        self.live = rota
+        self.notifier = notifier
+        self.base_url = (base_url or "http://127.0.0.1:8080").rstrip("/")
+
+    @property
+    def rota(self) -> Rota:
+        return self.live.rota
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
+        """Owner, line, policy, deadlines, timers and the registration message of a new incident."""
+        rota = self.rota
+        extra = oncall.overrides(session, now)
+        assignment = rota.responsible_for(incident.client, now, extra)
+        policy, policy_why = rota.policy_for(incident.route, incident.client)
+        incident.policy = policy.name
+        incident.line = incident.line or "L1"
+        incident.escalation_round = 0
+        incident.escalation_step = None
+        why = assignment.why if assignment else "nobody in the rota covers this time"
+        if assignment is not None:
+            incident.assignee = assignment.person
+        self._deadlines(incident, incident.opened_at)
+        what = [
+            f"responsible: {rota.display(incident.assignee)} ({why})",
+            f"line {incident.line}",
+            f"escalation policy {policy.name}" + ("" if policy_why == "default" else f" ({policy_why})"),
+            self._deadline_text(incident),
+        ]
+        self._log(session, incident, now, "assigned", "; ".join(what))
+        self._arm(session, incident, now)
+        registered: set[str] = set()
+        if incident.assignee and (person := rota.person(incident.assignee)) is not None:
+            self._send(session, incident, [Paged(person.handle, why)], Kind.REGISTRATION, why, now, "")
+            registered.add(person.handle)
+        self._step(session, incident, policy, 0, 0, now, "new incident", skip=registered)
+
+    def incident_changed(
+        self,
+        session: Session,
+        incident: Incident,
+        action: IncidentAction,
+        actor: str,
+        comment: str,
+        now: datetime,
+        origin: str | None,
+    ) -> None:
+        number = str(incident.number)
+        human = actor != ACTOR
+        if human:
+            incident.worked_at = now
+        policy = self._policy(incident)
+        status = IncidentStatus(incident.status)
+        if action is IncidentAction.ACK:
+            timers.cancel_all(session, [TimerKind.ESCALATION, TimerKind.SLA_ACK], number)
+            if policy.ack_timeout:
+                timers.defer(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
+        elif action in (IncidentAction.RESOLVE, IncidentAction.CLOSE, IncidentAction.CANCEL):
+            done = [TimerKind.ESCALATION, TimerKind.ACK_TIMEOUT, TimerKind.SLA_ACK, TimerKind.SLA_RESOLVE]
+            timers.cancel_all(
+                session, [*done, TimerKind.STALE, TimerKind.LONG_OPEN] if status.final else done, number
+            )
+        elif action in (IncidentAction.REJECT, IncidentAction.REOPEN):
+            self._back_to_work(session, incident, action, actor, comment, now)
+        elif action is IncidentAction.ESCALATE:
+            self.escalate(
+                session, incident, now, f"escalated by {actor}" + (f": {comment}" if comment else "")
+            )
+        elif action is IncidentAction.ASSIGN:
+            self._assigned(session, incident, actor, comment, now)
+        elif action is IncidentAction.PRIORITY:
+            self._deadlines(incident, incident.opened_at)
+            self._log(
+                session,
+                incident,
+                now,
+                "sla",
+                f"deadlines for {incident.priority}: {self._deadline_text(incident)}",
+            )
+            self._arm_sla(session, incident)
+        if human and status is IncidentStatus.ACKNOWLEDGED and action is not IncidentAction.ESCALATE:
+            # Life on an acknowledged incident: escalation waits again for the ack timeout.
+            timers.cancel(session, TimerKind.ESCALATION, number)
+            if policy.ack_timeout:
+                timers.defer(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
+
+    # -- escalation -----------------------------------------------------------------------------
+
+    def escalate(self, session: Session, incident: Incident, now: datetime, why: str) -> None:
+        """Page the next step now (escalate-now, a breach, a step's wait ran out)."""
+        policy = self._policy(incident)
+        if incident.escalation_step is None:
+            following: tuple[int, int] | None = (0, incident.escalation_round)
+        else:
+            following = policy.after(incident.escalation_step, incident.escalation_round)
+        if following is None:
+            timers.cancel(session, TimerKind.ESCALATION, str(incident.number))
+            self._log(
+                session,
+                incident,
+                now,
+                "escalation",
+                f"{why}: escalation policy {policy.name} has no step left (ran {policy.repeat} time(s))",
+            )
+            return
+        self._step(session, incident, policy, *following, now, why)
+
+    def _step(
+        self,
+        session: Session,
+        incident: Incident,
+        policy: EscalationPolicy,
+        step: int,
+        round_: int,
+        now: datetime,
+        why: str,
+        skip: set[str] | None = None,
+        depth: int = 0,
+    ) -> None:
+        """Page `step` of round `round_` and schedule the next one after the step's wait; a step
+        that finds nobody to page passes straight on to the next."""
+        if not policy.steps:
+            return
+        rota = self.rota
+        incident.escalation_step, incident.escalation_round = step, round_
+        current = policy.steps[step]
+        label = f"step {step + 1}/{len(policy.steps)} of {policy.name}" + (
+            f", round {round_ + 1}/{policy.repeat}" if policy.repeat > 1 else ""
+        )
+        extra = oncall.overrides(session, now)
+        everyone = rota.targets(current, incident.assignee, incident.client, now, extra)
+        paged = [p for p in everyone if p.person not in (skip or set())]
+        targets = ", ".join(str(t) for t in current.targets)
+        if paged:
+            self._send(session, incident, paged, Kind.ESCALATION, f"{why} ({label}: {targets})", now, label)
+        elif not everyone:
+            following = policy.after(step, round_)
+            self._log(
+                session, incident, now, "escalation", f"{why}: {label} ({targets}) finds nobody to page"
+            )
+            if following is not None and depth < len(policy.steps) * policy.repeat:
+                self._step(session, incident, policy, *following, now, why, depth=depth + 1)
+                return
+        timers.defer(session, TimerKind.ESCALATION, str(incident.number), now + current.wait)
+
+    # -- after a resolution ---------------------------------------------------------------------
+
+    def _back_to_work(
+        self,
+        session: Session,
+        incident: Incident,
+        action: IncidentAction,
+        actor: str,
+        comment: str,
+        now: datetime,
+    ) -> None:
+        rota = self.rota
+        reason = f"{'rejected' if action is IncidentAction.REJECT else 'reopened'} by {actor}" + (
+            f": {comment}" if comment else ""
+        )
+        head = rota.head_of_it()
+        if action is IncidentAction.REJECT and incident.return_count > rota.max_returns and head is not None:
+            if incident.assignee != head.handle:
+                before = incident.assignee
+                incident.assignee = head.handle
+                self._log(
+                    session,
+                    incident,
+                    now,
+                    "assigned",
+                    f"returned {incident.return_count} times (more than {rota.max_returns}): "
+                    f"reassigned from {rota.display(before)} to the head of IT, {rota.display(head.handle)}",
+                )
+            reason += f"; returned {incident.return_count} times, now with the head of IT"
+        told: set[str] = set()
+        if incident.assignee and rota.person(incident.assignee):
+            self._send(
+                session, incident, [Paged(incident.assignee, "responsible")], Kind.RETURNED, reason, now, ""
+            )
+            told.add(incident.assignee)
+        self._arm(session, incident, now)
+        # Back to work means escalation from the start; the owner was just told, not paged twice.
+        self._step(session, incident, self._policy(incident), 0, 0, now, reason, skip=told)
+
+    def _assigned(
+        self, session: Session, incident: Incident, actor: str, comment: str, now: datetime
+    ) -> None:
+        rota = self.rota
+        if incident.assignee and incident.assignee not in rota.people and rota.people:
+            raise PayloadError(
+                "to",
+                f"unknown person {incident.assignee!r}{did_you_mean(incident.assignee, list(rota.people))}",
+            )
+        if incident.assignee and rota.person(incident.assignee) and actor != incident.assignee:
+            reason = f"assigned by {actor}" + (f": {comment}" if comment else "")
+            self._send(
+                session,
+                incident,
+                [Paged(incident.assignee, "new responsible")],
+                Kind.ASSIGNED,
+                reason,
+                now,
+                "",
+            )
+
+    # -- SLA ------------------------------------------------------------------------------------
+
+    def _deadlines(self, incident: Incident, opened_at: datetime) -> None:
+        due = sla.deadlines(self.rota, incident.client, Priority(incident.priority), opened_at)
+        incident.ack_due_at, incident.resolve_due_at = due.ack, due.resolve
+
+    def _deadline_text(self, incident: Incident) -> str:
+        return (
+            f"acknowledge by {self.local(incident.ack_due_at) or 'no target'}, "
+            f"resolve by {self.local(incident.resolve_due_at) or 'no target'}"
+        )
+
+    def _arm(self, session: Session, incident: Incident, now: datetime) -> None:
+        """Timers of an incident in work: SLA clocks, stale check, the long-open note."""
+        number = str(incident.number)
+        self._arm_sla(session, incident)
+        timers.defer(session, TimerKind.STALE, number, now + self.rota.stale_after)
+        if self.rota.head_notify_open_after is not None and incident.resolved_at is None:
+            timers.defer(
+                session, TimerKind.LONG_OPEN, number, incident.opened_at + self.rota.head_notify_open_after
+            )
+
+    def _arm_sla(self, session: Session, incident: Incident) -> None:
+        number = str(incident.number)
+        stop = []
+        if incident.ack_due_at and incident.acknowledged_at is None and incident.ack_breached_at is None:
+            timers.defer(session, TimerKind.SLA_ACK, number, incident.ack_due_at)
+        else:
+            stop.append(TimerKind.SLA_ACK)
+        if incident.resolve_due_at and incident.resolve_breached_at is None:
+            timers.defer(session, TimerKind.SLA_RESOLVE, number, incident.resolve_due_at)
+        else:
+            stop.append(TimerKind.SLA_RESOLVE)
+        if stop:
+            timers.cancel_all(session, stop, number)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        session: Session,
+        incident: Incident,
+        paged: list[Paged],
+        kind: str,
+        reason: str,
+        now: datetime,
+        step: str,
+    ) -> None:
+        """Queue `kind` messages to each paged person, and say on the timeline who, how and why."""
+        rota = self.rota
+        context = self.context(incident, reason, step)
+        reached: list[str] = []
+        unreachable: list[str] = []
+        for target in paged:
+            person = rota.person(target.person)
+            used = self.notifier.queue(session, person, kind, context, now, incident.number) if person else []
+            shown = f"{rota.display(target.person)} ({target.why})"
+            (reached if used else unreachable).append(f"{shown} by {', '.join(used)}" if used else shown)
+        text = f"{kind}: {reason}" if kind != Kind.REGISTRATION else "registration message"
+        if reached:
+            self._log(session, incident, now, "paged", f"{text}: paging {'; '.join(reached)}")
+        if unreachable:
+            self._log(
+                session, incident, now, "unreachable", f"{text}: no channel reaches {'; '.join(unreachable)}"
+            )
+
+    def notify(
+        self, session: Session, incident: Incident, people: list[Paged], kind: str, reason: str, now: datetime
+    ) -> None:
+        self._send(session, incident, people, kind, reason, now, "")
+
+    def context(self, incident: Incident, reason: str, step: str) -> Mapping[str, Any]:
+        rota = self.rota
+        return {
+            "number": incident.number,
+            "title": incident.title,
+            "priority": incident.priority,
+            "status": incident.status,
+            "type": incident.type.replace("_", " "),
+            "client": incident.client,
+            "line": incident.line,
+            "description": incident.description,
+            "assignee": rota.display(incident.assignee),
+            "assigned_why": reason,
+            "ack_due": self.local(incident.ack_due_at),
+            "resolve_due": self.local(incident.resolve_due_at),
+            "opened": self.local(incident.opened_at),
+            "return_count": incident.return_count,
+            "reason": reason,
+            "step": step,
+            "link": f"{self.base_url}/incidents/{incident.number}",
+        }
+
+    def local(self, at: datetime | None) -> str | None:
+        """An instant as people of the rota read it: ``Mon 2026-11-23 10:50 MSK``."""
+        if at is None:
+            return None
+        return at.astimezone(self.rota.tz).strftime("%a %Y-%m-%d %H:%M %Z")
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _policy(self, incident: Incident) -> EscalationPolicy:
+        rota = self.rota
+        return rota.policies.get(incident.policy or "", rota.policies[rota.default_policy])
+
+    @staticmethod
+    def _log(session: Session, incident: Incident, now: datetime, kind: str, text: str) -> None:
+        session.add(TimelineEntry(incident_number=incident.number, at=now, actor=ACTOR, kind=kind, text=text))

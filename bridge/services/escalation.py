@@ -1,0 +1,202 @@
+"""The incident timers firing: escalation steps, ack timeouts, SLA breaches, stale and long-open
+checks. Each due timer is claimed once (``FOR UPDATE SKIP LOCKED``, then deleted) in its own
+transaction with the incident locked, so however many workers tick, a step fires once; and as
+they are rows, a restart loses none.
+
+Timers are checked against the incident when they fire, not moved on every change: an ack
+timeout or stale check that finds the incident touched since simply waits again from then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.clock import Clock
+from bridge.db import timers
+from bridge.db.models import Incident, TimelineEntry
+from bridge.priority import Priority
+from bridge.services.duty import Duty, TimerKind
+from bridge.services.notifications import Kind
+from bridge.ticketing.lifecycle import IncidentStatus
+from bridge.ticketing.rota import Paged
+from bridge.timeutil import format_duration
+from bridge.worker.timers import Fired, TimerDispatcher
+
+
+class DutyTimers:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, duty: Duty) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.duty = duty
+        self.handlers: dict[str, Callable[[Session, Incident, datetime, datetime], None]] = {
+            TimerKind.ESCALATION: self._escalation,
+            TimerKind.ACK_TIMEOUT: self._ack_timeout,
+            TimerKind.SLA_ACK: self._sla_ack,
+            TimerKind.SLA_RESOLVE: self._sla_resolve,
+            TimerKind.STALE: self._stale,
+            TimerKind.LONG_OPEN: self._long_open,
+        }
+
+    def register(self, dispatcher: TimerDispatcher) -> None:
+        """Fire the incident timers from the tick's dispatcher, one handler per kind."""
+        for kind in self.handlers:
+            dispatcher.register(kind, partial(self._fire, kind))
+
+    def _fire(self, kind: str, subject: str, now: datetime) -> Fired:
+        return Fired.FIRED if self.fire(kind, subject, now) else Fired.GONE
+
+    def fire(self, kind: str, subject: str, now: datetime) -> int:
+        """Fire one timer if it is still due and nobody else took it."""
+        with self.sessions() as session, session.begin():
+            incident = session.scalars(
+                select(Incident).where(Incident.number == int(subject)).with_for_update()
+            ).first()
+            due = timers.claim(session, kind, subject, now)
+            if due is None:
+                return 0
+            if incident is not None:
+                self.handlers[kind](session, incident, due, now)
+            return 1
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def _escalation(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+        status = IncidentStatus(incident.status)
+        if not status.active:
+            return
+        if status is IncidentStatus.ACKNOWLEDGED and not self._ack_timed_out(incident, now):
+            return  # acknowledged and alive: the ack timeout decides when escalation resumes
+        self.duty.escalate(
+            session,
+            incident,
+            due,
+            "not acknowledged"
+            if status is not IncidentStatus.ACKNOWLEDGED
+            else "acknowledged but not worked on",
+        )
+
+    def _ack_timed_out(self, incident: Incident, now: datetime) -> bool:
+        policy = self.duty.rota.policies.get(incident.policy or "")
+        if policy is None or policy.ack_timeout is None or incident.acknowledged_at is None:
+            return False
+        alive = max(incident.acknowledged_at, incident.worked_at or incident.acknowledged_at)
+        return alive + policy.ack_timeout <= now
+
+    def _ack_timeout(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+        if incident.status != IncidentStatus.ACKNOWLEDGED.value or incident.acknowledged_at is None:
+            return
+        policy = self.duty.rota.policies.get(incident.policy or "")
+        if policy is None or policy.ack_timeout is None:
+            return
+        alive = max(incident.acknowledged_at, incident.worked_at or incident.acknowledged_at)
+        if alive + policy.ack_timeout > due:
+            timers.defer(session, TimerKind.ACK_TIMEOUT, str(incident.number), alive + policy.ack_timeout)
+            return
+        why = (
+            f"ack timeout: acknowledged {format_duration(due - incident.acknowledged_at)} ago and neither "
+            f"resolved nor updated for {format_duration(policy.ack_timeout)}"
+        )
+        self._log(session, incident, due, "ack_timeout", why)
+        # Remind the owner who went quiet, then escalation carries on after the step it had reached.
+        if incident.assignee:
+            self.duty.notify(
+                session, incident, [Paged(incident.assignee, "responsible")], Kind.ESCALATION, why, due
+            )
+        wait = policy.steps[incident.escalation_step or 0].wait if policy.steps else policy.ack_timeout
+        timers.defer(session, TimerKind.ESCALATION, str(incident.number), due + wait)
+
+    def _sla_ack(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+        if incident.acknowledged_at is not None or incident.ack_breached_at is not None:
+            return
+        if not IncidentStatus(incident.status).active or incident.ack_due_at is None:
+            return
+        if incident.ack_due_at > due:  # moved (a priority change): wait for the new deadline
+            timers.defer(session, TimerKind.SLA_ACK, str(incident.number), incident.ack_due_at)
+            return
+        incident.ack_breached_at = incident.ack_due_at
+        self._breach(session, incident, due, f"not acknowledged by {self.duty.local(incident.ack_due_at)}")
+
+    def _sla_resolve(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+        if incident.resolve_breached_at is not None or incident.resolve_due_at is None:
+            return
+        if not IncidentStatus(incident.status).active:
+            return
+        if incident.resolve_due_at > due:
+            timers.defer(session, TimerKind.SLA_RESOLVE, str(incident.number), incident.resolve_due_at)
+            return
+        incident.resolve_breached_at = incident.resolve_due_at
+        self._breach(session, incident, due, f"not resolved by {self.duty.local(incident.resolve_due_at)}")
+
+    def _breach(self, session: Session, incident: Incident, at: datetime, what: str) -> None:
+        """A breached target: recorded, the incident marked, the owner and maybe the head of IT told,
+        and escalation goes one step further."""
+        rota = self.duty.rota
+        reason = f"{incident.priority} target {what}"
+        incident.updated_at = at
+        self._log(session, incident, at, "sla_breached", f"SLA breached: {reason}")
+        people = [Paged(incident.assignee, "responsible")] if incident.assignee else []
+        head = rota.head_of_it()
+        if (
+            head is not None
+            and Priority(incident.priority) in rota.head_notify_breaches
+            and head.handle != incident.assignee
+        ):
+            people.append(Paged(head.handle, f"head of IT: {incident.priority} breaches are reported"))
+        if people:
+            self.duty.notify(session, incident, people, Kind.BREACH, reason, at)
+        self.duty.escalate(session, incident, at, f"SLA breached: {reason}")
+
+    def _stale(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+        status = IncidentStatus(incident.status)
+        if status.final:
+            return
+        after = self.duty.rota.stale_after
+        number = str(incident.number)
+        if status is IncidentStatus.STALE or status is IncidentStatus.RESOLVED:
+            timers.defer(session, TimerKind.STALE, number, due + after)  # look again later
+            return
+        if incident.updated_at + after > due:
+            timers.defer(session, TimerKind.STALE, number, incident.updated_at + after)
+            return
+        quiet = format_duration(due - incident.updated_at)
+        incident.stale_from = incident.status
+        incident.status = IncidentStatus.STALE.value
+        self._log(
+            session,
+            incident,
+            due,
+            "stale",
+            f"stale: no change for {quiet} (since {self.duty.local(incident.updated_at)})",
+        )
+        if incident.assignee:
+            self.duty.notify(
+                session, incident, [Paged(incident.assignee, "responsible")], Kind.STALE, f"for {quiet}", due
+            )
+        timers.defer(session, TimerKind.STALE, number, due + after)
+
+    def _long_open(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
+        if not IncidentStatus(incident.status).active:
+            return
+        head = self.duty.rota.head_of_it()
+        if head is None:
+            return
+        reason = f"open for {format_duration(due - incident.opened_at)}"
+        self.duty.notify(
+            session,
+            incident,
+            [Paged(head.handle, "head of IT: long-running incidents")],
+            Kind.LONG_OPEN,
+            reason,
+            due,
+        )
+
+    @staticmethod
+    def _log(session: Session, incident: Incident, at: datetime, kind: str, text: str) -> None:
+        session.add(
+            TimelineEntry(incident_number=incident.number, at=at, actor="bridge", kind=kind, text=text)
+        )

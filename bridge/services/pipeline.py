@@ -1,0 +1,373 @@
+"""Intake rows -> alerts -> engine decisions -> ticketing. Orchestration only.
+
+A batch of pending deliveries is processed in one transaction: their alerts in arrival order,
+each decided by the engine with `now` = when the delivery was received (so a backlog is judged
+as it would have been in time), then the rows are marked done in the same commit. Either all of
+it happens or none does: a crash mid-batch leaves the rows pending for the next attempt.
+A delivery that keeps failing is parked as `failed` with its error, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.alert import Alert, Severity, Source, Status
+from bridge.clock import Clock
+from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
+from bridge.db.timers import claim as claim_timer
+from bridge.dedup.engine import Engine
+from bridge.dedup.matchers import parse_matcher
+from bridge.dedup.state import Context, Decision, Outcome, Silence, TimerKind
+from bridge.dedup.suppression import InhibitorIndex
+from bridge.errors import PayloadError
+from bridge.services.hooks import IncidentHooks
+from bridge.services.intake import latest_pending_id, pending_ids
+from bridge.services.live_rules import LiveRules
+from bridge.services.state_store import StateStore
+from bridge.sources import parse_delivery
+from bridge.worker.timers import Fired, TimerDispatcher
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+"""A delivery failing this many times is parked as `failed` (visible, retryable by hand)."""
+CONFLICT_RETRIES = 5
+"""Concurrent workers may collide (a deadlock, two creating one group): the loser retries."""
+BATCH_ALERTS = 500
+"""Alerts per transaction. Bounds how long a batch holds its locks: on SQLite the webhooks wait
+for the one write lock, so a long batch would make them time out instead of answering."""
+
+T = TypeVar("T")
+
+
+@dataclass
+class BatchResult:
+    deliveries: int = 0
+    alerts: int = 0
+    failed: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+
+    def merge(self, other: BatchResult) -> None:
+        self.deliveries += other.deliveries
+        self.alerts += other.alerts
+        self.failed += other.failed
+        self.outcomes.update(other.outcomes)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        rules: LiveRules,
+        clock: Clock,
+        on_outcomes: Callable[[Counter[Outcome]], None] | None = None,
+        hooks: IncidentHooks | None = None,
+        ack_from_source: bool = True,
+    ) -> None:
+        self.sessions = sessions
+        self.rules = rules
+        self.clock = clock
+        self.on_outcomes = on_outcomes
+        self.hooks = hooks
+        self.ack_from_source = ack_from_source
+        self.timers = TimerDispatcher(sessions, clock)
+        self._register_timers()
+
+    # -- deliveries -----------------------------------------------------------------------------
+
+    def process_pending(self, limit: int = 200, max_alerts: int = BATCH_ALERTS) -> BatchResult:
+        """Process pending deliveries, oldest first: up to `limit` of them holding at most
+        `max_alerts` alerts (a single delivery larger than that still goes through alone)."""
+        with self.sessions() as session:
+            ids = pending_ids(session, limit, max_alerts)
+        return self.process(ids) if ids else BatchResult()
+
+    def process_through(self, intake_id: int, limit: int = 200) -> BatchResult:
+        """What a queued job does: process delivery `intake_id` and every delivery pending when
+        the job starts, oldest first, in batches. So a delivery left behind (its worker died, its
+        job was lost) goes through with the next job rather than after it, and under a backlog
+        one job takes batches while the jobs queued behind it find their deliveries done. Rows
+        another worker holds are its to finish (it then processes the next batch); a delivery
+        that failed before is left to the sweeper unless it is this job's own."""
+        with self.sessions() as session:
+            upto = max(intake_id, latest_pending_id(session) or 0)
+        total = BatchResult()
+        after = 0
+        while True:
+            with self.sessions() as session:
+                ids = pending_ids(
+                    session, limit, BATCH_ALERTS, upto=upto, after=after, fresh_only_but=intake_id
+                )
+            if not ids:
+                return total
+            total.merge(self.process(ids))
+            after = ids[-1]
+
+    def process(self, ids: list[int]) -> BatchResult:
+        """Process these deliveries (those still pending); isolates a delivery that breaks the batch."""
+        try:
+            return self._retrying(lambda: self._process(ids))
+        except DBAPIError:
+            raise  # the database itself is unwell: leave everything pending, the caller retries later
+        except Exception:
+            if len(ids) == 1:
+                self._record_failure(ids[0])
+                return BatchResult(deliveries=1, failed=1)
+            log.exception("a batch of %d deliveries failed; processing them one by one", len(ids))
+            total = BatchResult()
+            for intake_id in ids:
+                total.merge(self.process([intake_id]))
+            return total
+
+    def _process(self, ids: list[int]) -> BatchResult:
+        result = BatchResult()
+        engine = self.rules.engine
+        with self.sessions() as session, session.begin():
+            query = (
+                select(Intake)
+                .where(Intake.id.in_(ids), Intake.status == IntakeStatus.PENDING.value)
+                .order_by(Intake.id)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list(session.scalars(query))
+            work: list[tuple[Intake, list[Alert]]] = []
+            for row in rows:
+                try:
+                    delivery = parse_delivery(Source(row.source), row.body, row.received_at)
+                except PayloadError as exc:  # it parsed when accepted: a parser change; keep it visible
+                    row.status, row.error, row.attempts = (
+                        IntakeStatus.FAILED.value,
+                        str(exc),
+                        row.attempts + 1,
+                    )
+                    result.failed += 1
+                    continue
+                work.append((row, list(delivery.alerts)))
+            store = self._store(session, engine)
+            all_alerts = [a for _, alerts in work for a in alerts]
+            with session.no_autoflush:  # one flush at commit, not one per query
+                store.preload_alerts(engine.identity(a) for a in all_alerts)
+                store.preload_groups(self._likely_groups(store, all_alerts))
+                batch = Batch(store, engine, self.clock.now())
+                for row, alerts in work:
+                    now = row.received_at
+                    for alert in alerts:
+                        decision = batch.decide(alert, now)
+                        result.outcomes[decision.outcome] += 1
+                        result.alerts += 1
+                    row.status = IntakeStatus.DONE.value
+                    row.processed_at = self.clock.now()
+                    row.error = None
+                    result.deliveries += 1
+                store.finish()
+        if self.on_outcomes is not None:
+            self.on_outcomes(result.outcomes)
+        return result
+
+    def _likely_groups(self, store: StateStore, alerts: list[Alert]) -> set[str]:
+        """The groups a batch will touch, to lock them up front in one sorted query."""
+        engine = self.rules.engine
+        keys = set()
+        for alert in alerts:
+            known = store.alert_state(engine.identity(alert))
+            if known is not None and known.group_key is not None:
+                keys.add(known.group_key)
+            routing = engine.route(alert, known)
+            if routing is not None and routing.target is not None:
+                keys.add(routing.target)
+        return keys
+
+    def _record_failure(self, intake_id: int) -> None:
+        log.exception("delivery %d failed", intake_id)
+        error = traceback.format_exc(limit=3)[-2000:]
+        with self.sessions() as session, session.begin():
+            row = session.get(Intake, intake_id)
+            if row is None or row.status != IntakeStatus.PENDING.value:
+                return
+            row.attempts += 1
+            row.error = error
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = IntakeStatus.FAILED.value
+                log.error("delivery %d parked as failed after %d attempts", intake_id, row.attempts)
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def run_due_timers(self, limit: int = 500) -> int:
+        """Fire the timers due now (this pipeline's and every kind registered on `self.timers`)."""
+        return self.timers.run_due(limit)
+
+    def _register_timers(self) -> None:
+        self.timers.register(TimerKind.RELEASE.value, self._fire_release)
+        for kind in GROUP_TIMERS:
+            self.timers.register(kind.value, partial(self._fire_group_timer, kind))
+
+    def _fire_release(self, key: str, now: datetime) -> Fired:
+        """A maintenance window or silence ended: decide again what it held back and still fires."""
+        return self._retrying(partial(self._release, key, now))
+
+    def _release(self, key: str, now: datetime) -> Fired:
+        engine = self.rules.engine
+        with self.sessions() as session, session.begin():
+            claimed = claim_timer(session, TimerKind.RELEASE.value, key, now)
+            if claimed is None:
+                return Fired.GONE
+            store = self._store(session, engine)
+            with session.no_autoflush:
+                Batch(store, engine, claimed).release(key, claimed)
+                store.finish()
+        return Fired.FIRED
+
+    def _fire_group_timer(self, kind: TimerKind, key: str, now: datetime) -> Fired:
+        return self._retrying(partial(self._group_timer, kind, key, now))
+
+    def _group_timer(self, kind: TimerKind, key: str, now: datetime) -> Fired:
+        """Lock the group, then the timer (the order deliveries lock them in, so concurrent workers
+        cannot deadlock); a group another worker holds is left for the next tick, not waited on."""
+        engine = self.rules.engine
+        with self.sessions() as session, session.begin():
+            if _group_is_busy(session, key):
+                return Fired.BUSY
+            store = self._store(session, engine)
+            group = store.group_state(key)
+            due = claim_timer(session, kind.value, key, now)
+            if due is None:
+                return Fired.GONE  # another worker fired it, or it was moved later
+            if group is None:
+                return Fired.FIRED
+            # Decide as of when it was due: a late tick must not move when an incident opened or resolved.
+            decision = engine.on_timer(kind, group, due)
+            with session.no_autoflush:
+                store.apply(decision, None, due)
+                Batch(store, engine, due).released(decision, due)
+                store.finish()
+            if self.on_outcomes is not None and decision.outcome is not Outcome.NOTHING:
+                self.on_outcomes(Counter([decision.outcome]))
+        return Fired.FIRED
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _store(self, session: Session, engine: Engine) -> StateStore:
+        return StateStore(session, engine, self.hooks, self.ack_from_source)
+
+    @staticmethod
+    def _retrying(work: Callable[[], T]) -> T:
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return work()
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
+                    raise
+                log.info("write conflict (%s), retrying", exc.__class__.__name__)
+        raise AssertionError("unreachable")
+
+
+GROUP_TIMERS = (TimerKind.HOLD, TimerKind.RESOLVE, TimerKind.FLAPPING, TimerKind.HEARTBEAT)
+"""Timers about one group of alerts: the engine decides what they mean (`Engine.on_timer`)."""
+
+
+def _group_is_busy(session: Session, key: str) -> bool:
+    """Another transaction holds the group's row (PostgreSQL; SQLite has one writer anyway)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    mine = session.scalar(
+        select(AlertGroup.key).where(AlertGroup.key == key).with_for_update(skip_locked=True)
+    )
+    if mine is not None:
+        return False
+    return session.scalar(select(AlertGroup.key).where(AlertGroup.key == key)) is not None
+
+
+class Batch:
+    """The decisions of one transaction: the engine's run-time context (silences, inhibiting
+    alerts) loaded once and kept in step, and what ended suppressions set free decided again."""
+
+    def __init__(self, store: StateStore, engine: Engine, now: datetime) -> None:
+        self.store = store
+        self.engine = engine
+        session = store.session
+        self.inhibitors = InhibitorIndex()
+        rows = session.scalars(
+            select(SilenceRow).where(SilenceRow.expired_at.is_(None), SilenceRow.ends_at > now)
+        )
+        silences = tuple(silence_from_row(r) for r in rows)
+        if engine.rules.inhibiting:
+            for row in store.inhibiting_alerts([r.name for r in engine.rules.inhibiting]):
+                state = store.alert_state(row.fingerprint)
+                if state is not None:
+                    self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
+        self.context = Context(silences=silences, inhibitors=self.inhibitors.index)
+
+    def decide(self, alert: Alert, now: datetime) -> Decision:
+        known = self.store.alert_state(self.engine.identity(alert))
+        routing = self.engine.route(alert, known, now)
+        if routing is None:
+            return Decision(Outcome.STALE, "older than what is known of this member")
+        keys = [k for k in (routing.target, known.group_key if known else None) if k is not None]
+        decision = self.engine.decide(routing, known, self.store.group_states(keys), now, self.context)
+        self.store.apply(decision, routing.alert, now)
+        if decision.alert is not None:
+            state = self.store.alert_state(decision.alert.fingerprint)
+            if state is not None:
+                self.inhibitors.update(self.engine.rules.rule_named(state.rule), state, routing.alert)
+        self.released(decision, now)
+        return decision
+
+    def released(self, decision: Decision, now: datetime) -> None:
+        for key in decision.releases:
+            self.release(key, now)
+
+    def release(self, key: str, now: datetime) -> None:
+        """Decide again, as firing now, every alert `key` held back."""
+        for row in self.store.held_by(key):
+            self.decide(alert_from_row(row, now), now)
+
+
+def alert_from_row(row: AlertRow, now: datetime) -> Alert:
+    """A held-back alert as a firing event received `now`, from what is stored of it."""
+    return Alert(
+        source=Source(row.source),
+        source_ref=row.source_ref,
+        fingerprint=row.fingerprint,
+        status=Status.FIRING,
+        name=row.name,
+        host=row.host,
+        severity=Severity(row.severity),
+        labels=dict(row.labels),
+        annotations=dict(row.annotations),
+        starts_at=row.starts_at,
+        ends_at=None,
+        url=row.url,
+        received_at=now,
+        recurring=row.source != Source.ZABBIX.value or row.fingerprint.startswith("dedup:"),
+    )
+
+
+def silence_from_row(row: SilenceRow) -> Silence:
+    matchers = tuple(parse_matcher(key, str(expression)) for key, expression in row.matchers.items())
+    return Silence(
+        id=row.id,
+        matchers=matchers,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        author=row.author,
+        comment=row.comment,
+    )
+
+
+def _is_conflict(exc: DBAPIError) -> bool:
+    """A collision with another worker, worth retrying: unique violation, deadlock, serialization."""
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001", "55P03")

@@ -1,0 +1,119 @@
+"""The SLA report: per client and priority, how many incidents, how fast they were acknowledged
+and resolved (median and 90th percentile of service time in the SLA's calendar), and the breaches
+with the incidents behind each."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.db.models import Incident
+from bridge.priority import Priority
+from bridge.ticketing.rota import Rota
+from bridge.ticketing.sla import middle, percentile, service_time
+
+NO_CLIENT = "(no client)"
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    number: int
+    title: str
+    target: str  # "acknowledge" or "resolve"
+    due_at: datetime
+    done_at: datetime | None  # when it was finally done (None: still not)
+    assignee: str | None
+
+
+@dataclass
+class SlaRow:
+    client: str
+    priority: str
+    count: int = 0
+    acknowledged: int = 0
+    resolved: int = 0
+    ack_seconds: list[float] = field(default_factory=list)
+    resolve_seconds: list[float] = field(default_factory=list)
+    breaches: list[Breach] = field(default_factory=list)
+
+    @property
+    def ack_median(self) -> float | None:
+        return middle(self.ack_seconds)
+
+    @property
+    def ack_p90(self) -> float | None:
+        return percentile(self.ack_seconds, 0.9)
+
+    @property
+    def resolve_median(self) -> float | None:
+        return middle(self.resolve_seconds)
+
+    @property
+    def resolve_p90(self) -> float | None:
+        return percentile(self.resolve_seconds, 0.9)
+
+    @property
+    def ack_breaches(self) -> int:
+        return sum(1 for b in self.breaches if b.target == "acknowledge")
+
+    @property
+    def resolve_breaches(self) -> int:
+        return sum(1 for b in self.breaches if b.target == "resolve")
+
+
+def sla_report(
+    session: Session, rota: Rota, start: datetime, end: datetime, client: str | None = None
+) -> list[SlaRow]:
+    """Incidents opened in [start, end), by client then priority."""
+    query = select(Incident).where(Incident.opened_at >= start, Incident.opened_at < end)
+    if client is not None:
+        query = query.where(Incident.client == client)
+    rows: dict[tuple[str, str], SlaRow] = {}
+    breaches: dict[tuple[str, str], list[Breach]] = defaultdict(list)
+    for incident in session.scalars(query.order_by(Incident.number)):
+        key = (incident.client or NO_CLIENT, incident.priority)
+        row = rows.setdefault(key, SlaRow(*key))
+        row.count += 1
+        priority = Priority(incident.priority)
+        # The first response: an acknowledgement, or a resolution without one.
+        responded = incident.acknowledged_at or incident.resolved_at
+        if responded is not None:
+            row.acknowledged += 1
+            row.ack_seconds.append(_seconds(rota, incident, priority, responded))
+        if incident.resolved_at is not None:
+            row.resolved += 1
+            row.resolve_seconds.append(_seconds(rota, incident, priority, incident.resolved_at))
+        if incident.ack_breached_at is not None:
+            breaches[key].append(
+                Breach(
+                    incident.number,
+                    incident.title,
+                    "acknowledge",
+                    incident.ack_breached_at,
+                    responded,
+                    incident.assignee,
+                )
+            )
+        if incident.resolve_breached_at is not None:
+            breaches[key].append(
+                Breach(
+                    incident.number,
+                    incident.title,
+                    "resolve",
+                    incident.resolve_breached_at,
+                    incident.resolved_at,
+                    incident.assignee,
+                )
+            )
+    for key, found in breaches.items():
+        rows[key].breaches = found
+    return [rows[key] for key in sorted(rows)]
+
+
+def _seconds(rota: Rota, incident: Incident, priority: Priority, until: datetime) -> float:
+    spent: timedelta = service_time(rota, incident.client, priority, incident.opened_at, until)
+    return spent.total_seconds()

@@ -1,0 +1,568 @@
+"""The engine's states in the database, and decisions applied to it, inside one session.
+
+`StateStore` caches the rows a batch touches so that a batch of deliveries costs a handful of
+queries, not round trips per alert: it is used with autoflush off, incident numbers are allocated
+without flushing, timers are written once at `finish()`, and everything else goes out in the
+commit's one flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway)
+so that concurrent workers never interleave changes to one group or incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.orm import Session
+
+from bridge.alert import Alert, Severity, Status
+from bridge.db import timers
+from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
+from bridge.dedup.engine import Engine
+from bridge.dedup.state import (
+    ActionKind,
+    AlertState,
+    Decision,
+    Disposition,
+    GroupState,
+    IncidentAction,
+    IncidentView,
+    Member,
+)
+from bridge.priority import Priority
+from bridge.services.hooks import IncidentHooks, NoHooks
+from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentStatus
+from bridge.ticketing.lifecycle import IncidentAction as LifecycleAction
+from bridge.timeutil import parse_instant
+
+ENGINE_ACTOR = "bridge"
+_CHUNK = 500
+
+
+class StateStore:
+    def __init__(
+        self,
+        session: Session,
+        engine: Engine,
+        hooks: IncidentHooks | None = None,
+        ack_from_source: bool = True,
+    ) -> None:
+        self.session = session
+        self.engine = engine
+        self.hooks = hooks or NoHooks()
+        self.ack_from_source = ack_from_source  # an acknowledgement in Zabbix acknowledges the incident
+        self.alerts: dict[str, AlertRow] = {}
+        self.groups: dict[str, AlertGroup] = {}
+        self.incidents: dict[int, Incident] = {}
+        self._missing_alerts: set[str] = set()
+        self._missing_groups: set[str] = set()
+        self._links: dict[tuple[int, str], IncidentAlert | None] = {}
+        self._new_incidents: set[int] = set()
+        self._timers: dict[tuple[str, str], datetime] = {}
+        self._numbers = IncidentNumbers(session)
+        # The suppression keys some alert may be held back by (a superset): a release that
+        # holds nothing (most inhibiting alerts resolve without having held anything back)
+        # then costs neither a flush nor a query. Loaded at the first release.
+        self._holding: set[str] | None = None
+        self._held_here: dict[str, set[str]] = {}  # key -> alerts this transaction held back by it
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def preload_alerts(self, fingerprints: Iterable[str]) -> None:
+        wanted = sorted(set(fingerprints) - self.alerts.keys() - self._missing_alerts)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            for row in self.session.scalars(select(AlertRow).where(AlertRow.fingerprint.in_(chunk))):
+                self.alerts[row.fingerprint] = row
+            self._missing_alerts.update(fp for fp in chunk if fp not in self.alerts)
+
+    def preload_groups(self, keys: Iterable[str]) -> None:
+        # sorted: concurrent workers lock in one order
+        wanted = sorted(set(keys) - self.groups.keys() - self._missing_groups)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = (
+                select(AlertGroup).where(AlertGroup.key.in_(chunk)).order_by(AlertGroup.key).with_for_update()
+            )
+            for row in self.session.scalars(query):
+                self.groups[row.key] = row
+            self._missing_groups.update(k for k in chunk if k not in self.groups)
+        numbers = {g.incident_number for g in self.groups.values() if g.incident_number is not None}
+        self._load_incidents(numbers)
+
+    def _load_incidents(self, numbers: Iterable[int]) -> None:
+        wanted = sorted(set(numbers) - self.incidents.keys())
+        if wanted:
+            query = (
+                select(Incident)
+                .where(Incident.number.in_(wanted))
+                .order_by(Incident.number)
+                .with_for_update()
+            )
+            for row in self.session.scalars(query):
+                self.incidents[row.number] = row
+
+    def incident(self, number: int) -> Incident:
+        if number not in self.incidents:
+            self._load_incidents([number])
+        return self.incidents[number]
+
+    def alert_state(self, fingerprint: str) -> AlertState | None:
+        if fingerprint not in self.alerts and fingerprint not in self._missing_alerts:
+            self.preload_alerts([fingerprint])
+        row = self.alerts.get(fingerprint)
+        if row is None:
+            return None
+        return AlertState(
+            fingerprint=row.fingerprint,
+            status=Status(row.status),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            severity=Severity(row.severity),
+            rule=row.rule,
+            group_key=row.group_key,
+            disposition=Disposition(row.disposition),
+            reason=row.reason,
+            incident=row.incident_number,
+            occurrences=row.occurrences,
+            suppressed_by=row.suppressed_by,
+            members=tuple(
+                Member(
+                    m["fingerprint"],
+                    parse_instant(m["starts_at"]),
+                    parse_instant(m["ends_at"]) if m.get("ends_at") else None,
+                )
+                for m in row.members or ()
+            ),
+        )
+
+    def inhibiting_alerts(self, rules: list[str]) -> list[AlertRow]:
+        """Alerts of these rules (merged with others by `continue` or not) firing in their groups."""
+        names = or_(
+            AlertRow.rule.in_(rules),
+            *(AlertRow.rule.like(f"%+{name}") for name in rules),
+            *(AlertRow.rule.like(f"{name}+%") for name in rules),
+        )
+        query = select(AlertRow).where(
+            names,
+            AlertRow.status == Status.FIRING.value,
+            AlertRow.disposition.in_([Disposition.WAITING.value, Disposition.INCIDENT.value]),
+        )
+        rows = []
+        for found in self.session.scalars(query):
+            rows.append(self.alerts.setdefault(found.fingerprint, found))
+        return rows
+
+    def held_by(self, key: str) -> list[AlertRow]:
+        """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert):
+        those stored so, and those this transaction held back, as they stand now. No flush: a
+        storm resolving inhibiting alerts would otherwise flush once per alert."""
+        if self._holding is None:
+            keys = select(AlertRow.suppressed_by).where(
+                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING.value
+            )
+            with self.session.no_autoflush:
+                self._holding = {k for k in self.session.scalars(keys.distinct()) if k}
+            self._holding.update(self._held_here)  # not flushed yet, so not in what was just read
+        if key not in self._holding:
+            return []
+        query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING.value)
+        with self.session.no_autoflush:
+            candidates = {row.fingerprint: row for row in self.session.scalars(query)}
+        for fingerprint in self._held_here.get(key, ()):
+            candidates[fingerprint] = self.alerts[fingerprint]
+        rows = []
+        for fingerprint in sorted(candidates):
+            row = self.alerts.setdefault(fingerprint, candidates[fingerprint])
+            if row.suppressed_by == key and row.status == Status.FIRING.value:  # as it is now
+                rows.append(row)
+        return rows
+
+    def group_state(self, key: str) -> GroupState | None:
+        if key not in self.groups and key not in self._missing_groups:
+            self.preload_groups([key])
+        row = self.groups.get(key)
+        if row is None:
+            return None
+        view = None
+        if row.incident_number is not None:
+            incident = self.incident(row.incident_number)
+            status = IncidentStatus(incident.status)
+            if status is not IncidentStatus.CLOSED:
+                view = IncidentView(
+                    number=incident.number,
+                    active=status.active,
+                    priority=Priority(incident.priority),
+                    resolved_at=incident.resolved_at if status is IncidentStatus.RESOLVED else None,
+                )
+        return GroupState(
+            key=row.key,
+            rule=row.rule,
+            title=row.title,
+            firing=row.firing,
+            firing_since=row.firing_since,
+            quiet_since=row.quiet_since,
+            occurrences=tuple(parse_instant(t) for t in row.occurrences),
+            incident=view,
+            severity=Severity(row.severity) if row.severity else None,
+            changes=tuple(parse_instant(t) for t in row.changes or ()),
+            flapping=row.flapping,
+            last_seen=row.last_seen,
+        )
+
+    def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
+        result = {}
+        for key in keys:
+            state = self.group_state(key)
+            if state is not None:
+                result[key] = state
+        return result
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def apply(self, decision: Decision, alert: Alert | None, now: datetime) -> None:
+        """Write a decision: the alert's row, the groups, incident changes (with timeline), timers."""
+        if decision.alert is not None and alert is not None:
+            self._save_alert(decision.alert, alert, now)
+        for group in decision.groups:
+            self._save_group(group, now)
+        subject = decision.alert.fingerprint if decision.alert else None
+        # Only a timer, or a group with more than this one alert firing, can have others to attach.
+        lonely = subject is not None and all(g.firing <= 1 for g in decision.groups)
+        for action in decision.actions:
+            self._apply_action(action, subject, now, lonely)
+        for timer in decision.timers:
+            self._timers[(timer.kind.value, timer.key)] = timer.due
+
+    def finish(self) -> None:
+        """Write what was kept for the end of the batch (timers), before the commit."""
+        if self._timers:
+            timers.schedule_many(self.session, self._timers)
+            self._timers.clear()
+
+    def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
+        row = self.alerts.get(state.fingerprint)
+        if row is None:
+            row = AlertRow(fingerprint=state.fingerprint, first_seen_at=now)
+            self.session.add(row)
+            self.alerts[state.fingerprint] = row
+            self._missing_alerts.discard(state.fingerprint)
+        row.source = alert.source.value
+        row.source_ref = alert.source_ref
+        row.name = alert.name[:500]
+        row.host = alert.host[:255]
+        row.severity = state.severity.value
+        row.status = state.status.value
+        row.labels = dict(alert.labels)
+        row.annotations = dict(alert.annotations)
+        row.url = alert.url
+        row.starts_at = state.starts_at
+        row.ends_at = state.ends_at
+        row.last_event_at = now
+        row.rule = state.rule
+        row.group_key = state.group_key
+        row.disposition = state.disposition.value
+        row.reason = state.reason
+        row.occurrences = state.occurrences
+        row.suppressed_by = state.suppressed_by
+        if state.suppressed_by is not None:
+            self._held_here.setdefault(state.suppressed_by, set()).add(state.fingerprint)
+            if self._holding is not None:
+                self._holding.add(state.suppressed_by)
+        row.members = [
+            {
+                "fingerprint": m.fingerprint,
+                "starts_at": m.starts_at.isoformat(),
+                "ends_at": m.ends_at.isoformat() if m.ends_at else None,
+            }
+            for m in state.members
+        ]
+        if state.disposition is Disposition.INCIDENT:
+            if state.incident is not None:
+                row.incident_number = state.incident
+        else:
+            row.incident_number = None
+
+    def _save_group(self, group: GroupState, now: datetime) -> None:
+        row = self.groups.get(group.key)
+        if row is None:
+            row = AlertGroup(key=group.key, rule=group.rule, title=group.title[:500], incident_number=None)
+            self.session.add(row)
+            self.groups[group.key] = row
+            self._missing_groups.discard(group.key)
+        row.firing = group.firing
+        row.firing_since = group.firing_since
+        row.quiet_since = group.quiet_since
+        row.occurrences = [t.isoformat() for t in group.occurrences]
+        row.severity = group.severity.value if group.severity else None
+        row.changes = [t.isoformat() for t in group.changes]
+        row.flapping = group.flapping
+        row.last_seen = group.last_seen
+        row.updated_at = now
+        if group.incident is not None and group.incident.number is not None:
+            row.incident_number = group.incident.number
+
+    def _apply_action(self, action: IncidentAction, subject: str | None, now: datetime, lonely: bool) -> None:
+        group = self.groups.get(action.group_key)
+        if action.kind is ActionKind.OPEN:
+            assert group is not None
+            self._open(group, action, subject, now, lonely)
+            return
+        number = action.incident or (group.incident_number if group else None)
+        if number is None:
+            return
+        incident = self.incident(number)
+        alert = self.alerts.get(action.fingerprint or "")
+        what = _describe(alert) if alert is not None else (action.fingerprint or "")
+        if action.kind is ActionKind.REOPEN:
+            incident.status = IncidentStatus.OPEN.value
+            incident.resolved_at = None
+            incident.acknowledged_at = None
+            incident.reopen_count += 1
+            incident.flapping = incident.flapping or action.flapping
+            self._log(incident, now, "reopened", f"reopened: {action.text}")
+            self.hooks.incident_changed(
+                self.session, incident, LifecycleAction.REOPEN, ENGINE_ACTOR, action.text, now, None
+            )
+            assert group is not None
+            if not lonely:
+                self._attach_members(incident, group, subject, now)
+        elif action.kind is ActionKind.ATTACH and alert is not None:
+            self._attach(incident, alert, now, action.text)
+        elif action.kind is ActionKind.ALERT_RESOLVED:
+            how = f" ({action.text})" if action.text else ""
+            self._log(incident, now, "alert_resolved", f"alert resolved: {what}{how}", action.fingerprint)
+        elif action.kind is ActionKind.ALERT_UPDATED:
+            self._log(incident, now, "alert_updated", action.text, action.fingerprint)
+        elif action.kind is ActionKind.RAISE_PRIORITY and action.priority is not None:
+            old = incident.priority
+            incident.priority = action.priority.value
+            self._log(
+                incident,
+                now,
+                "priority",
+                f"priority {old} -> {action.priority}: {action.text}",
+                action.fingerprint,
+            )
+            self.hooks.incident_changed(
+                self.session, incident, LifecycleAction.PRIORITY, ENGINE_ACTOR, action.text, now, None
+            )
+        elif action.kind is ActionKind.RESOLVE and incident.status in ACTIVE_STATUSES:
+            incident.status = IncidentStatus.RESOLVED.value
+            incident.resolved_at = now
+            self._log(incident, now, "resolved", f"resolved: {action.text}")
+            self.hooks.incident_changed(
+                self.session, incident, LifecycleAction.RESOLVE, ENGINE_ACTOR, "", now, None
+            )
+        elif action.kind is ActionKind.RELATED and action.fingerprint:
+            self._relate(incident, action.fingerprint, action.text, now)
+        elif action.kind in (ActionKind.FLAPPING_STARTED, ActionKind.FLAPPING_ENDED):
+            incident.flapping = action.kind is ActionKind.FLAPPING_STARTED
+            self._log(incident, now, action.kind.value, action.text)
+        elif action.kind is ActionKind.NOTE:
+            self._log(incident, now, "source_update", action.text, action.fingerprint, actor=action.actor)
+            if action.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN.value:
+                incident.status = IncidentStatus.ACKNOWLEDGED.value
+                incident.acknowledged_at = now
+                origin = action.actor.split(":", 1)[0]
+                self._log(
+                    incident,
+                    now,
+                    "acknowledged",
+                    f"acknowledged in {origin.capitalize()}",
+                    actor=action.actor,
+                )
+                self.hooks.incident_changed(
+                    self.session, incident, LifecycleAction.ACK, action.actor, "", now, origin
+                )
+
+    def _open(
+        self, group: AlertGroup, action: IncidentAction, subject: str | None, now: datetime, lonely: bool
+    ) -> None:
+        first = self.alerts.get(subject or "")
+        incident = Incident(
+            number=self._numbers.next(),
+            title=(action.title or group.title)[:500],
+            status=IncidentStatus.OPEN.value,
+            priority=(action.priority or Priority.P3).value,
+            group_key=group.key,
+            rule=group.rule,
+            source=first.source if first else None,
+            host=first.host if first else None,
+            alert_count=0,
+            occurrence_count=0,
+            first_alert_at=group.firing_since,
+            last_alert_at=None,
+            opened_at=now,
+            reopen_count=0,
+            updated_at=now,
+            route=action.route,
+            client=action.client,
+            flapping=action.flapping,
+            type="incident",
+            line=action.line or "L1",
+            escalation_round=0,
+            return_count=0,
+            description="",
+        )
+        self.session.add(incident)
+        self.incidents[incident.number] = incident
+        self._new_incidents.add(incident.number)
+        group.incident_number = incident.number
+        self._log(incident, now, "opened", f"opened {incident.priority} by {action.text}")
+        self.hooks.incident_opened(self.session, incident, now)
+        if not lonely:
+            self._attach_members(incident, group, subject, now)
+        if (
+            first is not None
+            and first.disposition == Disposition.INCIDENT.value
+            and first.incident_number is None
+        ):
+            first.incident_number = incident.number
+
+    def _attach_members(
+        self, incident: Incident, group: AlertGroup, subject: str | None, now: datetime
+    ) -> None:
+        """OPEN / REOPEN: attach the group's firing alerts not yet in this incident (the triggering
+        alert is attached by its own ATTACH action)."""
+        self.session.flush()  # the query below must see this batch's changes
+        query = select(AlertRow).where(
+            AlertRow.group_key == group.key,
+            AlertRow.status == Status.FIRING.value,
+            AlertRow.disposition.in_([Disposition.WAITING.value, Disposition.INCIDENT.value]),
+        )
+        for found in self.session.scalars(query):
+            row = self.alerts.setdefault(found.fingerprint, found)
+            if row.fingerprint == subject or (
+                row.disposition == Disposition.INCIDENT.value and row.incident_number == incident.number
+            ):
+                continue
+            row.disposition = Disposition.INCIDENT.value
+            row.incident_number = incident.number
+            row.reason = ""
+            self._attach(incident, row, now)
+
+    def _attach(self, incident: Incident, alert: AlertRow, now: datetime, how: str = "") -> None:
+        """An occurrence of the alert joins the incident: one more occurrence, maybe one more alert."""
+        alert.incident_number = incident.number
+        key = (incident.number, alert.fingerprint)
+        if key in self._links:
+            link = self._links[key]
+        elif incident.number in self._new_incidents:
+            link = None  # a new incident has no links but the ones this batch made
+        else:
+            link = self.session.get(IncidentAlert, key)
+        if link is None:
+            link = IncidentAlert(
+                incident_number=incident.number,
+                fingerprint=alert.fingerprint,
+                first_attached_at=now,
+                last_attached_at=now,
+                occurrences=1,
+            )
+            self.session.add(link)
+            incident.alert_count += 1
+            self._log(
+                incident,
+                now,
+                "alert_attached",
+                f"alert attached: {_describe(alert)}" + (f" ({how})" if how else ""),
+                alert.fingerprint,
+            )
+        else:
+            link.occurrences += 1
+            link.last_attached_at = now
+            self._log(
+                incident,
+                now,
+                "alert_fired",
+                f"alert fired again: {_describe(alert)}" + (f" ({how})" if how else ""),
+                alert.fingerprint,
+            )
+        self._links[key] = link
+        incident.occurrence_count += 1
+        if incident.first_alert_at is None or alert.starts_at < incident.first_alert_at:
+            incident.first_alert_at = alert.starts_at
+        incident.last_alert_at = now if incident.last_alert_at is None else max(incident.last_alert_at, now)
+
+    def _relate(self, incident: Incident, fingerprint: str, why: str, now: datetime) -> None:
+        """An alert held back because of this incident's alert: listed with it, never lost."""
+        key = (incident.number, fingerprint)
+        link = self._links.get(key)
+        if link is None and incident.number not in self._new_incidents:
+            link = self.session.get(IncidentAlert, key)
+        if link is None:
+            link = IncidentAlert(
+                incident_number=incident.number,
+                fingerprint=fingerprint,
+                first_attached_at=now,
+                last_attached_at=now,
+                occurrences=1,
+                role="related",
+            )
+            self.session.add(link)
+            self._links[key] = link
+        alert = self.alerts.get(fingerprint)
+        what = _describe(alert) if alert is not None else fingerprint
+        self._log(incident, now, "related", f"related alert held back: {what} ({why})", fingerprint)
+
+    def _log(
+        self,
+        incident: Incident,
+        at: datetime,
+        kind: str,
+        text: str,
+        fingerprint: str | None = None,
+        actor: str = ENGINE_ACTOR,
+    ) -> None:
+        incident.updated_at = at
+        if incident.status == IncidentStatus.STALE.value:  # any update clears stale
+            incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN.value, None
+            self.session.add(
+                TimelineEntry(
+                    incident_number=incident.number,
+                    at=at,
+                    actor=actor,
+                    kind="unstale",
+                    text=f"no longer stale: {text}",
+                )
+            )
+        self.session.add(
+            TimelineEntry(
+                incident_number=incident.number,
+                at=at,
+                actor=actor,
+                kind=kind,
+                text=text,
+                fingerprint=fingerprint,
+            )
+        )
+
+
+def _describe(alert: AlertRow) -> str:
+    host = f" on {alert.host}" if alert.host and alert.host not in alert.name else ""
+    return f"{alert.name}{host} ({alert.severity})"
+
+
+class IncidentNumbers:
+    """Allocates incident numbers without flushing: they are never reused, even after a rollback.
+
+    PostgreSQL hands them out from the column's sequence; SQLite (one writer at a time, and this
+    transaction holds the write lock) continues AUTOINCREMENT's own counter.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._next: int | None = None
+
+    def next(self) -> int:
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = text("SELECT nextval(pg_get_serial_sequence('incidents', 'number'))")
+            return int(self.session.execute(query).scalar_one())
+        if self._next is None:
+            used = self.session.execute(
+                text("SELECT seq FROM sqlite_sequence WHERE name = 'incidents'")
+            ).scalar()
+            self._next = int(used or 0) + 1
+        number, self._next = self._next, self._next + 1
+        return number

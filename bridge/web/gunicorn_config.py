@@ -1,0 +1,46 @@
+"""gunicorn settings for bridge's web tier:
+
+    gunicorn --config python:bridge.web.gunicorn_config 'bridge.web.wsgi:create()'
+
+Threaded workers (`gthread`): a webhook spends its time waiting on the database commit, so a few
+threads per process keep the cores busy; processes scale with cores (WEB_CONCURRENCY, default 2).
+The command line or GUNICORN_CMD_ARGS override any of these. Metrics use prometheus_client's
+multiprocess mode, so /metrics adds up every worker's counters whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# Before any worker imports prometheus_client: counters then live in files shared by the workers.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bridge-metrics-")
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30  # a request takes milliseconds; a worker silent this long is stuck and replaced
+graceful_timeout = 30  # on SIGTERM, requests in flight get this long to finish
+keepalive = 5  # Alertmanager keeps its connections open between notifications
+max_requests = 20000  # recycle workers now and then: a slow leak never grows unbounded
+max_requests_jitter = 2000
+accesslog = "-"
+errorlog = "-"
+
+
+def on_starting(server: Any) -> None:
+    """Start with no counters left from a previous run of the master."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
