@@ -18,7 +18,7 @@ import requests
 from bridge.errors import BridgeError
 from bridge.settings import Settings
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
