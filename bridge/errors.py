@@ -3,12 +3,15 @@
     BridgeError
     ├── ConfigError          a bad BRIDGE_* setting
     ├── Unauthenticated      a missing or wrong bearer token
-    ├── PayloadError         a webhook body that is not what its source sends (field + reason)
-    ├── RulesError           a rules file with mistakes (file:line: reason, one per mistake)
+    ├── PayloadError         a webhook body or API request that is not what it must be (field + reason)
+    ├── RulesError           a rules or rota file with mistakes (file:line: reason, one per mistake)
     ├── InvalidTransition    an incident action its current status does not allow
     ├── Conflict             an action that would break an invariant (two active incidents per group)
-    ├── NotFound             no such incident / alert
-    └── StorageUnavailable   the database cannot take a write right now (the sender should retry)
+    ├── NotFound             no such incident / alert / silence / override / schedule
+    ├── StorageUnavailable   the database cannot take a write right now (the sender should retry)
+    ├── PermanentFailure     a peer (Zabbix, Alertmanager, a mail server) refused for good: no retry
+    ├── TraceError           a line of a recorded trace that cannot be read (which line, why)
+    └── ShareFailed          a process replaying a share of the history failed (which, why)
 
 None of them knows about HTTP: `bridge.web.errors` maps them to status codes in one place.
 """
@@ -79,3 +82,15 @@ class NotFound(BridgeError):
 
 class StorageUnavailable(BridgeError):
     """The database refused or failed a write; nothing was stored."""
+
+
+class PermanentFailure(BridgeError):
+    """The peer refused for good (bad request, not found, recipient refused): retrying cannot help."""
+
+
+class TraceError(BridgeError):
+    """A trace line that cannot be read: says which line and why."""
+
+
+class ShareFailed(BridgeError):
+    """A replay process failed: says which and why."""

@@ -28,17 +28,17 @@ from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
 from bridge.dedup.state import (
     EMPTY_CONTEXT,
     SUPPRESSIONS,
-    ActionKind,
     AlertState,
     Context,
     Decision,
     Disposition,
+    EffectKind,
+    EngineTimer,
     GroupState,
-    IncidentAction,
+    IncidentEffect,
     Member,
     Outcome,
     Routing,
-    TimerKind,
     TimerRequest,
 )
 from bridge.dedup.suppression import Suppression, suppression_for
@@ -241,9 +241,9 @@ class Engine:
                     )
                 elif known is not None and known.severity is not alert.severity:
                     group = work.put(evolve(group, severity=most_severe(group.severity, alert)))
-                    work.actions.append(
-                        IncidentAction(
-                            ActionKind.ALERT_UPDATED,
+                    work.effects.append(
+                        IncidentEffect(
+                            EffectKind.ALERT_UPDATED,
                             target,
                             fingerprint=alert.fingerprint,
                             text=f"{alert.name}: severity {known.severity} -> {alert.severity}",
@@ -255,7 +255,7 @@ class Engine:
                 if gate.passed:
                     why = f"rule {rule.describe}" + (f": {gate.reason}" if gate.reason else "")
                     group = self.ops.open(work, group, rule, alert, why, at)
-                    reopened = work.actions[-1].kind is ActionKind.REOPEN
+                    reopened = work.effects[-1].kind is EffectKind.REOPEN
                     incident, disposition = self.ops.attach(work, group, alert, rule), Disposition.INCIDENT
                     outcome = Outcome.REOPENED if reopened else Outcome.OPENED
                 else:
@@ -265,7 +265,7 @@ class Engine:
                         f"waiting: {gate.reason}",
                     )
                     if gate.due is not None and firing:
-                        work.timers.append(TimerRequest(TimerKind.HOLD, target, gate.due))
+                        work.timers.append(TimerRequest(EngineTimer.HOLD, target, gate.due))
 
         # 5. It resolved.
         if not firing and in_group:
@@ -315,11 +315,11 @@ class Engine:
         ):
             return Decision(Outcome.DUPLICATE, known.describe())
         if held.until is not None and alert.status is Status.FIRING:
-            work.timers.append(TimerRequest(TimerKind.RELEASE, held.key, held.until))
+            work.timers.append(TimerRequest(EngineTimer.RELEASE, held.key, held.until))
         if held.related is not None and held.related.incident is not None:
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.RELATED,
+            work.effects.append(
+                IncidentEffect(
+                    EffectKind.RELATED,
                     "",
                     incident=held.related.incident,
                     fingerprint=alert.fingerprint,
@@ -328,7 +328,7 @@ class Engine:
             )
         outcome = Outcome.INHIBITED if held.disposition is Disposition.INHIBITED else Outcome.SUPPRESSED
         return Decision(
-            outcome, state.describe(), alert=state, actions=tuple(work.actions), timers=tuple(work.timers)
+            outcome, state.describe(), alert=state, effects=tuple(work.effects), timers=tuple(work.timers)
         )
 
     def _stale(self, alert: Alert, known: AlertState) -> Decision:
@@ -337,7 +337,7 @@ class Engine:
         if alert.update is not None and known.group_key is not None:
             work = Work({})
             self._note(work, known.group_key, alert, known.incident)
-            return Decision(Outcome.NOTED, reason, actions=tuple(work.actions))
+            return Decision(Outcome.NOTED, reason, effects=tuple(work.effects))
         return Decision(Outcome.STALE, reason)
 
     def _finish(
@@ -352,7 +352,7 @@ class Engine:
             reason=state.describe(),
             alert=state,
             groups=tuple(work.changed.values()),
-            actions=tuple(work.actions),
+            effects=tuple(work.effects),
             timers=tuple(work.timers),
             releases=tuple(work.releases),
         )
@@ -397,9 +397,9 @@ class Engine:
         text = f"{who} in {source.capitalize()}: {update.action}" + (
             f": {update.message}" if update.message else ""
         )
-        work.actions.append(
-            IncidentAction(
-                ActionKind.NOTE,
+        work.effects.append(
+            IncidentEffect(
+                EffectKind.NOTE,
                 key,
                 incident=incident,
                 fingerprint=alert.fingerprint,
@@ -444,9 +444,9 @@ class Engine:
         last_seen = now if group.last_seen is None else max(group.last_seen, now)
         group = work.put(evolve(group, last_seen=last_seen))
         if group.incident is not None and group.incident.active:
-            work.actions.append(IncidentAction(ActionKind.RESOLVE, target, text=f"{alert.name} is back"))
+            work.effects.append(IncidentEffect(EffectKind.RESOLVE, target, text=f"{alert.name} is back"))
             work.put(evolve(group, incident=evolve(group.incident, active=False, resolved_at=now)))
-        work.timers.append(TimerRequest(TimerKind.HEARTBEAT, target, last_seen + rule.every))
+        work.timers.append(TimerRequest(EngineTimer.HEARTBEAT, target, last_seen + rule.every))
         reason = (
             f"heartbeat seen at {self._time(now)}; expected again by {self._time(last_seen + rule.every)}"
         )
@@ -458,36 +458,36 @@ class Engine:
             reason,
             alert=state,
             groups=tuple(work.changed.values()),
-            actions=tuple(work.actions),
+            effects=tuple(work.effects),
             timers=tuple(work.timers),
         )
 
     # -- timers ---------------------------------------------------------------------------------
 
-    def on_timer(self, kind: TimerKind, group: GroupState, now: datetime) -> Decision:
+    def on_timer(self, kind: EngineTimer, group: GroupState, now: datetime) -> Decision:
         """A timer of `group` is due: open the held incident, resolve the quiet one, see whether a
         flapping group calmed down, or notice a heartbeat that did not come."""
         rule = self.rules.rule_named(group.rule)
         work = Work({group.key: group})
         active = group.incident is not None and group.incident.active
-        if kind is TimerKind.HOLD:
+        if kind is EngineTimer.HOLD:
             if active or group.firing == 0:
                 return Decision(Outcome.NOTHING, "nothing held")
             gate = self.ops.gate(group, rule, now)
             if not gate.passed:
                 if gate.due is not None:
-                    work.timers.append(TimerRequest(TimerKind.HOLD, group.key, gate.due))
+                    work.timers.append(TimerRequest(EngineTimer.HOLD, group.key, gate.due))
                 return Decision(Outcome.WAITING, gate.reason, timers=tuple(work.timers))
             self.ops.open(work, group, rule, None, f"rule {rule.describe}: {gate.reason}", now)
-        elif kind is TimerKind.RESOLVE:
+        elif kind is EngineTimer.RESOLVE:
             if not active or group.firing > 0 or group.quiet_since is None or group.flapping:
                 return Decision(Outcome.NOTHING, "nothing to resolve")
             self.ops.resolve_when_due(work, group, rule, now)
-        elif kind is TimerKind.FLAPPING:
+        elif kind is EngineTimer.FLAPPING:
             if rule.flapping is None or not group.flapping:
                 return Decision(Outcome.NOTHING, "not flapping")
             self.ops.check_flapping(work, group, rule, now)
-        elif kind is TimerKind.HEARTBEAT:
+        elif kind is EngineTimer.HEARTBEAT:
             if rule.every is None or group.last_seen is None or active:
                 return Decision(Outcome.NOTHING, "no heartbeat expected")
             due = group.last_seen + rule.every
@@ -503,19 +503,19 @@ class Engine:
         else:
             return Decision(Outcome.NOTHING, f"{kind} timers are not a group's")
         outcomes = {
-            ActionKind.OPEN: Outcome.OPENED,
-            ActionKind.REOPEN: Outcome.REOPENED,
-            ActionKind.RESOLVE: Outcome.RESOLVED,
+            EffectKind.OPEN: Outcome.OPENED,
+            EffectKind.REOPEN: Outcome.REOPENED,
+            EffectKind.RESOLVE: Outcome.RESOLVED,
         }
         outcome = next(
-            (outcomes[a.kind] for a in work.actions if a.kind in outcomes),
-            Outcome.UPDATED if work.actions else Outcome.WAITING,
+            (outcomes[a.kind] for a in work.effects if a.kind in outcomes),
+            Outcome.UPDATED if work.effects else Outcome.WAITING,
         )
         return Decision(
             outcome,
             "",
             groups=tuple(work.changed.values()),
-            actions=tuple(work.actions),
+            effects=tuple(work.effects),
             timers=tuple(work.timers),
         )
 

@@ -16,11 +16,11 @@ from bridge.alert import Alert, Severity
 from bridge.dedup.evolve import evolve
 from bridge.dedup.rules import Rule, RuleSet
 from bridge.dedup.state import (
-    ActionKind,
+    EffectKind,
+    EngineTimer,
     GroupState,
-    IncidentAction,
+    IncidentEffect,
     IncidentView,
-    TimerKind,
     TimerRequest,
 )
 from bridge.timeutil import format_duration
@@ -39,7 +39,7 @@ class Work:
 
     groups: dict[str, GroupState]
     changed: dict[str, GroupState] = field(default_factory=dict)
-    actions: list[IncidentAction] = field(default_factory=list)
+    effects: list[IncidentEffect] = field(default_factory=list)
     timers: list[TimerRequest] = field(default_factory=list)
     releases: list[str] = field(default_factory=list)
 
@@ -129,9 +129,9 @@ class GroupOps:
         else:
             group = evolve(group, firing=firing)
         if attached:
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.ALERT_RESOLVED, key, incident=incident, fingerprint=fingerprint, text=note
+            work.effects.append(
+                IncidentEffect(
+                    EffectKind.ALERT_RESOLVED, key, incident=incident, fingerprint=fingerprint, text=note
                 )
             )
         rule = self.rules.rule_named(group.rule)
@@ -144,14 +144,14 @@ class GroupOps:
         due = group.quiet_since + rule.resolve_after
         if due <= now:
             quiet = format_duration(rule.resolve_after)
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.RESOLVE, group.key, text=f"all alerts resolved and quiet for {quiet}"
+            work.effects.append(
+                IncidentEffect(
+                    EffectKind.RESOLVE, group.key, text=f"all alerts resolved and quiet for {quiet}"
                 )
             )
             work.put(evolve(group, incident=evolve(group.incident, active=False, resolved_at=now)))
         else:
-            work.timers.append(TimerRequest(TimerKind.RESOLVE, group.key, due))
+            work.timers.append(TimerRequest(EngineTimer.RESOLVE, group.key, due))
 
     # -- flapping -------------------------------------------------------------------------------
 
@@ -172,15 +172,15 @@ class GroupOps:
         if not group.flapping and len(recent) >= flapping.changes:
             group = work.put(evolve(group, flapping=True))
             if group.incident is not None and group.incident.active:
-                work.actions.append(
-                    IncidentAction(ActionKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
+                work.effects.append(
+                    IncidentEffect(EffectKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
                 )
         elif group.flapping and len(recent) < flapping.below:
             group = work.put(evolve(group, flapping=False))
             if group.incident is not None and group.incident.active:
-                work.actions.append(
-                    IncidentAction(
-                        ActionKind.FLAPPING_ENDED, group.key, text=f"no longer flapping: {counted}"
+                work.effects.append(
+                    IncidentEffect(
+                        EffectKind.FLAPPING_ENDED, group.key, text=f"no longer flapping: {counted}"
                     )
                 )
                 if group.firing == 0 and group.quiet_since is not None:
@@ -189,7 +189,7 @@ class GroupOps:
             group = work.put(group)
         if group.flapping and recent:
             # it calms down at the latest when its oldest change leaves the window
-            work.timers.append(TimerRequest(TimerKind.FLAPPING, group.key, recent[0] + flapping.within))
+            work.timers.append(TimerRequest(EngineTimer.FLAPPING, group.key, recent[0] + flapping.within))
         return group
 
     # -- incidents ------------------------------------------------------------------------------
@@ -197,9 +197,9 @@ class GroupOps:
     def attach(self, work: Work, group: GroupState, alert: Alert, rule: Rule) -> int | None:
         """This alert's current occurrence joins the group's incident; returns its number."""
         assert group.incident is not None
-        work.actions.append(
-            IncidentAction(
-                ActionKind.ATTACH, group.key, fingerprint=alert.fingerprint, text=origin_note(alert)
+        work.effects.append(
+            IncidentEffect(
+                EffectKind.ATTACH, group.key, fingerprint=alert.fingerprint, text=origin_note(alert)
             )
         )
         self.raise_priority(work, group, alert, rule)
@@ -210,9 +210,9 @@ class GroupOps:
         assert group.incident is not None
         priority = rule.priority.for_severity(alert.severity)
         if priority.is_higher_than(group.incident.priority):
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.RAISE_PRIORITY,
+            work.effects.append(
+                IncidentEffect(
+                    EffectKind.RAISE_PRIORITY,
                     group.key,
                     priority=priority,
                     fingerprint=alert.fingerprint,
@@ -240,9 +240,9 @@ class GroupOps:
             and current.resolved_at is not None
             and at - current.resolved_at <= rule.reopen_within
         ):
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.REOPEN,
+            work.effects.append(
+                IncidentEffect(
+                    EffectKind.REOPEN,
                     group.key,
                     incident=current.number,
                     flapping=group.flapping,
@@ -252,9 +252,9 @@ class GroupOps:
             view = evolve(current, active=True, resolved_at=None)
         else:
             client = rule.client.client_of(alert) if rule.client is not None and alert is not None else None
-            work.actions.append(
-                IncidentAction(
-                    ActionKind.OPEN,
+            work.effects.append(
+                IncidentEffect(
+                    EffectKind.OPEN,
                     group.key,
                     priority=priority,
                     title=title or group.title,
@@ -269,8 +269,8 @@ class GroupOps:
         if group.flapping and rule.flapping is not None:
             # it began flapping before there was an incident to say so on: say it now
             counted = f"{len(group.changes)} changes in {format_duration(rule.flapping.within)}"
-            work.actions.append(
-                IncidentAction(ActionKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
+            work.effects.append(
+                IncidentEffect(EffectKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
             )
         return work.put(evolve(group, incident=view, occurrences=()))
 

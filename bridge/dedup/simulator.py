@@ -17,16 +17,16 @@ from bridge.alert import Alert, Status
 from bridge.dedup.engine import Engine
 from bridge.dedup.evolve import evolve
 from bridge.dedup.state import (
-    ActionKind,
     AlertState,
     Context,
     Decision,
     Disposition,
+    EffectKind,
+    EngineTimer,
     GroupState,
     IncidentView,
     Outcome,
     Silence,
-    TimerKind,
 )
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.priority import Priority
@@ -77,7 +77,7 @@ class Simulator:
         # incident, and how many occurrences joined an incident while it was flapping.
         self.reached: set[tuple[str, int]] = set()
         self.flapping_attached = 0
-        self._timers: dict[tuple[TimerKind, str], datetime] = {}
+        self._timers: dict[tuple[EngineTimer, str], datetime] = {}
         self._queue: list[tuple[datetime, str, str]] = []
         self.now: datetime | None = None
         # Where in its input the caller is: (delivery number, alert number within it). Each
@@ -109,7 +109,7 @@ class Simulator:
         self._fire_timers(now, inclusive=True)
         self.now = now if self.now is None or now > self.now else self.now
 
-    def cancel_timers(self, kind: TimerKind, after: datetime) -> None:
+    def cancel_timers(self, kind: EngineTimer, after: datetime) -> None:
         """Forget the timers of `kind` due after `after` (a replay's history ends there: a
         heartbeat due later was not lost, the record just stops)."""
         for timer, due in list(self._timers.items()):
@@ -147,13 +147,13 @@ class Simulator:
     def _fire_timers(self, now: datetime, *, inclusive: bool) -> None:
         while self._queue and (self._queue[0][0] <= now if inclusive else self._queue[0][0] < now):
             due, kind_text, key = heapq.heappop(self._queue)
-            kind = TimerKind(kind_text)
+            kind = EngineTimer(kind_text)
             if self._timers.get((kind, key)) != due:
                 continue  # replaced by a later request
             del self._timers[(kind, key)]
             self.now = due
             self._step = (*self.position, 0, due, kind_text, key, "")
-            if kind is TimerKind.RELEASE:
+            if kind is EngineTimer.RELEASE:
                 self._release(key, due)
             elif key in self.groups:
                 self._apply(self.engine.on_timer(kind, self._view(key), due), due)
@@ -205,9 +205,9 @@ class Simulator:
             self.alerts[state.fingerprint] = state
         for group in decision.groups:  # the incident's state lives in self.incidents
             self.groups[group.key] = group if group.incident is None else evolve(group, incident=None)
-        for action in decision.actions:
+        for action in decision.effects:
             number = action.incident or self.group_incident.get(action.group_key)
-            if action.kind is ActionKind.OPEN:
+            if action.kind is EffectKind.OPEN:
                 group = self.groups[action.group_key]
                 number = len(self.incidents) + 1
                 self.incidents.append(
@@ -233,27 +233,27 @@ class Simulator:
             if number is None:
                 continue
             incident = self.incidents[number - 1]
-            if action.kind is ActionKind.REOPEN:
+            if action.kind is EffectKind.REOPEN:
                 incident.status, incident.resolved_at = "open", None
                 incident.reopen_count += 1
                 incident.flapping = incident.flapping or action.flapping
                 self._log(number, now, "reopened", action.text)
                 self._attach_members(number, action.group_key, exclude=subject)
-            elif action.kind is ActionKind.ATTACH and action.fingerprint:
+            elif action.kind is EffectKind.ATTACH and action.fingerprint:
                 self._attach(incident, action.fingerprint, now)
-            elif action.kind is ActionKind.RAISE_PRIORITY and action.priority:
+            elif action.kind is EffectKind.RAISE_PRIORITY and action.priority:
                 self._log(number, now, "priority", f"{incident.priority} -> {action.priority}: {action.text}")
                 incident.priority = action.priority
-            elif action.kind is ActionKind.RESOLVE and incident.active:
+            elif action.kind is EffectKind.RESOLVE and incident.active:
                 incident.status, incident.resolved_at = "resolved", now
                 self._log(number, now, "resolved", action.text)
-            elif action.kind is ActionKind.RELATED and action.fingerprint:
+            elif action.kind is EffectKind.RELATED and action.fingerprint:
                 incident.related.add(action.fingerprint)
                 self._log(number, now, "related", action.fingerprint)
-            elif action.kind in (ActionKind.FLAPPING_STARTED, ActionKind.FLAPPING_ENDED):
-                incident.flapping = action.kind is ActionKind.FLAPPING_STARTED
+            elif action.kind in (EffectKind.FLAPPING_STARTED, EffectKind.FLAPPING_ENDED):
+                incident.flapping = action.kind is EffectKind.FLAPPING_STARTED
                 self._log(number, now, action.kind.value, action.text)
-            elif action.kind in (ActionKind.ALERT_RESOLVED, ActionKind.ALERT_UPDATED, ActionKind.NOTE):
+            elif action.kind in (EffectKind.ALERT_RESOLVED, EffectKind.ALERT_UPDATED, EffectKind.NOTE):
                 self._log(number, now, action.kind.value, action.text or (action.fingerprint or ""))
         if decision.alert is not None:
             self._track_inhibitor(self.alerts[decision.alert.fingerprint])

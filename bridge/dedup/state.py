@@ -135,7 +135,7 @@ class GroupState:
         return cls(key, rule, title, 0, None, None, (), None, None)
 
 
-class ActionKind(StrEnum):
+class EffectKind(StrEnum):
     OPEN = "open"  # open a new incident for the group, attaching its waiting alerts
     REOPEN = "reopen"  # reopen the group's resolved incident, attaching its waiting alerts
     ATTACH = "attach"  # this alert's current occurrence joins the group's incident
@@ -150,8 +150,8 @@ class ActionKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class IncidentAction:
-    kind: ActionKind
+class IncidentEffect:
+    kind: EffectKind
     group_key: str
     incident: int | None = None  # None: the group's current incident
     fingerprint: str | None = None
@@ -166,7 +166,7 @@ class IncidentAction:
     flapping: bool = False  # OPEN / REOPEN: the group is flapping
 
 
-class TimerKind(StrEnum):
+class EngineTimer(StrEnum):
     HOLD = "hold"  # re-check a group held by `for:`
     RESOLVE = "resolve"  # resolve a quiet group's incident after resolve_after
     FLAPPING = "flapping"  # see whether a flapping group has calmed down
@@ -176,7 +176,7 @@ class TimerKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TimerRequest:
-    kind: TimerKind
+    kind: EngineTimer
     key: str  # a group key, or for RELEASE the suppression ("maintenance:<name>", "silence:<id>")
     due: datetime
 
@@ -187,7 +187,7 @@ class Decision:
     reason: str
     alert: AlertState | None = None  # the alert's new state; None when unchanged
     groups: tuple[GroupState, ...] = ()  # groups whose state changed
-    actions: tuple[IncidentAction, ...] = ()
+    effects: tuple[IncidentEffect, ...] = ()
     timers: tuple[TimerRequest, ...] = ()
     releases: tuple[str, ...] = ()  # suppressions that ended now: decide again what they held back
 

@@ -2,7 +2,7 @@
 silence, or another alert that explains it (inhibition). Pure.
 
 Checked in that order; the first that applies wins. A held-back alert is recorded with its
-reason and looked at again when what held it back ends (see `TimerKind.RELEASE` and
+reason and looked at again when what held it back ends (see `EngineTimer.RELEASE` and
 `Decision.releases`), so nothing that is still firing afterwards is lost.
 """
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from bridge.services.outbox import PermanentFailure
+from bridge.errors import PermanentFailure
 from bridge.timeutil import iso
 
 

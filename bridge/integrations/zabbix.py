@@ -15,7 +15,7 @@ from typing import Any
 import requests
 from pyzabbix.api import ZabbixAPI, ZabbixAPIException
 
-from bridge.services.outbox import PermanentFailure
+from bridge.errors import PermanentFailure
 from bridge.settings import Settings
 from bridge.timeutil import from_unix
 

@@ -17,7 +17,7 @@ from typing import Any
 from bridge.dedup.engine import Engine
 from bridge.dedup.rules import RuleKind, RuleSet
 from bridge.dedup.simulator import SimIncident, Simulator
-from bridge.dedup.state import Disposition, Silence, TimerKind
+from bridge.dedup.state import Disposition, EngineTimer, Silence
 from bridge.errors import PayloadError
 from bridge.replay.trace import Recorded
 from bridge.sources import host_shard, parse_delivery
@@ -226,7 +226,7 @@ class Replay:
         end = until
         if end is None and summary.last_at is not None:
             end = summary.last_at + settling_time(self.rules)
-            self.simulator.cancel_timers(TimerKind.HEARTBEAT, after=summary.last_at)
+            self.simulator.cancel_timers(EngineTimer.HEARTBEAT, after=summary.last_at)
         if end is not None:
             self.simulator.position = (self._rows + 1, 0)
             self.simulator.advance(end)

@@ -25,7 +25,7 @@ from typing import Any
 
 from bridge.dedup.rules import RuleSet
 from bridge.dedup.state import Silence
-from bridge.errors import BridgeError
+from bridge.errors import ShareFailed
 from bridge.replay.replayer import Replay, Summary
 
 MIN_DELIVERIES_PER_SHARE = 20_000
@@ -36,10 +36,6 @@ STEP = 2000
 of the garbage collector's sight (`gc.freeze`). A replay's state only grows, and every full
 collection walked all of it again: a quarter of a million-alert replay's time went to
 collections that found nothing (15.6 of 62.3 s in one share; 1.7 s after)."""
-
-
-class ShareFailed(BridgeError):
-    """A replay process failed: says which and why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,10 @@ from sqlalchemy.orm import Session
 
 from bridge.alert import Source
 from bridge.db.models import Intake
-from bridge.errors import BridgeError
+from bridge.errors import TraceError
 from bridge.timeutil import ensure_utc
 
 SOURCES = {s.value: s for s in Source}
-
-
-class TraceError(BridgeError):
-    """A trace line that cannot be read: says which line and why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,28 +13,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bridge.db import timers
-from bridge.db.models import Incident, TimelineEntry
+from bridge.db.models import Incident
+from bridge.db.timeline import add_entry
 from bridge.errors import PayloadError
 from bridge.priority import Priority
 from bridge.services import oncall
 from bridge.services.live_rota import LiveRota
 from bridge.services.notifications import Kind, Notifier
 from bridge.ticketing import sla
-from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
+from bridge.ticketing.lifecycle import SYSTEM_ACTOR, IncidentAction, IncidentStatus
 from bridge.ticketing.rota import EscalationPolicy, Paged, Rota
 from bridge.yamldoc import did_you_mean
 
 log = logging.getLogger(__name__)
 
-ACTOR = "bridge"
 
-
-class TimerKind:
+class DutyTimer(StrEnum):
     """Durable timers of one incident each (subject: the incident number)."""
 
     ESCALATION = "escalation"  # the next escalation step
@@ -98,19 +98,19 @@ class Duty:
         origin: str | None,
     ) -> None:
         number = str(incident.number)
-        human = actor != ACTOR
+        human = actor != SYSTEM_ACTOR
         if human:
             incident.worked_at = now
         policy = self._policy(incident)
         status = IncidentStatus(incident.status)
         if action is IncidentAction.ACK:
-            timers.cancel_all(session, [TimerKind.ESCALATION, TimerKind.SLA_ACK], number)
+            timers.cancel_all(session, [DutyTimer.ESCALATION, DutyTimer.SLA_ACK], number)
             if policy.ack_timeout:
-                timers.defer(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
+                timers.defer(session, DutyTimer.ACK_TIMEOUT, number, now + policy.ack_timeout)
         elif action in (IncidentAction.RESOLVE, IncidentAction.CLOSE, IncidentAction.CANCEL):
-            done = [TimerKind.ESCALATION, TimerKind.ACK_TIMEOUT, TimerKind.SLA_ACK, TimerKind.SLA_RESOLVE]
+            done = [DutyTimer.ESCALATION, DutyTimer.ACK_TIMEOUT, DutyTimer.SLA_ACK, DutyTimer.SLA_RESOLVE]
             timers.cancel_all(
-                session, [*done, TimerKind.STALE, TimerKind.LONG_OPEN] if status.final else done, number
+                session, [*done, DutyTimer.STALE, DutyTimer.LONG_OPEN] if status.final else done, number
             )
         elif action in (IncidentAction.REJECT, IncidentAction.REOPEN):
             self._back_to_work(session, incident, action, actor, comment, now)
@@ -132,9 +132,9 @@ class Duty:
             self._arm_sla(session, incident)
         if human and status is IncidentStatus.ACKNOWLEDGED and action is not IncidentAction.ESCALATE:
             # Life on an acknowledged incident: escalation waits again for the ack timeout.
-            timers.cancel(session, TimerKind.ESCALATION, number)
+            timers.cancel(session, DutyTimer.ESCALATION, number)
             if policy.ack_timeout:
-                timers.defer(session, TimerKind.ACK_TIMEOUT, number, now + policy.ack_timeout)
+                timers.defer(session, DutyTimer.ACK_TIMEOUT, number, now + policy.ack_timeout)
 
     # -- escalation -----------------------------------------------------------------------------
 
@@ -146,7 +146,7 @@ class Duty:
         else:
             following = policy.after(incident.escalation_step, incident.escalation_round)
         if following is None:
-            timers.cancel(session, TimerKind.ESCALATION, str(incident.number))
+            timers.cancel(session, DutyTimer.ESCALATION, str(incident.number))
             self._log(
                 session,
                 incident,
@@ -193,7 +193,7 @@ class Duty:
             if following is not None and depth < len(policy.steps) * policy.repeat:
                 self._step(session, incident, policy, *following, now, why, depth=depth + 1)
                 return
-        timers.defer(session, TimerKind.ESCALATION, str(incident.number), now + current.wait)
+        timers.defer(session, DutyTimer.ESCALATION, str(incident.number), now + current.wait)
 
     # -- after a resolution ---------------------------------------------------------------------
 
@@ -271,23 +271,23 @@ class Duty:
         """Timers of an incident in work: SLA clocks, stale check, the long-open note."""
         number = str(incident.number)
         self._arm_sla(session, incident)
-        timers.defer(session, TimerKind.STALE, number, now + self.rota.stale_after)
+        timers.defer(session, DutyTimer.STALE, number, now + self.rota.stale_after)
         if self.rota.head_notify_open_after is not None and incident.resolved_at is None:
             timers.defer(
-                session, TimerKind.LONG_OPEN, number, incident.opened_at + self.rota.head_notify_open_after
+                session, DutyTimer.LONG_OPEN, number, incident.opened_at + self.rota.head_notify_open_after
             )
 
     def _arm_sla(self, session: Session, incident: Incident) -> None:
         number = str(incident.number)
         stop = []
         if incident.ack_due_at and incident.acknowledged_at is None and incident.ack_breached_at is None:
-            timers.defer(session, TimerKind.SLA_ACK, number, incident.ack_due_at)
+            timers.defer(session, DutyTimer.SLA_ACK, number, incident.ack_due_at)
         else:
-            stop.append(TimerKind.SLA_ACK)
+            stop.append(DutyTimer.SLA_ACK)
         if incident.resolve_due_at and incident.resolve_breached_at is None:
-            timers.defer(session, TimerKind.SLA_RESOLVE, number, incident.resolve_due_at)
+            timers.defer(session, DutyTimer.SLA_RESOLVE, number, incident.resolve_due_at)
         else:
-            stop.append(TimerKind.SLA_RESOLVE)
+            stop.append(DutyTimer.SLA_RESOLVE)
         if stop:
             timers.cancel_all(session, stop, number)
 
@@ -362,4 +362,4 @@ class Duty:
 
     @staticmethod
     def _log(session: Session, incident: Incident, now: datetime, kind: str, text: str) -> None:
-        session.add(TimelineEntry(incident_number=incident.number, at=now, actor=ACTOR, kind=kind, text=text))
+        add_entry(session, incident.number, now, kind, text)

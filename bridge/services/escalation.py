@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
 from bridge.db import timers
-from bridge.db.models import Incident, TimelineEntry
+from bridge.db.models import Incident
+from bridge.db.timeline import add_entry
 from bridge.priority import Priority
-from bridge.services.duty import Duty, TimerKind
+from bridge.services.duty import Duty, DutyTimer
 from bridge.services.notifications import Kind
 from bridge.ticketing.lifecycle import IncidentStatus
 from bridge.ticketing.rota import Paged
@@ -34,12 +35,12 @@ class DutyTimers:
         self.clock = clock
         self.duty = duty
         self.handlers: dict[str, Callable[[Session, Incident, datetime, datetime], None]] = {
-            TimerKind.ESCALATION: self._escalation,
-            TimerKind.ACK_TIMEOUT: self._ack_timeout,
-            TimerKind.SLA_ACK: self._sla_ack,
-            TimerKind.SLA_RESOLVE: self._sla_resolve,
-            TimerKind.STALE: self._stale,
-            TimerKind.LONG_OPEN: self._long_open,
+            DutyTimer.ESCALATION: self._escalation,
+            DutyTimer.ACK_TIMEOUT: self._ack_timeout,
+            DutyTimer.SLA_ACK: self._sla_ack,
+            DutyTimer.SLA_RESOLVE: self._sla_resolve,
+            DutyTimer.STALE: self._stale,
+            DutyTimer.LONG_OPEN: self._long_open,
         }
 
     def register(self, dispatcher: TimerDispatcher) -> None:
@@ -95,7 +96,7 @@ class DutyTimers:
             return
         alive = max(incident.acknowledged_at, incident.worked_at or incident.acknowledged_at)
         if alive + policy.ack_timeout > due:
-            timers.defer(session, TimerKind.ACK_TIMEOUT, str(incident.number), alive + policy.ack_timeout)
+            timers.defer(session, DutyTimer.ACK_TIMEOUT, str(incident.number), alive + policy.ack_timeout)
             return
         why = (
             f"ack timeout: acknowledged {format_duration(due - incident.acknowledged_at)} ago and neither "
@@ -108,7 +109,7 @@ class DutyTimers:
                 session, incident, [Paged(incident.assignee, "responsible")], Kind.ESCALATION, why, due
             )
         wait = policy.steps[incident.escalation_step or 0].wait if policy.steps else policy.ack_timeout
-        timers.defer(session, TimerKind.ESCALATION, str(incident.number), due + wait)
+        timers.defer(session, DutyTimer.ESCALATION, str(incident.number), due + wait)
 
     def _sla_ack(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
         if incident.acknowledged_at is not None or incident.ack_breached_at is not None:
@@ -116,7 +117,7 @@ class DutyTimers:
         if not IncidentStatus(incident.status).active or incident.ack_due_at is None:
             return
         if incident.ack_due_at > due:  # moved (a priority change): wait for the new deadline
-            timers.defer(session, TimerKind.SLA_ACK, str(incident.number), incident.ack_due_at)
+            timers.defer(session, DutyTimer.SLA_ACK, str(incident.number), incident.ack_due_at)
             return
         incident.ack_breached_at = incident.ack_due_at
         self._breach(session, incident, due, f"not acknowledged by {self.duty.local(incident.ack_due_at)}")
@@ -127,7 +128,7 @@ class DutyTimers:
         if not IncidentStatus(incident.status).active:
             return
         if incident.resolve_due_at > due:
-            timers.defer(session, TimerKind.SLA_RESOLVE, str(incident.number), incident.resolve_due_at)
+            timers.defer(session, DutyTimer.SLA_RESOLVE, str(incident.number), incident.resolve_due_at)
             return
         incident.resolve_breached_at = incident.resolve_due_at
         self._breach(session, incident, due, f"not resolved by {self.duty.local(incident.resolve_due_at)}")
@@ -158,10 +159,10 @@ class DutyTimers:
         after = self.duty.rota.stale_after
         number = str(incident.number)
         if status is IncidentStatus.STALE or status is IncidentStatus.RESOLVED:
-            timers.defer(session, TimerKind.STALE, number, due + after)  # look again later
+            timers.defer(session, DutyTimer.STALE, number, due + after)  # look again later
             return
         if incident.updated_at + after > due:
-            timers.defer(session, TimerKind.STALE, number, incident.updated_at + after)
+            timers.defer(session, DutyTimer.STALE, number, incident.updated_at + after)
             return
         quiet = format_duration(due - incident.updated_at)
         incident.stale_from = incident.status
@@ -177,7 +178,7 @@ class DutyTimers:
             self.duty.notify(
                 session, incident, [Paged(incident.assignee, "responsible")], Kind.STALE, f"for {quiet}", due
             )
-        timers.defer(session, TimerKind.STALE, number, due + after)
+        timers.defer(session, DutyTimer.STALE, number, due + after)
 
     def _long_open(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
         if not IncidentStatus(incident.status).active:
@@ -197,6 +198,4 @@ class DutyTimers:
 
     @staticmethod
     def _log(session: Session, incident: Incident, at: datetime, kind: str, text: str) -> None:
-        session.add(
-            TimelineEntry(incident_number=incident.number, at=at, actor="bridge", kind=kind, text=text)
-        )
+        add_entry(session, incident.number, at, kind, text)

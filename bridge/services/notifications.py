@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.clock import Clock
 from bridge.db.models import Notification, NotificationStatus, TimelineEntry
 from bridge.db.queries import claim_due, paged
-from bridge.services.outbox import PermanentFailure, backoff
+from bridge.errors import PermanentFailure
+from bridge.services.outbox import backoff
 from bridge.settings import Settings
 from bridge.ticketing.rota import Person
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.clock import Clock
 from bridge.db.models import OutboxJob, OutboxStatus, TimelineEntry
 from bridge.db.queries import claim_due, paged
-from bridge.errors import BridgeError
+from bridge.errors import PermanentFailure
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,6 @@ MAX_ATTEMPTS = 10
 """After this many failed attempts a job is parked as failed (visible in /api/outbox)."""
 LEASE = timedelta(minutes=5)
 """How long a claimed job is a worker's; after that another worker may take it again."""
-
-
-class PermanentFailure(BridgeError):
-    """The peer refused for good (bad request, not found): retrying cannot help."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, Silence
 from bridge.db.timers import claim as claim_timer
 from bridge.dedup.engine import Engine
 from bridge.dedup.matchers import parse_matcher
-from bridge.dedup.state import Context, Decision, Outcome, Silence, TimerKind
+from bridge.dedup.state import Context, Decision, EngineTimer, Outcome, Silence
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.errors import PayloadError
 from bridge.services.hooks import IncidentHooks
@@ -208,7 +208,7 @@ class Pipeline:
         return self.timers.run_due(limit)
 
     def _register_timers(self) -> None:
-        self.timers.register(TimerKind.RELEASE.value, self._fire_release)
+        self.timers.register(EngineTimer.RELEASE.value, self._fire_release)
         for kind in GROUP_TIMERS:
             self.timers.register(kind.value, partial(self._fire_group_timer, kind))
 
@@ -219,7 +219,7 @@ class Pipeline:
     def _release(self, key: str, now: datetime) -> Fired:
         engine = self.rules.engine
         with self.sessions() as session, session.begin():
-            claimed = claim_timer(session, TimerKind.RELEASE.value, key, now)
+            claimed = claim_timer(session, EngineTimer.RELEASE.value, key, now)
             if claimed is None:
                 return Fired.GONE
             store = self._store(session, engine)
@@ -228,10 +228,10 @@ class Pipeline:
                 store.finish()
         return Fired.FIRED
 
-    def _fire_group_timer(self, kind: TimerKind, key: str, now: datetime) -> Fired:
+    def _fire_group_timer(self, kind: EngineTimer, key: str, now: datetime) -> Fired:
         return self._retrying(partial(self._group_timer, kind, key, now))
 
-    def _group_timer(self, kind: TimerKind, key: str, now: datetime) -> Fired:
+    def _group_timer(self, kind: EngineTimer, key: str, now: datetime) -> Fired:
         """Lock the group, then the timer (the order deliveries lock them in, so concurrent workers
         cannot deadlock); a group another worker holds is left for the next tick, not waited on."""
         engine = self.rules.engine
@@ -272,7 +272,7 @@ class Pipeline:
         raise AssertionError("unreachable")
 
 
-GROUP_TIMERS = (TimerKind.HOLD, TimerKind.RESOLVE, TimerKind.FLAPPING, TimerKind.HEARTBEAT)
+GROUP_TIMERS = (EngineTimer.HOLD, EngineTimer.RESOLVE, EngineTimer.FLAPPING, EngineTimer.HEARTBEAT)
 """Timers about one group of alerts: the engine decides what they mean (`Engine.on_timer`)."""
 
 

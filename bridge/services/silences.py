@@ -17,7 +17,7 @@ from bridge.db.models import SilenceRow
 from bridge.db.queries import paged
 from bridge.dedup.loader import valid_key
 from bridge.dedup.matchers import parse_matcher
-from bridge.dedup.state import TimerKind
+from bridge.dedup.state import EngineTimer
 from bridge.errors import Conflict, NotFound, PayloadError
 
 STATES = ("active", "pending", "expired")
@@ -74,7 +74,7 @@ def create(
     )
     session.add(row)
     session.flush()
-    timers.schedule(session, TimerKind.RELEASE.value, f"silence:{row.id}", ends_at)
+    timers.schedule(session, EngineTimer.RELEASE.value, f"silence:{row.id}", ends_at)
     return row
 
 
@@ -87,7 +87,7 @@ def expire(session: Session, silence_id: int, now: datetime) -> SilenceRow:
         raise Conflict(f"silence {silence_id} has already ended")
     row.expired_at = now
     row.ends_at = min(row.ends_at, now)
-    timers.schedule(session, TimerKind.RELEASE.value, f"silence:{row.id}", now)
+    timers.schedule(session, EngineTimer.RELEASE.value, f"silence:{row.id}", now)
     return row
 
 

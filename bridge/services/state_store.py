@@ -20,22 +20,20 @@ from bridge.db import timers
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
 from bridge.dedup.engine import Engine
 from bridge.dedup.state import (
-    ActionKind,
     AlertState,
     Decision,
     Disposition,
+    EffectKind,
     GroupState,
-    IncidentAction,
+    IncidentEffect,
     IncidentView,
     Member,
 )
 from bridge.priority import Priority
 from bridge.services.hooks import IncidentHooks, NoHooks
-from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentStatus
-from bridge.ticketing.lifecycle import IncidentAction as LifecycleAction
+from bridge.ticketing.lifecycle import ACTIVE_STATUSES, SYSTEM_ACTOR, IncidentAction, IncidentStatus
 from bridge.timeutil import parse_instant
 
-ENGINE_ACTOR = "bridge"
 _CHUNK = 500
 
 
@@ -229,8 +227,8 @@ class StateStore:
         subject = decision.alert.fingerprint if decision.alert else None
         # Only a timer, or a group with more than this one alert firing, can have others to attach.
         lonely = subject is not None and all(g.firing <= 1 for g in decision.groups)
-        for action in decision.actions:
-            self._apply_action(action, subject, now, lonely)
+        for effect in decision.effects:
+            self._apply_effect(effect, subject, now, lonely)
         for timer in decision.timers:
             self._timers[(timer.kind.value, timer.key)] = timer.due
 
@@ -302,9 +300,9 @@ class StateStore:
         if group.incident is not None and group.incident.number is not None:
             row.incident_number = group.incident.number
 
-    def _apply_action(self, action: IncidentAction, subject: str | None, now: datetime, lonely: bool) -> None:
+    def _apply_effect(self, action: IncidentEffect, subject: str | None, now: datetime, lonely: bool) -> None:
         group = self.groups.get(action.group_key)
-        if action.kind is ActionKind.OPEN:
+        if action.kind is EffectKind.OPEN:
             assert group is not None
             self._open(group, action, subject, now, lonely)
             return
@@ -314,7 +312,7 @@ class StateStore:
         incident = self.incident(number)
         alert = self.alerts.get(action.fingerprint or "")
         what = _describe(alert) if alert is not None else (action.fingerprint or "")
-        if action.kind is ActionKind.REOPEN:
+        if action.kind is EffectKind.REOPEN:
             incident.status = IncidentStatus.OPEN.value
             incident.resolved_at = None
             incident.acknowledged_at = None
@@ -322,19 +320,19 @@ class StateStore:
             incident.flapping = incident.flapping or action.flapping
             self._log(incident, now, "reopened", f"reopened: {action.text}")
             self.hooks.incident_changed(
-                self.session, incident, LifecycleAction.REOPEN, ENGINE_ACTOR, action.text, now, None
+                self.session, incident, IncidentAction.REOPEN, SYSTEM_ACTOR, action.text, now, None
             )
             assert group is not None
             if not lonely:
                 self._attach_members(incident, group, subject, now)
-        elif action.kind is ActionKind.ATTACH and alert is not None:
+        elif action.kind is EffectKind.ATTACH and alert is not None:
             self._attach(incident, alert, now, action.text)
-        elif action.kind is ActionKind.ALERT_RESOLVED:
+        elif action.kind is EffectKind.ALERT_RESOLVED:
             how = f" ({action.text})" if action.text else ""
             self._log(incident, now, "alert_resolved", f"alert resolved: {what}{how}", action.fingerprint)
-        elif action.kind is ActionKind.ALERT_UPDATED:
+        elif action.kind is EffectKind.ALERT_UPDATED:
             self._log(incident, now, "alert_updated", action.text, action.fingerprint)
-        elif action.kind is ActionKind.RAISE_PRIORITY and action.priority is not None:
+        elif action.kind is EffectKind.RAISE_PRIORITY and action.priority is not None:
             old = incident.priority
             incident.priority = action.priority.value
             self._log(
@@ -345,21 +343,21 @@ class StateStore:
                 action.fingerprint,
             )
             self.hooks.incident_changed(
-                self.session, incident, LifecycleAction.PRIORITY, ENGINE_ACTOR, action.text, now, None
+                self.session, incident, IncidentAction.PRIORITY, SYSTEM_ACTOR, action.text, now, None
             )
-        elif action.kind is ActionKind.RESOLVE and incident.status in ACTIVE_STATUSES:
+        elif action.kind is EffectKind.RESOLVE and incident.status in ACTIVE_STATUSES:
             incident.status = IncidentStatus.RESOLVED.value
             incident.resolved_at = now
             self._log(incident, now, "resolved", f"resolved: {action.text}")
             self.hooks.incident_changed(
-                self.session, incident, LifecycleAction.RESOLVE, ENGINE_ACTOR, "", now, None
+                self.session, incident, IncidentAction.RESOLVE, SYSTEM_ACTOR, "", now, None
             )
-        elif action.kind is ActionKind.RELATED and action.fingerprint:
+        elif action.kind is EffectKind.RELATED and action.fingerprint:
             self._relate(incident, action.fingerprint, action.text, now)
-        elif action.kind in (ActionKind.FLAPPING_STARTED, ActionKind.FLAPPING_ENDED):
-            incident.flapping = action.kind is ActionKind.FLAPPING_STARTED
+        elif action.kind in (EffectKind.FLAPPING_STARTED, EffectKind.FLAPPING_ENDED):
+            incident.flapping = action.kind is EffectKind.FLAPPING_STARTED
             self._log(incident, now, action.kind.value, action.text)
-        elif action.kind is ActionKind.NOTE:
+        elif action.kind is EffectKind.NOTE:
             self._log(incident, now, "source_update", action.text, action.fingerprint, actor=action.actor)
             if action.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN.value:
                 incident.status = IncidentStatus.ACKNOWLEDGED.value
@@ -373,11 +371,11 @@ class StateStore:
                     actor=action.actor,
                 )
                 self.hooks.incident_changed(
-                    self.session, incident, LifecycleAction.ACK, action.actor, "", now, origin
+                    self.session, incident, IncidentAction.ACK, action.actor, "", now, origin
                 )
 
     def _open(
-        self, group: AlertGroup, action: IncidentAction, subject: str | None, now: datetime, lonely: bool
+        self, group: AlertGroup, action: IncidentEffect, subject: str | None, now: datetime, lonely: bool
     ) -> None:
         first = self.alerts.get(subject or "")
         incident = Incident(
@@ -513,7 +511,7 @@ class StateStore:
         kind: str,
         text: str,
         fingerprint: str | None = None,
-        actor: str = ENGINE_ACTOR,
+        actor: str = SYSTEM_ACTOR,
     ) -> None:
         incident.updated_at = at
         if incident.status == IncidentStatus.STALE.value:  # any update clears stale

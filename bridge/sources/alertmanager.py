@@ -13,7 +13,7 @@ from typing import Any
 
 from bridge.alert import Alert, Severity, Source, Status
 from bridge.errors import PayloadError
-from bridge.sources import Delivery
+from bridge.sources.delivery import Delivery
 from bridge.timeutil import parse_instant
 
 _SEVERITY_WORDS: dict[str, Severity] = {

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from bridge.alert import Alert, Source
 from bridge.errors import PayloadError
-from bridge.sources import decode_json, parse_delivery
+from bridge.sources import parse_delivery
+from bridge.sources.delivery import decode_json
 
 
 def alerts_in(text: str, received_at: datetime) -> tuple[Alert, ...]:

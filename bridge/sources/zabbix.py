@@ -17,7 +17,7 @@ from typing import Any
 
 from bridge.alert import Alert, Severity, Source, SourceUpdate, Status
 from bridge.errors import PayloadError
-from bridge.sources import Delivery
+from bridge.sources.delivery import Delivery
 from bridge.timeutil import from_unix, parse_instant
 
 SCHEMA = "bridge.zabbix.v1"

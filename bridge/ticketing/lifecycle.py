@@ -18,6 +18,10 @@ from enum import StrEnum
 
 from bridge.errors import InvalidTransition
 
+SYSTEM_ACTOR = "bridge"
+"""The actor the timeline names for what bridge does itself: its rules, timers, messages and
+write-back. People are named by their handle (or `cli:<user>`, `admin`, `zabbix:<name>`)."""
+
 
 class IncidentStatus(StrEnum):
     OPEN = "open"

@@ -14,8 +14,9 @@ from bridge.dedup.loader import load_rules_texts
 from bridge.dedup.matchers import parse_matcher
 from bridge.dedup.state import Silence
 from bridge.dedup.summary import describe_ruleset
+from bridge.errors import TraceError
 from bridge.replay.replayer import Replay, settling_time, waiting_kind
-from bridge.replay.trace import Recorded, TraceError, read_trace, record_line, write_trace
+from bridge.replay.trace import Recorded, read_trace, record_line, write_trace
 from bridge.sources.document import alerts_in
 from tests.support.payloads import am_alert, am_notification
 
