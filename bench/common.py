@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bridge.db.engine import create_db_engine, upgrade
+from bridge.db.engine import create_db_engine
+from bridge.db.migrate import upgrade
 from bridge.settings import normalize_database_url
 
 REPO = Path(__file__).resolve().parents[1]

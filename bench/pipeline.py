@@ -29,11 +29,11 @@ from bench.common import REPO, database_argument, fresh_database, report
 from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.db.intake import store_delivery
+from bridge.integrations.channels import WebhookChannel
 from bridge.services.duty import Duty
-from bridge.services.intake import store_delivery
-from bridge.services.live_rota import LiveRota
-from bridge.services.live_rules import LiveRules
-from bridge.services.notifications import Notifier, Templates, WebhookChannel
+from bridge.services.live import LiveRota, LiveRules
+from bridge.services.notifications import Notifier, Templates
 from bridge.services.pipeline import Pipeline
 from bridge.sources import parse_delivery
 

@@ -23,12 +23,13 @@ from sqlalchemy import insert
 
 from bench.common import REPO, report
 from bench.week import week
-from bridge.db.engine import create_db_engine, upgrade
+from bridge.db.engine import create_db_engine
+from bridge.db.intake import intake_row
+from bridge.db.migrate import upgrade
 from bridge.db.models import Intake, IntakeStatus
 from bridge.dedup.loader import load_rules_dir
 from bridge.replay.shares import ReplaySpec, replay_stored, share_count
 from bridge.replay.trace import Recorded
-from bridge.services.intake import intake_row
 from bridge.sources import parse_delivery
 
 ALERTS_PER_HOST = 109  # what bench/week.py makes of one host in a week (measured: 16,375 for 150)

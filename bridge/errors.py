@@ -11,6 +11,7 @@
     ├── StorageUnavailable   the database cannot take a write right now (the sender should retry)
     ├── PermanentFailure     a peer (Zabbix, Alertmanager, a mail server) refused for good: no retry
     ├── TraceError           a line of a recorded trace that cannot be read (which line, why)
+    ├── HistoryUnreadable    the database a replay or an export reads is not (an upgraded) bridge's
     └── ShareFailed          a process replaying a share of the history failed (which, why)
 
 None of them knows about HTTP: `bridge.web.errors` maps them to status codes in one place.
@@ -90,6 +91,10 @@ class PermanentFailure(BridgeError):
 
 class TraceError(BridgeError):
     """A trace line that cannot be read: says which line and why."""
+
+
+class HistoryUnreadable(BridgeError):
+    """The stored history cannot be read: the database is not bridge's, or not upgraded."""
 
 
 class ShareFailed(BridgeError):

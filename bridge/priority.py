@@ -19,3 +19,8 @@ class Priority(StrEnum):
 
     def is_higher_than(self, other: Priority) -> bool:
         return self.rank < other.rank
+
+
+SUPPORT_LINES = ("L1", "L2", "L3")
+"""Who works on an incident: L1 solves simple cases and classifies the rest, L2 is an experienced
+engineer, L3 the developers. An incident records its current line."""

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import text
 
 from bridge.clock import FakeClock
-from bridge.db.engine import create_db_engine, upgrade
+from bridge.db.engine import create_db_engine
+from bridge.db.migrate import upgrade
 from bridge.db.models import Base
 from tests.support.postgres import Unavailable, fresh_database, throwaway_cluster
 from tests.support.redis import RedisServer, throwaway_redis

@@ -13,13 +13,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import requests
 
+from bridge.cli.common import command_services
 from bridge.errors import BridgeError
-from bridge.settings import Settings
+from bridge.services.tokens import Scope
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 ZERO_TIME = "0001-01-01T00:00:00Z"
+TEMPORARY = timedelta(hours=1)
+"""How long the tokens the demo mints itself stay valid."""
 
 
 def _fixture(path: str) -> dict[str, Any]:
@@ -112,14 +116,11 @@ def zabbix_storm(now: datetime) -> list[dict[str, Any]]:
 
 def run_demo(
     url: str,
-    alertmanager_token: str | None,
-    zabbix_token: str | None,
-    admin_token: str | None,
+    tokens: dict[str, str],
     wait: float,
-    settings: Callable[[], Settings],
     echo: Callable[[str], None],
 ) -> None:
-    tokens = _tokens(alertmanager_token, zabbix_token, admin_token, settings)
+    """Send the storm to the bridge at `url` with `tokens` (by scope) and print what it made of it."""
     try:
         requests.get(f"{url}/healthz", timeout=5).raise_for_status()
     except requests.RequestException as exc:
@@ -175,23 +176,29 @@ def _post(url: str, token: str, body: dict[str, Any]) -> requests.Response:
     )
 
 
-def _tokens(
-    alertmanager: str | None, zabbix: str | None, admin: str | None, settings: Callable[[], Settings]
-) -> dict[str, str]:
-    given = {"alertmanager": alertmanager, "zabbix": zabbix, "admin": admin}
-    if all(given.values()):
-        return {k: v for k, v in given.items() if v}
-    from bridge.db.engine import create_db_engine, make_session_factory
-    from bridge.services.tokens import Scope, issue_temporary
+@click.command()
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="Where bridge runs.")
+@click.option("--alertmanager-token", envvar="BRIDGE_ALERTMANAGER_TOKEN", help="Default: a temporary one.")
+@click.option("--zabbix-token", envvar="BRIDGE_ZABBIX_TOKEN", help="Default: a temporary one.")
+@click.option("--admin-token", envvar="BRIDGE_ADMIN_TOKEN", help="Default: a temporary one.")
+@click.option(
+    "--wait", default=30.0, show_default=True, help="Seconds to wait for bridge to process the storm."
+)
+def demo(
+    url: str, alertmanager_token: str | None, zabbix_token: str | None, admin_token: str | None, wait: float
+) -> None:
+    """Send a realistic storm of sample alerts to a running bridge and show what it made of them.
 
-    loaded = settings()
-    engine = create_db_engine(loaded.database_url, timeout=loaded.db_timeout)
-    sessions = make_session_factory(engine)
-    now = datetime.now(UTC)
+    Tokens not given are minted as temporary tokens (1 hour) in BRIDGE_DATABASE_URL, which must be
+    the database of the bridge at URL.
+    """
+    given = {Scope.ALERTMANAGER: alertmanager_token, Scope.ZABBIX: zabbix_token, Scope.ADMIN: admin_token}
     try:
-        return {
-            scope: token or issue_temporary(sessions, Scope(scope), "demo", timedelta(hours=1), now)
-            for scope, token in given.items()
-        }
-    finally:
-        engine.dispose()
+        tokens = {scope.value: token for scope, token in given.items() if token}
+        if len(tokens) < len(given):
+            with command_services() as services:
+                for scope, token in given.items():
+                    tokens[scope.value] = token or services.tokens.issue_temporary(scope, "demo", TEMPORARY)
+        run_demo(url.rstrip("/"), tokens, wait, click.echo)
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None

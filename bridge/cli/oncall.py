@@ -1,51 +1,26 @@
-"""The rota and report commands of `bridge`: who is on duty, the rota file, the SLA report.
-Registered on the main command by `bridge.cli`; thin, like the rest: parse, call one service, print."""
+"""`bridge oncall`, `bridge rota check` and `bridge reports sla`: who is on duty, the rota file,
+the SLA report."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
+from bridge.cli.common import command_services, instant, load_settings, when
 from bridge.errors import BridgeError, RulesError
+from bridge.services.oncall import ComingShifts, OnCallNow
+from bridge.services.reports import SlaReport
 from bridge.settings import Settings
+from bridge.ticketing.rota import Rota
+from bridge.ticketing.rota_loader import load_rota_file, rota_path
+from bridge.timeutil import format_duration
+from bridge.web.serialize import on_duty_json, shifts_json, sla_row_json
 
-
-def _settings() -> Settings:
-    from bridge.cli.main import _settings as read
-
-    return read()
-
-
-def _database() -> Any:
-    from bridge.cli.main import _database as open_database
-
-    return open_database()
-
-
-def _rota() -> Any:
-    from bridge.services.live_rota import LiveRota
-
-    settings = _settings()
-    try:
-        return LiveRota(settings.rules_dir, settings.zone).rota
-    except RulesError as exc:
-        raise click.ClickException(f"rota refused:\n{exc}") from None
-
-
-def _when(text: str | None) -> Any:
-    from bridge.clock import SystemClock
-    from bridge.timeutil import parse_instant
-
-    if not text:
-        return SystemClock().now()
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO 8601 time with a zone") from None
+WEEK = timedelta(days=7)
 
 
 @click.command()
@@ -55,58 +30,50 @@ def _when(text: str | None) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def oncall(at_text: str | None, schedule: str | None, week: bool, as_json: bool) -> None:
     """Who is on duty (per schedule) and who would own a new incident of each client."""
-    from datetime import timedelta
-
-    from bridge.services import oncall as service
-    from bridge.web.serialize import on_duty_json
-
-    rota = _rota()
-    at = _when(at_text)
-
-    def local(instant: Any) -> str:
-        return str(instant.astimezone(rota.tz).strftime("%a %Y-%m-%d %H:%M"))
-
+    at = when(at_text)
     try:
-        with _database() as sessions, sessions() as session:
+        with command_services() as services:
             if week:
-                found = service.coming_shifts(session, rota, at, at + timedelta(days=7), schedule)
-                if as_json:
-                    body = {n: [on_duty_json(n, s, rota) for s in spans] for n, spans in found.items()}
-                    click.echo(json.dumps(body, indent=2))
-                    return
-                click.echo(f"Shifts from {local(at)} for a week ({rota.tz}):")
-                for name, spans in found.items():
-                    click.echo(f"{name}:")
-                    for span in spans:
-                        mark = "  (override)" if span.override else ""
-                        click.echo(
-                            f"  {local(span.shift_start)} - {local(span.shift_end)}  "
-                            f"{rota.display(span.person)}{mark}"
-                        )
-                    if not spans:
-                        click.echo("  nobody")
+                _print_shifts(services.oncall.shifts(at, at + WEEK, schedule), at, as_json)
                 return
-            duties = service.on_duty(session, rota, at, schedule)
-            extra = service.overrides(session, at)
+            now = services.oncall.now(at, schedule)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
-    owners = {c or "(no client)": rota.responsible_for(c, at, extra) for c in [*rota.clients, None]}
+    _print_on_duty(now, schedule, as_json)
+
+
+def _print_shifts(found: ComingShifts, at: datetime, as_json: bool) -> None:
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "schedules": [on_duty_json(d.schedule, d.duty, rota) for d in duties],
-                    "responsible": {
-                        c: None if o is None else {"person": o.person, "why": o.why}
-                        for c, o in owners.items()
-                    },
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(shifts_json(found), indent=2))
         return
-    click.echo(f"On duty at {local(at)} ({rota.tz}), rota {rota.version}:")
-    for item in duties:
+    rota = found.rota
+    click.echo(f"Shifts from {_local(rota, at)} for a week ({rota.tz}):")
+    for name, spans in found.shifts.items():
+        click.echo(f"{name}:")
+        for span in spans:
+            mark = "  (override)" if span.override else ""
+            click.echo(
+                f"  {_local(rota, span.shift_start)} - {_local(rota, span.shift_end)}  "
+                f"{rota.display(span.person)}{mark}"
+            )
+        if not spans:
+            click.echo("  nobody")
+
+
+def _print_on_duty(now: OnCallNow, schedule: str | None, as_json: bool) -> None:
+    rota = now.rota
+    owners = {client or "(no client)": owner for client, owner in now.responsible.items()}
+    if as_json:
+        body = {
+            "schedules": [on_duty_json(d.schedule, d.duty, rota) for d in now.duties],
+            "responsible": {
+                c: None if o is None else {"person": o.person, "why": o.why} for c, o in owners.items()
+            },
+        }
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo(f"On duty at {_local(rota, now.at)} ({rota.tz}), rota {rota.version}:")
+    for item in now.duties:
         if item.duty is None:
             click.echo(f"  {item.schedule:<18} nobody")
             continue
@@ -114,13 +81,17 @@ def oncall(at_text: str | None, schedule: str | None, week: bool, as_json: bool)
         mark = " (override)" if duty.override else ""
         click.echo(
             f"  {item.schedule:<18} {rota.display(duty.person):<34} "
-            f"{local(duty.shift_start)} - {local(duty.shift_end)}{mark}"
+            f"{_local(rota, duty.shift_start)} - {_local(rota, duty.shift_end)}{mark}"
         )
     if schedule is None:
         click.echo("A new incident now goes to:")
         for client, owner in owners.items():
             shown = "nobody" if owner is None else f"{rota.display(owner.person)}: {owner.why}"
             click.echo(f"  {client:<18} {shown}")
+
+
+def _local(rota: Rota, instant_: datetime) -> str:
+    return str(instant_.astimezone(rota.tz).strftime("%a %Y-%m-%d %H:%M"))
 
 
 @click.group()
@@ -132,8 +103,6 @@ def rota() -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def rota_check(path: Path | None) -> None:
     """Validate a rota file (default: BRIDGE_RULES_DIR/rota.yaml); exit 1 on any mistake."""
-    from bridge.ticketing.rota_loader import load_rota_file, rota_path
-
     settings = Settings.from_env()
     path = path or rota_path(settings.rules_dir)
     try:
@@ -160,30 +129,29 @@ def reports() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def reports_sla(start_text: str | None, end_text: str | None, client: str | None, as_json: bool) -> None:
     """Per client and priority: count, time to acknowledge and resolve (median, p90), breaches."""
-    from datetime import timedelta
-
-    from bridge.services.reports import sla_report
-    from bridge.timeutil import format_duration
-    from bridge.web.serialize import sla_row_json
-
-    found_rota = _rota()
-    end = _when(end_text)
-    start = _when(start_text) if start_text else end - timedelta(days=30)
-    with _database() as sessions, sessions() as session:
-        rows = sla_report(session, found_rota, start, end, client)
+    start = instant(start_text) if start_text else None
+    end = instant(end_text) if end_text else None
+    try:
+        with command_services(load_settings()) as services:
+            report = services.reports.sla(start, end, client)
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps([sla_row_json(r) for r in rows], indent=2))
+        click.echo(json.dumps([sla_row_json(r) for r in report.rows], indent=2))
         return
+    _print_sla(report)
 
+
+def _print_sla(report: SlaReport) -> None:
     def shown(seconds: float | None) -> str:
         return "-" if seconds is None else format_duration(timedelta(seconds=round(seconds)))
 
-    click.echo(f"SLA from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC (service time)")
+    click.echo(f"SLA from {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC (service time)")
     click.echo(
         f"{'client':<14} {'pri':<3} {'count':>5}  {'ack median':>10} {'ack p90':>9}  "
         f"{'res median':>10} {'res p90':>9}  breaches (ack/resolve)"
     )
-    for row in rows:
+    for row in report.rows:
         click.echo(
             f"{row.client:<14} {row.priority:<3} {row.count:>5}  {shown(row.ack_median):>10} "
             f"{shown(row.ack_p90):>9}  {shown(row.resolve_median):>10} {shown(row.resolve_p90):>9}  "
@@ -193,5 +161,5 @@ def reports_sla(start_text: str | None, end_text: str | None, client: str | None
             click.echo(
                 f"    #{breach.number} {breach.target} due {breach.due_at:%Y-%m-%d %H:%M} UTC: {breach.title}"
             )
-    if not rows:
+    if not report.rows:
         click.echo("(no incidents opened in this period)")

@@ -1,19 +1,30 @@
-"""`bridge rules ...`: check, test, replay and explain rules. Registered on the main command by
-`bridge.cli`; thin: parse options, call one service, print."""
+"""`bridge rules ...`: check, test, replay and explain rules; thin: parse options, call the rules
+tools or the replay, print."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.cli.common import duration, instant, load_settings
+from bridge.cli.ruletest import rules_test
+from bridge.dedup.explain import explain
+from bridge.dedup.loader import load_rules_dir
+from bridge.dedup.rules import RuleSet
+from bridge.dedup.summary import describe_ruleset
 from bridge.errors import BridgeError, PayloadError, RulesError
+from bridge.replay.history import StoredHistory
+from bridge.replay.replayer import Replay, Summary
+from bridge.replay.shares import ReplaySpec, share_count, why_hosts_meet
+from bridge.replay.text import render
+from bridge.replay.trace import parse_line
 from bridge.settings import Settings
+from bridge.sources.document import alerts_in
 
 
 @click.group()
@@ -21,15 +32,10 @@ def rules() -> None:
     """Check, test, replay and explain rules files."""
 
 
-def _register_test() -> None:
-    from bridge.cli.ruletest import rules_test
-
-    rules.add_command(rules_test)
+rules.add_command(rules_test)
 
 
-def _load(directory: Path | None) -> Any:
-    from bridge.dedup.loader import load_rules_dir
-
+def _load(directory: Path | None) -> RuleSet:
     directory = directory or Settings.from_env().rules_dir
     try:
         return load_rules_dir(directory)
@@ -43,8 +49,6 @@ def _load(directory: Path | None) -> Any:
 def rules_check(directory: Path | None) -> None:
     """Validate a rules directory (default: BRIDGE_RULES_DIR) and print what it holds; exit 1
     on any mistake, each reported as file:line: reason. Usable in your own CI."""
-    from bridge.dedup.summary import describe_ruleset
-
     directory = directory or Settings.from_env().rules_dir
     ruleset = _load(directory)
     click.echo("\n".join(describe_ruleset(ruleset, str(directory))))
@@ -64,10 +68,7 @@ def rules_explain(alert_file: IO[str], directory: Path | None, at_text: str | No
 
     ALERT_FILE ('-' for stdin) holds an Alertmanager webhook body, a single Alertmanager alert
     (with `labels`), a bridge.zabbix.v1 body, or one line of a trace."""
-    from bridge.dedup.explain import explain
-    from bridge.sources.document import alerts_in
-
-    at = _instant(at_text) if at_text else datetime.now().astimezone()
+    at = instant(at_text) if at_text else datetime.now().astimezone()
     ruleset = _load(directory)
     try:
         alerts = alerts_in(alert_file.read(), at)
@@ -128,16 +129,12 @@ def rules_replay(
 ) -> None:
     """Run stored alert history (or a recorded trace) through a rules directory in simulated
     time and print what it would have done, side by side with what actually happened."""
-    from bridge.replay.replayer import Replay, Summary
-    from bridge.replay.shares import ReplaySpec
-    from bridge.replay.text import render
-
     if since_text and from_text:
         raise click.UsageError("give --since or --from, not both")
-    until = _instant(until_text) if until_text else None
-    start = _instant(from_text) if from_text else None
+    until = instant(until_text) if until_text else None
+    start = instant(from_text) if from_text else None
     if since_text or (start is None and input_file is None):
-        start = datetime.now().astimezone() - _duration(since_text or "7d")
+        start = datetime.now().astimezone() - duration(since_text or "7d")
     candidate_rules = _load(directory)
     label = "candidate" if directory else "live rules"
     show = sys.stderr.isatty() if progress is None else progress
@@ -150,21 +147,21 @@ def rules_replay(
             _replay_trace(input_file, replays, start, until, show)
             summaries = [r.finish(until) for r in replays]
         else:
-            silences = _stored_silences()
+            settings = load_settings()
+            history = StoredHistory(settings.database_url, settings.db_timeout)
+            silences = history.silences()
             specs = [ReplaySpec(candidate_rules, label, silences)]
             if against is not None:
                 specs.append(ReplaySpec(_load(against), str(against), silences))
             until = until or datetime.now().astimezone()
-            summaries = _replay_database(specs, start, until, show, jobs)
+            summaries = _replay_database(history, specs, start, until, show, jobs)
+            if len(summaries) == 1:
+                baseline = history.recorded(start, until)
         candidate = summaries[0]
         if len(summaries) > 1:
             baseline = summaries[1]
-        elif input_file is None:
-            baseline = _recorded(start, until)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
-    except SQLAlchemyError as exc:
-        raise history_unreadable(exc) from None
     if as_json:
         body = candidate.as_json()
         body["rules_version"] = candidate_rules.version
@@ -176,20 +173,9 @@ def rules_replay(
     click.echo(render(candidate, baseline, limit))
 
 
-def history_unreadable(exc: SQLAlchemyError) -> click.ClickException:
-    """The database cannot give its history: say which and what to check, not a traceback."""
-    cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    return click.ClickException(
-        f"cannot read the history from BRIDGE_DATABASE_URL ({exc.__class__.__name__}: {cause}); "
-        "is it bridge's database, upgraded (`bridge db upgrade`)?"
-    )
-
-
 def _replay_trace(
-    trace: IO[str], replays: list[Any], start: datetime | None, until: datetime | None, show: bool
+    trace: IO[str], replays: list[Replay], start: datetime | None, until: datetime | None, show: bool
 ) -> None:
-    from bridge.replay.trace import parse_line
-
     size = _size_of(trace)
     with click.progressbar(length=size or 1, label="replaying", file=sys.stderr, hidden=not show) as bar:
         for number, line in enumerate(trace, start=1):
@@ -206,24 +192,18 @@ def _replay_trace(
 
 
 def _replay_database(
-    specs: list[Any], start: datetime | None, until: datetime, show: bool, jobs: int | None
-) -> list[Any]:
-    from sqlalchemy import func, select
-
-    from bridge.cli.main import _database, _settings
-    from bridge.db.models import Intake
-    from bridge.replay.shares import replay_stored, share_count, why_hosts_meet
-
-    with _database(read_only=True) as sessions, sessions() as session:
-        count = select(func.count()).select_from(Intake).where(Intake.received_at < until)
-        if start is not None:
-            count = count.where(Intake.received_at >= start)
-        total = session.scalar(count) or 0
+    history: StoredHistory,
+    specs: list[ReplaySpec],
+    start: datetime | None,
+    until: datetime,
+    show: bool,
+    jobs: int | None,
+) -> list[Summary]:
+    total = history.count(start, until)
     shares = share_count(specs, total, jobs)
     if jobs is not None and jobs > 1 and shares == 1:
         why = next(w for w in (why_hosts_meet(s.rules) for s in specs) if w)
         click.echo(f"replaying on one process: {why}", err=True)
-    settings = _settings()
     with click.progressbar(length=total or 1, label="replaying", file=sys.stderr, hidden=not show) as bar:
         shown = 0
 
@@ -232,35 +212,7 @@ def _replay_database(
             bar.update(done - shown)
             shown = done
 
-        return replay_stored(
-            settings.database_url,
-            specs,
-            start,
-            until,
-            until,
-            shares=shares,
-            progress=advance,
-            db_timeout=settings.db_timeout,
-        )
-
-
-def _stored_silences() -> tuple[Any, ...]:
-    from sqlalchemy import select
-
-    from bridge.cli.main import _database
-    from bridge.db.models import SilenceRow
-    from bridge.services.pipeline import silence_from_row
-
-    with _database(read_only=True) as sessions, sessions() as session:
-        return tuple(silence_from_row(row) for row in session.scalars(select(SilenceRow)))
-
-
-def _recorded(start: datetime | None, until: datetime | None) -> Any:
-    from bridge.cli.main import _database
-    from bridge.replay.history import recorded_summary
-
-    with _database(read_only=True) as sessions, sessions() as session:
-        return recorded_summary(session, start, until)
+        return history.replay(specs, start, until, shares, advance)
 
 
 def _size_of(stream: IO[str]) -> int:
@@ -268,26 +220,3 @@ def _size_of(stream: IO[str]) -> int:
         return Path(stream.name).stat().st_size
     except (OSError, TypeError):
         return 0
-
-
-def _instant(text: str) -> datetime:
-    from bridge.timeutil import parse_instant
-
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO 8601 time with a zone (e.g. 2026-11-23T00:00:00Z)"
-        ) from None
-
-
-def _duration(text: str) -> timedelta:
-    from bridge.timeutil import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-_register_test()

@@ -1,4 +1,4 @@
-"""Database engine, sessions and migrations.
+"""Database engine and sessions.
 
 One pooled engine per process. On SQLite (the embedded default) every connection uses WAL with
 full fsync, so an acknowledged write survives a crash, and `BEGIN IMMEDIATE`, so that the worker's
@@ -12,17 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_db_engine(
@@ -117,59 +110,3 @@ def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) ->
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def alembic_config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-    config.attributes["engine"] = engine
-    return config
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to `revision`."""
-    command.upgrade(alembic_config(engine), revision)
-
-
-def head_revision() -> str:
-    script = ScriptDirectory(str(MIGRATIONS))
-    head = script.get_current_head()
-    assert head is not None
-    return head
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def prepare(engine: Engine) -> str:
-    """Make the schema usable at start: SQLite (embedded, one process) is upgraded in place; a
-    PostgreSQL that is not at the latest migration is refused with what to run.
-
-    Returns what was done, for the start-up log. Raises ConfigError when the schema is behind.
-    """
-    from bridge.errors import ConfigError
-
-    if engine.dialect.name == "sqlite":
-        database = engine.url.database
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        before = current_revision(engine)
-        if before != head_revision():
-            upgrade(engine)
-            return f"database upgraded from {before or 'empty'} to {head_revision()}"
-        return "database up to date"
-    revision = current_revision(engine)
-    if revision != head_revision():
-        raise ConfigError(
-            f"the database schema is at {revision or 'nothing'}, bridge needs {head_revision()}: "
-            "run `bridge db upgrade` first"
-        )
-    return "database up to date"
-
-
-def is_empty(engine: Engine) -> bool:
-    """No tables at all: a brand new database."""
-    return not inspect(engine).get_table_names()

@@ -3,8 +3,9 @@ claiming due work with a lease."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -15,13 +16,28 @@ T = TypeVar("T")
 Leased = TypeVar("Leased", OutboxJob, Notification)
 
 
-def paged(
-    session: Session, statement: Select[Any], order_by: list[Any], limit: int, offset: int
-) -> tuple[list[Any], int]:
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Which page of a list: at most `limit` items, after skipping `offset`."""
+
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, and how many items the whole list holds."""
+
+    items: list[T]
+    total: int
+    paging: Paging
+
+
+def paged(session: Session, statement: Select[Any], order_by: list[Any], paging: Paging) -> Page[Any]:
     """One page of `statement`'s rows in `order_by` order, and how many rows there are in all."""
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = list(session.scalars(statement.order_by(*order_by).limit(limit).offset(offset)))
-    return rows, total
+    rows = statement.order_by(*order_by).limit(paging.limit).offset(paging.offset)
+    return Page(list(session.scalars(rows)), total, paging)
 
 
 def contains(text: str, *columns: Any) -> ColumnElement[bool]:

@@ -30,7 +30,7 @@ from bridge.dedup.rules import (
     Threshold,
 )
 from bridge.errors import RuleProblem, RulesError
-from bridge.priority import Priority
+from bridge.priority import SUPPORT_LINES, Priority
 from bridge.schedule.windows import OneOff, WeeklyWindow, parse_window
 from bridge.yamldoc import Path_, YamlDocument, did_you_mean
 
@@ -76,7 +76,7 @@ NOT_FOR_DROP = (
     "client",
     "line",
 )
-SUPPORT_LINES = ("L1", "L2", "L3")
+
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RULE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 

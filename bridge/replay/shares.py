@@ -23,10 +23,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.dedup.rules import RuleSet
 from bridge.dedup.state import Silence
 from bridge.errors import ShareFailed
 from bridge.replay.replayer import Replay, Summary
+from bridge.replay.trace import stored_share
 
 MIN_DELIVERIES_PER_SHARE = 20_000
 """Below this a share is not worth a process of its own (starting one costs about a second)."""
@@ -160,9 +162,6 @@ def _replay_share(
     db_timeout: float,
     progress: Callable[[int], None] | None,
 ) -> list[Summary]:
-    from bridge.db.engine import create_db_engine, make_session_factory
-    from bridge.replay.trace import stored_share
-
     replays = [Replay(s.rules, s.label, s.silences, share=share) for s in specs]
     engine = create_db_engine(database_url, timeout=db_timeout, pool_size=1, read_only=True)
     count = 0

@@ -24,10 +24,11 @@ from bridge.db.timeline import add_entry
 from bridge.errors import PayloadError
 from bridge.priority import Priority
 from bridge.services import oncall
-from bridge.services.live_rota import LiveRota
+from bridge.services.hooks import IncidentChange
+from bridge.services.live import LiveRota
 from bridge.services.notifications import Kind, Notifier
 from bridge.ticketing import sla
-from bridge.ticketing.lifecycle import SYSTEM_ACTOR, IncidentAction, IncidentStatus
+from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
 from bridge.ticketing.rota import EscalationPolicy, Paged, Rota
 from bridge.yamldoc import did_you_mean
 
@@ -87,18 +88,10 @@ class Duty:
             registered.add(person.handle)
         self._step(session, incident, policy, 0, 0, now, "new incident", skip=registered)
 
-    def incident_changed(
-        self,
-        session: Session,
-        incident: Incident,
-        action: IncidentAction,
-        actor: str,
-        comment: str,
-        now: datetime,
-        origin: str | None,
-    ) -> None:
+    def incident_changed(self, session: Session, change: IncidentChange) -> None:
+        incident, action, now = change.incident, change.action, change.at
         number = str(incident.number)
-        human = actor != SYSTEM_ACTOR
+        human = change.by_a_person
         if human:
             incident.worked_at = now
         policy = self._policy(incident)
@@ -113,13 +106,11 @@ class Duty:
                 session, [*done, DutyTimer.STALE, DutyTimer.LONG_OPEN] if status.final else done, number
             )
         elif action in (IncidentAction.REJECT, IncidentAction.REOPEN):
-            self._back_to_work(session, incident, action, actor, comment, now)
+            self._back_to_work(session, change)
         elif action is IncidentAction.ESCALATE:
-            self.escalate(
-                session, incident, now, f"escalated by {actor}" + (f": {comment}" if comment else "")
-            )
+            self.escalate(session, incident, now, _said(f"escalated by {change.actor}", change.comment))
         elif action is IncidentAction.ASSIGN:
-            self._assigned(session, incident, actor, comment, now)
+            self._assigned(session, change)
         elif action is IncidentAction.PRIORITY:
             self._deadlines(incident, incident.opened_at)
             self._log(
@@ -197,21 +188,13 @@ class Duty:
 
     # -- after a resolution ---------------------------------------------------------------------
 
-    def _back_to_work(
-        self,
-        session: Session,
-        incident: Incident,
-        action: IncidentAction,
-        actor: str,
-        comment: str,
-        now: datetime,
-    ) -> None:
+    def _back_to_work(self, session: Session, change: IncidentChange) -> None:
+        incident, now = change.incident, change.at
         rota = self.rota
-        reason = f"{'rejected' if action is IncidentAction.REJECT else 'reopened'} by {actor}" + (
-            f": {comment}" if comment else ""
-        )
+        rejected = change.action is IncidentAction.REJECT
+        reason = _said(f"{'rejected' if rejected else 'reopened'} by {change.actor}", change.comment)
         head = rota.head_of_it()
-        if action is IncidentAction.REJECT and incident.return_count > rota.max_returns and head is not None:
+        if rejected and incident.return_count > rota.max_returns and head is not None:
             if incident.assignee != head.handle:
                 before = incident.assignee
                 incident.assignee = head.handle
@@ -234,26 +217,17 @@ class Duty:
         # Back to work means escalation from the start; the owner was just told, not paged twice.
         self._step(session, incident, self._policy(incident), 0, 0, now, reason, skip=told)
 
-    def _assigned(
-        self, session: Session, incident: Incident, actor: str, comment: str, now: datetime
-    ) -> None:
-        rota = self.rota
+    def _assigned(self, session: Session, change: IncidentChange) -> None:
+        incident, rota = change.incident, self.rota
         if incident.assignee and incident.assignee not in rota.people and rota.people:
             raise PayloadError(
                 "to",
                 f"unknown person {incident.assignee!r}{did_you_mean(incident.assignee, list(rota.people))}",
             )
-        if incident.assignee and rota.person(incident.assignee) and actor != incident.assignee:
-            reason = f"assigned by {actor}" + (f": {comment}" if comment else "")
-            self._send(
-                session,
-                incident,
-                [Paged(incident.assignee, "new responsible")],
-                Kind.ASSIGNED,
-                reason,
-                now,
-                "",
-            )
+        if incident.assignee and rota.person(incident.assignee) and change.actor != incident.assignee:
+            paged = [Paged(incident.assignee, "new responsible")]
+            reason = _said(f"assigned by {change.actor}", change.comment)
+            self._send(session, incident, paged, Kind.ASSIGNED, reason, change.at, "")
 
     # -- SLA ------------------------------------------------------------------------------------
 
@@ -363,3 +337,8 @@ class Duty:
     @staticmethod
     def _log(session: Session, incident: Incident, now: datetime, kind: str, text: str) -> None:
         add_entry(session, incident.number, now, kind, text)
+
+
+def _said(what: str, comment: str) -> str:
+    """ "escalated by orlov: disk full", or just the first part without a comment."""
+    return f"{what}: {comment}" if comment else what

@@ -21,12 +21,12 @@ from bridge.db import timers
 from bridge.db.models import Incident
 from bridge.db.timeline import add_entry
 from bridge.priority import Priority
+from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.duty import Duty, DutyTimer
 from bridge.services.notifications import Kind
 from bridge.ticketing.lifecycle import IncidentStatus
 from bridge.ticketing.rota import Paged
 from bridge.timeutil import format_duration
-from bridge.worker.timers import Fired, TimerDispatcher
 
 
 class DutyTimers:
@@ -34,7 +34,7 @@ class DutyTimers:
         self.sessions = sessions
         self.clock = clock
         self.duty = duty
-        self.handlers: dict[str, Callable[[Session, Incident, datetime, datetime], None]] = {
+        self.timers: dict[str, Callable[[Session, Incident, datetime, datetime], None]] = {
             DutyTimer.ESCALATION: self._escalation,
             DutyTimer.ACK_TIMEOUT: self._ack_timeout,
             DutyTimer.SLA_ACK: self._sla_ack,
@@ -43,10 +43,9 @@ class DutyTimers:
             DutyTimer.LONG_OPEN: self._long_open,
         }
 
-    def register(self, dispatcher: TimerDispatcher) -> None:
-        """Fire the incident timers from the tick's dispatcher, one handler per kind."""
-        for kind in self.handlers:
-            dispatcher.register(kind, partial(self._fire, kind))
+    def handlers(self) -> dict[str, TimerHandler]:
+        """The incident timers, one handler per kind, for the tick."""
+        return {kind: partial(self._fire, kind) for kind in self.timers}
 
     def _fire(self, kind: str, subject: str, now: datetime) -> Fired:
         return Fired.FIRED if self.fire(kind, subject, now) else Fired.GONE
@@ -61,7 +60,7 @@ class DutyTimers:
             if due is None:
                 return 0
             if incident is not None:
-                self.handlers[kind](session, incident, due, now)
+                self.timers[kind](session, incident, due, now)
             return 1
 
     # -- handlers -------------------------------------------------------------------------------

@@ -1,18 +1,39 @@
-"""What ticketing tells the rest of bridge when an incident changes (integrations listen).
+"""What the incident services tell the rest of bridge when an incident opens or changes: the duty
+(owner, escalation, SLA clocks, messages) and the write-back to the sources listen.
 
-Called inside the transaction that makes the change, so that whatever a hook records (an
-outbox job) is committed with the change or not at all.
+Hooks are called inside the transaction that makes the change, so that whatever they record (a
+timer, a notification, an outbox job) is committed with the change or not at all; a hook may
+refuse a change by raising.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from bridge.db.models import Incident
-from bridge.ticketing.lifecycle import IncidentAction
+from bridge.ticketing.lifecycle import SYSTEM_ACTOR, IncidentAction
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """One change to an incident, as the hooks hear of it."""
+
+    incident: Incident
+    action: IncidentAction
+    actor: str
+    at: datetime
+    comment: str = ""
+    origin: str | None = None
+    """The source system the change came from ("zabbix"); None when it was made in bridge."""
+
+    @property
+    def by_a_person(self) -> bool:
+        """Someone did it, not bridge's own rules or timers."""
+        return self.actor != SYSTEM_ACTOR
 
 
 class IncidentHooks(Protocol):
@@ -20,17 +41,8 @@ class IncidentHooks(Protocol):
         """A new incident (from the rules, or opened by hand), before its first commit."""
         ...
 
-    def incident_changed(
-        self,
-        session: Session,
-        incident: Incident,
-        action: IncidentAction,
-        actor: str,
-        comment: str,
-        now: datetime,
-        origin: str | None,
-    ) -> None:
-        """`origin` names the source system the change came from (None: made in bridge)."""
+    def incident_changed(self, session: Session, change: IncidentChange) -> None:
+        """An action on an incident, after its fields changed, before the commit."""
         ...
 
 
@@ -38,16 +50,7 @@ class NoHooks:
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
         return None
 
-    def incident_changed(
-        self,
-        session: Session,
-        incident: Incident,
-        action: IncidentAction,
-        actor: str,
-        comment: str,
-        now: datetime,
-        origin: str | None,
-    ) -> None:
+    def incident_changed(self, session: Session, change: IncidentChange) -> None:
         return None
 
 
@@ -61,15 +64,6 @@ class HookChain:
         for hook in self.hooks:
             hook.incident_opened(session, incident, now)
 
-    def incident_changed(
-        self,
-        session: Session,
-        incident: Incident,
-        action: IncidentAction,
-        actor: str,
-        comment: str,
-        now: datetime,
-        origin: str | None,
-    ) -> None:
+    def incident_changed(self, session: Session, change: IncidentChange) -> None:
         for hook in self.hooks:
-            hook.incident_changed(session, incident, action, actor, comment, now, origin)
+            hook.incident_changed(session, change)

@@ -1,30 +1,52 @@
-"""Incident services for people: list, show, and the operator actions. Each takes a session
-the caller owns (and commits); actions lock the incident row so concurrent changes serialize."""
+"""Incidents for people: list, show, open by hand, and every action on one (acknowledge, comment,
+resolve, close, reject, reopen, escalate, reassign, change priority, cancel).
+
+Each call opens its own session and commits; an action locks the incident row, so concurrent
+changes serialize. The person acting is a parameter (`actor`): it is what the timeline shows. The
+hooks (ownership, escalation, SLA, write-back) hear of every change inside its transaction, and
+after the commit the worker is woken to send what they queued.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.db.models import AlertGroup, AlertmanagerSilence, AlertRow, Incident, IncidentAlert, TimelineEntry
-from bridge.db.queries import contains, paged
+from bridge.clock import Clock
+from bridge.db.models import (
+    AlertGroup,
+    AlertmanagerSilence,
+    AlertRow,
+    Incident,
+    IncidentAlert,
+    Notification,
+    TimelineEntry,
+)
+from bridge.db.queries import Page, Paging, contains, paged
+from bridge.db.timeline import add_entry
 from bridge.errors import Conflict, NotFound, PayloadError
-from bridge.priority import Priority
-from bridge.services.hooks import IncidentHooks, NoHooks
+from bridge.priority import SUPPORT_LINES, Priority
+from bridge.services.handoff import Handoff
+from bridge.services.hooks import IncidentChange, IncidentHooks
 from bridge.services.state_store import IncidentNumbers
 from bridge.ticketing.lifecycle import (
     ACTIVE_STATUSES,
+    VERBS,
+    Change,
     IncidentAction,
     IncidentStatus,
     IncidentType,
-    next_status,
+    WorkFields,
+    act,
+    check_request,
 )
 
-LINES = ("L1", "L2", "L3")
+NOTIFICATIONS_SHOWN = 500
+"""The latest notifications an incident's detail lists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +54,9 @@ class IncidentQuery:
     status: Sequence[str] = ()
     priority: Sequence[str] = ()
     q: str | None = None
-    limit: int = 50
-    offset: int = 0
     client: Sequence[str] = ()
     assignee: Sequence[str] = ()
     type: Sequence[str] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What `assign` and `priority` change: the responsible person, the line, the priority."""
-
-    assignee: str | None = None
-    line: str | None = None
-    priority: Priority | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,22 +73,108 @@ class NewIncident:
     line: str = "L1"
 
 
-def list_incidents(session: Session, query: IncidentQuery) -> tuple[list[Incident], int]:
-    """Incidents matching `query`, newest first, and how many match in all."""
-    statement = select(Incident)
-    if query.status:
-        statement = statement.where(Incident.status.in_(query.status))
-    if query.priority:
-        statement = statement.where(Incident.priority.in_(query.priority))
-    if query.q:
-        statement = statement.where(contains(query.q, Incident.title, Incident.host))
-    if query.client:
-        statement = statement.where(Incident.client.in_(query.client))
-    if query.assignee:
-        statement = statement.where(Incident.assignee.in_(query.assignee))
-    if query.type:
-        statement = statement.where(Incident.type.in_(query.type))
-    return paged(session, statement, [Incident.number.desc()], query.limit, query.offset)
+@dataclass(frozen=True, slots=True)
+class IncidentDetail:
+    """One incident with everything shown about it: the API, the page and the CLI show this."""
+
+    incident: Incident
+    alerts: list[AlertRow]
+    related: list[AlertRow]  # alerts held back because of it (inhibited)
+    timeline: list[TimelineEntry]
+    silences: list[AlertmanagerSilence]
+    notifications: list[Notification]  # oldest first
+
+
+class IncidentService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        hooks: Callable[[], IncidentHooks],
+        handoff: Handoff,
+    ) -> None:
+        """`hooks` gives the hooks when a change needs them: reading incidents never loads the rota."""
+        self.sessions = sessions
+        self.clock = clock
+        self.hooks = hooks
+        self.handoff = handoff
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def list(self, query: IncidentQuery, paging: Paging) -> Page[Incident]:
+        """Incidents matching `query`, newest first, and how many match in all."""
+        statement = select(Incident)
+        if query.status:
+            statement = statement.where(Incident.status.in_(query.status))
+        if query.priority:
+            statement = statement.where(Incident.priority.in_(query.priority))
+        if query.q:
+            statement = statement.where(contains(query.q, Incident.title, Incident.host))
+        if query.client:
+            statement = statement.where(Incident.client.in_(query.client))
+        if query.assignee:
+            statement = statement.where(Incident.assignee.in_(query.assignee))
+        if query.type:
+            statement = statement.where(Incident.type.in_(query.type))
+        with self.sessions() as session:
+            return paged(session, statement, [Incident.number.desc()], paging)
+
+    def detail(self, number: int) -> IncidentDetail:
+        """The incident with its alerts, timeline, silences and notifications; NotFound if none."""
+        with self.sessions() as session:
+            notifications = session.scalars(
+                select(Notification)
+                .where(Notification.incident_number == number)
+                .order_by(Notification.id.desc())
+                .limit(NOTIFICATIONS_SHOWN)
+            )
+            return IncidentDetail(
+                incident=get_incident(session, number),
+                alerts=alerts_of(session, number),
+                related=alerts_of(session, number, role="related"),
+                timeline=list(
+                    session.scalars(
+                        select(TimelineEntry)
+                        .where(TimelineEntry.incident_number == number)
+                        .order_by(TimelineEntry.id)
+                    )
+                ),
+                silences=list(
+                    session.scalars(
+                        select(AlertmanagerSilence)
+                        .where(AlertmanagerSilence.incident_number == number)
+                        .order_by(AlertmanagerSilence.id)
+                    )
+                ),
+                notifications=list(reversed(list(notifications))),
+            )
+
+    # -- changing -------------------------------------------------------------------------------
+
+    def open(self, new: NewIncident, actor: str) -> Incident:
+        """Open an incident by hand; it goes through the same assignment, SLA and escalation."""
+        with self.sessions() as session, session.begin():
+            incident = open_incident(session, new, actor, self.clock.now(), self.hooks())
+            session.flush()
+        self.handoff.work()  # the registration message goes out soon
+        return incident
+
+    def act(
+        self,
+        number: int,
+        action: IncidentAction,
+        actor: str,
+        comment: str = "",
+        change: Change | None = None,
+    ) -> Incident:
+        """Apply `action` by `actor`; InvalidTransition, Conflict or PayloadError when it cannot be."""
+        with self.sessions() as session, session.begin():
+            incident = act_on(session, number, action, actor, self.clock.now(), self.hooks(), comment, change)
+        self.handoff.work()  # the notifications and write-back it queued go out soon
+        return incident
+
+
+# -- inside a transaction (the service's own, or the pipeline's) --------------------------------
 
 
 def get_incident(session: Session, number: int, *, lock: bool = False) -> Incident:
@@ -88,11 +185,6 @@ def get_incident(session: Session, number: int, *, lock: bool = False) -> Incide
     if incident is None:
         raise NotFound(f"no incident {number}")
     return incident
-
-
-def timeline(session: Session, number: int) -> list[TimelineEntry]:
-    query = select(TimelineEntry).where(TimelineEntry.incident_number == number).order_by(TimelineEntry.id)
-    return list(session.scalars(query))
 
 
 def alerts_of(session: Session, number: int, role: str = "member") -> list[AlertRow]:
@@ -107,21 +199,15 @@ def alerts_of(session: Session, number: int, role: str = "member") -> list[Alert
     return list(session.scalars(query))
 
 
-def silences_of(session: Session, number: int) -> list[AlertmanagerSilence]:
-    """The Alertmanager silences bridge made for the incident, expired ones too."""
-    query = select(AlertmanagerSilence).where(AlertmanagerSilence.incident_number == number)
-    return list(session.scalars(query.order_by(AlertmanagerSilence.id)))
-
-
 def open_incident(
-    session: Session, new: NewIncident, actor: str, now: datetime, hooks: IncidentHooks | None = None
+    session: Session, new: NewIncident, actor: str, now: datetime, hooks: IncidentHooks
 ) -> Incident:
-    """Open an incident by hand; it goes through the same assignment, SLA and escalation."""
+    """Add an incident opened by hand to the caller's transaction."""
     title = new.title.strip()
     if not title:
         raise PayloadError("title", "an incident needs a title")
-    if new.line not in LINES:
-        raise PayloadError("line", f"one of {', '.join(LINES)}")
+    if new.line not in SUPPORT_LINES:
+        raise PayloadError("line", f"one of {', '.join(SUPPORT_LINES)}")
     incident = Incident(
         number=IncidentNumbers(session).next(),
         title=title[:500],
@@ -147,108 +233,69 @@ def open_incident(
     session.add(incident)
     by = f" for {new.reporter}" if new.reporter else ""
     text = f"opened {incident.priority} {new.type.value.replace('_', ' ')} by {actor}{by}"
-    session.add(TimelineEntry(incident_number=incident.number, at=now, actor=actor, kind="opened", text=text))
-    (hooks or NoHooks()).incident_opened(session, incident, now)
+    add_entry(session, incident.number, now, "opened", text, actor=actor)
+    hooks.incident_opened(session, incident, now)
     return incident
 
 
-VERBS = {
-    IncidentAction.ACK: "acknowledged",
-    IncidentAction.RESOLVE: "resolved",
-    IncidentAction.CLOSE: "closed",
-    IncidentAction.REJECT: "rejected",
-    IncidentAction.REOPEN: "reopened",
-    IncidentAction.ESCALATE: "escalated",
-    IncidentAction.ASSIGN: "assigned",
-    IncidentAction.PRIORITY: "priority",
-    IncidentAction.COMMENT: "comment",
-    IncidentAction.CANCEL: "cancelled",
-}
-
-
-def act(
+def act_on(
     session: Session,
     number: int,
     action: IncidentAction,
     actor: str,
     now: datetime,
+    hooks: IncidentHooks,
     comment: str = "",
-    hooks: IncidentHooks | None = None,
-    origin: str | None = None,
     change: Change | None = None,
 ) -> Incident:
-    """Apply an action and record it; `hooks` hear of it (and may refuse it by raising)."""
+    """Apply an action in the caller's transaction and record it; the hooks hear of it (and may
+    refuse it by raising)."""
     comment = comment.strip()
     change = change or Change()
-    if action is IncidentAction.COMMENT and not comment:
-        raise Conflict("a comment needs text")
-    if action is IncidentAction.ASSIGN and change.assignee is None and change.line is None:
-        raise PayloadError("to", "assign needs `to` (a person's handle) and/or `line` (L1, L2, L3)")
-    if action is IncidentAction.PRIORITY and change.priority is None:
-        raise PayloadError("priority", "needs the new priority, P1..P5")
-    if change.line is not None and change.line not in LINES:
-        raise PayloadError("line", f"one of {', '.join(LINES)}")
+    check_request(action, comment, change)
     incident = get_incident(session, number, lock=True)
-    current = IncidentStatus(incident.status)
-    status = next_status(number, current, action)
-    if current is IncidentStatus.STALE:  # any update clears stale
-        if status is IncidentStatus.STALE:
-            status = IncidentStatus(incident.stale_from or IncidentStatus.OPEN.value)
-        incident.stale_from = None
-        session.add(
-            TimelineEntry(
-                incident_number=number,
-                at=now,
-                actor=actor,
-                kind="unstale",
-                text=f"no longer stale ({action})",
-            )
-        )
+    acted = act(number, work_fields(incident), action, actor, now, comment, change)
+    if acted.unstale is not None:
+        add_entry(session, number, now, "unstale", acted.unstale, actor=actor)
     if action in (IncidentAction.REOPEN, IncidentAction.REJECT):
-        _reopen(session, incident)
-    incident.status = status.value
-    said = f": {comment}" if comment else ""
-    text = f"{VERBS[action]} by {actor}{said}"
-    if action is IncidentAction.ACK:
-        incident.acknowledged_at = incident.acknowledged_at or now
-    elif action is IncidentAction.RESOLVE:
-        incident.resolved_at = now
-    elif action in (IncidentAction.CLOSE, IncidentAction.CANCEL):
-        incident.closed_at = now
-    elif action in (IncidentAction.REOPEN, IncidentAction.REJECT):
-        incident.resolved_at = incident.closed_at = None
-        if action is IncidentAction.REOPEN:
-            incident.acknowledged_at = None
-            incident.reopen_count += 1
-        else:
-            incident.return_count += 1
-            text = f"resolution rejected by {actor} (return {incident.return_count}){said}"
-    elif action is IncidentAction.ASSIGN:
-        parts = []
-        if change.assignee is not None and change.assignee != incident.assignee:
-            parts.append(f"responsible {incident.assignee or 'nobody'} -> {change.assignee}")
-            incident.assignee = change.assignee
-        if change.line is not None and change.line != incident.line:
-            parts.append(f"line {incident.line} -> {change.line}")
-            incident.line = change.line
-        if not parts:
-            raise Conflict(f"incident {number} already is so assigned")
-        text = f"{', '.join(parts)} by {actor}{said}"
-    elif action is IncidentAction.PRIORITY:
-        assert change.priority is not None
-        if change.priority.value == incident.priority:
-            raise Conflict(f"incident {number} already is {incident.priority}")
-        text = f"priority {incident.priority} -> {change.priority} by {actor}{said}"
-        incident.priority = change.priority.value
-    elif action is IncidentAction.COMMENT:
-        text = comment
+        _become_the_groups_incident(session, incident)
+    set_work_fields(incident, acted.fields)
     incident.updated_at = now
-    session.add(TimelineEntry(incident_number=number, at=now, actor=actor, kind=VERBS[action], text=text))
-    (hooks or NoHooks()).incident_changed(session, incident, action, actor, comment, now, origin)
+    add_entry(session, number, now, VERBS[action], acted.text, actor=actor)
+    hooks.incident_changed(session, IncidentChange(incident, action, actor, now, comment))
     return incident
 
 
-def _reopen(session: Session, incident: Incident) -> None:
+def work_fields(incident: Incident) -> WorkFields:
+    """The fields of a stored incident that actions change."""
+    return WorkFields(
+        status=IncidentStatus(incident.status),
+        stale_from=IncidentStatus(incident.stale_from) if incident.stale_from else None,
+        acknowledged_at=incident.acknowledged_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+        reopen_count=incident.reopen_count,
+        return_count=incident.return_count,
+        assignee=incident.assignee,
+        line=incident.line,
+        priority=Priority(incident.priority),
+    )
+
+
+def set_work_fields(incident: Incident, fields: WorkFields) -> None:
+    incident.status = fields.status.value
+    incident.stale_from = fields.stale_from.value if fields.stale_from else None
+    incident.acknowledged_at = fields.acknowledged_at
+    incident.resolved_at = fields.resolved_at
+    incident.closed_at = fields.closed_at
+    incident.reopen_count = fields.reopen_count
+    incident.return_count = fields.return_count
+    incident.assignee = fields.assignee
+    incident.line = fields.line
+    incident.priority = fields.priority.value
+
+
+def _become_the_groups_incident(session: Session, incident: Incident) -> None:
     """Reopening must not make a second active incident for the group; it becomes the group's current."""
     if incident.group_key is None:
         return

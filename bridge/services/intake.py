@@ -1,127 +1,117 @@
-"""The intake log: every accepted delivery is one row, committed before the sender gets its 2xx.
-
-Storing is a single INSERT ... ON CONFLICT DO NOTHING on the delivery's idempotency key, so a
-redelivery (Alertmanager HA peers, Zabbix retries) is accepted again without being stored twice.
+"""Taking deliveries in: a webhook's body is parsed (so that a malformed one is refused with what
+is wrong), committed to the intake log, and only then handed to whoever processes it. Also the
+deliveries bridge makes up itself when reconciling, and putting parked ones back to work.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from time import perf_counter
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.db.models import Intake, IntakeStatus
-from bridge.db.queries import paged
-from bridge.errors import StorageUnavailable
-from bridge.sources import Delivery
+from bridge.alert import Source
+from bridge.clock import Clock
+from bridge.db.intake import Stored, retry_failed, store_delivery
+from bridge.db.models import AlertRow, Intake
+from bridge.db.queries import Page, Paging, paged
+from bridge.services.handoff import Handoff
+from bridge.services.metrics import Metrics
+from bridge.settings import Settings
+from bridge.sources import parse_delivery
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
-    intake_id: int | None  # None for a redelivery of something already stored
+class Receipt:
+    """What a webhook answers: how many alerts were accepted, whether it was a redelivery, and
+    for Zabbix the event tags that lead to the alert's incident."""
+
+    accepted: int
     duplicate: bool
+    tags: dict[str, str] | None = None
 
 
-def store_delivery(
-    sessions: sessionmaker[Session], delivery: Delivery, body: bytes, received_at: datetime
-) -> Stored:
-    """Commit the raw delivery; raises StorageUnavailable if the database cannot take it."""
-    try:
-        with sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = (
-                insert(Intake)
-                .values(intake_row(delivery, body, received_at))
-                .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
-                .returning(Intake.id)
+@dataclass(frozen=True, slots=True)
+class Retried:
+    """Parked deliveries put back to pending, and whether they were handed to a worker at once."""
+
+    ids: list[int]
+    handed_over: bool
+
+
+class IntakeService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        settings: Settings,
+        process_now: Callable[[int], bool],
+        handoff: Handoff,
+        metrics: Metrics,
+    ) -> None:
+        """`process_now` decides a delivery at once (to answer Zabbix with its incident); False
+        when that failed and the delivery waits for the worker."""
+        self.sessions = sessions
+        self.clock = clock
+        self.settings = settings
+        self.process_now = process_now
+        self.handoff = handoff
+        self.metrics = metrics
+
+    def receive(self, source: Source, body: bytes, host_url: str) -> Receipt:
+        """A webhook delivery: PayloadError when the body is wrong, StorageUnavailable when it
+        cannot be stored; otherwise it is committed before this returns."""
+        started = perf_counter()
+        received_at = self.clock.now()
+        delivery = parse_delivery(source, body, received_at)
+        stored = store_delivery(self.sessions, delivery, body, received_at)
+        answer_tags = source is Source.ZABBIX and self.settings.zabbix_answer_tags
+        # Decided here when the answer needs its incident; otherwise (or if that failed) by the
+        # worker. Handing over never fails the request: the row is committed either way.
+        if stored.intake_id is not None and not (answer_tags and self.process_now(stored.intake_id)):
+            self.handoff.deliveries([stored.intake_id])
+        self.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
+        self.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
+        tags = self._incident_tags(delivery.alerts[0].fingerprint, host_url) if answer_tags else None
+        return Receipt(len(delivery.alerts), stored.duplicate, tags)
+
+    def store(self, source: Source, body: bytes) -> Stored:
+        """A delivery bridge made up itself (reconciliation), stored and handed over like a webhook's."""
+        now = self.clock.now()
+        stored = store_delivery(self.sessions, parse_delivery(source, body, now), body, now)
+        if stored.intake_id is not None:
+            self.handoff.deliveries([stored.intake_id])
+        return stored
+
+    def retry(self, ids: Sequence[int] | None, actor: str) -> Retried:
+        """Put deliveries parked as failed (these `ids`, or all) back to pending with their
+        attempts reset, and hand them over."""
+        with self.sessions() as session, session.begin():
+            retried = retry_failed(session, ids)
+        if retried:
+            log.info("%s put %d parked deliveries back to pending", actor, len(retried))
+        return Retried(retried, bool(retried) and self.handoff.deliveries(retried))
+
+    def list(self, statuses: Sequence[str], paging: Paging) -> Page[Intake]:
+        """Deliveries, newest first (e.g. the `failed` ones parked after repeated failures)."""
+        statement = select(Intake)
+        if statuses:
+            statement = statement.where(Intake.status.in_(statuses))
+        with self.sessions() as session:
+            return paged(session, statement, [Intake.id.desc()], paging)
+
+    def _incident_tags(self, fingerprint: str, host_url: str) -> dict[str, str]:
+        """`__zbx_bridge_incident` and `__zbx_bridge_url` of the alert's incident; {} while it has none."""
+        with self.sessions() as session:
+            number = session.scalar(
+                select(AlertRow.incident_number).where(AlertRow.fingerprint == fingerprint)
             )
-            intake_id = session.execute(statement).scalar_one_or_none()
-    except SQLAlchemyError as exc:
-        log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
-        raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
-    return Stored(intake_id=intake_id, duplicate=intake_id is None)
-
-
-def intake_row(delivery: Delivery, body: bytes, received_at: datetime) -> dict[str, Any]:
-    """The intake log's row for an accepted delivery, still to be processed."""
-    return {
-        "source": delivery.source.value,
-        "dedup_key": delivery.dedup_key,
-        "received_at": received_at,
-        "body": body,
-        "alert_count": len(delivery.alerts),
-        "host_shard": delivery.host_shard,
-        "status": IntakeStatus.PENDING.value,
-        "attempts": 0,
-    }
-
-
-def pending_ids(
-    session: Session,
-    limit: int,
-    max_alerts: int | None = None,
-    *,
-    upto: int | None = None,
-    after: int = 0,
-    fresh_only_but: int | None = None,
-) -> list[int]:
-    """Ids of deliveries still to process, oldest first: at most `limit` of them and, when
-    `max_alerts` is given, no more alerts than that in all (but always at least one delivery);
-    only ids above `after` and, with `upto`, none above `upto`. With `fresh_only_but`, none
-    that failed before except that one (failed ones come back through the sweeper, once per
-    grace period, not with every job)."""
-    query = select(Intake.id, Intake.alert_count).where(Intake.status == IntakeStatus.PENDING.value)
-    if after:
-        query = query.where(Intake.id > after)
-    if upto is not None:
-        query = query.where(Intake.id <= upto)
-    if fresh_only_but is not None:
-        query = query.where((Intake.attempts == 0) | (Intake.id == fresh_only_but))
-    query = query.order_by(Intake.id).limit(limit)
-    ids: list[int] = []
-    alerts = 0
-    for intake_id, count in session.execute(query):
-        if ids and max_alerts is not None and alerts + count > max_alerts:
-            break
-        ids.append(intake_id)
-        alerts += count
-    return ids
-
-
-def list_intake(
-    session: Session, statuses: Sequence[str], limit: int, offset: int
-) -> tuple[list[Intake], int]:
-    """Deliveries, newest first (e.g. the `failed` ones parked after repeated failures)."""
-    statement = select(Intake)
-    if statuses:
-        statement = statement.where(Intake.status.in_(statuses))
-    return paged(session, statement, [Intake.id.desc()], limit, offset)
-
-
-def latest_pending_id(session: Session) -> int | None:
-    return session.scalar(select(func.max(Intake.id)).where(Intake.status == IntakeStatus.PENDING.value))
-
-
-def retry_failed(session: Session, ids: Sequence[int] | None = None) -> list[int]:
-    """Put deliveries parked as failed (these `ids`, or all) back to pending with their attempts
-    reset, in the caller's transaction; returns the ids that were parked. Their last error stays
-    until they are processed."""
-    statement = (
-        update(Intake)
-        .where(Intake.status == IntakeStatus.FAILED.value)
-        .values(status=IntakeStatus.PENDING.value, attempts=0, requeued_at=None)
-        .returning(Intake.id)
-    )
-    if ids is not None:
-        statement = statement.where(Intake.id.in_(ids))
-    return sorted(session.scalars(statement))
+        if number is None:
+            return {}
+        base = self.settings.base_url or host_url.rstrip("/")
+        return {"__zbx_bridge_incident": f"INC-{number}", "__zbx_bridge_url": f"{base}/incidents/{number}"}

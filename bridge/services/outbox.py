@@ -1,10 +1,6 @@
 """The outbox: work for the outside world (write-back to Zabbix, Alertmanager silences), written
-in the same transaction as the change that wants it and done later, never inside a request.
-
-A job is claimed with a lease (so several workers never run one twice at once, and a worker that
-died mid-job leaves it to be claimed again after the lease), run without holding a transaction,
-and then marked done, rescheduled with backoff, or parked as failed after `MAX_ATTEMPTS`. A
-failing peer therefore never blocks deliveries, and nothing is silently dropped.
+in the same transaction as the change that wants it and done later by a worker, never inside a
+request, on the leased loop of `bridge.services.leased`. A failing peer never blocks deliveries.
 """
 
 from __future__ import annotations
@@ -19,9 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
-from bridge.db.models import OutboxJob, OutboxStatus, TimelineEntry
-from bridge.db.queries import claim_due, paged
+from bridge.db.models import OutboxJob, OutboxStatus
+from bridge.db.queries import Page, Paging, paged
+from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
+from bridge.services.leased import Failed, LeasedWork
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +28,32 @@ MAX_ATTEMPTS = 10
 LEASE = timedelta(minutes=5)
 """How long a claimed job is a worker's; after that another worker may take it again."""
 
+DESCRIPTIONS = {
+    "zabbix.acknowledge": "acknowledging in Zabbix",
+    "zabbix.message": "adding a message in Zabbix",
+    "zabbix.close": "closing in Zabbix",
+    "alertmanager.silence": "silencing in Alertmanager",
+    "alertmanager.expire": "expiring the Alertmanager silence",
+}
+
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class JobResult:
     """What a job's handler reports; `note` goes into the incident's timeline."""
 
     note: str = ""
     record: Callable[[Session], None] | None = None  # store what the peer answered (e.g. a silence id)
 
 
-Handler = Callable[[dict[str, Any]], Outcome]
+Handler = Callable[[dict[str, Any]], JobResult]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    incident: int | None
 
 
 def enqueue(
@@ -59,22 +73,11 @@ def enqueue(
     )
 
 
-def list_jobs(
-    session: Session, statuses: Sequence[str], limit: int, offset: int
-) -> tuple[list[OutboxJob], int]:
-    """Jobs, newest first (e.g. the `failed` ones)."""
-    statement = select(OutboxJob)
-    if statuses:
-        statement = statement.where(OutboxJob.status.in_(statuses))
-    return paged(session, statement, [OutboxJob.id.desc()], limit, offset)
+class Outbox(LeasedWork[OutboxJob, ClaimedJob, JobResult]):
+    model = OutboxJob
+    lease = LEASE
+    max_attempts = MAX_ATTEMPTS
 
-
-def backoff(attempts: int) -> timedelta:
-    """30s, 1m, 2m, 4m ... at most 30m between attempts."""
-    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), timedelta(minutes=30))
-
-
-class Outbox:
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -82,106 +85,52 @@ class Outbox:
         handlers: Mapping[str, Handler],
         on_result: Callable[[str, str], None] | None = None,
     ) -> None:
-        self.sessions = sessions
-        self.clock = clock
+        super().__init__(sessions, clock)
         self.handlers = dict(handlers)
         self.on_result = on_result
 
-    def run_due(self, limit: int = 20) -> int:
-        """Run the jobs that are due; returns how many ran."""
-        jobs = self._claim(limit)
-        for job_id, kind, payload, incident in jobs:
-            try:
-                self._run(job_id, kind, payload, incident)
-            except Exception:  # the database failing under us: the lease brings the job back later
-                log.exception("outbox job %d (%s) could not be settled", job_id, kind)
-        return len(jobs)
+    def list(self, statuses: Sequence[str], paging: Paging) -> Page[OutboxJob]:
+        """Jobs, newest first (e.g. the `failed` ones)."""
+        statement = select(OutboxJob)
+        if statuses:
+            statement = statement.where(OutboxJob.status.in_(statuses))
+        with self.sessions() as session:
+            return paged(session, statement, [OutboxJob.id.desc()], paging)
 
-    def _claim(self, limit: int) -> list[tuple[int, str, dict[str, Any], int | None]]:
-        now = self.clock.now()
-        with self.sessions() as session, session.begin():
-            return [
-                (job.id, job.kind, dict(job.payload), job.incident_number)
-                for job in claim_due(session, OutboxJob, now, LEASE, limit)
-            ]
+    # -- the leased loop ------------------------------------------------------------------------
 
-    def _run(self, job_id: int, kind: str, payload: dict[str, Any], incident: int | None) -> None:
-        handler = self.handlers.get(kind)
-        error: str | None = None
-        permanent = False
-        outcome = Outcome()
+    def claimed(self, row: OutboxJob) -> ClaimedJob:
+        return ClaimedJob(row.id, row.kind, dict(row.payload), row.incident_number)
+
+    def run(self, work: ClaimedJob) -> JobResult:
+        handler = self.handlers.get(work.kind)
         if handler is None:
-            error, permanent = f"no handler for {kind!r} (the integration is not configured)", True
-        else:
-            try:
-                outcome = handler(payload)
-            except PermanentFailure as exc:
-                error, permanent = str(exc), True
-            except Exception as exc:
-                error = f"{exc.__class__.__name__}: {exc}"
+            raise PermanentFailure(f"no handler for {work.kind!r} (the integration is not configured)")
+        return handler(work.payload)
+
+    def tried(self, work: ClaimedJob, failed: Failed | None) -> None:
         if self.on_result is not None:
-            self.on_result(kind, "done" if error is None else ("failed" if permanent else "error"))
-        now = self.clock.now()
-        with self.sessions() as session, session.begin():
-            job = session.get(OutboxJob, job_id, with_for_update=True)
-            if job is None:
-                return
-            job.lease_until = None
-            if error is None:
-                job.status, job.done_at, job.last_error = OutboxStatus.DONE.value, now, None
-                if outcome.record is not None:
-                    # The peer did it: whatever happens while noting its answer, never do it twice.
-                    try:
-                        with session.begin_nested():
-                            outcome.record(session)
-                    except Exception as exc:
-                        log.exception(
-                            "outbox job %d (%s) done, but its result could not be recorded", job_id, kind
-                        )
-                        job.last_error = f"done, but not recorded: {exc.__class__.__name__}: {exc}"[:2000]
-                if outcome.note and incident is not None:
-                    session.add(
-                        TimelineEntry(
-                            incident_number=incident,
-                            at=now,
-                            actor="bridge",
-                            kind="writeback",
-                            text=outcome.note,
-                        )
-                    )
-                return
-            job.last_error = error[:2000]
-            if permanent or job.attempts >= MAX_ATTEMPTS:
-                job.status = OutboxStatus.FAILED.value
-                log.error("outbox job %d (%s) failed for good: %s", job_id, kind, error)
-                if incident is not None:
-                    session.add(
-                        TimelineEntry(
-                            incident_number=incident,
-                            at=now,
-                            actor="bridge",
-                            kind="writeback_failed",
-                            text=f"{describe(kind)} failed after {job.attempts} attempts: {error}",
-                        )
-                    )
-            else:
-                job.status = OutboxStatus.PENDING.value
-                job.next_attempt_at = now + backoff(job.attempts)
-                log.warning(
-                    "outbox job %d (%s) attempt %d failed, retrying at %s: %s",
-                    job_id,
-                    kind,
-                    job.attempts,
-                    job.next_attempt_at.isoformat(),
-                    error,
-                )
+            result = "done" if failed is None else ("failed" if failed.permanent else "error")
+            self.on_result(work.kind, result)
 
+    def succeeded(self, session: Session, row: OutboxJob, done: JobResult, now: datetime) -> None:
+        row.status, row.done_at = OutboxStatus.DONE.value, now
+        if done.record is not None:
+            # The peer did it: whatever happens while noting its answer, never do it twice.
+            try:
+                with session.begin_nested():
+                    done.record(session)
+            except Exception as exc:
+                log.exception("%s done, but its result could not be recorded", self.label(row))
+                row.last_error = f"done, but not recorded: {exc.__class__.__name__}: {exc}"[:2000]
+        if done.note and row.incident_number is not None:
+            add_entry(session, row.incident_number, now, "writeback", done.note)
 
-def describe(kind: str) -> str:
-    return {
-        "zabbix.acknowledge": "acknowledging in Zabbix",
-        "zabbix.message": "adding a message in Zabbix",
-        "zabbix.close": "closing in Zabbix",
-        "alertmanager.silence": "silencing in Alertmanager",
-        "alertmanager.expire": "expiring the Alertmanager silence",
-    }.get(kind, kind)
+    def gave_up(self, session: Session, row: OutboxJob, error: str, now: datetime) -> None:
+        if row.incident_number is not None:
+            what = DESCRIPTIONS.get(row.kind, row.kind)
+            text = f"{what} failed after {row.attempts} attempts: {error}"
+            add_entry(session, row.incident_number, now, "writeback_failed", text)
+
+    def label(self, row: OutboxJob) -> str:
+        return f"outbox job {row.id} ({row.kind})"

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Alert, Severity, Source, Status
 from bridge.clock import Clock
+from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
 from bridge.db.timers import claim as claim_timer
 from bridge.dedup.engine import Engine
@@ -31,12 +32,11 @@ from bridge.dedup.matchers import parse_matcher
 from bridge.dedup.state import Context, Decision, EngineTimer, Outcome, Silence
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.errors import PayloadError
+from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.hooks import IncidentHooks
-from bridge.services.intake import latest_pending_id, pending_ids
-from bridge.services.live_rules import LiveRules
+from bridge.services.live import LiveRules
 from bridge.services.state_store import StateStore
 from bridge.sources import parse_delivery
-from bridge.worker.timers import Fired, TimerDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,6 @@ class Pipeline:
         self.on_outcomes = on_outcomes
         self.hooks = hooks
         self.ack_from_source = ack_from_source
-        self.timers = TimerDispatcher(sessions, clock)
-        self._register_timers()
 
     # -- deliveries -----------------------------------------------------------------------------
 
@@ -203,14 +201,22 @@ class Pipeline:
 
     # -- timers ---------------------------------------------------------------------------------
 
-    def run_due_timers(self, limit: int = 500) -> int:
-        """Fire the timers due now (this pipeline's and every kind registered on `self.timers`)."""
-        return self.timers.run_due(limit)
-
-    def _register_timers(self) -> None:
-        self.timers.register(EngineTimer.RELEASE.value, self._fire_release)
+    def timer_handlers(self) -> dict[str, TimerHandler]:
+        """The engine's timers (holds, resolve_after, flapping, heartbeats, releases), for the tick."""
+        handlers: dict[str, TimerHandler] = {EngineTimer.RELEASE.value: self._fire_release}
         for kind in GROUP_TIMERS:
-            self.timers.register(kind.value, partial(self._fire_group_timer, kind))
+            handlers[kind.value] = partial(self._fire_group_timer, kind)
+        return handlers
+
+    def process_now(self, intake_id: int) -> bool:
+        """Process one delivery in the caller's thread (to answer a Zabbix delivery with its
+        incident); False if that failed: it is still pending, for the worker."""
+        try:
+            self.process([intake_id])
+        except Exception:
+            log.exception("processing delivery %d at once failed; the worker will retry it", intake_id)
+            return False
+        return True
 
     def _fire_release(self, key: str, now: datetime) -> Fired:
         """A maintenance window or silence ended: decide again what it held back and still fires."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,9 +22,8 @@ from bridge.clock import Clock
 from bridge.db.models import AlertRow, Incident
 from bridge.integrations.alertmanager import AlertmanagerClient
 from bridge.integrations.zabbix import Problem, ZabbixClient
-from bridge.services.intake import store_delivery
+from bridge.services.intake import IntakeService
 from bridge.settings import Settings
-from bridge.sources import parse_delivery
 from bridge.ticketing.lifecycle import IncidentStatus
 from bridge.timeutil import iso, parse_instant
 
@@ -51,7 +49,7 @@ class ZabbixReconciler:
         sessions: sessionmaker[Session],
         clock: Clock,
         client: ZabbixClient,
-        notify: Callable[[int], None],
+        intake: IntakeService,
     ) -> None:
         self.instance = settings.zabbix_instance
         self.zabbix_url = settings.zabbix_url or ""
@@ -59,7 +57,7 @@ class ZabbixReconciler:
         self.sessions = sessions
         self.clock = clock
         self.client = client
-        self.notify = notify
+        self.intake = intake
 
     def run(self) -> Reconciled:
         problems = self.client.problems()
@@ -101,7 +99,7 @@ class ZabbixReconciler:
                 bodies.append(self._recovery(row, still, now))
                 resolved += 1
         for body in bodies:
-            self._deliver(body, now)
+            self.intake.store(Source.ZABBIX, json.dumps(body).encode())
         return Reconciled(found, resolved, acknowledged, len(bodies))
 
     def _body(self, kind: str, p: Problem, acknowledged_at: datetime | None = None) -> dict[str, Any]:
@@ -166,12 +164,6 @@ class ZabbixReconciler:
             },
         }
 
-    def _deliver(self, body: dict[str, Any], now: datetime) -> None:
-        raw = json.dumps(body).encode()
-        stored = store_delivery(self.sessions, parse_delivery(Source.ZABBIX, raw, now), raw, now)
-        if stored.intake_id is not None:
-            self.notify(stored.intake_id)
-
 
 class AlertmanagerReconciler:
     def __init__(
@@ -180,13 +172,13 @@ class AlertmanagerReconciler:
         sessions: sessionmaker[Session],
         clock: Clock,
         client: AlertmanagerClient,
-        notify: Callable[[int], None],
+        intake: IntakeService,
     ) -> None:
         self.grace = settings.alertmanager_resolve_grace
         self.sessions = sessions
         self.clock = clock
         self.client = client
-        self.notify = notify
+        self.intake = intake
 
     def run(self) -> Reconciled:
         current = [a for a in self.client.alerts() if a.get("status", {}).get("state") != "unprocessed"]
@@ -225,12 +217,7 @@ class AlertmanagerReconciler:
                     "alerts": alerts,
                     "groupKey": f"reconciliation:{iso(now)}",
                 }
-                raw = json.dumps(body).encode()
-                stored = store_delivery(
-                    self.sessions, parse_delivery(Source.ALERTMANAGER, raw, now), raw, now
-                )
-                if stored.intake_id is not None:
-                    self.notify(stored.intake_id)
+                self.intake.store(Source.ALERTMANAGER, json.dumps(body).encode())
         return Reconciled(found=len(missed), resolved=len(gone), deliveries=bool(missed) + bool(gone))
 
 

@@ -9,14 +9,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.clock import Clock
 from bridge.db.models import Incident
+from bridge.errors import PayloadError
 from bridge.priority import Priority
+from bridge.services.live import LiveRota
 from bridge.ticketing.rota import Rota
 from bridge.ticketing.sla import middle, percentile, service_time
 
 NO_CLIENT = "(no client)"
+REPORT_PERIOD = timedelta(days=30)
+"""The period of a report when its start is not given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,32 @@ class SlaRow:
     @property
     def resolve_breaches(self) -> int:
         return sum(1 for b in self.breaches if b.target == "resolve")
+
+
+@dataclass(frozen=True, slots=True)
+class SlaReport:
+    start: datetime
+    end: datetime
+    rows: list[SlaRow]
+
+
+class ReportService:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, rota: LiveRota) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.live = rota
+
+    def sla(
+        self, start: datetime | None = None, end: datetime | None = None, client: str | None = None
+    ) -> SlaReport:
+        """The SLA report of incidents opened in [start, end), by client then priority; `end`
+        defaults to now and `start` to `REPORT_PERIOD` before it."""
+        end = end or self.clock.now()
+        start = start or end - REPORT_PERIOD
+        if start >= end:
+            raise PayloadError("from", "must be before `to`")
+        with self.sessions() as session:
+            return SlaReport(start, end, sla_report(session, self.live.rota, start, end, client))
 
 
 def sla_report(

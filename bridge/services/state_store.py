@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from bridge.alert import Alert, Severity, Status
 from bridge.db import timers
-from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry
+from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert
+from bridge.db.timeline import add_entry
 from bridge.dedup.engine import Engine
 from bridge.dedup.state import (
     AlertState,
@@ -30,7 +31,7 @@ from bridge.dedup.state import (
     Member,
 )
 from bridge.priority import Priority
-from bridge.services.hooks import IncidentHooks, NoHooks
+from bridge.services.hooks import IncidentChange, IncidentHooks, NoHooks
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, SYSTEM_ACTOR, IncidentAction, IncidentStatus
 from bridge.timeutil import parse_instant
 
@@ -300,89 +301,100 @@ class StateStore:
         if group.incident is not None and group.incident.number is not None:
             row.incident_number = group.incident.number
 
-    def _apply_effect(self, action: IncidentEffect, subject: str | None, now: datetime, lonely: bool) -> None:
-        group = self.groups.get(action.group_key)
-        if action.kind is EffectKind.OPEN:
+    def _apply_effect(self, effect: IncidentEffect, subject: str | None, now: datetime, lonely: bool) -> None:
+        """Carry out one effect of a decision on the group's incident (or open one)."""
+        group = self.groups.get(effect.group_key)
+        if effect.kind is EffectKind.OPEN:
             assert group is not None
-            self._open(group, action, subject, now, lonely)
+            self._open(group, effect, subject, now, lonely)
             return
-        number = action.incident or (group.incident_number if group else None)
+        number = effect.incident or (group.incident_number if group else None)
         if number is None:
             return
         incident = self.incident(number)
-        alert = self.alerts.get(action.fingerprint or "")
-        what = _describe(alert) if alert is not None else (action.fingerprint or "")
-        if action.kind is EffectKind.REOPEN:
-            incident.status = IncidentStatus.OPEN.value
-            incident.resolved_at = None
-            incident.acknowledged_at = None
-            incident.reopen_count += 1
-            incident.flapping = incident.flapping or action.flapping
-            self._log(incident, now, "reopened", f"reopened: {action.text}")
-            self.hooks.incident_changed(
-                self.session, incident, IncidentAction.REOPEN, SYSTEM_ACTOR, action.text, now, None
-            )
+        kind = effect.kind
+        if kind is EffectKind.REOPEN:
             assert group is not None
-            if not lonely:
-                self._attach_members(incident, group, subject, now)
-        elif action.kind is EffectKind.ATTACH and alert is not None:
-            self._attach(incident, alert, now, action.text)
-        elif action.kind is EffectKind.ALERT_RESOLVED:
-            how = f" ({action.text})" if action.text else ""
-            self._log(incident, now, "alert_resolved", f"alert resolved: {what}{how}", action.fingerprint)
-        elif action.kind is EffectKind.ALERT_UPDATED:
-            self._log(incident, now, "alert_updated", action.text, action.fingerprint)
-        elif action.kind is EffectKind.RAISE_PRIORITY and action.priority is not None:
-            old = incident.priority
-            incident.priority = action.priority.value
-            self._log(
-                incident,
-                now,
-                "priority",
-                f"priority {old} -> {action.priority}: {action.text}",
-                action.fingerprint,
-            )
-            self.hooks.incident_changed(
-                self.session, incident, IncidentAction.PRIORITY, SYSTEM_ACTOR, action.text, now, None
-            )
-        elif action.kind is EffectKind.RESOLVE and incident.status in ACTIVE_STATUSES:
+            self._reopen(incident, group, effect, subject, now, lonely)
+        elif kind is EffectKind.ATTACH:
+            alert = self.alerts.get(effect.fingerprint or "")
+            if alert is not None:
+                self._attach(incident, alert, now, effect.text)
+        elif kind is EffectKind.ALERT_RESOLVED:
+            how = f" ({effect.text})" if effect.text else ""
+            text = f"alert resolved: {self._what(effect.fingerprint)}{how}"
+            self._log(incident, now, "alert_resolved", text, effect.fingerprint)
+        elif kind is EffectKind.ALERT_UPDATED:
+            self._log(incident, now, "alert_updated", effect.text, effect.fingerprint)
+        elif kind is EffectKind.RAISE_PRIORITY and effect.priority is not None:
+            self._raise_priority(incident, effect, now)
+        elif kind is EffectKind.RESOLVE and incident.status in ACTIVE_STATUSES:
             incident.status = IncidentStatus.RESOLVED.value
             incident.resolved_at = now
-            self._log(incident, now, "resolved", f"resolved: {action.text}")
-            self.hooks.incident_changed(
-                self.session, incident, IncidentAction.RESOLVE, SYSTEM_ACTOR, "", now, None
-            )
-        elif action.kind is EffectKind.RELATED and action.fingerprint:
-            self._relate(incident, action.fingerprint, action.text, now)
-        elif action.kind in (EffectKind.FLAPPING_STARTED, EffectKind.FLAPPING_ENDED):
-            incident.flapping = action.kind is EffectKind.FLAPPING_STARTED
-            self._log(incident, now, action.kind.value, action.text)
-        elif action.kind is EffectKind.NOTE:
-            self._log(incident, now, "source_update", action.text, action.fingerprint, actor=action.actor)
-            if action.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN.value:
-                incident.status = IncidentStatus.ACKNOWLEDGED.value
-                incident.acknowledged_at = now
-                origin = action.actor.split(":", 1)[0]
-                self._log(
-                    incident,
-                    now,
-                    "acknowledged",
-                    f"acknowledged in {origin.capitalize()}",
-                    actor=action.actor,
-                )
-                self.hooks.incident_changed(
-                    self.session, incident, IncidentAction.ACK, action.actor, "", now, origin
-                )
+            self._log(incident, now, "resolved", f"resolved: {effect.text}")
+            self._changed(IncidentChange(incident, IncidentAction.RESOLVE, SYSTEM_ACTOR, now))
+        elif kind is EffectKind.RELATED and effect.fingerprint:
+            self._relate(incident, effect.fingerprint, effect.text, now)
+        elif kind in (EffectKind.FLAPPING_STARTED, EffectKind.FLAPPING_ENDED):
+            incident.flapping = kind is EffectKind.FLAPPING_STARTED
+            self._log(incident, now, kind.value, effect.text)
+        elif kind is EffectKind.NOTE:
+            self._note(incident, effect, now)
+
+    def _reopen(
+        self,
+        incident: Incident,
+        group: AlertGroup,
+        effect: IncidentEffect,
+        subject: str | None,
+        now: datetime,
+        lonely: bool,
+    ) -> None:
+        incident.status = IncidentStatus.OPEN.value
+        incident.resolved_at = None
+        incident.acknowledged_at = None
+        incident.reopen_count += 1
+        incident.flapping = incident.flapping or effect.flapping
+        self._log(incident, now, "reopened", f"reopened: {effect.text}")
+        self._changed(IncidentChange(incident, IncidentAction.REOPEN, SYSTEM_ACTOR, now, effect.text))
+        if not lonely:
+            self._attach_members(incident, group, subject, now)
+
+    def _raise_priority(self, incident: Incident, effect: IncidentEffect, now: datetime) -> None:
+        assert effect.priority is not None
+        old = incident.priority
+        incident.priority = effect.priority.value
+        text = f"priority {old} -> {effect.priority}: {effect.text}"
+        self._log(incident, now, "priority", text, effect.fingerprint)
+        self._changed(IncidentChange(incident, IncidentAction.PRIORITY, SYSTEM_ACTOR, now, effect.text))
+
+    def _note(self, incident: Incident, effect: IncidentEffect, now: datetime) -> None:
+        """Something a person did in the source; an acknowledgement there acknowledges here."""
+        self._log(incident, now, "source_update", effect.text, effect.fingerprint, actor=effect.actor)
+        if effect.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN.value:
+            incident.status = IncidentStatus.ACKNOWLEDGED.value
+            incident.acknowledged_at = now
+            origin = effect.actor.split(":", 1)[0]
+            text = f"acknowledged in {origin.capitalize()}"
+            self._log(incident, now, "acknowledged", text, actor=effect.actor)
+            self._changed(IncidentChange(incident, IncidentAction.ACK, effect.actor, now, origin=origin))
+
+    def _changed(self, change: IncidentChange) -> None:
+        self.hooks.incident_changed(self.session, change)
+
+    def _what(self, fingerprint: str | None) -> str:
+        alert = self.alerts.get(fingerprint or "")
+        return _describe(alert) if alert is not None else (fingerprint or "")
 
     def _open(
-        self, group: AlertGroup, action: IncidentEffect, subject: str | None, now: datetime, lonely: bool
+        self, group: AlertGroup, effect: IncidentEffect, subject: str | None, now: datetime, lonely: bool
     ) -> None:
         first = self.alerts.get(subject or "")
         incident = Incident(
             number=self._numbers.next(),
-            title=(action.title or group.title)[:500],
+            title=(effect.title or group.title)[:500],
             status=IncidentStatus.OPEN.value,
-            priority=(action.priority or Priority.P3).value,
+            priority=(effect.priority or Priority.P3).value,
             group_key=group.key,
             rule=group.rule,
             source=first.source if first else None,
@@ -394,11 +406,11 @@ class StateStore:
             opened_at=now,
             reopen_count=0,
             updated_at=now,
-            route=action.route,
-            client=action.client,
-            flapping=action.flapping,
+            route=effect.route,
+            client=effect.client,
+            flapping=effect.flapping,
             type="incident",
-            line=action.line or "L1",
+            line=effect.line or "L1",
             escalation_round=0,
             return_count=0,
             description="",
@@ -407,7 +419,7 @@ class StateStore:
         self.incidents[incident.number] = incident
         self._new_incidents.add(incident.number)
         group.incident_number = incident.number
-        self._log(incident, now, "opened", f"opened {incident.priority} by {action.text}")
+        self._log(incident, now, "opened", f"opened {incident.priority} by {effect.text}")
         self.hooks.incident_opened(self.session, incident, now)
         if not lonely:
             self._attach_members(incident, group, subject, now)
@@ -516,25 +528,8 @@ class StateStore:
         incident.updated_at = at
         if incident.status == IncidentStatus.STALE.value:  # any update clears stale
             incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN.value, None
-            self.session.add(
-                TimelineEntry(
-                    incident_number=incident.number,
-                    at=at,
-                    actor=actor,
-                    kind="unstale",
-                    text=f"no longer stale: {text}",
-                )
-            )
-        self.session.add(
-            TimelineEntry(
-                incident_number=incident.number,
-                at=at,
-                actor=actor,
-                kind=kind,
-                text=text,
-                fingerprint=fingerprint,
-            )
-        )
+            add_entry(self.session, incident.number, at, "unstale", f"no longer stale: {text}", actor=actor)
+        add_entry(self.session, incident.number, at, kind, text, actor=actor, fingerprint=fingerprint)
 
 
 def _describe(alert: AlertRow) -> str:

@@ -6,8 +6,6 @@ only that token is valid, or holds the tokens stored in the database.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
 from bridge.db.models import Credential
+from bridge.errors import Conflict
 from bridge.settings import Settings
 
 
@@ -54,57 +53,6 @@ class GeneratedToken:
     token: str
 
 
-def ensure_tokens(sessions: sessionmaker[Session], settings: Settings, now: datetime) -> list[GeneratedToken]:
-    """Generate and store a token for every scope that has neither a setting nor a stored token.
-
-    Returns the new tokens in clear text: the only moment they exist outside the caller.
-    """
-    generated = []
-    with sessions() as session, session.begin():
-        for scope in Scope:
-            if pinned_token(settings, scope) or _valid_hashes(session, scope, now):
-                continue
-            token = new_token()
-            session.add(
-                Credential(scope=scope.value, label="generated", token_sha256=digest(token), created_at=now)
-            )
-            generated.append(GeneratedToken(scope, token))
-    return generated
-
-
-def rotate(sessions: sessionmaker[Session], scope: Scope, now: datetime) -> str:
-    """Revoke every stored token of `scope` and store a new one."""
-    token = new_token()
-    with sessions() as session, session.begin():
-        session.execute(
-            update(Credential)
-            .where(Credential.scope == scope.value, Credential.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        session.add(
-            Credential(scope=scope.value, label="rotated", token_sha256=digest(token), created_at=now)
-        )
-    return token
-
-
-def issue_temporary(
-    sessions: sessionmaker[Session], scope: Scope, label: str, ttl: timedelta, now: datetime
-) -> str:
-    """A short-lived extra token (e.g. for `bridge demo`)."""
-    token = new_token()
-    with sessions() as session, session.begin():
-        session.add(
-            Credential(
-                scope=scope.value,
-                label=label,
-                token_sha256=digest(token),
-                created_at=now,
-                expires_at=now + ttl,
-            )
-        )
-    return token
-
-
 def _valid_hashes(session: Session, scope: Scope, now: datetime) -> list[str]:
     query = select(Credential.token_sha256, Credential.expires_at).where(
         Credential.scope == scope.value, Credential.revoked_at.is_(None)
@@ -112,31 +60,13 @@ def _valid_hashes(session: Session, scope: Scope, now: datetime) -> list[str]:
     return [h for h, expires in session.execute(query) if expires is None or expires > now]
 
 
-def presented_token(authorization: str | None) -> str | None:
-    """The token in an Authorization header: ``Bearer <token>``, or the password of Basic auth
-    (Alertmanager's `basic_auth` works with any user name and the token as password)."""
-    if not authorization:
-        return None
-    scheme, _, value = authorization.partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer" and value:
-        return value
-    if scheme.lower() == "basic" and value:
-        try:
-            decoded = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        _, sep, password = decoded.partition(":")
-        return password if sep and password else None
-    return None
-
-
-class TokenVerifier:
-    """Checks presented tokens; stored hashes are cached briefly so a webhook costs no extra query."""
+class TokenService:
+    """Checks presented tokens (stored hashes are cached briefly, so a webhook costs no extra
+    query), and makes new ones: generated at first start, rotated, or temporary."""
 
     def __init__(
         self, sessions: sessionmaker[Session], settings: Settings, clock: Clock, cache_seconds: float = 5.0
-    ):
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
@@ -159,6 +89,65 @@ class TokenVerifier:
     def configured(self, scope: Scope) -> bool:
         """Some token of `scope` can be presented: pinned by a setting, or stored."""
         return bool(pinned_token(self.settings, scope) or self._hashes(scope))
+
+    def generate_missing(self) -> list[GeneratedToken]:
+        """Generate and store a token for every scope that has neither a setting nor a stored
+        token. Returns the new tokens in clear text: the only moment they exist outside the caller."""
+        now = self.clock.now()
+        generated = []
+        with self.sessions() as session, session.begin():
+            for scope in Scope:
+                if pinned_token(self.settings, scope) or _valid_hashes(session, scope, now):
+                    continue
+                token = new_token()
+                session.add(
+                    Credential(
+                        scope=scope.value, label="generated", token_sha256=digest(token), created_at=now
+                    )
+                )
+                generated.append(GeneratedToken(scope, token))
+        self.forget()
+        return generated
+
+    def rotate(self, scope: Scope, actor: str) -> str:
+        """Revoke every stored token of `scope` and store a new one; Conflict when a setting pins it."""
+        if pinned_token(self.settings, scope):
+            raise Conflict(f"the {scope} token is set by BRIDGE_{scope.upper()}_TOKEN: change it there")
+        now = self.clock.now()
+        token = new_token()
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(Credential)
+                .where(Credential.scope == scope.value, Credential.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            session.add(
+                Credential(
+                    scope=scope.value,
+                    label=f"rotated by {actor}"[:100],
+                    token_sha256=digest(token),
+                    created_at=now,
+                )
+            )
+        self.forget()
+        return token
+
+    def issue_temporary(self, scope: Scope, label: str, ttl: timedelta) -> str:
+        """A short-lived extra token (e.g. for `bridge demo`)."""
+        now = self.clock.now()
+        token = new_token()
+        with self.sessions() as session, session.begin():
+            session.add(
+                Credential(
+                    scope=scope.value,
+                    label=label,
+                    token_sha256=digest(token),
+                    created_at=now,
+                    expires_at=now + ttl,
+                )
+            )
+        self.forget()
+        return token
 
     def forget(self) -> None:
         with self._lock:

@@ -22,8 +22,9 @@ from bridge.clock import Clock
 from bridge.db.models import AlertmanagerSilence, AlertRow, Incident, IncidentAlert
 from bridge.integrations.alertmanager import AlertmanagerClient
 from bridge.integrations.zabbix import ZabbixClient
-from bridge.services.live_rules import LiveRules
-from bridge.services.outbox import Handler, Outcome, enqueue
+from bridge.services.hooks import IncidentChange
+from bridge.services.live import LiveRules
+from bridge.services.outbox import Handler, JobResult, enqueue
 from bridge.settings import Settings
 from bridge.sources.zabbix import MARKER
 from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
@@ -53,77 +54,48 @@ class Writeback:
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
         return None  # nothing to tell the sources about a new incident
 
-    def incident_changed(
-        self,
-        session: Session,
-        incident: Incident,
-        action: IncidentAction,
-        actor: str,
-        comment: str,
-        now: datetime,
-        origin: str | None,
-    ) -> None:
-        if self._zabbix is not None and origin != Source.ZABBIX.value:
-            self._plan_zabbix(session, incident, action, actor, comment, now)
+    def incident_changed(self, session: Session, change: IncidentChange) -> None:
+        if self._zabbix is not None and change.origin != Source.ZABBIX.value:
+            self._plan_zabbix(session, change)
         if self._alertmanager is not None:
-            self._plan_alertmanager(session, incident, action, actor, now)
+            self._plan_alertmanager(session, change)
 
-    def _plan_zabbix(
-        self,
-        session: Session,
-        incident: Incident,
-        action: IncidentAction,
-        actor: str,
-        comment: str,
-        now: datetime,
-    ) -> None:
-        problems = self._alerts(session, incident.number, Source.ZABBIX)
+    def _plan_zabbix(self, session: Session, change: IncidentChange) -> None:
+        number = change.incident.number
+        problems = self._alerts(session, number, Source.ZABBIX)
         prefix = f"zabbix:{self.settings.zabbix_instance}:"
         mine = [a for a in problems if a.fingerprint.startswith(prefix)]
         open_ids = [a.source_ref for a in mine if a.status == Status.FIRING.value]
-        said = f": {comment}" if comment else ""
-        number = incident.number
-        if action is IncidentAction.ACK and open_ids:
-            message = f"Acknowledged {MARKER} {number} by {actor}{said}"
-            enqueue(session, ZABBIX_ACKNOWLEDGE, {"event_ids": open_ids, "message": message}, now, number)
-        elif action is IncidentAction.COMMENT and mine and self.settings.zabbix_mirror_comments:
-            message = f"Comment {MARKER} {number} by {actor}{said}"
-            enqueue(
-                session,
-                ZABBIX_MESSAGE,
-                {"event_ids": [a.source_ref for a in mine], "message": message},
-                now,
-                number,
-            )
-        elif action is IncidentAction.CLOSE and open_ids:
-            message = f"Closed {MARKER} {number} by {actor}{said}"
-            enqueue(session, ZABBIX_CLOSE, {"event_ids": open_ids, "message": message}, now, number)
+        said = f": {change.comment}" if change.comment else ""
+        by = f"{number} by {change.actor}{said}"
+        if change.action is IncidentAction.ACK and open_ids:
+            payload = {"event_ids": open_ids, "message": f"Acknowledged {MARKER} {by}"}
+            enqueue(session, ZABBIX_ACKNOWLEDGE, payload, change.at, number)
+        elif change.action is IncidentAction.COMMENT and mine and self.settings.zabbix_mirror_comments:
+            payload = {"event_ids": [a.source_ref for a in mine], "message": f"Comment {MARKER} {by}"}
+            enqueue(session, ZABBIX_MESSAGE, payload, change.at, number)
+        elif change.action is IncidentAction.CLOSE and open_ids:
+            payload = {"event_ids": open_ids, "message": f"Closed {MARKER} {by}"}
+            enqueue(session, ZABBIX_CLOSE, payload, change.at, number)
 
-    def _plan_alertmanager(
-        self, session: Session, incident: Incident, action: IncidentAction, actor: str, now: datetime
-    ) -> None:
-        number = incident.number
-        if action is IncidentAction.ACK:
-            duration = self.rules.engine.rules.rule_named(incident.rule or "").silence_on_ack
+    def _plan_alertmanager(self, session: Session, change: IncidentChange) -> None:
+        number, now = change.incident.number, change.at
+        if change.action is IncidentAction.ACK:
+            duration = self.rules.engine.rules.rule_named(change.incident.rule or "").silence_on_ack
             if duration is None:
                 return
             for alert in self._alerts(session, number, Source.ALERTMANAGER):
                 if alert.status == Status.FIRING.value:
-                    enqueue(
-                        session,
-                        AM_SILENCE,
-                        {
-                            "incident": number,
-                            "fingerprint": alert.fingerprint,
-                            "labels": dict(alert.labels),
-                            "actor": actor,
-                            "starts_at": now.isoformat(),
-                            "ends_at": (now + duration).isoformat(),
-                        },
-                        now,
-                        number,
-                    )
-        elif action in (IncidentAction.RESOLVE, IncidentAction.CLOSE, IncidentAction.CANCEL):
+                    payload = {
+                        "incident": number,
+                        "fingerprint": alert.fingerprint,
+                        "labels": dict(alert.labels),
+                        "actor": change.actor,
+                        "starts_at": now.isoformat(),
+                        "ends_at": (now + duration).isoformat(),
+                    }
+                    enqueue(session, AM_SILENCE, payload, now, number)
+        elif change.action in (IncidentAction.RESOLVE, IncidentAction.CLOSE, IncidentAction.CANCEL):
             active = session.scalars(
                 select(AlertmanagerSilence).where(
                     AlertmanagerSilence.incident_number == number, AlertmanagerSilence.expired_at.is_(None)
@@ -156,17 +128,17 @@ class Writeback:
             handlers |= {AM_SILENCE: self._silence, AM_EXPIRE: self._expire}
         return handlers
 
-    def _acknowledge(self, job: dict[str, Any]) -> Outcome:
+    def _acknowledge(self, job: dict[str, Any]) -> JobResult:
         assert self._zabbix is not None
         self._zabbix.acknowledge(job["event_ids"], job["message"], acknowledge=True)
-        return Outcome(note=f"acknowledged in Zabbix: problem {', '.join(job['event_ids'])}")
+        return JobResult(note=f"acknowledged in Zabbix: problem {', '.join(job['event_ids'])}")
 
-    def _message(self, job: dict[str, Any]) -> Outcome:
+    def _message(self, job: dict[str, Any]) -> JobResult:
         assert self._zabbix is not None
         self._zabbix.acknowledge(job["event_ids"], job["message"])
-        return Outcome(note=f"comment copied to Zabbix: problem {', '.join(job['event_ids'])}")
+        return JobResult(note=f"comment copied to Zabbix: problem {', '.join(job['event_ids'])}")
 
-    def _close(self, job: dict[str, Any]) -> Outcome:
+    def _close(self, job: dict[str, Any]) -> JobResult:
         assert self._zabbix is not None
         allowed = self._zabbix.manual_close_allowed(job["event_ids"])
         closable = [e for e in job["event_ids"] if allowed.get(e)]
@@ -180,9 +152,9 @@ class Writeback:
             notes.append(
                 f"message added in Zabbix, whose trigger does not allow closing: problem {', '.join(others)}"
             )
-        return Outcome(note="; ".join(notes))
+        return JobResult(note="; ".join(notes))
 
-    def _silence(self, job: dict[str, Any]) -> Outcome:
+    def _silence(self, job: dict[str, Any]) -> JobResult:
         assert self._alertmanager is not None
         ends_at = parse_instant(job["ends_at"])
         silence_id = self._alertmanager.create_silence(
@@ -210,11 +182,11 @@ class Writeback:
                 # resolved while the silence was being made: expire it straight away
                 enqueue(session, AM_EXPIRE, {"silence_id": silence_id}, now, number)
 
-        return Outcome(
+        return JobResult(
             note=f"silenced in Alertmanager until {job['ends_at']} (silence {silence_id})", record=record
         )
 
-    def _expire(self, job: dict[str, Any]) -> Outcome:
+    def _expire(self, job: dict[str, Any]) -> JobResult:
         assert self._alertmanager is not None
         existed = self._alertmanager.expire_silence(job["silence_id"])
 
@@ -227,4 +199,4 @@ class Writeback:
         note = f"Alertmanager silence {job['silence_id']} expired" + (
             "" if existed else " (it was already gone)"
         )
-        return Outcome(note=note, record=record)
+        return JobResult(note=note, record=record)

@@ -1,9 +1,11 @@
-"""Rows to JSON-able dicts for the API: the only place that decides what the API shows."""
+"""Rows and results to JSON-able dicts: the only place that decides what the API, the pages and
+the CLI's --json show."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bridge.alert import Status
 from bridge.db.models import (
@@ -12,17 +14,45 @@ from bridge.db.models import (
     Incident,
     Intake,
     Notification,
+    OncallOverride,
     OutboxJob,
     SilenceRow,
     TimelineEntry,
 )
+from bridge.db.queries import Page
 from bridge.dedup.state import Disposition, describe_alert
 from bridge.schedule.rotation import OnDuty
+from bridge.services.incidents import IncidentDetail
+from bridge.services.live import LiveRota, LiveRules
+from bridge.services.oncall import ComingShifts, OnCallNow
 from bridge.services.reports import SlaRow
 from bridge.services.silences import state_of as silence_state
 from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
 from bridge.ticketing.rota import Rota
 from bridge.timeutil import iso
+
+T = TypeVar("T")
+
+
+def page_json(page: Page[T], item_json: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """A page of a list: its items, how many there are in all, and which page it is."""
+    return {
+        "items": [item_json(item) for item in page.items],
+        "total": page.total,
+        "limit": page.paging.limit,
+        "offset": page.paging.offset,
+    }
+
+
+def incident_detail_json(detail: IncidentDetail) -> dict[str, Any]:
+    """One incident with its alerts, related alerts, timeline, silences and notifications."""
+    body = incident_json(detail.incident)
+    body["alerts"] = [alert_json(a) for a in detail.alerts]
+    body["related"] = [alert_json(a) for a in detail.related]
+    body["timeline"] = [timeline_json(t) for t in detail.timeline]
+    body["silences"] = [silence_json(s) for s in detail.silences]
+    body["notifications"] = [notification_json(n) for n in detail.notifications]
+    return body
 
 
 def incident_json(incident: Incident) -> dict[str, Any]:
@@ -211,4 +241,91 @@ def sla_row_json(row: SlaRow) -> dict[str, Any]:
                 for b in row.breaches
             ],
         },
+    }
+
+
+def on_call_json(now: OnCallNow, status: LiveRota) -> dict[str, Any]:
+    """Who is on duty per schedule, who would own a new incident of each client, and the rota."""
+    rota = now.rota
+    owners = {
+        client or "(no client)": None
+        if found is None
+        else {"person": found.person, "name": rota.display(found.person), "why": found.why}
+        for client, found in now.responsible.items()
+    }
+    return {
+        "at": iso(now.at),
+        "timezone": str(rota.tz),
+        "schedules": [on_duty_json(d.schedule, d.duty, rota) for d in now.duties],
+        "responsible": owners,
+        "rota": rota_status_json(status),
+    }
+
+
+def shifts_json(found: ComingShifts) -> dict[str, list[dict[str, Any]]]:
+    return {name: [on_duty_json(name, s, found.rota) for s in spans] for name, spans in found.shifts.items()}
+
+
+def rota_status_json(live: LiveRota) -> dict[str, Any]:
+    """The rota in force: its version, what it holds, the last refused reload."""
+    error = live.last_error
+    return {
+        "version": live.rota.version,
+        "file": str(live.path),
+        "loaded_at": iso(live.loaded_at),
+        "people": len(live.rota.people),
+        "schedules": list(live.rota.schedules),
+        "policies": list(live.rota.policies),
+        "last_error": None if error is None else [str(p) for p in error.problems],
+        "last_error_at": iso(live.last_error_at),
+    }
+
+
+def override_json(row: OncallOverride) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "schedule": row.schedule,
+        "person": row.person,
+        "starts_at": iso(row.starts_at),
+        "ends_at": iso(row.ends_at),
+        "reason": row.reason,
+        "author": row.author,
+        "created_at": iso(row.created_at),
+        "cancelled_at": iso(row.cancelled_at),
+    }
+
+
+def rules_json(live: LiveRules, now: datetime) -> dict[str, Any]:
+    """The rules in force, their version (content hash) and load time, and the last refused reload."""
+    ruleset = live.engine.rules
+    error = live.last_error
+    return {
+        "version": ruleset.version,
+        "loaded_at": iso(live.loaded_at),
+        "files": sorted(ruleset.files),
+        "rules": [
+            {
+                "name": r.name,
+                "file": r.file,
+                "line": r.line,
+                "kind": r.kind.value,
+                "action": r.action.value,
+                "match": [str(m) for m in r.matchers],
+                "continue": r.proceed,
+            }
+            for r in ruleset.rules
+        ],
+        "maintenance": [
+            {
+                "name": m.name,
+                "file": m.file,
+                "line": m.line,
+                "timezone": str(m.tz),
+                "match": [str(x) for x in m.matchers],
+                "active_until": iso(m.until_any(now)),
+            }
+            for m in ruleset.maintenance
+        ],
+        "last_error": None if error is None else [str(p) for p in error.problems],
+        "last_error_at": iso(live.last_error_at),
     }

@@ -15,7 +15,7 @@ import sys
 
 from flask import Flask
 
-from bridge.db.engine import create_db_engine, prepare
+from bridge.db.migrate import prepare_url
 from bridge.services.tokens import Scope
 from bridge.settings import Settings, unknown_variables
 from bridge.web.app import create_app
@@ -33,22 +33,15 @@ def create() -> Flask:
     )
     for warning in unknown_variables():
         log.warning(warning)
-    engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
-    try:
-        log.info(prepare(engine))
-    finally:
-        engine.dispose()
+    log.info(prepare_url(settings.database_url, settings.db_timeout))
     runtime = Runtime.build(settings)
     for scope in Scope:
-        if not runtime.tokens.configured(scope):
+        if not runtime.services.tokens.configured(scope):
             log.warning(
                 "no %s token: set BRIDGE_%s_TOKEN or run `bridge tokens rotate %s`",
                 scope.value,
                 scope.value.upper(),
                 scope.value,
             )
-    if runtime.queue is None:
-        runtime.runner.start()
-        runtime.runner.notify()
-    runtime.watch_files()
+    runtime.start()
     return create_app(runtime=runtime)

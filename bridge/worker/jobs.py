@@ -35,5 +35,5 @@ def current() -> Runtime:
 def process_intake(intake_id: int) -> dict[str, int]:
     """Process delivery `intake_id` and whatever is still pending before it (see
     `Pipeline.process_through`); returns counts for `rq info` and the logs."""
-    result = current().pipeline.process_through(int(intake_id))
+    result = current().services.pipeline.process_through(int(intake_id))
     return {"deliveries": result.deliveries, "alerts": result.alerts, "failed": result.failed}

@@ -3,7 +3,7 @@
 The rq side takes jobs off the queue in the main thread (`SimpleWorker`: no fork per job, so the
 runtime built at start serves every job) and runs `bridge.jobs.process_intake`. A thread ticks
 every BRIDGE_TICK_SECONDS: due timers, the sweeper, due outbox jobs, due periodic jobs (see
-`Runtime.tick`); all of them claim their rows in the database, so N worker processes on one or
+`bridge.worker.tick`); all of them claim their rows in the database, so N worker processes on one or
 many machines fire each timer and run each job once. Neither side needs the other: with Redis
 down the tick goes on (and the sweeper processes what waits), with the database down jobs fail
 and their deliveries stay pending. SIGTERM or SIGINT finishes the current job and stops.
@@ -72,7 +72,7 @@ class WorkerProcess:
             self._tick_once()
             return
         self._install_signal_handlers()
-        self.runtime.watch_files()
+        self.runtime.watcher.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="bridge-tick", daemon=True)
         self._ticker.start()
         backoff = 1.0
@@ -118,7 +118,7 @@ class WorkerProcess:
 
     def _tick_once(self) -> bool:
         try:
-            ticked = self.runtime.tick()
+            ticked = self.runtime.tick.run()
         except DBAPIError as exc:
             log.warning("database unavailable (%s); the tick retries", exc.__class__.__name__)
             return False
@@ -128,11 +128,12 @@ class WorkerProcess:
         if ticked:
             log.info(
                 "tick: %d timers fired, %d deliveries re-enqueued, %d processed here, %d outbox jobs, "
-                "%d periodic jobs",
+                "%d notifications, %d periodic jobs",
                 ticked.timers,
                 ticked.requeued,
                 ticked.processed_here,
                 ticked.outbox,
+                ticked.notifications,
                 ticked.periodic,
             )
         return True

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from bridge.clock import SystemClock
-from bridge.services.live_rules import LiveRules
+from bridge.services.live import LiveRules
 from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime

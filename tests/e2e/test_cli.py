@@ -16,7 +16,8 @@ import requests
 from click.testing import CliRunner
 
 from bridge.cli.main import main
-from bridge.db.engine import create_db_engine, current_revision, head_revision
+from bridge.db.engine import create_db_engine
+from bridge.db.migrate import current_revision, head_revision
 from tests.support.payloads import captured
 from tests.support.postgres import free_port
 
@@ -109,8 +110,9 @@ def test_db_upgrade_and_incident_commands(database_url: str) -> None:
     from bridge.alert import Source
     from bridge.clock import FakeClock
     from bridge.db.engine import make_session_factory
-    from bridge.services.intake import store_delivery
-    from bridge.services.live_rules import LiveRules
+    from bridge.db.intake import store_delivery
+    from bridge.services.dispatch import TimerDispatcher
+    from bridge.services.live import LiveRules
     from bridge.services.pipeline import Pipeline
     from bridge.sources import parse_delivery
 
@@ -127,7 +129,9 @@ def test_db_upgrade_and_incident_commands(database_url: str) -> None:
     pipeline = Pipeline(sessions, LiveRules(REPO / "rules"), clock)
     pipeline.process_pending()
     clock.advance(timedelta(minutes=6))  # the example rules hold CPU alerts for 5m
-    pipeline.run_due_timers()
+    timers = TimerDispatcher(sessions, clock)
+    timers.register_all(pipeline.timer_handlers())
+    timers.run_due()
     engine.dispose()
     listed = runner.invoke(main, ["incidents", "list"], env=env)
     assert listed.exit_code == 0
@@ -174,11 +178,11 @@ def test_tokens_rotate_replaces_stored_tokens(tmp_path: Path) -> None:
     assert len(first) >= 40 and first != second
     from bridge.clock import SystemClock
     from bridge.db.engine import make_session_factory
-    from bridge.services.tokens import Scope, TokenVerifier
+    from bridge.services.tokens import Scope, TokenService
     from bridge.settings import Settings
 
     engine = create_db_engine(url)
-    verifier = TokenVerifier(make_session_factory(engine), Settings(database_url=url), SystemClock())
+    verifier = TokenService(make_session_factory(engine), Settings(database_url=url), SystemClock())
     assert not verifier.check(Scope.ZABBIX, first)
     assert verifier.check(Scope.ZABBIX, second)
     assert not verifier.check(Scope.ALERTMANAGER, second)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from bridge.cli.main import main
 from bridge.clock import FakeClock
-from bridge.services import incidents as service
+from bridge.services.incidents import NewIncident
 from tests.e2e.duty_support import msk
 from tests.support.app import build_runtime, make_settings
 
@@ -83,14 +83,9 @@ def test_actions_from_the_cli_reassign_notify_and_show_in_the_sla_report(
     clock = FakeClock(msk("2026-11-24 10:00"))
     runtime = build_runtime(make_settings(env["BRIDGE_DATABASE_URL"], REPO / "rules"), clock)
     try:
-        with runtime.sessions() as session, session.begin():
-            service.open_incident(
-                session,
-                service.NewIncident(title="Invoices stuck in the queue", client="logistics"),
-                "admin",
-                clock.now(),
-                runtime.hooks,
-            )
+        runtime.services.incidents.open(
+            NewIncident(title="Invoices stuck in the queue", client="logistics"), "admin"
+        )
     finally:
         runtime.close()
     output = run(env, "incidents", "assign", "1", "--to", "sokolov", "--line", "L2", "-m", "knows the queue")

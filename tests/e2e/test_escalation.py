@@ -98,7 +98,7 @@ def test_an_acknowledged_incident_left_alone_pages_again_after_the_ack_timeout(d
 def test_timers_are_rows_a_restart_keeps_and_each_step_fires_once(desk: Desk) -> None:
     desk.at("2026-11-24 03:00")
     desk.open(title="WMS database replication lag", client="logistics", priority="P3")
-    with desk.runtime.sessions() as session:
+    with desk.runtime.services.sessions() as session:
         kinds = set(session.scalars(select(Timer.kind).where(Timer.subject == "1")))
     assert kinds == {"escalation", "sla_ack", "sla_resolve", "stale", "long_open"}
     desk.runtime.close()  # the process stops; a new one starts on the same database
@@ -108,7 +108,7 @@ def test_timers_are_rows_a_restart_keeps_and_each_step_fires_once(desk: Desk) ->
     try:
         second.runner.drain()
         third.runner.drain()
-        with second.sessions() as session:
+        with second.services.sessions() as session:
             sent = session.scalar(
                 select(func.count()).select_from(Notification).where(Notification.person == "morozov")
             )

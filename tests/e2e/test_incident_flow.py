@@ -247,14 +247,14 @@ def test_alerts_api_shows_each_decision_with_its_reason(api: Api) -> None:
 
 
 def test_failed_deliveries_are_visible_in_the_intake_api(api: Api) -> None:
-    with api.runtime.sessions() as session, session.begin():
+    with api.runtime.services.sessions() as session, session.begin():
         from bridge.db.models import Intake
 
         session.add(
             Intake(
                 source="zabbix",
                 dedup_key="broken",
-                received_at=api.runtime.clock.now(),
+                received_at=api.runtime.services.clock.now(),
                 body=json.dumps({"schema": "bridge.zabbix.v1"}).encode(),
                 alert_count=1,
                 status="pending",

@@ -83,7 +83,7 @@ def test_templates_can_be_overridden_by_the_user(desk: Desk, tmp_path: object) -
     )
     from bridge.services.notifications import Templates
 
-    desk.runtime.notifier.templates = Templates(templates)
+    desk.runtime.services.notifier.templates = Templates(templates)
     desk.at("2026-11-24 11:00")
     desk.open(title="Не печатает касса", client="logistics")
     (mail,) = desk.inbox.mails

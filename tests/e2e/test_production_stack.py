@@ -28,11 +28,12 @@ from sqlalchemy import func, select, text
 
 from bridge.alert import Source
 from bridge.clock import FakeClock
-from bridge.db.engine import create_db_engine, upgrade
+from bridge.db.engine import create_db_engine
+from bridge.db.intake import store_delivery
+from bridge.db.migrate import upgrade
 from bridge.db.models import Incident, TimelineEntry, Timer
 from bridge.integrations.queue import QUEUE_NAME, connect
-from bridge.services.intake import store_delivery
-from bridge.services.live_rules import LiveRules
+from bridge.services.live import LiveRules
 from bridge.services.pipeline import Pipeline
 from bridge.settings import Settings, normalize_database_url
 from bridge.sources import parse_delivery
@@ -122,9 +123,11 @@ def clean_run(server_url: str, rules_dir: Path, bodies: list[bytes]) -> dict[str
             try:
                 for raw in bodies:
                     now = clock.advance(timedelta(milliseconds=10))
-                    store_delivery(runtime.sessions, parse_delivery(Source.ALERTMANAGER, raw, now), raw, now)
-                    runtime.pipeline.process_pending()
-                return comparable(state(runtime.sessions, with_times=False))
+                    store_delivery(
+                        runtime.services.sessions, parse_delivery(Source.ALERTMANAGER, raw, now), raw, now
+                    )
+                    runtime.services.pipeline.process_pending()
+                return comparable(state(runtime.services.sessions, with_times=False))
             finally:
                 runtime.close()
         finally:

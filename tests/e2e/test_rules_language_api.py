@@ -42,7 +42,7 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 def fire(api: Api, name: str, host: str, *, resolved: bool = False, started: Any = None) -> None:
-    now = api.runtime.clock.now()
+    now = api.runtime.services.clock.now()
     start = started or now
     alert = am_alert(
         name,

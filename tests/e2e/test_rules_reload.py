@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from bridge.services.live_rules import LiveRules
+from bridge.services.live import FileWatcher, LiveRules
 from bridge.worker.runtime import Runtime
 from tests.e2e.conftest import Api
 from tests.support.app import ADMIN_TOKEN, RULES
@@ -70,11 +70,13 @@ def test_a_bad_reload_keeps_the_last_good_rules_and_says_why(api: Api, rules_dir
 
 def test_reloaded_rules_decide_the_next_delivery(api: Api, runtime: Runtime, rules_dir: Path) -> None:
     edit(rules_dir / "rules.yaml", EXTRA)
-    assert runtime.rules.reload_if_changed() is True
+    assert runtime.services.rules.reload_if_changed() is True
     assert (
         api.alertmanager(
             am_notification(
-                am_alert("Extra", starts_at=api.runtime.clock.now().isoformat(), instance="web-01:9100")
+                am_alert(
+                    "Extra", starts_at=api.runtime.services.clock.now().isoformat(), instance="web-01:9100"
+                )
             )
         ).status_code
         == 202
@@ -87,7 +89,8 @@ def test_reloaded_rules_decide_the_next_delivery(api: Api, runtime: Runtime, rul
 def test_file_changes_are_picked_up_by_the_watcher(rules_dir: Path) -> None:
     live = LiveRules(rules_dir)
     version = live.engine.rules.version
-    live.watch(timedelta(milliseconds=50))
+    watcher = FileWatcher([live], timedelta(milliseconds=50))
+    watcher.start()
     try:
         edit(rules_dir / "rules.yaml", BROKEN)
         eventually(lambda: live.last_error is not None)
@@ -99,7 +102,7 @@ def test_file_changes_are_picked_up_by_the_watcher(rules_dir: Path) -> None:
         (rules_dir / "more.yaml").write_text("rules:\n  - name: more\n    match: {name: More}\n")
         eventually(lambda: "more" in live.engine.rules.by_name)
     finally:
-        live.stop_watching()
+        watcher.stop()
 
 
 def test_an_unchanged_directory_is_not_reloaded(rules_dir: Path) -> None:

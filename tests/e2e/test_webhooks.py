@@ -22,7 +22,7 @@ from tests.support.payloads import all_captured, body, captured
 
 
 def stored(runtime: Runtime) -> int:
-    with runtime.sessions() as session:
+    with runtime.services.sessions() as session:
         return session.scalar(select(func.count()).select_from(Intake)) or 0
 
 
@@ -32,7 +32,7 @@ def test_every_captured_delivery_is_accepted_and_stored(api: Api, runtime: Runti
     post = api.alertmanager if path.startswith("alertmanager") else api.zabbix
     response = post(capture.body_raw)
     assert response.status_code == 202
-    with runtime.sessions() as session:
+    with runtime.services.sessions() as session:
         (row,) = session.scalars(select(Intake))
     assert row.body == capture.body_raw  # exactly as posted
     if path.startswith("alertmanager"):

@@ -60,7 +60,7 @@ def problem_open(api: Api, clock: FakeClock) -> None:
 def jobs(api: Api) -> list[OutboxJob]:
     from sqlalchemy import select
 
-    with api.runtime.sessions() as session:
+    with api.runtime.services.sessions() as session:
         return list(session.scalars(select(OutboxJob).order_by(OutboxJob.id)))
 
 

@@ -14,8 +14,8 @@ from bridge.clock import FakeClock
 from bridge.db import timers
 from bridge.db.models import Timer
 from bridge.errors import ConfigError
+from bridge.services.dispatch import Fired, TimerDispatcher
 from bridge.settings import Settings
-from bridge.worker.timers import Fired, TimerDispatcher
 from tests.conftest import START
 from tests.support.app import build_runtime, make_settings, write_rules
 
@@ -37,7 +37,7 @@ def test_a_registered_kind_fires_beside_the_group_timers_and_a_failure_stays_due
         with pytest.raises(ValueError, match="already registered"):
             runtime.timers.register_simple("feature-step", escalate)
         assert {"hold", "resolve", "release", "escalation", "feature-step"} <= runtime.timers.kinds
-        with runtime.sessions() as session, session.begin():
+        with runtime.services.sessions() as session, session.begin():
             timers.schedule_many(
                 session,
                 {
@@ -51,7 +51,7 @@ def test_a_registered_kind_fires_beside_the_group_timers_and_a_failure_stays_due
         clock.advance(timedelta(minutes=10))
         assert runtime.timers.run_due() == 1
         assert fired == [("17:step-2", START + timedelta(minutes=5))]
-        with runtime.sessions() as session:
+        with runtime.services.sessions() as session:
             left = sorted((t.kind, t.subject) for t in session.scalars(select(Timer)))
         assert left == [("feature-step", "broken"), ("feature-step", "later"), ("not-registered", "x")]
         assert runtime.timers.run_due() == 0  # already fired: never twice
@@ -73,7 +73,7 @@ def test_a_timer_set_already_due_by_another_fires_in_the_same_tick(database_url:
 
     try:
         runtime.timers.register_simple("feature-check", check)
-        with runtime.sessions() as session, session.begin():
+        with runtime.services.sessions() as session, session.begin():
             timers.schedule(session, "feature-check", "first", START + timedelta(minutes=1))
         clock.advance(timedelta(hours=1))
         assert runtime.timers.run_due() == 2
@@ -87,9 +87,9 @@ def test_the_dispatcher_ignores_kinds_nobody_registered(database_url: str, tmp_p
     clock = FakeClock(START)
     runtime = build_runtime(make_settings(database_url, write_rules(tmp_path / "rules")), clock)
     try:
-        empty = TimerDispatcher(runtime.sessions, clock)
+        empty = TimerDispatcher(runtime.services.sessions, clock)
         assert empty.run_due() == 0
-        with runtime.sessions() as session, session.begin():
+        with runtime.services.sessions() as session, session.begin():
             timers.schedule(session, "other", "s", START)
         result: list[Fired] = []
         empty.register("other", lambda subject, now: result.append(Fired.GONE) or Fired.GONE)

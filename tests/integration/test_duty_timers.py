@@ -7,8 +7,8 @@ import threading
 from sqlalchemy import func, select
 
 from bridge.db.models import Notification, Timer
+from bridge.services.dispatch import TimerDispatcher
 from bridge.services.escalation import DutyTimers
-from bridge.worker.timers import TimerDispatcher
 from tests.e2e.duty_support import Desk, desk
 
 __all__ = ["desk"]
@@ -20,8 +20,9 @@ def test_concurrent_workers_fire_an_escalation_step_once(desk: Desk) -> None:
     desk.clock.set(desk.clock.now().replace(minute=15))  # step 2 is due
     workers = []
     for _ in range(4):  # four workers' ticks, each with its own dispatcher as in its own process
-        dispatcher = TimerDispatcher(desk.runtime.sessions, desk.clock)
-        DutyTimers(desk.runtime.sessions, desk.clock, desk.runtime.duty).register(dispatcher)
+        dispatcher = TimerDispatcher(desk.runtime.services.sessions, desk.clock)
+        timers = DutyTimers(desk.runtime.services.sessions, desk.clock, desk.runtime.services.duty)
+        dispatcher.register_all(timers.handlers())
         workers.append(dispatcher)
     start = threading.Barrier(len(workers))
     fired: list[int] = []
@@ -35,7 +36,7 @@ def test_concurrent_workers_fire_an_escalation_step_once(desk: Desk) -> None:
         thread.start()
     for thread in threads:
         thread.join(30)
-    with desk.runtime.sessions() as session:
+    with desk.runtime.services.sessions() as session:
         pages = session.scalar(
             select(func.count()).select_from(Notification).where(Notification.person == "morozov")
         )

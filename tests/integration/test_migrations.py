@@ -9,7 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from bridge.db.engine import alembic_config, create_db_engine, current_revision, head_revision, upgrade
+from bridge.db.engine import create_db_engine
+from bridge.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from bridge.db.models import Base
 
 

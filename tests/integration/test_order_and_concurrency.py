@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from bridge.clock import FakeClock
 from bridge.db import timers
 from bridge.db.models import Incident, Intake, TimelineEntry, Timer
+from bridge.services.dispatch import TimerDispatcher
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
-from bridge.worker.timers import TimerDispatcher
 from tests.conftest import START
 from tests.support.app import AM_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.db import empty_database
@@ -144,8 +144,8 @@ def production(database_url: str, redis_url: str, tmp_path: Path, clock: FakeClo
 def restart(runtime: Runtime, database_url: str) -> None:
     """An empty database whose incident numbers start at 1 again, so two runs compare by number."""
     empty_database(database_url)
-    with runtime.db.begin() as connection:
-        if runtime.db.dialect.name == "postgresql":
+    with runtime.services.db.begin() as connection:
+        if runtime.services.db.dialect.name == "postgresql":
             connection.execute(text("ALTER SEQUENCE incidents_number_seq RESTART WITH 1"))
         else:
             connection.execute(text("DELETE FROM sqlite_sequence WHERE name = 'incidents'"))
@@ -161,19 +161,19 @@ def test_every_notification_three_times_shuffled_equals_one_ordered_delivery(
     for minutes, alerts in SCENARIO:
         production.deliver(at(minutes), body(alerts, 0))
     production.until(end)
-    ordered = state(production.runtime.sessions)
+    ordered = state(production.runtime.services.sessions)
 
     restart(production.runtime, database_url)
     arrivals = interleave(peers)
     for when, raw in arrivals:
         production.deliver(when, raw)
     production.until(end)
-    shuffled = state(production.runtime.sessions)
+    shuffled = state(production.runtime.services.sessions)
 
     # The rack's incident and the CPU's, each resolved after resolve_after and then reopened.
     assert [(i[3], i[5], i[7]) for i in ordered["incidents"]] == [("open", 2, 1), ("open", 1, 1)]
     assert shuffled == ordered
-    with production.runtime.sessions() as session:  # every copy was stored and went through
+    with production.runtime.services.sessions() as session:  # every copy was stored and went through
         assert session.scalar(select(func.count()).select_from(Intake).where(Intake.status == "done")) == len(
             arrivals
         )
@@ -248,7 +248,7 @@ def test_eight_processes_delivering_one_group_at_once_open_exactly_one_incident(
     _race(postgres_database, rules_dir, "one")
     runtime = build_runtime(make_settings(postgres_database, rules_dir), FakeClock(START))
     try:
-        with runtime.sessions() as session:
+        with runtime.services.sessions() as session:
             incidents = list(session.scalars(select(Incident)))
             assert len(incidents) == 1
             assert incidents[0].alert_count == PROCESSES * PER_PROCESS  # none lost to a race
@@ -263,7 +263,7 @@ def test_eight_processes_delivering_one_group_at_once_open_exactly_one_incident(
         # Now each process opens incidents of its own groups at once: numbers never repeat, and
         # those a losing transaction took are not handed out again.
         _race(postgres_database, rules_dir, "own")
-        with runtime.sessions() as session:
+        with runtime.services.sessions() as session:
             numbers = list(session.scalars(select(Incident.number).where(Incident.number != first)))
             last = session.scalar(text("SELECT last_value FROM incidents_number_seq"))
         assert len(numbers) == len(set(numbers)) == PROCESSES * PER_PROCESS
@@ -287,7 +287,7 @@ def test_four_dispatchers_fire_each_of_1000_timers_of_a_registered_kind_exactly_
     clock = FakeClock(START)
     runtime = build_runtime(make_settings(postgres_database, write_rules(tmp_path / "rules", RULES)), clock)
     try:
-        with runtime.sessions() as session, session.begin():
+        with runtime.services.sessions() as session, session.begin():
             timers.schedule_many(
                 session, {("test-step", f"s{n}"): START - timedelta(seconds=n) for n in range(1000)}
             )
@@ -302,7 +302,7 @@ def test_four_dispatchers_fire_each_of_1000_timers_of_a_registered_kind_exactly_
         counts: list[int] = []
 
         def tick() -> None:
-            dispatcher = TimerDispatcher(runtime.sessions, clock)
+            dispatcher = TimerDispatcher(runtime.services.sessions, clock)
             dispatcher.register_simple("test-step", record)
             barrier.wait()
             total = 0
@@ -318,7 +318,7 @@ def test_four_dispatchers_fire_each_of_1000_timers_of_a_registered_kind_exactly_
         assert sorted(s for s, _ in fired) == sorted(f"s{n}" for n in range(1000))
         assert sum(counts) == 1000
         assert {s: d for s, d in fired} == {f"s{n}": START - timedelta(seconds=n) for n in range(1000)}
-        with runtime.sessions() as session:
+        with runtime.services.sessions() as session:
             assert session.scalar(select(func.count()).select_from(Timer)) == 0
     finally:
         runtime.close()

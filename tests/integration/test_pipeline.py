@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.db.intake import store_delivery
 from bridge.db.models import AlertRow, Incident, Intake, IntakeStatus, TimelineEntry, Timer
 from bridge.dedup.engine import Engine
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.simulator import Simulator
-from bridge.services.intake import store_delivery
-from bridge.services.live_rules import LiveRules
+from bridge.services.dispatch import TimerDispatcher
+from bridge.services.live import LiveRules
 from bridge.services.pipeline import MAX_ATTEMPTS, Pipeline
 from bridge.services.state_store import StateStore
 from bridge.sources import parse_delivery
@@ -40,11 +41,13 @@ class Harness:
         self.clock = FakeClock(captured("alertmanager/01-firing-single.json").received_at)
         self.rules = LiveRules(rules_dir)
         self.pipeline = Pipeline(self.sessions, self.rules, self.clock)
+        self.timers = TimerDispatcher(self.sessions, self.clock)
+        self.timers.register_all(self.pipeline.timer_handlers())
 
     def deliver(self, source: Source, raw: bytes, received_at: object) -> None:
         """Store a delivery received at `received_at`; timers due strictly before it fire first."""
         self.clock.set(received_at - timedelta(microseconds=1))  # type: ignore[operator]
-        self.pipeline.run_due_timers()
+        self.timers.run_due()
         self.clock.set(received_at)  # type: ignore[arg-type]
         delivery = parse_delivery(source, raw, received_at)  # type: ignore[arg-type]
         store_delivery(self.sessions, delivery, raw, received_at)  # type: ignore[arg-type]
@@ -52,7 +55,7 @@ class Harness:
 
     def finish(self, until: object) -> None:
         self.clock.set(until)  # type: ignore[arg-type]
-        self.pipeline.run_due_timers()
+        self.timers.run_due()
 
     def incidents(self) -> list[tuple[object, ...]]:
         with self.sessions() as session:

@@ -18,14 +18,14 @@ from sqlalchemy import func, select
 from bridge.alert import Source
 from bridge.cli.main import main
 from bridge.clock import FakeClock
+from bridge.db.intake import store_delivery
 from bridge.db.models import Incident, Intake
-from bridge.services.intake import store_delivery
 from bridge.services.pipeline import MAX_ATTEMPTS
 from bridge.services.state_store import StateStore
+from bridge.services.sweeper import Swept
 from bridge.sources import parse_delivery
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
-from bridge.worker.sweeper import Swept
 from tests.support.app import ADMIN_TOKEN, AM_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.payloads import am_alert, am_notification, captured
 from tests.support.production import closed_port_url, hung_server, queued, run_queued_jobs
@@ -67,18 +67,20 @@ def notification(clock: FakeClock, name: str, instance: str = "h:1") -> bytes:
 
 
 def statuses(runtime: Runtime) -> list[str]:
-    with runtime.sessions() as session:
+    with runtime.services.sessions() as session:
         return list(session.scalars(select(Intake.status).order_by(Intake.id)))
 
 
 def incident_count(runtime: Runtime) -> int:
-    with runtime.sessions() as session:
+    with runtime.services.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(Incident)) or 0)
 
 
 def store(runtime: Runtime, raw: bytes) -> int:
-    now = runtime.clock.now()
-    stored = store_delivery(runtime.sessions, parse_delivery(Source.ALERTMANAGER, raw, now), raw, now)
+    now = runtime.services.clock.now()
+    stored = store_delivery(
+        runtime.services.sessions, parse_delivery(Source.ALERTMANAGER, raw, now), raw, now
+    )
     assert stored.intake_id is not None
     return stored.intake_id
 
@@ -96,26 +98,26 @@ def test_a_webhook_enqueues_a_job_and_a_worker_turns_it_into_an_incident(runtime
 
 def test_a_job_takes_the_deliveries_left_pending_before_it_in_order(runtime: Runtime) -> None:
     """A delivery whose job was lost goes through with the next job, before it, not after."""
-    first = store(runtime, notification(runtime.clock, "DiskFull"))
-    runtime.clock.advance(timedelta(seconds=1))
+    first = store(runtime, notification(runtime.services.clock, "DiskFull"))
+    runtime.services.clock.advance(timedelta(seconds=1))
     body = am_notification(
         am_alert(
             "DiskFull",
             status="resolved",
-            starts_at=(runtime.clock.now() - timedelta(seconds=1)).isoformat(),
-            ends_at=runtime.clock.now().isoformat(),
+            starts_at=(runtime.services.clock.now() - timedelta(seconds=1)).isoformat(),
+            ends_at=runtime.services.clock.now().isoformat(),
             instance="h:1",
         )
     )
     second = store(runtime, json.dumps(body).encode())
     assert runtime.queue is not None and runtime.queue.enqueue([second])
     run_queued_jobs(runtime)
-    with runtime.sessions() as session:
+    with runtime.services.sessions() as session:
         rows = {r.id: (r.status, r.processed_at) for r in session.scalars(select(Intake))}
     assert rows[first][0] == rows[second][0] == "done"
     from bridge.db.models import AlertRow
 
-    with runtime.sessions() as session:
+    with runtime.services.sessions() as session:
         alert = session.scalars(select(AlertRow)).one()
     assert alert.status == "resolved"  # the firing one came first: the resolution is not rolled back
 
@@ -164,16 +166,18 @@ def test_a_hung_redis_costs_one_short_timeout_and_then_none(
 
 
 def test_the_sweeper_requeues_what_waited_past_the_grace_once_per_grace(runtime: Runtime) -> None:
-    ids = [store(runtime, notification(runtime.clock, f"Lost{n}")) for n in range(4)]  # jobs never queued
+    ids = [
+        store(runtime, notification(runtime.services.clock, f"Lost{n}")) for n in range(4)
+    ]  # jobs never queued
     assert runtime.sweeper is not None
     assert runtime.sweeper.run() == Swept()
-    runtime.clock.advance(timedelta(seconds=31))
+    runtime.services.clock.advance(timedelta(seconds=31))
     assert runtime.sweeper.run() == Swept(requeued=4)
     assert runtime.sweeper.run() == Swept()  # taken up already: not again within the grace period
     assert queued(runtime) == 4
     run_queued_jobs(runtime)
     assert statuses(runtime) == ["done"] * 4
-    runtime.clock.advance(timedelta(seconds=31))
+    runtime.services.clock.advance(timedelta(seconds=31))
     assert runtime.sweeper.run() == Swept()
     assert len(ids) == incident_count(runtime)
 
@@ -190,13 +194,13 @@ def test_a_delivery_that_keeps_failing_comes_back_per_grace_then_is_parked_and_c
 
     monkeypatch.setattr(StateStore, "apply", apply_with_a_bug)
     client = create_app(runtime=runtime).test_client()
-    assert post(client, notification(runtime.clock, "Poison"))[0] == 202
-    assert post(client, notification(runtime.clock, "Fine"))[0] == 202
+    assert post(client, notification(runtime.services.clock, "Poison"))[0] == 202
+    assert post(client, notification(runtime.services.clock, "Fine"))[0] == 202
     run_queued_jobs(runtime)
     assert statuses(runtime) == ["pending", "done"]
     assert runtime.sweeper is not None
     for _ in range(MAX_ATTEMPTS - 1):
-        runtime.clock.advance(timedelta(seconds=31))
+        runtime.services.clock.advance(timedelta(seconds=31))
         assert runtime.sweeper.run() == Swept(requeued=1)
         run_queued_jobs(runtime)
     assert statuses(runtime) == ["failed", "done"]

@@ -11,7 +11,7 @@ import waitress
 from flask import Flask
 
 from bridge.clock import FakeClock
-from bridge.services.live_rules import LiveRules
+from bridge.services.live import LiveRules
 from bridge.settings import Settings
 from bridge.worker.runtime import Runtime
 

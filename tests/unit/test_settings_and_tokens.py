@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.services.tokens import digest, presented_token
+from bridge.services.tokens import digest
 from bridge.settings import Settings, unknown_variables
+from bridge.web.auth import presented_token
 
 
 def test_defaults_are_the_embedded_setup() -> None:

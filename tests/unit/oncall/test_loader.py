@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.errors import RulesError
-from bridge.services.live_rota import LiveRota
+from bridge.services.live import LiveRota
 from bridge.ticketing.rota import Role, TargetKind
 from bridge.ticketing.rota_loader import load_rota_file, load_rota_text
 
@@ -105,13 +105,13 @@ def test_a_bad_edit_keeps_the_last_good_rota_and_says_why(tmp_path: Path) -> Non
     live = LiveRota(tmp_path, UTC)
     good = live.rota.version
     (tmp_path / "rota.yaml").write_text(EXAMPLE.read_text().replace("role: team_lead", "role: boss"))
-    assert live.refresh() is False
+    assert live.reload_if_changed() is False
     assert live.rota.version == good
     assert live.last_error is not None
     assert "unknown role 'boss'" in str(live.last_error)
-    assert live.refresh() is False  # the same bad file is not read again every tick
+    assert live.reload_if_changed() is None  # the same bad file is not read again every tick
     (tmp_path / "rota.yaml").write_text(EXAMPLE.read_text().replace("Igor Petrov", "Igor P. Petrov"))
-    assert live.refresh() is True
+    assert live.reload_if_changed() is True
     assert live.rota.version != good
     assert live.last_error is None
     assert live.rota.people["petrov"].name == "Igor P. Petrov"

@@ -2,10 +2,10 @@
 
 Every feature that needs something to happen later (the engine's `for:` holds and
 `resolve_after`, maintenance releases, and whatever registers next: escalation steps, SLA
-deadlines, stale checks) schedules a row with `bridge.ticketing.timers.schedule` and registers a
+deadlines, stale checks) schedules a row with `bridge.db.timers.schedule` and registers a
 handler for its kind here. The tick selects due rows of the registered kinds and calls each
 handler with the timer's subject. A handler owns its transaction and takes the timer with
-`bridge.ticketing.timers.claim` (`FOR UPDATE SKIP LOCKED` on PostgreSQL, then deleted in the
+`bridge.db.timers.claim` (`FOR UPDATE SKIP LOCKED` on PostgreSQL, then deleted in the
 same commit), so with N workers ticking at once each timer fires exactly once, and a worker
 that dies mid-way leaves the row to the next tick. `register_simple` does that claiming for
 handlers that need no other lock first.
@@ -14,7 +14,7 @@ handlers that need no other lock first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 
@@ -59,6 +59,11 @@ class TimerDispatcher:
         if kind in self._handlers:
             raise ValueError(f"a handler for timer kind {kind!r} is already registered")
         self._handlers[kind] = handler
+
+    def register_all(self, handlers: Mapping[str, TimerHandler]) -> None:
+        """Register a handler per kind (what a service's `timer_handlers()` gives)."""
+        for kind, handler in handlers.items():
+            self.register(kind, handler)
 
     def register_simple(self, kind: str, handler: SimpleHandler) -> None:
         """Fire timers of `kind` with `handler(session, subject, due_at)`; the dispatcher claims

@@ -1,0 +1,42 @@
+"""`bridge tokens` and `bridge config`: the bearer tokens, and the settings in effect."""
+
+from __future__ import annotations
+
+import click
+
+from bridge.cli.common import cli_actor, command_services, load_settings
+from bridge.errors import BridgeError
+from bridge.services.tokens import Scope
+from bridge.settings import SPECS, redacted
+
+
+@click.group()
+def tokens() -> None:
+    """Bearer tokens of the webhooks and the API."""
+
+
+@tokens.command("rotate")
+@click.argument("scope", type=click.Choice([s.value for s in Scope]))
+def tokens_rotate(scope: str) -> None:
+    """Revoke the stored tokens of SCOPE and print a new one (shown once)."""
+    try:
+        with command_services() as services:
+            click.echo(services.tokens.rotate(Scope(scope), cli_actor()))
+    except BridgeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command()
+@click.option("--markdown", is_flag=True, help="Print the README's configuration table.")
+def config(markdown: bool) -> None:
+    """Show the settings bridge reads from the environment."""
+    if markdown:
+        click.echo("| variable | default | what |\n|---|---|---|")
+        for spec in SPECS:
+            click.echo(f"| `{spec.env}` | {f'`{spec.default}`' if spec.default else ''} | {spec.help} |")
+        return
+    settings = load_settings()
+    for spec in SPECS:
+        value = getattr(settings, spec.attr)
+        shown = redacted(str(value)) if spec.secret and value else value
+        click.echo(f"{spec.env:<28} {shown}")

@@ -1,0 +1,117 @@
+"""The intake log in the database: every accepted delivery is one row, committed before the sender
+gets its 2xx, and the queries the pipeline and the sweeper find pending deliveries with.
+
+Storing is a single INSERT ... ON CONFLICT DO NOTHING on the delivery's idempotency key, so a
+redelivery (Alertmanager HA peers, Zabbix retries) is accepted again without being stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.db.models import Intake, IntakeStatus
+from bridge.errors import StorageUnavailable
+from bridge.sources import Delivery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    intake_id: int | None  # None for a redelivery of something already stored
+    duplicate: bool
+
+
+def store_delivery(
+    sessions: sessionmaker[Session], delivery: Delivery, body: bytes, received_at: datetime
+) -> Stored:
+    """Commit the raw delivery; raises StorageUnavailable if the database cannot take it."""
+    try:
+        with sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            statement = (
+                insert(Intake)
+                .values(intake_row(delivery, body, received_at))
+                .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
+                .returning(Intake.id)
+            )
+            intake_id = session.execute(statement).scalar_one_or_none()
+    except SQLAlchemyError as exc:
+        log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
+        raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
+    return Stored(intake_id=intake_id, duplicate=intake_id is None)
+
+
+def intake_row(delivery: Delivery, body: bytes, received_at: datetime) -> dict[str, Any]:
+    """The intake log's row for an accepted delivery, still to be processed."""
+    return {
+        "source": delivery.source.value,
+        "dedup_key": delivery.dedup_key,
+        "received_at": received_at,
+        "body": body,
+        "alert_count": len(delivery.alerts),
+        "host_shard": delivery.host_shard,
+        "status": IntakeStatus.PENDING.value,
+        "attempts": 0,
+    }
+
+
+def pending_ids(
+    session: Session,
+    limit: int,
+    max_alerts: int | None = None,
+    *,
+    upto: int | None = None,
+    after: int = 0,
+    fresh_only_but: int | None = None,
+) -> list[int]:
+    """Ids of deliveries still to process, oldest first: at most `limit` of them and, when
+    `max_alerts` is given, no more alerts than that in all (but always at least one delivery);
+    only ids above `after` and, with `upto`, none above `upto`. With `fresh_only_but`, none
+    that failed before except that one (failed ones come back through the sweeper, once per
+    grace period, not with every job)."""
+    query = select(Intake.id, Intake.alert_count).where(Intake.status == IntakeStatus.PENDING.value)
+    if after:
+        query = query.where(Intake.id > after)
+    if upto is not None:
+        query = query.where(Intake.id <= upto)
+    if fresh_only_but is not None:
+        query = query.where((Intake.attempts == 0) | (Intake.id == fresh_only_but))
+    query = query.order_by(Intake.id).limit(limit)
+    ids: list[int] = []
+    alerts = 0
+    for intake_id, count in session.execute(query):
+        if ids and max_alerts is not None and alerts + count > max_alerts:
+            break
+        ids.append(intake_id)
+        alerts += count
+    return ids
+
+
+def latest_pending_id(session: Session) -> int | None:
+    return session.scalar(select(func.max(Intake.id)).where(Intake.status == IntakeStatus.PENDING.value))
+
+
+def retry_failed(session: Session, ids: Sequence[int] | None = None) -> list[int]:
+    """Put deliveries parked as failed (these `ids`, or all) back to pending with their attempts
+    reset, in the caller's transaction; returns the ids that were parked. Their last error stays
+    until they are processed."""
+    statement = (
+        update(Intake)
+        .where(Intake.status == IntakeStatus.FAILED.value)
+        .values(status=IntakeStatus.PENDING.value, attempts=0, requeued_at=None)
+        .returning(Intake.id)
+    )
+    if ids is not None:
+        statement = statement.where(Intake.id.in_(ids))
+    return sorted(session.scalars(statement))

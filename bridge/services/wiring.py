@@ -1,0 +1,210 @@
+"""`Services`: every service of a bridge process, built once from the settings with the clock,
+the hooks, the notifier and the hand-off bound. The runtime of `bridge serve` and `bridge
+worker`, the web app and each CLI command use the same wiring.
+
+Parts are built when first used: a command that only lists incidents reads neither the rules nor
+the rota (and so still works when an edit broke them), while `load` makes a starting server
+refuse to start on rules or a rota that do not load.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.clock import Clock
+from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.integrations.alertmanager import AlertmanagerClient
+from bridge.integrations.channels import channels_from
+from bridge.integrations.zabbix import ZabbixClient
+from bridge.services.alerts import AlertService
+from bridge.services.dispatch import TimerHandler
+from bridge.services.duty import Duty
+from bridge.services.escalation import DutyTimers
+from bridge.services.handoff import Handoff
+from bridge.services.hooks import HookChain, IncidentHooks
+from bridge.services.incidents import IncidentService
+from bridge.services.intake import IntakeService
+from bridge.services.live import LiveRota, LiveRules
+from bridge.services.metrics import DatabaseCollector, Metrics
+from bridge.services.notifications import Notifier, Templates
+from bridge.services.oncall import OncallService
+from bridge.services.outbox import Outbox
+from bridge.services.periodic import PeriodicJob
+from bridge.services.pipeline import Pipeline
+from bridge.services.reconcile import AlertmanagerReconciler, ZabbixReconciler
+from bridge.services.reports import ReportService
+from bridge.services.silences import SilenceService
+from bridge.services.tokens import TokenService
+from bridge.services.writeback import Writeback
+from bridge.settings import Settings
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        handoff: Handoff,
+        *,
+        rules: LiveRules | None = None,
+        rota: LiveRota | None = None,
+    ) -> None:
+        """`rules` and `rota` let a caller (a test) hand in ones it already loaded."""
+        self.settings = settings
+        self.clock = clock
+        self.handoff = handoff
+        self.db: Engine = create_db_engine(settings.database_url, timeout=settings.db_timeout)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.db)
+        self._rules = rules
+        self._rota = rota
+
+    def load(self) -> None:
+        """Read the rules and the rota now; RulesError when either does not load."""
+        _ = self.rules, self.rota
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- what the files say ---------------------------------------------------------------------
+
+    @cached_property
+    def rules(self) -> LiveRules:
+        return self._rules or LiveRules(self.settings.rules_dir, self.settings.zone, self.clock)
+
+    @cached_property
+    def rota(self) -> LiveRota:
+        return self._rota or LiveRota(self.settings.rules_dir, self.settings.zone, self.clock)
+
+    # -- what changes incidents -----------------------------------------------------------------
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        templates = Templates(self.settings.templates_dir)
+        return Notifier(self.sessions, self.clock, channels_from(self.settings), templates)
+
+    @cached_property
+    def duty(self) -> Duty:
+        return Duty(self.rota, self.notifier, self.settings.base_url)
+
+    @cached_property
+    def writeback(self) -> Writeback | None:
+        """Write-back to Zabbix and Alertmanager, when either is configured."""
+        if not (self.settings.zabbix_enabled or self.settings.alertmanager_url):
+            return None
+        return Writeback(self.settings, self.rules, self.clock)
+
+    @cached_property
+    def hooks(self) -> IncidentHooks:
+        """What every change to an incident sets off: write-back first, then the duty."""
+        return HookChain(self.writeback, self.duty) if self.writeback is not None else self.duty
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            self.sessions,
+            self.rules,
+            self.clock,
+            on_outcomes=self.metrics.count_outcomes,
+            hooks=self.hooks,
+            ack_from_source=self.settings.zabbix_ack_acknowledges,
+        )
+
+    @cached_property
+    def escalation(self) -> DutyTimers:
+        return DutyTimers(self.sessions, self.clock, self.duty)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        handlers = self.writeback.handlers() if self.writeback is not None else {}
+
+        def count(kind: str, result: str) -> None:
+            self.metrics.outbox_jobs.labels(kind, result).inc()
+
+        return Outbox(self.sessions, self.clock, handlers, on_result=count)
+
+    # -- the use cases --------------------------------------------------------------------------
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        return TokenService(self.sessions, self.settings, self.clock)
+
+    @cached_property
+    def intake(self) -> IntakeService:
+        return IntakeService(
+            self.sessions,
+            self.clock,
+            self.settings,
+            self._process_now,
+            self.handoff,
+            self.metrics,
+        )
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        return IncidentService(self.sessions, self.clock, self._hooks, self.handoff)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        return AlertService(self.sessions)
+
+    @cached_property
+    def silences(self) -> SilenceService:
+        return SilenceService(self.sessions, self.clock, self.handoff)
+
+    @cached_property
+    def oncall(self) -> OncallService:
+        return OncallService(self.sessions, self.clock, self.rota)
+
+    @cached_property
+    def reports(self) -> ReportService:
+        return ReportService(self.sessions, self.clock, self.rota)
+
+    # -- what runs in the background ------------------------------------------------------------
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        metrics = Metrics(CollectorRegistry())
+        metrics.database = DatabaseCollector(self.sessions)
+        metrics.registry.register(metrics.database)
+        return metrics
+
+    def timer_handlers(self) -> dict[str, TimerHandler]:
+        """Every kind of durable timer and what fires it: the engine's and the incidents'."""
+        return {**self.pipeline.timer_handlers(), **self.escalation.handlers()}
+
+    def periodic_jobs(self) -> list[PeriodicJob]:
+        """Reconciliation with Zabbix and Alertmanager, as configured."""
+        settings, jobs = self.settings, []
+        if settings.zabbix_enabled and settings.zabbix_reconcile > timedelta(0):
+            zabbix = ZabbixReconciler(
+                settings, self.sessions, self.clock, ZabbixClient(settings), self.intake
+            )
+            jobs.append(PeriodicJob("reconcile:zabbix", settings.zabbix_reconcile, zabbix.run))
+        if settings.alertmanager_url and settings.alertmanager_reconcile > timedelta(0):
+            am_client = AlertmanagerClient(settings.alertmanager_url)
+            alertmanager = AlertmanagerReconciler(settings, self.sessions, self.clock, am_client, self.intake)
+            jobs.append(
+                PeriodicJob("reconcile:alertmanager", settings.alertmanager_reconcile, alertmanager.run)
+            )
+        return jobs
+
+    def _process_now(self, intake_id: int) -> bool:
+        return self.pipeline.process_now(intake_id)  # the pipeline is built on the first delivery
+
+    def _hooks(self) -> IncidentHooks:
+        return self.hooks  # built on the first change: reading incidents never loads the rota
+
+    def database_problem(self) -> str | None:
+        """None when the database answers, else what is wrong (for /readyz)."""
+        try:
+            with self.db.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            return f"down: {exc.__class__.__name__}"
+        return None

@@ -1,0 +1,110 @@
+"""Incidents: list, open by hand, show, act on; their notifications; the SLA report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from bridge.errors import PayloadError
+from bridge.services.incidents import IncidentQuery, NewIncident
+from bridge.ticketing.lifecycle import Change, IncidentAction, IncidentType
+from bridge.timeutil import iso
+from bridge.web import requests as args
+from bridge.web.auth import ADMIN_ACTOR
+from bridge.web.context import services
+from bridge.web.serialize import (
+    incident_detail_json,
+    incident_json,
+    notification_json,
+    page_json,
+    sla_row_json,
+)
+
+blueprint = Blueprint("incidents", __name__)
+
+
+@blueprint.get("/incidents")
+def list_incidents() -> Response:
+    query = IncidentQuery(
+        status=args.multi("status"),
+        priority=[p.upper() for p in args.multi("priority")],
+        q=request.args.get("q"),
+        client=args.multi("client"),
+        assignee=args.multi("assignee"),
+        type=args.multi("type"),
+    )
+    return jsonify(page_json(services().incidents.list(query, args.paging()), incident_json))
+
+
+@blueprint.post("/incidents")
+def open_incident() -> Response:
+    """Open an incident by hand (a phone call, a mail): same owner, SLA and escalation rules."""
+    body = args.json_body()
+    try:
+        kind = IncidentType(str(body.get("type", IncidentType.INCIDENT.value)))
+    except ValueError:
+        raise PayloadError("type", f"one of {', '.join(t.value for t in IncidentType)}") from None
+    new = NewIncident(
+        title=args.text(body, "title", required=True),
+        priority=args.priority(body.get("priority", "P3")),
+        type=kind,
+        client=args.text(body, "client") or None,
+        description=args.text(body, "description"),
+        reporter=args.text(body, "reporter") or None,
+        route=args.text(body, "route") or None,
+        line=args.text(body, "line") or "L1",
+    )
+    response = jsonify(incident_json(services().incidents.open(new, ADMIN_ACTOR)))
+    response.status_code = 201
+    return response
+
+
+@blueprint.get("/incidents/<int:number>")
+def show_incident(number: int) -> Response:
+    return jsonify(incident_detail_json(services().incidents.detail(number)))
+
+
+@blueprint.post("/incidents/<int:number>/<action>")
+def incident_action(number: int, action: str) -> Response:
+    try:
+        chosen = IncidentAction(action)
+    except ValueError:
+        choices = ", ".join(a.value for a in IncidentAction)
+        raise PayloadError("action", f"unknown action {action!r}; one of {choices}") from None
+    body = args.json_body()
+    comment = body.get("comment", "")
+    if not isinstance(comment, str):
+        raise PayloadError("comment", "must be a string")
+    incident = services().incidents.act(number, chosen, ADMIN_ACTOR, comment, _change(body))
+    return jsonify(incident_json(incident))
+
+
+def _change(body: dict[str, Any]) -> Change:
+    """`assign` takes {"to": handle, "line": "L2"}; `priority` takes {"priority": "P2"}."""
+    values = {key: body.get(key) for key in ("to", "line", "priority")}
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise PayloadError(key, "must be a string")
+    priority = args.priority(values["priority"]) if values["priority"] else None
+    return Change(values["to"] or None, (values["line"] or "").upper() or None, priority)
+
+
+@blueprint.get("/notifications")
+def list_notifications() -> Response:
+    """Notification rows, e.g. ``?status=failed`` or ``?incident=12``."""
+    page = services().notifier.list(
+        args.multi("status"), args.number_arg("incident"), args.paging(), request.args.get("channel")
+    )
+    return jsonify(page_json(page, notification_json))
+
+
+@blueprint.get("/reports/sla")
+def sla_report() -> Response:
+    """Per client and priority: count, median and p90 time to acknowledge and resolve (service
+    time), breaches with their incidents. `from` defaults to 30 days before `to` (default now)."""
+    report = services().reports.sla(
+        args.instant_arg("from"), args.instant_arg("to"), request.args.get("client")
+    )
+    rows = [sla_row_json(r) for r in report.rows]
+    return jsonify({"from": iso(report.start), "to": iso(report.end), "rows": rows})
