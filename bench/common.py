@@ -15,6 +15,8 @@ from typing import Any
 from bridge.db.engine import create_db_engine
 from bridge.db.migrate import upgrade
 from bridge.settings import normalize_database_url
+from tests.support.postgres import fresh_database as fresh_pg
+from tests.support.postgres import throwaway_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,8 +33,6 @@ def database_argument(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def fresh_database(kind: str) -> Iterator[str]:
     """A migrated, empty database URL, removed afterwards."""
-    from tests.support.postgres import fresh_database as fresh_pg
-    from tests.support.postgres import throwaway_cluster
 
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="bridge-bench-") as directory:

@@ -19,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,7 +52,6 @@ def body(client: int, n: int, size: int) -> bytes:
 
 
 def client(port: int, worker: int, size: int, seconds: float, out: Any, token: str = TOKEN) -> None:
-    import threading
 
     latencies: list[float] = []
     errors = [0]

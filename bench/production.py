@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+import requests
+
 from bench.common import REPO, report
 from bench.intake import measure
 from bench.pipeline import notifications
@@ -44,8 +46,6 @@ def storm(stack: Stack) -> tuple[float, int]:
     errors: list[int] = []
 
     def post(chunk: list[bytes]) -> None:
-        import requests
-
         with requests.Session() as http:
             for raw in chunk:
                 answer = http.post(

@@ -17,8 +17,8 @@ import click
 import requests
 
 from bridge.cli.common import command_services
+from bridge.db.models import Scope
 from bridge.errors import BridgeError
-from bridge.services.tokens import Scope
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 ZERO_TIME = "0001-01-01T00:00:00Z"

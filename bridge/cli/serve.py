@@ -12,7 +12,7 @@ from prometheus_client import start_http_server
 
 from bridge.cli.common import load_settings, start_runtime
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
-from bridge.services.tokens import Scope
+from bridge.db.models import Scope
 from bridge.web.app import create_app
 from bridge.worker.process import WorkerProcess
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from bridge.cli.common import cli_actor, command_services, load_settings
+from bridge.db.models import Scope
 from bridge.errors import BridgeError
-from bridge.services.tokens import Scope
 from bridge.settings import SPECS, redacted
 
 

@@ -55,13 +55,13 @@ def store_delivery(
 def intake_row(delivery: Delivery, body: bytes, received_at: datetime) -> dict[str, Any]:
     """The intake log's row for an accepted delivery, still to be processed."""
     return {
-        "source": delivery.source.value,
+        "source": delivery.source,
         "dedup_key": delivery.dedup_key,
         "received_at": received_at,
         "body": body,
         "alert_count": len(delivery.alerts),
         "host_shard": delivery.host_shard,
-        "status": IntakeStatus.PENDING.value,
+        "status": IntakeStatus.PENDING,
         "attempts": 0,
     }
 
@@ -80,7 +80,7 @@ def pending_ids(
     only ids above `after` and, with `upto`, none above `upto`. With `fresh_only_but`, none
     that failed before except that one (failed ones come back through the sweeper, once per
     grace period, not with every job)."""
-    query = select(Intake.id, Intake.alert_count).where(Intake.status == IntakeStatus.PENDING.value)
+    query = select(Intake.id, Intake.alert_count).where(Intake.status == IntakeStatus.PENDING)
     if after:
         query = query.where(Intake.id > after)
     if upto is not None:
@@ -99,7 +99,7 @@ def pending_ids(
 
 
 def latest_pending_id(session: Session) -> int | None:
-    return session.scalar(select(func.max(Intake.id)).where(Intake.status == IntakeStatus.PENDING.value))
+    return session.scalar(select(func.max(Intake.id)).where(Intake.status == IntakeStatus.PENDING))
 
 
 def retry_failed(session: Session, ids: Sequence[int] | None = None) -> list[int]:
@@ -108,8 +108,8 @@ def retry_failed(session: Session, ids: Sequence[int] | None = None) -> list[int
     until they are processed."""
     statement = (
         update(Intake)
-        .where(Intake.status == IntakeStatus.FAILED.value)
-        .values(status=IntakeStatus.PENDING.value, attempts=0, requeued_at=None)
+        .where(Intake.status == IntakeStatus.FAILED)
+        .values(status=IntakeStatus.PENDING, attempts=0, requeued_at=None)
         .returning(Intake.id)
     )
     if ids is not None:

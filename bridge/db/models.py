@@ -1,13 +1,16 @@
 """Database tables (SQLAlchemy 2.0 typed declarative). Schema changes go through Alembic.
 
-Every datetime is stored and returned as aware UTC (`UTCDateTime`), whatever the database.
+Every datetime is stored and returned as aware UTC (`UTCDateTime`), whatever the database, and
+every column that holds one of bridge's enumerations reads and writes its members (`text_enum`),
+stored as their text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -28,7 +32,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from bridge.ticketing.lifecycle import IncidentStatus
+from bridge.alert import Severity, Source, Status
+from bridge.dedup.state import Disposition
+from bridge.priority import Priority
+from bridge.ticketing.lifecycle import IncidentStatus, IncidentType
+from bridge.ticketing.messages import MessageKind
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -52,6 +62,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def text_enum(enum: type[E], length: int) -> Enum:
+    """A column of `enum`'s members, stored as their values in a VARCHAR(length): no database
+    enum type and no CHECK, so a new member needs no migration. A string that is no member may
+    still be compared with (a filter for an unknown status finds nothing, as it should)."""
+
+    def values(members: Sequence[E]) -> list[str]:
+        return [member.value for member in members]
+
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=values,
+        validate_strings=False,
+    )
 
 
 def incident_ref() -> ForeignKey:
@@ -92,13 +120,13 @@ class Intake(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[Source] = mapped_column(text_enum(Source, 20))
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     received_at: Mapped[datetime]
     body: Mapped[bytes] = mapped_column(LargeBinary)
     alert_count: Mapped[int] = mapped_column(Integer)
     host_shard: Mapped[int | None] = mapped_column(Integer)  # Delivery.host_shard; NULL: several hosts
-    status: Mapped[str] = mapped_column(String(10), default=IntakeStatus.PENDING.value)
+    status: Mapped[IntakeStatus] = mapped_column(text_enum(IntakeStatus, 10), default=IntakeStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
@@ -124,8 +152,8 @@ class Incident(Base):
 
     number: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(20), default=IncidentStatus.OPEN.value)
-    priority: Mapped[str] = mapped_column(String(2))
+    status: Mapped[IncidentStatus] = mapped_column(text_enum(IncidentStatus, 20), default=IncidentStatus.OPEN)
+    priority: Mapped[Priority] = mapped_column(text_enum(Priority, 2))
     group_key: Mapped[str | None] = mapped_column(String(255))
     rule: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str | None] = mapped_column(String(20))
@@ -144,7 +172,7 @@ class Incident(Base):
     client: Mapped[str | None] = mapped_column(String(200))
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
     # Ownership, escalation and SLA (bridge.ticketing.duty):
-    type: Mapped[str] = mapped_column(String(20), default="incident")
+    type: Mapped[IncidentType] = mapped_column(text_enum(IncidentType, 20), default=IncidentType.INCIDENT)
     description: Mapped[str] = mapped_column(Text, default="")
     reporter: Mapped[str | None] = mapped_column(String(200))  # who called or wrote, for manual ones
     assignee: Mapped[str | None] = mapped_column(String(100))  # the responsible person's rota handle
@@ -157,12 +185,10 @@ class Incident(Base):
     ack_breached_at: Mapped[datetime | None]
     resolve_breached_at: Mapped[datetime | None]
     return_count: Mapped[int] = mapped_column(Integer, default=0)  # resolutions rejected
-    stale_from: Mapped[str | None] = mapped_column(String(20))  # the status it had before going stale
+    stale_from: Mapped[IncidentStatus | None] = mapped_column(
+        text_enum(IncidentStatus, 20)
+    )  # the status it had before going stale
     worked_at: Mapped[datetime | None]  # the last time a person did something to it
-
-    @property
-    def state(self) -> IncidentStatus:
-        return IncidentStatus(self.status)
 
 
 class TimelineEntry(Base):
@@ -193,12 +219,12 @@ class AlertRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
-    source: Mapped[str] = mapped_column(String(20))
+    source: Mapped[Source] = mapped_column(text_enum(Source, 20))
     source_ref: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500))
     host: Mapped[str] = mapped_column(String(255))
-    severity: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[Severity] = mapped_column(text_enum(Severity, 10))
+    status: Mapped[Status] = mapped_column(text_enum(Status, 10))
     labels: Mapped[dict[str, Any]]
     annotations: Mapped[dict[str, Any]]
     url: Mapped[str] = mapped_column(Text, default="")
@@ -208,13 +234,20 @@ class AlertRow(Base):
     last_event_at: Mapped[datetime]
     rule: Mapped[str] = mapped_column(String(200))
     group_key: Mapped[str | None] = mapped_column(String(255))
-    disposition: Mapped[str] = mapped_column(String(10))
+    disposition: Mapped[Disposition] = mapped_column(text_enum(Disposition, 10))
     reason: Mapped[str] = mapped_column(Text, default="")
     incident_number: Mapped[int | None] = mapped_column(incident_ref())
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     missing_since: Mapped[datetime | None]  # reconciliation: firing here, absent from its source since
     suppressed_by: Mapped[str | None] = mapped_column(String(255))  # maintenance:, silence:, inhibit:
     members: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # dedup_by: the raw alerts merged
+
+
+class AlertRole(StrEnum):
+    """How an alert belongs to an incident."""
+
+    MEMBER = "member"  # it is (or was) one of the incident's alerts
+    RELATED = "related"  # held back because of the incident (inhibited), listed with it
 
 
 class IncidentAlert(Base):
@@ -227,7 +260,7 @@ class IncidentAlert(Base):
     first_attached_at: Mapped[datetime]
     last_attached_at: Mapped[datetime]
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
-    role: Mapped[str] = mapped_column(String(10), default="member")  # "related": held back by this incident
+    role: Mapped[AlertRole] = mapped_column(text_enum(AlertRole, 10), default=AlertRole.MEMBER)
 
 
 class AlertGroup(Base):
@@ -242,7 +275,7 @@ class AlertGroup(Base):
     firing_since: Mapped[datetime | None]
     quiet_since: Mapped[datetime | None]
     occurrences: Mapped[list[Any]]
-    severity: Mapped[str | None] = mapped_column(String(10))
+    severity: Mapped[Severity | None] = mapped_column(text_enum(Severity, 10))
     changes: Mapped[list[Any]] = mapped_column(
         JSONType, default=list
     )  # flapping: recent fires and resolutions
@@ -292,7 +325,7 @@ class OutboxJob(Base):
     kind: Mapped[str] = mapped_column(String(40))
     incident_number: Mapped[int | None] = mapped_column(incident_ref())
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING.value)
+    status: Mapped[OutboxStatus] = mapped_column(text_enum(OutboxStatus, 10), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
@@ -328,10 +361,12 @@ class Notification(Base):
     person: Mapped[str] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(20))  # email, telegram, webhook
     address: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(30))  # registration, escalation, breach ...
+    kind: Mapped[MessageKind] = mapped_column(text_enum(MessageKind, 30))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default=NotificationStatus.PENDING.value)
+    status: Mapped[NotificationStatus] = mapped_column(
+        text_enum(NotificationStatus, 10), default=NotificationStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
@@ -388,13 +423,21 @@ class SilenceRow(Base):
     expired_at: Mapped[datetime | None]  # expired by hand before its end
 
 
+class Scope(StrEnum):
+    """What a bearer token lets in: a source's webhook, or the API."""
+
+    ALERTMANAGER = "alertmanager"
+    ZABBIX = "zabbix"
+    ADMIN = "admin"
+
+
 class Credential(Base):
     """A bearer token bridge checks, stored as its SHA-256 only."""
 
     __tablename__ = "credentials"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    scope: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[Scope] = mapped_column(text_enum(Scope, 20))
     label: Mapped[str] = mapped_column(String(100))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]

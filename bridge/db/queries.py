@@ -64,7 +64,7 @@ def claim_due(
     )
     claimed = list(session.scalars(query))
     for row in claimed:
-        row.status = "running"
+        row.status = type(row.status)("running")  # each model's own status enum says running
         row.lease_until = now + lease
         row.attempts += 1
     return claimed

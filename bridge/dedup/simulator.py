@@ -24,6 +24,7 @@ from bridge.dedup.state import (
     EffectKind,
     EngineTimer,
     GroupState,
+    IncidentEffect,
     IncidentView,
     Outcome,
     Silence,
@@ -193,68 +194,15 @@ class Simulator:
         return view
 
     def _apply(self, decision: Decision, now: datetime) -> None:
+        """What the database store does with a decision, in memory."""
         self.outcomes[decision.outcome] += 1
         subject = decision.alert.fingerprint if decision.alert else None
         if decision.alert is not None:
-            state = decision.alert
-            old = self.alerts.get(state.fingerprint)
-            if old is not None and old.group_key and old.group_key != state.group_key:
-                self.members.get(old.group_key, set()).discard(state.fingerprint)
-            if state.group_key:
-                self.members.setdefault(state.group_key, set()).add(state.fingerprint)
-            self.alerts[state.fingerprint] = state
+            self._record_alert(decision.alert)
         for group in decision.groups:  # the incident's state lives in self.incidents
             self.groups[group.key] = group if group.incident is None else evolve(group, incident=None)
-        for action in decision.effects:
-            number = action.incident or self.group_incident.get(action.group_key)
-            if action.kind is EffectKind.OPEN:
-                group = self.groups[action.group_key]
-                number = len(self.incidents) + 1
-                self.incidents.append(
-                    SimIncident(
-                        number,
-                        group.key,
-                        group.rule,
-                        action.title,
-                        action.priority or Priority.P3,
-                        "open",
-                        opened_at=now,
-                        first_alert_at=group.firing_since or now,
-                        flapping=action.flapping,
-                        route=action.route,
-                        client=action.client,
-                        step=self._step,
-                    )
-                )
-                self.group_incident[group.key] = number
-                self._log(number, now, "opened", action.text)
-                self._attach_members(number, group.key, exclude=subject)
-                continue
-            if number is None:
-                continue
-            incident = self.incidents[number - 1]
-            if action.kind is EffectKind.REOPEN:
-                incident.status, incident.resolved_at = "open", None
-                incident.reopen_count += 1
-                incident.flapping = incident.flapping or action.flapping
-                self._log(number, now, "reopened", action.text)
-                self._attach_members(number, action.group_key, exclude=subject)
-            elif action.kind is EffectKind.ATTACH and action.fingerprint:
-                self._attach(incident, action.fingerprint, now)
-            elif action.kind is EffectKind.RAISE_PRIORITY and action.priority:
-                self._log(number, now, "priority", f"{incident.priority} -> {action.priority}: {action.text}")
-                incident.priority = action.priority
-            elif action.kind is EffectKind.RESOLVE and incident.active:
-                incident.status, incident.resolved_at = "resolved", now
-                self._log(number, now, "resolved", action.text)
-            elif action.kind is EffectKind.RELATED and action.fingerprint:
-                incident.related.add(action.fingerprint)
-                self._log(number, now, "related", action.fingerprint)
-            elif action.kind in (EffectKind.FLAPPING_STARTED, EffectKind.FLAPPING_ENDED):
-                incident.flapping = action.kind is EffectKind.FLAPPING_STARTED
-                self._log(number, now, action.kind.value, action.text)
-            elif action.kind in (EffectKind.ALERT_RESOLVED, EffectKind.ALERT_UPDATED, EffectKind.NOTE):
-                self._log(number, now, action.kind.value, action.text or (action.fingerprint or ""))
+        for effect in decision.effects:
+            self._apply_effect(effect, subject, now)
         if decision.alert is not None:
             self._track_inhibitor(self.alerts[decision.alert.fingerprint])
         for timer in decision.timers:
@@ -262,6 +210,71 @@ class Simulator:
             heapq.heappush(self._queue, (timer.due, timer.kind.value, timer.key))
         for key in decision.releases:
             self._release(key, now)
+
+    def _record_alert(self, state: AlertState) -> None:
+        """The alert's new state, and the group it is a member of now."""
+        old = self.alerts.get(state.fingerprint)
+        if old is not None and old.group_key and old.group_key != state.group_key:
+            self.members.get(old.group_key, set()).discard(state.fingerprint)
+        if state.group_key:
+            self.members.setdefault(state.group_key, set()).add(state.fingerprint)
+        self.alerts[state.fingerprint] = state
+
+    def _apply_effect(self, effect: IncidentEffect, subject: str | None, now: datetime) -> None:
+        """One effect of a decision on the group's incident (or a new one)."""
+        if effect.kind is EffectKind.OPEN:
+            self._open(effect, subject, now)
+            return
+        number = effect.incident or self.group_incident.get(effect.group_key)
+        if number is None:
+            return
+        incident = self.incidents[number - 1]
+        kind = effect.kind
+        if kind is EffectKind.REOPEN:
+            incident.status, incident.resolved_at = "open", None
+            incident.reopen_count += 1
+            incident.flapping = incident.flapping or effect.flapping
+            self._log(number, now, "reopened", effect.text)
+            self._attach_members(number, effect.group_key, exclude=subject)
+        elif kind is EffectKind.ATTACH and effect.fingerprint:
+            self._attach(incident, effect.fingerprint, now)
+        elif kind is EffectKind.RAISE_PRIORITY and effect.priority:
+            self._log(number, now, "priority", f"{incident.priority} -> {effect.priority}: {effect.text}")
+            incident.priority = effect.priority
+        elif kind is EffectKind.RESOLVE and incident.active:
+            incident.status, incident.resolved_at = "resolved", now
+            self._log(number, now, "resolved", effect.text)
+        elif kind is EffectKind.RELATED and effect.fingerprint:
+            incident.related.add(effect.fingerprint)
+            self._log(number, now, "related", effect.fingerprint)
+        elif kind in (EffectKind.FLAPPING_STARTED, EffectKind.FLAPPING_ENDED):
+            incident.flapping = kind is EffectKind.FLAPPING_STARTED
+            self._log(number, now, kind.value, effect.text)
+        elif kind in (EffectKind.ALERT_RESOLVED, EffectKind.ALERT_UPDATED, EffectKind.NOTE):
+            self._log(number, now, kind.value, effect.text or (effect.fingerprint or ""))
+
+    def _open(self, effect: IncidentEffect, subject: str | None, now: datetime) -> None:
+        group = self.groups[effect.group_key]
+        number = len(self.incidents) + 1
+        self.incidents.append(
+            SimIncident(
+                number,
+                group.key,
+                group.rule,
+                effect.title,
+                effect.priority or Priority.P3,
+                "open",
+                opened_at=now,
+                first_alert_at=group.firing_since or now,
+                flapping=effect.flapping,
+                route=effect.route,
+                client=effect.client,
+                step=self._step,
+            )
+        )
+        self.group_incident[group.key] = number
+        self._log(number, now, "opened", effect.text)
+        self._attach_members(number, group.key, exclude=subject)
 
     def _track_inhibitor(self, state: AlertState) -> None:
         """Keep the index of alerts that inhibit others in step with this alert's new state."""

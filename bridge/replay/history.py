@@ -66,7 +66,7 @@ def recorded_summary(session: Session, since: datetime | None, until: datetime |
         )
         summary.rule(row.rule or "").incidents += 1
     alerts = select(AlertRow.rule, AlertRow.disposition, AlertRow.reason, AlertRow.suppressed_by)
-    alerts = alerts.where(AlertRow.disposition != Disposition.INCIDENT.value)
+    alerts = alerts.where(AlertRow.disposition != Disposition.INCIDENT)
     if since is not None:
         alerts = alerts.where(AlertRow.last_event_at >= since)
     if until is not None:

@@ -22,13 +22,13 @@ from bridge.db import timers
 from bridge.db.models import Incident
 from bridge.db.timeline import add_entry
 from bridge.errors import PayloadError
-from bridge.priority import Priority
 from bridge.services import oncall
 from bridge.services.hooks import IncidentChange
 from bridge.services.live import LiveRota
-from bridge.services.notifications import Kind, Notifier
+from bridge.services.notifications import Notifier
 from bridge.ticketing import sla
 from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
+from bridge.ticketing.messages import MessageKind
 from bridge.ticketing.rota import EscalationPolicy, Paged, Rota
 from bridge.yamldoc import did_you_mean
 
@@ -84,7 +84,7 @@ class Duty:
         self._arm(session, incident, now)
         registered: set[str] = set()
         if incident.assignee and (person := rota.person(incident.assignee)) is not None:
-            self._send(session, incident, [Paged(person.handle, why)], Kind.REGISTRATION, why, now, "")
+            self._send(session, incident, [Paged(person.handle, why)], MessageKind.REGISTRATION, why, now, "")
             registered.add(person.handle)
         self._step(session, incident, policy, 0, 0, now, "new incident", skip=registered)
 
@@ -95,7 +95,7 @@ class Duty:
         if human:
             incident.worked_at = now
         policy = self._policy(incident)
-        status = IncidentStatus(incident.status)
+        status = incident.status
         if action is IncidentAction.ACK:
             timers.cancel_all(session, [DutyTimer.ESCALATION, DutyTimer.SLA_ACK], number)
             if policy.ack_timeout:
@@ -175,7 +175,9 @@ class Duty:
         paged = [p for p in everyone if p.person not in (skip or set())]
         targets = ", ".join(str(t) for t in current.targets)
         if paged:
-            self._send(session, incident, paged, Kind.ESCALATION, f"{why} ({label}: {targets})", now, label)
+            self._send(
+                session, incident, paged, MessageKind.ESCALATION, f"{why} ({label}: {targets})", now, label
+            )
         elif not everyone:
             following = policy.after(step, round_)
             self._log(
@@ -210,7 +212,13 @@ class Duty:
         told: set[str] = set()
         if incident.assignee and rota.person(incident.assignee):
             self._send(
-                session, incident, [Paged(incident.assignee, "responsible")], Kind.RETURNED, reason, now, ""
+                session,
+                incident,
+                [Paged(incident.assignee, "responsible")],
+                MessageKind.RETURNED,
+                reason,
+                now,
+                "",
             )
             told.add(incident.assignee)
         self._arm(session, incident, now)
@@ -227,12 +235,12 @@ class Duty:
         if incident.assignee and rota.person(incident.assignee) and change.actor != incident.assignee:
             paged = [Paged(incident.assignee, "new responsible")]
             reason = _said(f"assigned by {change.actor}", change.comment)
-            self._send(session, incident, paged, Kind.ASSIGNED, reason, change.at, "")
+            self._send(session, incident, paged, MessageKind.ASSIGNED, reason, change.at, "")
 
     # -- SLA ------------------------------------------------------------------------------------
 
     def _deadlines(self, incident: Incident, opened_at: datetime) -> None:
-        due = sla.deadlines(self.rota, incident.client, Priority(incident.priority), opened_at)
+        due = sla.deadlines(self.rota, incident.client, incident.priority, opened_at)
         incident.ack_due_at, incident.resolve_due_at = due.ack, due.resolve
 
     def _deadline_text(self, incident: Incident) -> str:
@@ -287,7 +295,7 @@ class Duty:
             used = self.notifier.queue(session, person, kind, context, now, incident.number) if person else []
             shown = f"{rota.display(target.person)} ({target.why})"
             (reached if used else unreachable).append(f"{shown} by {', '.join(used)}" if used else shown)
-        text = f"{kind}: {reason}" if kind != Kind.REGISTRATION else "registration message"
+        text = f"{kind}: {reason}" if kind != MessageKind.REGISTRATION else "registration message"
         if reached:
             self._log(session, incident, now, "paged", f"{text}: paging {'; '.join(reached)}")
         if unreachable:

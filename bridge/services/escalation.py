@@ -20,11 +20,10 @@ from bridge.clock import Clock
 from bridge.db import timers
 from bridge.db.models import Incident
 from bridge.db.timeline import add_entry
-from bridge.priority import Priority
 from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.duty import Duty, DutyTimer
-from bridge.services.notifications import Kind
 from bridge.ticketing.lifecycle import IncidentStatus
+from bridge.ticketing.messages import MessageKind
 from bridge.ticketing.rota import Paged
 from bridge.timeutil import format_duration
 
@@ -66,7 +65,7 @@ class DutyTimers:
     # -- handlers -------------------------------------------------------------------------------
 
     def _escalation(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
-        status = IncidentStatus(incident.status)
+        status = incident.status
         if not status.active:
             return
         if status is IncidentStatus.ACKNOWLEDGED and not self._ack_timed_out(incident, now):
@@ -88,7 +87,7 @@ class DutyTimers:
         return alive + policy.ack_timeout <= now
 
     def _ack_timeout(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
-        if incident.status != IncidentStatus.ACKNOWLEDGED.value or incident.acknowledged_at is None:
+        if incident.status != IncidentStatus.ACKNOWLEDGED or incident.acknowledged_at is None:
             return
         policy = self.duty.rota.policies.get(incident.policy or "")
         if policy is None or policy.ack_timeout is None:
@@ -105,7 +104,7 @@ class DutyTimers:
         # Remind the owner who went quiet, then escalation carries on after the step it had reached.
         if incident.assignee:
             self.duty.notify(
-                session, incident, [Paged(incident.assignee, "responsible")], Kind.ESCALATION, why, due
+                session, incident, [Paged(incident.assignee, "responsible")], MessageKind.ESCALATION, why, due
             )
         wait = policy.steps[incident.escalation_step or 0].wait if policy.steps else policy.ack_timeout
         timers.defer(session, DutyTimer.ESCALATION, str(incident.number), due + wait)
@@ -113,7 +112,7 @@ class DutyTimers:
     def _sla_ack(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
         if incident.acknowledged_at is not None or incident.ack_breached_at is not None:
             return
-        if not IncidentStatus(incident.status).active or incident.ack_due_at is None:
+        if not incident.status.active or incident.ack_due_at is None:
             return
         if incident.ack_due_at > due:  # moved (a priority change): wait for the new deadline
             timers.defer(session, DutyTimer.SLA_ACK, str(incident.number), incident.ack_due_at)
@@ -124,7 +123,7 @@ class DutyTimers:
     def _sla_resolve(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
         if incident.resolve_breached_at is not None or incident.resolve_due_at is None:
             return
-        if not IncidentStatus(incident.status).active:
+        if not incident.status.active:
             return
         if incident.resolve_due_at > due:
             timers.defer(session, DutyTimer.SLA_RESOLVE, str(incident.number), incident.resolve_due_at)
@@ -143,16 +142,16 @@ class DutyTimers:
         head = rota.head_of_it()
         if (
             head is not None
-            and Priority(incident.priority) in rota.head_notify_breaches
+            and incident.priority in rota.head_notify_breaches
             and head.handle != incident.assignee
         ):
             people.append(Paged(head.handle, f"head of IT: {incident.priority} breaches are reported"))
         if people:
-            self.duty.notify(session, incident, people, Kind.BREACH, reason, at)
+            self.duty.notify(session, incident, people, MessageKind.BREACH, reason, at)
         self.duty.escalate(session, incident, at, f"SLA breached: {reason}")
 
     def _stale(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
-        status = IncidentStatus(incident.status)
+        status = incident.status
         if status.final:
             return
         after = self.duty.rota.stale_after
@@ -165,7 +164,7 @@ class DutyTimers:
             return
         quiet = format_duration(due - incident.updated_at)
         incident.stale_from = incident.status
-        incident.status = IncidentStatus.STALE.value
+        incident.status = IncidentStatus.STALE
         self._log(
             session,
             incident,
@@ -175,12 +174,17 @@ class DutyTimers:
         )
         if incident.assignee:
             self.duty.notify(
-                session, incident, [Paged(incident.assignee, "responsible")], Kind.STALE, f"for {quiet}", due
+                session,
+                incident,
+                [Paged(incident.assignee, "responsible")],
+                MessageKind.STALE,
+                f"for {quiet}",
+                due,
             )
         timers.defer(session, DutyTimer.STALE, number, due + after)
 
     def _long_open(self, session: Session, incident: Incident, due: datetime, now: datetime) -> None:
-        if not IncidentStatus(incident.status).active:
+        if not incident.status.active:
             return
         head = self.duty.rota.head_of_it()
         if head is None:
@@ -190,7 +194,7 @@ class DutyTimers:
             session,
             incident,
             [Paged(head.handle, "head of IT: long-running incidents")],
-            Kind.LONG_OPEN,
+            MessageKind.LONG_OPEN,
             reason,
             due,
         )

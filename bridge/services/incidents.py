@@ -211,8 +211,8 @@ def open_incident(
     incident = Incident(
         number=IncidentNumbers(session).next(),
         title=title[:500],
-        status=IncidentStatus.OPEN.value,
-        priority=new.priority.value,
+        status=IncidentStatus.OPEN,
+        priority=new.priority,
         source="manual",
         alert_count=0,
         occurrence_count=0,
@@ -223,7 +223,7 @@ def open_incident(
         route=new.route,
         client=new.client,
         flapping=False,
-        type=new.type.value,
+        type=new.type,
         description=new.description.strip(),
         reporter=new.reporter,
         line=new.line,
@@ -269,8 +269,8 @@ def act_on(
 def work_fields(incident: Incident) -> WorkFields:
     """The fields of a stored incident that actions change."""
     return WorkFields(
-        status=IncidentStatus(incident.status),
-        stale_from=IncidentStatus(incident.stale_from) if incident.stale_from else None,
+        status=incident.status,
+        stale_from=incident.stale_from,
         acknowledged_at=incident.acknowledged_at,
         resolved_at=incident.resolved_at,
         closed_at=incident.closed_at,
@@ -278,13 +278,13 @@ def work_fields(incident: Incident) -> WorkFields:
         return_count=incident.return_count,
         assignee=incident.assignee,
         line=incident.line,
-        priority=Priority(incident.priority),
+        priority=incident.priority,
     )
 
 
 def set_work_fields(incident: Incident, fields: WorkFields) -> None:
-    incident.status = fields.status.value
-    incident.stale_from = fields.stale_from.value if fields.stale_from else None
+    incident.status = fields.status
+    incident.stale_from = fields.stale_from
     incident.acknowledged_at = fields.acknowledged_at
     incident.resolved_at = fields.resolved_at
     incident.closed_at = fields.closed_at
@@ -292,7 +292,7 @@ def set_work_fields(incident: Incident, fields: WorkFields) -> None:
     incident.return_count = fields.return_count
     incident.assignee = fields.assignee
     incident.line = fields.line
-    incident.priority = fields.priority.value
+    incident.priority = fields.priority
 
 
 def _become_the_groups_incident(session: Session, incident: Incident) -> None:

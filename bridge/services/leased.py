@@ -124,11 +124,11 @@ class LeasedWork(ABC, Generic[Row, Claimed, Done]):
                 return
             row.last_error = failed.error[:2000]
             if failed.permanent or row.attempts >= self.max_attempts:
-                row.status = "failed"
+                _set_status(row, "failed")
                 log.error("%s failed for good: %s", self.label(row), failed.error)
                 self.gave_up(session, row, failed.error, now)
                 return
-            row.status = "pending"
+            _set_status(row, "pending")
             row.next_attempt_at = now + backoff(row.attempts)
             log.warning(
                 "%s attempt %d failed, retrying at %s: %s",
@@ -137,3 +137,9 @@ class LeasedWork(ABC, Generic[Row, Claimed, Done]):
                 row.next_attempt_at.isoformat(),
                 failed.error,
             )
+
+
+def _set_status(row: Row, word: str) -> None:
+    """Outbox jobs and notifications each have their own status enum; both say pending, running
+    and failed in the same words."""
+    row.status = type(row.status)(word)

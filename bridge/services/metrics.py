@@ -90,9 +90,7 @@ class DatabaseCollector(Collector):
         with self.sessions() as session:
             # Only the small states: counting every processed delivery would scan the whole log.
             for state in (IntakeStatus.PENDING, IntakeStatus.FAILED):
-                count = session.scalar(
-                    select(func.count()).select_from(Intake).where(Intake.status == state.value)
-                )
+                count = session.scalar(select(func.count()).select_from(Intake).where(Intake.status == state))
                 intake.add_metric([state.value], count or 0)
             for status, count in session.execute(
                 select(Incident.status, func.count()).group_by(Incident.status)
@@ -100,7 +98,7 @@ class DatabaseCollector(Collector):
                 incidents.add_metric([status], count)
             for waiting in (NotificationStatus.PENDING, NotificationStatus.FAILED):
                 count = session.scalar(
-                    select(func.count()).select_from(Notification).where(Notification.status == waiting.value)
+                    select(func.count()).select_from(Notification).where(Notification.status == waiting)
                 )
                 notifications.add_metric([waiting.value], count or 0)
         yield intake

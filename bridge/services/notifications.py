@@ -36,18 +36,6 @@ LEASE = timedelta(minutes=2)
 BUILTIN_TEMPLATES = Path(bridge.ticketing.__file__).parent / "templates" / "notifications"
 
 
-class Kind:
-    """What a message is about (and the name of its template)."""
-
-    REGISTRATION = "registration"
-    ESCALATION = "escalation"
-    BREACH = "breach"
-    RETURNED = "returned"
-    ASSIGNED = "assigned"
-    STALE = "stale"
-    LONG_OPEN = "long_open"
-
-
 class Templates:
     def __init__(self, directory: Path | None = None) -> None:
         loaders = [FileSystemLoader(str(directory))] if directory else []
@@ -116,7 +104,7 @@ class Notifier(LeasedWork[Notification, ClaimedMessage, str]):
                     kind=kind,
                     subject=subject,
                     body=body,
-                    status=NotificationStatus.PENDING.value,
+                    status=NotificationStatus.PENDING,
                     attempts=0,
                     next_attempt_at=now,
                     created_at=now,
@@ -157,7 +145,7 @@ class Notifier(LeasedWork[Notification, ClaimedMessage, str]):
         return work.channel
 
     def succeeded(self, session: Session, row: Notification, done: str, now: datetime) -> None:
-        row.status, row.sent_at = NotificationStatus.SENT.value, now
+        row.status, row.sent_at = NotificationStatus.SENT, now
         if row.incident_number is not None:
             text = f"notified {row.person} by {row.channel} ({row.address}): {row.kind}"
             add_entry(session, row.incident_number, now, "notified", text)

@@ -65,7 +65,7 @@ def enqueue(
             kind=kind,
             incident_number=incident,
             payload=payload,
-            status=OutboxStatus.PENDING.value,
+            status=OutboxStatus.PENDING,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -114,7 +114,7 @@ class Outbox(LeasedWork[OutboxJob, ClaimedJob, JobResult]):
             self.on_result(work.kind, result)
 
     def succeeded(self, session: Session, row: OutboxJob, done: JobResult, now: datetime) -> None:
-        row.status, row.done_at = OutboxStatus.DONE.value, now
+        row.status, row.done_at = OutboxStatus.DONE, now
         if done.record is not None:
             # The peer did it: whatever happens while noting its answer, never do it twice.
             try:

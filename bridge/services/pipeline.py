@@ -22,19 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.alert import Alert, Severity, Source, Status
+from bridge.alert import Alert, Source, Status
 from bridge.clock import Clock
 from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
 from bridge.db.timers import claim as claim_timer
 from bridge.dedup.engine import Engine
-from bridge.dedup.matchers import parse_matcher
-from bridge.dedup.state import Context, Decision, EngineTimer, Outcome, Silence
+from bridge.dedup.state import Context, Decision, EngineTimer, Outcome
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.errors import PayloadError
 from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.hooks import IncidentHooks
 from bridge.services.live import LiveRules
+from bridge.services.silences import silence_from_row
 from bridge.services.state_store import StateStore
 from bridge.sources import parse_delivery
 
@@ -134,7 +134,7 @@ class Pipeline:
         with self.sessions() as session, session.begin():
             query = (
                 select(Intake)
-                .where(Intake.id.in_(ids), Intake.status == IntakeStatus.PENDING.value)
+                .where(Intake.id.in_(ids), Intake.status == IntakeStatus.PENDING)
                 .order_by(Intake.id)
                 .with_for_update(skip_locked=True)
             )
@@ -142,10 +142,10 @@ class Pipeline:
             work: list[tuple[Intake, list[Alert]]] = []
             for row in rows:
                 try:
-                    delivery = parse_delivery(Source(row.source), row.body, row.received_at)
+                    delivery = parse_delivery(row.source, row.body, row.received_at)
                 except PayloadError as exc:  # it parsed when accepted: a parser change; keep it visible
                     row.status, row.error, row.attempts = (
-                        IntakeStatus.FAILED.value,
+                        IntakeStatus.FAILED,
                         str(exc),
                         row.attempts + 1,
                     )
@@ -164,7 +164,7 @@ class Pipeline:
                         decision = batch.decide(alert, now)
                         result.outcomes[decision.outcome] += 1
                         result.alerts += 1
-                    row.status = IntakeStatus.DONE.value
+                    row.status = IntakeStatus.DONE
                     row.processed_at = self.clock.now()
                     row.error = None
                     result.deliveries += 1
@@ -191,12 +191,12 @@ class Pipeline:
         error = traceback.format_exc(limit=3)[-2000:]
         with self.sessions() as session, session.begin():
             row = session.get(Intake, intake_id)
-            if row is None or row.status != IntakeStatus.PENDING.value:
+            if row is None or row.status != IntakeStatus.PENDING:
                 return
             row.attempts += 1
             row.error = error
             if row.attempts >= MAX_ATTEMPTS:
-                row.status = IntakeStatus.FAILED.value
+                row.status = IntakeStatus.FAILED
                 log.error("delivery %d parked as failed after %d attempts", intake_id, row.attempts)
 
     # -- timers ---------------------------------------------------------------------------------
@@ -342,32 +342,20 @@ class Batch:
 def alert_from_row(row: AlertRow, now: datetime) -> Alert:
     """A held-back alert as a firing event received `now`, from what is stored of it."""
     return Alert(
-        source=Source(row.source),
+        source=row.source,
         source_ref=row.source_ref,
         fingerprint=row.fingerprint,
         status=Status.FIRING,
         name=row.name,
         host=row.host,
-        severity=Severity(row.severity),
+        severity=row.severity,
         labels=dict(row.labels),
         annotations=dict(row.annotations),
         starts_at=row.starts_at,
         ends_at=None,
         url=row.url,
         received_at=now,
-        recurring=row.source != Source.ZABBIX.value or row.fingerprint.startswith("dedup:"),
-    )
-
-
-def silence_from_row(row: SilenceRow) -> Silence:
-    matchers = tuple(parse_matcher(key, str(expression)) for key, expression in row.matchers.items())
-    return Silence(
-        id=row.id,
-        matchers=matchers,
-        starts_at=row.starts_at,
-        ends_at=row.ends_at,
-        author=row.author,
-        comment=row.comment,
+        recurring=row.source != Source.ZABBIX or row.fingerprint.startswith("dedup:"),
     )
 
 

@@ -69,8 +69,8 @@ class ZabbixReconciler:
             firing = list(
                 session.scalars(
                     select(AlertRow).where(
-                        AlertRow.source == Source.ZABBIX.value,
-                        AlertRow.status == Status.FIRING.value,
+                        AlertRow.source == Source.ZABBIX,
+                        AlertRow.status == Status.FIRING,
                         AlertRow.fingerprint.startswith(prefix),
                     )
                 )
@@ -85,7 +85,7 @@ class ZabbixReconciler:
                 found += 1
             elif (
                 row is not None
-                and row.status == Status.FIRING.value
+                and row.status == Status.FIRING
                 and problem.recovery_event_id is None
                 and problem.acknowledged
                 and self.ack_acknowledges
@@ -197,7 +197,7 @@ class AlertmanagerReconciler:
                     row.missing_since = None  # back (or never really gone)
             firing = session.scalars(
                 select(AlertRow).where(
-                    AlertRow.source == Source.ALERTMANAGER.value, AlertRow.status == Status.FIRING.value
+                    AlertRow.source == Source.ALERTMANAGER, AlertRow.status == Status.FIRING
                 )
             )
             for row in firing:
@@ -266,7 +266,5 @@ def _open_incidents(session: Session, numbers: list[int | None]) -> set[int]:
     wanted = sorted({n for n in numbers if n is not None})
     if not wanted:
         return set()
-    query = select(Incident.number).where(
-        Incident.number.in_(wanted), Incident.status == IncidentStatus.OPEN.value
-    )
+    query = select(Incident.number).where(Incident.number.in_(wanted), Incident.status == IncidentStatus.OPEN)
     return set(session.scalars(query))

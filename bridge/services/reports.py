@@ -37,7 +37,7 @@ class Breach:
 @dataclass
 class SlaRow:
     client: str
-    priority: str
+    priority: Priority
     count: int = 0
     acknowledged: int = 0
     resolved: int = 0
@@ -103,13 +103,13 @@ def sla_report(
     query = select(Incident).where(Incident.opened_at >= start, Incident.opened_at < end)
     if client is not None:
         query = query.where(Incident.client == client)
-    rows: dict[tuple[str, str], SlaRow] = {}
-    breaches: dict[tuple[str, str], list[Breach]] = defaultdict(list)
+    rows: dict[tuple[str, Priority], SlaRow] = {}
+    breaches: dict[tuple[str, Priority], list[Breach]] = defaultdict(list)
     for incident in session.scalars(query.order_by(Incident.number)):
         key = (incident.client or NO_CLIENT, incident.priority)
         row = rows.setdefault(key, SlaRow(*key))
         row.count += 1
-        priority = Priority(incident.priority)
+        priority = incident.priority
         # The first response: an acknowledgement, or a resolution without one.
         responded = incident.acknowledged_at or incident.resolved_at
         if responded is not None:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
-from bridge.alert import Alert, Severity, Status
+from bridge.alert import Alert, Status
 from bridge.db import timers
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert
 from bridge.db.timeline import add_entry
@@ -114,13 +114,13 @@ class StateStore:
             return None
         return AlertState(
             fingerprint=row.fingerprint,
-            status=Status(row.status),
+            status=row.status,
             starts_at=row.starts_at,
             ends_at=row.ends_at,
-            severity=Severity(row.severity),
+            severity=row.severity,
             rule=row.rule,
             group_key=row.group_key,
-            disposition=Disposition(row.disposition),
+            disposition=row.disposition,
             reason=row.reason,
             incident=row.incident_number,
             occurrences=row.occurrences,
@@ -144,8 +144,8 @@ class StateStore:
         )
         query = select(AlertRow).where(
             names,
-            AlertRow.status == Status.FIRING.value,
-            AlertRow.disposition.in_([Disposition.WAITING.value, Disposition.INCIDENT.value]),
+            AlertRow.status == Status.FIRING,
+            AlertRow.disposition.in_([Disposition.WAITING, Disposition.INCIDENT]),
         )
         rows = []
         for found in self.session.scalars(query):
@@ -158,14 +158,14 @@ class StateStore:
         storm resolving inhibiting alerts would otherwise flush once per alert."""
         if self._holding is None:
             keys = select(AlertRow.suppressed_by).where(
-                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING.value
+                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING
             )
             with self.session.no_autoflush:
                 self._holding = {k for k in self.session.scalars(keys.distinct()) if k}
             self._holding.update(self._held_here)  # not flushed yet, so not in what was just read
         if key not in self._holding:
             return []
-        query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING.value)
+        query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING)
         with self.session.no_autoflush:
             candidates = {row.fingerprint: row for row in self.session.scalars(query)}
         for fingerprint in self._held_here.get(key, ()):
@@ -173,7 +173,7 @@ class StateStore:
         rows = []
         for fingerprint in sorted(candidates):
             row = self.alerts.setdefault(fingerprint, candidates[fingerprint])
-            if row.suppressed_by == key and row.status == Status.FIRING.value:  # as it is now
+            if row.suppressed_by == key and row.status == Status.FIRING:  # as it is now
                 rows.append(row)
         return rows
 
@@ -186,12 +186,12 @@ class StateStore:
         view = None
         if row.incident_number is not None:
             incident = self.incident(row.incident_number)
-            status = IncidentStatus(incident.status)
+            status = incident.status
             if status is not IncidentStatus.CLOSED:
                 view = IncidentView(
                     number=incident.number,
                     active=status.active,
-                    priority=Priority(incident.priority),
+                    priority=incident.priority,
                     resolved_at=incident.resolved_at if status is IncidentStatus.RESOLVED else None,
                 )
         return GroupState(
@@ -203,7 +203,7 @@ class StateStore:
             quiet_since=row.quiet_since,
             occurrences=tuple(parse_instant(t) for t in row.occurrences),
             incident=view,
-            severity=Severity(row.severity) if row.severity else None,
+            severity=row.severity,
             changes=tuple(parse_instant(t) for t in row.changes or ()),
             flapping=row.flapping,
             last_seen=row.last_seen,
@@ -246,12 +246,12 @@ class StateStore:
             self.session.add(row)
             self.alerts[state.fingerprint] = row
             self._missing_alerts.discard(state.fingerprint)
-        row.source = alert.source.value
+        row.source = alert.source
         row.source_ref = alert.source_ref
         row.name = alert.name[:500]
         row.host = alert.host[:255]
-        row.severity = state.severity.value
-        row.status = state.status.value
+        row.severity = state.severity
+        row.status = state.status
         row.labels = dict(alert.labels)
         row.annotations = dict(alert.annotations)
         row.url = alert.url
@@ -260,7 +260,7 @@ class StateStore:
         row.last_event_at = now
         row.rule = state.rule
         row.group_key = state.group_key
-        row.disposition = state.disposition.value
+        row.disposition = state.disposition
         row.reason = state.reason
         row.occurrences = state.occurrences
         row.suppressed_by = state.suppressed_by
@@ -293,7 +293,7 @@ class StateStore:
         row.firing_since = group.firing_since
         row.quiet_since = group.quiet_since
         row.occurrences = [t.isoformat() for t in group.occurrences]
-        row.severity = group.severity.value if group.severity else None
+        row.severity = group.severity
         row.changes = [t.isoformat() for t in group.changes]
         row.flapping = group.flapping
         row.last_seen = group.last_seen
@@ -329,7 +329,7 @@ class StateStore:
         elif kind is EffectKind.RAISE_PRIORITY and effect.priority is not None:
             self._raise_priority(incident, effect, now)
         elif kind is EffectKind.RESOLVE and incident.status in ACTIVE_STATUSES:
-            incident.status = IncidentStatus.RESOLVED.value
+            incident.status = IncidentStatus.RESOLVED
             incident.resolved_at = now
             self._log(incident, now, "resolved", f"resolved: {effect.text}")
             self._changed(IncidentChange(incident, IncidentAction.RESOLVE, SYSTEM_ACTOR, now))
@@ -350,7 +350,7 @@ class StateStore:
         now: datetime,
         lonely: bool,
     ) -> None:
-        incident.status = IncidentStatus.OPEN.value
+        incident.status = IncidentStatus.OPEN
         incident.resolved_at = None
         incident.acknowledged_at = None
         incident.reopen_count += 1
@@ -363,7 +363,7 @@ class StateStore:
     def _raise_priority(self, incident: Incident, effect: IncidentEffect, now: datetime) -> None:
         assert effect.priority is not None
         old = incident.priority
-        incident.priority = effect.priority.value
+        incident.priority = effect.priority
         text = f"priority {old} -> {effect.priority}: {effect.text}"
         self._log(incident, now, "priority", text, effect.fingerprint)
         self._changed(IncidentChange(incident, IncidentAction.PRIORITY, SYSTEM_ACTOR, now, effect.text))
@@ -371,8 +371,8 @@ class StateStore:
     def _note(self, incident: Incident, effect: IncidentEffect, now: datetime) -> None:
         """Something a person did in the source; an acknowledgement there acknowledges here."""
         self._log(incident, now, "source_update", effect.text, effect.fingerprint, actor=effect.actor)
-        if effect.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN.value:
-            incident.status = IncidentStatus.ACKNOWLEDGED.value
+        if effect.acknowledge and self.ack_from_source and incident.status == IncidentStatus.OPEN:
+            incident.status = IncidentStatus.ACKNOWLEDGED
             incident.acknowledged_at = now
             origin = effect.actor.split(":", 1)[0]
             text = f"acknowledged in {origin.capitalize()}"
@@ -393,8 +393,8 @@ class StateStore:
         incident = Incident(
             number=self._numbers.next(),
             title=(effect.title or group.title)[:500],
-            status=IncidentStatus.OPEN.value,
-            priority=(effect.priority or Priority.P3).value,
+            status=IncidentStatus.OPEN,
+            priority=effect.priority or Priority.P3,
             group_key=group.key,
             rule=group.rule,
             source=first.source if first else None,
@@ -423,11 +423,7 @@ class StateStore:
         self.hooks.incident_opened(self.session, incident, now)
         if not lonely:
             self._attach_members(incident, group, subject, now)
-        if (
-            first is not None
-            and first.disposition == Disposition.INCIDENT.value
-            and first.incident_number is None
-        ):
+        if first is not None and first.disposition == Disposition.INCIDENT and first.incident_number is None:
             first.incident_number = incident.number
 
     def _attach_members(
@@ -438,16 +434,16 @@ class StateStore:
         self.session.flush()  # the query below must see this batch's changes
         query = select(AlertRow).where(
             AlertRow.group_key == group.key,
-            AlertRow.status == Status.FIRING.value,
-            AlertRow.disposition.in_([Disposition.WAITING.value, Disposition.INCIDENT.value]),
+            AlertRow.status == Status.FIRING,
+            AlertRow.disposition.in_([Disposition.WAITING, Disposition.INCIDENT]),
         )
         for found in self.session.scalars(query):
             row = self.alerts.setdefault(found.fingerprint, found)
             if row.fingerprint == subject or (
-                row.disposition == Disposition.INCIDENT.value and row.incident_number == incident.number
+                row.disposition == Disposition.INCIDENT and row.incident_number == incident.number
             ):
                 continue
-            row.disposition = Disposition.INCIDENT.value
+            row.disposition = Disposition.INCIDENT
             row.incident_number = incident.number
             row.reason = ""
             self._attach(incident, row, now)
@@ -526,8 +522,8 @@ class StateStore:
         actor: str = SYSTEM_ACTOR,
     ) -> None:
         incident.updated_at = at
-        if incident.status == IncidentStatus.STALE.value:  # any update clears stale
-            incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN.value, None
+        if incident.status == IncidentStatus.STALE:  # any update clears stale
+            incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN, None
             add_entry(self.session, incident.number, at, "unstale", f"no longer stale: {text}", actor=actor)
         add_entry(self.session, incident.number, at, kind, text, actor=actor, fingerprint=fingerprint)
 

@@ -58,7 +58,7 @@ class Sweeper:
                 session.scalars(
                     select(Intake.id)
                     .where(
-                        Intake.status == IntakeStatus.PENDING.value,
+                        Intake.status == IntakeStatus.PENDING,
                         Intake.received_at < cutoff,
                         or_(Intake.requeued_at.is_(None), Intake.requeued_at < cutoff),
                     )

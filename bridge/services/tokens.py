@@ -13,21 +13,14 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
-from bridge.db.models import Credential
+from bridge.db.models import Credential, Scope
 from bridge.errors import Conflict
 from bridge.settings import Settings
-
-
-class Scope(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    ZABBIX = "zabbix"
-    ADMIN = "admin"
 
 
 def digest(token: str) -> str:
@@ -55,7 +48,7 @@ class GeneratedToken:
 
 def _valid_hashes(session: Session, scope: Scope, now: datetime) -> list[str]:
     query = select(Credential.token_sha256, Credential.expires_at).where(
-        Credential.scope == scope.value, Credential.revoked_at.is_(None)
+        Credential.scope == scope, Credential.revoked_at.is_(None)
     )
     return [h for h, expires in session.execute(query) if expires is None or expires > now]
 
@@ -101,9 +94,7 @@ class TokenService:
                     continue
                 token = new_token()
                 session.add(
-                    Credential(
-                        scope=scope.value, label="generated", token_sha256=digest(token), created_at=now
-                    )
+                    Credential(scope=scope, label="generated", token_sha256=digest(token), created_at=now)
                 )
                 generated.append(GeneratedToken(scope, token))
         self.forget()
@@ -118,12 +109,12 @@ class TokenService:
         with self.sessions() as session, session.begin():
             session.execute(
                 update(Credential)
-                .where(Credential.scope == scope.value, Credential.revoked_at.is_(None))
+                .where(Credential.scope == scope, Credential.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
             session.add(
                 Credential(
-                    scope=scope.value,
+                    scope=scope,
                     label=f"rotated by {actor}"[:100],
                     token_sha256=digest(token),
                     created_at=now,
@@ -139,7 +130,7 @@ class TokenService:
         with self.sessions() as session, session.begin():
             session.add(
                 Credential(
-                    scope=scope.value,
+                    scope=scope,
                     label=label,
                     token_sha256=digest(token),
                     created_at=now,

@@ -27,7 +27,7 @@ from bridge.services.live import LiveRules
 from bridge.services.outbox import Handler, JobResult, enqueue
 from bridge.settings import Settings
 from bridge.sources.zabbix import MARKER
-from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
+from bridge.ticketing.lifecycle import IncidentAction
 from bridge.timeutil import parse_instant
 
 ZABBIX_ACKNOWLEDGE = "zabbix.acknowledge"
@@ -55,7 +55,7 @@ class Writeback:
         return None  # nothing to tell the sources about a new incident
 
     def incident_changed(self, session: Session, change: IncidentChange) -> None:
-        if self._zabbix is not None and change.origin != Source.ZABBIX.value:
+        if self._zabbix is not None and change.origin != Source.ZABBIX:
             self._plan_zabbix(session, change)
         if self._alertmanager is not None:
             self._plan_alertmanager(session, change)
@@ -65,7 +65,7 @@ class Writeback:
         problems = self._alerts(session, number, Source.ZABBIX)
         prefix = f"zabbix:{self.settings.zabbix_instance}:"
         mine = [a for a in problems if a.fingerprint.startswith(prefix)]
-        open_ids = [a.source_ref for a in mine if a.status == Status.FIRING.value]
+        open_ids = [a.source_ref for a in mine if a.status == Status.FIRING]
         said = f": {change.comment}" if change.comment else ""
         by = f"{number} by {change.actor}{said}"
         if change.action is IncidentAction.ACK and open_ids:
@@ -85,7 +85,7 @@ class Writeback:
             if duration is None:
                 return
             for alert in self._alerts(session, number, Source.ALERTMANAGER):
-                if alert.status == Status.FIRING.value:
+                if alert.status == Status.FIRING:
                     payload = {
                         "incident": number,
                         "fingerprint": alert.fingerprint,
@@ -109,7 +109,7 @@ class Writeback:
         query = (
             select(AlertRow)
             .join(IncidentAlert, IncidentAlert.fingerprint == AlertRow.fingerprint)
-            .where(IncidentAlert.incident_number == number, AlertRow.source == source.value)
+            .where(IncidentAlert.incident_number == number, AlertRow.source == source)
             .order_by(AlertRow.id)
         )
         return list(session.scalars(query))
@@ -178,7 +178,7 @@ class Writeback:
                 )
             )
             incident = session.get(Incident, number)
-            if incident is not None and not IncidentStatus(incident.status).active:
+            if incident is not None and not incident.status.active:
                 # resolved while the silence was being made: expire it straight away
                 enqueue(session, AM_EXPIRE, {"silence_id": silence_id}, now, number)
 

@@ -137,34 +137,9 @@ class RotaDocument(RotaValues):
                 Target(TargetKind.ASSIGNED_ENGINEER),
                 *(Target(TargetKind.SCHEDULE, name) for name in schedules),
             )
-        default_policy = str(root.get("default_policy", "default"))
-        if default_policy not in policies:
-            if "default_policy" in root:
-                self.problem(
-                    ("default_policy",),
-                    f"unknown escalation policy {default_policy!r}"
-                    + did_you_mean(default_policy, list(policies)),
-                )
-            elif policies:
-                self.problem(
-                    ("escalation",),
-                    "name one policy `default`, or say which is `default_policy:`",
-                    at_key=True,
-                )
-            policies = {**policies, default_policy: EscalationPolicy(default_policy, ())}
+        default_policy, policies = self._default_policy(root, policies)
         sla = {**DEFAULT_SLA, **self._sla(("sla",), root.get("sla"))}
-        head = self.mapping(("head_of_it",), root.get("head_of_it"), "head_of_it") or {}
-        self.check_keys(("head_of_it",), head, HEAD_KEYS, "head_of_it key")
-        open_after = (
-            self.duration(
-                ("head_of_it", "notify_open_after"), head.get("notify_open_after"), None, positive=True
-            )
-            if head.get("notify_open_after") not in (None, "never")
-            else None
-        )
-        if "notify_open_after" not in head:
-            open_after = timedelta(days=3)
-        breaches = self._priorities(("head_of_it", "notify_breaches"), head.get("notify_breaches"))
+        open_after, breaches = self._head_of_it(root.get("head_of_it"))
         return Rota(
             tz=tz,
             people=people,
@@ -182,14 +157,49 @@ class RotaDocument(RotaValues):
             ),
             max_returns=self.integer(("max_returns",), root.get("max_returns"), "max_returns", 0) or 2,
             head_notify_open_after=open_after,
-            head_notify_breaches=(
-                frozenset({Priority.P1, Priority.P2}) if breaches is None else frozenset(breaches)
-            ),
+            head_notify_breaches=breaches,
             version=hashlib.sha256(self.text.encode()).hexdigest()[:12],
             file=self.file,
         )
 
     # -- sections -------------------------------------------------------------------------------
+
+    def _default_policy(
+        self, root: dict[str, Any], policies: dict[str, EscalationPolicy]
+    ) -> tuple[str, dict[str, EscalationPolicy]]:
+        """The policy an incident gets when no rule routes it (an empty one if the file names none)."""
+        default_policy = str(root.get("default_policy", "default"))
+        if default_policy in policies:
+            return default_policy, policies
+        if "default_policy" in root:
+            self.problem(
+                ("default_policy",),
+                f"unknown escalation policy {default_policy!r}"
+                + did_you_mean(default_policy, list(policies)),
+            )
+        elif policies:
+            self.problem(
+                ("escalation",),
+                "name one policy `default`, or say which is `default_policy:`",
+                at_key=True,
+            )
+        return default_policy, {**policies, default_policy: EscalationPolicy(default_policy, ())}
+
+    def _head_of_it(self, value: Any) -> tuple[timedelta | None, frozenset[Priority]]:
+        """When the head of IT hears of an incident still open (3d; "never"), and of which breaches."""
+        head = self.mapping(("head_of_it",), value, "head_of_it") or {}
+        self.check_keys(("head_of_it",), head, HEAD_KEYS, "head_of_it key")
+        open_after = (
+            self.duration(
+                ("head_of_it", "notify_open_after"), head.get("notify_open_after"), None, positive=True
+            )
+            if head.get("notify_open_after") not in (None, "never")
+            else None
+        )
+        if "notify_open_after" not in head:
+            open_after = timedelta(days=3)
+        breaches = self._priorities(("head_of_it", "notify_breaches"), head.get("notify_breaches"))
+        return open_after, frozenset({Priority.P1, Priority.P2}) if breaches is None else frozenset(breaches)
 
     def _people(self, value: Any) -> dict[str, Person]:
         people: dict[str, Person] = {}

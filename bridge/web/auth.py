@@ -9,8 +9,8 @@ import binascii
 
 from flask import request
 
+from bridge.db.models import Scope
 from bridge.errors import Unauthenticated
-from bridge.services.tokens import Scope
 from bridge.web.context import services
 
 ADMIN_ACTOR = "admin"

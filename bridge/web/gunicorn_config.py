@@ -16,9 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# Before any worker imports prometheus_client: counters then live in files shared by the workers.
+# Before prometheus_client is imported (here, and by every worker): it picks its multiprocess
+# mode at import, and counters then live in files the workers share.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bridge-metrics-")
+
+from prometheus_client import multiprocess
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -41,6 +44,4 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
-from bridge.services.tokens import Scope
+from bridge.db.models import Scope
 from bridge.web.auth import authenticated
 from bridge.web.context import services
 from bridge.web.serialize import incident_detail_json

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from bridge.alert import Status
 from bridge.db.models import (
     AlertmanagerSilence,
     AlertRow,
@@ -20,14 +19,14 @@ from bridge.db.models import (
     TimelineEntry,
 )
 from bridge.db.queries import Page
-from bridge.dedup.state import Disposition, describe_alert
+from bridge.dedup.state import describe_alert
 from bridge.schedule.rotation import OnDuty
 from bridge.services.incidents import IncidentDetail
 from bridge.services.live import LiveRota, LiveRules
 from bridge.services.oncall import ComingShifts, OnCallNow
 from bridge.services.reports import SlaRow
 from bridge.services.silences import state_of as silence_state
-from bridge.ticketing.lifecycle import IncidentStatus, allowed_actions
+from bridge.ticketing.lifecycle import allowed_actions
 from bridge.ticketing.rota import Rota
 from bridge.timeutil import iso
 
@@ -92,7 +91,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "return_count": incident.return_count,
         "stale_from": incident.stale_from,
         "worked_at": iso(incident.worked_at),
-        "actions": [a.value for a in allowed_actions(IncidentStatus(incident.status))],
+        "actions": [a.value for a in allowed_actions(incident.status)],
     }
 
 
@@ -111,9 +110,7 @@ def alert_json(row: AlertRow) -> dict[str, Any]:
         "rule": row.rule,
         "group_key": row.group_key,
         "decision": row.disposition,
-        "reason": describe_alert(
-            Disposition(row.disposition), row.reason, row.incident_number, row.rule, Status(row.status)
-        ),
+        "reason": describe_alert(row.disposition, row.reason, row.incident_number, row.rule, row.status),
         "incident": row.incident_number,
         "labels": row.labels,
         "annotations": row.annotations,

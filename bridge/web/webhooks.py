@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from bridge.alert import Source
-from bridge.services.tokens import Scope
+from bridge.db.models import Scope
 from bridge.web.auth import require
 from bridge.web.context import services
 from bridge.web.errors import error_response

@@ -16,7 +16,7 @@ import sys
 from flask import Flask
 
 from bridge.db.migrate import prepare_url
-from bridge.services.tokens import Scope
+from bridge.db.models import Scope
 from bridge.settings import Settings, unknown_variables
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime

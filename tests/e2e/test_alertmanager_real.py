@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +22,7 @@ from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
 from tests.conftest import unavailable
 from tests.support.alertmanager import Alertmanager, Unavailable, alert, alertmanager
-from tests.support.app import ADMIN_TOKEN, AM_TOKEN, serving, write_rules
+from tests.support.app import ADMIN_TOKEN, AM_TOKEN, make_settings, serving, write_rules
 from tests.support.postgres import free_port
 
 RULES = """
@@ -90,7 +92,6 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 @pytest.fixture
 def am_settings(database_url: str, tmp_path: Path) -> Settings:
-    from tests.support.app import make_settings
 
     return make_settings(database_url, write_rules(tmp_path / "rules", RULES)).with_overrides(
         tick_seconds=0.2
@@ -227,8 +228,6 @@ def test_a_silenced_alert_that_resolves_still_resolves_in_bridge(am_settings: Se
 
 
 def test_the_shipped_alertmanager_configuration_is_valid() -> None:
-    import shutil
-    import subprocess
 
     amtool = shutil.which("amtool")
     if amtool is None:

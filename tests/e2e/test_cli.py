@@ -15,9 +15,19 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from bridge.alert import Source
 from bridge.cli.main import main
-from bridge.db.engine import create_db_engine
+from bridge.clock import FakeClock, SystemClock
+from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.db.intake import store_delivery
 from bridge.db.migrate import current_revision, head_revision
+from bridge.db.models import Scope
+from bridge.services.dispatch import TimerDispatcher
+from bridge.services.live import LiveRules
+from bridge.services.pipeline import Pipeline
+from bridge.services.tokens import TokenService
+from bridge.settings import SPECS, Settings
+from bridge.sources import parse_delivery
 from tests.support.payloads import captured
 from tests.support.postgres import free_port
 
@@ -107,14 +117,6 @@ def test_db_upgrade_and_incident_commands(database_url: str) -> None:
     engine = create_db_engine(database_url)
     assert current_revision(engine) == head_revision()
     engine.dispose()
-    from bridge.alert import Source
-    from bridge.clock import FakeClock
-    from bridge.db.engine import make_session_factory
-    from bridge.db.intake import store_delivery
-    from bridge.services.dispatch import TimerDispatcher
-    from bridge.services.live import LiveRules
-    from bridge.services.pipeline import Pipeline
-    from bridge.sources import parse_delivery
 
     capture = captured("alertmanager/01-firing-single.json")
     engine = create_db_engine(database_url)
@@ -176,10 +178,6 @@ def test_tokens_rotate_replaces_stored_tokens(tmp_path: Path) -> None:
         main, ["tokens", "rotate", "zabbix"], env={"BRIDGE_DATABASE_URL": url}
     ).output.strip()
     assert len(first) >= 40 and first != second
-    from bridge.clock import SystemClock
-    from bridge.db.engine import make_session_factory
-    from bridge.services.tokens import Scope, TokenService
-    from bridge.settings import Settings
 
     engine = create_db_engine(url)
     verifier = TokenService(make_session_factory(engine), Settings(database_url=url), SystemClock())
@@ -195,7 +193,6 @@ def test_tokens_rotate_replaces_stored_tokens(tmp_path: Path) -> None:
 
 
 def test_config_markdown_lists_every_setting() -> None:
-    from bridge.settings import SPECS
 
     output = CliRunner().invoke(main, ["config", "--markdown"]).output
     for spec in SPECS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bridge.timeutil import iso as to_iso
 from tests.e2e.duty_support import Desk, desk, msk
 from tests.support.app import AM_TOKEN
 from tests.support.payloads import am_alert, am_notification
@@ -19,7 +20,6 @@ def iso(text: str) -> str:
 
 def z(text: str) -> str:
     """A Moscow wall-clock time as the API prints it (UTC, Z)."""
-    from bridge.timeutil import iso as to_iso
 
     value = to_iso(msk(text))
     assert value is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from itertools import permutations
@@ -9,6 +10,7 @@ from itertools import permutations
 import pytest
 
 from bridge.clock import FakeClock
+from bridge.db.models import Intake
 from tests.e2e.conftest import Api
 from tests.support.payloads import am_alert, am_notification, body, captured
 
@@ -248,8 +250,6 @@ def test_alerts_api_shows_each_decision_with_its_reason(api: Api) -> None:
 
 def test_failed_deliveries_are_visible_in_the_intake_api(api: Api) -> None:
     with api.runtime.services.sessions() as session, session.begin():
-        from bridge.db.models import Intake
-
         session.add(
             Intake(
                 source="zabbix",
@@ -267,7 +267,6 @@ def test_failed_deliveries_are_visible_in_the_intake_api(api: Api) -> None:
 
 
 def test_the_incident_page_asks_for_the_token_then_shows_the_incident(api: Api) -> None:
-    import base64
 
     post(api, "alertmanager/01-firing-single.json")
     api.act(1, "ack", "looking <b>now</b>")

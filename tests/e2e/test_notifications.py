@@ -6,7 +6,9 @@ and one that refuses for good is parked as failed, each recorded on the incident
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+from bridge.services.notifications import Templates
 from tests.e2e.duty_support import TELEGRAM_TOKEN, Desk, desk
 
 __all__ = ["desk"]
@@ -73,7 +75,6 @@ def test_a_person_s_webhook_gets_the_message_as_json(desk: Desk) -> None:
 
 
 def test_templates_can_be_overridden_by_the_user(desk: Desk, tmp_path: object) -> None:
-    from pathlib import Path
 
     assert isinstance(tmp_path, Path)
     templates = tmp_path / "templates"
@@ -81,7 +82,6 @@ def test_templates_can_be_overridden_by_the_user(desk: Desk, tmp_path: object) -
     (templates / "registration.txt").write_text(
         "Заявка №{{ number }}: {{ title }}\nОтветственный: {{ assignee }}\n{{ link }}\n"
     )
-    from bridge.services.notifications import Templates
 
     desk.runtime.services.notifier.templates = Templates(templates)
     desk.at("2026-11-24 11:00")

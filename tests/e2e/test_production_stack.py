@@ -38,6 +38,7 @@ from bridge.services.pipeline import Pipeline
 from bridge.settings import Settings, normalize_database_url
 from bridge.sources import parse_delivery
 from bridge.worker.runtime import Runtime
+from tests.conftest import unavailable
 from tests.support.app import write_rules
 from tests.support.payloads import am_alert, am_notification
 from tests.support.postgres import Unavailable, cluster, fresh_database
@@ -168,8 +169,6 @@ def own_redis() -> Iterator[RedisServer]:
         with throwaway_redis(own=True) as server:
             yield server
     except RedisUnavailable as exc:
-        from tests.conftest import unavailable
-
         unavailable(str(exc))
 
 
@@ -312,8 +311,6 @@ def test_postgresql_stopped_webhooks_answer_503_then_redelivery_gives_the_clean_
         own = cluster()
         server = own.__enter__()
     except Unavailable as exc:
-        from tests.conftest import unavailable
-
         unavailable(str(exc))
     try:
         with fresh_database(server.url) as database:

@@ -17,6 +17,7 @@ from bench.week import WEEK_START, week
 from bridge.alert import Source
 from bridge.cli.main import main
 from bridge.clock import FakeClock
+from bridge.replay.trace import write_trace
 from bridge.settings import Settings
 from tests.e2e.conftest import Api
 from tests.support.app import make_settings
@@ -101,8 +102,6 @@ def test_candidate_rules_are_compared_with_the_live_ones(
 ) -> None:
     trace = tmp_path / "week.jsonl"
     with trace.open("w") as out:
-        from bridge.replay.trace import write_trace
-
         write_trace(week(hosts=8, seed=3), out)
     candidate = tmp_path / "candidate"
     shutil.copytree(rules_dir, candidate)

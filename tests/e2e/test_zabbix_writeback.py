@@ -10,15 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
 
+from bridge.cli.main import main
 from bridge.clock import FakeClock
 from bridge.db.models import OutboxJob
+from bridge.errors import ConfigError
 from bridge.services.outbox import MAX_ATTEMPTS
 from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
 from tests.e2e.conftest import Api
 from tests.support.app import build_runtime
+from tests.support.db import empty_database
 from tests.support.payloads import body, captured
 from tests.support.zabbix_standin import PASSWORD, TOKEN, USER, StandIn, zabbix_standin
 
@@ -58,7 +63,6 @@ def problem_open(api: Api, clock: FakeClock) -> None:
 
 
 def jobs(api: Api) -> list[OutboxJob]:
-    from sqlalchemy import select
 
     with api.runtime.services.sessions() as session:
         return list(session.scalars(select(OutboxJob).order_by(OutboxJob.id)))
@@ -174,8 +178,6 @@ def test_comments_are_copied_only_when_asked(settings: Settings, standin: StandI
     for mirror, expected in ((False, 0), (True, 1)):
         api, runtime = zabbix_api(settings, standin, clock, zabbix_mirror_comments=mirror)
         try:
-            from tests.support.db import empty_database
-
             empty_database(settings.database_url)
             standin.calls.clear()
             problem_open(api, clock)
@@ -289,7 +291,6 @@ def test_outbox_jobs_are_visible_in_the_api(zapi: Api, standin: StandIn, clock: 
 
 
 def test_settings_refuse_a_zabbix_url_without_credentials(tmp_path: Path) -> None:
-    from bridge.errors import ConfigError
 
     with pytest.raises(ConfigError, match="BRIDGE_ZABBIX_URL needs BRIDGE_ZABBIX_API_TOKEN"):
         Settings.from_env({"BRIDGE_ZABBIX_URL": "http://zabbix"})
@@ -298,9 +299,6 @@ def test_settings_refuse_a_zabbix_url_without_credentials(tmp_path: Path) -> Non
 def test_acknowledging_from_the_cli_queues_the_same_write_back(
     zapi: Api, standin: StandIn, clock: FakeClock
 ) -> None:
-    from click.testing import CliRunner
-
-    from bridge.cli.main import main
 
     problem_open(zapi, clock)
     env = {

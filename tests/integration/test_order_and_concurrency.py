@@ -32,7 +32,7 @@ from bridge.db.models import Incident, Intake, TimelineEntry, Timer
 from bridge.services.dispatch import TimerDispatcher
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
-from tests.conftest import START
+from tests.conftest import START, _truncate
 from tests.support.app import AM_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.db import empty_database
 from tests.support.payloads import am_alert, am_notification
@@ -241,7 +241,6 @@ def _race(database_url: str, rules_dir: Path, groups: str) -> None:
 def test_eight_processes_delivering_one_group_at_once_open_exactly_one_incident(
     postgres_database: str, tmp_path: Path
 ) -> None:
-    from tests.conftest import _truncate
 
     _truncate(postgres_database)
     rules_dir = write_rules(tmp_path / "rules", RULES)
@@ -281,7 +280,6 @@ def test_four_dispatchers_fire_each_of_1000_timers_of_a_registered_kind_exactly_
 ) -> None:
     """The tick is generic: a kind registered by another feature (here "test-step") fires once per
     timer however many workers tick. (Group timers with 4 real worker processes: e2e.)"""
-    from tests.conftest import _truncate
 
     _truncate(postgres_database)
     clock = FakeClock(START)

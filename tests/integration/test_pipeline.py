@@ -25,6 +25,7 @@ from bridge.services.live import LiveRules
 from bridge.services.pipeline import MAX_ATTEMPTS, Pipeline
 from bridge.services.state_store import StateStore
 from bridge.sources import parse_delivery
+from tests.conftest import _truncate
 from tests.support.app import write_rules
 from tests.support.db import empty_database
 from tests.support.payloads import all_captured, am_alert, am_notification, captured
@@ -284,7 +285,6 @@ def test_concurrent_workers_on_one_group_open_exactly_one_incident(
     postgres_database: str, tmp_path: Path
 ) -> None:
     """Eight workers, each with its own deliveries of alerts of one group, all at once (PostgreSQL)."""
-    from tests.conftest import _truncate
 
     _truncate(postgres_database)
     rules_dir = write_rules(tmp_path / "rules", "defaults: {group_by: [name]}\nrules: []\n")

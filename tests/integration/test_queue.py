@@ -19,7 +19,7 @@ from bridge.alert import Source
 from bridge.cli.main import main
 from bridge.clock import FakeClock
 from bridge.db.intake import store_delivery
-from bridge.db.models import Incident, Intake
+from bridge.db.models import AlertRow, Incident, Intake
 from bridge.services.pipeline import MAX_ATTEMPTS
 from bridge.services.state_store import StateStore
 from bridge.services.sweeper import Swept
@@ -115,7 +115,6 @@ def test_a_job_takes_the_deliveries_left_pending_before_it_in_order(runtime: Run
     with runtime.services.sessions() as session:
         rows = {r.id: (r.status, r.processed_at) for r in session.scalars(select(Intake))}
     assert rows[first][0] == rows[second][0] == "done"
-    from bridge.db.models import AlertRow
 
     with runtime.services.sessions() as session:
         alert = session.scalars(select(AlertRow)).one()

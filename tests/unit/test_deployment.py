@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -47,8 +49,6 @@ def compose_command() -> list[str] | None:
 def test_the_compose_tool_validates_the_file(profile: str | None) -> None:
     command = compose_command()
     if command is None:
-        from tests.conftest import unavailable
-
         unavailable(
             "neither `docker compose` nor `docker-compose` is installed (scripts/bootstrap --dev installs it)"
         )

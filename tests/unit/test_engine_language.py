@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bridge.alert import Status
+from bridge.alert import Source, Status
 from bridge.dedup.matchers import parse_matcher
 from bridge.dedup.state import Disposition, Outcome, Silence
 from bridge.priority import Priority
@@ -286,7 +286,6 @@ def test_continue_lets_a_later_rule_decide_while_earlier_ones_add_client_and_rou
 
 
 def test_the_client_comes_from_a_zabbix_host_group() -> None:
-    from bridge.alert import Source
 
     sim = simulator(RULES)
     sim.feed(

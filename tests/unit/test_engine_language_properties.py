@@ -4,6 +4,7 @@ per episode, maintenance windows are right across DST changes, inhibition never 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -188,8 +189,6 @@ maintenance:
     minutes = (start - first).total_seconds() / 60
 
     def event(**kwargs: object) -> Alert:
-        from dataclasses import replace
-
         made = alert("HighCPU", "db-03", **kwargs)  # type: ignore[arg-type]
         shift = first - at(0)
         return replace(

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.alert import Source, Status
+from bridge.cli.main import main
 from bridge.cli.ruletest import expand_paths, rules_test, run_paths
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.ruletest import Feeder, exit_code
@@ -582,7 +583,6 @@ def test_the_command_is_named_test_for_the_rules_group() -> None:
 
 
 def test_bridge_rules_test_runs_as_a_command_of_bridge(rules_dir: Path) -> None:
-    from bridge.cli.main import main
 
     result = CliRunner().invoke(main, ["rules", "test", str(write(rules_dir, PASSING))])
     assert (result.exit_code, result.output.splitlines()[-1]) == (0, "2 tests in 1 file: 2 passed, 0 failed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from bridge.services.tokens import Scope
+from bridge.db.models import Scope
 from bridge.web.api import alerts, incidents, oncall
 from bridge.web.auth import require
 

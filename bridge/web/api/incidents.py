@@ -42,7 +42,7 @@ def open_incident() -> Response:
     """Open an incident by hand (a phone call, a mail): same owner, SLA and escalation rules."""
     body = args.json_body()
     try:
-        kind = IncidentType(str(body.get("type", IncidentType.INCIDENT.value)))
+        kind = IncidentType(str(body.get("type", IncidentType.INCIDENT)))
     except ValueError:
         raise PayloadError("type", f"one of {', '.join(t.value for t in IncidentType)}") from None
     new = NewIncident(

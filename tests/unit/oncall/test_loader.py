@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.errors import RulesError
+from bridge.priority import Priority
 from bridge.services.live import LiveRota
 from bridge.ticketing.rota import Role, TargetKind
 from bridge.ticketing.rota_loader import load_rota_file, load_rota_text
@@ -93,7 +94,6 @@ def test_sla_targets_accept_business_days_and_none() -> None:
         "sla:\n  P4: {ack: 2 business days, resolve: none}\n  P1: {ack: 5m, resolve: 20m, always: true}\n",
         UTC,
     )
-    from bridge.priority import Priority
 
     assert rota.sla[Priority.P4].ack is not None and rota.sla[Priority.P4].ack.business_days == 2
     assert rota.sla[Priority.P4].resolve is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
 from hypothesis import given, settings
@@ -50,7 +50,6 @@ def dated_rotations(draw: st.DrawFn) -> Rotation:
 @PROPERTY
 @given(rotation=dated_rotations(), at=instants)
 def test_a_dated_layer_holds_only_on_its_dates_and_inside_its_windows(rotation: Rotation, at: object) -> None:
-    from datetime import datetime
 
     assert isinstance(at, datetime)
     expected = day_of(at, rotation.tz) in rotation.dates and (
