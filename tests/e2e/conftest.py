@@ -6,21 +6,19 @@ every step is deterministic. `test_server.py` runs the real server and worker th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
 from bridge.clock import FakeClock
 from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
-from tests.support.app import ADMIN_TOKEN, AM_TOKEN, ZBX_TOKEN, build_runtime, make_settings, write_rules
+from tests.support.api import Api
+from tests.support.app import build_runtime, make_settings, write_rules
 
 
 @pytest.fixture
@@ -48,51 +46,6 @@ def app(runtime: Runtime) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
-
-
-class Api:
-    """Thin helpers over the test client: post webhooks, call the API, process what was stored."""
-
-    def __init__(self, client: FlaskClient, runtime: Runtime) -> None:
-        self.client = client
-        self.runtime = runtime
-
-    def alertmanager(
-        self, body: bytes | dict[str, Any], token: str = AM_TOKEN, **headers: str
-    ) -> TestResponse:
-        return self._post("/webhooks/alertmanager", body, token, headers)
-
-    def zabbix(self, body: bytes | dict[str, Any], token: str = ZBX_TOKEN, **headers: str) -> TestResponse:
-        return self._post("/webhooks/zabbix", body, token, headers)
-
-    def _post(
-        self, path: str, body: bytes | dict[str, Any], token: str, headers: dict[str, str]
-    ) -> TestResponse:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        sent = {"Content-Type": "application/json", "Authorization": f"Bearer {token}", **headers}
-        return self.client.post(path, data=data, headers={k: v for k, v in sent.items() if v})
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.client.get(
-            path, query_string=params, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        )
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-    def act(self, number: int, action: str, comment: str | None = None) -> TestResponse:
-        body = {} if comment is None else {"comment": comment}
-        return self.client.post(
-            f"/api/incidents/{number}/{action}", json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        )
-
-    def drain(self) -> int:
-        return self.runtime.runner.drain()
-
-    def incidents(self, **params: Any) -> list[dict[str, Any]]:
-        return list(self.get("/api/incidents", **params)["items"])
-
-    def incident(self, number: int) -> dict[str, Any]:
-        return dict(self.get(f"/api/incidents/{number}"))
 
 
 @pytest.fixture

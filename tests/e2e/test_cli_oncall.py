@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from bridge.cli.main import main
 from bridge.clock import FakeClock
 from bridge.services.incidents import NewIncident
-from tests.e2e.duty_support import msk
 from tests.support.app import build_runtime, make_settings
+from tests.support.duty import msk
 
 REPO = Path(__file__).resolve().parents[2]
 

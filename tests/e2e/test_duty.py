@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bridge.timeutil import iso as to_iso
-from tests.e2e.duty_support import Desk, desk, msk
 from tests.support.app import AM_TOKEN
+from tests.support.duty import Desk, desk, msk
 from tests.support.payloads import am_alert, am_notification
 
 __all__ = ["desk"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bridge.db.models import Notification, Timer
-from tests.e2e.duty_support import Desk, desk
 from tests.support.app import build_runtime
+from tests.support.duty import Desk, desk
 
 __all__ = ["desk"]
 

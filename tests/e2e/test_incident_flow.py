@@ -11,7 +11,7 @@ import pytest
 
 from bridge.clock import FakeClock
 from bridge.db.models import Intake
-from tests.e2e.conftest import Api
+from tests.support.api import Api
 from tests.support.payloads import am_alert, am_notification, body, captured
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bridge.services.notifications import Templates
-from tests.e2e.duty_support import TELEGRAM_TOKEN, Desk, desk
+from tests.support.duty import TELEGRAM_TOKEN, Desk, desk
 
 __all__ = ["desk"]
 

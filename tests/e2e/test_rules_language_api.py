@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bridge.clock import FakeClock
-from tests.e2e.conftest import Api
+from tests.support.api import Api
 from tests.support.app import ADMIN_TOKEN, write_rules
 from tests.support.payloads import am_alert, am_notification
 

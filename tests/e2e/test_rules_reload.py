@@ -15,7 +15,7 @@ import requests
 
 from bridge.services.live import FileWatcher, LiveRules
 from bridge.worker.runtime import Runtime
-from tests.e2e.conftest import Api
+from tests.support.api import Api
 from tests.support.app import ADMIN_TOKEN, RULES
 from tests.support.payloads import am_alert, am_notification
 from tests.support.postgres import free_port

@@ -19,7 +19,7 @@ from bridge.cli.main import main
 from bridge.clock import FakeClock
 from bridge.replay.trace import write_trace
 from bridge.settings import Settings
-from tests.e2e.conftest import Api
+from tests.support.api import Api
 from tests.support.app import make_settings
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"

@@ -16,7 +16,7 @@ from bridge.db.models import Intake
 from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
-from tests.e2e.conftest import Api
+from tests.support.api import Api
 from tests.support.app import AM_TOKEN, ZBX_TOKEN, build_runtime
 from tests.support.payloads import all_captured, body, captured
 

@@ -21,7 +21,7 @@ from bridge.services.outbox import MAX_ATTEMPTS
 from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
-from tests.e2e.conftest import Api
+from tests.support.api import Api
 from tests.support.app import build_runtime
 from tests.support.db import empty_database
 from tests.support.payloads import body, captured

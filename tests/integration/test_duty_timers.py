@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from bridge.db.models import Notification, Timer
 from bridge.services.dispatch import TimerDispatcher
 from bridge.services.escalation import DutyTimers
-from tests.e2e.duty_support import Desk, desk
+from tests.support.duty import Desk, desk
 
 __all__ = ["desk"]
 

@@ -22,7 +22,7 @@ from bridge.dedup.loader import load_rules_dir, load_rules_texts
 from bridge.replay.shares import ReplaySpec, replay_stored, share_count, why_hosts_meet
 from bridge.replay.trace import Recorded, stored_share
 from bridge.sources import host_shard
-from tests.e2e.test_rules_replay import REPO_RULES
+from tests.support.paths import REPO_RULES
 from tests.support.payloads import am_alert, am_notification
 
 

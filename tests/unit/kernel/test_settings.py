@@ -1,16 +1,13 @@
-"""Settings from the environment, and bearer token handling."""
+"""Settings from the environment: defaults, URLs, mistakes named, unknown variables."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.services.tokens import digest
 from bridge.settings import Settings, unknown_variables
-from bridge.web.auth import presented_token
 
 
 def test_defaults_are_the_embedded_setup() -> None:
@@ -53,26 +50,3 @@ def test_unknown_variables_get_a_did_you_mean() -> None:
     assert unknown_variables(
         {"BRIDGE_DATABSE_URL": "x", "BRIDGE_TEST_DATABASE_URL": "y", "PATH": "/bin"}
     ) == ["unknown setting BRIDGE_DATABSE_URL (did you mean BRIDGE_DATABASE_URL?)"]
-
-
-@pytest.mark.parametrize(
-    ("header", "token"),
-    [
-        ("Bearer abc", "abc"),
-        ("bearer   abc", "abc"),
-        ("Basic " + base64.b64encode(b"alertmanager:abc").decode(), "abc"),
-        ("Basic " + base64.b64encode(b":abc").decode(), "abc"),
-        ("Basic " + base64.b64encode(b"user-only").decode(), None),
-        ("Basic !!!", None),
-        ("Token abc", None),
-        ("Bearer", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_presented_token(header: str | None, token: str | None) -> None:
-    assert presented_token(header) == token
-
-
-def test_tokens_are_stored_as_sha256() -> None:
-    assert digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.dedup.loader import load_rules_texts
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "rules.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
 
 

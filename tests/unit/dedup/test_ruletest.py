@@ -19,7 +19,7 @@ from bridge.dedup.ruletest import Feeder, exit_code
 from bridge.dedup.ruletest_spec import DEFAULT_START, parse_test_file
 from bridge.errors import RulesError
 
-REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
 
 RULES = """\
 defaults: {resolve_after: 5m, reopen_within: 1h, priority: P3}

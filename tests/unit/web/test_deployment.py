@@ -16,7 +16,7 @@ import yaml
 
 from tests.conftest import unavailable
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def compose() -> dict[str, Any]:

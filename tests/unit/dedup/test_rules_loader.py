@@ -13,7 +13,7 @@ from bridge.dedup.rules import Action, RuleKind
 from bridge.errors import RulesError
 from bridge.priority import Priority
 
-REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 def problems(text: str, name: str = "rules.yaml") -> list[str]:

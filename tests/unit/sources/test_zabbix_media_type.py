@@ -15,7 +15,7 @@ from bridge.alert import Severity, Source, Status
 from bridge.sources import parse_delivery
 from tests.support.alerts import T0
 
-MEDIA_TYPE = Path(__file__).resolve().parents[2] / "contrib" / "zabbix" / "media_bridge.yaml"
+MEDIA_TYPE = Path(__file__).resolve().parents[3] / "contrib" / "zabbix" / "media_bridge.yaml"
 
 SHIMS = """
 var sent = {url: null, body: null, headers: [], proxy: null};
