@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
@@ -36,6 +37,7 @@ from bridge.dedup.state import (
     EngineTimer,
     GroupState,
     IncidentEffect,
+    IncidentView,
     Member,
     Outcome,
     Routing,
@@ -85,6 +87,84 @@ def incident_title(rule: Rule, alert: Alert) -> str:
     if host.lower() in lowered or (host_name and host_name.lower() in lowered):
         return alert.name
     return f"{alert.name} on {host}"
+
+
+def _alert_state(
+    alert: Alert,
+    rule: Rule,
+    key: str | None,
+    disposition: Disposition,
+    reason: str,
+    incident: int | None,
+    occurrences: int,
+    suppressed_by: str | None = None,
+    members: tuple[Member, ...] | None = None,
+) -> AlertState:
+    """The alert's state to keep: a reason unless it is in an incident, an incident only then."""
+    return AlertState(
+        fingerprint=alert.fingerprint,
+        status=alert.status,
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at,
+        severity=alert.severity,
+        rule=rule.name,
+        group_key=key,
+        disposition=disposition,
+        reason="" if disposition is Disposition.INCIDENT else reason,
+        incident=incident if disposition is Disposition.INCIDENT else None,
+        occurrences=occurrences,
+        suppressed_by=suppressed_by if disposition in SUPPRESSIONS else None,
+        members=members or (),
+    )
+
+
+@dataclass(slots=True)
+class _Draft:
+    """The alert's next state while `Engine.decide` works it out. Its steps update the verdict
+    (incident, disposition, reason) in place: one object per decision on the hot path, where
+    returning the verdict from each step would build a tuple per step."""
+
+    alert: Alert  # as decided: with the first word on when its occurrence began
+    rule: Rule
+    target: str | None
+    members: tuple[Member, ...] | None
+    occurrences: int
+    incident: int | None
+    disposition: Disposition
+    reason: str
+
+    @classmethod
+    def start(
+        cls,
+        alert: Alert,
+        rule: Rule,
+        target: str | None,
+        members: tuple[Member, ...] | None,
+        known: AlertState | None,
+        new_occurrence: bool,
+    ) -> _Draft:
+        """The verdict so far: what is known of this occurrence, or nothing yet of a new one."""
+        occurrences = (known.occurrences if known else 0) + (1 if new_occurrence else 0)
+        if known is None or new_occurrence:
+            return cls(alert, rule, target, members, occurrences, None, Disposition.WAITING, "")
+        if known.disposition in SUPPRESSIONS and alert.status is Status.FIRING:
+            # held back until now: it enters as new
+            return cls(alert, rule, target, members, occurrences, known.incident, Disposition.WAITING, "")
+        return cls(alert, rule, target, members, occurrences, known.incident, known.disposition, known.reason)
+
+    def state(self, disposition: Disposition, reason: str, suppressed_by: str | None = None) -> AlertState:
+        """The alert's state with this disposition and reason, and the incident decided so far."""
+        return _alert_state(
+            self.alert,
+            self.rule,
+            self.target,
+            disposition,
+            reason,
+            self.incident,
+            self.occurrences,
+            suppressed_by,
+            self.members,
+        )
 
 
 class Engine:
@@ -152,145 +232,48 @@ class Engine:
             )  # the first word on when it began
         if rule.kind is RuleKind.HEARTBEAT and target is not None:
             return self._heartbeat(alert, known, rule, target, groups, now, routing.members)
+        if known is not None and self._is_repeat(alert, known, event, target):
+            return self._duplicate(known, routing.members)
+
         firing = alert.status is Status.FIRING
         new_occurrence = event is EventClass.NEW
-        old_key = known.group_key if known else None
-        counted = known is not None and known.in_group
-        if known is not None and self._is_repeat(alert, known, event, target):
-            if routing.members is not None and routing.members != known.members:
-                return Decision(
-                    Outcome.DUPLICATE, known.describe(), alert=evolve(known, members=routing.members)
-                )
-            return Decision(Outcome.DUPLICATE, known.describe())
-
+        draft = _Draft.start(alert, rule, target, routing.members, known, new_occurrence)
         work = Work(dict(groups))
-        occurrences = (known.occurrences if known else 0) + (1 if new_occurrence else 0)
-        same = known is not None and not new_occurrence
-        incident = known.incident if same and known else None
-        disposition = known.disposition if same and known else Disposition.WAITING
-        reason = known.reason if same and known else ""
-        if disposition in SUPPRESSIONS and firing:
-            disposition, reason = Disposition.WAITING, ""  # held back until now: it enters as new
-
-        def state_of(disposition: Disposition, reason: str, suppressed_by: str | None = None) -> AlertState:
-            return self._alert_state(
-                alert,
-                rule,
-                target,
-                disposition,
-                reason,
-                incident,
-                occurrences,
-                suppressed_by,
-                routing.members,
-            )
+        counted = known is not None and known.in_group
 
         # 1. It moved (re-routed after being dropped, or a new occurrence under other rules):
         #    the old occurrence is over as far as its old group is concerned.
-        if counted and old_key != target:
-            assert known is not None and old_key is not None
-            self.ops.leave(
-                work,
-                old_key,
-                known.fingerprint,
-                known.incident,
-                known.disposition is Disposition.INCIDENT,
-                alert.starts_at,
-                now,
-            )
+        if counted and known is not None and known.group_key != target:
+            self._leave_old_group(work, known, alert.starts_at, now)
             counted = False
 
         # 2. Dropped.
         if target is None:
-            return self._finish(
-                work,
-                Outcome.DROPPED,
-                state_of(Disposition.DROPPED, f"dropped by rule {rule.describe}"),
-                known,
-                rule,
-            )
+            dropped = draft.state(Disposition.DROPPED, f"dropped by rule {rule.describe}")
+            return self._finish(work, Outcome.DROPPED, dropped, known, rule)
 
         # 3. Held back: maintenance, a silence, or an alert that explains it.
         if not counted and (firing or new_occurrence):
             held = suppression_for(self.rules, context, alert, now, self._time)
             if held is not None:
-                return self._suppressed(
-                    work, alert, known, held, state_of(held.disposition, held.reason, held.key)
-                )
+                return self._suppressed(work, draft, known, held)
         elif not firing and known is not None and known.disposition in SUPPRESSIONS and not new_occurrence:
-            resolved = state_of(known.disposition, f"{known.reason}; resolved", known.suppressed_by)
+            resolved = draft.state(known.disposition, f"{known.reason}; resolved", known.suppressed_by)
             return self._finish(work, Outcome.UPDATED, resolved, known, rule)
 
         # 4. It fires (or fired: a new occurrence first seen already resolved still happened).
-        group = work.groups.get(target) or GroupState.empty(target, rule.name, incident_title(rule, alert))
         outcome = Outcome.UPDATED
-        in_group = counted
         if firing or new_occurrence:
-            group = self.ops.enter(work, group, alert, rule, new_occurrence, counted, now)
-            in_group = True
-            at = now if firing else min(now, alert.ends_at or now)
-            active = group.incident is not None and group.incident.active
-            if active:
-                assert group.incident is not None
-                joined = disposition is Disposition.INCIDENT and incident == group.incident.number
-                if new_occurrence or not joined:
-                    incident, disposition, outcome = (
-                        self.ops.attach(work, group, alert, rule),
-                        Disposition.INCIDENT,
-                        Outcome.ATTACHED,
-                    )
-                elif known is not None and known.severity is not alert.severity:
-                    group = work.put(evolve(group, severity=most_severe(group.severity, alert)))
-                    work.effects.append(
-                        IncidentEffect(
-                            EffectKind.ALERT_UPDATED,
-                            target,
-                            fingerprint=alert.fingerprint,
-                            text=f"{alert.name}: severity {known.severity} -> {alert.severity}",
-                        )
-                    )
-                    self.ops.raise_priority(work, group, alert, rule)
-            elif new_occurrence or not counted or disposition is Disposition.WAITING:
-                gate = self.ops.gate(group, rule, at)
-                if gate.passed:
-                    why = f"rule {rule.describe}" + (f": {gate.reason}" if gate.reason else "")
-                    group = self.ops.open(work, group, rule, alert, why, at)
-                    reopened = work.effects[-1].kind is EffectKind.REOPEN
-                    incident, disposition = self.ops.attach(work, group, alert, rule), Disposition.INCIDENT
-                    outcome = Outcome.REOPENED if reopened else Outcome.OPENED
-                else:
-                    outcome, disposition, reason = (
-                        Outcome.WAITING,
-                        Disposition.WAITING,
-                        f"waiting: {gate.reason}",
-                    )
-                    if gate.due is not None and firing:
-                        work.timers.append(TimerRequest(EngineTimer.HOLD, target, gate.due))
+            outcome = self._enter_group(work, target, draft, known, firing, new_occurrence, counted, now)
 
-        # 5. It resolved.
-        if not firing and in_group:
-            attached = disposition is Disposition.INCIDENT
-            self.ops.leave(
-                work,
-                target,
-                alert.fingerprint,
-                incident,
-                attached,
-                min(alert.ends_at or now, now),
-                now,
-                note=origin_note(alert),
-            )
-            if attached:
-                outcome = Outcome.RESOLVED
-            else:
-                detail = reason.removeprefix("waiting: ") or f"rule {rule.describe}"
-                disposition, outcome = Disposition.CLEARED, Outcome.CLEARED
-                reason = f"resolved before opening an incident ({detail})"
+        # 5. It resolved (it entered its group just now, or was counted in it before).
+        if not firing and (new_occurrence or counted):
+            outcome = self._leave_resolved(work, target, draft, now)
 
         # 6. Someone did something about it in the source system.
         if alert.update is not None:
-            self._note(work, target, alert, incident)
-        return self._finish(work, outcome, state_of(disposition, reason), known, rule)
+            self._note(work, target, alert, draft.incident)
+        return self._finish(work, outcome, draft.state(draft.disposition, draft.reason), known, rule)
 
     @staticmethod
     def _is_repeat(alert: Alert, known: AlertState, event: EventClass, target: str | None) -> bool:
@@ -304,9 +287,121 @@ class Engine:
             and known.disposition not in (Disposition.WAITING, *SUPPRESSIONS)
         )
 
-    def _suppressed(
-        self, work: Work, alert: Alert, known: AlertState | None, held: Suppression, state: AlertState
-    ) -> Decision:
+    @staticmethod
+    def _duplicate(known: AlertState, members: tuple[Member, ...] | None) -> Decision:
+        """A repeat changes nothing but, for a merged alert, which raw alerts it holds."""
+        if members is not None and members != known.members:
+            return Decision(Outcome.DUPLICATE, known.describe(), alert=evolve(known, members=members))
+        return Decision(Outcome.DUPLICATE, known.describe())
+
+    def _leave_old_group(self, work: Work, known: AlertState, ended_at: datetime, now: datetime) -> None:
+        """Take the known occurrence out of the group it was counted in, as ended at `ended_at`."""
+        assert known.group_key is not None
+        self.ops.leave(
+            work,
+            known.group_key,
+            known.fingerprint,
+            known.incident,
+            known.disposition is Disposition.INCIDENT,
+            ended_at,
+            now,
+        )
+
+    def _enter_group(
+        self,
+        work: Work,
+        target: str,
+        draft: _Draft,
+        known: AlertState | None,
+        firing: bool,
+        new_occurrence: bool,
+        counted: bool,
+        now: datetime,
+    ) -> Outcome:
+        """Count the alert in its group, then join the group's open incident or try its gate."""
+        alert, rule = draft.alert, draft.rule
+        group = work.groups.get(target) or GroupState.empty(target, rule.name, incident_title(rule, alert))
+        group = self.ops.enter(work, group, alert, rule, new_occurrence, counted, now)
+        if group.incident is not None and group.incident.active:
+            return self._join_open_incident(work, target, group, group.incident, draft, known, new_occurrence)
+        if new_occurrence or not counted or draft.disposition is Disposition.WAITING:
+            return self._try_gate(work, target, group, draft, firing, now)
+        return Outcome.UPDATED
+
+    def _join_open_incident(
+        self,
+        work: Work,
+        target: str,
+        group: GroupState,
+        incident: IncidentView,
+        draft: _Draft,
+        known: AlertState | None,
+        new_occurrence: bool,
+    ) -> Outcome:
+        """Attach the alert to its group's open incident, or tell the incident its severity changed."""
+        alert, rule = draft.alert, draft.rule
+        joined = draft.disposition is Disposition.INCIDENT and draft.incident == incident.number
+        if new_occurrence or not joined:
+            draft.incident = self.ops.attach(work, group, alert, rule)
+            draft.disposition = Disposition.INCIDENT
+            return Outcome.ATTACHED
+        if known is not None and known.severity is not alert.severity:
+            group = work.put(evolve(group, severity=most_severe(group.severity, alert)))
+            work.effects.append(
+                IncidentEffect(
+                    EffectKind.ALERT_UPDATED,
+                    target,
+                    fingerprint=alert.fingerprint,
+                    text=f"{alert.name}: severity {known.severity} -> {alert.severity}",
+                )
+            )
+            self.ops.raise_priority(work, group, alert, rule)
+        return Outcome.UPDATED
+
+    def _try_gate(
+        self, work: Work, target: str, group: GroupState, draft: _Draft, firing: bool, now: datetime
+    ) -> Outcome:
+        """Open (or reopen) the group's incident if its gate passes; else wait, with a timer for `for:`."""
+        alert, rule = draft.alert, draft.rule
+        at = now if firing else min(now, alert.ends_at or now)
+        gate = self.ops.gate(group, rule, at)
+        if gate.passed:
+            why = f"rule {rule.describe}" + (f": {gate.reason}" if gate.reason else "")
+            group = self.ops.open(work, group, rule, alert, why, at)
+            reopened = work.effects[-1].kind is EffectKind.REOPEN
+            draft.incident = self.ops.attach(work, group, alert, rule)
+            draft.disposition = Disposition.INCIDENT
+            return Outcome.REOPENED if reopened else Outcome.OPENED
+        draft.disposition, draft.reason = Disposition.WAITING, f"waiting: {gate.reason}"
+        if gate.due is not None and firing:
+            work.timers.append(TimerRequest(EngineTimer.HOLD, target, gate.due))
+        return Outcome.WAITING
+
+    def _leave_resolved(self, work: Work, target: str, draft: _Draft, now: datetime) -> Outcome:
+        """Take the resolved alert out of its group: its incident's alert resolved, or a waiting one
+        cleared before it opened one."""
+        alert = draft.alert
+        attached = draft.disposition is Disposition.INCIDENT
+        self.ops.leave(
+            work,
+            target,
+            alert.fingerprint,
+            draft.incident,
+            attached,
+            min(alert.ends_at or now, now),
+            now,
+            note=origin_note(alert),
+        )
+        if attached:
+            return Outcome.RESOLVED
+        detail = draft.reason.removeprefix("waiting: ") or f"rule {draft.rule.describe}"
+        draft.disposition = Disposition.CLEARED
+        draft.reason = f"resolved before opening an incident ({detail})"
+        return Outcome.CLEARED
+
+    def _suppressed(self, work: Work, draft: _Draft, known: AlertState | None, held: Suppression) -> Decision:
+        """Hold the alert back (a duplicate if already held so), asking to be decided again when that ends."""
+        alert = draft.alert
         if (
             known is not None
             and known.suppressed_by == held.key
@@ -327,6 +422,7 @@ class Engine:
                 )
             )
         outcome = Outcome.INHIBITED if held.disposition is Disposition.INHIBITED else Outcome.SUPPRESSED
+        state = draft.state(held.disposition, held.reason, held.key)
         return Decision(
             outcome, state.describe(), alert=state, effects=tuple(work.effects), timers=tuple(work.timers)
         )
@@ -355,34 +451,6 @@ class Engine:
             effects=tuple(work.effects),
             timers=tuple(work.timers),
             releases=tuple(work.releases),
-        )
-
-    @staticmethod
-    def _alert_state(
-        alert: Alert,
-        rule: Rule,
-        key: str | None,
-        disposition: Disposition,
-        reason: str,
-        incident: int | None,
-        occurrences: int,
-        suppressed_by: str | None = None,
-        members: tuple[Member, ...] | None = None,
-    ) -> AlertState:
-        return AlertState(
-            fingerprint=alert.fingerprint,
-            status=alert.status,
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            severity=alert.severity,
-            rule=rule.name,
-            group_key=key,
-            disposition=disposition,
-            reason="" if disposition is Disposition.INCIDENT else reason,
-            incident=incident if disposition is Disposition.INCIDENT else None,
-            occurrences=occurrences,
-            suppressed_by=suppressed_by if disposition in SUPPRESSIONS else None,
-            members=members or (),
         )
 
     def _note(self, work: Work, key: str, alert: Alert, incident: int | None) -> None:
@@ -428,7 +496,7 @@ class Engine:
         )
         every = format_duration(rule.every)
         if alert.status is Status.RESOLVED:  # only its absence counts, not what the source says of it
-            state = self._alert_state(
+            state = _alert_state(
                 alert,
                 rule,
                 target,
@@ -450,7 +518,7 @@ class Engine:
         reason = (
             f"heartbeat seen at {self._time(now)}; expected again by {self._time(last_seen + rule.every)}"
         )
-        state = self._alert_state(
+        state = _alert_state(
             alert, rule, target, Disposition.HEARTBEAT, reason, None, occurrences, members=members
         )
         return Decision(

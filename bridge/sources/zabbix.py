@@ -70,95 +70,38 @@ def clean(value: Any) -> str | None:
 
 def parse(payload: Any, received_at: datetime) -> Delivery:
     """Parse a decoded media type body into a one-alert Delivery."""
-    if not isinstance(payload, dict):
-        raise PayloadError("body", "must be a JSON object (a bridge.zabbix.v1 body)")
-    schema = payload.get("schema")
-    if schema != SCHEMA:
-        raise PayloadError("schema", f"expected {SCHEMA!r}, got {schema!r}")
-    kind = payload.get("kind")
-    if kind not in KINDS:
-        raise PayloadError("kind", f"must be one of problem, recovery, update; got {kind!r}")
-
+    kind = _kind(payload)
     zabbix = _section(payload, "zabbix")
     event = _section(payload, "event", required=True)
     trigger = _section(payload, "trigger")
     host = _section(payload, "host")
     update = _section(payload, "update")
     alert_text = _section(payload, "alert")
-    recovery = event.get("recovery")
-    if recovery is not None and not isinstance(recovery, dict):
-        raise PayloadError("event.recovery", "must be an object")
-    recovery = recovery or {}
-
+    recovery = _recovery(event)
     instance = clean(zabbix.get("instance")) or "zabbix"
-    event_id = clean(event.get("id"))
-    if event_id is None:
-        raise PayloadError("event.id", "missing (the {EVENT.ID} macro must be set)")
-    if not event_id.isdigit():
-        raise PayloadError("event.id", f"must be a number, got {event_id!r}")
+    event_id = _event_id(event)
 
     starts_at = _time(event.get("timestamp"), "event.timestamp") or received_at
-    value = clean(event.get("value"))
-    if kind == "problem":
-        status = Status.FIRING
-    elif kind == "recovery":
-        status = Status.RESOLVED
-    else:  # an update reports the problem's current state: a manual close arrives as value 0
-        status = Status.RESOLVED if value == "0" else Status.FIRING
-
-    recovery_id = clean(recovery.get("id"))
+    status = _status(kind, event)
     update_at = _time(update.get("timestamp"), "update.timestamp")
     ends_at = None
     if status is Status.RESOLVED:
         ends_at = _time(recovery.get("timestamp"), "event.recovery.timestamp") or update_at or received_at
         ends_at = max(ends_at, starts_at)
-
     source_update = None
     if kind == "update":
-        ack = clean(event.get("ack_status"))
-        message = clean(update.get("message")) or ""
-        source_update = SourceUpdate(
-            action=clean(update.get("action")) or "updated",
-            message=message,
-            user=clean(update.get("user")) or "",
-            at=update_at or received_at,
-            acknowledged=None if ack is None else ack.lower() == "yes",
-            from_bridge=bool(_ECHO_RE.search(message)),
-        )
+        source_update = _source_update(event, update, update_at or received_at)
 
     tags = _tags(event.get("tags"))
     host_name = clean(host.get("host")) or clean(host.get("name")) or ""
     trigger_id = clean(trigger.get("id")) or ""
-    groups = _groups(host.get("groups"))
-    labels = dict(tags)
-    labels.update(
-        {
-            "host": host_name,
-            "host_name": clean(host.get("name")) or host_name,
-            "trigger_id": trigger_id,
-            "host_groups": ", ".join(groups),
-            "zabbix_instance": instance,
-        }
-    )
-    if ip := clean(host.get("ip")):
-        labels["host_ip"] = ip
     name = (
         clean(event.get("name"))
         or clean(trigger.get("description"))
         or clean(alert_text.get("subject"))
         or f"Zabbix problem {event_id}"
     )
-    annotations = {"summary": name}
-    for key, raw in (("description", trigger.get("description")), ("opdata", event.get("opdata"))):
-        if text := clean(raw):
-            annotations[key] = text
-    base_url = clean(zabbix.get("url"))
-    url = ""
-    if base_url and trigger_id:
-        url = f"{base_url.rstrip('/')}/tr_events.php?triggerid={trigger_id}&eventid={event_id}"
-    if url:
-        annotations["url"] = url
-
+    url = _url(clean(zabbix.get("url")), trigger_id, event_id)
     alert = Alert(
         source=Source.ZABBIX,
         source_ref=event_id,
@@ -167,8 +110,8 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
         name=name,
         host=host_name,
         severity=_severity(event),
-        labels=labels,
-        annotations=annotations,
+        labels=_labels(tags, host, host_name, trigger_id, instance),
+        annotations=_annotations(name, trigger, event, url),
         starts_at=starts_at,
         ends_at=ends_at,
         url=url,
@@ -179,9 +122,101 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
     )
     return Delivery(
         source=Source.ZABBIX,
-        dedup_key=_dedup_key(instance, kind, event_id, recovery_id, source_update),
+        dedup_key=_dedup_key(instance, kind, event_id, clean(recovery.get("id")), source_update),
         alerts=(alert,),
     )
+
+
+def _kind(payload: Any) -> str:
+    """The message kind of a body that is a bridge.zabbix.v1 object: problem, recovery or update."""
+    if not isinstance(payload, dict):
+        raise PayloadError("body", "must be a JSON object (a bridge.zabbix.v1 body)")
+    schema = payload.get("schema")
+    if schema != SCHEMA:
+        raise PayloadError("schema", f"expected {SCHEMA!r}, got {schema!r}")
+    kind = payload.get("kind")
+    if kind not in KINDS:
+        raise PayloadError("kind", f"must be one of problem, recovery, update; got {kind!r}")
+    return str(kind)
+
+
+def _recovery(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's recovery object; empty when there is none (a problem or an open update)."""
+    recovery = event.get("recovery")
+    if recovery is not None and not isinstance(recovery, dict):
+        raise PayloadError("event.recovery", "must be an object")
+    return recovery or {}
+
+
+def _event_id(event: dict[str, Any]) -> str:
+    """The problem's {EVENT.ID}: with the instance, the alert's identity."""
+    event_id = clean(event.get("id"))
+    if event_id is None:
+        raise PayloadError("event.id", "missing (the {EVENT.ID} macro must be set)")
+    if not event_id.isdigit():
+        raise PayloadError("event.id", f"must be a number, got {event_id!r}")
+    return event_id
+
+
+def _status(kind: str, event: dict[str, Any]) -> Status:
+    """Firing or resolved, as the message kind says."""
+    if kind == "problem":
+        return Status.FIRING
+    if kind == "recovery":
+        return Status.RESOLVED
+    # an update reports the problem's current state: a manual close arrives as value 0
+    return Status.RESOLVED if clean(event.get("value")) == "0" else Status.FIRING
+
+
+def _source_update(event: dict[str, Any], update: dict[str, Any], at: datetime) -> SourceUpdate:
+    """What a person did in Zabbix (acknowledged, commented, closed), or bridge's own echo of it."""
+    ack = clean(event.get("ack_status"))
+    message = clean(update.get("message")) or ""
+    return SourceUpdate(
+        action=clean(update.get("action")) or "updated",
+        message=message,
+        user=clean(update.get("user")) or "",
+        at=at,
+        acknowledged=None if ack is None else ack.lower() == "yes",
+        from_bridge=bool(_ECHO_RE.search(message)),
+    )
+
+
+def _labels(
+    tags: dict[str, str], host: dict[str, Any], host_name: str, trigger_id: str, instance: str
+) -> dict[str, str]:
+    """The event's tags, then what Zabbix says of the host and trigger (these win over a same-named tag)."""
+    labels = dict(tags)
+    labels.update(
+        {
+            "host": host_name,
+            "host_name": clean(host.get("name")) or host_name,
+            "trigger_id": trigger_id,
+            "host_groups": ", ".join(_groups(host.get("groups"))),
+            "zabbix_instance": instance,
+        }
+    )
+    if ip := clean(host.get("ip")):
+        labels["host_ip"] = ip
+    return labels
+
+
+def _url(base_url: str | None, trigger_id: str, event_id: str) -> str:
+    """The event's page in the Zabbix frontend; empty without the frontend's URL or a trigger."""
+    if base_url and trigger_id:
+        return f"{base_url.rstrip('/')}/tr_events.php?triggerid={trigger_id}&eventid={event_id}"
+    return ""
+
+
+def _annotations(name: str, trigger: dict[str, Any], event: dict[str, Any], url: str) -> dict[str, str]:
+    """Summary, and the description, operational data and URL when there are any."""
+    annotations = {"summary": name}
+    for key, raw in (("description", trigger.get("description")), ("opdata", event.get("opdata"))):
+        if text := clean(raw):
+            annotations[key] = text
+    if url:
+        annotations["url"] = url
+    return annotations
 
 
 def _dedup_key(
