@@ -16,7 +16,7 @@ from typing import Any
 import click
 import requests
 
-from bridge.cli.common import command_services
+from bridge.cli.common import cli_actor, command_services
 from bridge.db.models import Scope
 from bridge.errors import BridgeError
 
@@ -198,7 +198,9 @@ def demo(
         if len(tokens) < len(given):
             with command_services() as services:
                 for scope, token in given.items():
-                    tokens[scope.value] = token or services.tokens.issue_temporary(scope, "demo", TEMPORARY)
+                    tokens[scope.value] = token or services.tokens.issue_temporary(
+                        scope, "demo", TEMPORARY, cli_actor()
+                    )
         run_demo(url.rstrip("/"), tokens, wait, click.echo)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None

@@ -18,6 +18,9 @@ from bridge.worker.process import WorkerProcess
 
 log = logging.getLogger("bridge")
 
+SIGHUP = "SIGHUP"
+"""Who the log names for a reload asked for by the signal."""
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -49,8 +52,8 @@ def serve(host: str, port: int, threads: int) -> None:
     runtime.start()
 
     def _reload(_signum: int, _frame: FrameType | None) -> None:
-        services.rules.reload()
-        services.rota.reload()
+        services.rules.reload(SIGHUP)
+        services.rota.reload(SIGHUP)
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -29,6 +29,9 @@ from bridge.ticketing.rota_loader import empty_rota, load_rota_file, rota_path
 
 log = logging.getLogger(__name__)
 
+FILES_CHANGED = "bridge: the files changed"
+"""Who reloads when the watcher or the tick sees the files change."""
+
 T = TypeVar("T")
 Signature = tuple[tuple[str, int, int], ...]
 """(name, modification time in ns, size) of every file read: what changes when one is edited."""
@@ -78,8 +81,9 @@ class LiveFiles(ABC, Generic[T]):
     def describe(self, value: T) -> str:
         """What a successful load brought, for the log."""
 
-    def reload(self) -> bool:
-        """Load the files again; on failure keep the current value and remember the error."""
+    def reload(self, actor: str) -> bool:
+        """Load the files again (`actor` asked: a person, a signal, or bridge seeing the files
+        change); on failure keep the current value and remember the error."""
         with self._lock:
             self._signature = self.signature()  # a refused version is not tried again until it changes
             try:
@@ -87,13 +91,17 @@ class LiveFiles(ABC, Generic[T]):
             except RulesError as exc:
                 self.last_error, self.last_error_at = exc, self.clock.now()
                 log.error(
-                    "%s reload refused, keeping version %s:\n%s", self.what, self.version(self.current), exc
+                    "%s reload (by %s) refused, keeping version %s:\n%s",
+                    self.what,
+                    actor,
+                    self.version(self.current),
+                    exc,
                 )
                 return False
             self.current = value
             self.loaded_at = self.clock.now()
             self.last_error = self.last_error_at = None
-            log.info("%s reloaded: %s", self.what, self.describe(value))
+            log.info("%s reloaded (by %s): %s", self.what, actor, self.describe(value))
             return True
 
     def reload_if_changed(self) -> bool | None:
@@ -101,7 +109,7 @@ class LiveFiles(ABC, Generic[T]):
         when nothing changed."""
         if self.signature() == self._signature:
             return None
-        return self.reload()
+        return self.reload(FILES_CHANGED)
 
 
 class LiveRules(LiveFiles[Engine]):

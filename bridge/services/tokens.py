@@ -123,15 +123,15 @@ class TokenService:
         self.forget()
         return token
 
-    def issue_temporary(self, scope: Scope, label: str, ttl: timedelta) -> str:
-        """A short-lived extra token (e.g. for `bridge demo`)."""
+    def issue_temporary(self, scope: Scope, label: str, ttl: timedelta, actor: str) -> str:
+        """A short-lived extra token (e.g. for `bridge demo`), labelled with who asked."""
         now = self.clock.now()
         token = new_token()
         with self.sessions() as session, session.begin():
             session.add(
                 Credential(
                     scope=scope,
-                    label=label,
+                    label=f"{label} ({actor})"[:100],
                     token_sha256=digest(token),
                     created_at=now,
                     expires_at=now + ttl,

@@ -104,7 +104,7 @@ def rules() -> Response:
 @blueprint.post("/rules/reload")
 def reload_rules() -> Response:
     found = services()
-    reloaded = found.rules.reload()
+    reloaded = found.rules.reload(ADMIN_ACTOR)
     response = jsonify(rules_json(found.rules, found.clock.now()))
     response.status_code = 200 if reloaded else 422
     return response

@@ -75,7 +75,7 @@ def cancel_override(override_id: int) -> Response:
 @blueprint.post("/oncall/reload")
 def reload_rota() -> Response:
     found = services()
-    reloaded = found.rota.reload()
+    reloaded = found.rota.reload(ADMIN_ACTOR)
     response = jsonify(rota_status_json(found.rota))
     response.status_code = 200 if reloaded else 422
     return response
