@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli.common import load_settings
+from bridge.cli.options import load_settings
 from bridge.db.migrate import head_revision, revision_of, upgrade_url
 
 

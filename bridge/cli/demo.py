@@ -16,7 +16,8 @@ from typing import Any
 import click
 import requests
 
-from bridge.cli.common import cli_actor, command_services
+from bridge.cli.context import command_services
+from bridge.cli.options import cli_actor
 from bridge.db.models import Scope
 from bridge.errors import BridgeError
 

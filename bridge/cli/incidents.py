@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import click
 
-from bridge.cli.common import cli_actor, command_services
+from bridge.cli.context import command_services
+from bridge.cli.options import cli_actor
 from bridge.db.queries import Paging
 from bridge.errors import BridgeError
 from bridge.priority import SUPPORT_LINES, Priority

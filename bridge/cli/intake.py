@@ -6,7 +6,8 @@ from typing import IO
 
 import click
 
-from bridge.cli.common import cli_actor, command_services, duration, instant, load_settings
+from bridge.cli.context import command_services
+from bridge.cli.options import cli_actor, duration, instant, load_settings
 from bridge.clock import SystemClock
 from bridge.errors import BridgeError
 from bridge.replay.history import StoredHistory

@@ -1,25 +1,29 @@
 """The `bridge` command group; each subcommand lives in the module of its group, parses its
-options, calls one service and prints."""
+options, calls one service and prints. A subcommand's module is imported only when it runs."""
 
 from __future__ import annotations
 
 import click
 
-from bridge.cli.db import db
-from bridge.cli.demo import demo
-from bridge.cli.incidents import incidents
-from bridge.cli.intake import intake
-from bridge.cli.oncall import oncall, reports, rota
-from bridge.cli.rules import rules
-from bridge.cli.serve import serve, worker
-from bridge.cli.tokens import config, tokens
+from bridge.cli.lazy import LazyGroup
+
+COMMANDS = {
+    "serve": "bridge.cli.serve:serve",
+    "worker": "bridge.cli.serve:worker",
+    "db": "bridge.cli.db:db",
+    "incidents": "bridge.cli.incidents:incidents",
+    "intake": "bridge.cli.intake:intake",
+    "tokens": "bridge.cli.tokens:tokens",
+    "config": "bridge.cli.tokens:config",
+    "demo": "bridge.cli.demo:demo",
+    "oncall": "bridge.cli.oncall:oncall",
+    "rota": "bridge.cli.rota:rota",
+    "reports": "bridge.cli.oncall:reports",
+    "rules": "bridge.cli.rules:rules",
+}
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option(package_name="bridge")
 def main() -> None:
     """bridge: monitoring events in, incidents that people own out."""
-
-
-for _command in (serve, worker, db, incidents, intake, tokens, config, demo, oncall, rota, reports, rules):
-    main.add_command(_command)

@@ -1,22 +1,18 @@
-"""`bridge oncall`, `bridge rota check` and `bridge reports sla`: who is on duty, the rota file,
-the SLA report."""
+"""`bridge oncall` and `bridge reports sla`: who is on duty, the SLA report."""
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import click
 
-from bridge.cli.common import command_services, instant, load_settings, when
-from bridge.errors import BridgeError, RulesError
+from bridge.cli.context import command_services
+from bridge.cli.options import instant, load_settings, when
+from bridge.errors import BridgeError
 from bridge.services.oncall import ComingShifts, OnCallNow
 from bridge.services.reports import SlaReport
-from bridge.settings import Settings
 from bridge.ticketing.rota import Rota
-from bridge.ticketing.rota_loader import load_rota_file, rota_path
 from bridge.timeutil import format_duration
 from bridge.web.serialize import on_duty_json, shifts_json, sla_row_json
 
@@ -92,29 +88,6 @@ def _print_on_duty(now: OnCallNow, schedule: str | None, as_json: bool) -> None:
 
 def _local(rota: Rota, instant_: datetime) -> str:
     return str(instant_.astimezone(rota.tz).strftime("%a %Y-%m-%d %H:%M"))
-
-
-@click.group()
-def rota() -> None:
-    """The on-duty rota file (rota.yaml in BRIDGE_RULES_DIR)."""
-
-
-@rota.command("check")
-@click.argument("path", required=False, type=click.Path(path_type=Path))
-def rota_check(path: Path | None) -> None:
-    """Validate a rota file (default: BRIDGE_RULES_DIR/rota.yaml); exit 1 on any mistake."""
-    settings = Settings.from_env()
-    path = path or rota_path(settings.rules_dir)
-    try:
-        found = load_rota_file(path, settings.zone)
-    except RulesError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    click.echo(
-        f"{path}: {len(found.people)} people, {len(found.teams)} teams, {len(found.clients)} clients, "
-        f"{len(found.schedules)} schedules, {len(found.policies)} escalation policies, "
-        f"version {found.version}"
-    )
 
 
 @click.group()

@@ -10,7 +10,8 @@ import click
 import waitress
 from prometheus_client import start_http_server
 
-from bridge.cli.common import load_settings, start_runtime
+from bridge.cli.context import start_runtime
+from bridge.cli.options import load_settings
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
 from bridge.db.models import Scope
 from bridge.web.app import create_app

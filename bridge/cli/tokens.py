@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli.common import cli_actor, command_services, load_settings
+from bridge.cli.context import command_services
+from bridge.cli.options import cli_actor, load_settings
 from bridge.db.models import Scope
 from bridge.errors import BridgeError
 from bridge.settings import SPECS, redacted

@@ -1,5 +1,7 @@
 """How the services wake whoever must act after their commit: the worker that processes stored
-deliveries, and the one that sends notifications and write-back.
+deliveries, and the one that sends notifications and write-back. The in-process runner
+(`bridge.worker.runner.Wakeup`) and the rq queue (`bridge.integrations.queue.QueueHandoff`) are
+the two that wake someone.
 
 The database is the queue either way, so a hand-off that fails loses nothing: what was committed
 waits for the next tick (embedded) or the sweeper (production).
@@ -9,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
-
-from bridge.integrations.queue import IntakeQueue
 
 
 class Handoff(Protocol):
@@ -22,19 +22,6 @@ class Handoff(Protocol):
     def work(self) -> None:
         """Something to send or do is queued (notifications, write-back): wake the worker. Never raises."""
         ...
-
-
-class QueueHandoff:
-    """Production mode: deliveries go to the rq queue; workers tick on their own for the rest."""
-
-    def __init__(self, queue: IntakeQueue) -> None:
-        self.queue = queue
-
-    def deliveries(self, intake_ids: Sequence[int]) -> bool:
-        return self.queue.enqueue(intake_ids)
-
-    def work(self) -> None:
-        return None
 
 
 class DatabaseHandoff:

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.clock import Clock, SystemClock
-from bridge.integrations.queue import IntakeQueue
+from bridge.integrations.queue import IntakeQueue, QueueHandoff
 from bridge.services.dispatch import TimerDispatcher
-from bridge.services.handoff import QueueHandoff
 from bridge.services.live import FileWatcher, LiveRota, LiveRules
 from bridge.services.periodic import Periodic
 from bridge.services.sweeper import Sweeper

@@ -6,19 +6,24 @@ imports itself in a circle, and nothing imports inside a function to dodge one.
         <- db <- integrations <- services <- replay, worker <- web <- cli
 
 `cli` sits above `web`: `bridge serve` runs the web app and `--json` prints what the API shows.
-The graph is read from the source with `ast`, so the test sees every import, run or not.
+The graph is read from the source with `ast`, so the test sees every import, run or not; the
+CLI's lazily loaded subcommands ("bridge.cli.rules:rules") count as imports of the module that
+names them, and `bridge.cli.lazy` is the one module that may import by name.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 
 import bridge
+from bridge.cli.lazy import load_command
 
 ROOT = Path(bridge.__file__).parent
 
@@ -77,6 +82,9 @@ THIRD_PARTY_ALLOWED = {
 }
 FUNCTION_LEVEL_ALLOWED: set[tuple[str, str]] = set()
 """(module, imported) pairs allowed inside a function: a heavy optional dependency. None today."""
+IMPORTS_BY_NAME = {"bridge.cli.lazy"}
+"""Modules that may import a module named by a string (importlib): the CLI's lazy groups."""
+LAZY_REFERENCE = re.compile(r"^(bridge(?:\.\w+)+):\w+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,13 @@ def imports_of(module: str, path: Path) -> Iterator[Import]:
             type_checking.update(id(n) for n in ast.walk(node))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lazy = LAZY_REFERENCE.match(node.value)
+            if lazy is not None:  # "bridge.cli.rules:rules": a subcommand loaded when it runs
+                yield Import(
+                    module, _module_of(lazy.group(1)), node.lineno, in_function=False, type_checking=False
+                )
+            continue
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -192,6 +207,25 @@ def test_no_import_inside_a_function() -> None:
         if i.in_function and (i.module, i.target) not in FUNCTION_LEVEL_ALLOWED
     ]
     assert inside == []
+
+
+def test_only_the_lazy_cli_groups_import_by_name() -> None:
+    by_name = sorted(
+        {i.module for i in ALL_IMPORTS if i.target in ("importlib", "builtins.__import__")} - IMPORTS_BY_NAME
+    )
+    assert by_name == []
+
+
+def test_the_lazy_subcommands_exist() -> None:
+    named = [
+        node.value
+        for path in MODULES.values()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and LAZY_REFERENCE.match(node.value)
+    ]
+    assert len(named) >= 14  # every top-level command, and rules test and replay
+    for reference in named:
+        assert isinstance(load_command(reference), click.Command), reference
 
 
 def test_no_import_cycles() -> None:
