@@ -48,9 +48,16 @@ class Failed:
 
 
 class LeasedWork(ABC, Generic[Row, Claimed, Done]):
+    """Subclasses say which rows they work on, how long a claim lasts and how many attempts a row
+    gets: ``class Outbox(LeasedWork[...], model=OutboxJob, lease=..., max_attempts=10)``."""
+
     model: type[Row]
     lease: timedelta
     max_attempts: int
+
+    def __init_subclass__(cls, *, model: type[Row], lease: timedelta, max_attempts: int) -> None:
+        super().__init_subclass__()
+        cls.model, cls.lease, cls.max_attempts = model, lease, max_attempts
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self.sessions = sessions

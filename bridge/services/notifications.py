@@ -60,13 +60,11 @@ class ClaimedMessage:
     message: Message
 
 
-class Notifier(LeasedWork[Notification, ClaimedMessage, str]):
+class Notifier(
+    LeasedWork[Notification, ClaimedMessage, str], model=Notification, lease=LEASE, max_attempts=MAX_ATTEMPTS
+):
     """Writes notification rows (`queue`, inside a change's transaction) and sends the due ones
     (`run_due`, a job outside any request)."""
-
-    model = Notification
-    lease = LEASE
-    max_attempts = MAX_ATTEMPTS
 
     def __init__(
         self,
@@ -104,8 +102,6 @@ class Notifier(LeasedWork[Notification, ClaimedMessage, str]):
                     kind=kind,
                     subject=subject,
                     body=body,
-                    status=NotificationStatus.PENDING,
-                    attempts=0,
                     next_attempt_at=now,
                     created_at=now,
                 )

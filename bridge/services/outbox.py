@@ -65,19 +65,15 @@ def enqueue(
             kind=kind,
             incident_number=incident,
             payload=payload,
-            status=OutboxStatus.PENDING,
-            attempts=0,
             next_attempt_at=now,
             created_at=now,
         )
     )
 
 
-class Outbox(LeasedWork[OutboxJob, ClaimedJob, JobResult]):
-    model = OutboxJob
-    lease = LEASE
-    max_attempts = MAX_ATTEMPTS
-
+class Outbox(
+    LeasedWork[OutboxJob, ClaimedJob, JobResult], model=OutboxJob, lease=LEASE, max_attempts=MAX_ATTEMPTS
+):
     def __init__(
         self,
         sessions: sessionmaker[Session],

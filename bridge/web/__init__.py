@@ -1,1 +1,3 @@
-"""Web layer: the JSON API, health and metrics endpoints, error mapping. Views stay thin."""
+"""The web layer: the app factory, webhooks, the JSON API, pages, health and metrics, error
+mapping, serializers, and the wsgi entry point with its gunicorn settings. Views stay thin:
+parse, call one service, answer."""
