@@ -1,17 +1,30 @@
-"""The Alembic migrations build exactly the schema the models describe, on both databases."""
+"""The Alembic migrations build exactly the schema the models describe, on both databases; a
+command brings its database to that schema first, or says in one line why it cannot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from bridge.db.engine import create_db_engine
-from bridge.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from bridge.db.migrate import (
+    UP_TO_DATE,
+    alembic_config,
+    current_revision,
+    head_revision,
+    prepared,
+    revision_of,
+    sqlite_file,
+    upgrade,
+)
 from bridge.db.models import Base
+from bridge.errors import ConfigError, StorageUnavailable
+from tests.support.postgres import free_port, fresh_database
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -19,6 +32,7 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     try:
         assert current_revision(engine) == head_revision()
         with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == head_revision()
             diff = compare_metadata(
                 MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
             )
@@ -52,3 +66,93 @@ def test_sqlite_incident_numbers_stay_autoincrement_through_every_migration(tmp_
         assert "AUTOINCREMENT" in schema
     finally:
         engine.dispose()
+
+
+def test_a_command_creates_and_upgrades_a_missing_sqlite_database(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "bridge.db"
+    with prepared(f"sqlite:///{path}", timeout=2) as done:
+        assert done == f"database upgraded from empty to {head_revision()}"
+    assert revision_of(f"sqlite:///{path}", timeout=2) == head_revision()
+    with prepared(f"sqlite:///{path}", timeout=2) as again:
+        assert again == UP_TO_DATE
+
+
+def test_a_failed_command_leaves_no_database_it_created(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "bridge.db"
+    with pytest.raises(RuntimeError), prepared(f"sqlite:///{path}", timeout=2):
+        assert path.exists()
+        raise RuntimeError("the command failed")
+    assert not (tmp_path / "a").exists()  # nor the directories made for it
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_failed_command_never_removes_a_database_that_was_there(tmp_path: Path) -> None:
+    path = tmp_path / "bridge.db"
+    url = f"sqlite:///{path}"
+    with prepared(url, timeout=2):
+        pass
+    with pytest.raises(RuntimeError), prepared(url, timeout=2):
+        raise RuntimeError("the command failed")
+    assert revision_of(url, timeout=2) == head_revision()
+
+
+def test_an_empty_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A `bridge.db` of 0 bytes, as a failed command of an earlier version left it."""
+    path = tmp_path / "bridge.db"
+    path.touch()
+    with prepared(f"sqlite:///{path}", timeout=2) as done:
+        assert done.startswith("database upgraded from empty")
+
+
+def test_asking_the_revision_creates_no_sqlite_file(tmp_path: Path) -> None:
+    assert revision_of(f"sqlite:///{tmp_path / 'bridge.db'}", timeout=2) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sqlite_database_of_a_newer_bridge_is_refused_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+    with pytest.raises(ConfigError) as refused, prepared(url, timeout=2):
+        pass
+    assert str(refused.value) == (
+        f"the database schema is at 0999, which this bridge does not know (it needs {head_revision()}): "
+        "is the database a newer bridge's?"
+    )
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_behind_is_refused_with_what_to_run(postgres_server: str) -> None:
+    with fresh_database(postgres_server) as url:
+        with pytest.raises(ConfigError) as refused, prepared(url, timeout=2):
+            pass
+        assert str(refused.value) == (
+            f"the database schema is at nothing, bridge needs {head_revision()}: run `bridge db upgrade` first"
+        )
+        assert revision_of(url, timeout=2) is None  # refused, not upgraded behind the operator's back
+
+
+def test_a_database_that_cannot_be_reached_is_said_in_one_line(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/bridge"
+    with pytest.raises(StorageUnavailable) as refused, prepared(url, timeout=1):
+        pass
+    assert str(refused.value).startswith("cannot use the database: connection")
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "file"),
+    [
+        ("sqlite:///bridge.db", Path("bridge.db")),
+        ("sqlite:////var/lib/bridge/bridge.db", Path("/var/lib/bridge/bridge.db")),
+        ("sqlite+pysqlite:///data/b.db", Path("data/b.db")),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("postgresql+psycopg://bridge:secret@db/bridge", None),
+    ],
+)
+def test_the_file_of_a_database_url(url: str, file: Path | None) -> None:
+    assert sqlite_file(url) == file
