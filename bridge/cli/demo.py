@@ -8,7 +8,7 @@ import json
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,10 @@ from typing import Any
 import click
 import requests
 
+from bridge.cli.address import DEFAULT_HOST, DEFAULT_PORT, recorded_address
 from bridge.cli.context import command_services
-from bridge.cli.options import cli_actor
+from bridge.cli.options import actor_option, load_settings
+from bridge.db.migrate import sqlite_file
 from bridge.db.models import Scope
 from bridge.errors import BridgeError
 
@@ -115,6 +117,53 @@ def zabbix_storm(now: datetime) -> list[dict[str, Any]]:
     return bodies
 
 
+def find_bridge(candidates: Sequence[str]) -> str:
+    """The first of `candidates` (URLs) where a bridge answers its health check."""
+    for url in candidates:
+        try:
+            if requests.get(f"{url}/healthz", timeout=5).ok:
+                return url
+        except requests.RequestException:
+            continue
+    raise BridgeError(
+        f"no bridge answers at {' or '.join(candidates)}: start `bridge serve`, or give --url "
+        "(where it listens)"
+    )
+
+
+def candidates(url: str | None, database_url: str, base_url: str | None) -> list[str]:
+    """Where to look for the bridge to send the demo to: `url` when given; else where the
+    `bridge serve` of the database recorded it listens, and BRIDGE_BASE_URL; else serve's
+    default address."""
+    if url:
+        return [url.rstrip("/")]
+    serving = recorded_address(database_url)
+    known = [u.rstrip("/") for u in (serving.url if serving else None, base_url) if u]
+    return list(dict.fromkeys(known)) or [f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"]
+
+
+def check_admin_token(url: str, token: str, minted_in: str | None) -> None:
+    """The bridge at `url` takes `token` (minted in the database `minted_in` names, if minted)."""
+    try:
+        answer = requests.get(
+            f"{url}/api/intake",
+            params={"limit": "1"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    except requests.RequestException as exc:
+        raise BridgeError(f"bridge does not answer at {url}: {exc.__class__.__name__}") from None
+    if answer.status_code == 401 and minted_in:
+        raise BridgeError(
+            f"the bridge at {url} does not know the tokens minted in {minted_in}: run the demo with the "
+            "database that bridge uses (BRIDGE_DATABASE_URL), or give its tokens"
+        )
+    if answer.status_code == 401:
+        raise BridgeError(f"the bridge at {url} refuses the admin token")
+    if not answer.ok:
+        raise BridgeError(f"the bridge at {url} answers {answer.status_code} to its API")
+
+
 def run_demo(
     url: str,
     tokens: dict[str, str],
@@ -122,12 +171,7 @@ def run_demo(
     echo: Callable[[str], None],
 ) -> None:
     """Send the storm to the bridge at `url` with `tokens` (by scope) and print what it made of it."""
-    try:
-        requests.get(f"{url}/healthz", timeout=5).raise_for_status()
-    except requests.RequestException as exc:
-        raise BridgeError(
-            f"bridge does not answer at {url}: {exc.__class__.__name__} (is `bridge serve` running?)"
-        ) from None
+    check_admin_token(url, tokens["admin"], None)
     now = datetime.now(UTC)
     answers: Counter[str] = Counter()
     sent_alerts = 0
@@ -178,30 +222,45 @@ def _post(url: str, token: str, body: dict[str, Any]) -> requests.Response:
 
 
 @click.command()
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True, help="Where bridge runs.")
+@click.option(
+    "--url",
+    help="Where bridge runs (default: where `bridge serve` on BRIDGE_DATABASE_URL listens, or "
+    f"BRIDGE_BASE_URL, or http://{DEFAULT_HOST}:{DEFAULT_PORT}).",
+)
 @click.option("--alertmanager-token", envvar="BRIDGE_ALERTMANAGER_TOKEN", help="Default: a temporary one.")
 @click.option("--zabbix-token", envvar="BRIDGE_ZABBIX_TOKEN", help="Default: a temporary one.")
 @click.option("--admin-token", envvar="BRIDGE_ADMIN_TOKEN", help="Default: a temporary one.")
 @click.option(
     "--wait", default=30.0, show_default=True, help="Seconds to wait for bridge to process the storm."
 )
+@actor_option
 def demo(
-    url: str, alertmanager_token: str | None, zabbix_token: str | None, admin_token: str | None, wait: float
+    url: str | None,
+    alertmanager_token: str | None,
+    zabbix_token: str | None,
+    admin_token: str | None,
+    wait: float,
+    actor: str,
 ) -> None:
     """Send a realistic storm of sample alerts to a running bridge and show what it made of them.
 
     Tokens not given are minted as temporary tokens (1 hour) in BRIDGE_DATABASE_URL, which must be
     the database of the bridge at URL.
     """
+    settings = load_settings()
     given = {Scope.ALERTMANAGER: alertmanager_token, Scope.ZABBIX: zabbix_token, Scope.ADMIN: admin_token}
     try:
+        found = find_bridge(candidates(url, settings.database_url, settings.base_url))
         tokens = {scope.value: token for scope, token in given.items() if token}
         if len(tokens) < len(given):
-            with command_services() as services:
+            with command_services(settings) as services:
                 for scope, token in given.items():
                     tokens[scope.value] = token or services.tokens.issue_temporary(
-                        scope, "demo", TEMPORARY, cli_actor()
+                        scope, "demo", TEMPORARY, actor
                     )
-        run_demo(url.rstrip("/"), tokens, wait, click.echo)
+                # Inside: a database this command created for tokens nobody takes is removed again.
+                where = sqlite_file(settings.database_url) or "BRIDGE_DATABASE_URL"
+                check_admin_token(found, tokens[Scope.ADMIN.value], str(where))
+        run_demo(found, tokens, wait, click.echo)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None

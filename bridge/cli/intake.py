@@ -7,10 +7,10 @@ from typing import IO
 import click
 
 from bridge.cli.context import command_services
-from bridge.cli.options import cli_actor, duration, instant, load_settings
+from bridge.cli.history import stored_history
+from bridge.cli.options import RowNumber, actor_option, duration, instant, load_settings
 from bridge.clock import SystemClock
 from bridge.errors import BridgeError
-from bridge.replay.history import StoredHistory
 
 
 @click.group()
@@ -36,23 +36,24 @@ def intake_export(
     until = instant(until_text) if until_text else None
     settings = load_settings()
     try:
-        written = StoredHistory(settings.database_url, settings.db_timeout).export(start, until, output)
+        written = stored_history(settings).export(start, until, output)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"exported {written} deliveries", err=True)
 
 
 @intake.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=RowNumber())
 @click.option("--all", "every", is_flag=True, help="Every delivery parked as failed.")
-def intake_retry(ids: tuple[int, ...], every: bool) -> None:
+@actor_option
+def intake_retry(ids: tuple[int, ...], every: bool, actor: str) -> None:
     """Replay deliveries parked as failed (see GET /api/intake?status=failed): they go back to
     pending with their attempts reset, and through the rules again."""
     if bool(ids) == every:
         raise click.UsageError("name the deliveries to retry, or give --all")
     settings = load_settings()
     with command_services(settings) as services:
-        retried = services.intake.retry(list(ids) or None, cli_actor())
+        retried = services.intake.retry(list(ids) or None, actor)
     for missing in sorted(set(ids) - set(retried.ids)):
         click.echo(f"delivery {missing} is not parked as failed: left as it is", err=True)
     if not retried.ids:

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import click
 
 from bridge.cli.context import command_services
-from bridge.cli.options import instant, load_settings, when
+from bridge.cli.options import in_zone, moment
+from bridge.clock import SystemClock
 from bridge.errors import BridgeError
 from bridge.services.oncall import ComingShifts, OnCallNow
 from bridge.services.reports import SlaReport
@@ -20,15 +21,21 @@ WEEK = timedelta(days=7)
 
 
 @click.command()
-@click.option("--at", "at_text", help="ISO 8601 time with a zone (default: now).")
+@click.option(
+    "--at",
+    "at_moment",
+    type=moment,
+    metavar="TIME",
+    help="ISO 8601 time; without an offset, wall-clock time in the rota's time zone (default: now).",
+)
 @click.option("--schedule", help="Only this schedule.")
 @click.option("--week", is_flag=True, help="Print the coming week's shifts instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def oncall(at_text: str | None, schedule: str | None, week: bool, as_json: bool) -> None:
+def oncall(at_moment: datetime | None, schedule: str | None, week: bool, as_json: bool) -> None:
     """Who is on duty (per schedule) and who would own a new incident of each client."""
-    at = when(at_text)
     try:
         with command_services() as services:
+            at = in_zone(at_moment, services.rota.rota.tz) if at_moment else SystemClock().now()
             if week:
                 _print_shifts(services.oncall.shifts(at, at + WEEK, schedule), at, as_json)
                 return
@@ -96,16 +103,27 @@ def reports() -> None:
 
 
 @reports.command("sla")
-@click.option("--from", "start_text", help="ISO 8601 time (default: 30 days before --to).")
-@click.option("--to", "end_text", help="ISO 8601 time (default: now).")
+@click.option(
+    "--from",
+    "start_moment",
+    type=moment,
+    metavar="TIME",
+    help="ISO 8601 time; without an offset, in the rota's time zone (default: 30 days before --to).",
+)
+@click.option(
+    "--to", "end_moment", type=moment, metavar="TIME", help="ISO 8601 time, as --from (default: now)."
+)
 @click.option("--client", help="Only this client.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def reports_sla(start_text: str | None, end_text: str | None, client: str | None, as_json: bool) -> None:
+def reports_sla(
+    start_moment: datetime | None, end_moment: datetime | None, client: str | None, as_json: bool
+) -> None:
     """Per client and priority: count, time to acknowledge and resolve (median, p90), breaches."""
-    start = instant(start_text) if start_text else None
-    end = instant(end_text) if end_text else None
     try:
-        with command_services(load_settings()) as services:
+        with command_services() as services:
+            zone = services.rota.rota.tz
+            start = in_zone(start_moment, zone) if start_moment else None
+            end = in_zone(end_moment, zone) if end_moment else None
             report = services.reports.sla(start, end, client)
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None

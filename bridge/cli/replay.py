@@ -11,6 +11,7 @@ from typing import IO
 
 import click
 
+from bridge.cli.history import stored_history
 from bridge.cli.options import duration, instant, load_rules_or_exit, load_settings
 from bridge.errors import BridgeError
 from bridge.replay.history import StoredHistory
@@ -89,7 +90,7 @@ def rules_replay(
             summaries = [r.finish(until) for r in replays]
         else:
             settings = load_settings()
-            history = StoredHistory(settings.database_url, settings.db_timeout)
+            history = stored_history(settings)
             silences = history.silences()
             specs = [ReplaySpec(candidate_rules, label, silences)]
             if against is not None:

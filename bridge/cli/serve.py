@@ -7,9 +7,10 @@ import signal
 from types import FrameType
 
 import click
-import waitress
 from prometheus_client import start_http_server
+from waitress.server import create_server
 
+from bridge.cli.address import DEFAULT_HOST, DEFAULT_PORT, listening, recorded
 from bridge.cli.context import start_runtime
 from bridge.cli.options import load_settings
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
@@ -24,19 +25,38 @@ SIGHUP = "SIGHUP"
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, help="Port to listen on.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port to listen on.",
+)
 @click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
 def serve(host: str, port: int, threads: int) -> None:
     """Run bridge: webhooks, API and (without BRIDGE_REDIS_URL) the in-process worker.
+
+    Links in messages point at BRIDGE_BASE_URL, else at the address served. While it runs, the
+    address is recorded next to a SQLite database (bridge.db.serving) for `bridge demo` and the
+    other commands on that database.
 
     For production, run the same app under gunicorn (`gunicorn 'bridge.web.wsgi:create()'`) and
     `bridge worker` processes; see the README."""
     settings = load_settings()
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
-    runtime = start_runtime(settings)
+    address = listening(host, port, settings.base_url)
+    base_url = address.base_url
+    runtime = start_runtime(settings.with_overrides(base_url=base_url))
     services = runtime.services
-    base_url = settings.base_url or f"http://{host}:{port}"
+    app = create_app(runtime=runtime)
+    try:  # listen first: tokens shown once must not be shown by a server that then cannot start
+        server = create_server(
+            app, host=host, port=port, threads=threads, ident="bridge", clear_untrusted_proxy_headers=True
+        )
+    except OSError as exc:  # the port is taken (another bridge?), or the address is not this machine's
+        runtime.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     for generated in services.tokens.generate_missing():
         click.echo(f"\n=== generated the {generated.scope} token (shown once, stored hashed) ===")
         if generated.scope is Scope.ALERTMANAGER:
@@ -47,7 +67,6 @@ def serve(host: str, port: int, threads: int) -> None:
             click.echo(f"API: curl -H 'Authorization: Bearer {generated.token}' {base_url}/api/incidents\n")
     ruleset = services.rules.engine.rules
     log.info("rules version %s: %d rules from %s", ruleset.version, len(ruleset.rules), settings.rules_dir)
-    app = create_app(runtime=runtime)
     if runtime.queue is not None:
         log.info("production mode: deliveries go to the rq queue; run `bridge worker` processes")
     runtime.start()
@@ -61,14 +80,20 @@ def serve(host: str, port: int, threads: int) -> None:
 
     signal.signal(signal.SIGHUP, _reload)
     signal.signal(signal.SIGTERM, _stop)
-    log.info("bridge listening on http://%s:%d (database %s)", host, port, services.db.url.render_as_string())
+    log.info(
+        "bridge listening on http://%s:%d (database %s; links in messages to %s)",
+        host,
+        port,
+        services.db.url.render_as_string(),
+        base_url,
+    )
     try:
-        waitress.serve(
-            app, host=host, port=port, threads=threads, ident="bridge", clear_untrusted_proxy_headers=True
-        )
+        with recorded(settings.database_url, address):
+            server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        server.close()
         runtime.close()
 
 
@@ -87,6 +112,8 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
             "bridge worker takes its jobs from Redis: set BRIDGE_REDIS_URL "
             "(without it, `bridge serve` runs the worker in its own process)"
         )
+    if settings.base_url is None:
+        log.warning("BRIDGE_BASE_URL is not set: links in the messages this worker sends have no host")
     runtime = start_runtime(settings)
     if metrics_port is not None:
         start_http_server(metrics_port, registry=runtime.services.metrics.registry)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bridge.cli.context import command_services
-from bridge.cli.options import cli_actor, load_settings
+from bridge.cli.options import Spelled, actor_option, load_settings
 from bridge.db.models import Scope
 from bridge.errors import BridgeError
 from bridge.settings import SPECS, redacted
@@ -17,12 +17,13 @@ def tokens() -> None:
 
 
 @tokens.command("rotate")
-@click.argument("scope", type=click.Choice([s.value for s in Scope]))
-def tokens_rotate(scope: str) -> None:
+@click.argument("scope", type=Spelled([s.value for s in Scope]))
+@actor_option
+def tokens_rotate(scope: str, actor: str) -> None:
     """Revoke the stored tokens of SCOPE and print a new one (shown once)."""
     try:
         with command_services() as services:
-            click.echo(services.tokens.rotate(Scope(scope), cli_actor()))
+            click.echo(services.tokens.rotate(Scope(scope), actor))
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -52,7 +52,10 @@ class Duty:
     def __init__(self, rota: LiveRota, notifier: Notifier, base_url: str | None) -> None:
         self.live = rota
         self.notifier = notifier
-        self.base_url = (base_url or "http://127.0.0.1:8080").rstrip("/")
+        # Where people open an incident: BRIDGE_BASE_URL, or what `bridge serve` listens on. A
+        # process that knows neither (a worker without BRIDGE_BASE_URL) links the path alone
+        # rather than guess a host and port that may be another machine's.
+        self.base_url = (base_url or "").rstrip("/")
 
     @property
     def rota(self) -> Rota:

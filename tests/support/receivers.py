@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -91,6 +92,17 @@ class HttpSink:
     def posted(self, prefix: str) -> list[Request]:
         with self.lock:
             return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def wait_for(
+        self, prefix: str, check: Callable[[list[Request]], bool], timeout: float = 15
+    ) -> list[Request]:
+        """What was POSTed under `prefix`, once `check` holds for it (AssertionError after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while not check(found := self.posted(prefix)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still waiting after {timeout}s; posted under {prefix}: {found}")
+            time.sleep(0.05)
+        return found
 
     def status_for(self, path: str) -> int:
         with self.lock:
