@@ -131,9 +131,13 @@ class SlaTarget:
     always: bool = False
 
 
+AROUND_THE_CLOCK = frozenset({Priority.P1, Priority.P2})
+"""Priorities whose SLA clock runs around the clock (`always`) unless the rota file says
+`always: false`: an outage on Friday evening is due within its 30 minutes, not on Monday."""
+
 DEFAULT_SLA: Mapping[Priority, SlaTarget] = {
-    Priority.P1: SlaTarget(SlaTime(timedelta(minutes=15)), SlaTime(timedelta(minutes=30))),
-    Priority.P2: SlaTarget(SlaTime(timedelta(minutes=30)), SlaTime(timedelta(hours=4))),
+    Priority.P1: SlaTarget(SlaTime(timedelta(minutes=15)), SlaTime(timedelta(minutes=30)), always=True),
+    Priority.P2: SlaTarget(SlaTime(timedelta(minutes=30)), SlaTime(timedelta(hours=4)), always=True),
     Priority.P3: SlaTarget(SlaTime(timedelta(hours=2)), SlaTime(business_days=1)),
     Priority.P4: SlaTarget(SlaTime(business_days=1), SlaTime(business_days=5)),
     Priority.P5: SlaTarget(None, None),

@@ -19,6 +19,7 @@ from bridge.priority import Priority
 from bridge.schedule.calendar import ServiceCalendar
 from bridge.schedule.rotation import Override, Rotation, Schedule
 from bridge.ticketing.rota import (
+    AROUND_THE_CLOCK,
     DEFAULT_SLA,
     Client,
     EscalationPolicy,
@@ -501,7 +502,7 @@ class RotaDocument(RotaValues):
             found[priority] = SlaTarget(
                 self._sla_time((*where, "ack"), item.get("ack")),
                 self._sla_time((*where, "resolve"), item.get("resolve")),
-                self.boolean((*where, "always"), item.get("always"), False),
+                self.boolean((*where, "always"), item.get("always"), priority in AROUND_THE_CLOCK),
             )
         return found
 

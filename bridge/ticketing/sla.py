@@ -2,7 +2,9 @@
 
 Targets are service time in the client's calendar (24/7, or business hours without holidays),
 so a P3 opened on Friday 17:50 under mon-fri 09:00-18:00 with a 2h acknowledge target is due on
-Monday 10:50. A target marked `always` runs around the clock whatever the calendar.
+Monday 10:50. A target marked `always` runs around the clock whatever the calendar: P1 and P2
+are, unless the rota file says `always: false` (`AROUND_THE_CLOCK`), so a P1 opened on Friday
+19:39 with a 30m resolve target is due at 20:09, not on Monday.
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ def test_oncall_prints_who_is_on_duty_and_who_owns_new_incidents(env: dict[str, 
             + run(env, "oncall", "--json").split('"')[0][:0]  # (the version is checked below)
             + _version(env)
             + ":\n"
-            "  night-operators    Viktor Volkov (volkov)             Sat 2026-11-21 09:00 - Sun 2026-11-22 09:00\n"
+            "  day-operators      Viktor Volkov (volkov)             Sat 2026-11-21 09:00 - Sat 2026-11-21 21:00\n"
+            "  night-operators    nobody\n"
             "  weekend-duty       Dmitry Belov (belov)               Sat 2026-11-21 09:00 - Sat 2026-11-21 21:00\n"
             "  retail-engineers   Maria Lebedeva (lebedeva)          Mon 2026-11-16 09:00 - Mon 2026-11-23 09:00\n"
             "A new incident now goes to:\n"
@@ -49,6 +50,28 @@ def test_oncall_prints_who_is_on_duty_and_who_owns_new_incidents(env: dict[str, 
             "  bank               Dmitry Belov (belov): on duty in schedule weekend-duty\n"
             "  (no client)        Dmitry Belov (belov): on duty in schedule weekend-duty\n"
         )
+    )
+
+
+def test_a_time_without_an_offset_is_read_in_the_rota_s_time_zone(env: dict[str, str]) -> None:
+    """Saturday 23:00 in Moscow, as the rota file's own times are read: the night operator."""
+    local = run(env, "oncall", "--at", "2026-12-05T23:00:00")
+    assert local == run(env, "oncall", "--at", "2026-12-05T23:00:00+03:00")
+    assert local != run(env, "oncall", "--at", "2026-12-05T23:00:00Z")
+    assert local.startswith("On duty at Sat 2026-12-05 23:00 (Europe/Moscow)")
+    assert (
+        "  night-operators    Oleg Orlov (orlov)                 Sat 2026-12-05 21:00 - Sun 2026-12-06 09:00\n"
+        in local
+    )
+    week = run(env, "oncall", "--week", "--schedule", "night-operators", "--at", "2026-12-05T09:00")
+    assert week.startswith("Shifts from Sat 2026-12-05 09:00 for a week (Europe/Moscow):\n")
+
+
+def test_the_sla_report_reads_a_time_without_an_offset_in_the_rota_s_time_zone(env: dict[str, str]) -> None:
+    local = run(env, "reports", "sla", "--from", "2026-11-01T00:00:00", "--to", "2026-12-01T00:00:00")
+    assert local.startswith("SLA from 2026-10-31 21:00 to 2026-11-30 21:00 UTC")
+    assert local == run(
+        env, "reports", "sla", "--from", "2026-11-01T00:00:00+03:00", "--to", "2026-12-01T00:00:00+03:00"
     )
 
 
@@ -68,7 +91,7 @@ def test_oncall_week_prints_the_coming_shifts_of_a_schedule(env: dict[str, str])
 
 def test_rota_check_validates_the_file_and_exits_1_on_mistakes(env: dict[str, str], tmp_path: Path) -> None:
     assert run(env, "rota", "check").startswith(
-        f"{REPO / 'rules' / 'rota.yaml'}: 11 people, 2 teams, 3 clients, 3 schedules, 2 escalation policies"
+        f"{REPO / 'rules' / 'rota.yaml'}: 11 people, 2 teams, 3 clients, 4 schedules, 2 escalation policies"
     )
     bad = tmp_path / "rota.yaml"
     bad.write_text("people:\n  ann: {name: Ann, role: operatr}\n")

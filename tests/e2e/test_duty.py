@@ -73,8 +73,9 @@ def test_an_alert_gets_its_client_owner_policy_and_deadlines_at_once(desk: Desk)
     # critical's first step pages the responsible and the operator on shift at once.
     assert desk.pages(1) == [
         "registration message: paging Dmitry Belov (belov) (on duty in schedule weekend-duty) by email, telegram",
-        "escalation: new incident (step 1/3 of critical, round 1/3: responsible, schedule night-operators): "
-        "paging Viktor Volkov (volkov) (on duty in schedule night-operators) by email, telegram",
+        "escalation: new incident (step 1/3 of critical, round 1/3: responsible, schedule day-operators, "
+        "schedule night-operators): paging Viktor Volkov (volkov) (on duty in schedule day-operators) by email, "
+        "telegram",
     ]
 
 
@@ -91,7 +92,7 @@ def test_breaching_a_target_is_recorded_marked_escalated_and_reported_to_the_hea
     ]
     breach = [t for t in desk.pages(1) if t.startswith("breach:")]
     assert breach == [
-        "breach: P1 target not acknowledged by Sun 2026-11-22 02:15 MSK: paging Viktor Volkov (volkov) "
+        "breach: P1 target not acknowledged by Sun 2026-11-22 02:15 MSK: paging Kseniya Kuznetsova (kuznetsova) "
         "(responsible) by email, telegram; Natalia Smirnova (smirnova) (head of IT: P1 breaches are reported) "
         "by email, telegram"
     ]
@@ -192,48 +193,50 @@ def test_oncall_shows_who_is_on_duty_and_an_override_takes_over(desk: Desk) -> N
     at = z("2026-11-24 03:00")
     body = desk.get("/api/oncall", at=at)
     assert body["timezone"] == "Europe/Moscow"
-    nights = body["schedules"][0]
+    days, nights = body["schedules"][0], body["schedules"][1]
+    assert (days["schedule"], days["person"]) == ("day-operators", None)  # the day shift is over
     assert (nights["schedule"], nights["person"], nights["shift_start"], nights["shift_end"]) == (
         "night-operators",
-        "kuznetsova",
-        z("2026-11-23 09:00"),
+        "orlov",
+        z("2026-11-23 21:00"),
         z("2026-11-24 09:00"),
     )
-    assert body["responsible"]["logistics"]["person"] == "kuznetsova"
+    assert body["responsible"]["logistics"]["person"] == "orlov"
     response = desk.post(
         "/api/oncall/overrides",
         {
             "schedule": "night-operators",
-            "person": "orlov",
+            "person": "volkov",
             "starts_at": z("2026-11-24 00:00"),
             "ends_at": "6h",
-            "reason": "Kseniya is ill",
+            "reason": "Oleg is ill",
         },
     )
     assert response.status_code == 201, response.get_json()
     body = desk.get("/api/oncall", at=at)
-    assert (body["schedules"][0]["person"], body["schedules"][0]["override"]) == ("orlov", True)
+    assert (body["schedules"][1]["person"], body["schedules"][1]["override"]) == ("volkov", True)
     desk.at("2026-11-24 03:00")
-    assert desk.open(title="Night call", client="logistics")["assignee"] == "orlov"
+    assert desk.open(title="Night call", client="logistics")["assignee"] == "volkov"
     week = desk.get("/api/oncall/shifts", schedule="night-operators", **{"from": z("2026-11-23 09:00")})
     people = [s["person"] for s in week["schedules"]["night-operators"]]
-    # Seven 24-hour shifts from Monday 09:00; Kseniya's is cut by the override.
+    # Seven nights from Monday 09:00, each the night after its operator's day; Oleg's first is
+    # cut by the override.
     assert people == [
-        "kuznetsova",
         "orlov",
-        "kuznetsova",
         "volkov",
         "orlov",
         "kuznetsova",
         "volkov",
         "orlov",
         "kuznetsova",
+        "volkov",
+        "orlov",
     ]
     bad = desk.post("/api/oncall/overrides", {"schedule": "nights", "person": "orlov", "ends_at": "1h"})
     assert bad.status_code == 404
     assert (
         bad.get_json()["error"]
-        == "no schedule 'nights' (allowed: night-operators, weekend-duty, retail-engineers)"
+        == "no schedule 'nights' (allowed: day-operators, night-operators, weekend-duty, retail-engineers)"
     )
 
 

@@ -12,7 +12,7 @@ from tests.support.duty import Desk, desk
 
 __all__ = ["desk"]
 
-STEP_1 = "(step 1/4 of default, round {r}/2: responsible): paging Kseniya Kuznetsova (kuznetsova) (responsible for the incident) by email, telegram"
+STEP_1 = "(step 1/4 of default, round {r}/2: responsible): paging Oleg Orlov (orlov) (responsible for the incident) by email, telegram"
 STEP_2 = "(step 2/4 of default, round {r}/2: assigned_engineer): paging Pavel Morozov (morozov) (assigned engineer of logistics) by email"
 STEP_3 = "(step 3/4 of default, round {r}/2: role team_lead): paging Igor Petrov (petrov) (team lead) by email, telegram"
 STEP_4 = "(step 4/4 of default, round {r}/2: role head_of_it): paging Natalia Smirnova (smirnova) (head of IT) by email, telegram"
@@ -21,9 +21,9 @@ STEP_4 = "(step 4/4 of default, round {r}/2: role head_of_it): paging Natalia Sm
 def test_an_unacknowledged_incident_climbs_every_step_then_runs_the_policy_again(desk: Desk) -> None:
     desk.at("2026-11-24 03:00")  # Tuesday night: the operator on shift owns it
     incident = desk.open(title="Warehouse scanners cannot reach WMS", client="logistics", priority="P3")
-    assert (incident["assignee"], incident["line"], incident["policy"]) == ("kuznetsova", "L1", "default")
+    assert (incident["assignee"], incident["line"], incident["policy"]) == ("orlov", "L1", "default")
     assert desk.pages(1) == [
-        "registration message: paging Kseniya Kuznetsova (kuznetsova) (on duty in schedule night-operators) by email, telegram"
+        "registration message: paging Oleg Orlov (orlov) (on duty in schedule night-operators) by email, telegram"
     ]
     desk.at("2026-11-24 03:14")
     assert len(desk.pages(1)) == 1  # step 1 waits 15 minutes
@@ -48,7 +48,7 @@ def test_an_unacknowledged_incident_climbs_every_step_then_runs_the_policy_again
     # Every page reached its people: e-mail to each, Telegram to those with a chat id.
     assert desk.mails_to("morozov") == ["[bridge] #1 P3 needs you: Warehouse scanners cannot reach WMS"] * 2
     chats = [r.body["chat_id"] for r in desk.http.posted("/bot")]
-    assert chats == ["100002", "100010", "100011", "100002", "100010", "100011"]
+    assert chats == ["100001", "100010", "100011", "100001", "100010", "100011"]
 
 
 def test_escalate_now_jumps_a_step_and_acknowledging_stops_escalation(desk: Desk) -> None:
@@ -83,7 +83,7 @@ def test_an_acknowledged_incident_left_alone_pages_again_after_the_ack_timeout(d
     ]
     ack_timeout = "ack timeout: acknowledged 2h50m ago and neither resolved nor updated for 2h"
     assert desk.pages(1)[-1] == (
-        f"escalation: {ack_timeout}: paging Kseniya Kuznetsova (kuznetsova) (responsible) by email, telegram"
+        f"escalation: {ack_timeout}: paging Oleg Orlov (orlov) (responsible) by email, telegram"
     )
     desk.at("2026-11-24 06:15")  # and escalation carries on from there while nobody acts
     assert desk.pages(1)[-1] == "escalation: acknowledged but not worked on " + STEP_2.format(r=1)

@@ -18,7 +18,7 @@ def test_a_failing_channel_is_retried_with_backoff_and_the_others_go_out_at_once
     desk.http.failures[f"/bot{TELEGRAM_TOKEN}/"] = [502, 500]  # Telegram is down for two attempts
     desk.at("2026-11-24 03:00")
     desk.open(title="Depot Wi-Fi down", client="logistics")
-    assert desk.mails_to("kuznetsova") == ["[bridge] #1 P3 registered: Depot Wi-Fi down"]  # mail did not wait
+    assert desk.mails_to("orlov") == ["[bridge] #1 P3 registered: Depot Wi-Fi down"]  # mail did not wait
     assert desk.http.posted("/bot") == []
     (telegram,) = desk.get("/api/notifications", channel="telegram", incident=1)["items"]
     assert (telegram["status"], telegram["attempts"]) == ("pending", 1)
@@ -37,13 +37,13 @@ def test_a_failing_channel_is_retried_with_backoff_and_the_others_go_out_at_once
     desk.drain()
     (sent,) = desk.http.posted("/bot")
     assert sent.path == f"/bot{TELEGRAM_TOKEN}/sendMessage"
-    assert sent.body["chat_id"] == "100002"
+    assert sent.body["chat_id"] == "100001"
     assert sent.body["text"].startswith(
         "[bridge] #1 P3 registered: Depot Wi-Fi down\n\nIncident #1 is registered"
     )
     assert desk.timeline(1, "notified") == [
-        "notified kuznetsova by email (kuznetsova@desk.example): registration",
-        "notified kuznetsova by telegram (100002): registration",
+        "notified orlov by email (orlov@desk.example): registration",
+        "notified orlov by telegram (100001): registration",
     ]
 
 

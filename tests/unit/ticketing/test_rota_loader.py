@@ -25,7 +25,9 @@ def test_the_example_rota_is_a_small_support_desk_in_moscow() -> None:
     assert roles.count(Role.OPERATOR) == 3
     assert roles.count(Role.TEAM_LEAD) == 1
     assert roles.count(Role.HEAD_OF_IT) == 1
-    assert rota.schedules["night-operators"].layers[0].members == ("orlov", "kuznetsova", "volkov")
+    assert rota.schedules["day-operators"].layers[0].members == ("orlov", "kuznetsova", "volkov")
+    assert rota.schedules["night-operators"].layers[0].members == ("volkov", "orlov", "kuznetsova")
+    assert [str(w) for w in rota.schedules["night-operators"].layers[0].windows] == ["daily 21:00-09:00"]
     assert rota.schedules["weekend-duty"].layers[0].members == ("belov", "titov")
     engineers = {
         rota.clients["logistics"].engineer,
@@ -42,6 +44,16 @@ def test_the_example_rota_is_a_small_support_desk_in_moscow() -> None:
         TargetKind.ROLE,
     ]
     assert rota.policies["default"].repeat == 2
+    # P1 and P2 run around the clock (the file says so, and it is their default), the rest in
+    # the client's calendar.
+    assert {p: rota.sla[p].always for p in Priority} == {
+        Priority.P1: True,
+        Priority.P2: True,
+        Priority.P3: False,
+        Priority.P4: False,
+        Priority.P5: False,
+    }
+    assert rota.sla_for("bank", Priority.P2).always  # the bank's own P2 targets, around the clock too
 
 
 def test_every_mistake_is_reported_with_its_line_and_a_suggestion() -> None:
