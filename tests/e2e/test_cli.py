@@ -138,7 +138,7 @@ def test_db_upgrade_and_incident_commands(database_url: str) -> None:
     listed = runner.invoke(main, ["incidents", "list"], env=env)
     assert listed.exit_code == 0
     assert re.search(r"^\s+1  open +P2 +1  2026-11-22 06:56:09  AccHighCPU on web-01$", listed.output, re.M)
-    acked = runner.invoke(main, ["incidents", "ack", "1", "-m", "on it"], env={**env, "USER": "ivanov"})
+    acked = runner.invoke(main, ["incidents", "ack", "1", "-m", "on it", "--as", "ivanov"], env=env)
     assert (acked.exit_code, acked.output) == (0, "incident 1 is acknowledged\n")
     shown = runner.invoke(main, ["incidents", "show", "1"], env=env)
     assert "cli:ivanov acknowledged by cli:ivanov: on it" in shown.output
