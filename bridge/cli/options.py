@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bridge.clock import SystemClock
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.rules import RuleSet
 from bridge.errors import ConfigError, RulesError
@@ -48,8 +47,8 @@ class RowNumber(click.IntRange):
     """A whole number in ASCII digits (an incident number, a delivery id, an offset) that the
     database can hold: an Arabic-Indic or fullwidth 3 is no incident number, whatever int() says."""
 
-    def __init__(self, min: int = 1) -> None:
-        super().__init__(min, MAX_ROW_ID)
+    def __init__(self, smallest: int = 1) -> None:
+        super().__init__(smallest, MAX_ROW_ID)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not (value.isascii() and value.strip().isdigit()):
@@ -156,11 +155,6 @@ def duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-
-
-def when(text: str | None) -> datetime:
-    """An ISO 8601 time from an option, or now."""
-    return instant(text) if text else SystemClock().now()
 
 
 def load_rules_or_exit(directory: Path | None) -> RuleSet:
