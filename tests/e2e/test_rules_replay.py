@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -204,7 +206,10 @@ def test_explain_says_which_rule_and_why_not_the_earlier_ones(rules_dir: Path, t
 def test_a_database_that_is_not_bridges_gets_a_message_not_a_traceback(
     rules_dir: Path, tmp_path: Path
 ) -> None:
-    env = {"BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "BRIDGE_RULES_DIR": str(rules_dir)}
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as connection:  # some other program's database
+        connection.execute("CREATE TABLE notes (text TEXT)")
+    env = {"BRIDGE_DATABASE_URL": f"sqlite:///{other}", "BRIDGE_RULES_DIR": str(rules_dir)}
     for command in (["rules", "replay", "--since", "1d"], ["intake", "export"]):
         result = CliRunner().invoke(main, command, env=env)
         assert result.exit_code == 1, result.output
