@@ -323,3 +323,20 @@ def test_serve_and_demo_on_one_database_find_each_other_and_links_point_at_serve
     for message in messages:
         assert message.body["text"].rstrip().endswith(f"http://127.0.0.1:{port}/incidents/1")
     assert f"links in messages to http://127.0.0.1:{port}" in served.stderr
+
+
+def test_demo_on_another_database_than_the_server_s_says_so_and_leaves_none_behind(tmp_path: Path) -> None:
+    """The newcomer's slip: `bridge serve` in one directory, `bridge demo` in another, each on
+    its own ./bridge.db: the tokens demo mints are not the server's."""
+    port = free_port()
+    (tmp_path / "served").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    env = clean_environment(BRIDGE_RULES_DIR=str(REPO / "rules"))
+    with serving(tmp_path / "served", env, port) as served:
+        demo = run_bridge(tmp_path / "elsewhere", env, "demo", "--url", served.url)
+    assert demo.returncode == 1
+    assert demo.stderr.splitlines()[-1] == (
+        f"Error: the bridge at {served.url} does not know the tokens minted in bridge.db: run the demo "
+        "with the database that bridge uses (BRIDGE_DATABASE_URL), or give its tokens"
+    )
+    assert list((tmp_path / "elsewhere").iterdir()) == []  # the database it made for them is gone
