@@ -203,12 +203,16 @@ def notification_streams(draw: st.DrawFn) -> list[tuple[Source, bytes, object]]:
                     instance=f"{host}:1",
                     severity=severity,
                 )
-                if draw(st.integers(0, 4)):  # else bridge only hears of it once it resolved
+                # Sometimes bridge hears of an occurrence only once it resolved, or never of its
+                # end (then the next occurrence, fired or only seen resolved, ends it).
+                heard = draw(st.sampled_from(["both", "both", "both", "firing", "resolved"]))
+                if heard != "resolved":
                     deliveries.append((start + timedelta(seconds=5), firing))
                 length = draw(st.integers(1, 30))
                 end = start + timedelta(minutes=length)
                 resolved = dict(firing, status="resolved", endsAt=end.isoformat())
-                deliveries.append((end + timedelta(seconds=5), resolved))
+                if heard != "firing":
+                    deliveries.append((end + timedelta(seconds=5), resolved))
                 minute += length + draw(st.integers(1, 90))
     deliveries.sort(key=lambda d: d[0])
     return [(Source.ALERTMANAGER, json.dumps(am_notification(a)).encode(), t) for t, a in deliveries]
