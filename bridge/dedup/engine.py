@@ -10,7 +10,8 @@ hold it back (recorded, and decided again when that ends). A group opens an inci
 gate passes (`threshold:` occurrences, then `for:` of unbroken firing), reopens its recently
 resolved incident instead of opening a new one (`reopen_within`), resolves it once everything
 stayed resolved for `resolve_after` (not while flapping), and a heartbeat rule opens one when
-its alert stops coming. Waiting on time is expressed as timer requests; `on_timer` finishes.
+its alert stops coming. A resolved event of an occurrence bridge never saw fire is only recorded:
+a recovery never pages. Waiting on time is expressed as timer requests; `on_timer` finishes.
 """
 
 from __future__ import annotations
@@ -252,25 +253,30 @@ class Engine:
             dropped = draft.state(Disposition.DROPPED, f"dropped by rule {rule.describe}")
             return self._finish(work, Outcome.DROPPED, dropped, known, rule)
 
-        # 3. Held back: maintenance, a silence, or an alert that explains it.
-        if not counted and (firing or new_occurrence):
+        # 3. A recovery of an occurrence bridge never saw fire (a problem older than the
+        #    installation, or whose firing was never delivered): recorded, never an incident.
+        if not firing and new_occurrence:
+            return self._unseen_recovery(work, draft, known, counted, now)
+
+        # 4. Held back: maintenance, a silence, or an alert that explains it.
+        if not counted and firing:
             held = suppression_for(self.rules, context, alert, now, self._time)
             if held is not None:
                 return self._suppressed(work, draft, known, held)
-        elif not firing and known is not None and known.disposition in SUPPRESSIONS and not new_occurrence:
+        elif not firing and known is not None and known.disposition in SUPPRESSIONS:
             resolved = draft.state(known.disposition, f"{known.reason}; resolved", known.suppressed_by)
             return self._finish(work, Outcome.UPDATED, resolved, known, rule)
 
-        # 4. It fires (or fired: a new occurrence first seen already resolved still happened).
+        # 5. It fires.
         outcome = Outcome.UPDATED
-        if firing or new_occurrence:
-            outcome = self._enter_group(work, target, draft, known, firing, new_occurrence, counted, now)
+        if firing:
+            outcome = self._enter_group(work, target, draft, known, new_occurrence, counted, now)
 
-        # 5. It resolved (it entered its group just now, or was counted in it before).
-        if not firing and (new_occurrence or counted):
+        # 6. It resolved (it was counted in its group).
+        elif counted:
             outcome = self._leave_resolved(work, target, draft, now)
 
-        # 6. Someone did something about it in the source system.
+        # 7. Someone did something about it in the source system.
         if alert.update is not None:
             self._note(work, target, alert, draft.incident)
         return self._finish(work, outcome, draft.state(draft.disposition, draft.reason), known, rule)
@@ -313,19 +319,18 @@ class Engine:
         target: str,
         draft: _Draft,
         known: AlertState | None,
-        firing: bool,
         new_occurrence: bool,
         counted: bool,
         now: datetime,
     ) -> Outcome:
-        """Count the alert in its group, then join the group's open incident or try its gate."""
+        """Count the firing alert in its group, then join the group's open incident or try its gate."""
         alert, rule = draft.alert, draft.rule
         group = work.groups.get(target) or GroupState.empty(target, rule.name, incident_title(rule, alert))
         group = self.ops.enter(work, group, alert, rule, new_occurrence, counted, now)
         if group.incident is not None and group.incident.active:
             return self._join_open_incident(work, target, group, group.incident, draft, known, new_occurrence)
         if new_occurrence or not counted or draft.disposition is Disposition.WAITING:
-            return self._try_gate(work, target, group, draft, firing, now)
+            return self._try_gate(work, target, group, draft, now)
         return Outcome.UPDATED
 
     def _join_open_incident(
@@ -358,28 +363,25 @@ class Engine:
             self.ops.raise_priority(work, group, alert, rule)
         return Outcome.UPDATED
 
-    def _try_gate(
-        self, work: Work, target: str, group: GroupState, draft: _Draft, firing: bool, now: datetime
-    ) -> Outcome:
+    def _try_gate(self, work: Work, target: str, group: GroupState, draft: _Draft, now: datetime) -> Outcome:
         """Open (or reopen) the group's incident if its gate passes; else wait, with a timer for `for:`."""
         alert, rule = draft.alert, draft.rule
-        at = now if firing else min(now, alert.ends_at or now)
-        gate = self.ops.gate(group, rule, at)
+        gate = self.ops.gate(group, rule, now)
         if gate.passed:
             why = f"rule {rule.describe}" + (f": {gate.reason}" if gate.reason else "")
-            group = self.ops.open(work, group, rule, alert, why, at)
+            group = self.ops.open(work, group, rule, alert, why, now)
             reopened = work.effects[-1].kind is EffectKind.REOPEN
             draft.incident = self.ops.attach(work, group, alert, rule)
             draft.disposition = Disposition.INCIDENT
             return Outcome.REOPENED if reopened else Outcome.OPENED
         draft.disposition, draft.reason = Disposition.WAITING, f"waiting: {gate.reason}"
-        if gate.due is not None and firing:
+        if gate.due is not None:
             work.timers.append(TimerRequest(EngineTimer.HOLD, target, gate.due))
         return Outcome.WAITING
 
     def _leave_resolved(self, work: Work, target: str, draft: _Draft, now: datetime) -> Outcome:
-        """Take the resolved alert out of its group: its incident's alert resolved, or a waiting one
-        cleared before it opened one."""
+        """Take the resolved alert out of the group it was counted in: its incident's alert
+        resolved, or a waiting one cleared before it opened one."""
         alert = draft.alert
         attached = draft.disposition is Disposition.INCIDENT
         self.ops.leave(
@@ -399,6 +401,19 @@ class Engine:
         draft.reason = f"resolved before opening an incident ({detail})"
         return Outcome.CLEARED
 
+    def _unseen_recovery(
+        self, work: Work, draft: _Draft, known: AlertState | None, counted: bool, now: datetime
+    ) -> Decision:
+        """A resolved event of an occurrence bridge never saw fire: there is nothing left to act on,
+        so it is only recorded. It counts towards no `threshold:` or `flapping:` and joins, opens or
+        reopens no incident. The alert's previous occurrence, if still counted, ended by its start."""
+        alert = draft.alert
+        if counted and known is not None:
+            self._leave_old_group(work, known, min(alert.starts_at, now), now)
+        reason = f"resolved before bridge saw it fire (began {self._time(alert.starts_at)}): no incident"
+        state = draft.state(Disposition.CLEARED, reason)
+        return self._finish(work, Outcome.CLEARED, state, known, draft.rule)
+
     def _suppressed(self, work: Work, draft: _Draft, known: AlertState | None, held: Suppression) -> Decision:
         """Hold the alert back (a duplicate if already held so), asking to be decided again when that ends."""
         alert = draft.alert
@@ -409,7 +424,7 @@ class Engine:
             and known.disposition is held.disposition
         ):
             return Decision(Outcome.DUPLICATE, known.describe())
-        if held.until is not None and alert.status is Status.FIRING:
+        if held.until is not None:
             work.timers.append(TimerRequest(EngineTimer.RELEASE, held.key, held.until))
         if held.related is not None and held.related.incident is not None:
             work.effects.append(

@@ -161,7 +161,13 @@ def load_rules_texts(texts: Mapping[str, str]) -> RuleSet:
         order = {name: i for i, name in enumerate(texts)}
         problems.sort(key=lambda p: (order.get(p.file, -1), p.line))
         raise RulesError(problems)
-    return RuleSet(rules, defaults, sources=dict(texts), maintenance=tuple(maintenance))
+    return RuleSet(
+        rules,
+        defaults,
+        sources=dict(texts),
+        maintenance=tuple(maintenance),
+        declared_empty=any(doc.root.get("rules") == [] for doc in docs),
+    )
 
 
 class RulesDocument(YamlDocument):

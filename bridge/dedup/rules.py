@@ -212,10 +212,13 @@ class RuleSet:
         defaults: Defaults,
         sources: Mapping[str, str] | None = None,
         maintenance: tuple[Maintenance, ...] = (),
+        declared_empty: bool = False,
     ) -> None:
         self.rules = tuple(rules)
         self.defaults = defaults
         self.maintenance = maintenance
+        # A file says `rules: []`: no rules are meant, which a file cut short cannot say.
+        self.declared_empty = declared_empty
         self.fallback = Rule(
             name=DEFAULT_RULE_NAME,
             matchers=(),

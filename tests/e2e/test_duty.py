@@ -4,8 +4,10 @@ incidents, incident types, priority and reassignment, on-call overrides, and the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from bridge.services.live import SETTLE
 from bridge.timeutil import iso as to_iso
 from tests.support.app import AM_TOKEN
 from tests.support.duty import Desk, desk, msk
@@ -246,7 +248,9 @@ def test_a_bad_rota_edit_keeps_the_last_good_one_and_shows_why(desk: Desk) -> No
     text = rota.read_text()
     line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("  petrov:"))
     rota.write_text(text.replace("role: team_lead,", "role: team_leed,"))
-    desk.drain()  # the worker notices the change
+    desk.drain()  # the worker sees the change...
+    time.sleep(SETTLE.total_seconds())
+    desk.drain()  # ...and reads the file once it stayed unchanged that long
     status = desk.get("/api/oncall")["rota"]
     assert status["version"] == good
     assert status["last_error"] == [f"{rota}:{line}: unknown role 'team_leed' (did you mean 'team_lead'?)"]

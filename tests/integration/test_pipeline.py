@@ -149,6 +149,41 @@ def test_every_captured_payload_gives_the_simulators_result(
         harness.close()
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "alertmanager/05-resolved-single.json",
+        "alertmanager/06-resolved-grouped.json",
+        "zabbix/05-recovery.json",
+        "zabbix/08-recovery-after-close.json",
+    ],
+)
+def test_a_recovery_of_a_problem_never_seen_firing_is_recorded_and_opens_nothing(
+    database_url: str, tmp_path: Path, path: str
+) -> None:
+    """What fired before bridge was installed (or whose firing never arrived) pages nobody."""
+    empty_database(database_url)
+    capture = captured(path)
+    delivery = (capture.source, capture.body_raw, capture.received_at)
+    until = capture.received_at + timedelta(hours=2)
+    harness = Harness(database_url, REPO_RULES)
+    try:
+        harness.deliver(*delivery)
+        harness.finish(until)
+        sim = simulated(REPO_RULES, [delivery], until)
+        assert harness.incidents() == [] == sim_incidents(sim)
+        assert harness.alerts() == sim_alerts(sim)
+        with harness.sessions() as session:
+            rows = list(session.scalars(select(AlertRow)))
+            assert rows and {(r.status, r.disposition, r.incident_number) for r in rows} == {
+                ("resolved", "cleared", None)
+            }
+            assert all(r.reason.startswith("resolved before bridge saw it fire (began ") for r in rows)
+            assert session.scalar(select(func.count()).select_from(TimelineEntry)) == 0
+    finally:
+        harness.close()
+
+
 @st.composite
 def notification_streams(draw: st.DrawFn) -> list[tuple[Source, bytes, object]]:
     base = captured("alertmanager/01-firing-single.json").received_at
@@ -168,11 +203,16 @@ def notification_streams(draw: st.DrawFn) -> list[tuple[Source, bytes, object]]:
                     instance=f"{host}:1",
                     severity=severity,
                 )
-                deliveries.append((start + timedelta(seconds=5), firing))
+                # Sometimes bridge hears of an occurrence only once it resolved, or never of its
+                # end (then the next occurrence, fired or only seen resolved, ends it).
+                heard = draw(st.sampled_from(["both", "both", "both", "firing", "resolved"]))
+                if heard != "resolved":
+                    deliveries.append((start + timedelta(seconds=5), firing))
                 length = draw(st.integers(1, 30))
                 end = start + timedelta(minutes=length)
                 resolved = dict(firing, status="resolved", endsAt=end.isoformat())
-                deliveries.append((end + timedelta(seconds=5), resolved))
+                if heard != "firing":
+                    deliveries.append((end + timedelta(seconds=5), resolved))
                 minute += length + draw(st.integers(1, 90))
     deliveries.sort(key=lambda d: d[0])
     return [(Source.ALERTMANAGER, json.dumps(am_notification(a)).encode(), t) for t, a in deliveries]
@@ -380,7 +420,8 @@ def language_streams(draw: st.DrawFn) -> list[tuple[Source, bytes, object]]:
                 firing = am_alert(
                     name, starts_at=start.isoformat(), fingerprint=f"{name}{host}", instance=f"{host}:1"
                 )
-                deliveries.append((start + timedelta(seconds=5), firing))
+                if draw(st.integers(0, 4)):  # else bridge only hears of it once it resolved
+                    deliveries.append((start + timedelta(seconds=5), firing))
                 length = draw(st.integers(1, 40))
                 end = start + timedelta(minutes=length)
                 deliveries.append(

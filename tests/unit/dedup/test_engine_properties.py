@@ -8,8 +8,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.alert import Alert, Status
+from bridge.alert import Alert, Source, Status
 from bridge.dedup.simulator import Simulator
+from bridge.dedup.state import Disposition
 from tests.support.alerts import alert, at, simulator
 
 RULES = """
@@ -29,6 +30,38 @@ rules:
 """
 NAMES = ("Held", "Counted", "Grouped", "Plain")
 HOSTS = ("a", "b")
+
+# Every kind of rule, for recoveries of alerts bridge never saw fire: RULES plus the rest.
+EVERY_KIND = (
+    RULES
+    + """
+  - name: once
+    match: {name: Once}
+    threshold: {count: 1, within: 20m}
+  - name: flappy
+    match: {name: Flappy}
+    flapping: {changes: 2, within: 30m, below: 1}
+  - name: host-down
+    match: {name: HostDown}
+    group_by: [host]
+    inhibits: {equal: [host]}
+  - name: pods
+    match: {name: Pod}
+    dedup_by: [name]
+  - name: watchdog
+    kind: heartbeat
+    match: {name: Watchdog}
+    every: 5m
+  - name: drop-info
+    match: {severity: info}
+    action: drop
+maintenance:
+  - name: nightly
+    match: {host: c}
+    every: "sun 10:00-11:00"
+"""
+)
+OTHER_NAMES = ("Once", "Flappy", "HostDown", "Pod", "Watchdog", "Chatter")
 
 
 @dataclass(frozen=True)
@@ -69,8 +102,8 @@ def _events(o: Occurrence, delay: int) -> list[Alert]:
     return events
 
 
-def run(events: list[Alert]) -> Simulator:
-    sim = simulator(RULES)
+def run(events: list[Alert], rules: str = RULES) -> Simulator:
+    sim = simulator(rules)
     for event in events:
         sim.feed(event)
     sim.advance(at(24 * 60))
@@ -204,3 +237,58 @@ def _still_firing_at_end(event: Alert, events: list[Alert]) -> bool:
         e.fingerprint == event.fingerprint and e.starts_at == event.starts_at and e.status is Status.RESOLVED
         for e in events
     )
+
+
+@st.composite
+def recoveries(draw: st.DrawFn) -> list[Alert]:
+    """Resolved events of alerts bridge never sees fire (Alertmanager or Zabbix), none of them an
+    alert `histories()` makes: a name of NAMES only on hosts c and d."""
+    events = []
+    for n in range(draw(st.integers(1, 8))):
+        name = draw(st.sampled_from(NAMES + OTHER_NAMES))
+        host = draw(st.sampled_from(("c", "d") if name in NAMES else ("a", "b", "c")))
+        severity = "info" if name == "Chatter" else "warning"
+        zabbix = draw(st.booleans())
+        start = draw(st.integers(0, 400))
+        for repeat in range(draw(st.integers(1, 3))):  # the same occurrence, or later ones
+            start += repeat * draw(st.integers(0, 30))
+            end = start + draw(st.integers(1, 40))
+            events.append(
+                alert(
+                    name,
+                    host,
+                    status="resolved",
+                    start=start,
+                    end=end,
+                    received=end + draw(st.integers(0, 3)),
+                    severity=severity,
+                    source=Source.ZABBIX if zabbix else Source.ALERTMANAGER,
+                    fingerprint=f"zabbix:z:{n}-{repeat}" if zabbix else None,
+                )
+            )
+    return events
+
+
+@settings(max_examples=200, deadline=None)
+@given(recoveries())
+def test_an_alert_whose_every_event_is_resolved_never_opens_an_incident(events: list[Alert]) -> None:
+    events.sort(key=lambda e: e.received_at)
+    sim = run(events, EVERY_KIND)
+    assert sim.incidents == []
+    assert {s.disposition for s in sim.alerts.values()} <= {
+        Disposition.CLEARED,
+        Disposition.DROPPED,
+        Disposition.HEARTBEAT,
+    }
+    assert all(s.status is Status.RESOLVED for s in sim.alerts.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories(), recoveries())
+def test_recoveries_never_seen_firing_change_no_incident(events: list[Alert], extra: list[Alert]) -> None:
+    """Mixed into a history, in its groups (`grouped` is one group per name) and on its hosts
+    (inhibition, maintenance), they leave every incident as it would have been without them."""
+    mixed = sorted([*events, *extra], key=lambda e: (e.received_at, e.status is Status.RESOLVED))
+    with_them, without = run(mixed, EVERY_KIND), run(events, EVERY_KIND)
+    assert outcome(with_them)[0] == outcome(without)[0]
+    assert [i.timeline for i in with_them.incidents] == [i.timeline for i in without.incidents]

@@ -189,6 +189,21 @@ def test_an_empty_file_holds_no_rules() -> None:
     assert ruleset.fallback.resolve_after == timedelta(minutes=5)
 
 
+@pytest.mark.parametrize(
+    ("texts", "declared"),
+    [
+        ({"a.yaml": "rules: []\n"}, True),
+        ({"a.yaml": "defaults: {priority: P4}\n", "b.yaml": "rules: []\n"}, True),
+        ({"a.yaml": ""}, False),  # a file cut to nothing
+        ({"a.yaml": "defaults: {priority: P4}\n"}, False),  # cut before its rules
+        ({"a.yaml": "defaults: {priority: P4}\nrules:\n"}, False),  # cut right after `rules:`
+    ],
+)
+def test_only_an_explicit_empty_list_says_no_rules_are_meant(texts: dict[str, str], declared: bool) -> None:
+    ruleset = load_rules_texts(texts)
+    assert (ruleset.rules, ruleset.declared_empty) == ((), declared)
+
+
 def test_rule_inherits_defaults_and_overrides_them() -> None:
     ruleset = load_rules_texts(
         {

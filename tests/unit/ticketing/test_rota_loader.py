@@ -13,6 +13,7 @@ from bridge.priority import Priority
 from bridge.services.live import LiveRota
 from bridge.ticketing.rota import Role, TargetKind
 from bridge.ticketing.rota_loader import load_rota_file, load_rota_text
+from tests.support.files import FakeMonotonic, reload_settled
 
 EXAMPLE = Path(__file__).parents[3] / "rules" / "rota.yaml"
 UTC = ZoneInfo("UTC")
@@ -114,16 +115,17 @@ def test_sla_targets_accept_business_days_and_none() -> None:
 
 def test_a_bad_edit_keeps_the_last_good_rota_and_says_why(tmp_path: Path) -> None:
     (tmp_path / "rota.yaml").write_text(EXAMPLE.read_text())
-    live = LiveRota(tmp_path, UTC)
+    ticks = FakeMonotonic()
+    live = LiveRota(tmp_path, UTC, monotonic=ticks)
     good = live.rota.version
     (tmp_path / "rota.yaml").write_text(EXAMPLE.read_text().replace("role: team_lead", "role: boss"))
-    assert live.reload_if_changed() is False
+    assert reload_settled(live, ticks) is False
     assert live.rota.version == good
     assert live.last_error is not None
     assert "unknown role 'boss'" in str(live.last_error)
     assert live.reload_if_changed() is None  # the same bad file is not read again every tick
     (tmp_path / "rota.yaml").write_text(EXAMPLE.read_text().replace("Igor Petrov", "Igor P. Petrov"))
-    assert live.reload_if_changed() is True
+    assert reload_settled(live, ticks) is True
     assert live.rota.version != good
     assert live.last_error is None
     assert live.rota.people["petrov"].name == "Igor P. Petrov"
