@@ -38,6 +38,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.mails: list[Mail] = []
         self.refuse: set[str] = set()  # recipients answered with 550
+        self.data_answer: str | None = None  # the answer to DATA instead of taking the mail
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -48,6 +49,8 @@ class _Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_answer is not None:
+            return self.data_answer
         content = envelope.original_content or b""
         self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), _parse(content)))
         return "250 Message accepted for delivery"
