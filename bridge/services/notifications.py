@@ -111,12 +111,12 @@ class Notifier(
         return used
 
     def list(
-        self, statuses: Sequence[str], incident: int | None, paging: Paging, channel: str | None = None
+        self, statuses: Sequence[str], incident: int | None, paging: Paging, channels: Sequence[str] = ()
     ) -> Page[Notification]:
         """Notifications, newest first."""
         statement = select(Notification)
-        if channel:
-            statement = statement.where(Notification.channel == channel)
+        if channels:
+            statement = statement.where(Notification.channel.in_(channels))
         if statuses:
             statement = statement.where(Notification.status.in_(statuses))
         if incident is not None:

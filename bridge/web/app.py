@@ -11,6 +11,7 @@ from bridge.settings import Settings
 from bridge.web import api, health, pages, webhooks
 from bridge.web.context import EXTENSION
 from bridge.web.errors import register_error_handlers
+from bridge.web.requests import NumberConverter
 from bridge.worker.runtime import Runtime
 
 
@@ -25,6 +26,7 @@ def create_app(
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = runtime
+    app.url_map.converters["number"] = NumberConverter  # before the routes that use it
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)

@@ -25,7 +25,7 @@ def _authenticate() -> Response | None:
     )
 
 
-@blueprint.get("/incidents/<int:number>")
+@blueprint.get("/incidents/<number:number>")
 def incident_page(number: int) -> str:
     detail = incident_detail_json(services().incidents.detail(number))
     return render_template(
