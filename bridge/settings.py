@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.errors import ConfigError
@@ -340,6 +340,17 @@ def redacted(raw: str) -> str:
     userinfo, _, host = parts.netloc.rpartition("@")
     user = userinfo.partition(":")[0]
     return repr(parts._replace(netloc=f"{user}:***@{host}").geturl())
+
+
+def without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its ``user:password@``, and them (decoded) for HTTP Basic auth: a peer's URL
+    then reaches error texts and logs (requests names the URL of a failed call) without them."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    return parts._replace(netloc=host).geturl(), (user, password)
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -4,22 +4,28 @@ send and shown nowhere: not on the timeline, not in the API, not in error texts,
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from bridge.cli.main import main
+from bridge.integrations.alertmanager import AlertmanagerClient
 from bridge.integrations.zabbix import ZabbixClient
 from bridge.settings import Settings, configure_logging
 from tests.support.duty import Desk, desk
+from tests.support.receivers import http_server
 from tests.support.zabbix_standin import PASSWORD, USER, zabbix_standin
 
 __all__ = ["desk"]
 
+START = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 URL_PASSWORD = "url-s3cret"
 
 
@@ -45,6 +51,24 @@ def test_a_bad_peer_url_is_named_without_its_password() -> None:
     with pytest.raises(Exception, match=r"BRIDGE_ZABBIX_URL='ftp://u:\*\*\*@zabbix': must be") as raised:
         Settings.from_env({"BRIDGE_ZABBIX_URL": f"ftp://u:{URL_PASSWORD}@zabbix"})
     assert URL_PASSWORD not in str(raised.value)
+
+
+def test_a_peer_that_fails_is_named_without_the_password_in_its_url() -> None:
+    with http_server() as (url, sink):
+        sink.failures["/api/v2/silences"] = [500]
+        client = AlertmanagerClient(url.replace("http://", f"http://am:{URL_PASSWORD}@"))
+        with pytest.raises(requests.HTTPError) as raised:
+            client.create_silence({"alertname": "x"}, START, START + timedelta(hours=1), "bridge", "ack")
+    assert "500 Server Error" in str(raised.value) and URL_PASSWORD not in str(raised.value)
+    basic = "Basic " + base64.b64encode(f"am:{URL_PASSWORD}".encode()).decode()
+    assert sink.authorizations == [basic]  # the credentials still go, as Basic auth
+    with zabbix_standin() as standin:
+        standin.failing = True
+        url = standin.url.replace("http://", f"http://bridge:{URL_PASSWORD}@")
+        zabbix = ZabbixClient(Settings(zabbix_url=url, zabbix_user=USER, zabbix_password=PASSWORD))
+        with pytest.raises(requests.HTTPError) as failed:
+            zabbix.call("problem.get")
+    assert "500 Server Error" in str(failed.value) and URL_PASSWORD not in str(failed.value)
 
 
 class Recorder(logging.Handler):

@@ -89,6 +89,7 @@ class HttpSink:
 
     requests: list[Request] = field(default_factory=list)
     failures: dict[str, list[int]] = field(default_factory=dict)
+    authorizations: list[str | None] = field(default_factory=list)  # of every request, in turn
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def posted(self, prefix: str) -> list[Request]:
@@ -113,6 +114,8 @@ def http_server() -> Iterator[tuple[str, HttpSink]]:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
             status = sink.status_for(self.path)
+            with sink.lock:
+                sink.authorizations.append(self.headers.get("Authorization"))
             body = json.loads(raw) if raw else None
             if status == 200:
                 with sink.lock:

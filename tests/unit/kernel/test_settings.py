@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.settings import Settings, redacted, unknown_variables
+from bridge.settings import Settings, redacted, unknown_variables, without_credentials
 
 
 def test_defaults_are_the_embedded_setup() -> None:
@@ -72,3 +72,21 @@ def test_debug_loggers_are_names() -> None:
     assert settings.debug_loggers == ("urllib3", "pyzabbix")
     with pytest.raises(ConfigError, match="BRIDGE_DEBUG_LOGGERS='url lib': 'url lib' is not a logger name"):
         Settings.from_env({"BRIDGE_DEBUG_LOGGERS": "url lib"})
+
+
+@pytest.mark.parametrize(
+    ("url", "bare", "credentials"),
+    [
+        (
+            "https://bridge:s%40cret@zabbix.example/zabbix",
+            "https://zabbix.example/zabbix",
+            ("bridge", "s@cret"),
+        ),
+        ("http://am@am.example:9093", "http://am.example:9093", ("am", "")),
+        ("http://am.example:9093/", "http://am.example:9093/", None),
+    ],
+)
+def test_without_credentials_moves_them_out_of_the_url(
+    url: str, bare: str, credentials: tuple[str, str] | None
+) -> None:
+    assert without_credentials(url) == (bare, credentials)
