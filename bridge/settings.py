@@ -7,13 +7,16 @@ configuration table is written from it (`bridge config --markdown`).
 from __future__ import annotations
 
 import difflib
+import logging
 import os
+import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.errors import ConfigError
@@ -98,6 +101,7 @@ SPECS: tuple[Spec, ...] = (
         "zabbix_url",
         None,
         "Zabbix frontend URL: enables acknowledgement write-back and reconciliation.",
+        secret=True,  # it may carry user:password for a frontend behind Basic auth
     ),
     Spec(
         "BRIDGE_ZABBIX_API_TOKEN",
@@ -142,6 +146,7 @@ SPECS: tuple[Spec, ...] = (
         "alertmanager_url",
         None,
         "Alertmanager URL: enables reconciliation and silences on acknowledgement.",
+        secret=True,  # it may carry user:password for an Alertmanager behind Basic auth
     ),
     Spec(
         "BRIDGE_ALERTMANAGER_RECONCILE",
@@ -204,7 +209,20 @@ SPECS: tuple[Spec, ...] = (
         "Seconds to wait for the database (SQLite lock, PostgreSQL connect) before answering 503.",
     ),
     Spec("BRIDGE_TICK_SECONDS", "tick_seconds", "1", "How often the worker checks due timers."),
-    Spec("BRIDGE_LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Spec(
+        "BRIDGE_LOG_LEVEL",
+        "log_level",
+        "INFO",
+        "DEBUG, INFO, WARNING or ERROR, for bridge's own log; other libraries log at INFO at most "
+        "(pyzabbix at WARNING), whatever this says.",
+    ),
+    Spec(
+        "BRIDGE_DEBUG_LOGGERS",
+        "debug_loggers",
+        None,
+        "Other libraries' loggers to log at DEBUG too, comma-separated (e.g. `urllib3,pyzabbix`). "
+        "Their debug lines carry secrets: pyzabbix's the Zabbix password, urllib3's webhook URLs.",
+    ),
 )
 
 
@@ -225,6 +243,7 @@ class Settings:
     db_timeout: float = 5.0
     tick_seconds: float = 1.0
     log_level: str = "INFO"
+    debug_loggers: tuple[str, ...] = ()
     zabbix_url: str | None = None
     zabbix_api_token: str | None = None
     zabbix_user: str | None = None
@@ -308,14 +327,50 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def redacted(raw: str) -> str:
-    """A secret's value fit for an error message: a URL without its password, else nothing."""
+    """A secret's value fit for a message or `bridge config`: a URL with its password masked
+    (``http://user:***@host``), anything else hidden."""
     if "://" not in raw:
         return "(hidden)"
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: not worth showing, maybe worth hiding
+        return "(hidden)"
     if parts.password is None:
         return repr(raw)
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return repr(parts._replace(netloc=netloc).geturl())
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return repr(parts._replace(netloc=f"{user}:***@{host}").geturl())
+
+
+def without_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its ``user:password@``, and them (decoded) for HTTP Basic auth: a peer's URL
+    then reaches error texts and logs (requests names the URL of a failed call) without them."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    return parts._replace(netloc=host).geturl(), (user, password)
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+QUIETER = {"pyzabbix": logging.WARNING}
+"""Libraries kept above INFO: pyzabbix's INFO line prints its endpoint, the Zabbix URL with any
+user:password in it."""
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr: bridge's own loggers at BRIDGE_LOG_LEVEL, every other library at INFO at
+    most verbose (DEBUG only for the BRIDGE_DEBUG_LOGGERS named): their debug lines carry secrets,
+    pyzabbix's the Zabbix password, urllib3's the path of each URL it calls (a person's webhook)."""
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
+    logging.getLogger().setLevel(max(level, logging.INFO))
+    logging.getLogger("bridge").setLevel(level)
+    for name, floor in QUIETER.items():
+        logging.getLogger(name).setLevel(max(level, floor))
+    for name in settings.debug_loggers:
+        logging.getLogger(name).setLevel(logging.DEBUG)
 
 
 def normalize_database_url(url: str) -> str:
@@ -425,6 +480,14 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _logger_names(raw: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
+            raise ValueError(f"{name!r} is not a logger name (e.g. urllib3, pyzabbix)")
+    return names
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _database_url,
     "redis_url": _redis_url,
@@ -438,6 +501,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "db_timeout": _positive_float,
     "tick_seconds": _positive_float,
     "log_level": _log_level,
+    "debug_loggers": _logger_names,
     "zabbix_url": _http_url,
     "alertmanager_url": _http_url,
     "zabbix_reconcile": _duration,

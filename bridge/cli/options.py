@@ -19,7 +19,7 @@ import click
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.rules import RuleSet
 from bridge.errors import ConfigError, RulesError
-from bridge.settings import Settings, unknown_variables
+from bridge.settings import Settings, configure_logging, unknown_variables
 from bridge.timeutil import parse_duration, parse_instant
 
 
@@ -31,9 +31,7 @@ def load_settings() -> Settings:
         raise click.ClickException(str(exc)) from None
     for warning in unknown_variables():
         click.echo(f"warning: {warning}", err=True)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(settings)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its import-time chatter
     return settings
 

@@ -8,7 +8,6 @@ from types import FrameType
 
 import click
 from prometheus_client import start_http_server
-from waitress.server import create_server
 
 from bridge.cli.address import DEFAULT_HOST, DEFAULT_PORT, listening, recorded
 from bridge.cli.context import start_runtime
@@ -16,6 +15,7 @@ from bridge.cli.options import load_settings
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
 from bridge.db.models import Scope
 from bridge.web.app import create_app
+from bridge.web.waitress_server import create_server
 from bridge.worker.process import WorkerProcess
 
 log = logging.getLogger("bridge")

@@ -16,6 +16,19 @@ T = TypeVar("T")
 Leased = TypeVar("Leased", OutboxJob, Notification)
 
 
+MAX_ID = 2**63 - 1
+"""The largest id or incident number a column holds (BIGINT; SQLite's INTEGER is as wide): a
+larger one names nothing, and must never reach the database, which would refuse it."""
+
+LIKE_ESCAPE = "\\"
+"""What makes the next character of a LIKE pattern literal."""
+
+
+def can_exist(number: int) -> bool:
+    """`number` could be a stored id or incident number (1 ... MAX_ID)."""
+    return 0 < number <= MAX_ID
+
+
 @dataclass(frozen=True, slots=True)
 class Paging:
     """Which page of a list: at most `limit` items, after skipping `offset`."""
@@ -41,9 +54,11 @@ def paged(session: Session, statement: Select[Any], order_by: list[Any], paging:
 
 
 def contains(text: str, *columns: Any) -> ColumnElement[bool]:
-    """Any of `columns` contains `text`, ignoring case."""
-    pattern = f"%{text.lower()}%"
-    return or_(*(func.lower(column).like(pattern) for column in columns))
+    """Any of `columns` contains `text`, ignoring case; `%` and `_` in it are themselves, not
+    wildcards."""
+    literal = "".join(LIKE_ESCAPE + c if c in (LIKE_ESCAPE, "%", "_") else c for c in text.lower())
+    pattern = f"%{literal}%"
+    return or_(*(func.lower(column).like(pattern, escape=LIKE_ESCAPE) for column in columns))
 
 
 def claim_due(

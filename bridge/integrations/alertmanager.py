@@ -8,14 +8,19 @@ from typing import Any
 import requests
 
 from bridge.errors import PermanentFailure
+from bridge.settings import without_credentials
 from bridge.timeutil import iso
 
 
 class AlertmanagerClient:
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        """`base_url` may carry ``user:password@``: sent as Basic auth, kept out of the URLs that
+        error texts name."""
+        url, credentials = without_credentials(base_url.rstrip("/"))
+        self.base_url = url
         self.timeout = timeout
         self.session = requests.Session()
+        self.session.auth = credentials
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert Alertmanager holds now: active, silenced, inhibited and unprocessed."""

@@ -1,11 +1,18 @@
 """The channels notifications go out by: e-mail over SMTP, Telegram's Bot API, and a JSON POST
 to a person's own webhook. Each sends one rendered message or raises (`PermanentFailure` when
-retrying cannot help); retrying and recording is the notifications service's business."""
+retrying cannot help); retrying and recording is the notifications service's business.
+
+A person's webhook URL is a secret (Slack and Mattermost put the key in its path): it is used to
+send and nowhere else; what is shown of it (`shown_address`) is its scheme and host, and the
+errors of sending to it never carry it."""
 
 from __future__ import annotations
 
+import contextlib
+import email.errors
 import smtplib
 import ssl
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -44,6 +51,37 @@ class Message:
     body: str
 
 
+def one_line(text: str) -> str:
+    """`text` fit for a mail header or a subject: every line break (CR, LF, VT, FF, NEL, U+2028,
+    U+2029 ...) and control character becomes a space, runs of spaces one, and a lone surrogate
+    (it cannot be encoded) U+FFFD."""
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else "\ufffd" if "\ud800" <= c <= "\udfff" else c
+        for c in text
+    )
+    return " ".join(cleaned.split())
+
+
+def url_origin(url: str) -> str:
+    """What may be shown of a secret URL: ``https://hooks.slack.com/...``, its scheme and host
+    (and port), never its user, password, path or query."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "(a URL)"
+    if not parts.scheme or not host:
+        return "(a URL)"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}{f':{port}' if port else ''}/..."
+
+
+def shown_address(channel: str, address: str) -> str:
+    """An address as the timeline, the API and the log may show it: a webhook URL as its origin
+    only; an e-mail address or a Telegram chat id as it is."""
+    return url_origin(address) if channel == WebhookChannel.name else address
+
+
 class EmailChannel:
     """SMTP: ``smtp://user:pass@host:25`` (``?starttls=true`` to upgrade), or ``smtps://`` for TLS."""
 
@@ -63,14 +101,7 @@ class EmailChannel:
         return person.email
 
     def send(self, address: str, message: Message) -> None:
-        mail = EmailMessage()
-        mail["From"] = self.sender
-        mail["To"] = address
-        mail["Subject"] = message.subject
-        mail["Message-ID"] = f"<bridge-notification-{message.notification}@{self.sender.split('@')[-1]}>"
-        if message.incident is not None:
-            mail["X-Bridge-Incident"] = str(message.incident)
-        mail.set_content(message.body)
+        mail = self.compose(address, message)
         context = ssl.create_default_context()
         smtp: smtplib.SMTP = (
             smtplib.SMTP_SSL(self.host, self.port, timeout=TIMEOUT, context=context)
@@ -86,6 +117,37 @@ class EmailChannel:
                 smtp.send_message(mail)
             except smtplib.SMTPRecipientsRefused as exc:
                 raise PermanentFailure(f"recipient refused: {exc.recipients}") from None
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                if 500 <= exc.smtp_code < 600:  # 4xx is "try again later"; 5xx is for good
+                    raise PermanentFailure(f"message refused: {exc.smtp_code} {exc.smtp_error!r}") from None
+                raise
+            except (smtplib.SMTPNotSupportedError, email.errors.MessageError, ValueError) as exc:
+                # Serializing it failed (a header Python's email package refuses, an address the
+                # server cannot take): the same message fails the same way every time.
+                raise PermanentFailure(
+                    f"the message cannot be sent: {exc.__class__.__name__}: {exc}"
+                ) from None
+
+    def compose(self, address: str, message: Message) -> EmailMessage:
+        """The mail of `message` to `address`, headers made one line each; PermanentFailure when
+        it cannot be made (an address with a line break in it)."""
+        mail = EmailMessage()
+        domain = self.sender.split("@")[-1]
+        try:
+            mail["From"] = self.sender
+            mail["To"] = address
+            mail["Subject"] = one_line(message.subject)
+            mail["Message-ID"] = f"<bridge-notification-{message.notification}@{domain}>"
+            if message.incident is not None:
+                mail["X-Bridge-Incident"] = str(message.incident)
+            mail.set_content(message.body.encode("utf-8", "replace").decode("utf-8"))
+        except (email.errors.MessageError, ValueError) as exc:
+            raise _unsendable(exc) from None
+        return mail
+
+
+def _unsendable(exc: Exception) -> PermanentFailure:
+    return PermanentFailure(f"the message cannot be sent: {exc.__class__.__name__}: {exc}")
 
 
 class TelegramChannel:
@@ -141,11 +203,39 @@ class WebhookChannel:
             "subject": message.subject,
             "text": message.body,
         }
+        hide = _hiding(address)
         try:
             response = self.http.post(address, json=payload, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            raise RuntimeError(f"{exc.__class__.__name__}: {exc}") from None
-        _check(response, lambda text: text)
+            raise RuntimeError(hide(f"{exc.__class__.__name__}: {exc}")) from None
+        _check(response, hide)
+
+
+def _hiding(url: str) -> Callable[[str], str]:
+    """What replaces every trace of a secret `url` in a text by its origin: the URL itself, and
+    its path, query and password as they were given or as requests quotes them (urllib3 names
+    the path in its errors: "Max retries exceeded with url: /services/T0/B0/key")."""
+    forms = {url}
+    with contextlib.suppress(requests.RequestException, ValueError):
+        forms.add(requests.Request("POST", url).prepare().url or url)
+    fragments: set[str] = set()
+    for form in forms:
+        try:
+            parts = urlsplit(form)
+        except ValueError:
+            continue
+        fragments.update({form, parts.path, parts.query, parts.password or ""})
+        if parts.query:
+            fragments.add(f"{parts.path}?{parts.query}")
+    secrets = sorted((f for f in fragments if len(f) > 1), key=len, reverse=True)
+    origin = url_origin(url)
+
+    def hide(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, origin if secret in forms else "***")
+        return text
+
+    return hide
 
 
 def _check(response: requests.Response, hide: Callable[[str], str]) -> None:
@@ -155,6 +245,10 @@ def _check(response: requests.Response, hide: Callable[[str], str]) -> None:
     if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
         raise PermanentFailure(text)
     raise RuntimeError(text)
+
+
+CHANNELS = (EmailChannel.name, TelegramChannel.name, WebhookChannel.name)
+"""Every channel's name, whether the settings enable it or not."""
 
 
 def channels_from(settings: Settings) -> list[Channel]:

@@ -16,7 +16,7 @@ import requests
 from pyzabbix.api import ZabbixAPI, ZabbixAPIException
 
 from bridge.errors import PermanentFailure
-from bridge.settings import Settings
+from bridge.settings import Settings, without_credentials
 from bridge.timeutil import from_unix
 
 # event.acknowledge action bits (Zabbix 6.0)
@@ -52,7 +52,12 @@ class ZabbixClient:
     def _connect(self) -> ZabbixAPI:
         with self._lock:
             if self._api is None:
-                api = ZabbixAPI(self.settings.zabbix_url or "", timeout=self.timeout)
+                # A frontend behind Basic auth: user:password go in the session, not in the URL
+                # that pyzabbix logs and requests names in its errors.
+                url, credentials = without_credentials(self.settings.zabbix_url or "")
+                session = requests.Session()
+                session.auth = credentials
+                api = ZabbixAPI(url, session=session, timeout=self.timeout)
                 if self.settings.zabbix_api_token:
                     api.login(api_token=self.settings.zabbix_api_token)
                 else:

@@ -9,7 +9,7 @@ after the commit the worker is woken to send what they queued.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +26,7 @@ from bridge.db.models import (
     Notification,
     TimelineEntry,
 )
-from bridge.db.queries import Page, Paging, contains, paged
+from bridge.db.queries import Page, Paging, can_exist, contains, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import Conflict, NotFound, PayloadError
 from bridge.priority import SUPPORT_LINES, Priority
@@ -92,12 +92,16 @@ class IncidentService:
         clock: Clock,
         hooks: Callable[[], IncidentHooks],
         handoff: Handoff,
+        clients: Callable[[], Collection[str]] = tuple,
     ) -> None:
-        """`hooks` gives the hooks when a change needs them: reading incidents never loads the rota."""
+        """`hooks` gives the hooks when a change needs them: reading incidents never loads the
+        rota. `clients` gives the clients the rota knows, which an incident opened by hand must
+        name (none known: any client is taken)."""
         self.sessions = sessions
         self.clock = clock
         self.hooks = hooks
         self.handoff = handoff
+        self.clients = clients
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -122,6 +126,7 @@ class IncidentService:
     def detail(self, number: int) -> IncidentDetail:
         """The incident with its alerts, timeline, silences and notifications; NotFound if none."""
         with self.sessions() as session:
+            incident = get_incident(session, number)
             notifications = session.scalars(
                 select(Notification)
                 .where(Notification.incident_number == number)
@@ -129,7 +134,7 @@ class IncidentService:
                 .limit(NOTIFICATIONS_SHOWN)
             )
             return IncidentDetail(
-                incident=get_incident(session, number),
+                incident=incident,
                 alerts=alerts_of(session, number),
                 related=alerts_of(session, number, role="related"),
                 timeline=list(
@@ -152,7 +157,12 @@ class IncidentService:
     # -- changing -------------------------------------------------------------------------------
 
     def open(self, new: NewIncident, actor: str) -> Incident:
-        """Open an incident by hand; it goes through the same assignment, SLA and escalation."""
+        """Open an incident by hand; it goes through the same assignment, SLA and escalation.
+        PayloadError for a client the rota does not know (a typo would lose the client's
+        engineer, calendar and SLA without a word)."""
+        known = sorted(self.clients())
+        if new.client is not None and known and new.client not in known:
+            raise PayloadError("client", f"unknown client {new.client!r}; one of {', '.join(known)}")
         with self.sessions() as session, session.begin():
             incident = open_incident(session, new, actor, self.clock.now(), self.hooks())
             session.flush()
@@ -178,6 +188,8 @@ class IncidentService:
 
 
 def get_incident(session: Session, number: int, *, lock: bool = False) -> Incident:
+    if not can_exist(number):  # the database would refuse to compare with it
+        raise NotFound(f"no incident {number}")
     statement = select(Incident).where(Incident.number == number)
     if lock:
         statement = statement.with_for_update()
@@ -208,6 +220,13 @@ def open_incident(
         raise PayloadError("title", "an incident needs a title")
     if new.line not in SUPPORT_LINES:
         raise PayloadError("line", f"one of {', '.join(SUPPORT_LINES)}")
+    for name, value, longest in (
+        ("client", new.client, 200),
+        ("reporter", new.reporter, 200),
+        ("route", new.route, 100),
+    ):
+        if value is not None and len(value) > longest:  # the column's length, on every database
+            raise PayloadError(name, f"at most {longest} characters")
     incident = Incident(
         number=IncidentNumbers(session).next(),
         title=title[:500],

@@ -26,7 +26,7 @@ from bridge.db.models import Notification, NotificationStatus
 from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
-from bridge.integrations.channels import Channel, Message
+from bridge.integrations.channels import Channel, Message, one_line, shown_address
 from bridge.services.leased import LeasedWork
 from bridge.ticketing.rota import Person
 
@@ -47,10 +47,11 @@ class Templates:
         )
 
     def render(self, kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
-        """(subject, body) of the template of `kind`: its first line, then the rest."""
+        """(subject, body) of the template of `kind`: its first line (made one line for good: no
+        CR, VT, U+2028 ... of an alert's name in it), then the rest."""
         text = self.env.get_template(f"{kind}.txt").render(**context)
         subject, _, body = text.partition("\n")
-        return subject.strip(), body.strip() + "\n"
+        return one_line(subject), body.strip() + "\n"  # an alert's name may hold CR, VT, U+2028...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +111,12 @@ class Notifier(
         return used
 
     def list(
-        self, statuses: Sequence[str], incident: int | None, paging: Paging, channel: str | None = None
+        self, statuses: Sequence[str], incident: int | None, paging: Paging, channels: Sequence[str] = ()
     ) -> Page[Notification]:
         """Notifications, newest first."""
         statement = select(Notification)
-        if channel:
-            statement = statement.where(Notification.channel == channel)
+        if channels:
+            statement = statement.where(Notification.channel.in_(channels))
         if statuses:
             statement = statement.where(Notification.status.in_(statuses))
         if incident is not None:
@@ -143,7 +144,8 @@ class Notifier(
     def succeeded(self, session: Session, row: Notification, done: str, now: datetime) -> None:
         row.status, row.sent_at = NotificationStatus.SENT, now
         if row.incident_number is not None:
-            text = f"notified {row.person} by {row.channel} ({row.address}): {row.kind}"
+            shown = shown_address(row.channel, row.address)  # a webhook URL is a secret
+            text = f"notified {row.person} by {row.channel} ({shown}): {row.kind}"
             add_entry(session, row.incident_number, now, "notified", text)
 
     def gave_up(self, session: Session, row: Notification, error: str, now: datetime) -> None:

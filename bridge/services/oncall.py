@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
 from bridge.db.models import OncallOverride
+from bridge.db.queries import can_exist
 from bridge.errors import NotFound, PayloadError
 from bridge.schedule.rotation import OnDuty, Override, Schedule, shifts, who_is_on_duty
 from bridge.services.live import LiveRota
@@ -151,6 +152,8 @@ class OncallService:
             return list(session.scalars(query))
 
     def cancel_override(self, override_id: int, actor: str) -> OncallOverride:
+        if not can_exist(override_id):
+            raise NotFound(f"no override {override_id}")
         with self.sessions() as session, session.begin():
             row = session.get(OncallOverride, override_id, with_for_update=True)
             if row is None:

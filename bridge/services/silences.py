@@ -16,7 +16,7 @@ from bridge.alert import ALERT_FIELDS
 from bridge.clock import Clock
 from bridge.db import timers
 from bridge.db.models import SilenceRow
-from bridge.db.queries import Page, Paging, paged
+from bridge.db.queries import Page, Paging, can_exist, paged
 from bridge.dedup.loader import valid_key
 from bridge.dedup.matchers import parse_matcher
 from bridge.dedup.state import EngineTimer, Silence
@@ -104,6 +104,8 @@ class SilenceService:
     def expire(self, silence_id: int, actor: str) -> SilenceRow:
         """End a silence now; what it held back and still fires is decided again at once."""
         now = self.clock.now()
+        if not can_exist(silence_id):
+            raise NotFound(f"no silence {silence_id}")
         with self.sessions() as session, session.begin():
             row = session.get(SilenceRow, silence_id, with_for_update=True)
             if row is None:
@@ -118,6 +120,8 @@ class SilenceService:
         return row
 
     def get(self, silence_id: int) -> SilenceRow:
+        if not can_exist(silence_id):
+            raise NotFound(f"no silence {silence_id}")
         with self.sessions() as session:
             row = session.get(SilenceRow, silence_id)
         if row is None:

@@ -147,7 +147,7 @@ class Services:
 
     @cached_property
     def incidents(self) -> IncidentService:
-        return IncidentService(self.sessions, self.clock, self._hooks, self.handoff)
+        return IncidentService(self.sessions, self.clock, self._hooks, self.handoff, self._clients)
 
     @cached_property
     def alerts(self) -> AlertService:
@@ -196,6 +196,9 @@ class Services:
 
     def _process_now(self, intake_id: int) -> bool:
         return self.pipeline.process_now(intake_id)  # the pipeline is built on the first delivery
+
+    def _clients(self) -> list[str]:
+        return list(self.rota.rota.clients)  # read when an incident is opened by hand
 
     def _hooks(self) -> IncidentHooks:
         return self.hooks  # built on the first change: reading incidents never loads the rota

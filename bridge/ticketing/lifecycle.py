@@ -159,9 +159,9 @@ class Acted:
 
 
 def check_request(action: IncidentAction, comment: str, change: Change) -> None:
-    """Refuse a request that cannot be right whatever the incident's state (PayloadError, Conflict)."""
+    """Refuse a request that cannot be right whatever the incident's state (PayloadError)."""
     if action is IncidentAction.COMMENT and not comment:
-        raise Conflict("a comment needs text")
+        raise PayloadError("comment", "a comment needs text")
     if action is IncidentAction.ASSIGN and change.assignee is None and change.line is None:
         raise PayloadError("to", "assign needs `to` (a person's handle) and/or `line` (L1, L2, L3)")
     if action is IncidentAction.PRIORITY and change.priority is None:

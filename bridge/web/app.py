@@ -8,9 +8,10 @@ from flask import Flask
 
 from bridge.clock import Clock
 from bridge.settings import Settings
-from bridge.web import api, health, pages, webhooks
+from bridge.web import api, health, pages, security, webhooks
 from bridge.web.context import EXTENSION
 from bridge.web.errors import register_error_handlers
+from bridge.web.requests import NumberConverter
 from bridge.worker.runtime import Runtime
 
 
@@ -25,9 +26,11 @@ def create_app(
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = runtime
+    app.url_map.converters["number"] = NumberConverter  # before the routes that use it
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(pages.blueprint)
     register_error_handlers(app)
+    security.install(app)
     return app

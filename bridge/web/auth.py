@@ -1,6 +1,11 @@
 """Who is asking: the bearer token of a request, checked against a scope. One check serves the
-webhooks (their source's token), the API (the admin token) and the pages (the admin token as the
-password of Basic auth)."""
+webhooks (their source's token, as Bearer or as the password of Basic auth: Alertmanager's
+`basic_auth`), the API (the admin token) and the pages (the admin token as the password of Basic
+auth).
+
+A browser sends Basic credentials by itself once someone signed in to a page, to any request a
+page elsewhere makes it send: so a change through the API takes the token as Bearer only
+(`require_bearer`), which a browser never adds on its own. bridge sets no cookies."""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ from bridge.web.context import services
 
 ADMIN_ACTOR = "admin"
 """Who the timeline names for an action taken with the admin token."""
+
+READING = frozenset({"GET", "HEAD", "OPTIONS"})
+"""The methods that change nothing."""
 
 
 def presented_token(authorization: str | None) -> str | None:
@@ -36,12 +44,26 @@ def presented_token(authorization: str | None) -> str | None:
     return None
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None for anything else (Basic too)."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
 def authenticated(scope: Scope) -> bool:
-    """The request carries a valid token of `scope`."""
+    """The request carries a valid token of `scope` (Bearer, or Basic's password)."""
     return services().tokens.check(scope, presented_token(request.headers.get("Authorization")))
 
 
 def require(scope: Scope, message: str = "missing or wrong API token") -> None:
     """Unauthenticated (401) unless the request carries a valid token of `scope`."""
     if not authenticated(scope):
+        raise Unauthenticated(message)
+
+
+def require_bearer(scope: Scope, message: str) -> None:
+    """Unauthenticated (401) unless the request carries a valid token of `scope` as Bearer."""
+    if not services().tokens.check(scope, bearer_token(request.headers.get("Authorization"))):
         raise Unauthenticated(message)

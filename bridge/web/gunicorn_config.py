@@ -25,7 +25,7 @@ from prometheus_client import multiprocess
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+worker_class = "bridge.web.gunicorn_worker.JsonErrorWorker"  # gthread, its own errors in JSON
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 30  # a request takes milliseconds; a worker silent this long is stuck and replaced
 graceful_timeout = 30  # on SIGTERM, requests in flight get this long to finish

@@ -20,6 +20,7 @@ from bridge.db.models import (
 )
 from bridge.db.queries import Page
 from bridge.dedup.state import describe_alert
+from bridge.integrations.channels import shown_address
 from bridge.schedule.rotation import OnDuty
 from bridge.services.incidents import IncidentDetail
 from bridge.services.live import LiveRota, LiveRules
@@ -187,7 +188,7 @@ def notification_json(row: Notification) -> dict[str, Any]:
         "incident": row.incident_number,
         "person": row.person,
         "channel": row.channel,
-        "address": row.address,
+        "address": shown_address(row.channel, row.address),  # a webhook URL is a secret
         "kind": row.kind,
         "subject": row.subject,
         "body": row.body,

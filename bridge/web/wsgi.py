@@ -11,13 +11,12 @@ worker runs the in-process worker thread (the database is the queue, so that is 
 from __future__ import annotations
 
 import logging
-import sys
 
 from flask import Flask
 
 from bridge.db.migrate import prepare_url
 from bridge.db.models import Scope
-from bridge.settings import Settings, unknown_variables
+from bridge.settings import Settings, configure_logging, unknown_variables
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
 
@@ -28,9 +27,7 @@ def create() -> Flask:
     """Build the app of one gunicorn worker; raises (and gunicorn stops) on a bad setting,
     unusable rules or a schema that is behind."""
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(settings)
     for warning in unknown_variables():
         log.warning(warning)
     log.info(prepare_url(settings.database_url, settings.db_timeout))

@@ -198,7 +198,8 @@ def test_invalid_actions_are_refused_clearly(api: Api, client: object) -> None:
     response = api.act(1, "explode")
     assert response.status_code == 400
     assert response.get_json()["error"].startswith("action: unknown action 'explode'; one of ack, resolve")
-    assert api.act(1, "comment", "  ").status_code == 409
+    response = api.act(1, "comment", "  ")
+    assert (response.status_code, response.get_json()) == (400, {"error": "comment: a comment needs text"})
     assert api.act(99, "ack").status_code == 404
     assert api.client.get(
         "/api/incidents/99", headers={"Authorization": "Bearer admin-test-token"}

@@ -89,3 +89,20 @@ def test_templates_can_be_overridden_by_the_user(desk: Desk, tmp_path: object) -
     (mail,) = desk.inbox.mails
     assert mail.subject == "Заявка №1: Не печатает касса"
     assert mail.text == "Ответственный: Pavel Morozov (morozov)\nhttps://bridge.desk.example/incidents/1\n"
+
+
+def test_a_title_with_line_breaks_still_reaches_the_owner_by_mail(desk: Desk) -> None:
+    desk.at("2026-11-24 11:00")
+    title = "Disk\rfull\x0bon\x0cdb-01\x85and\u2028db-02"
+    desk.open(title=title, client="logistics")
+    assert desk.mails_to("morozov") == ["[bridge] #1 P3 registered: Disk full on db-01 and db-02"]
+    assert desk.get("/api/notifications", status="failed")["total"] == 0
+
+
+def test_a_message_the_mail_server_refuses_for_good_is_not_tried_eight_times(desk: Desk) -> None:
+    desk.inbox.data_answer = "554 5.6.0 message content refused"
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Dispatcher console freezes", client="logistics")
+    (failed,) = desk.get("/api/notifications", status="failed", channel="email")["items"]
+    assert (failed["person"], failed["attempts"]) == ("morozov", 1)
+    assert failed["last_error"].startswith("message refused: 554")

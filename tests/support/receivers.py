@@ -39,6 +39,7 @@ class _Inbox:
     def __init__(self) -> None:
         self.mails: list[Mail] = []
         self.refuse: set[str] = set()  # recipients answered with 550
+        self.data_answer: str | None = None  # the answer to DATA instead of taking the mail
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -49,6 +50,8 @@ class _Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_answer is not None:
+            return self.data_answer
         content = envelope.original_content or b""
         self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), _parse(content)))
         return "250 Message accepted for delivery"
@@ -87,6 +90,7 @@ class HttpSink:
 
     requests: list[Request] = field(default_factory=list)
     failures: dict[str, list[int]] = field(default_factory=dict)
+    authorizations: list[str | None] = field(default_factory=list)  # of every request, in turn
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def posted(self, prefix: str) -> list[Request]:
@@ -122,6 +126,8 @@ def http_server() -> Iterator[tuple[str, HttpSink]]:
             length = int(self.headers.get("Content-Length", "0"))
             raw = self.rfile.read(length)
             status = sink.status_for(self.path)
+            with sink.lock:
+                sink.authorizations.append(self.headers.get("Authorization"))
             body = json.loads(raw) if raw else None
             if status == 200:
                 with sink.lock:

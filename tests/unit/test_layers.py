@@ -76,7 +76,7 @@ THIRD_PARTY_ALLOWED = {
     "services": {"sqlalchemy", "prometheus_client", "jinja2", "requests"},
     "replay": {"sqlalchemy"},
     "worker": {"sqlalchemy", "redis", "rq", "socket"},
-    "web": {"flask", "werkzeug", "sqlalchemy", "prometheus_client"},
+    "web": {"flask", "werkzeug", "sqlalchemy", "prometheus_client", "waitress", "gunicorn"},
     "cli": {"click", "waitress", "prometheus_client", "requests"},
     "__main__": set(),
 }

@@ -1,13 +1,15 @@
 """The JSON API under /api, for operators and scripts: one blueprint per area, all behind one
-authentication hook (the admin token, as a bearer token)."""
+authentication hook: the admin token, as ``Authorization: Bearer``. Reading also takes it as the
+password of Basic auth (the login a browser keeps for the pages); a change (POST, DELETE...)
+takes Bearer only, so that no page elsewhere can make a signed-in browser act."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from bridge.db.models import Scope
 from bridge.web.api import alerts, incidents, oncall
-from bridge.web.auth import require
+from bridge.web.auth import READING, require, require_bearer
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 blueprint.register_blueprint(incidents.blueprint)
@@ -17,4 +19,11 @@ blueprint.register_blueprint(oncall.blueprint)
 
 @blueprint.before_request
 def _authenticate() -> None:
-    require(Scope.ADMIN)
+    if request.method in READING:
+        require(Scope.ADMIN)
+    else:
+        require_bearer(
+            Scope.ADMIN,
+            "missing or wrong API token: a change takes the admin token as `Authorization: Bearer "
+            "<token>` (never a browser's Basic login)",
+        )

@@ -3,10 +3,15 @@ retrying parked deliveries, write-back jobs, run-time silences, the rules in for
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
+from bridge.alert import Status
+from bridge.db.models import IntakeStatus, OutboxStatus
+from bridge.db.queries import MAX_ID
+from bridge.dedup.state import Disposition
 from bridge.errors import PayloadError
 from bridge.services.alerts import AlertQuery
+from bridge.services.silences import STATES as SILENCE_STATES
 from bridge.web import requests as args
 from bridge.web.auth import ADMIN_ACTOR
 from bridge.web.context import services
@@ -19,10 +24,10 @@ blueprint = Blueprint("alerts", __name__)
 def list_alerts() -> Response:
     """Alerts and the decision on each, with its reason."""
     query = AlertQuery(
-        status=args.multi("status"),
-        decision=args.multi("decision"),
+        status=args.choices("status", Status),
+        decision=args.choices("decision", Disposition),
         incident=args.number_arg("incident"),
-        q=request.args.get("q"),
+        q=args.arg("q"),
     )
     return jsonify(page_json(services().alerts.list(query, args.paging()), alert_json))
 
@@ -30,7 +35,8 @@ def list_alerts() -> Response:
 @blueprint.get("/intake")
 def list_intake() -> Response:
     """The intake log, e.g. ``?status=failed`` for deliveries parked after repeated failures."""
-    return jsonify(page_json(services().intake.list(args.multi("status"), args.paging()), intake_json))
+    statuses = args.choices("status", IntakeStatus)
+    return jsonify(page_json(services().intake.list(statuses, args.paging()), intake_json))
 
 
 @blueprint.post("/intake/retry")
@@ -41,8 +47,8 @@ def retry_intake() -> Response:
     every = body.get("all") is True
     if every == (ids is not None):
         raise PayloadError("ids", 'give the ids of failed deliveries, or "all": true')
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
-        raise PayloadError("ids", "must be a list of delivery ids")
+    if ids is not None and (not isinstance(ids, list) or not all(_delivery_id(i) for i in ids)):
+        raise PayloadError("ids", f"must be a list of delivery ids (whole numbers from 1 to {MAX_ID})")
     retried = services().intake.retry(None if every else ids, ADMIN_ACTOR)
     return jsonify(retried=retried.ids)
 
@@ -50,7 +56,8 @@ def retry_intake() -> Response:
 @blueprint.get("/outbox")
 def list_outbox() -> Response:
     """Write-back jobs, e.g. ``?status=failed`` for the ones that gave up."""
-    return jsonify(page_json(services().outbox.list(args.multi("status"), args.paging()), outbox_json))
+    statuses = args.choices("status", OutboxStatus)
+    return jsonify(page_json(services().outbox.list(statuses, args.paging()), outbox_json))
 
 
 @blueprint.post("/silences")
@@ -61,13 +68,11 @@ def create_silence() -> Response:
     body = args.json_body()
     starts_at = args.instant(body.get("starts_at"), "starts_at")
     ends_at = args.end_time(body.get("ends_at"), "ends_at", starts_at or found.clock.now(), "the silence")
-    comment = body.get("comment", "")
-    if not isinstance(comment, str) or not comment.strip():
+    comment = args.text(body, "comment")
+    if not comment:
         raise PayloadError("comment", "say why (it shows on every alert the silence holds back)")
-    author = body.get("author") or ADMIN_ACTOR
-    if not isinstance(author, str):
-        raise PayloadError("author", "must be a string")
-    row = found.silences.create(body.get("matchers"), starts_at, ends_at, author, comment.strip())
+    author = args.text(body, "author", longest=200) or ADMIN_ACTOR
+    row = found.silences.create(body.get("matchers"), starts_at, ends_at, author, comment)
     response = jsonify(silence_row_json(row, found.clock.now()))
     response.status_code = 201
     return response
@@ -76,18 +81,18 @@ def create_silence() -> Response:
 @blueprint.get("/silences")
 def list_silences() -> Response:
     found = services()
-    page = found.silences.list(args.multi("state"), args.paging())
+    page = found.silences.list(args.choices("state", SILENCE_STATES), args.paging())
     now = found.clock.now()
     return jsonify(page_json(page, lambda row: silence_row_json(row, now)))
 
 
-@blueprint.get("/silences/<int:silence_id>")
+@blueprint.get("/silences/<number:silence_id>")
 def show_silence(silence_id: int) -> Response:
     found = services()
     return jsonify(silence_row_json(found.silences.get(silence_id), found.clock.now()))
 
 
-@blueprint.delete("/silences/<int:silence_id>")
+@blueprint.delete("/silences/<number:silence_id>")
 def expire_silence(silence_id: int) -> Response:
     """End a silence now: what it held back and still fires goes through the rules at once."""
     found = services()
@@ -108,3 +113,7 @@ def reload_rules() -> Response:
     response = jsonify(rules_json(found.rules, found.clock.now()))
     response.status_code = 200 if reloaded else 422
     return response
+
+
+def _delivery_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
+from bridge.db.models import NotificationStatus
 from bridge.errors import PayloadError
+from bridge.integrations.channels import CHANNELS
+from bridge.priority import Priority
 from bridge.services.incidents import IncidentQuery, NewIncident
-from bridge.ticketing.lifecycle import Change, IncidentAction, IncidentType
+from bridge.ticketing.lifecycle import Change, IncidentAction, IncidentStatus, IncidentType
 from bridge.timeutil import iso
 from bridge.web import requests as args
 from bridge.web.auth import ADMIN_ACTOR
@@ -27,12 +30,12 @@ blueprint = Blueprint("incidents", __name__)
 @blueprint.get("/incidents")
 def list_incidents() -> Response:
     query = IncidentQuery(
-        status=args.multi("status"),
-        priority=[p.upper() for p in args.multi("priority")],
-        q=request.args.get("q"),
+        status=args.choices("status", IncidentStatus),
+        priority=args.choices("priority", Priority, upper=True),
+        q=args.arg("q"),
         client=args.multi("client"),
         assignee=args.multi("assignee"),
-        type=args.multi("type"),
+        type=args.choices("type", IncidentType),
     )
     return jsonify(page_json(services().incidents.list(query, args.paging()), incident_json))
 
@@ -49,10 +52,10 @@ def open_incident() -> Response:
         title=args.text(body, "title", required=True),
         priority=args.priority(body.get("priority", "P3")),
         type=kind,
-        client=args.text(body, "client") or None,
+        client=args.text(body, "client", longest=200) or None,
         description=args.text(body, "description"),
-        reporter=args.text(body, "reporter") or None,
-        route=args.text(body, "route") or None,
+        reporter=args.text(body, "reporter", longest=200) or None,
+        route=args.text(body, "route", longest=100) or None,
         line=args.text(body, "line") or "L1",
     )
     response = jsonify(incident_json(services().incidents.open(new, ADMIN_ACTOR)))
@@ -60,12 +63,12 @@ def open_incident() -> Response:
     return response
 
 
-@blueprint.get("/incidents/<int:number>")
+@blueprint.get("/incidents/<number:number>")
 def show_incident(number: int) -> Response:
     return jsonify(incident_detail_json(services().incidents.detail(number)))
 
 
-@blueprint.post("/incidents/<int:number>/<action>")
+@blueprint.post("/incidents/<number:number>/<action>")
 def incident_action(number: int, action: str) -> Response:
     try:
         chosen = IncidentAction(action)
@@ -94,7 +97,10 @@ def _change(body: dict[str, Any]) -> Change:
 def list_notifications() -> Response:
     """Notification rows, e.g. ``?status=failed`` or ``?incident=12``."""
     page = services().notifier.list(
-        args.multi("status"), args.number_arg("incident"), args.paging(), request.args.get("channel")
+        args.choices("status", NotificationStatus),
+        args.number_arg("incident"),
+        args.paging(),
+        args.choices("channel", CHANNELS),
     )
     return jsonify(page_json(page, notification_json))
 
@@ -103,8 +109,6 @@ def list_notifications() -> Response:
 def sla_report() -> Response:
     """Per client and priority: count, median and p90 time to acknowledge and resolve (service
     time), breaches with their incidents. `from` defaults to 30 days before `to` (default now)."""
-    report = services().reports.sla(
-        args.instant_arg("from"), args.instant_arg("to"), request.args.get("client")
-    )
+    report = services().reports.sla(args.instant_arg("from"), args.instant_arg("to"), args.arg("client"))
     rows = [sla_row_json(r) for r in report.rows]
     return jsonify({"from": iso(report.start), "to": iso(report.end), "rows": rows})

@@ -55,7 +55,7 @@ def create_override() -> Response:
         starts_at,
         ends_at,
         args.text(body, "reason"),
-        args.text(body, "author") or ADMIN_ACTOR,
+        args.text(body, "author", longest=200) or ADMIN_ACTOR,
     )
     response = jsonify(override_json(row))
     response.status_code = 201
@@ -67,7 +67,7 @@ def list_overrides() -> Response:
     return jsonify(items=[override_json(r) for r in services().oncall.list_overrides()])
 
 
-@blueprint.delete("/oncall/overrides/<int:override_id>")
+@blueprint.delete("/oncall/overrides/<number:override_id>")
 def cancel_override(override_id: int) -> Response:
     return jsonify(override_json(services().oncall.cancel_override(override_id, ADMIN_ACTOR)))
 

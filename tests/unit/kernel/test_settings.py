@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.errors import ConfigError
-from bridge.settings import Settings, unknown_variables
+from bridge.settings import Settings, redacted, unknown_variables, without_credentials
 
 
 def test_defaults_are_the_embedded_setup() -> None:
@@ -50,3 +50,43 @@ def test_unknown_variables_get_a_did_you_mean() -> None:
     assert unknown_variables(
         {"BRIDGE_DATABSE_URL": "x", "BRIDGE_TEST_DATABASE_URL": "y", "PATH": "/bin"}
     ) == ["unknown setting BRIDGE_DATABSE_URL (did you mean BRIDGE_DATABASE_URL?)"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("https://bridge:s3cret@zabbix.example/zabbix", "'https://bridge:***@zabbix.example/zabbix'"),
+        ("http://am:p@ss:w@rd@am.example:9093", "'http://am:***@am.example:9093'"),
+        ("http://:s3cret@am.example", "'http://:***@am.example'"),
+        ("https://zabbix.example/zabbix", "'https://zabbix.example/zabbix'"),
+        ("http://[::1/x", "(hidden)"),
+        ("plain-token", "(hidden)"),
+    ],
+)
+def test_redacted_masks_the_password_of_a_url(raw: str, shown: str) -> None:
+    assert redacted(raw) == shown
+
+
+def test_debug_loggers_are_names() -> None:
+    settings = Settings.from_env({"BRIDGE_DEBUG_LOGGERS": " urllib3, pyzabbix ,"})
+    assert settings.debug_loggers == ("urllib3", "pyzabbix")
+    with pytest.raises(ConfigError, match="BRIDGE_DEBUG_LOGGERS='url lib': 'url lib' is not a logger name"):
+        Settings.from_env({"BRIDGE_DEBUG_LOGGERS": "url lib"})
+
+
+@pytest.mark.parametrize(
+    ("url", "bare", "credentials"),
+    [
+        (
+            "https://bridge:s%40cret@zabbix.example/zabbix",
+            "https://zabbix.example/zabbix",
+            ("bridge", "s@cret"),
+        ),
+        ("http://am@am.example:9093", "http://am.example:9093", ("am", "")),
+        ("http://am.example:9093/", "http://am.example:9093/", None),
+    ],
+)
+def test_without_credentials_moves_them_out_of_the_url(
+    url: str, bare: str, credentials: tuple[str, str] | None
+) -> None:
+    assert without_credentials(url) == (bare, credentials)

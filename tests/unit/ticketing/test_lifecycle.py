@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.errors import InvalidTransition
-from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus, allowed_actions, next_status
+from bridge.errors import InvalidTransition, PayloadError
+from bridge.ticketing.lifecycle import (
+    Change,
+    IncidentAction,
+    IncidentStatus,
+    allowed_actions,
+    check_request,
+    next_status,
+)
 
 S, A = IncidentStatus, IncidentAction
 
@@ -68,3 +75,9 @@ def test_allowed_actions_follow_the_table() -> None:
 def test_stale_and_cancelled_are_statuses_of_their_own() -> None:
     assert S.STALE.active and not S.STALE.final
     assert S.CANCELLED.final and not S.CANCELLED.active
+
+
+def test_a_comment_without_text_is_a_bad_request_not_a_conflict() -> None:
+    with pytest.raises(PayloadError, match="comment: a comment needs text"):
+        check_request(IncidentAction.COMMENT, "", Change())
+    check_request(IncidentAction.COMMENT, "looking", Change())

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from gunicorn.workers.gthread import ThreadWorker
 
 from tests.conftest import unavailable
 
@@ -101,7 +102,9 @@ def test_the_web_command_names_a_config_and_an_app_factory_that_exist() -> None:
     web = compose()["services"]["web"]["command"]
     assert web[0] == "gunicorn"
     config = importlib.import_module(web[web.index("--config") + 1].removeprefix("python:"))
-    assert config.worker_class == "gthread" and config.timeout > 0
+    worker_module, _, worker_name = config.worker_class.rpartition(".")
+    worker_class = getattr(importlib.import_module(worker_module), worker_name)
+    assert issubclass(worker_class, ThreadWorker) and config.timeout > 0  # gthread, JSON errors
     module, _, factory = web[-1].partition(":")
     assert callable(getattr(importlib.import_module(module), factory.removesuffix("()")))
     dockerfile = (REPO / "Dockerfile").read_text()

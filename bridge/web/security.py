@@ -1,0 +1,58 @@
+"""What every answer tells a browser, and what the pages may link to.
+
+Every response says: do not guess its type (`nosniff`), do not show it in a frame
+(`X-Frame-Options: DENY`, CSP `frame-ancestors 'none'`), send no referrer when following a link
+from it (an incident page's address would reach whatever an alert links to), and a
+Content-Security-Policy that lets nothing load or run: no script, no form, no base; only the
+page's own inline style, by a nonce drawn for each response. Links from payload URLs
+(Alertmanager's `generatorURL`, Zabbix's `url`) are links only when they are http(s) URLs
+(`is web_link` in templates); anything else (``javascript:...``) shows as text.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from flask import Flask, Response, g
+
+_WEB_LINK = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+
+
+def is_web_link(url: object) -> bool:
+    """`url` is an http or https URL as a browser will read it: no leading blank or control
+    character and none inside (browsers drop tabs and newlines, so "java\\tscript:" is
+    "javascript:")."""
+    return isinstance(url, str) and _WEB_LINK.fullmatch(url) is not None
+
+
+def csp_nonce() -> str:
+    """The nonce of this response's inline style (drawn on first use)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
+def content_security_policy() -> str:
+    """Nothing loads, runs or submits; a page's inline style comes in by its nonce."""
+    style = f"'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'none'"
+    return (
+        f"default-src 'none'; style-src {style}; img-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def install(app: Flask) -> None:
+    """The headers on every response of `app`, and `web_link` / `csp_nonce()` in its templates."""
+    app.jinja_env.tests["web_link"] = is_web_link
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.after_request(_headers)
+
+
+def _headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
