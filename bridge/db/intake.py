@@ -76,11 +76,13 @@ def pending_ids(
     fresh_only_but: int | None = None,
 ) -> list[int]:
     """Ids of deliveries still to process, oldest first: at most `limit` of them and, when
-    `max_alerts` is given, no more alerts than that in all (but always at least one delivery);
+    `max_alerts` is given, no more alerts still to decide than that in all (but always at least
+    one delivery);
     only ids above `after` and, with `upto`, none above `upto`. With `fresh_only_but`, none
     that failed before except that one (failed ones come back through the sweeper, once per
     grace period, not with every job)."""
-    query = select(Intake.id, Intake.alert_count).where(Intake.status == IntakeStatus.PENDING)
+    remaining = Intake.alert_count - Intake.progress  # a delivery decided in slices has fewer left
+    query = select(Intake.id, remaining).where(Intake.status == IntakeStatus.PENDING)
     if after:
         query = query.where(Intake.id > after)
     if upto is not None:
