@@ -100,6 +100,34 @@ def pending_ids(
     return ids
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the intake log: deliveries still to process, and those parked as failed."""
+
+    pending: int
+    parked: int
+    oldest_pending_at: datetime | None
+
+    def oldest_pending_seconds(self, now: datetime) -> float:
+        """How long the oldest pending delivery has waited (0 when none waits)."""
+        if self.oldest_pending_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_pending_at).total_seconds())
+
+
+def backlog(session: Session) -> Backlog:
+    """Counts of the small states only, each through its partial index (counting every done
+    delivery would scan the whole log); the oldest pending one through the pending index."""
+    pending, parked = (
+        session.scalar(select(func.count()).select_from(Intake).where(Intake.status == state)) or 0
+        for state in (IntakeStatus.PENDING, IntakeStatus.FAILED)
+    )
+    oldest = session.scalar(
+        select(Intake.received_at).where(Intake.status == IntakeStatus.PENDING).order_by(Intake.id).limit(1)
+    )
+    return Backlog(pending, parked, oldest)
+
+
 def latest_pending_id(session: Session) -> int | None:
     return session.scalar(select(func.max(Intake.id)).where(Intake.status == IntakeStatus.PENDING))
 

@@ -116,6 +116,12 @@ class Intake(Base):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        Index(
+            "ix_intake_failed",
+            "id",
+            sqlite_where=text("status = 'failed'"),
+            postgresql_where=text("status = 'failed'"),
+        ),
         Index("ix_intake_received_at", "received_at"),
     )
 

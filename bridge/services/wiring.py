@@ -170,7 +170,7 @@ class Services:
     @cached_property
     def metrics(self) -> Metrics:
         metrics = Metrics(CollectorRegistry())
-        metrics.database = DatabaseCollector(self.sessions)
+        metrics.database = DatabaseCollector(self.sessions, self.clock)
         metrics.registry.register(metrics.database)
         return metrics
 
