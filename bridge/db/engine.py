@@ -7,7 +7,7 @@ instead of failing half-way; a session that only reads (its transaction begun by
 use) starts with a plain `BEGIN`: a snapshot that WAL lets it read beside the writer, never
 waiting for it (a webhook's token check, an API read, /metrics, /readyz during a long storm).
 
-Writing threads of one process take turns through `_ProcessWriteLock` before asking SQLite, first
+Writing threads of one process take turns through `WriteTurn` before asking SQLite, first
 come first served: SQLite's own busy handler sleeps with backoff, and under a storm some webhook
 would sleep past its timeout (measured with bench/intake.py: 503s and a 9.5 s p99 without it),
 and a plain lock lets the worker take it back slice after slice while webhooks wait. A writer that
@@ -58,7 +58,7 @@ def create_db_engine(
     )
 
 
-class _ProcessWriteLock:
+class WriteTurn:
     """One SQLite write transaction at a time per process, handed over in the order asked for.
 
     Taken when a writing transaction sends its first statement, given back when its connection
@@ -94,6 +94,12 @@ class _ProcessWriteLock:
         waited = f"waited {self.timeout:g}s for this process's turn"
         raise sqlite3.OperationalError(f"database is locked ({waited})")
 
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for their turn."""
+        with self._mutex:
+            return len(self._waiting)
+
     def give_back(self) -> None:
         with self._mutex:
             if self._owner != threading.get_ident():
@@ -107,7 +113,7 @@ class _ProcessWriteLock:
 
 
 def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) -> None:
-    turn = _ProcessWriteLock(busy_ms / 1000)
+    turn = WriteTurn(busy_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

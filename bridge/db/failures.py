@@ -110,8 +110,9 @@ def _state(orig: BaseException | None) -> str | None:
 
 
 def describe(exc: BaseException) -> str:
-    """A short, one-line account of `exc` for an intake row or a log line: the driver's message
-    without the statement and its parameters (which would carry the whole delivery)."""
+    """A short account of `exc` for an intake row or a log line: the driver's message and its
+    detail, without the statement and its parameters (which would carry the whole delivery)."""
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
-    return f"{orig.__class__.__name__}: {first}"[:500] if first else orig.__class__.__name__
+    lines = [line.strip() for line in str(orig).strip().splitlines()]
+    said = [lines[0], *(line for line in lines[1:] if line.startswith("DETAIL:"))] if lines else []
+    return f"{orig.__class__.__name__}: {' '.join(said)}"[:500] if said else orig.__class__.__name__
