@@ -103,6 +103,7 @@ class Pipeline:
         on_outcomes: Callable[[Counter[Outcome]], None] | None = None,
         hooks: IncidentHooks | None = None,
         ack_from_source: bool = True,
+        slice_seconds: float = SLICE_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.rules = rules
@@ -110,6 +111,7 @@ class Pipeline:
         self.on_outcomes = on_outcomes
         self.hooks = hooks
         self.ack_from_source = ack_from_source
+        self.slice_seconds = slice_seconds
         self._parsed: dict[int, Delivery] = {}  # large deliveries between their slices
         self._parsed_lock = threading.Lock()
 
@@ -207,7 +209,7 @@ class Pipeline:
                         decision = batch.decide(alert, row.received_at)
                         result.outcomes[decision.outcome] += 1
                         decided += 1
-                        if perf_counter() - started > SLICE_SECONDS:
+                        if perf_counter() - started > self.slice_seconds:
                             break
                     result.alerts += decided
                     row.progress += decided
@@ -218,7 +220,7 @@ class Pipeline:
                         result.deliveries += 1
                     else:
                         result.sliced += 1
-                    if perf_counter() - started > SLICE_SECONDS:
+                    if perf_counter() - started > self.slice_seconds:
                         break  # the rest of the batch waits for the next transaction
                 store.finish()
         self._forget_parsed(row.id for row in rows if row.status != IntakeStatus.PENDING)
