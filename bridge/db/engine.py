@@ -139,7 +139,9 @@ def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) ->
         connection: Any, cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
     ) -> tuple[str, Any]:
         if connection.info.pop(_BEGIN_DUE, False):
-            if read_only or connection.info.pop(_READ_ONLY, False):
+            if read_only:
+                cursor.execute("BEGIN")  # a snapshot; PRAGMA query_only refuses any write
+            elif connection.info.pop(_READ_ONLY, False):
                 cursor.execute("BEGIN")  # a snapshot: blocks no writer, waits for none
                 connection.info[_READING] = True
             else:
