@@ -17,7 +17,8 @@ uses what the driver says, not the error's Python class alone:
 - CONFLICT: a collision with a concurrent transaction (serialization failure, deadlock, a unique
   key another worker just took): retry at once; one that persists is the data's.
 - REFUSED: the database refuses this data: DataError (NUL in text, a value too long, a number
-  out of range), other integrity violations, a statement it cannot run for these values.
+  out of range), other integrity violations, a statement it cannot run for these values, a
+  string the driver cannot encode (a lone surrogate).
 - ERROR: not a database error at all: content or a bug that the delivery triggers.
 """
 
@@ -64,6 +65,8 @@ def classify(exc: BaseException) -> Failure:
     """What `exc`, raised by a database call (or by anything done in its transaction), means."""
     if isinstance(exc, PoolTimeout | DisconnectionError):
         return Failure.UNAVAILABLE
+    if isinstance(exc, UnicodeError):
+        return Failure.REFUSED  # a string no database encoding takes (a lone surrogate)
     if not isinstance(exc, DBAPIError):
         return Failure.ERROR
     if exc.connection_invalidated:

@@ -110,30 +110,33 @@ def test_a_poison_delivery_is_bisected_out_parked_with_its_error_and_reported(
     assert api.alertmanager(notification("Before")).status_code == 202
     store_directly(runtime, "nul", notification("HasNul", team="a\u0000b"))
     store_directly(runtime, "refused", notification("Refused"))
+    store_directly(runtime, "surrogate", notification("HasSurrogate", team="a\ud800b"))
     for n in range(5):
         assert api.alertmanager(notification(f"After{n}")).status_code == 202
 
-    api.drain()  # one batch of eight, two of them poison: no exception, nothing left pending
+    api.drain()  # one batch of nine, three of them poison: no exception, nothing left pending
 
     rows = intake(runtime)
-    assert [(status, attempts) for status, attempts, _ in rows] == [("done", 0)] + [("failed", 1)] * 2 + [
+    assert [(status, attempts) for status, attempts, _ in rows] == [("done", 0)] + [("failed", 1)] * 3 + [
         ("done", 0)
     ] * 5
-    nul_error, refused_error = rows[1][2], rows[2][2]
+    nul_error, refused_error, surrogate_error = rows[1][2], rows[2][2], rows[3][2]
     # Refused by PostgreSQL ("\u0000 cannot be converted to text"), or by the parser once the
     # door looks for NUL itself ("contains a NUL character (\u0000)"): parked either way.
     assert nul_error is not None and "\\u0000" in nul_error, nul_error
     assert refused_error == "StringDataRightTruncation: value too long for type character varying(200)"
+    # The driver cannot encode it ("surrogates not allowed"), or the door's JSON reader refuses it.
+    assert surrogate_error is not None and "surrogate" in surrogate_error, surrogate_error
     assert {"Before", *(f"After{n}" for n in range(5))} <= {t.split(" ")[0] for t in incident_titles(api)}
 
     ready = client.get("/readyz")
     body = ready.get_json()
     assert ready.status_code == 200  # webhooks are still stored: degraded, not out of the balancer
     assert body["status"] == "degraded" and body["degraded"] == ["deliveries"]
-    assert body["checks"]["deliveries"].startswith("degraded: 2 parked as failed")
-    assert body["deliveries"] == {"pending": 0, "parked": 2, "oldest_pending_seconds": 0.0}
+    assert body["checks"]["deliveries"].startswith("degraded: 3 parked as failed")
+    assert body["deliveries"] == {"pending": 0, "parked": 3, "oldest_pending_seconds": 0.0}
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'bridge_intake{status="failed"} 2.0' in metrics
+    assert 'bridge_intake{status="failed"} 3.0' in metrics
     assert 'bridge_intake{status="pending"} 0.0' in metrics
     assert "bridge_intake_oldest_pending_seconds 0.0" in metrics
 

@@ -148,9 +148,9 @@ def test_an_invalidated_connection_is_unavailable_whatever_its_class() -> None:
     assert classify(error) is Failure.UNAVAILABLE
 
 
-def test_no_connection_to_be_had_is_unavailable_and_anything_else_is_not_the_databases() -> None:
+def test_no_connection_is_unavailable_an_unencodable_string_refused_anything_else_not_the_databases() -> None:
     assert classify(PoolTimeout("QueuePool limit of size 10 overflow 10 reached")) is Failure.UNAVAILABLE
-    assert classify(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")) is Failure.ERROR
+    assert classify(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")) is Failure.REFUSED
     assert classify(RuntimeError("a bug")) is Failure.ERROR
 
 
