@@ -82,6 +82,9 @@ class BatchResult:
     failed: int = 0
     sliced: int = 0
     """Deliveries decided in part (a slice of a large one): still pending, for the next batch."""
+    left: int = 0
+    """Deliveries of the batch left pending for the next transaction (decided in part, or not
+    reached before the slice's time or room ran out)."""
     outcomes: Counter[Outcome] = field(default_factory=Counter)
 
     def merge(self, other: BatchResult) -> None:
@@ -89,6 +92,7 @@ class BatchResult:
         self.alerts += other.alerts
         self.failed += other.failed
         self.sliced += other.sliced
+        self.left += other.left
         self.outcomes.update(other.outcomes)
 
     @property
@@ -150,7 +154,7 @@ class Pipeline:
                 return total
             result = self.process(ids)
             total.merge(result)
-            if not result.sliced:  # a delivery decided in part is still pending: ask again from here
+            if not result.left:  # some left pending for the next transaction: ask again from here
                 after = ids[-1]
 
     def process(self, ids: list[int], max_alerts: int = BATCH_ALERTS) -> BatchResult:
@@ -199,8 +203,11 @@ class Pipeline:
                     result.failed += 1
                     result.deliveries += 1
                     continue
-                if delivery is None or room <= 0:
-                    continue  # changed since it was read (another worker), or for the next batch
+                if delivery is None:
+                    continue  # changed since it was read: another worker took it
+                if room <= 0:
+                    result.left += 1  # for the next transaction
+                    continue
                 chosen = delivery.alerts[row.progress : row.progress + room]
                 room -= len(chosen)
                 work.append((row, chosen, len(delivery.alerts)))
@@ -211,7 +218,7 @@ class Pipeline:
                 store.preload_groups(self._likely_groups(store, all_alerts))
                 batch = Batch(store, engine, self.clock.now())
                 started = perf_counter()
-                for row, chosen, total in work:
+                for reached, (row, chosen, total) in enumerate(work, 1):
                     decided = 0
                     for alert in chosen:
                         decision = batch.decide(alert, row.received_at)
@@ -228,8 +235,10 @@ class Pipeline:
                         result.deliveries += 1
                     else:
                         result.sliced += 1
+                        result.left += 1
                     if perf_counter() - started > budget:
-                        break  # the rest of the batch waits for the next transaction
+                        result.left += len(work) - reached  # the rest waits for the next transaction
+                        break
                 store.finish()
         self._forget_parsed(row.id for row in rows if row.status != IntakeStatus.PENDING)
         if self.on_outcomes is not None:

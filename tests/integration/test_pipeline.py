@@ -586,3 +586,26 @@ def test_a_slice_ends_when_its_time_is_up_after_one_alert_at_least(database_url:
         assert len(harness.incidents()) == 5
     finally:
         harness.close()
+
+
+def test_a_queued_job_decides_a_large_delivery_slice_after_slice_and_what_follows_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    harness = Harness(database_url, write_rules(tmp_path / "rules"))
+    harness.pipeline.slice_seconds = 0.0  # one alert per transaction: the job must go on regardless
+    try:
+        deliveries = large_deliveries(harness.clock.now())
+        for source, raw, received_at in deliveries:
+            stored = store_delivery(
+                harness.sessions, parse_delivery(source, raw, received_at), raw, received_at
+            )
+        assert stored.intake_id is not None
+        result = harness.pipeline.process_through(stored.intake_id)  # the job of the last one
+        assert (result.deliveries, result.alerts, result.sliced) == (2, 280, 278)
+        with harness.sessions() as session:
+            assert [(r.status, r.progress) for r in session.scalars(select(Intake).order_by(Intake.id))] == [
+                ("done", 250),
+                ("done", 30),
+            ]
+    finally:
+        harness.close()
