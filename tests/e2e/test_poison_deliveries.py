@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -194,5 +195,32 @@ def test_a_locked_sqlite_database_is_busy_not_poison(
             blocker.execute("ROLLBACK")
             blocker.close()
         assert api.drain() == 2
+    finally:
+        runtime.close()
+
+
+def test_a_delivery_pending_for_over_five_minutes_makes_readyz_degraded(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    runtime = build_runtime(make_settings(database_url, write_rules(tmp_path / "rules")), clock)
+    try:
+        client = create_app(runtime=runtime).test_client()
+        api = Api(client, runtime)
+        assert api.alertmanager(notification("Waiting")).status_code == 202  # no worker runs here
+        clock.advance(timedelta(minutes=5))
+        ready = client.get("/readyz").get_json()
+        assert (ready["status"], ready["deliveries"]) == (
+            "ready",  # five minutes is the limit, not yet past it
+            {"pending": 1, "parked": 0, "oldest_pending_seconds": 300.0},
+        )
+        clock.advance(timedelta(seconds=61))
+        answer = client.get("/readyz")
+        ready = answer.get_json()
+        assert answer.status_code == 200
+        assert ready["status"] == "degraded"
+        assert ready["checks"] == {"database": "ok", "deliveries": "degraded: oldest pending for 361s"}
+        assert "bridge_intake_oldest_pending_seconds 361.0" in client.get("/metrics").get_data(as_text=True)
+        api.drain()
+        assert client.get("/readyz").get_json()["status"] == "ready"
     finally:
         runtime.close()
