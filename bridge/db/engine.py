@@ -32,6 +32,8 @@ _READ_ONLY = "bridge_reads_only"
 """connection.info key: the transaction belongs to a session that only reads."""
 _READING = "bridge_reading"
 """connection.info key: the transaction began as a snapshot, without the write lock."""
+_HOLDS_TURN = "bridge_holds_turn"
+"""connection.info key: this connection took the process's write turn and gives it back."""
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
@@ -61,9 +63,10 @@ def create_db_engine(
 class WriteTurn:
     """One SQLite write transaction at a time per process, handed over in the order asked for.
 
-    Taken when a writing transaction sends its first statement, given back when its connection
-    returns to the pool (after the commit or rollback). Re-entrant for a thread that begins again
-    before giving back. A thread that waits longer than `timeout` gets "database is locked".
+    Taken when a writing transaction sends its first statement, given back when that connection
+    returns to the pool (after the commit or rollback; a read-only connection of the same thread
+    returning gives nothing back). Re-entrant for a thread that begins again before giving back.
+    A thread that waits longer than `timeout` gets "database is locked".
     """
 
     def __init__(self, timeout: float) -> None:
@@ -101,8 +104,13 @@ class WriteTurn:
             return len(self._waiting)
 
     def give_back(self) -> None:
+        """Give one turn taken back: by the connection that took it, returning to the pool (from
+        whichever thread returns it)."""
         with self._mutex:
-            if self._owner != threading.get_ident():
+            if self._owner is None:
+                return
+            self._depth -= 1
+            if self._depth > 0:
                 return
             if self._waiting:
                 owner, handed = self._waiting.popleft()
@@ -151,14 +159,16 @@ def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) ->
                 except Exception:
                     turn.give_back()
                     raise
+                connection.info[_HOLDS_TURN] = True
         if connection.info.get(_READING) and statement.lstrip().upper().startswith(_WRITES):
             # It would write without its turn and could fail half-way: a bug, not a busy database.
             raise sqlite3.ProgrammingError("a session that only reads cannot write: use session.begin()")
         return statement, parameters
 
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, _record: Any) -> None:
-        turn.give_back()
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_HOLDS_TURN, False):  # kept even when the connection was invalidated
+            turn.give_back()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -191,3 +191,32 @@ def test_a_writer_whose_wait_runs_out_leaves_the_queue() -> None:
     turn.give_back()
     turn.take()  # free again, at once
     turn.give_back()
+
+
+def test_a_read_inside_a_write_transaction_does_not_give_the_turn_away(sqlite_url: str) -> None:
+    engine = create_db_engine(sqlite_url, timeout=0.3)
+    sessions = make_session_factory(engine)
+    errors: list[str] = []
+
+    def another_writer() -> None:
+        try:
+            with sessions() as session, session.begin():
+                session.execute(text("UPDATE intake SET attempts = 0"))
+        except OperationalError as exc:
+            errors.append(str(exc.orig))
+
+    try:
+        with sessions() as writer, writer.begin():
+            writer.execute(text("UPDATE intake SET attempts = attempts WHERE id < 0"))
+            with sessions() as reader:  # a hook reading something, say; its connection goes back
+                reader.scalar(select(func.count()).select_from(Intake))
+            thread = threading.Thread(target=another_writer)
+            thread.start()
+            thread.join(10)
+        # It waited for this process's turn, which the writer still had (not for SQLite's lock,
+        # which it would have been left to fight for had the reader given the turn away).
+        assert errors == ["database is locked (waited 0.3s for this process's turn)"]
+        another_writer()  # and the turn is free once the writer is done
+        assert errors == ["database is locked (waited 0.3s for this process's turn)"]
+    finally:
+        engine.dispose()
