@@ -123,9 +123,7 @@ def main() -> None:
             pipeline = Pipeline(sessions, LiveRules(REPO / "rules"), clock, hooks=hooks)
             started = time.perf_counter()
             alerts = 0
-            while result := pipeline.process_pending(limit=20):
-                if not result.deliveries:
-                    break
+            while (result := pipeline.process_pending(limit=20)).progressed:  # a slice counts too
                 alerts += result.alerts
             elapsed = time.perf_counter() - started
             rates.append(alerts / elapsed)

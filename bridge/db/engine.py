@@ -1,21 +1,40 @@
 """Database engine and sessions.
 
 One pooled engine per process. On SQLite (the embedded default) every connection uses WAL with
-full fsync, so an acknowledged write survives a crash, and `BEGIN IMMEDIATE`, so that the worker's
-read-then-write transactions wait for the lock instead of failing half-way. Threads of one
-process take turns through `_ProcessWriteLock` before asking SQLite: SQLite's own busy handler
-sleeps with backoff, and under a storm some webhook would sleep past its timeout (measured with
-bench/intake.py: 503s and a 9.5 s p99 without it).
+full fsync, so an acknowledged write survives a crash. A session that writes (`session.begin()`)
+starts with `BEGIN IMMEDIATE`, so that the worker's read-then-write transactions wait for the lock
+instead of failing half-way; a session that only reads (its transaction begun by itself on first
+use) starts with a plain `BEGIN`: a snapshot that WAL lets it read beside the writer, never
+waiting for it (a webhook's token check, an API read, /metrics, /readyz during a long storm).
+
+Writing threads of one process take turns through `WriteTurn` before asking SQLite, first
+come first served: SQLite's own busy handler sleeps with backoff, and under a storm some webhook
+would sleep past its timeout (measured with bench/intake.py: 503s and a 9.5 s p99 without it),
+and a plain lock lets the worker take it back slice after slice while webhooks wait. A writer that
+does not get its turn in time gets an `OperationalError` ("database is locked"), which the web
+tier answers with 503 and Retry-After.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import deque
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.session import SessionTransactionOrigin
+
+_BEGIN_DUE = "bridge_begin_due"
+"""connection.info key: a transaction was begun and its BEGIN is still to be sent (SQLite)."""
+_READ_ONLY = "bridge_reads_only"
+"""connection.info key: the transaction belongs to a session that only reads."""
+_READING = "bridge_reading"
+"""connection.info key: the transaction began as a snapshot, without the write lock."""
+_HOLDS_TURN = "bridge_holds_turn"
+"""connection.info key: this connection took the process's write turn and gives it back."""
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 def create_db_engine(
@@ -41,42 +60,72 @@ def create_db_engine(
     )
 
 
-class _ProcessWriteLock:
-    """One SQLite transaction at a time per process, handed over in turn.
+class WriteTurn:
+    """One SQLite write transaction at a time per process, handed over in the order asked for.
 
-    Taken when a transaction begins, given back when its connection returns to the pool (after
-    the commit or rollback). Re-entrant for a thread that begins again before giving back.
+    Taken when a writing transaction sends its first statement, given back when that connection
+    returns to the pool (after the commit or rollback; a read-only connection of the same thread
+    returning gives nothing back). Re-entrant for a thread that begins again before giving back.
+    A thread that waits longer than `timeout` gets "database is locked".
     """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._lock = threading.Lock()
+        self._mutex = threading.Lock()
         self._owner: int | None = None
         self._depth = 0
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
 
     def take(self) -> None:
         me = threading.get_ident()
-        if self._owner == me:
-            self._depth += 1
-            return
-        if not self._lock.acquire(timeout=self.timeout):
-            raise sqlite3.OperationalError(
-                f"database is locked (waited {self.timeout:g}s for this process's turn)"
-            )
-        self._owner, self._depth = me, 1
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None and not self._waiting:
+                self._owner, self._depth = me, 1
+                return
+            handed = threading.Lock()
+            handed.acquire()
+            self._waiting.append((me, handed))
+        if handed.acquire(timeout=self.timeout):
+            return  # give_back made us the owner
+        with self._mutex:
+            if self._owner == me:
+                return  # handed over just as the wait ran out
+            self._waiting.remove((me, handed))
+        waited = f"waited {self.timeout:g}s for this process's turn"
+        raise sqlite3.OperationalError(f"database is locked ({waited})")
+
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for their turn."""
+        with self._mutex:
+            return len(self._waiting)
 
     def give_back(self) -> None:
-        if self._owner == threading.get_ident():
-            self._owner, self._depth = None, 0
-            self._lock.release()
+        """Give one turn taken back: by the connection that took it, returning to the pool (from
+        whichever thread returns it)."""
+        with self._mutex:
+            if self._owner is None:
+                return
+            self._depth -= 1
+            if self._depth > 0:
+                return
+            if self._waiting:
+                owner, handed = self._waiting.popleft()
+                self._owner, self._depth = owner, 1
+                handed.release()
+            else:
+                self._owner, self._depth = None, 0
 
 
 def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) -> None:
-    turn = _ProcessWriteLock(busy_ms / 1000)
+    turn = WriteTurn(busy_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event below issue BEGIN
+        dbapi_connection.isolation_level = None  # bridge sends BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
@@ -86,27 +135,51 @@ def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) ->
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
-    if read_only:  # a deferred BEGIN reads a snapshot and blocks no writer, in this process or others
-
-        @event.listens_for(engine, "begin")
-        def _on_begin_reading(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
-
-        return
-
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        turn.take()
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except Exception:
-            turn.give_back()
-            raise
+        # Sent with the first statement: by then a session has said whether it only reads.
+        connection.info[_BEGIN_DUE] = True
+        connection.info.pop(_READ_ONLY, None)
+        connection.info.pop(_READING, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(
+        connection: Any, cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> tuple[str, Any]:
+        if connection.info.pop(_BEGIN_DUE, False):
+            if read_only:
+                cursor.execute("BEGIN")  # a snapshot; PRAGMA query_only refuses any write
+            elif connection.info.pop(_READ_ONLY, False):
+                cursor.execute("BEGIN")  # a snapshot: blocks no writer, waits for none
+                connection.info[_READING] = True
+            else:
+                turn.take()  # raises "database is locked" when the turn does not come in time
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                except Exception:
+                    turn.give_back()
+                    raise
+                connection.info[_HOLDS_TURN] = True
+        if connection.info.get(_READING) and statement.lstrip().upper().startswith(_WRITES):
+            # It would write without its turn and could fail half-way: a bug, not a busy database.
+            raise sqlite3.ProgrammingError("a session that only reads cannot write: use session.begin()")
+        return statement, parameters
 
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, _record: Any) -> None:
-        turn.give_back()
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_HOLDS_TURN, False):  # kept even when the connection was invalidated
+            turn.give_back()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions on `engine`. On SQLite a session used without `session.begin()` only reads: its
+    transaction is a snapshot that never waits for a writer (and must not write)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(factory, "after_begin")
+        def _reading(_session: Session, transaction: SessionTransaction, connection: Any) -> None:
+            if transaction.origin is SessionTransactionOrigin.AUTOBEGIN:
+                connection.info[_READ_ONLY] = True
+
+    return factory

@@ -76,11 +76,13 @@ def pending_ids(
     fresh_only_but: int | None = None,
 ) -> list[int]:
     """Ids of deliveries still to process, oldest first: at most `limit` of them and, when
-    `max_alerts` is given, no more alerts than that in all (but always at least one delivery);
+    `max_alerts` is given, no more alerts still to decide than that in all (but always at least
+    one delivery);
     only ids above `after` and, with `upto`, none above `upto`. With `fresh_only_but`, none
     that failed before except that one (failed ones come back through the sweeper, once per
     grace period, not with every job)."""
-    query = select(Intake.id, Intake.alert_count).where(Intake.status == IntakeStatus.PENDING)
+    remaining = Intake.alert_count - Intake.progress  # a delivery decided in slices has fewer left
+    query = select(Intake.id, remaining).where(Intake.status == IntakeStatus.PENDING)
     if after:
         query = query.where(Intake.id > after)
     if upto is not None:
@@ -96,6 +98,34 @@ def pending_ids(
         ids.append(intake_id)
         alerts += count
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the intake log: deliveries still to process, and those parked as failed."""
+
+    pending: int
+    parked: int
+    oldest_pending_at: datetime | None
+
+    def oldest_pending_seconds(self, now: datetime) -> float:
+        """How long the oldest pending delivery has waited (0 when none waits)."""
+        if self.oldest_pending_at is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_pending_at).total_seconds())
+
+
+def backlog(session: Session) -> Backlog:
+    """Counts of the small states only, each through its partial index (counting every done
+    delivery would scan the whole log); the oldest pending one through the pending index."""
+    pending, parked = (
+        session.scalar(select(func.count()).select_from(Intake).where(Intake.status == state)) or 0
+        for state in (IntakeStatus.PENDING, IntakeStatus.FAILED)
+    )
+    oldest = session.scalar(
+        select(Intake.received_at).where(Intake.status == IntakeStatus.PENDING).order_by(Intake.id).limit(1)
+    )
+    return Backlog(pending, parked, oldest)
 
 
 def latest_pending_id(session: Session) -> int | None:

@@ -116,6 +116,12 @@ class Intake(Base):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        Index(
+            "ix_intake_failed",
+            "id",
+            sqlite_where=text("status = 'failed'"),
+            postgresql_where=text("status = 'failed'"),
+        ),
         Index("ix_intake_received_at", "received_at"),
     )
 
@@ -128,6 +134,8 @@ class Intake(Base):
     host_shard: Mapped[int | None] = mapped_column(Integer)  # Delivery.host_shard; NULL: several hosts
     status: Mapped[IntakeStatus] = mapped_column(text_enum(IntakeStatus, 10), default=IntakeStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Alerts of it already decided: a large delivery is decided in slices, one transaction each."""
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
     requeued_at: Mapped[datetime | None]  # when the sweeper last took it up (production mode)

@@ -19,11 +19,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
 from bridge.db import timers
+from bridge.db.failures import classify
 from bridge.db.models import Timer
 
 log = logging.getLogger(__name__)
@@ -104,9 +104,10 @@ class TimerDispatcher:
                     continue  # keep one subject's timers in due order: skip the rest of it this call
                 try:
                     result = self._handlers[kind](subject, now)
-                except DBAPIError:
-                    raise  # the database itself is unwell: the caller backs off and ticks again
-                except Exception:
+                except Exception as exc:
+                    if classify(exc).waits:
+                        raise  # the database itself is unwell: the caller backs off and ticks again
+                    # Its data or a bug (a DataError included): the other timers fire regardless.
                     log.exception("timer %s %r failed; it stays due and fires on a later tick", kind, subject)
                     busy.add(subject)
                     continue

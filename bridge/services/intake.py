@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from time import perf_counter
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Source
 from bridge.clock import Clock
-from bridge.db.intake import Stored, retry_failed, store_delivery
+from bridge.db.intake import Stored, backlog, retry_failed, store_delivery
 from bridge.db.models import AlertRow, Intake
 from bridge.db.queries import Page, Paging, paged
 from bridge.services.handoff import Handoff
@@ -24,6 +25,11 @@ from bridge.settings import Settings
 from bridge.sources import parse_delivery
 
 log = logging.getLogger(__name__)
+
+STUCK_AFTER = timedelta(minutes=5)
+"""A delivery pending for longer than this means processing is stuck (a worker down, a database
+refusing writes): /readyz says `degraded`. Five minutes: a 10,000-alert storm on SQLite is
+decided in well under a minute, and Alertmanager's own group_interval is 5 minutes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,26 @@ class Retried:
 
     ids: list[int]
     handed_over: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHealth:
+    """What /readyz tells about processing: deliveries waiting, parked, and for how long."""
+
+    pending: int
+    parked: int
+    oldest_pending_seconds: float
+
+    @property
+    def problem(self) -> str | None:
+        """Why processing is degraded, or None. Degraded, not down: webhooks are still stored
+        durably, so the web tier must stay in its load balancer; alert on the metrics instead."""
+        reasons = []
+        if self.parked:
+            reasons.append(f"{self.parked} parked as failed (GET /api/intake?status=failed)")
+        if self.oldest_pending_seconds > STUCK_AFTER.total_seconds():
+            reasons.append(f"oldest pending for {self.oldest_pending_seconds:.0f}s")
+        return "degraded: " + "; ".join(reasons) if reasons else None
 
 
 class IntakeService:
@@ -96,6 +122,14 @@ class IntakeService:
         if retried:
             log.info("%s put %d parked deliveries back to pending", actor, len(retried))
         return Retried(retried, bool(retried) and self.handoff.deliveries(retried))
+
+    def health(self) -> DeliveryHealth:
+        """Deliveries pending and parked, and the oldest pending one's age (for /readyz)."""
+        with self.sessions() as session:
+            waiting = backlog(session)
+        return DeliveryHealth(
+            waiting.pending, waiting.parked, waiting.oldest_pending_seconds(self.clock.now())
+        )
 
     def list(self, statuses: Sequence[str], paging: Paging) -> Page[Intake]:
         """Deliveries, newest first (e.g. the `failed` ones parked after repeated failures)."""

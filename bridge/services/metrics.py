@@ -16,7 +16,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.db.models import Incident, Intake, IntakeStatus, Notification, NotificationStatus
+from bridge.clock import Clock
+from bridge.db.intake import backlog
+from bridge.db.models import Incident, Notification, NotificationStatus
 from bridge.dedup.state import Outcome
 
 
@@ -72,14 +74,20 @@ class Metrics:
 class DatabaseCollector(Collector):
     """Gauges read from the database at scrape time."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self.sessions = sessions
+        self.clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         intake = GaugeMetricFamily(
             "bridge_intake",
-            "Deliveries waiting in the intake log (pending) or parked (failed).",
+            "Deliveries waiting in the intake log (pending) or parked after failing (failed).",
             labels=["status"],
+        )
+        oldest = GaugeMetricFamily(
+            "bridge_intake_oldest_pending_seconds",
+            "How long the oldest pending delivery has waited (0 when none waits): "
+            "growing past a few minutes means processing is stuck.",
         )
         incidents = GaugeMetricFamily("bridge_incidents", "Incidents by status.", labels=["status"])
         notifications = GaugeMetricFamily(
@@ -88,19 +96,20 @@ class DatabaseCollector(Collector):
             labels=["status"],
         )
         with self.sessions() as session:
-            # Only the small states: counting every processed delivery would scan the whole log.
-            for state in (IntakeStatus.PENDING, IntakeStatus.FAILED):
-                count = session.scalar(select(func.count()).select_from(Intake).where(Intake.status == state))
-                intake.add_metric([state.value], count or 0)
+            waiting = backlog(session)
+            intake.add_metric(["pending"], waiting.pending)
+            intake.add_metric(["failed"], waiting.parked)
+            oldest.add_metric([], waiting.oldest_pending_seconds(self.clock.now()))
             for status, count in session.execute(
                 select(Incident.status, func.count()).group_by(Incident.status)
             ):
                 incidents.add_metric([status], count)
-            for waiting in (NotificationStatus.PENDING, NotificationStatus.FAILED):
-                count = session.scalar(
-                    select(func.count()).select_from(Notification).where(Notification.status == waiting)
+            for state in (NotificationStatus.PENDING, NotificationStatus.FAILED):
+                waiting_notifications = session.scalar(
+                    select(func.count()).select_from(Notification).where(Notification.status == state)
                 )
-                notifications.add_metric([waiting.value], count or 0)
+                notifications.add_metric([state.value], waiting_notifications or 0)
         yield intake
+        yield oldest
         yield incidents
         yield notifications

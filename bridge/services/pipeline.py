@@ -1,29 +1,42 @@
 """Intake rows -> alerts -> engine decisions -> ticketing. Orchestration only.
 
-A batch of pending deliveries is processed in one transaction: their alerts in arrival order,
-each decided by the engine with `now` = when the delivery was received (so a backlog is judged
-as it would have been in time), then the rows are marked done in the same commit. Either all of
-it happens or none does: a crash mid-batch leaves the rows pending for the next attempt.
-A delivery that keeps failing is parked as `failed` with its error, never dropped silently.
+Pending deliveries are processed in batches, one transaction each: their alerts in arrival
+order, each decided by the engine with `now` = when the delivery was received (so a backlog is
+judged as it would have been in time), then the rows are marked done in the same commit. Either
+all of it happens or none does: a crash mid-batch leaves the rows pending for the next attempt.
+
+A transaction is kept short (BATCH_ALERTS alerts, SLICE_SECONDS of deciding): on SQLite every
+webhook and action waits for the one write lock while it runs. A delivery larger than that (a
+10,000-alert Alertmanager group) is decided in slices, its `progress` (alerts decided) committed
+with each slice's decisions, so a crash resumes where the last slice ended.
+
+When a batch fails, what failed decides what happens (`bridge.db.failures`): a database that is
+unavailable or busy leaves everything pending and the error goes to the caller, who retries
+later; anything else is the data's (or a bug it triggers), so the batch is bisected until the
+delivery that fails alone is found, and the others go through. A delivery the database refuses
+(a DataError: NUL in text, a value too long) is parked as `failed` with its error at once;
+one failing otherwise is retried and parked after MAX_ATTEMPTS. Never dropped silently.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from time import perf_counter
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Alert, Source, Status
 from bridge.clock import Clock
+from bridge.db.failures import Failure, classify, describe
 from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
 from bridge.db.timers import claim as claim_timer
@@ -36,7 +49,7 @@ from bridge.services.hooks import IncidentHooks
 from bridge.services.live import LiveRules
 from bridge.services.silences import silence_from_row
 from bridge.services.state_store import StateStore
-from bridge.sources import parse_delivery
+from bridge.sources import Delivery, parse_delivery
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +58,18 @@ MAX_ATTEMPTS = 5
 CONFLICT_RETRIES = 5
 """Concurrent workers may collide (a deadlock, two creating one group): the loser retries."""
 BATCH_ALERTS = 500
-"""Alerts per transaction. Bounds how long a batch holds its locks: on SQLite the webhooks wait
-for the one write lock, so a long batch would make them time out instead of answering."""
+"""Alerts per transaction at most. Bounds how long a batch holds its locks: on SQLite the
+webhooks wait for the one write lock, so a long batch would make them time out instead of
+answering."""
+SLICE_SECONDS = {"sqlite": 0.1, "postgresql": 1.0}
+"""Deciding stops after this long and the transaction commits what it decided (at least one
+alert). On SQLite every writer waits for the one write lock meanwhile, and writing the slice
+out takes about as long again: a webhook waits a few tenths of a second at worst, however large
+the delivery (bench/storm.py). On PostgreSQL only the rows of the groups decided are held, so
+slices are longer: fewer commits, more throughput (bench/pipeline.py)."""
+PARSED_KEPT = 20_000
+"""Alerts of parsed deliveries kept between the slices of a batch, at most (parsing the 3 MB
+body of a 10,000-alert delivery takes 0.25 s; keeping it, some 30 MB)."""
 
 T = TypeVar("T")
 
@@ -54,15 +77,28 @@ T = TypeVar("T")
 @dataclass
 class BatchResult:
     deliveries: int = 0
+    """Deliveries finished: decided in full, or failed."""
     alerts: int = 0
     failed: int = 0
+    sliced: int = 0
+    """Deliveries decided in part (a slice of a large one): still pending, for the next batch."""
+    left: int = 0
+    """Deliveries of the batch left pending for the next transaction (decided in part, or not
+    reached before the slice's time or room ran out)."""
     outcomes: Counter[Outcome] = field(default_factory=Counter)
 
     def merge(self, other: BatchResult) -> None:
         self.deliveries += other.deliveries
         self.alerts += other.alerts
         self.failed += other.failed
+        self.sliced += other.sliced
+        self.left += other.left
         self.outcomes.update(other.outcomes)
+
+    @property
+    def progressed(self) -> bool:
+        """Something was done: worth asking for the next batch at once."""
+        return bool(self.deliveries or self.sliced)
 
 
 class Pipeline:
@@ -74,22 +110,29 @@ class Pipeline:
         on_outcomes: Callable[[Counter[Outcome]], None] | None = None,
         hooks: IncidentHooks | None = None,
         ack_from_source: bool = True,
+        slice_seconds: float | None = None,
     ) -> None:
+        """`slice_seconds`: how long a transaction decides at most (default: SLICE_SECONDS of
+        the database's kind)."""
         self.sessions = sessions
         self.rules = rules
         self.clock = clock
         self.on_outcomes = on_outcomes
         self.hooks = hooks
         self.ack_from_source = ack_from_source
+        self.slice_seconds = slice_seconds
+        self._parsed: dict[int, Delivery] = {}  # deliveries parsed and not yet decided in full
+        self._parsed_lock = threading.Lock()
 
     # -- deliveries -----------------------------------------------------------------------------
 
     def process_pending(self, limit: int = 200, max_alerts: int = BATCH_ALERTS) -> BatchResult:
         """Process pending deliveries, oldest first: up to `limit` of them holding at most
-        `max_alerts` alerts (a single delivery larger than that still goes through alone)."""
+        `max_alerts` alerts (a single delivery larger than that is decided in slices: this
+        call decides one slice of it)."""
         with self.sessions() as session:
             ids = pending_ids(session, limit, max_alerts)
-        return self.process(ids) if ids else BatchResult()
+        return self.process(ids, max_alerts) if ids else BatchResult()
 
     def process_through(self, intake_id: int, limit: int = 200) -> BatchResult:
         """What a queued job does: process delivery `intake_id` and every delivery pending when
@@ -109,29 +152,41 @@ class Pipeline:
                 )
             if not ids:
                 return total
-            total.merge(self.process(ids))
-            after = ids[-1]
+            result = self.process(ids)
+            total.merge(result)
+            if not result.left:  # some left pending for the next transaction: ask again from here
+                after = ids[-1]
 
-    def process(self, ids: list[int]) -> BatchResult:
-        """Process these deliveries (those still pending); isolates a delivery that breaks the batch."""
+    def process(self, ids: list[int], max_alerts: int = BATCH_ALERTS) -> BatchResult:
+        """Process these deliveries (those still pending; a large one only a slice of it).
+
+        Raises when the database is unavailable or busy (everything stays pending). Otherwise a
+        failing batch is bisected: the deliveries that go through do, and the one that fails
+        alone is recorded (`_record_failure`)."""
         try:
-            return self._retrying(lambda: self._process(ids))
-        except DBAPIError:
-            raise  # the database itself is unwell: leave everything pending, the caller retries later
-        except Exception:
+            return self._retrying(lambda: self._process(ids, max_alerts))
+        except Exception as exc:
+            failure = classify(exc)
+            if failure.waits:
+                raise  # the database, not the data: leave everything pending, the caller retries later
             if len(ids) == 1:
-                self._record_failure(ids[0])
-                return BatchResult(deliveries=1, failed=1)
-            log.exception("a batch of %d deliveries failed; processing them one by one", len(ids))
-            total = BatchResult()
-            for intake_id in ids:
-                total.merge(self.process([intake_id]))
+                return self._record_failure(ids[0], exc, failure)
+            log.warning(
+                "a batch of %d deliveries failed (%s); bisecting it", len(ids), describe(exc), exc_info=exc
+            )
+            half = len(ids) // 2
+            total = self.process(ids[:half], max_alerts)
+            total.merge(self.process(ids[half:], max_alerts))
             return total
 
-    def _process(self, ids: list[int]) -> BatchResult:
+    def _process(self, ids: list[int], max_alerts: int) -> BatchResult:
         result = BatchResult()
         engine = self.rules.engine
+        parsed = self._parse(ids)  # before the transaction: parsing holds no lock
         with self.sessions() as session, session.begin():
+            budget = self.slice_seconds
+            if budget is None:
+                budget = SLICE_SECONDS.get(session.get_bind().dialect.name, min(SLICE_SECONDS.values()))
             query = (
                 select(Intake)
                 .where(Intake.id.in_(ids), Intake.status == IntakeStatus.PENDING)
@@ -139,39 +194,89 @@ class Pipeline:
                 .with_for_update(skip_locked=True)
             )
             rows = list(session.scalars(query))
-            work: list[tuple[Intake, list[Alert]]] = []
+            work: list[tuple[Intake, tuple[Alert, ...], int]] = []  # row, its slice, its alerts in all
+            room = max(1, max_alerts)
             for row in rows:
-                try:
-                    delivery = parse_delivery(row.source, row.body, row.received_at)
-                except PayloadError as exc:  # it parsed when accepted: a parser change; keep it visible
-                    row.status, row.error, row.attempts = (
-                        IntakeStatus.FAILED,
-                        str(exc),
-                        row.attempts + 1,
-                    )
+                delivery = parsed.get(row.id)
+                if isinstance(delivery, PayloadError):  # it parsed when accepted: a parser change
+                    row.status, row.error, row.attempts = IntakeStatus.FAILED, str(delivery), row.attempts + 1
                     result.failed += 1
+                    result.deliveries += 1
                     continue
-                work.append((row, list(delivery.alerts)))
+                if delivery is None:
+                    continue  # changed since it was read: another worker took it
+                if room <= 0:
+                    result.left += 1  # for the next transaction
+                    continue
+                chosen = delivery.alerts[row.progress : row.progress + room]
+                room -= len(chosen)
+                work.append((row, chosen, len(delivery.alerts)))
             store = self._store(session, engine)
-            all_alerts = [a for _, alerts in work for a in alerts]
+            all_alerts = [a for _, chosen, _ in work for a in chosen]
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(engine.identity(a) for a in all_alerts)
                 store.preload_groups(self._likely_groups(store, all_alerts))
                 batch = Batch(store, engine, self.clock.now())
-                for row, alerts in work:
-                    now = row.received_at
-                    for alert in alerts:
-                        decision = batch.decide(alert, now)
+                started = perf_counter()
+                for reached, (row, chosen, total) in enumerate(work, 1):
+                    decided = 0
+                    for alert in chosen:
+                        decision = batch.decide(alert, row.received_at)
                         result.outcomes[decision.outcome] += 1
-                        result.alerts += 1
-                    row.status = IntakeStatus.DONE
-                    row.processed_at = self.clock.now()
+                        decided += 1
+                        if perf_counter() - started > budget:
+                            break
+                    result.alerts += decided
+                    row.progress += decided
                     row.error = None
-                    result.deliveries += 1
+                    if row.progress >= total:
+                        row.status = IntakeStatus.DONE
+                        row.processed_at = self.clock.now()
+                        result.deliveries += 1
+                    else:
+                        result.sliced += 1
+                        result.left += 1
+                    if perf_counter() - started > budget:
+                        result.left += len(work) - reached  # the rest waits for the next transaction
+                        break
                 store.finish()
+        self._forget_parsed(row.id for row in rows if row.status != IntakeStatus.PENDING)
         if self.on_outcomes is not None:
             self.on_outcomes(result.outcomes)
         return result
+
+    def _parse(self, ids: list[int]) -> dict[int, Delivery | PayloadError]:
+        """The pending deliveries among `ids`, parsed (or why they no longer parse)."""
+        with self._parsed_lock:
+            kept = {i: self._parsed[i] for i in ids if i in self._parsed}
+        parsed: dict[int, Delivery | PayloadError] = dict(kept)
+        missing = [i for i in ids if i not in kept]
+        if missing:
+            with self.sessions() as session:  # a read: on SQLite it does not wait for the writer
+                rows = session.execute(
+                    select(Intake.id, Intake.source, Intake.body, Intake.received_at).where(
+                        Intake.id.in_(missing), Intake.status == IntakeStatus.PENDING
+                    )
+                )
+                for intake_id, source, body, received_at in rows:
+                    try:
+                        parsed[intake_id] = delivery = parse_delivery(source, body, received_at)
+                    except PayloadError as exc:
+                        parsed[intake_id] = exc
+                        continue
+                    with self._parsed_lock:  # kept till it is decided: a slice may end before it
+                        self._parsed[intake_id] = delivery
+                        while len(self._parsed) > 1 and self._kept_alerts() > PARSED_KEPT:
+                            self._parsed.pop(next(iter(self._parsed)))  # the oldest kept
+        return parsed
+
+    def _kept_alerts(self) -> int:
+        return sum(len(d.alerts) for d in self._parsed.values())
+
+    def _forget_parsed(self, ids: Iterable[int]) -> None:
+        with self._parsed_lock:
+            for intake_id in ids:
+                self._parsed.pop(intake_id, None)
 
     def _likely_groups(self, store: StateStore, alerts: list[Alert]) -> set[str]:
         """The groups a batch will touch, to lock them up front in one sorted query."""
@@ -186,18 +291,24 @@ class Pipeline:
                 keys.add(routing.target)
         return keys
 
-    def _record_failure(self, intake_id: int) -> None:
-        log.exception("delivery %d failed", intake_id)
-        error = traceback.format_exc(limit=3)[-2000:]
+    def _record_failure(self, intake_id: int, exc: Exception, failure: Failure) -> BatchResult:
+        """Delivery `intake_id` failed alone: count the attempt and keep the error on its row.
+        One the database refuses is parked at once (it would be refused again); one failing
+        otherwise (a bug it triggers, a conflict that persists) after MAX_ATTEMPTS."""
+        error = describe(exc)
+        log.error("delivery %d failed: %s", intake_id, error, exc_info=exc)
+        self._forget_parsed([intake_id])
         with self.sessions() as session, session.begin():
             row = session.get(Intake, intake_id)
             if row is None or row.status != IntakeStatus.PENDING:
-                return
+                return BatchResult()
             row.attempts += 1
             row.error = error
-            if row.attempts >= MAX_ATTEMPTS:
+            if failure is Failure.REFUSED or row.attempts >= MAX_ATTEMPTS:
                 row.status = IntakeStatus.FAILED
                 log.error("delivery %d parked as failed after %d attempts", intake_id, row.attempts)
+                return BatchResult(deliveries=1, failed=1)
+        return BatchResult(deliveries=1)
 
     # -- timers ---------------------------------------------------------------------------------
 
@@ -271,10 +382,10 @@ class Pipeline:
         for attempt in range(CONFLICT_RETRIES):
             try:
                 return work()
-            except (IntegrityError, OperationalError) as exc:
-                if attempt == CONFLICT_RETRIES - 1 or not _is_conflict(exc):
+            except DBAPIError as exc:
+                if attempt == CONFLICT_RETRIES - 1 or classify(exc) is not Failure.CONFLICT:
                     raise
-                log.info("write conflict (%s), retrying", exc.__class__.__name__)
+                log.info("write conflict (%s), retrying", describe(exc))
         raise AssertionError("unreachable")
 
 
@@ -357,11 +468,3 @@ def alert_from_row(row: AlertRow, now: datetime) -> Alert:
         received_at=now,
         recurring=row.source != Source.ZABBIX or row.fingerprint.startswith("dedup:"),
     )
-
-
-def _is_conflict(exc: DBAPIError) -> bool:
-    """A collision with another worker, worth retrying: unique violation, deadlock, serialization."""
-    if isinstance(exc, IntegrityError):
-        return True
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in ("40P01", "40001", "55P03")

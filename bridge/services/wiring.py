@@ -170,7 +170,7 @@ class Services:
     @cached_property
     def metrics(self) -> Metrics:
         metrics = Metrics(CollectorRegistry())
-        metrics.database = DatabaseCollector(self.sessions)
+        metrics.database = DatabaseCollector(self.sessions, self.clock)
         metrics.registry.register(metrics.database)
         return metrics
 
@@ -206,8 +206,8 @@ class Services:
     def database_problem(self) -> str | None:
         """None when the database answers, else what is wrong (for /readyz)."""
         try:
-            with self.db.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            with self.sessions() as session:  # a read: on SQLite it never waits for the writer
+                session.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             return f"down: {exc.__class__.__name__}"
         return None

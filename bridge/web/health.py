@@ -23,12 +23,25 @@ def healthz() -> Response:
 def readyz() -> Response:
     """The process can do its job: the database answers and, in production mode, Redis does.
     A Redis that is down still lets webhooks store deliveries, but nothing reaches a worker until
-    the sweeper's grace period: the load balancer should know."""
-    checks = runtime().readiness()
-    down = [name for name, value in checks.items() if value != "ok"]
-    body: dict[str, object] = {"status": "not ready" if down else "ready", "checks": checks}
+    the sweeper's grace period: the load balancer should know.
+
+    Deliveries parked as failed, or one pending for longer than `STUCK_AFTER` (5 minutes), make
+    it `degraded`: still 200, since webhooks are stored durably and taking this process out of
+    the balancer would only refuse them too; the figures are in the body and on /metrics."""
+    ready = runtime().readiness()
+    down, degraded = ready.down, ready.degraded
+    status = "not ready" if down else "degraded" if degraded else "ready"
+    body: dict[str, object] = {"status": status, "checks": ready.checks}
     if down:
         body["down"] = down
+    if degraded:
+        body["degraded"] = degraded
+    if ready.deliveries is not None:
+        body["deliveries"] = {
+            "pending": ready.deliveries.pending,
+            "parked": ready.deliveries.parked,
+            "oldest_pending_seconds": round(ready.deliveries.oldest_pending_seconds, 1),
+        }
     response = jsonify(body)
     response.status_code = 503 if down else 200
     return response

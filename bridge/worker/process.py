@@ -23,8 +23,9 @@ from typing import Any
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.db.failures import classify, describe
 from bridge.integrations.queue import QUEUE_NAME, connect
 from bridge.worker import jobs
 from bridge.worker.runtime import Runtime
@@ -119,8 +120,12 @@ class WorkerProcess:
     def _tick_once(self) -> bool:
         try:
             ticked = self.runtime.tick.run()
-        except DBAPIError as exc:
-            log.warning("database unavailable (%s); the tick retries", exc.__class__.__name__)
+        except SQLAlchemyError as exc:
+            failure = classify(exc)
+            if failure.waits:
+                log.warning("database %s (%s); the tick retries", failure, describe(exc))
+            else:
+                log.exception("a tick failed (%s); retrying", describe(exc))
             return False
         except Exception:
             log.exception("a tick failed; retrying")

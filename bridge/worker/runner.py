@@ -11,8 +11,9 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.db.failures import classify, describe
 from bridge.worker.tick import Tick
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,15 @@ class InProcessRunner:
             try:
                 self.drain()
                 backoff = self.tick_seconds
-            except DBAPIError as exc:
+            except SQLAlchemyError as exc:
                 backoff = min(backoff * 2, MAX_BACKOFF)
-                log.warning("database unavailable (%s); retrying in %.0fs", exc.__class__.__name__, backoff)
+                # Data the database refuses fails its delivery alone (the pipeline): this is the
+                # database itself, or a timer or a job that failed (logged with its traceback).
+                failure = classify(exc)
+                if failure.waits:
+                    log.warning("database %s (%s); retrying in %.0fs", failure, describe(exc), backoff)
+                else:
+                    log.exception("worker round failed (%s); retrying in %.0fs", describe(exc), backoff)
             except Exception:
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 log.exception("worker round failed; retrying in %.0fs", backoff)

@@ -5,11 +5,14 @@ sweeper that re-enqueues what the queue lost)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.clock import Clock, SystemClock
 from bridge.integrations.queue import IntakeQueue, QueueHandoff
 from bridge.services.dispatch import TimerDispatcher
+from bridge.services.intake import DeliveryHealth
 from bridge.services.live import FileWatcher, LiveRota, LiveRules
 from bridge.services.periodic import Periodic
 from bridge.services.sweeper import Sweeper
@@ -17,6 +20,27 @@ from bridge.services.wiring import Services
 from bridge.settings import Settings
 from bridge.worker.runner import InProcessRunner, Wakeup
 from bridge.worker.tick import Tick
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What /readyz answers: each check "ok", "degraded: ..." (working, but look) or what is
+    wrong (not ready), and the deliveries' figures when the database could tell them."""
+
+    checks: dict[str, str] = field(default_factory=dict)
+    deliveries: DeliveryHealth | None = None
+
+    @property
+    def down(self) -> list[str]:
+        return [name for name, value in self.checks.items() if value != "ok" and not _degraded(value)]
+
+    @property
+    def degraded(self) -> list[str]:
+        return [name for name, value in self.checks.items() if _degraded(value)]
+
+
+def _degraded(value: str) -> bool:
+    return value.startswith("degraded")
 
 
 @dataclass
@@ -76,13 +100,22 @@ class Runtime:
             self.runner.wakeup.work()  # pick up whatever was left pending by the last run
         self.watcher.start()
 
-    def readiness(self) -> dict[str, str]:
-        """What /readyz checks: the database and, in production mode, Redis ("ok" or what is wrong)."""
+    def readiness(self) -> Readiness:
+        """What /readyz checks: the database, in production mode Redis ("ok" or what is wrong),
+        and whether deliveries are processed (degraded when some are parked or stuck)."""
         checks = {"database": self.services.database_problem() or "ok"}
+        deliveries = None
+        if checks["database"] == "ok":
+            try:
+                deliveries = self.services.intake.health()
+            except SQLAlchemyError as exc:
+                checks["database"] = f"down: {exc.__class__.__name__}"
+            else:
+                checks["deliveries"] = deliveries.problem or "ok"
         if self.queue is not None:
             problem = self.queue.ping()
             checks["redis"] = "ok" if problem is None else f"down: {problem}"
-        return checks
+        return Readiness(checks, deliveries)
 
     def close(self) -> None:
         self.runner.stop()

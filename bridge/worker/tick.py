@@ -83,7 +83,7 @@ class Tick:
         while True:
             result = self.services.pipeline.process_pending(BATCH_SIZE)
             handled += result.deliveries
-            if result.deliveries == 0:
+            if not result.progressed:  # a slice of a large delivery is progress: go on
                 return handled
 
     def _timers(self) -> int:

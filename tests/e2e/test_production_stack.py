@@ -198,7 +198,7 @@ def test_the_stack_turns_webhooks_into_incidents_and_reports_readiness_and_metri
     )
     ready = stack.http.get(f"{stack.url}/readyz", timeout=5)
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "deliveries": "ok", "redis": "ok"}
     # Two gunicorn workers answered; the metrics add both up, whichever one is asked.
     metrics = stack.http.get(f"{stack.url}/metrics", timeout=5).text
     accepted = sum(

@@ -200,7 +200,14 @@ def test_database_that_cannot_store_answers_503_so_the_sender_retries(
 def test_health_readiness_and_metrics(api: Api, client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert (ready.status_code, ready.get_json()) == (200, {"status": "ready", "checks": {"database": "ok"}})
+    assert (ready.status_code, ready.get_json()) == (
+        200,
+        {
+            "status": "ready",
+            "checks": {"database": "ok", "deliveries": "ok"},
+            "deliveries": {"pending": 0, "parked": 0, "oldest_pending_seconds": 0.0},
+        },
+    )
     api.alertmanager(captured("alertmanager/03-firing-grouped.json").body_raw)
     api.alertmanager(b"{}")
     metrics = client.get("/metrics").get_data(as_text=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bridge.clock import FakeClock
@@ -111,3 +111,31 @@ def test_production_settings_are_checked() -> None:
         Settings.from_env({"BRIDGE_REDIS_TIMEOUT": "soon"})
     with pytest.raises(ConfigError, match="must be a redis://"):
         Settings.from_env({"BRIDGE_REDIS_URL": "http://redis"})
+
+
+def test_a_timer_whose_data_the_database_refuses_stops_nobody_else(database_url: str, tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    runtime = build_runtime(make_settings(database_url, write_rules(tmp_path / "rules")), clock)
+    fired: list[str] = []
+
+    def step(session: Session, subject: str, due: datetime) -> None:
+        if subject == "refused":  # the database refuses what the handler writes (NOT NULL)
+            session.execute(
+                text("INSERT INTO timers (kind, subject, due_at) VALUES (NULL, 'x', :due)"), {"due": due}
+            )
+        fired.append(subject)
+
+    try:
+        runtime.timers.register_simple("feature-step", step)
+        with runtime.services.sessions() as session, session.begin():
+            timers.schedule_many(
+                session,
+                {("feature-step", "refused"): START, ("feature-step", "fine"): START + timedelta(seconds=1)},
+            )
+        clock.advance(timedelta(minutes=1))
+        assert runtime.timers.run_due() == 1  # it used to raise: "database unavailable", every tick
+        assert fired == ["fine"]
+        with runtime.services.sessions() as session:
+            assert [t.subject for t in session.scalars(select(Timer))] == ["refused"]  # due still, visible
+    finally:
+        runtime.close()

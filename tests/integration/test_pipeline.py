@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -513,5 +513,99 @@ def test_an_inhibitor_that_resolves_in_the_batch_that_held_alerts_back_releases_
         with harness.sessions() as session:
             disk = session.scalars(select(AlertRow).where(AlertRow.fingerprint == "alertmanager:disk")).one()
             assert (disk.disposition, disk.suppressed_by, disk.incident_number) == ("incident", None, 2)
+    finally:
+        harness.close()
+
+
+def large_deliveries(start: datetime) -> list[tuple[Source, bytes, datetime]]:
+    """A 250-alert group (100 disk alerts of one incident held by `for:`, 150 services on their own
+    hosts), then a notification resolving 30 of the services."""
+    services = [
+        am_alert(f"Svc{i}", starts_at=start.isoformat(), instance=f"svc-{i}:9100") for i in range(150)
+    ]
+    disks = [am_alert("HostDisk", starts_at=start.isoformat(), instance=f"disk-{i}:9100") for i in range(100)]
+    big = [a for pair in zip(services[:100], disks, strict=True) for a in pair] + services[100:]
+    resolved = [
+        {**a, "status": "resolved", "endsAt": (start + timedelta(seconds=30)).isoformat()}
+        for a in services[:30]
+    ]
+    later = start + timedelta(seconds=40)
+    return [
+        (Source.ALERTMANAGER, json.dumps(am_notification(*big)).encode(), start),
+        (Source.ALERTMANAGER, json.dumps(am_notification(*resolved)).encode(), later),
+    ]
+
+
+def test_a_large_delivery_is_decided_in_slices_with_the_simulators_result(
+    database_url: str, tmp_path: Path
+) -> None:
+    rules_dir = write_rules(tmp_path / "rules")
+    harness = Harness(database_url, rules_dir)
+    harness.pipeline.slice_seconds = 60.0  # slices by count here: 100 alerts each
+    try:
+        deliveries = large_deliveries(harness.clock.now())
+        for source, raw, received_at in deliveries:
+            store_delivery(harness.sessions, parse_delivery(source, raw, received_at), raw, received_at)
+        steps = []
+        while (result := harness.pipeline.process_pending(max_alerts=100)).progressed:
+            with harness.sessions() as session:
+                rows = session.scalars(select(Intake).order_by(Intake.id))
+                steps.append(
+                    (result.alerts, result.sliced, result.deliveries, [(r.status, r.progress) for r in rows])
+                )
+        assert steps == [
+            (100, 1, 0, [("pending", 100), ("pending", 0)]),
+            (100, 1, 0, [("pending", 200), ("pending", 0)]),
+            (80, 0, 2, [("done", 250), ("done", 30)]),  # the rest of it and the next one: 80 alerts
+        ]
+        until = deliveries[-1][2] + timedelta(hours=1)
+        harness.finish(until)
+        sim = simulated(rules_dir, deliveries, until)  # type: ignore[arg-type]
+        assert harness.incidents() == sim_incidents(sim)
+        assert harness.alerts() == sim_alerts(sim)
+    finally:
+        harness.close()
+
+
+def test_a_slice_ends_when_its_time_is_up_after_one_alert_at_least(database_url: str, tmp_path: Path) -> None:
+    harness = Harness(database_url, write_rules(tmp_path / "rules"))
+    harness.pipeline.slice_seconds = 0.0  # every alert overruns it
+    try:
+        start = harness.clock.now()
+        raw = json.dumps(
+            am_notification(
+                *(am_alert(f"Svc{i}", starts_at=start.isoformat(), instance=f"s{i}:1") for i in range(5))
+            )
+        ).encode()
+        store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, start), raw, start)
+        progress = []
+        while harness.pipeline.process_pending().progressed:
+            with harness.sessions() as session:
+                progress.append(session.scalars(select(Intake.progress)).one())
+        assert progress == [1, 2, 3, 4, 5]
+        assert len(harness.incidents()) == 5
+    finally:
+        harness.close()
+
+
+def test_a_queued_job_decides_a_large_delivery_slice_after_slice_and_what_follows_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    harness = Harness(database_url, write_rules(tmp_path / "rules"))
+    harness.pipeline.slice_seconds = 0.0  # one alert per transaction: the job must go on regardless
+    try:
+        deliveries = large_deliveries(harness.clock.now())
+        for source, raw, received_at in deliveries:
+            stored = store_delivery(
+                harness.sessions, parse_delivery(source, raw, received_at), raw, received_at
+            )
+        assert stored.intake_id is not None
+        result = harness.pipeline.process_through(stored.intake_id)  # the job of the last one
+        assert (result.deliveries, result.alerts, result.sliced) == (2, 280, 278)
+        with harness.sessions() as session:
+            assert [(r.status, r.progress) for r in session.scalars(select(Intake).order_by(Intake.id))] == [
+                ("done", 250),
+                ("done", 30),
+            ]
     finally:
         harness.close()
