@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import String, or_, select, text
 from sqlalchemy.orm import Session
 
-from bridge.alert import Alert, Status
+from bridge.alert import Alert, Status, fit
 from bridge.db import timers
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert
 from bridge.db.timeline import add_entry
@@ -36,6 +37,8 @@ from bridge.ticketing.lifecycle import ACTIVE_STATUSES, SYSTEM_ACTOR, IncidentAc
 from bridge.timeutil import parse_instant
 
 _CHUNK = 500
+CLIENT_MAX = cast(String, Incident.__table__.c.client.type).length or 0
+"""The incidents' client column: a client named by a label's value is cut to fit (and says so)."""
 
 
 class StateStore:
@@ -407,7 +410,7 @@ class StateStore:
             reopen_count=0,
             updated_at=now,
             route=effect.route,
-            client=effect.client,
+            client=None if effect.client is None else fit(effect.client, CLIENT_MAX),
             flapping=effect.flapping,
             type="incident",
             line=effect.line or "L1",

@@ -37,19 +37,70 @@ def host_shard(host: str) -> int:
     return zlib.crc32(host.encode()) & 0x7FFFFFFF
 
 
-def decode_json(body: bytes) -> Any:
-    """Decode a JSON body, turning every decoding failure into a PayloadError."""
+def decode_json(body: bytes, where: str = "body") -> Any:
+    """Decode a JSON text strictly, turning every failure into a PayloadError about `where`.
+
+    What comes out is what every database stores: orjson refuses lone surrogates, numbers beyond
+    a double, NaN and nesting deeper than 1024, and a NUL character in any string (key or value)
+    is refused here, with the path of the string that holds it. Python's json module reads what
+    orjson refuses only to say what is wrong in its familiar words; a body it would take (a lone
+    surrogate, a 5,000-digit number) is refused all the same.
+    """
     try:
-        return orjson.loads(body)  # 4x faster than json; replaying a long history is mostly this
-    except orjson.JSONDecodeError:
-        pass  # json's reading of it decides: the same answer and the same message as ever
+        value = orjson.loads(body)  # 4x faster than json; replaying a long history is mostly this
+    except orjson.JSONDecodeError as exc:
+        raise _refusal(body, where, str(exc)) from None
+    if b"\\u0000" in body:  # the only way a NUL gets into valid JSON; rare, so only then a walk
+        path = _path_to_nul(value, where)
+        if path is not None:
+            raise PayloadError(path, "contains a NUL character (\\u0000), which no database stores")
+    return value
+
+
+def _refusal(body: bytes, where: str, reason: str) -> PayloadError:
+    """Why orjson refused `body`: json's message when json refuses it too, else orjson's."""
     try:
         text = body.decode("utf-8")  # JSON over HTTP is UTF-8 (RFC 8259); no guessing at UTF-16
     except UnicodeDecodeError as exc:
-        raise PayloadError("body", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        return PayloadError(where, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
     try:
-        return json.loads(text)
+        json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(
-            "body", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        return PayloadError(where, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except (ValueError, RecursionError):  # a number of more than 4,300 digits; nesting too deep
+        pass
+    return PayloadError(where, f"not JSON bridge can store: {reason}")
+
+
+def _path_to_nul(value: Any, where: str) -> str | None:
+    """The path (``alerts[0].labels.host``) of the first string, key or value, holding a NUL."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:  # no recursion: orjson takes nesting 1024 deep, deeper than Python's stack
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key:
+                    return f"{path}.{shown_key(key)}"
+                stack.append((inner, f"{path}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{path}[{i}]") for i, inner in enumerate(item))
+    return None
+
+
+def shown_key(key: str) -> str:
+    """A key as an error message shows it: NUL escaped, cut after 60 characters."""
+    key = key.replace("\x00", "\\u0000")
+    return key if len(key) <= 60 else key[:60] + "…"
+
+
+def shown(value: Any) -> str:
+    """A payload value as an error message shows it: a short repr of a scalar, the JSON type of
+    anything else (never the repr of a deep or huge structure)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:60] + "…")
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    return "an object" if isinstance(value, dict) else "a list"
