@@ -4,6 +4,8 @@ and the host share a delivery is stored with."""
 from __future__ import annotations
 
 import json
+import math
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -42,57 +44,87 @@ def decode_json(body: bytes, where: str = "body") -> Any:
 
     What comes out is what every database stores: orjson refuses lone surrogates, numbers beyond
     a double, NaN and nesting deeper than 1024, and a NUL character in any string (key or value)
-    is refused here, with the path of the string that holds it. Python's json module reads what
-    orjson refuses only to say what is wrong in its familiar words; a body it would take (a lone
-    surrogate, a 5,000-digit number) is refused all the same.
+    is refused here. Python's json module reads what orjson refuses only to say what is wrong: in
+    its familiar words when it refuses too, else with the path of the value it took (a lone
+    surrogate, NaN, a 400-digit number), which is refused all the same.
     """
     try:
         value = orjson.loads(body)  # 4x faster than json; replaying a long history is mostly this
     except orjson.JSONDecodeError as exc:
         raise _refusal(body, where, str(exc)) from None
     if b"\\u0000" in body:  # the only way a NUL gets into valid JSON; rare, so only then a walk
-        path = _path_to_nul(value, where)
-        if path is not None:
-            raise PayloadError(path, "contains a NUL character (\\u0000), which no database stores")
+        _refuse_unstorable(value, where)
     return value
 
 
 def _refusal(body: bytes, where: str, reason: str) -> PayloadError:
-    """Why orjson refused `body`: json's message when json refuses it too, else orjson's."""
+    """Why orjson refused `body`."""
     try:
         text = body.decode("utf-8")  # JSON over HTTP is UTF-8 (RFC 8259); no guessing at UTF-16
     except UnicodeDecodeError as exc:
         return PayloadError(where, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
     try:
-        json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         return PayloadError(where, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     except (ValueError, RecursionError):  # a number of more than 4,300 digits; nesting too deep
-        pass
+        return PayloadError(where, f"not JSON bridge can store: {reason}")
+    _refuse_unstorable(value, where)
     return PayloadError(where, f"not JSON bridge can store: {reason}")
 
 
-def _path_to_nul(value: Any, where: str) -> str | None:
-    """The path (``alerts[0].labels.host``) of the first string, key or value, holding a NUL."""
-    stack: list[tuple[Any, str]] = [(value, where)]
-    while stack:  # no recursion: orjson takes nesting 1024 deep, deeper than Python's stack
-        item, path = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return path
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                if "\x00" in key:
-                    return f"{path}.{shown_key(key)}"
-                stack.append((inner, f"{path}.{key}"))
-        elif isinstance(item, list):
-            stack.extend((inner, f"{path}[{i}]") for i, inner in enumerate(item))
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which no database stores"
+    if _SURROGATE.search(text):
+        return "contains a lone surrogate (half a UTF-16 pair), which is not Unicode text"
     return None
 
 
+def _unstorable_number(number: int | float) -> str | None:
+    if isinstance(number, float) and not math.isfinite(number):
+        return "is not a finite number"
+    if isinstance(number, int) and not -(2**63) <= number < 2**64:
+        return "is a number beyond 64 bits"
+    return None
+
+
+def _refuse_unstorable(value: Any, where: str) -> None:
+    """Raise a PayloadError with the path (``alerts[0].labels.host``; under `where` unless that
+    is the whole body) of the first value no database stores: a string or key with a NUL or a lone
+    surrogate, a number that is infinite, NaN or beyond 64 bits."""
+    root = "" if where == "body" else where
+    stack: list[tuple[Any, str]] = [(value, root)]
+    while stack:  # no recursion: orjson takes nesting 1024 deep, deeper than Python's stack
+        item, path = stack.pop()
+        reason = None
+        if isinstance(item, str):
+            reason = _unstorable_text(item)
+        elif isinstance(item, int | float):
+            reason = _unstorable_number(item)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                inner_path = f"{path}.{shown_key(key)}" if path else shown_key(key)
+                if key_reason := _unstorable_text(key):
+                    raise PayloadError(_short(inner_path), f"a name that {key_reason}")
+                stack.append((inner, inner_path))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{path}[{i}]") for i, inner in enumerate(item))
+        if reason is not None:
+            raise PayloadError(_short(path or where), reason)
+
+
+def _short(path: str) -> str:
+    """A path as an error message shows it: its two ends when it is long (nesting 1,000 deep)."""
+    return path if len(path) <= 120 else f"{path[:60]}…{path[-60:]}"
+
+
 def shown_key(key: str) -> str:
-    """A key as an error message shows it: NUL escaped, cut after 60 characters."""
-    key = key.replace("\x00", "\\u0000")
+    """A key as an error message shows it: NUL and surrogates replaced, cut after 60 characters."""
+    key = _SURROGATE.sub("?", key.replace("\x00", "\\u0000"))
     return key if len(key) <= 60 else key[:60] + "…"
 
 
