@@ -41,7 +41,7 @@ from tests.support.app import build_runtime, make_settings, write_rules
 from tests.support.fuzz import FUZZ_EXAMPLES, Body, bodies
 from tests.support.payloads import am_alert, am_notification, body
 
-FUZZ_PER_DATABASE = FUZZ_EXAMPLES or 400
+FUZZ_PER_DATABASE = FUZZ_EXAMPLES or 800
 
 
 def statuses(runtime: Runtime) -> dict[str, int]:
