@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -32,13 +33,14 @@ from bridge.alert import (
 )
 from bridge.clock import FakeClock
 from bridge.db.models import AlertRow, Base, Incident, Intake, IntakeStatus
-from bridge.services.state_store import CLIENT_MAX
+from bridge.services.state_store import CLIENT_MAX, TITLE_MAX
 from bridge.sources.zabbix import INSTANCE_LIMIT
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
 from tests.support.api import Api
 from tests.support.app import build_runtime, make_settings, write_rules
 from tests.support.fuzz import FUZZ_EXAMPLES, Body, bodies
+from tests.support.paths import REPO_RULES
 from tests.support.payloads import am_alert, am_notification, body
 
 FUZZ_PER_DATABASE = FUZZ_EXAMPLES or 800
@@ -207,7 +209,7 @@ def test_long_values_are_cut_with_a_marker_stored_and_processed(api: Api, runtim
         assert len(row.annotations["description"]) == TEXT_MAX
         assert row.labels["customer"] == "c" * 300
         incident = session.scalars(select(Incident)).one()
-        assert len(incident.title) <= NAME_MAX
+    assert len(incident.title) == TITLE_MAX and incident.title.endswith("…[truncated]")  # name on host, cut
 
 
 def test_a_client_label_longer_than_the_column_is_cut(
@@ -280,9 +282,23 @@ def _report(backend: str, histogram: Counter[str], stored: dict[str, int]) -> No
 
 @pytest.mark.timeout(max(120, FUZZ_PER_DATABASE // 4))
 def test_fuzz_every_answer_is_2xx_or_4xx_and_every_2xx_is_processed(
-    api: Api, runtime: Runtime, clock: FakeClock, database_url: str
+    clock: FakeClock, database_url: str, tmp_path: Path
 ) -> None:
+    """On the example rules and rota (grouping, inhibition, maintenance, clients, escalation and
+    notifications all run on what the fuzzer sends)."""
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    for name in ("rules.yaml", "rota.yaml"):
+        shutil.copy(REPO_RULES / name, rules_dir / name)
+    runtime = build_runtime(make_settings(database_url, rules_dir), clock)
+    try:
+        _fuzz(Api(create_app(runtime=runtime).test_client(), runtime), runtime, clock, backend)
+    finally:
+        runtime.close()
+
+
+def _fuzz(api: Api, runtime: Runtime, clock: FakeClock, backend: str) -> None:
     histogram: Counter[str] = Counter()
     canaries = [0]
 
