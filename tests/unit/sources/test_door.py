@@ -4,7 +4,6 @@ PayloadError naming the field. One test per class of bad input, then a fuzzer ov
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -309,12 +308,12 @@ def test_tag_values_must_be_text() -> None:
 
 # -- the fuzzer -------------------------------------------------------------------------------------
 
-OUTCOMES: Counter[str] = Counter()
-
 
 @settings(
     max_examples=FUZZ_EXAMPLES or 2500,
     deadline=None,
+    database=None,
+    derandomize=not FUZZ_EXAMPLES,  # CI runs the same examples every time; the long mode new ones
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 @given(bodies())
@@ -324,7 +323,5 @@ def test_every_mutated_capture_parses_into_storable_alerts_or_is_refused_naming_
     except PayloadError as exc:
         assert exc.field, case.made
         assert len(str(exc)) < 300, case.made  # never echoes a huge value
-        OUTCOMES[f"refused {exc.field.split('.')[0].split('[')[0]}"] += 1
         return
     assert_storable(delivery)
-    OUTCOMES["parsed"] += 1
