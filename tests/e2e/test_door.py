@@ -10,7 +10,6 @@ status-code histogram of each database's run (it is printed too: `pytest -s`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter
 from datetime import timedelta
@@ -39,7 +38,7 @@ from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
 from tests.support.api import Api
 from tests.support.app import build_runtime, make_settings, write_rules
-from tests.support.fuzz import FUZZ_EXAMPLES, Body, bodies
+from tests.support.fuzz import FUZZ_EXAMPLES, FUZZ_REPORT, Body, bodies
 from tests.support.paths import REPO_RULES
 from tests.support.payloads import am_alert, am_notification, body
 
@@ -272,9 +271,8 @@ def _report(backend: str, histogram: Counter[str], stored: dict[str, int]) -> No
     }
     summary["intake"] = stored
     print(f"\nfuzz {backend}: {json.dumps(summary)}")
-    path = os.environ.get("BRIDGE_FUZZ_REPORT")
-    if path:
-        report_file = Path(path)
+    if FUZZ_REPORT:
+        report_file = Path(FUZZ_REPORT)
         everything = json.loads(report_file.read_text()) if report_file.exists() else {}
         everything[backend] = summary
         report_file.write_text(json.dumps(everything, indent=2) + "\n")

@@ -23,6 +23,9 @@ from tests.support.payloads import all_captured, captured
 FUZZ_EXAMPLES = int(os.environ.get("BRIDGE_FUZZ_EXAMPLES", "0") or 0)
 """Examples per fuzz test when set (the benchmark machine's long mode, e.g. 50000); else each
 test's CI default."""
+FUZZ_REPORT = os.environ.get("BRIDGE_FUZZ_REPORT", "")
+"""A JSON file for the status-code histograms of the fuzz tests through the app, when set.
+Both are read on import: every test runs with the BRIDGE_* settings of the shell removed."""
 
 CAPTURES = all_captured("alertmanager") + all_captured("zabbix")
 
