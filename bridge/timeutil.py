@@ -80,7 +80,7 @@ def parse_instant(text: str) -> datetime:
         pass  # read below, where an impossible date or offset gets its own message
     else:
         try:
-            return parsed.astimezone(UTC)
+            return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
         except OverflowError:  # 9999-12-31T23:00:00-05:00 lies past year 9999 in UTC
             raise ValueError(f"{text[:60]!r} is out of range") from None
     zone = UTC

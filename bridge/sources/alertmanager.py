@@ -21,6 +21,7 @@ FINGERPRINT_LIMIT = FINGERPRINT_MAX - len(_PREFIX)
 """The longest fingerprint Alertmanager may send: bridge's identity of the alert is it with a prefix."""
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 """Go's zero time, which Alertmanager sends as the endsAt of a firing alert."""
+_ZERO_TEXT = "0001-01-01T00:00:00Z"
 
 _SEVERITY_WORDS: dict[str, Severity] = {
     "critical": Severity.CRITICAL,
@@ -170,10 +171,13 @@ def _instant(value: Any, where: str, *, required: bool) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise PayloadError(where, "must be an RFC 3339 time string")
-    try:
-        parsed = parse_instant(value)
-    except ValueError:
-        raise PayloadError(where, f"not an RFC 3339 time: {shown(value)}") from None
+    if value == _ZERO_TEXT:  # the endsAt of every firing alert
+        parsed = ZERO_TIME
+    else:
+        try:
+            parsed = parse_instant(value)
+        except ValueError:
+            raise PayloadError(where, f"not an RFC 3339 time: {shown(value)}") from None
     if parsed == ZERO_TIME:
         if required:
             raise PayloadError(where, "is the zero time")
