@@ -37,7 +37,7 @@ from bridge.sources.zabbix import INSTANCE_LIMIT
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
 from tests.support.api import Api
-from tests.support.app import build_runtime, make_settings, write_rules
+from tests.support.app import ADMIN_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.fuzz import FUZZ_EXAMPLES, FUZZ_REPORT, Body, bodies
 from tests.support.paths import REPO_RULES
 from tests.support.payloads import am_alert, am_notification, body
@@ -264,6 +264,26 @@ def test_the_columns_are_as_wide_as_the_bounds_the_door_keeps(database_url: str,
 # -- the fuzz test --------------------------------------------------------------------------------
 
 
+def _read_back(api: Api) -> None:
+    """What the worker made of the fuzzer's deliveries reads back: every alert through the API,
+    every incident it opened through the API and its HTML page."""
+    offset = 0
+    while items := api.get("/api/alerts", limit=500, offset=offset)["items"]:
+        offset += len(items)
+    assert offset > 0
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    read = 0
+    for offset in range(0, api.get("/api/incidents", limit=1)["total"], 500):
+        for incident in api.get("/api/incidents", limit=500, offset=offset)["items"]:
+            if incident["title"].startswith("FuzzCanary"):
+                continue
+            api.get(f"/api/incidents/{incident['number']}")
+            page = api.client.get(f"/incidents/{incident['number']}", headers=headers)
+            assert page.status_code == 200, incident
+            read += 1
+    assert read > 0  # the fuzzer's deliveries opened incidents
+
+
 def _report(backend: str, histogram: Counter[str], stored: dict[str, int]) -> None:
     summary = {
         "examples": sum(v for k, v in histogram.items() if k.isdigit()),
@@ -329,6 +349,7 @@ def _fuzz(api: Api, runtime: Runtime, clock: FakeClock, backend: str) -> None:
         assert set(statuses(runtime)) <= {IntakeStatus.DONE.value}, (statuses(runtime), case.made)
 
     example()
+    _read_back(api)
     stored = statuses(runtime)
     _report(backend, histogram, stored)
     assert histogram["2xx alertmanager"] and histogram["2xx zabbix"]  # the fuzzer reaches the worker
