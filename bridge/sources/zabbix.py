@@ -51,8 +51,9 @@ MAX_ID = 2**63 - 1
 """Zabbix's ids (events, triggers) are BIGINTs: ASCII digits, at most this."""
 _UNIX_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 INSTANCE_LIMIT = 128
-"""The longest instance name: with the kind, the event and recovery ids and an update's time, it
-must leave the delivery's key within DELIVERY_KEY_MAX (and the alert's identity within
+RECOVERY_ID_LIMIT = 25
+"""The longest instance name and recovery id: with the kind, the event id and an update's time
+they leave the delivery's key within DELIVERY_KEY_MAX (and the alert's identity within
 FINGERPRINT_MAX) for every message about the problem, so that a problem accepted is never
 followed by a recovery refused."""
 # Default Zabbix severity names, for a body without NSEVERITY (names are configurable per install).
@@ -103,7 +104,9 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
     event_id = _id(event.get("id"), "event.id")
     if event_id is None:
         raise PayloadError("event.id", "missing (the {EVENT.ID} macro must be set)")
-    recovery_id = _id(recovery.get("id"), "event.recovery.id")
+    recovery_id = clean(recovery.get("id"))  # Zabbix's id, or one reconciliation made up (gone-...)
+    if recovery_id is not None and len(recovery_id) > RECOVERY_ID_LIMIT:
+        raise PayloadError("event.recovery.id", f"longer than {RECOVERY_ID_LIMIT} characters")
 
     starts_at = _time(event.get("timestamp"), "event.timestamp") or received_at
     status = _status(kind, event)
@@ -174,7 +177,7 @@ def _recovery(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _id(value: Any, where: str) -> str | None:
-    """A Zabbix id ({EVENT.ID}, {EVENT.RECOVERY.ID}): ASCII digits within a BIGINT; None when absent."""
+    """A Zabbix id ({EVENT.ID}): ASCII digits within a BIGINT; None when absent."""
     text = clean(value)
     if text is None:
         return None

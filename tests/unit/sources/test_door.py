@@ -25,7 +25,7 @@ from bridge.alert import (
 from bridge.errors import PayloadError
 from bridge.sources import Delivery, parse_delivery
 from bridge.sources.alertmanager import FINGERPRINT_LIMIT
-from bridge.sources.zabbix import INSTANCE_LIMIT
+from bridge.sources.zabbix import INSTANCE_LIMIT, RECOVERY_ID_LIMIT
 from bridge.timeutil import EARLIEST, LATEST
 from tests.support.fuzz import FUZZ_EXAMPLES, Body, bodies
 from tests.support.payloads import all_captured, body, captured
@@ -225,16 +225,21 @@ def test_nseverity_is_an_ascii_digit_0_to_5(value: str) -> None:
 @pytest.mark.parametrize(
     "value", ["١٢", "\uff11\uff12", "²", "9223372036854775808", "99999999999999999999", "-1", "0x10", "1e3"]
 )
-@pytest.mark.parametrize("field", ["id", "recovery"])
-def test_zabbix_event_ids_are_ascii_digits_within_a_bigint(value: str, field: str) -> None:
-    def mutate(p: dict[str, Any]) -> None:
-        if field == "id":
-            p["event"]["id"] = value
-        else:
-            p["event"]["recovery"] = {"id": value, "timestamp": None}
+def test_zabbix_event_ids_are_ascii_digits_within_a_bigint(value: str) -> None:
+    error = refusal(Source.ZABBIX, zbx(lambda p: p["event"].update(id=value)))
+    assert error.field == "event.id"
 
-    error = refusal(Source.ZABBIX, zbx(mutate))
-    assert error.field == ("event.id" if field == "id" else "event.recovery.id")
+
+def test_a_recovery_id_is_zabbixs_or_reconciliations_within_its_room_in_the_key() -> None:
+    for recovery_id in ("24", "gone-1795331705", "r" * RECOVERY_ID_LIMIT):
+        payload = body("zabbix/05-recovery.json")
+        payload["event"]["recovery"]["id"] = recovery_id
+        assert_storable(parse_delivery(Source.ZABBIX, json.dumps(payload).encode(), NOW))
+    payload["event"]["recovery"]["id"] = "r" * (RECOVERY_ID_LIMIT + 1)
+    assert (
+        str(refusal(Source.ZABBIX, payload))
+        == f"event.recovery.id: longer than {RECOVERY_ID_LIMIT} characters"
+    )
 
 
 def test_the_largest_bigint_is_a_fine_event_id() -> None:
@@ -266,7 +271,7 @@ def test_a_zabbix_instance_at_the_limit_fits_every_kind_of_message(path: str) ->
     payload["zabbix"]["instance"] = "i" * INSTANCE_LIMIT
     payload["event"]["id"] = str(2**63 - 1)
     if payload["kind"] == "recovery":
-        payload["event"]["recovery"]["id"] = str(2**63 - 1)
+        payload["event"]["recovery"]["id"] = "r" * RECOVERY_ID_LIMIT
     if payload["kind"] == "update":
         payload["update"]["timestamp"] = "32503593600"  # 2999-12-31, the latest time taken
     assert_storable(parse_delivery(Source.ZABBIX, json.dumps(payload).encode(), NOW))
