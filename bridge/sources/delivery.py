@@ -67,7 +67,9 @@ def _refusal(body: bytes, where: str, reason: str) -> PayloadError:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return PayloadError(where, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
-    except (ValueError, RecursionError):  # a number of more than 4,300 digits; nesting too deep
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        return PayloadError(where, f"not JSON bridge can store: {str(exc).split(':')[0]}")
+    except RecursionError:  # nested deeper than Python reads
         return PayloadError(where, f"not JSON bridge can store: {reason}")
     _refuse_unstorable(value, where)
     return PayloadError(where, f"not JSON bridge can store: {reason}")
