@@ -2,6 +2,8 @@
 
 Each source parses its own payload into `Alert`s (see `bridge.sources`); from there on nothing
 looks at the raw payload again. Enumerations are `StrEnum`s so they store and serialize as text.
+The bounds below are what every Alert keeps to (the parsers refuse or cut what is longer) and
+the widths of the database columns that store its fields (`bridge.db.models` declares them so).
 """
 
 from __future__ import annotations
@@ -10,6 +12,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+FINGERPRINT_MAX = 200
+"""The longest `Alert.fingerprint`: the width of every column that names an alert."""
+SOURCE_REF_MAX = 200
+NAME_MAX = 500
+HOST_MAX = 255
+DELIVERY_KEY_MAX = 200
+"""The longest idempotency key of a delivery (`Delivery.dedup_key`, the intake log's column)."""
+TEXT_MAX = 16_384
+"""The longest label or annotation value, URL, or text a person wrote in the source that an
+Alert keeps. The database columns behind these (JSON, TEXT) take more; the bound keeps a 1 MB
+annotation out of every page, notification and timeline entry that shows it."""
+USER_MAX = 100
+"""The longest name of a person acting in the source (`SourceUpdate.user`): the timeline's actor
+column holds it with the source's name before it."""
+TRUNCATED = "…[truncated]"
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its beginning followed by TRUNCATED, in
+    `limit` characters: a value cut short says so wherever it is shown."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATED)] + TRUNCATED
 
 
 class Source(StrEnum):

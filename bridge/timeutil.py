@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -46,30 +46,62 @@ def format_duration(delta: timedelta) -> str:
     return "".join(parts)
 
 
-def parse_instant(text: str) -> datetime:
-    """Parse an RFC 3339 / ISO 8601 instant with a zone into an aware UTC datetime.
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
+)
+"""RFC 3339's date-time (section 5.6), ASCII digits only; the zone is checked by the parser so
+that a time without one gets its own message."""
 
-    Accepts ``Z`` and nanosecond fractions (Go's time format, as Alertmanager sends).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+"""The instants bridge takes from outside (webhooks, API queries): a monitoring event before Unix
+time began or a thousand years ahead is a broken clock or a typo, and everything computed from
+one (deadlines, windows) stays far from the ends of what a datetime can hold."""
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an RFC 3339 instant (``2026-11-22T06:51:30.734253229Z``, ``...+03:00``) into an
+    aware UTC datetime; raises ValueError for anything else.
+
+    Strict: ASCII digits, a full date and time with seconds, a zone (``Z`` or ``+hh:mm``) and no
+    surrounding text, so ISO 8601's other forms (week dates, basic format, a missing second) are
+    refused. Fractions longer than microseconds (Go prints nanoseconds) are cut to microseconds.
     """
-    try:  # Python 3.11 reads both itself: the common case, without the rewriting below
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text[:60]!r} is not an RFC 3339 time (e.g. 2026-11-22T06:51:30Z)")
+    year, month, day, hour, minute, second, fraction, utc, sign, zone_h, zone_m = match.groups()
+    if utc is None and sign is None:
+        raise ValueError(f"{text[:60]!r} has no time zone")
+    try:  # the pattern vouched for the form: C reads it fastest (not a lowercase t or z)
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        pass
+        pass  # read below, where an impossible date or offset gets its own message
     else:
-        if parsed.tzinfo is None:
-            raise ValueError(f"{text!r} has no time zone")
-        return parsed.astimezone(UTC)
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    # Go prints up to 9 fractional digits; Python takes at most 6.
-    match = re.match(r"^(.*T\d{2}:\d{2}:\d{2})\.(\d+)(.*)$", value)
-    if match:
-        value = f"{match.group(1)}.{match.group(2)[:6].ljust(6, '0')}{match.group(3)}"
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone")
-    return parsed.astimezone(UTC)
+        try:
+            return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:00:00-05:00 lies past year 9999 in UTC
+            raise ValueError(f"{text[:60]!r} is out of range") from None
+    zone = UTC
+    if sign is not None and (zone_h != "00" or zone_m != "00"):
+        if int(zone_h) > 23 or int(zone_m) > 59:
+            raise ValueError(f"{text[:60]!r} has an offset out of range")
+        offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+        zone = timezone(-offset if sign == "-" else offset)
+    micros = int(fraction[:6].ljust(6, "0")) if fraction else 0
+    try:
+        parsed = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tzinfo=zone
+        )
+        return parsed if zone is UTC else parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 lies past year 9999 in UTC
+        raise ValueError(f"{text[:60]!r} is out of range") from None
+
+
+def in_range(value: datetime) -> bool:
+    """Whether an instant lies between EARLIEST and LATEST."""
+    return EARLIEST <= value <= LATEST
 
 
 def from_unix(seconds: float) -> datetime:

@@ -32,7 +32,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from bridge.alert import Severity, Source, Status
+from bridge.alert import (
+    DELIVERY_KEY_MAX,
+    FINGERPRINT_MAX,
+    HOST_MAX,
+    NAME_MAX,
+    SOURCE_REF_MAX,
+    Severity,
+    Source,
+    Status,
+)
 from bridge.dedup.state import Disposition
 from bridge.priority import Priority
 from bridge.ticketing.lifecycle import IncidentStatus, IncidentType
@@ -127,7 +136,7 @@ class Intake(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source: Mapped[Source] = mapped_column(text_enum(Source, 20))
-    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    dedup_key: Mapped[str] = mapped_column(String(DELIVERY_KEY_MAX), unique=True)
     received_at: Mapped[datetime]
     body: Mapped[bytes] = mapped_column(LargeBinary)
     alert_count: Mapped[int] = mapped_column(Integer)
@@ -165,7 +174,7 @@ class Incident(Base):
     group_key: Mapped[str | None] = mapped_column(String(255))
     rule: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str | None] = mapped_column(String(20))
-    host: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(HOST_MAX))
     alert_count: Mapped[int] = mapped_column(Integer, default=0)
     occurrence_count: Mapped[int] = mapped_column(Integer, default=0)
     first_alert_at: Mapped[datetime | None]
@@ -211,7 +220,7 @@ class TimelineEntry(Base):
     actor: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text, default="")
-    fingerprint: Mapped[str | None] = mapped_column(String(200))
+    fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_MAX))
 
 
 class AlertRow(Base):
@@ -226,11 +235,11 @@ class AlertRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(FINGERPRINT_MAX), unique=True)
     source: Mapped[Source] = mapped_column(text_enum(Source, 20))
-    source_ref: Mapped[str] = mapped_column(String(200))
-    name: Mapped[str] = mapped_column(String(500))
-    host: Mapped[str] = mapped_column(String(255))
+    source_ref: Mapped[str] = mapped_column(String(SOURCE_REF_MAX))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    host: Mapped[str] = mapped_column(String(HOST_MAX))
     severity: Mapped[Severity] = mapped_column(text_enum(Severity, 10))
     status: Mapped[Status] = mapped_column(text_enum(Status, 10))
     labels: Mapped[dict[str, Any]]
@@ -264,7 +273,7 @@ class IncidentAlert(Base):
     __tablename__ = "incident_alerts"
 
     incident_number: Mapped[int] = mapped_column(incident_ref(), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(FINGERPRINT_MAX), primary_key=True)
     first_attached_at: Mapped[datetime]
     last_attached_at: Mapped[datetime]
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
@@ -408,7 +417,7 @@ class AlertmanagerSilence(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     incident_number: Mapped[int] = mapped_column(incident_ref())
-    fingerprint: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(FINGERPRINT_MAX))
     silence_id: Mapped[str] = mapped_column(String(64))
     ends_at: Mapped[datetime]
     created_at: Mapped[datetime]

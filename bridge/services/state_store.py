@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import String, or_, select, text
 from sqlalchemy.orm import Session
 
-from bridge.alert import Alert, Status
+from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert
 from bridge.db.timeline import add_entry
@@ -36,6 +37,10 @@ from bridge.ticketing.lifecycle import ACTIVE_STATUSES, SYSTEM_ACTOR, IncidentAc
 from bridge.timeutil import parse_instant
 
 _CHUNK = 500
+CLIENT_MAX = cast(String, Incident.__table__.c.client.type).length or 0
+"""The incidents' client column: a client named by a label's value is cut to fit (and says so)."""
+TITLE_MAX = cast(String, Incident.__table__.c.title.type).length or 0
+"""The incidents' and groups' title columns: a name with its host may be longer."""
 
 
 class StateStore:
@@ -248,8 +253,8 @@ class StateStore:
             self._missing_alerts.discard(state.fingerprint)
         row.source = alert.source
         row.source_ref = alert.source_ref
-        row.name = alert.name[:500]
-        row.host = alert.host[:255]
+        row.name = fit(alert.name, NAME_MAX)  # the parsers keep to these already
+        row.host = fit(alert.host, HOST_MAX)
         row.severity = state.severity
         row.status = state.status
         row.labels = dict(alert.labels)
@@ -285,7 +290,9 @@ class StateStore:
     def _save_group(self, group: GroupState, now: datetime) -> None:
         row = self.groups.get(group.key)
         if row is None:
-            row = AlertGroup(key=group.key, rule=group.rule, title=group.title[:500], incident_number=None)
+            row = AlertGroup(
+                key=group.key, rule=group.rule, title=fit(group.title, TITLE_MAX), incident_number=None
+            )
             self.session.add(row)
             self.groups[group.key] = row
             self._missing_groups.discard(group.key)
@@ -392,7 +399,7 @@ class StateStore:
         first = self.alerts.get(subject or "")
         incident = Incident(
             number=self._numbers.next(),
-            title=(effect.title or group.title)[:500],
+            title=fit(effect.title or group.title, TITLE_MAX),
             status=IncidentStatus.OPEN,
             priority=effect.priority or Priority.P3,
             group_key=group.key,
@@ -407,7 +414,7 @@ class StateStore:
             reopen_count=0,
             updated_at=now,
             route=effect.route,
-            client=effect.client,
+            client=None if effect.client is None else fit(effect.client, CLIENT_MAX),
             flapping=effect.flapping,
             type="incident",
             line=effect.line or "L1",

@@ -8,13 +8,20 @@ A notification truncated by `max_alerts` says nothing about the alerts it left o
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from bridge.alert import Alert, Severity, Source, Status
+from bridge.alert import FINGERPRINT_MAX, HOST_MAX, NAME_MAX, TEXT_MAX, Alert, Severity, Source, Status, fit
 from bridge.errors import PayloadError
-from bridge.sources.delivery import Delivery
-from bridge.timeutil import parse_instant
+from bridge.sources.delivery import Delivery, shown, shown_key
+from bridge.timeutil import EARLIEST, LATEST, in_range, parse_instant
+
+_PREFIX = "alertmanager:"
+FINGERPRINT_LIMIT = FINGERPRINT_MAX - len(_PREFIX)
+"""The longest fingerprint Alertmanager may send: bridge's identity of the alert is it with a prefix."""
+ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
+"""Go's zero time, which Alertmanager sends as the endsAt of a firing alert."""
+_ZERO_TEXT = "0001-01-01T00:00:00Z"
 
 _SEVERITY_WORDS: dict[str, Severity] = {
     "critical": Severity.CRITICAL,
@@ -68,14 +75,14 @@ def parse(payload: Any, body: bytes, received_at: datetime) -> Delivery:
     if not isinstance(payload, dict):
         raise PayloadError("body", "must be a JSON object (an Alertmanager webhook notification)")
     version = payload.get("version")
-    if version is not None and str(version) != "4":
-        raise PayloadError("version", f"expected webhook version 4, got {version!r}")
+    if version is not None and version != "4" and not (type(version) is int and version == 4):
+        raise PayloadError("version", f"expected webhook version 4, got {shown(version)}")
     raw_alerts = payload.get("alerts")
     if not isinstance(raw_alerts, list):
         raise PayloadError("alerts", "missing or not a list")
     origin = payload.get("origin") or ""
     if origin not in ("", "reconciliation"):
-        raise PayloadError("origin", f"must be 'reconciliation' when present, got {origin!r}")
+        raise PayloadError("origin", f"must be 'reconciliation' when present, got {shown(origin)}")
     alerts = tuple(_parse_alert(raw, f"alerts[{i}]", received_at, origin) for i, raw in enumerate(raw_alerts))
     return Delivery(source=Source.ALERTMANAGER, dedup_key=delivery_key(body, received_at), alerts=alerts)
 
@@ -96,7 +103,7 @@ def _parse_alert(raw: Any, where: str, received_at: datetime, origin: str = "") 
         raise PayloadError(where, "must be an object")
     status_text = raw.get("status")
     if status_text not in ("firing", "resolved"):
-        raise PayloadError(f"{where}.status", f"must be 'firing' or 'resolved', got {status_text!r}")
+        raise PayloadError(f"{where}.status", f"must be 'firing' or 'resolved', got {shown(status_text)}")
     status = Status(status_text)
     labels = _string_map(raw.get("labels"), f"{where}.labels", required=True)
     annotations = _string_map(raw.get("annotations"), f"{where}.annotations", required=False)
@@ -112,6 +119,8 @@ def _parse_alert(raw: Any, where: str, received_at: datetime, origin: str = "") 
         fingerprint = labels_fingerprint(labels)
     elif not isinstance(fingerprint, str):
         raise PayloadError(f"{where}.fingerprint", "must be a string")
+    elif len(fingerprint) > FINGERPRINT_LIMIT:  # it is the alert's identity: never cut
+        raise PayloadError(f"{where}.fingerprint", f"longer than {FINGERPRINT_LIMIT} characters")
     url = raw.get("generatorURL") or ""
     if not isinstance(url, str):
         raise PayloadError(f"{where}.generatorURL", "must be a string")
@@ -119,46 +128,60 @@ def _parse_alert(raw: Any, where: str, received_at: datetime, origin: str = "") 
     return Alert(
         source=Source.ALERTMANAGER,
         source_ref=fingerprint,
-        fingerprint=f"alertmanager:{fingerprint}",
+        fingerprint=_PREFIX + fingerprint,
         status=status,
-        name=name,
-        host=host_from_labels(labels),
+        name=fit(name, NAME_MAX),
+        host=fit(host_from_labels(labels), HOST_MAX),
         severity=severity_from_label(labels.get("severity", "")),
         labels=labels,
         annotations=annotations,
         starts_at=starts_at,
         ends_at=ends_at,
-        url=url,
+        url=fit(url, TEXT_MAX),
         received_at=received_at,
         origin=origin,
     )
 
 
 def _string_map(value: Any, where: str, *, required: bool) -> dict[str, str]:
+    """A map of names to strings; a value longer than TEXT_MAX is cut (and says so), a name that
+    long is refused."""
     if value is None:
         if required:
             raise PayloadError(where, "missing")
         return {}
     if not isinstance(value, dict):
         raise PayloadError(where, "must be an object of strings")
+    cut: dict[str, str] = {}
     for key, item in value.items():
-        if not isinstance(item, str):
-            raise PayloadError(f"{where}.{key}", f"must be a string, got {type(item).__name__}")
-    return dict(value)
+        if type(item) is not str:
+            raise PayloadError(f"{where}.{shown_key(key)}", f"must be a string, got {type(item).__name__}")
+        if len(item) > TEXT_MAX:
+            cut[key] = fit(item, TEXT_MAX)
+        if len(key) > TEXT_MAX:
+            raise PayloadError(f"{where}.{shown_key(key)}", f"a name longer than {TEXT_MAX} characters")
+    return {**value, **cut} if cut else dict(value)
 
 
 def _instant(value: Any, where: str, *, required: bool) -> datetime | None:
+    """An RFC 3339 time between EARLIEST and LATEST; None for nothing or Go's zero time."""
     if value is None or value == "":
         if required:
             raise PayloadError(where, "missing")
         return None
     if not isinstance(value, str):
         raise PayloadError(where, "must be an RFC 3339 time string")
-    if value.startswith("0001-01-01"):
+    if value == _ZERO_TEXT:  # the endsAt of every firing alert
+        parsed = ZERO_TIME
+    else:
+        try:
+            parsed = parse_instant(value)
+        except ValueError:
+            raise PayloadError(where, f"not an RFC 3339 time: {shown(value)}") from None
+    if parsed == ZERO_TIME:
         if required:
             raise PayloadError(where, "is the zero time")
         return None
-    try:
-        return parse_instant(value)
-    except ValueError:
-        raise PayloadError(where, f"not an RFC 3339 time: {value!r}") from None
+    if not in_range(parsed):
+        raise PayloadError(where, f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return parsed

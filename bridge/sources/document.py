@@ -1,5 +1,6 @@
 """Alerts from a document a person hands to a tool (`bridge rules explain`): a webhook body of
-either source, a single Alertmanager alert, or one line of a trace."""
+either source, a captured delivery (a JSON file with the body under `body_json`, as in
+tests/fixtures), a single Alertmanager alert, or one line of a trace."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ def alerts_in(text: str, received_at: datetime) -> tuple[Alert, ...]:
     if not isinstance(document, dict):
         raise PayloadError("body", "must be a JSON object")
     source = Source.ALERTMANAGER
-    if {"source", "received_at", "body"} <= document.keys():  # a trace line: its body, its source
+    if "body_json" in document:  # a captured delivery: its body
+        document = document["body_json"]
+    elif {"source", "received_at", "body"} <= document.keys():  # a trace line: its body, its source
         source = Source.ZABBIX if document["source"] == Source.ZABBIX.value else Source.ALERTMANAGER
         document = document["body"]
     if isinstance(document, dict) and document.get("schema") == "bridge.zabbix.v1":

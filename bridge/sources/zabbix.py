@@ -10,15 +10,25 @@ monitoring tags.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import datetime
 from typing import Any
 
-from bridge.alert import Alert, Severity, Source, SourceUpdate, Status
+from bridge.alert import (
+    HOST_MAX,
+    NAME_MAX,
+    TEXT_MAX,
+    USER_MAX,
+    Alert,
+    Severity,
+    Source,
+    SourceUpdate,
+    Status,
+    fit,
+)
 from bridge.errors import PayloadError
-from bridge.sources.delivery import Delivery
-from bridge.timeutil import from_unix, parse_instant
+from bridge.sources.delivery import Delivery, decode_json, shown
+from bridge.timeutil import EARLIEST, LATEST, from_unix, in_range, parse_instant
 
 SCHEMA = "bridge.zabbix.v1"
 MARKER = "in bridge incident"
@@ -29,13 +39,23 @@ KINDS = ("problem", "recovery", "update")
 
 _MACRO_RE = re.compile(r"^\{\$?[A-Za-z][A-Za-z0-9_.:\-]*\}$")
 _NSEVERITY = {
-    5: Severity.CRITICAL,  # Disaster
-    4: Severity.HIGH,
-    3: Severity.AVERAGE,
-    2: Severity.WARNING,
-    1: Severity.INFO,  # Information
-    0: Severity.INFO,  # Not classified
+    "5": Severity.CRITICAL,  # Disaster
+    "4": Severity.HIGH,
+    "3": Severity.AVERAGE,
+    "2": Severity.WARNING,
+    "1": Severity.INFO,  # Information
+    "0": Severity.INFO,  # Not classified
 }
+_ID_RE = re.compile(r"[0-9]{1,19}")
+MAX_ID = 2**63 - 1
+"""Zabbix's ids (events, triggers) are BIGINTs: ASCII digits, at most this."""
+_UNIX_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
+INSTANCE_LIMIT = 128
+RECOVERY_ID_LIMIT = 25
+"""The longest instance name and recovery id: with the kind, the event id and an update's time
+they leave the delivery's key within DELIVERY_KEY_MAX (and the alert's identity within
+FINGERPRINT_MAX) for every message about the problem, so that a problem accepted is never
+followed by a recovery refused."""
 # Default Zabbix severity names, for a body without NSEVERITY (names are configurable per install).
 _SEVERITY_NAMES = {
     "disaster": Severity.CRITICAL,
@@ -79,7 +99,14 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
     alert_text = _section(payload, "alert")
     recovery = _recovery(event)
     instance = clean(zabbix.get("instance")) or "zabbix"
-    event_id = _event_id(event)
+    if len(instance) > INSTANCE_LIMIT:  # part of the alert's identity: never cut
+        raise PayloadError("zabbix.instance", f"longer than {INSTANCE_LIMIT} characters")
+    event_id = _id(event.get("id"), "event.id")
+    if event_id is None:
+        raise PayloadError("event.id", "missing (the {EVENT.ID} macro must be set)")
+    recovery_id = clean(recovery.get("id"))  # Zabbix's id, or one reconciliation made up (gone-...)
+    if recovery_id is not None and len(recovery_id) > RECOVERY_ID_LIMIT:
+        raise PayloadError("event.recovery.id", f"longer than {RECOVERY_ID_LIMIT} characters")
 
     starts_at = _time(event.get("timestamp"), "event.timestamp") or received_at
     status = _status(kind, event)
@@ -93,15 +120,16 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
         source_update = _source_update(event, update, update_at or received_at)
 
     tags = _tags(event.get("tags"))
-    host_name = clean(host.get("host")) or clean(host.get("name")) or ""
-    trigger_id = clean(trigger.get("id")) or ""
-    name = (
-        clean(event.get("name"))
-        or clean(trigger.get("description"))
-        or clean(alert_text.get("subject"))
-        or f"Zabbix problem {event_id}"
+    host_name = fit(_text(host.get("host")) or _text(host.get("name")) or "", HOST_MAX)
+    trigger_id = _text(trigger.get("id")) or ""
+    name = fit(
+        _text(event.get("name"))
+        or _text(trigger.get("description"))
+        or _text(alert_text.get("subject"))
+        or f"Zabbix problem {event_id}",
+        NAME_MAX,
     )
-    url = _url(clean(zabbix.get("url")), trigger_id, event_id)
+    url = fit(_url(_text(zabbix.get("url")), trigger_id, event_id), TEXT_MAX)
     alert = Alert(
         source=Source.ZABBIX,
         source_ref=event_id,
@@ -122,7 +150,7 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
     )
     return Delivery(
         source=Source.ZABBIX,
-        dedup_key=_dedup_key(instance, kind, event_id, clean(recovery.get("id")), source_update),
+        dedup_key=_dedup_key(instance, kind, event_id, recovery_id, source_update),
         alerts=(alert,),
     )
 
@@ -133,10 +161,10 @@ def _kind(payload: Any) -> str:
         raise PayloadError("body", "must be a JSON object (a bridge.zabbix.v1 body)")
     schema = payload.get("schema")
     if schema != SCHEMA:
-        raise PayloadError("schema", f"expected {SCHEMA!r}, got {schema!r}")
+        raise PayloadError("schema", f"expected {SCHEMA!r}, got {shown(schema)}")
     kind = payload.get("kind")
     if kind not in KINDS:
-        raise PayloadError("kind", f"must be one of problem, recovery, update; got {kind!r}")
+        raise PayloadError("kind", f"must be one of problem, recovery, update; got {shown(kind)}")
     return str(kind)
 
 
@@ -148,14 +176,20 @@ def _recovery(event: dict[str, Any]) -> dict[str, Any]:
     return recovery or {}
 
 
-def _event_id(event: dict[str, Any]) -> str:
-    """The problem's {EVENT.ID}: with the instance, the alert's identity."""
-    event_id = clean(event.get("id"))
-    if event_id is None:
-        raise PayloadError("event.id", "missing (the {EVENT.ID} macro must be set)")
-    if not event_id.isdigit():
-        raise PayloadError("event.id", f"must be a number, got {event_id!r}")
-    return event_id
+def _id(value: Any, where: str) -> str | None:
+    """A Zabbix id ({EVENT.ID}): ASCII digits within a BIGINT; None when absent."""
+    text = clean(value)
+    if text is None:
+        return None
+    if not _ID_RE.fullmatch(text) or int(text) > MAX_ID:
+        raise PayloadError(where, f"must be a number from 0 to {MAX_ID}, got {shown(text)}")
+    return text
+
+
+def _text(value: Any) -> str | None:
+    """`clean(value)`, cut to TEXT_MAX."""
+    text = clean(value)
+    return None if text is None else fit(text, TEXT_MAX)
 
 
 def _status(kind: str, event: dict[str, Any]) -> Status:
@@ -171,11 +205,11 @@ def _status(kind: str, event: dict[str, Any]) -> Status:
 def _source_update(event: dict[str, Any], update: dict[str, Any], at: datetime) -> SourceUpdate:
     """What a person did in Zabbix (acknowledged, commented, closed), or bridge's own echo of it."""
     ack = clean(event.get("ack_status"))
-    message = clean(update.get("message")) or ""
+    message = _text(update.get("message")) or ""
     return SourceUpdate(
-        action=clean(update.get("action")) or "updated",
+        action=_text(update.get("action")) or "updated",
         message=message,
-        user=clean(update.get("user")) or "",
+        user=fit(clean(update.get("user")) or "", USER_MAX),
         at=at,
         acknowledged=None if ack is None else ack.lower() == "yes",
         from_bridge=bool(_ECHO_RE.search(message)),
@@ -190,13 +224,13 @@ def _labels(
     labels.update(
         {
             "host": host_name,
-            "host_name": clean(host.get("name")) or host_name,
+            "host_name": _text(host.get("name")) or host_name,
             "trigger_id": trigger_id,
-            "host_groups": ", ".join(_groups(host.get("groups"))),
+            "host_groups": fit(", ".join(_groups(host.get("groups"))), TEXT_MAX),
             "zabbix_instance": instance,
         }
     )
-    if ip := clean(host.get("ip")):
+    if ip := _text(host.get("ip")):
         labels["host_ip"] = ip
     return labels
 
@@ -212,7 +246,7 @@ def _annotations(name: str, trigger: dict[str, Any], event: dict[str, Any], url:
     """Summary, and the description, operational data and URL when there are any."""
     annotations = {"summary": name}
     for key, raw in (("description", trigger.get("description")), ("opdata", event.get("opdata"))):
-        if text := clean(raw):
+        if text := _text(raw):
             annotations[key] = text
     if url:
         annotations["url"] = url
@@ -239,7 +273,7 @@ def _origin(value: Any) -> str:
     if value in (None, ""):
         return ""
     if value != "reconciliation":
-        raise PayloadError("origin", f"must be 'reconciliation' when present, got {value!r}")
+        raise PayloadError("origin", f"must be 'reconciliation' when present, got {shown(value)}")
     return "reconciliation"
 
 
@@ -255,23 +289,26 @@ def _section(payload: dict[str, Any], key: str, *, required: bool = False) -> di
 
 
 def _time(value: Any, where: str) -> datetime | None:
+    """Unix seconds (ASCII digits) or an RFC 3339 time, between EARLIEST and LATEST; None when absent."""
     text = clean(value)
     if text is None:
         return None
     try:
-        if text.replace(".", "", 1).isdigit():
-            return from_unix(float(text))
-        return parse_instant(text)
-    except (ValueError, OverflowError):
-        raise PayloadError(where, f"not Unix seconds or an ISO 8601 time: {text!r}") from None
+        parsed = from_unix(float(text)) if _UNIX_RE.fullmatch(text) else parse_instant(text)
+    except (ValueError, OverflowError, OSError):
+        raise PayloadError(where, f"not Unix seconds or an RFC 3339 time: {shown(text)}") from None
+    if not in_range(parsed):
+        raise PayloadError(where, f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return parsed
 
 
 def _severity(event: dict[str, Any]) -> Severity:
     nseverity = clean(event.get("nseverity"))
     if nseverity is not None:
-        if not nseverity.isdigit() or int(nseverity) not in _NSEVERITY:
-            raise PayloadError("event.nseverity", f"must be 0..5, got {nseverity!r}")
-        return _NSEVERITY[int(nseverity)]
+        severity = _NSEVERITY.get(nseverity)
+        if severity is None:
+            raise PayloadError("event.nseverity", f"must be 0..5, got {shown(nseverity)}")
+        return severity
     name = clean(event.get("severity"))
     return _SEVERITY_NAMES.get((name or "").lower(), Severity.WARNING)
 
@@ -284,10 +321,7 @@ def _tags(value: Any) -> dict[str, str]:
     if isinstance(value, str):
         if clean(value) is None:
             return {}
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise PayloadError("event.tags", "not a list of {tag, value} objects nor its JSON text") from None
+        value = decode_json(value.encode(), "event.tags")
     if value is None:
         return {}
     if not isinstance(value, list):
@@ -299,15 +333,20 @@ def _tags(value: Any) -> dict[str, str]:
         name = item["tag"]
         if name.startswith("__zbx_"):
             continue
+        if len(name) > TEXT_MAX:
+            raise PayloadError(f"event.tags[{i}].tag", f"longer than {TEXT_MAX} characters")
         text = item.get("value")
+        if text is not None and not isinstance(text, str | int | float):
+            raise PayloadError(f"event.tags[{i}].value", "must be a string")
         text = "" if text is None else str(text)
-        tags[name] = f"{tags[name]},{text}" if name in tags and text not in tags[name].split(",") else text
+        joined = f"{tags[name]},{text}" if name in tags and text not in tags[name].split(",") else text
+        tags[name] = fit(joined, TEXT_MAX)
     return tags
 
 
 def _groups(value: Any) -> list[str]:
     if isinstance(value, list):
-        return sorted(str(g).strip() for g in value if clean(g))
+        return sorted(fit(str(g).strip(), TEXT_MAX) for g in value if clean(g))
     text = clean(value)
     if text is None:
         return []

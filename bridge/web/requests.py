@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -22,13 +22,9 @@ from werkzeug.routing import BaseConverter, ValidationError
 from bridge.db.queries import MAX_ID, Paging
 from bridge.errors import PayloadError
 from bridge.priority import Priority
-from bridge.timeutil import parse_duration, parse_instant
+from bridge.timeutil import EARLIEST, LATEST, parse_duration, parse_instant
 
 MAX_PAGE = 500
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2999, 12, 31, tzinfo=UTC)
-"""The times a request may name: far enough for any real question, near enough that a week, a
-report period or a rotation counted from them stays a date Python can hold."""
 
 _DIGITS = re.compile(r"[0-9]+")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

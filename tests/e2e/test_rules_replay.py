@@ -23,6 +23,7 @@ from bridge.replay.trace import write_trace
 from bridge.settings import Settings
 from tests.support.api import Api
 from tests.support.app import make_settings
+from tests.support.payloads import FIXTURES
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -201,6 +202,27 @@ def test_explain_says_which_rule_and_why_not_the_earlier_ones(rules_dir: Path, t
     refused = CliRunner().invoke(main, ["rules", "explain", str(bad), "--rules", str(rules_dir)])
     assert refused.exit_code == 1
     assert "body: must be a JSON object" in refused.output
+
+
+@pytest.mark.parametrize(
+    ("capture", "first_line"),
+    [
+        (
+            "zabbix/01-problem.json",
+            "alert 'High CPU load on Acceptance bridge host' on acc-bridge-host from zabbix, high",
+        ),
+        ("alertmanager/01-firing-single.json", "alert 'AccHighCPU' on web-01 from alertmanager, critical"),
+    ],
+)
+def test_explain_reads_a_captured_delivery_file_as_its_body(
+    rules_dir: Path, capture: str, first_line: str
+) -> None:
+    result = CliRunner().invoke(
+        main, ["rules", "explain", str(FIXTURES / capture), "--rules", str(rules_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == first_line
+    assert any(line.startswith("rule in force: ") for line in result.output.splitlines())
 
 
 def test_a_database_that_is_not_bridges_gets_a_message_not_a_traceback(

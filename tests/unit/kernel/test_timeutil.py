@@ -52,3 +52,44 @@ def test_parse_instant(text: str, instant: datetime) -> None:
 def test_parse_instant_needs_a_zone() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         parse_instant("2026-11-22T06:51:23")
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2026-12-04t10:00:00z", datetime(2026, 12, 4, 10, tzinfo=UTC)),  # RFC 3339 allows lowercase
+        ("2026-12-04 10:00:00+00:00", datetime(2026, 12, 4, 10, tzinfo=UTC)),  # and a space (its note)
+        ("2026-12-04T10:00:00.123456789123-00:30", datetime(2026, 12, 4, 10, 30, 0, 123456, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),  # Go's zero time
+    ],
+)
+def test_parse_instant_takes_every_rfc_3339_form(text: str, instant: datetime) -> None:
+    assert parse_instant(text) == instant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-04T10:00:00\x00Z",
+        "2026-W49-5T10:00:00Z",  # ISO 8601 week date
+        "20261204T100000Z",  # ISO 8601 basic format
+        "2026-338T10:00:00Z",  # ordinal date
+        "2026-12-04T10:00Z",  # no seconds
+        "2026-12-04T10Z",
+        "2026-12-04",
+        "2026-12-04T10:00:00,5Z",
+        "2026-12-04T10:00:00+0500",
+        "2026-12-04T10:00:00+05",
+        "2026-12-04T10:00:00+24:00",
+        " 2026-12-04T10:00:00Z",
+        "2026-12-04T10:00:00Z ",
+        "\uff12\uff10\uff12\uff16-12-04T10:00:00Z",  # fullwidth digits
+        "2026-02-30T10:00:00Z",
+        "2026-12-04T10:00:60Z",  # a leap second: no datetime holds it
+        "9999-12-31T23:00:00-05:00",  # past year 9999 in UTC (OverflowError before)
+        "0001-01-01T00:00:00+05:00",  # before year 1 in UTC
+    ],
+)
+def test_parse_instant_refuses_everything_else_with_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_instant(text)
