@@ -99,6 +99,26 @@ def parse_instant(text: str) -> datetime:
         raise ValueError(f"{text[:60]!r} is out of range") from None
 
 
+_TYPED_INSTANT = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2})(:[0-9]{2}(?:\.[0-9]+)?)?"
+    r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))"
+)
+"""What a person types for an instant: RFC 3339, or with the seconds left out or an offset
+without its colon (``2026-12-05T23:00Z``, ``2026-12-05 23:00+0300``). ASCII digits only."""
+
+
+def parse_typed_instant(text: str) -> datetime:
+    """Parse an instant a person gave (an API query, a CLI option) into an aware UTC datetime:
+    RFC 3339 as `parse_instant` reads it, plus the seconds left out and ``+hhmm`` offsets, as
+    people write them. Webhook bodies come from programs and are held to RFC 3339 itself."""
+    match = _TYPED_INSTANT.fullmatch(text.strip())
+    if match is None:
+        return parse_instant(text.strip())  # says what is wrong in RFC 3339's terms
+    date, hour_minute, seconds, utc, sign, zone_h, zone_m = match.groups()
+    zone = "Z" if utc else f"{sign}{zone_h}:{zone_m}"
+    return parse_instant(f"{date}T{hour_minute}{seconds or ':00'}{zone}")
+
+
 def in_range(value: datetime) -> bool:
     """Whether an instant lies between EARLIEST and LATEST."""
     return EARLIEST <= value <= LATEST

@@ -20,7 +20,7 @@ from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.rules import RuleSet
 from bridge.errors import ConfigError, RulesError
 from bridge.settings import Settings, configure_logging, unknown_variables
-from bridge.timeutil import parse_duration, parse_instant
+from bridge.timeutil import parse_duration, parse_typed_instant
 
 
 def load_settings() -> Settings:
@@ -111,7 +111,7 @@ WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
 def instant(text: str) -> datetime:
     """An ISO 8601 time with a zone from an option."""
     try:
-        return parse_instant(text)
+        return parse_typed_instant(text)
     except (ValueError, OverflowError):
         raise click.BadParameter(
             f"{text!r} is not an ISO 8601 time with a zone (e.g. 2026-11-23T00:00:00Z)"
@@ -128,7 +128,7 @@ def moment(text: str) -> datetime:
         except ValueError:
             pass  # no such day (2026-02-30): said below
     try:
-        return parse_instant(text)
+        return parse_typed_instant(text)
     except (ValueError, OverflowError):
         raise click.BadParameter(
             f"{text!r} is not an ISO 8601 time (e.g. 2026-12-05T23:00:00, or with an offset "

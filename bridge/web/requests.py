@@ -22,7 +22,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 from bridge.db.queries import MAX_ID, Paging
 from bridge.errors import PayloadError
 from bridge.priority import Priority
-from bridge.timeutil import EARLIEST, LATEST, parse_duration, parse_instant
+from bridge.timeutil import EARLIEST, LATEST, parse_duration, parse_typed_instant
 
 MAX_PAGE = 500
 
@@ -158,7 +158,7 @@ def instant(value: Any, name: str) -> datetime | None:
     if not isinstance(value, str):
         raise PayloadError(name, "must be an ISO 8601 time with a zone")
     try:
-        parsed = parse_instant(value)
+        parsed = parse_typed_instant(value)
     except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:00:00-05:00 is past year 9999 in UTC
         raise PayloadError(name, f"not an ISO 8601 time with a zone: {value[:60]!r}") from None
     return in_range(parsed, name)

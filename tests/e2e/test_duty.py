@@ -308,3 +308,9 @@ def test_the_head_of_it_hears_of_incidents_still_open_after_three_days(desk: Des
     desk.act(2, "resolve")
     desk.at("2026-11-30 12:00")
     assert [m for m in desk.mails_to("smirnova") if "open for long" in m] == [long_open]
+
+
+def test_a_time_typed_without_seconds_or_with_a_plain_offset_names_the_same_instant(desk: Desk) -> None:
+    exact = desk.get("/api/oncall", at="2026-11-24T00:00:00Z")
+    assert desk.get("/api/oncall", at="2026-11-24T00:00Z") == exact
+    assert desk.get("/api/oncall", at="2026-11-24 03:00+0300") == exact

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.timeutil import format_duration, parse_duration, parse_instant
+from bridge.timeutil import format_duration, parse_duration, parse_instant, parse_typed_instant
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,37 @@ def test_parse_instant_takes_every_rfc_3339_form(text: str, instant: datetime) -
 def test_parse_instant_refuses_everything_else_with_a_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         parse_instant(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2026-12-05T23:00Z", datetime(2026, 12, 5, 23, tzinfo=UTC)),  # the seconds left out
+        ("2026-12-05 23:00+03:00", datetime(2026, 12, 5, 20, tzinfo=UTC)),
+        ("2026-12-05T23:00:30+0300", datetime(2026, 12, 5, 20, 0, 30, tzinfo=UTC)),  # no colon
+        (" 2026-12-05T23:00:00Z ", datetime(2026, 12, 5, 23, tzinfo=UTC)),  # pasted with spaces
+        ("2026-12-05T23:00:00.5-01:00", datetime(2026, 12, 6, 0, 0, 0, 500000, tzinfo=UTC)),
+    ],
+)
+def test_an_instant_a_person_types_may_leave_out_seconds_and_the_offset_s_colon(
+    text: str, instant: datetime
+) -> None:
+    assert parse_typed_instant(text) == instant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-05T23:00",  # no zone: the CLI places such times in the rota's zone itself
+        "2026-12-05T23Z",
+        "2026-W49-6T23:00Z",
+        "\uff12\uff10\uff12\uff16-12-05T23:00Z",  # fullwidth digits
+        "2026-12-05T23:00\x00Z",
+        "2026-12-05T24:00Z",
+        "2026-12-05T23:00+2400",
+        "9999-12-31T23:00-05:00",
+    ],
+)
+def test_what_a_person_types_is_still_refused_when_it_names_no_single_instant(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_typed_instant(text)
