@@ -30,7 +30,7 @@ from functools import partial
 from time import perf_counter
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -85,6 +85,9 @@ class BatchResult:
     left: int = 0
     """Deliveries of the batch left pending for the next transaction (decided in part, or not
     reached before the slice's time or room ran out)."""
+    behind: bool = False
+    """Nothing was decided: an older delivery is still pending, and deliveries are decided in
+    the order they arrived. Ask again from the oldest."""
     outcomes: Counter[Outcome] = field(default_factory=Counter)
 
     def merge(self, other: BatchResult) -> None:
@@ -93,6 +96,7 @@ class BatchResult:
         self.failed += other.failed
         self.sliced += other.sliced
         self.left += other.left
+        self.behind = self.behind or other.behind
         self.outcomes.update(other.outcomes)
 
     @property
@@ -154,17 +158,21 @@ class Pipeline:
                 return total
             result = self.process(ids)
             total.merge(result)
-            if not result.left:  # some left pending for the next transaction: ask again from here
+            if result.behind:
+                after = 0  # an older delivery came free (another worker left it pending): it goes first
+            elif not result.left:  # some left pending for the next transaction: ask again from here
                 after = ids[-1]
 
-    def process(self, ids: list[int], max_alerts: int = BATCH_ALERTS) -> BatchResult:
+    def process(
+        self, ids: list[int], max_alerts: int = BATCH_ALERTS, *, in_order: bool = True
+    ) -> BatchResult:
         """Process these deliveries (those still pending; a large one only a slice of it).
 
         Raises when the database is unavailable or busy (everything stays pending). Otherwise a
         failing batch is bisected: the deliveries that go through do, and the one that fails
         alone is recorded (`_record_failure`)."""
         try:
-            return self._retrying(lambda: self._process(ids, max_alerts))
+            return self._retrying(lambda: self._process(ids, max_alerts, in_order))
         except Exception as exc:
             failure = classify(exc)
             if failure.waits:
@@ -175,15 +183,19 @@ class Pipeline:
                 "a batch of %d deliveries failed (%s); bisecting it", len(ids), describe(exc), exc_info=exc
             )
             half = len(ids) // 2
-            total = self.process(ids[:half], max_alerts)
-            total.merge(self.process(ids[half:], max_alerts))
+            # Exactly these ids, whatever is older: a failure must be blamed on the delivery that fails.
+            total = self.process(ids[:half], max_alerts, in_order=False)
+            total.merge(self.process(ids[half:], max_alerts, in_order=False))
             return total
 
-    def _process(self, ids: list[int], max_alerts: int) -> BatchResult:
+    def _process(self, ids: list[int], max_alerts: int, in_order: bool = True) -> BatchResult:
         result = BatchResult()
         engine = self.rules.engine
         parsed = self._parse(ids)  # before the transaction: parsing holds no lock
         with self.sessions() as session, session.begin():
+            take_deciding_turn(session)
+            if in_order and older_fresh_pending(session, min(ids), ids):
+                return BatchResult(left=len(ids), behind=True)
             budget = self.slice_seconds
             if budget is None:
                 budget = SLICE_SECONDS.get(session.get_bind().dialect.name, min(SLICE_SECONDS.values()))
@@ -387,6 +399,38 @@ class Pipeline:
                     raise
                 log.info("write conflict (%s), retrying", describe(exc))
         raise AssertionError("unreachable")
+
+
+DECIDING_LOCK = 0x62726467
+"""PostgreSQL advisory lock key ("brdg") that deciding transactions take in turn."""
+
+
+def take_deciding_turn(session: Session) -> None:
+    """Deciding transactions of every worker take turns (PostgreSQL; SQLite has one writer).
+
+    Deliveries must be decided in the order they arrived: a recovery decided before the problem
+    it ends would make the problem a stale repeat of an ended occurrence, and nobody would be
+    paged for it. Row locks alone do not keep that order: a worker skips the rows another holds
+    and takes later ones, and the groups of new alerts have no rows to lock yet. The turn is held
+    until the commit; parsing, the slow part, happens before it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DECIDING_LOCK})
+
+
+def older_fresh_pending(session: Session, first: int, ids: list[int]) -> bool:
+    """A delivery older than `first`, not among `ids` and never failed, is still pending (one
+    that failed before waits for the sweeper and does not hold the others back)."""
+    older = session.scalar(
+        select(Intake.id)
+        .where(
+            Intake.id < first,
+            Intake.id.not_in(ids),
+            Intake.status == IntakeStatus.PENDING,
+            Intake.attempts == 0,
+        )
+        .limit(1)
+    )
+    return older is not None
 
 
 GROUP_TIMERS = (EngineTimer.HOLD, EngineTimer.RESOLVE, EngineTimer.FLAPPING, EngineTimer.HEARTBEAT)

@@ -22,7 +22,7 @@ from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.simulator import Simulator
 from bridge.services.dispatch import TimerDispatcher
 from bridge.services.live import LiveRules
-from bridge.services.pipeline import MAX_ATTEMPTS, Pipeline
+from bridge.services.pipeline import MAX_ATTEMPTS, Pipeline, take_deciding_turn
 from bridge.services.state_store import StateStore
 from bridge.sources import parse_delivery
 from tests.conftest import _truncate
@@ -350,7 +350,7 @@ def test_concurrent_workers_on_one_group_open_exactly_one_incident(
             barrier.wait()
             try:
                 for intake_id in mine:
-                    pipeline.process([intake_id])
+                    pipeline.process_through(intake_id)  # what each worker's queued job does
             except BaseException as exc:
                 errors.append(exc)
 
@@ -371,6 +371,70 @@ def test_concurrent_workers_on_one_group_open_exactly_one_incident(
                 select(func.count()).select_from(TimelineEntry).where(TimelineEntry.kind == "alert_attached")
             )
         assert attached == 80
+    finally:
+        harness.close()
+
+
+def test_a_worker_with_a_later_delivery_waits_for_the_older_one_so_a_recovery_never_comes_first(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two workers: one holds the problem's delivery, the other gets the job of its recovery.
+    Decided in that wrong order the recovery would be of an alert never seen firing (recorded,
+    opening nothing) and the problem a stale repeat of an ended occurrence: nobody paged."""
+    rules_dir = write_rules(tmp_path / "rules", "defaults: {group_by: [name, instance]}\nrules: []\n")
+    harness = Harness(database_url, rules_dir)
+    start = harness.clock.now()
+    try:
+        firing = am_alert("HostDown", starts_at=start.isoformat(), instance="db-1:9100", fingerprint="f" * 16)
+        resolved = am_alert(
+            "HostDown",
+            status="resolved",
+            starts_at=start.isoformat(),
+            ends_at=(start + timedelta(minutes=3)).isoformat(),
+            instance="db-1:9100",
+            fingerprint="f" * 16,
+        )
+        for offset, alert in ((0, firing), (4, resolved)):
+            raw = json.dumps(am_notification(alert)).encode()
+            at = start + timedelta(minutes=offset)
+            store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
+        with harness.sessions() as session:
+            _problem, recovery = session.scalars(select(Intake.id).order_by(Intake.id))
+
+        early = harness.pipeline.process([recovery])  # the recovery's worker asks first
+        assert early.behind and early.deliveries == 0
+        assert harness.incidents() == []
+
+        harness.pipeline.process_through(recovery)  # its job goes on from the oldest
+        harness.finish(start + timedelta(hours=1))  # the resolve timer the recovery set
+        [incident] = harness.incidents()
+        assert incident[2] == "resolved"  # opened by the problem, resolved by the recovery
+        assert incident[7] == start
+    finally:
+        harness.close()
+
+
+@pytest.mark.postgres
+def test_deciding_transactions_of_workers_take_turns(postgres_database: str, tmp_path: Path) -> None:
+    """While one worker decides (holds the turn), another's transaction waits for the commit."""
+    _truncate(postgres_database)
+    harness = Harness(postgres_database, write_rules(tmp_path / "rules", "rules: []\n"))
+    try:
+        at = harness.clock.now()
+        raw = json.dumps(
+            am_notification(am_alert("HostDown", starts_at=at.isoformat(), instance="db-1"))
+        ).encode()
+        store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
+        other = Pipeline(harness.sessions, harness.rules, harness.clock)
+        done = threading.Event()
+        with harness.sessions() as holder, holder.begin():
+            take_deciding_turn(holder)
+            thread = threading.Thread(target=lambda: (other.process_pending(), done.set()))
+            thread.start()
+            assert not done.wait(1.0)  # it waits for the turn, whatever the time it is given
+        assert done.wait(30)
+        thread.join()
+        assert [i[2] for i in harness.incidents()] == ["open"]
     finally:
         harness.close()
 
