@@ -21,6 +21,20 @@ from tests.support.postgres import throwaway_cluster
 REPO = Path(__file__).resolve().parents[1]
 
 
+def serve_env(database_url: str, token: str) -> dict[str, str]:
+    """The environment of a `bridge serve` under benchmark: the shell's BRIDGE_* settings left
+    out, the example rules, quiet logs, one throwaway token for everything."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
+        "BRIDGE_DATABASE_URL": database_url,
+        "BRIDGE_RULES_DIR": str(REPO / "rules"),
+        "BRIDGE_LOG_LEVEL": "WARNING",
+        "BRIDGE_ALERTMANAGER_TOKEN": token,
+        "BRIDGE_ZABBIX_TOKEN": token,
+        "BRIDGE_ADMIN_TOKEN": token,
+    }
+
+
 def database_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",

@@ -15,7 +15,6 @@ import argparse
 import http.client
 import json
 import multiprocessing
-import os
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import REPO, database_argument, fresh_database, report
+from bench.common import database_argument, fresh_database, report, serve_env
 from tests.support.postgres import free_port
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a throwaway server
@@ -120,15 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     with fresh_database(args.db) as url:
         port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-            "BRIDGE_DATABASE_URL": url,
-            "BRIDGE_RULES_DIR": str(REPO / "rules"),
-            "BRIDGE_LOG_LEVEL": "WARNING",
-            "BRIDGE_ALERTMANAGER_TOKEN": TOKEN,
-            "BRIDGE_ZABBIX_TOKEN": TOKEN,
-            "BRIDGE_ADMIN_TOKEN": TOKEN,
-        }
+        env = serve_env(url, TOKEN)
         server = subprocess.Popen(
             [sys.executable, "-m", "bridge", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
         )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench.common import REPO, fresh_database, report
+from bench.common import fresh_database, report, serve_env
 from tests.support.postgres import free_port
 
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a throwaway server
@@ -137,15 +136,7 @@ def decided(metrics: str) -> tuple[float, float]:
 def run(alerts: int, pause: float) -> dict[str, object]:
     with fresh_database("sqlite") as url:
         port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
-            "BRIDGE_DATABASE_URL": url,
-            "BRIDGE_RULES_DIR": str(REPO / "rules"),
-            "BRIDGE_LOG_LEVEL": "WARNING",
-            "BRIDGE_ALERTMANAGER_TOKEN": TOKEN,
-            "BRIDGE_ZABBIX_TOKEN": TOKEN,
-            "BRIDGE_ADMIN_TOKEN": TOKEN,
-        }
+        env = serve_env(url, TOKEN)
         command = [sys.executable, "-m", "bridge", "serve", "--port", str(port)]
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
         try:
