@@ -333,13 +333,14 @@ class Pipeline:
 
     def process_now(self, intake_id: int) -> bool:
         """Process one delivery in the caller's thread (to answer a Zabbix delivery with its
-        incident); False if that failed: it is still pending, for the worker."""
+        incident); False if it is still pending, for the worker: deciding it failed, or an older
+        delivery is still pending and goes first (deliveries are decided in arrival order)."""
         try:
-            self.process([intake_id])
+            result = self.process([intake_id])
         except Exception:
             log.exception("processing delivery %d at once failed; the worker will retry it", intake_id)
             return False
-        return True
+        return not result.behind
 
     def _fire_release(self, key: str, now: datetime) -> Fired:
         """A maintenance window or silence ended: decide again what it held back and still fires."""
