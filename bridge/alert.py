@@ -28,6 +28,9 @@ USER_MAX = 100
 """The longest name of a person acting in the source (`SourceUpdate.user`): the timeline's actor
 column holds it with the source's name before it."""
 TRUNCATED = "…[truncated]"
+BIGINT_MAX = 2**63 - 1
+"""The largest whole number a BIGINT column holds (SQLite's INTEGER is as wide): ids, incident
+numbers, Zabbix event ids."""
 
 
 def fit(text: str, limit: int) -> str:

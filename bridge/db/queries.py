@@ -10,13 +10,14 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from bridge.alert import BIGINT_MAX
 from bridge.db.models import Notification, OutboxJob
 
 T = TypeVar("T")
 Leased = TypeVar("Leased", OutboxJob, Notification)
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = BIGINT_MAX
 """The largest id or incident number a column holds (BIGINT; SQLite's INTEGER is as wide): a
 larger one names nothing, and must never reach the database, which would refuse it."""
 

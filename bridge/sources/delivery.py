@@ -78,7 +78,8 @@ def _refusal(body: bytes, where: str, reason: str) -> PayloadError:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _unstorable_text(text: str) -> str | None:
+def unstorable_text(text: str) -> str | None:
+    """Why no database stores `text` (a NUL, a lone surrogate), or None."""
     if "\x00" in text:
         return "contains a NUL character (\\u0000), which no database stores"
     if _SURROGATE.search(text):
@@ -104,13 +105,13 @@ def _refuse_unstorable(value: Any, where: str) -> None:
         item, path = stack.pop()
         reason = None
         if isinstance(item, str):
-            reason = _unstorable_text(item)
+            reason = unstorable_text(item)
         elif isinstance(item, int | float):
             reason = _unstorable_number(item)
         elif isinstance(item, dict):
             for key, inner in item.items():
                 inner_path = f"{path}.{shown_key(key)}" if path else shown_key(key)
-                if key_reason := _unstorable_text(key):
+                if key_reason := unstorable_text(key):
                     raise PayloadError(_short(inner_path), f"a name that {key_reason}")
                 stack.append((inner, inner_path))
         elif isinstance(item, list):

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.alert import (
+    BIGINT_MAX,
     HOST_MAX,
     NAME_MAX,
     TEXT_MAX,
@@ -47,7 +48,7 @@ _NSEVERITY = {
     "0": Severity.INFO,  # Not classified
 }
 _ID_RE = re.compile(r"[0-9]{1,19}")
-MAX_ID = 2**63 - 1
+MAX_ID = BIGINT_MAX
 """Zabbix's ids (events, triggers) are BIGINTs: ASCII digits, at most this."""
 _UNIX_RE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 INSTANCE_LIMIT = 128

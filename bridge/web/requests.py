@@ -9,9 +9,8 @@ arithmetic on them overflows; texts hold no NUL and no lone surrogate (PostgreSQ
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,15 +18,16 @@ from typing import Any
 from flask import request
 from werkzeug.routing import BaseConverter, ValidationError
 
+from bridge import timeutil
 from bridge.db.queries import MAX_ID, Paging
 from bridge.errors import PayloadError
 from bridge.priority import Priority
+from bridge.sources.delivery import decode_json, unstorable_text
 from bridge.timeutil import EARLIEST, LATEST, parse_duration, parse_typed_instant
 
 MAX_PAGE = 500
 
 _DIGITS = re.compile(r"[0-9]+")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class NumberConverter(BaseConverter):
@@ -108,33 +108,17 @@ def json_body() -> dict[str, Any]:
     example = 'must be a JSON object, e.g. {"comment": "..."}'
     if not request.is_json:
         raise PayloadError("body", f"{example}, sent as Content-Type: application/json")
-    try:
-        body = json.loads(data)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, a 5,000-digit number, too deep
-        raise PayloadError("body", example) from None
+    body = decode_json(data)  # the webhooks' strict decoder: names the field no database stores
     if not isinstance(body, dict):
         raise PayloadError("body", example)
-    _check_storable(body, "body")
     return body
 
 
 def storable(value: str, name: str) -> str:
     """`value`, unless it holds a NUL or a lone surrogate, which no database column stores."""
-    if _UNSTORABLE.search(value):
-        raise PayloadError(name, "must not contain NUL or lone surrogate characters")
+    if reason := unstorable_text(value):
+        raise PayloadError(name, reason)
     return value
-
-
-def _check_storable(value: Any, where: str) -> None:
-    if isinstance(value, str):
-        storable(value, where)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            storable(key, where)
-            _check_storable(item, f"{where}.{key}" if where != "body" else key)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_storable(item, f"{where}[{index}]")
 
 
 def text(body: dict[str, Any], name: str, required: bool = False, longest: int | None = None) -> str:
@@ -166,7 +150,7 @@ def instant(value: Any, name: str) -> datetime | None:
 
 def in_range(value: datetime, name: str) -> datetime:
     """`value` if it lies between EARLIEST and LATEST."""
-    if not EARLIEST <= value <= LATEST:
+    if not timeutil.in_range(value):
         raise PayloadError(name, f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
     return value
 
