@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from bridge.alert import BIGINT_MAX
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.rules import RuleSet
 from bridge.errors import ConfigError, RulesError
@@ -36,7 +37,7 @@ def load_settings() -> Settings:
     return settings
 
 
-MAX_ROW_ID = 2**63 - 1
+MAX_ROW_ID = BIGINT_MAX
 """The largest number the database's integer columns hold: incident numbers, delivery ids and
 offsets above it are refused as options rather than fail in the database."""
 
@@ -104,7 +105,7 @@ class Spelled(click.Choice[str]):
         return super().convert(value, param, ctx)
 
 
-WALL_CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
+WALL_CLOCK = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?")
 """An ISO 8601 date and time without an offset: wall-clock time in some zone."""
 
 
