@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from bridge.alert import Source
@@ -30,38 +26,18 @@ from bridge.settings import SPECS, Settings
 from bridge.sources import parse_delivery
 from tests.support.payloads import captured
 from tests.support.postgres import free_port
+from tests.support.serve import BRIDGE, clean_environment, serving
 
 REPO = Path(__file__).resolve().parents[2]
-BRIDGE = [sys.executable, "-m", "bridge"]
 
 
 def test_serve_with_embedded_defaults_then_demo(tmp_path: Path) -> None:
     """`bridge serve` with no configuration but the rules directory, in an empty working directory."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-    env["BRIDGE_RULES_DIR"] = str(REPO / "rules")
-    server = subprocess.Popen(
-        [*BRIDGE, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
+    env = clean_environment(BRIDGE_RULES_DIR=str(REPO / "rules"))
+    with serving(tmp_path, env, free_port()) as served:
         assert (tmp_path / "bridge.db").exists()
         demo = subprocess.run(
-            [*BRIDGE, "demo", "--url", url],
+            [*BRIDGE, "demo", "--url", served.url],
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -73,15 +49,12 @@ def test_serve_with_embedded_defaults_then_demo(tmp_path: Path) -> None:
         assert "sent 12 deliveries" in demo.stdout
         assert re.search(r"#\d+ +open +P1 +1 alerts  HostDown on rack-b-0\d", demo.stdout)
         assert "dropped by rule drop-info" in demo.stdout
-    finally:
-        server.send_signal(signal.SIGTERM)
-        stdout, stderr = server.communicate(timeout=15)
-    assert server.returncode == 0, stderr
-    tokens = re.findall(r"credentials: (\S+)", stdout)
-    assert len(tokens) == 1, stdout  # the generated Alertmanager token, with its receiver snippet
-    assert "{$BRIDGE.TOKEN} = " in stdout
-    assert "database upgraded from empty" in stderr
-    assert tokens[0] not in stderr  # printed once for the operator, never logged
+    assert served.returncode == 0, served.stderr
+    tokens = re.findall(r"credentials: (\S+)", served.stdout)
+    assert len(tokens) == 1, served.stdout  # the generated Alertmanager token, with its receiver snippet
+    assert "{$BRIDGE.TOKEN} = " in served.stdout
+    assert "database upgraded from empty" in served.stderr
+    assert tokens[0] not in served.stderr  # printed once for the operator, never logged
 
 
 def test_serve_refuses_bad_rules_with_file_and_line(tmp_path: Path) -> None:
