@@ -15,6 +15,7 @@ Reads the labels `bench/estate.py` writes next to its trace and the JSON of
 - Incidents per storm: the incidents any alert of a storm episode joined.
 
     python -m bench.score --labels week.labels.json --replay replay.json [--json]
+    python -m bench.score --rules bench/rules/estate --seeds 10     # generate, replay, score each seed
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from bench.estate import labelled_week
+from bridge.dedup.loader import load_rules_dir
+from bridge.replay.replayer import Replay
 from bridge.ticketing.sla import middle, percentile
 
 EARLY = timedelta(minutes=1)  # an alert may be received a little before the labelled start
@@ -225,12 +230,61 @@ def render(figures: dict[str, Any], title: str = "") -> str:
     return "\n".join(out)
 
 
+def replay_seed(rules_dir: Path, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The labels of seed `seed`'s week and what `bridge rules replay --input --json` prints of it
+    with the rules of `rules_dir` (the same Replay, in this process)."""
+    rules = load_rules_dir(rules_dir)
+    week = labelled_week(seed)
+    replay = Replay(rules, str(rules_dir), refuse_redeliveries=True)
+    for recorded in week.deliveries:
+        replay.feed(recorded)
+    body = replay.finish().as_json()
+    body["rules_version"] = rules.version
+    return week.labels, body
+
+
+def _seeds(rules_dir: Path, seeds: int, only_json: bool) -> None:
+    lines = []
+    for seed in range(1, seeds + 1):
+        labels, replay = replay_seed(rules_dir, seed)
+        figures = score(labels, replay).figures()
+        lines.append(figures)
+        print(json.dumps({"benchmark": "score", "rules": str(rules_dir), "seed": seed, **figures}))
+        if not only_json:
+            print(render(figures, f"{rules_dir}, seed {seed}"))
+    real = sum(f["real"] for f in lines)
+    noise = sum(f["noise"] for f in lines)
+    total = {
+        "benchmark": "score",
+        "rules": str(rules_dir),
+        "seeds": seeds,
+        "real": real,
+        "real_in_time": sum(f["real_in_time"] for f in lines),
+        "real_late": sum(f["real_late"] for f in lines),
+        "real_missed": sum(f["real_missed"] for f in lines),
+        "noise": noise,
+        "noise_incidents": sum(f["noise_incidents"] for f in lines),
+        "noise_incident_pct": round(100 * sum(f["noise_incidents"] for f in lines) / noise, 1)
+        if noise
+        else 0.0,
+        "incidents_per_storm_max": max((n for f in lines for n in f["incidents_per_storm"]), default=0),
+    }
+    print(json.dumps(total))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--labels", required=True, help="The labels bench/estate.py wrote next to the trace.")
+    parser.add_argument("--labels", help="The labels bench/estate.py wrote next to the trace.")
     parser.add_argument("--replay", default="-", help="`bridge rules replay --json` output (default: stdin).")
-    parser.add_argument("--json", action="store_true", help="Print only the JSON line.")
+    parser.add_argument("--rules", type=Path, help="Instead: replay generated weeks through these rules.")
+    parser.add_argument("--seeds", type=int, default=10, help="With --rules: seeds 1..N (default 10).")
+    parser.add_argument("--json", action="store_true", help="Print only the JSON lines.")
     args = parser.parse_args()
+    if args.rules is not None:
+        _seeds(args.rules, args.seeds, args.json)
+        return
+    if args.labels is None:
+        parser.error("give --labels (with --replay) or --rules")
     with open(args.labels, encoding="utf-8") as stream:
         labels = json.load(stream)
     if args.replay == "-":
