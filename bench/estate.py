@@ -145,6 +145,7 @@ class _Week:
     start: datetime
     episodes: list[Episode] = field(default_factory=list)
     busy: dict[tuple[str, str], list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    backups: tuple[Host, ...] = ()  # the hosts whose nightly backup fills a disk for a while
 
     def free(self, firings: list[Firing]) -> bool:
         for f in firings:
@@ -393,8 +394,7 @@ def _noise(w: _Week) -> None:
             return noise("flapping-service", f"a service restarting on {h.name}", firings)
 
         w.place(flapping_service)
-    backups = rng.sample([h for h in HOSTS if not h.maintained], k=5)
-    for h in backups:  # the nightly backup fills a disk for a few minutes, 02:00 Moscow
+    for h in w.backups:  # the nightly backup fills a disk for a few minutes, 02:00 Moscow
         for day in range(7):
             at = w.start + timedelta(days=day, hours=23, minutes=int(rng.uniform(0, 20)))  # 02:00 Moscow
             name = "/: Disk space is low (used > 80%)" if h.zabbix else "NodeFilesystemAlmostOutOfSpace"
@@ -450,9 +450,10 @@ def _noise(w: _Week) -> None:
 def episodes(seed: int, weeks: int = 1) -> list[Episode]:
     """Every episode of `weeks` weeks, deterministic for `seed`."""
     rng = random.Random(seed)
+    backups = tuple(rng.sample([h for h in HOSTS if not h.maintained], k=5))  # the same every week
     found: list[Episode] = []
     for number in range(weeks):
-        w = _Week(rng, WEEK_START + number * WEEK)
+        w = _Week(rng, WEEK_START + number * WEEK, backups=backups)
         _real(w)
         _noise(w)
         found += w.episodes
