@@ -51,6 +51,7 @@ MIN_SUPPRESSED_SHARE = 0.2  # a hold is proposed only when it keeps at least thi
 GAP = 3.0  # ... and the episodes it lets through last at least GAP times those it holds
 PATTERN_SHARE = 0.75  # a weekly pattern: in this share of the weeks (every week of four or fewer)
 PATTERN_WIDTH = 4  # hours: the widest window one host's recurring alerts are looked for in
+TAIL = timedelta(hours=1)  # the longest episode whose end may stretch a proposed window (by 1h at most)
 SINGLE_HOST_WIDTH = 2  # hours: a one-host weekly pattern must be this narrow
 DAILY_DAYS = 5  # a host alerting in the same hours on this many weekdays: a daily pattern
 PATTERN_SPAN_CAP = timedelta(hours=6)  # a long outage is not a pattern of every hour it covers
@@ -275,19 +276,24 @@ class Pattern:
 
     days: tuple[int, ...]  # 0 = Monday
     start_hour: int
-    end_hour: int  # exclusive
+    end_hour: int  # exclusive: the hours alerts recur in are [start_hour, end_hour)
     hosts: tuple[str, ...]
     names: tuple[str, ...]
     weeks_seen: int
     weeks: int
     host_match: str = ""  # a matcher for the hosts, e.g. "=~(db|stor)-.*"
+    end_minutes: int = 0  # minutes from midnight the window should end: the restarts' tails included
 
     def when(self) -> str:
         days = "every day" if len(self.days) == 7 else "every " + ", ".join(DAY_NAMES[d] for d in self.days)
-        return f"{days} {self.start_hour:02d}:00-{self.end_hour % 24:02d}:00"
+        return f"{days} {self.hours()}"
+
+    def hours(self) -> str:
+        end = self.end_minutes or self.end_hour * 60
+        return f"{self.start_hour:02d}:00-{end // 60 % 24:02d}:{end % 60:02d}"
 
     def every(self) -> list[str]:
-        hours = f"{self.start_hour:02d}:00-{self.end_hour % 24:02d}:00"
+        hours = self.hours()
         if len(self.days) == 7:
             return [f"daily {hours}"]
         return [f"{WEEKDAYS[d]} {hours}" for d in self.days]
@@ -309,9 +315,16 @@ def weekly_patterns(
     origin -= timedelta(days=origin.weekday())
     touched: dict[tuple[str, int], dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
     names: dict[tuple[str, int, int], set[str]] = defaultdict(set)
+    ends: dict[tuple[str, int, int], int] = {}  # (host, day, start hour) -> latest end, minutes from midnight
     for e in episodes:
         if not e.host:
             continue
+        local = e.start.astimezone(zone)
+        if e.end is not None and e.end - e.start <= TAIL:
+            finished = e.end.astimezone(zone)
+            minutes = (finished.date() - local.date()).days * 1440 + finished.hour * 60 + finished.minute
+            at_start = (e.host, local.weekday(), local.hour)
+            ends[at_start] = max(ends.get(at_start, 0), minutes)
         at = e.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
         stop = min(e.end or last, e.start + PATTERN_SPAN_CAP).astimezone(zone)
         while at <= stop:
@@ -355,6 +368,12 @@ def weekly_patterns(
     for days, begin, finish, members, seen in patterns:
         if len(members) == 1 and len(days) < 7 and finish - begin > SINGLE_HOST_WIDTH:
             continue  # one host busy over half a day's hours some weekday: chance, not a plan
+        # What starts in the window and ends within TAIL after it (a restart that runs on) stays in;
+        # what lasts longer (an overrun) is what the window's end must let through.
+        tail = max(
+            (ends.get((h, d, hr), 0) for h in members for d in days for hr in range(begin, finish)), default=0
+        )
+        end_minutes = max(finish * 60, min(-(-tail // 30) * 30, (finish + 1) * 60))
         alerted = set().union(
             *(names.get((h, d, hr), set()) for h in members for d in days for hr in range(begin, finish))
         )
@@ -363,6 +382,7 @@ def weekly_patterns(
                 days=days,
                 start_hour=begin,
                 end_hour=finish,
+                end_minutes=end_minutes,
                 hosts=tuple(sorted(members)),
                 names=tuple(sorted(alerted)),
                 weeks_seen=seen,
@@ -375,10 +395,11 @@ def weekly_patterns(
 
 
 def _overlapping(spans: list[tuple[int, int, str, int]]) -> list[tuple[int, int, frozenset[str], int]]:
-    """Spans (from, until, host, weeks) sorted by start, joined where they overlap."""
+    """Spans (from, until, host, weeks) sorted by start, joined where they overlap or touch (hosts
+    restarted one after another make one night)."""
     groups: list[tuple[int, int, frozenset[str], int]] = []
     for begin, finish, host, seen in spans:
-        if groups and begin < groups[-1][1]:
+        if groups and begin <= groups[-1][1]:
             first, last, hosts, least = groups[-1]
             groups[-1] = (first, max(last, finish), hosts | {host}, min(least, seen))
         else:
@@ -515,7 +536,7 @@ class TuneReport:
                 {
                     "days": [WEEKDAYS[d] for d in p.days],
                     "from": f"{p.start_hour:02d}:00",
-                    "until": f"{p.end_hour % 24:02d}:00",
+                    "until": p.hours().split("-")[1],
                     "hosts": list(p.hosts),
                     "host_match": p.host_match,
                     "names": list(p.names),

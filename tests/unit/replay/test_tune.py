@@ -1,0 +1,203 @@
+"""`bridge rules tune` on generated histories whose answers are known: the hold that keeps the
+blips quiet and lets the outages through, the weekly maintenance nobody wrote down, the names
+no rule takes, and the proposed patch replayed against the rules it patches."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge.alert import Source
+from bridge.cli.main import main
+from bridge.dedup.loader import load_rules_texts
+from bridge.replay.replayer import Replay
+from bridge.replay.trace import Recorded, write_trace
+from bridge.replay.tune import CANDIDATE_HOLDS, analyse, host_matcher, patched_rules, tune
+from tests.support.payloads import am_alert, am_notification
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+T0 = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
+RULES = """
+rules:
+  - name: disk
+    match: {name: DiskFull}
+    for: 10m
+  - name: chatter
+    match: {name: Chatter}
+    action: drop
+"""
+
+
+def zulu(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def deliveries(episodes: list[tuple[str, str, datetime, timedelta]]) -> list[Recorded]:
+    """Alertmanager notifications for each (host, name, start, length): firing, then resolved."""
+    sent: list[tuple[datetime, int, bytes]] = []
+    for number, (host, name, start, length) in enumerate(episodes):
+        fingerprint = f"{number:016x}"
+        labels = {"instance": f"{host}:9100", "severity": "warning"}
+        firing = am_alert(name, starts_at=zulu(start), fingerprint=fingerprint, **labels)
+        end = start + length
+        resolved = am_alert(
+            name,
+            status="resolved",
+            starts_at=zulu(start),
+            ends_at=zulu(end),
+            fingerprint=fingerprint,
+            **labels,
+        )
+        sent.append((start + timedelta(seconds=5), 2 * number, json.dumps(am_notification(firing)).encode()))
+        sent.append(
+            (end + timedelta(seconds=5), 2 * number + 1, json.dumps(am_notification(resolved)).encode())
+        )
+    sent.sort()
+    return [Recorded(Source.ALERTMANAGER, at, body) for at, _, body in sent]
+
+
+def history(
+    blips: list[float], outages: list[float], weeks: int = 4
+) -> list[tuple[str, str, datetime, timedelta]]:
+    """PingLoss blips and outages (lengths in seconds) spread over `weeks` weeks on web hosts,
+    and every Saturday night the db hosts restarting one after another (HostDown): db-01 in
+    the hour from 01:00 Moscow, db-02 and db-03 in the hour from 02:00 (db-03 running past 03:00)."""
+    rng = random.Random(len(blips) * 1000 + len(outages))
+    found = []
+    span = weeks * 7 * 86400 - 4 * 3600
+    for seconds in blips + outages:
+        host = f"web-{rng.randint(1, 6):02d}"
+        found.append(
+            (host, "PingLoss", T0 + timedelta(seconds=rng.uniform(0, span)), timedelta(seconds=seconds))
+        )
+    for week in range(weeks):
+        saturday = datetime(2026, 11, 7, 1, 10, tzinfo=MOSCOW) + timedelta(weeks=week)
+        for number in range(3):
+            start = saturday + timedelta(minutes=50 * number + rng.uniform(0, 5))
+            found.append((f"db-{number + 1:02d}", "HostDown", start, timedelta(minutes=rng.uniform(12, 15))))
+    return found
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    blips=st.lists(st.floats(min_value=100, max_value=290), min_size=10, max_size=30),
+    outages=st.lists(st.floats(min_value=20 * 60, max_value=3 * 3600), min_size=2, max_size=5),
+)
+def test_it_proposes_the_shortest_hold_that_keeps_every_blip_quiet_and_lets_every_outage_through(
+    blips: list[float], outages: list[float]
+) -> None:
+    """Blips alike (all within a factor of 3, so no hold may cut between them) and outages of
+    20 minutes or more: the hold is the first candidate longer than every blip."""
+    rules = load_rules_texts({"rules.yaml": RULES})
+    report = analyse(deliveries(history(blips, outages, weeks=1)), rules, "Europe/Moscow")
+    ping = next(n for n in report.names if n.name == "PingLoss")
+    assert ping.defaults and ping.rule == "default"
+    assert ping.episodes == len(blips) + len(outages)
+    # Each blip is seen from its start to its resolve's endsAt: whole seconds as the payload says.
+    longest_blip = max(int(b) for b in blips)
+    expected = min(h for h in CANDIDATE_HOLDS if h.total_seconds() > longest_blip)
+    assert ping.proposed_hold == expected
+    effect = next(h for h in ping.holds if h.hold == expected)
+    assert (effect.suppressed, effect.kept, effect.later) == (len(blips), len(outages), expected)
+    assert f'match: {{name: "=PingLoss"}}\n    for: {int(expected.total_seconds() // 60)}m' in report.patch
+
+
+def test_a_weekly_restart_of_the_db_hosts_is_proposed_as_a_maintenance_window() -> None:
+    rules = load_rules_texts({"rules.yaml": RULES})
+    report = analyse(deliveries(history([60.0] * 30, [3600.0] * 3)), rules, "Europe/Moscow")
+    assert report.weeks == 4
+    [night] = [p for p in report.patterns if "HostDown" in p.names]
+    # restarts start from 01:00 to 02:59 and the last one runs on past 03:00 (by 10 minutes at most)
+    assert (night.days, night.start_hour, night.end_hour, night.hours()) == ((5,), 1, 3, "01:00-03:30")
+    assert night.hosts == ("db-01", "db-02", "db-03") and night.host_match == "=~db-.*"
+    assert (night.weeks_seen, night.weeks) == (4, 4)
+    assert "every Saturday 01:00-03:30 Europe/Moscow, 4 weeks of 4: a maintenance window?" in report.patch
+    assert '    every: "sat 01:00-03:30"\n    timezone: Europe/Moscow' in report.patch
+    # the patch loads in front of the rules it patches, and the night's restarts open nothing
+    patched = patched_rules(rules, report.patch)
+    assert patched.rules[0].name == "tune-pingloss" and patched.rules[0].proceed
+    assert [w.name for w in patched.maintenance] == [night_name(report.patch)]
+
+
+def night_name(patch: str) -> str:
+    return next(line.split(": ", 1)[1] for line in patch.splitlines() if "name: tune-sat" in line)
+
+
+def test_one_week_shows_no_weekly_pattern_and_says_why() -> None:
+    rules = load_rules_texts({"rules.yaml": RULES})
+    report = analyse(deliveries(history([60.0] * 10, [3600.0], weeks=1)), rules)
+    assert report.weeks == 1 and report.patterns == []
+    assert "# weekly patterns: the history is shorter than two weeks" in report.patch
+
+
+def test_against_replays_the_patch_beside_the_current_rules() -> None:
+    rules = load_rules_texts({"rules.yaml": RULES})
+    trace = deliveries(history([60.0, 90.0, 100.0] * 10, [3600.0] * 3))
+    _, comparison = tune(lambda: trace, rules, "Europe/Moscow", against=True)
+    assert comparison is not None
+    current = Replay(rules, "current", refuse_redeliveries=True)
+    for recorded in trace:
+        current.feed(recorded)
+    assert comparison.current.as_json() == current.finish().as_json()
+    # today every blip and every restart is an incident; patched, the three outages alone
+    assert comparison.current.incidents_opened == 30 + 3 + 12
+    assert comparison.patched.incidents_opened == 3
+    assert comparison.patched.suppressed["for"] == 30
+    assert comparison.patched.suppressed["maintenance"] == 12
+
+
+def test_it_reports_holds_recurrences_flapping_and_the_names_no_rule_takes() -> None:
+    rules = load_rules_texts({"rules.yaml": RULES})
+    t = T0 + timedelta(hours=5)
+    flaps = [("sw-01", "LinkFlap", t + timedelta(minutes=3 * n), timedelta(seconds=60)) for n in range(6)]
+    disk = [("web-01", "DiskFull", T0 + timedelta(hours=h), timedelta(minutes=4)) for h in range(1, 6)]
+    chatter = [("web-02", "Chatter", T0 + timedelta(hours=h), timedelta(minutes=4)) for h in range(1, 8)]
+    report = analyse(deliveries(flaps + disk + chatter), rules)
+    link = next(n for n in report.names if n.name == "LinkFlap")
+    assert [r.most for r in link.recurrences] == [2, 6, 6]  # starts within 5m, 15m, 1h (ends included)
+    assert link.recurrences[1].reaching == {2: 5, 3: 4, 5: 2}
+    assert (link.flapping_most, link.flapping_hosts) == (12, 1)  # 6 fires + 6 resolves in 30m
+    assert [n.name for n in report.defaults] == ["LinkFlap"]
+    disk_report = next(n for n in report.names if n.name == "DiskFull")
+    assert disk_report.current_hold == timedelta(minutes=10) and disk_report.proposed_hold is None
+    assert next(n for n in report.names if n.name == "Chatter").proposed_hold is None  # dropped anyway
+
+
+def test_host_matchers_name_whole_families_and_nothing_more() -> None:
+    known = ["db-01", "db-02", "stor-01", "web-01", "web-02"]
+    assert host_matcher(("db-01", "db-02"), known) == "=~db-.*"
+    assert host_matcher(("db-01", "db-02", "stor-01"), known) == "=~(db|stor)-.*"
+    assert host_matcher(("web-01",), known) == "=web-01"
+    assert host_matcher(("db-01", "web-01"), known) == "=~db-01|web-01"
+    assert host_matcher(("a.b-1",), ["a.b-1", "a.b-2"]) == "=a.b-1"
+
+
+def test_the_command_prints_text_json_writes_the_patch_and_replays_it(tmp_path: Path) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "rules.yaml").write_text(RULES)
+    trace = tmp_path / "month.jsonl"
+    with trace.open("w") as out:
+        write_trace(deliveries(history([60.0, 90.0] * 10, [3600.0] * 2)), out)
+    env = {"BRIDGE_TIMEZONE": "Europe/Moscow"}
+    base = ["rules", "tune", "--input", str(trace), "--rules", str(rules_dir)]
+    text = CliRunner().invoke(main, [*base, "--against", "--write-patch", str(tmp_path / "p.yaml")], env=env)
+    assert text.exit_code == 0, text.output
+    assert "PingLoss  (no rule: the defaults)" in text.output
+    assert "weekly patterns (4 weeks, times in Europe/Moscow):" in text.output
+    assert "the patch replayed against the current rules:" in text.output
+    assert (tmp_path / "p.yaml").read_text().startswith("# Proposed by `bridge rules tune`")
+    shown = CliRunner().invoke(main, [*base, "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    assert body["defaults"] == ["HostDown", "PingLoss"]
+    ping = next(n for n in body["names"] if n["name"] == "PingLoss")
+    assert ping["proposed_for_s"] == 120.0 and ping["episodes"] == 22
+    assert body["weekly_patterns"][0]["host_match"] == "=~db-.*"
