@@ -68,7 +68,8 @@ class Episode:
     name: str
     host: str
     start: datetime
-    end: datetime | None  # None: still firing when the history ends
+    end: datetime | None  # when bridge heard it resolved; None: still firing when the history ends
+    in_maintenance: bool = False  # it started in one of the rules' maintenance windows
 
     def length(self, until: datetime) -> timedelta:
         return max((self.end or until) - self.start, timedelta(0))
@@ -106,17 +107,18 @@ class Episodes:
                 continue  # always firing by design: its gaps are what matters, not its length
             key = (alert.fingerprint, alert.starts_at if alert.recurring else None)
             known = self._open.get(key)
+            if known is None:  # the first news of it (a recovery of a firing never seen has its start)
+                planned = any(w.until(alert, alert.starts_at) for w in self.rules.maintenance)
+                known = Episode(rule.name, alert.name, alert.host, alert.starts_at, None, planned)
             if alert.status is Status.FIRING:
-                if known is None:
-                    self._open[key] = Episode(rule.name, alert.name, alert.host, alert.starts_at, None)
+                self._open[key] = known
                 continue
-            end = alert.ends_at or at
-            if known is None:  # a recovery of a firing never seen: its start is in the event
-                known = Episode(rule.name, alert.name, alert.host, alert.starts_at, None)
-            else:
-                del self._open[key]
+            self._open.pop(key, None)
+            # A hold sees an alert firing until bridge hears it resolved, which may be well
+            # after the end the source reports (Alertmanager's group_interval).
+            end = max(at, alert.ends_at or at, known.start)
             self.episodes.append(
-                Episode(known.rule, known.name, known.host, known.start, max(end, known.start))
+                Episode(known.rule, known.name, known.host, known.start, end, known.in_maintenance)
             )
 
     def finish(self) -> list[Episode]:
@@ -291,6 +293,17 @@ class Pattern:
     def hours(self) -> str:
         end = self.end_minutes or self.end_hour * 60
         return f"{self.start_hour:02d}:00-{end // 60 % 24:02d}:{end % 60:02d}"
+
+    def covers(self, episode: Episode, zone: ZoneInfo) -> bool:
+        """The episode started on one of these hosts in this window."""
+        local = episode.start.astimezone(zone)
+        minutes = local.hour * 60 + local.minute
+        end = self.end_minutes or self.end_hour * 60
+        return (
+            episode.host in self.hosts
+            and local.weekday() in self.days
+            and self.start_hour * 60 <= minutes < end
+        )
 
     def every(self) -> list[str]:
         hours = self.hours()
@@ -478,9 +491,9 @@ class TuneReport:
     patterns: list[Pattern]
     patch: str
 
-    @property
-    def defaults(self) -> list[NameReport]:
-        return [n for n in self.names if n.defaults]
+    defaults: list[tuple[str, int, int]] = field(
+        default_factory=list
+    )  # (name, episodes, hosts) no rule takes
 
     def as_json(self) -> dict[str, Any]:
         def seconds(value: timedelta | None) -> float | None:
@@ -530,7 +543,7 @@ class TuneReport:
                 }
                 for n in self.names
             ],
-            "defaults": sorted({n.name for n in self.defaults}),
+            "defaults": [{"name": n, "episodes": e, "hosts": h} for n, e, h in self.defaults],
             "weeks": self.weeks,
             "weekly_patterns": [
                 {
@@ -559,18 +572,21 @@ def analyse(
         collector.feed(recorded)
     episodes = collector.finish()
     until = collector.last_at or datetime.now().astimezone()
-    grouped: dict[tuple[str, str], list[Episode]] = defaultdict(list)
-    for e in episodes:
-        grouped[(e.rule, e.name)].append(e)
-    names = [
-        name_report(rules.rule_named(rule), name, mine, until)
-        for (rule, name), mine in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    ]
     zone = ZoneInfo(timezone)
     weeks, patterns = 1, list[Pattern]()
     if collector.first_at is not None and collector.last_at is not None:
         known = {e.host for e in episodes if e.host} | set(hosts)
         weeks, patterns = weekly_patterns(episodes, collector.first_at, collector.last_at, zone, known)
+    # Holds are judged on what would reach the rules: not what a window (today's, or one
+    # proposed here) holds back anyway.
+    grouped: dict[tuple[str, str], list[Episode]] = defaultdict(list)
+    for e in episodes:
+        if not e.in_maintenance and not any(p.covers(e, zone) for p in patterns):
+            grouped[(e.rule, e.name)].append(e)
+    names = [
+        name_report(rules.rule_named(rule), name, mine, until)
+        for (rule, name), mine in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
     report = TuneReport(
         rules_version=rules.version,
         deliveries=collector.deliveries,
@@ -582,9 +598,22 @@ def analyse(
         weeks=weeks,
         patterns=patterns,
         patch="",
+        defaults=_fallthrough(episodes),
     )
     report.patch = render_patch(report)
     return report
+
+
+def _fallthrough(episodes: list[Episode]) -> list[tuple[str, int, int]]:
+    """(name, episodes, hosts) of the alert names no rule takes, most episodes first."""
+    found: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        if e.rule == DEFAULT_RULE_NAME:
+            found[e.name].append(e)
+    return sorted(
+        ((name, len(mine), len({e.host for e in mine})) for name, mine in found.items()),
+        key=lambda t: (-t[1], t[0]),
+    )
 
 
 def _quoted(text: str) -> str:

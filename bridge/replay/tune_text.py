@@ -34,8 +34,8 @@ def render(report: TuneReport, limit: int) -> str:
     out.append("")
     if report.defaults:
         out.append("names no rule takes (they get the defaults: an incident at once):")
-        for n in report.defaults:
-            out.append(f"  {n.name:<48} {n.episodes:>6} episodes on {n.hosts} hosts")
+        for name, episodes, hosts in report.defaults:
+            out.append(f"  {name:<48} {episodes:>6} episodes on {hosts} hosts")
     else:
         out.append("names no rule takes: none")
     out.append("")

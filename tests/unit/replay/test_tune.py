@@ -100,8 +100,8 @@ def test_it_proposes_the_shortest_hold_that_keeps_every_blip_quiet_and_lets_ever
     ping = next(n for n in report.names if n.name == "PingLoss")
     assert ping.defaults and ping.rule == "default"
     assert ping.episodes == len(blips) + len(outages)
-    # Each blip is seen from its start to its resolve's endsAt: whole seconds as the payload says.
-    longest_blip = max(int(b) for b in blips)
+    # A hold sees each blip firing until its resolve arrives, 5 seconds after it ended.
+    longest_blip = max(blips) + 5
     expected = min(h for h in CANDIDATE_HOLDS if h.total_seconds() > longest_blip)
     assert ping.proposed_hold == expected
     effect = next(h for h in ping.holds if h.hold == expected)
@@ -164,7 +164,7 @@ def test_it_reports_holds_recurrences_flapping_and_the_names_no_rule_takes() -> 
     assert [r.most for r in link.recurrences] == [2, 6, 6]  # starts within 5m, 15m, 1h (ends included)
     assert link.recurrences[1].reaching == {2: 5, 3: 4, 5: 2}
     assert (link.flapping_most, link.flapping_hosts) == (12, 1)  # 6 fires + 6 resolves in 30m
-    assert [n.name for n in report.defaults] == ["LinkFlap"]
+    assert report.defaults == [("LinkFlap", 6, 1)]
     disk_report = next(n for n in report.names if n.name == "DiskFull")
     assert disk_report.current_hold == timedelta(minutes=10) and disk_report.proposed_hold is None
     assert next(n for n in report.names if n.name == "Chatter").proposed_hold is None  # dropped anyway
@@ -197,7 +197,7 @@ def test_the_command_prints_text_json_writes_the_patch_and_replays_it(tmp_path: 
     shown = CliRunner().invoke(main, [*base, "--json"], env=env)
     assert shown.exit_code == 0, shown.output
     body = json.loads(shown.output)
-    assert body["defaults"] == ["HostDown", "PingLoss"]
+    assert [d["name"] for d in body["defaults"]] == ["PingLoss", "HostDown"]  # most episodes first
     ping = next(n for n in body["names"] if n["name"] == "PingLoss")
     assert ping["proposed_for_s"] == 120.0 and ping["episodes"] == 22
     assert body["weekly_patterns"][0]["host_match"] == "=~db-.*"
