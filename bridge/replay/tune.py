@@ -48,6 +48,7 @@ FLAPPING_WINDOW = 30 * MINUTE
 FLAPPING_CHANGES = 6  # what the example rules call flapping: 6 changes within 30m
 MIN_EPISODES = 5  # fewer episodes of a name say nothing about its hold
 MIN_SUPPRESSED_SHARE = 0.2  # a hold is proposed only when it keeps at least this share quiet
+PERSISTENT = 10 * MINUTE  # an episode this long is not a blip: a threshold that never counts it misses it
 GAP = 3.0  # ... and the episodes it lets through last at least GAP times those it holds
 PATTERN_SHARE = 0.75  # a weekly pattern: in this share of the weeks (every week of four or fewer)
 PATTERN_WIDTH = 4  # hours: the widest window one host's recurring alerts are looked for in
@@ -166,6 +167,8 @@ class NameReport:
     proposed_hold: timedelta | None = None
     why: str = ""
     lengths: list[float] = field(default_factory=list)  # seconds, for the bar chart
+    uncounted: int = 0  # long episodes the rule's threshold never counts to its count: no incident
+    uncounted_why: str = ""
 
 
 def _quantile(values: list[float], fraction: float) -> timedelta:
@@ -209,6 +212,7 @@ def name_report(rule: Rule, name: str, episodes: list[Episode], until: datetime)
             most = max(most, index - first + 1)
         flapping_most = max(flapping_most, most)
         flapping_hosts += most >= FLAPPING_CHANGES
+    uncounted = _uncounted(rule, by_host, until)
     report = NameReport(
         rule=rule.name,
         name=name,
@@ -228,8 +232,48 @@ def name_report(rule: Rule, name: str, episodes: list[Episode], until: datetime)
         defaults=rule.name == DEFAULT_RULE_NAME,
         lengths=lengths,
     )
+    report.uncounted = uncounted
+    if uncounted and rule.threshold is not None:
+        report.uncounted_why = (
+            f"{uncounted} episodes lasted {format_duration(PERSISTENT)} or more without ever being the "
+            f"{ordinal(rule.threshold.count)} start on their host within "
+            f"{format_duration(rule.threshold.within)}: `threshold:` never counts them, so they open "
+            f"no incident. If they matter, the rule must open on `for:` {format_duration(PERSISTENT)} "
+            "as well as on the count (persistent or recurring)"
+        )
     _propose_hold(report, rule)
     return report
+
+
+def _uncounted(rule: Rule, by_host: dict[str, list[Episode]], until: datetime) -> int:
+    """Episodes of PERSISTENT or more that no window of the rule's threshold around their start
+    holds `count` starts of: one long firing a count-then-hold rule never opens on."""
+    threshold = rule.threshold
+    if threshold is None or rule.action is Action.DROP:
+        return 0
+    found = 0
+    for mine in by_host.values():
+        starts = [e.start for e in mine]
+        for index, e in enumerate(mine):
+            if e.length(until) < PERSISTENT:
+                continue
+            lo = index
+            while lo > 0 and starts[lo - 1] >= e.start - threshold.within:
+                lo -= 1
+            hi = index
+            while hi + 1 < len(starts) and starts[hi + 1] <= e.start + threshold.within:
+                hi += 1
+            windows = (
+                sum(1 for s in starts[lo : hi + 1] if first <= s <= first + threshold.within)
+                for first in starts[lo : index + 1]
+            )
+            if max(windows, default=0) < threshold.count:
+                found += 1
+    return found
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _propose_hold(report: NameReport, rule: Rule) -> None:
@@ -540,6 +584,7 @@ class TuneReport:
                     "defaults": n.defaults,
                     "proposed_for_s": seconds(n.proposed_hold),
                     "why": n.why,
+                    "long_episodes_never_counted": n.uncounted,
                 }
                 for n in self.names
             ],
@@ -635,6 +680,9 @@ def render_patch(report: TuneReport) -> str:
     ]
     proposals = [n for n in report.names if n.proposed_hold is not None]
     out.append("rules:" if proposals else "rules: []  # no hold to propose")
+    for n in report.names:
+        if n.uncounted_why:
+            out.append(f"  # not proposed, for you to decide: {n.name} (rule {n.rule}): {n.uncounted_why}.")
     used: set[str] = set()
     for n in proposals:
         assert n.proposed_hold is not None

@@ -3,9 +3,9 @@ bar chart) and what each candidate hold would have done; the weekly patterns; th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bridge.replay.tune import FLAPPING_CHANGES, FLAPPING_WINDOW, NameReport, TuneReport
+from bridge.replay.tune import FLAPPING_CHANGES, FLAPPING_WINDOW, NameReport, TuneReport, ordinal
 from bridge.timeutil import format_duration
 
 BAR = 30
@@ -83,17 +83,27 @@ def _name(n: NameReport) -> list[str]:
             f"    {format_duration(h.hold):>5} {'█' * round(20 * share):<20} {h.suppressed:>6,} "
             f"({round(100 * share):>3}%)  {later}{mark}"
         )
-    recurring = "; ".join(
-        f"within {format_duration(r.window)} at most {r.most} on one host"
-        + "".join(f", {k}+: {v}" for k, v in r.reaching.items() if k > 1)
-        for r in n.recurrences
+    lines.append(
+        "  threshold: starts on one host within " + "".join(f"{_w(r.window):>6}" for r in n.recurrences)
     )
-    lines.append(f"  threshold: {recurring}")
+    lines.append(f"    {'most':<34}" + "".join(f"{r.most:>6}" for r in n.recurrences))
+    for k in sorted(n.recurrences[0].reaching) if n.recurrences else ():
+        if k > 1:
+            lines.append(
+                f"    {'episodes that are the ' + ordinal(k) + ' or later':<34}"
+                + "".join(f"{r.reaching[k]:>6}" for r in n.recurrences)
+            )
+    if n.uncounted_why:
+        lines.append(f"    ! {n.uncounted_why}")
     lines.append(
         f"  flapping: at most {n.flapping_most} changes within {format_duration(FLAPPING_WINDOW)} on one host"
         + (f", {n.flapping_hosts} hosts with {FLAPPING_CHANGES}+" if n.flapping_hosts else "")
     )
     return lines
+
+
+def _w(window: timedelta) -> str:
+    return format_duration(window)
 
 
 def _when(at: datetime | None) -> str:

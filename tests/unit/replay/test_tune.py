@@ -136,3 +136,27 @@ def test_the_command_prints_text_json_writes_the_patch_and_replays_it(tmp_path: 
     ping = next(n for n in body["names"] if n["name"] == "PingLoss")
     assert ping["proposed_for_s"] == 120.0 and ping["episodes"] == 22
     assert body["weekly_patterns"][0]["host_match"] == "=~db-.*"
+
+
+def test_it_says_which_long_episodes_a_threshold_never_counts() -> None:
+    """`threshold: 3 within 15m` and one ping loss that lasts an hour: no incident today, and the
+    report says so (the case "persistent or recurring" exists for)."""
+    rules = load_rules_texts(
+        {
+            "rules.yaml": "rules:\n  - name: ping\n    match: {name: PingLoss}\n    threshold: {count: 3, within: 15m}\n"
+        }
+    )
+    t = T0 + timedelta(days=1)
+    recurring = [
+        ("web-01", "PingLoss", t + timedelta(minutes=4 * n), timedelta(minutes=20)) for n in range(3)
+    ]
+    lonely = [("web-02", "PingLoss", t, timedelta(hours=1)), ("web-03", "PingLoss", t, timedelta(minutes=3))]
+    report = analyse(deliveries(recurring + lonely), rules)
+    [ping] = report.names
+    assert ping.uncounted == 1  # web-02's hour; web-01's three are counted, web-03's is a blip
+    assert (
+        "1 episodes lasted 10m or more without ever being the 3rd start on their host within 15m"
+        in ping.uncounted_why
+    )
+    assert f"# not proposed, for you to decide: PingLoss (rule ping): {ping.uncounted_why}." in report.patch
+    assert ping.proposed_hold is None
