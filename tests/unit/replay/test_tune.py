@@ -5,6 +5,7 @@ no rule takes, and the proposed patch replayed against the rules it patches."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import timedelta
 from pathlib import Path
 
@@ -160,3 +161,42 @@ def test_it_says_which_long_episodes_a_threshold_never_counts() -> None:
     )
     assert f"# not proposed, for you to decide: PingLoss (rule ping): {ping.uncounted_why}." in report.patch
     assert ping.proposed_hold is None
+
+
+alert_names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30
+).filter(lambda s: s.strip() == s and s.strip())
+host_names = st.from_regex(r"[a-z]{1,5}(-[0-9]{2})?", fullmatch=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.lists(alert_names, min_size=1, max_size=3, unique=True),
+    hosts=st.lists(host_names, min_size=1, max_size=4, unique=True),
+    lengths=st.lists(st.integers(min_value=10, max_value=4 * 3600), min_size=5, max_size=40),
+    seed=st.integers(0, 1000),
+)
+def test_whatever_the_history_the_patch_loads_and_each_rule_takes_its_name_only(
+    names: list[str], hosts: list[str], lengths: list[int], seed: int
+) -> None:
+    rng = random.Random(seed)
+    episodes = [
+        (
+            rng.choice(hosts),
+            rng.choice(names),
+            T0 + timedelta(seconds=rng.uniform(0, 21 * 86400)),
+            timedelta(seconds=s),
+        )
+        for s in lengths
+    ]
+    rules = load_rules_texts({"rules.yaml": RULES})
+    report = analyse(deliveries(episodes), rules, "Europe/Moscow")
+    patched = patched_rules(rules, report.patch)  # raises RulesError if the YAML does not load
+    proposed = {n.name: n.proposed_hold for n in report.names if n.proposed_hold is not None}
+    tuned = [r for r in patched.rules if r.name.startswith("tune-")]
+    assert len(tuned) == len(proposed)
+    for rule in tuned:
+        [matcher] = rule.matchers
+        assert matcher.key == "name" and matcher.value in proposed
+        assert rule.hold == proposed[matcher.value] and rule.proceed
+    assert len(patched.maintenance) == len(report.patterns)
