@@ -539,6 +539,28 @@ class TuneReport:
         default_factory=list
     )  # (name, episodes, hosts) no rule takes
 
+    def by_rule(self) -> list[tuple[str, int, int, timedelta, timedelta, timedelta]]:
+        """(rule, names, episodes, p50, p90, max) per rule, most episodes first."""
+        lengths: dict[str, list[float]] = defaultdict(list)
+        names: dict[str, int] = defaultdict(int)
+        for n in self.names:
+            lengths[n.rule] += n.lengths
+            names[n.rule] += 1
+        return sorted(
+            (
+                (
+                    rule,
+                    names[rule],
+                    len(mine),
+                    _quantile(mine, 0.5),
+                    _quantile(mine, 0.9),
+                    _quantile(mine, 1.0),
+                )
+                for rule, mine in lengths.items()
+            ),
+            key=lambda row: (-row[2], row[0]),
+        )
+
     def as_json(self) -> dict[str, Any]:
         def seconds(value: timedelta | None) -> float | None:
             return None if value is None else value.total_seconds()
@@ -550,6 +572,15 @@ class TuneReport:
             "from": self.first_at.isoformat() if self.first_at else None,
             "until": self.last_at.isoformat() if self.last_at else None,
             "timezone": self.timezone,
+            "rules": [
+                {
+                    "rule": rule,
+                    "names": names,
+                    "episodes": episodes,
+                    "duration_s": {"p50": seconds(p50), "p90": seconds(p90), "max": seconds(top)},
+                }
+                for rule, names, episodes, p50, p90, top in self.by_rule()
+            ],
             "names": [
                 {
                     "rule": n.rule,

@@ -27,6 +27,11 @@ def render(report: TuneReport, limit: int) -> str:
         f"{_when(report.first_at)} .. {_when(report.last_at)} UTC; rules version {report.rules_version}",
         "",
     ]
+    out.append("per rule (episodes that reach it: none a maintenance window holds):")
+    out.append(f"  {'rule':<32}{'names':>6}{'episodes':>10}{'p50':>9}{'p90':>9}{'max':>10}")
+    for rule, count, episodes, p50, p90, top in report.by_rule():
+        out.append(f"  {rule:<32}{count:>6}{episodes:>10,}{_w(p50):>9}{_w(p90):>9}{_w(top):>10}")
+    out.append("")
     shown = report.names[:limit]
     out.append(f"per rule and alert name ({len(shown)} of {len(report.names)}, most episodes first):")
     for n in shown:
@@ -46,9 +51,9 @@ def render(report: TuneReport, limit: int) -> str:
     else:
         out.append(f"weekly patterns ({report.weeks} weeks, times in {report.timezone}):")
         for p in report.patterns:
-            names = ", ".join(p.names[:4]) + (", ..." if len(p.names) > 4 else "")
+            alerted = ", ".join(p.names[:4]) + (", ..." if len(p.names) > 4 else "")
             out.append(
-                f"  {names} on {p.host_match.removeprefix('=~').removeprefix('=')} ({len(p.hosts)} hosts) "
+                f"  {alerted} on {p.host_match.removeprefix('=~').removeprefix('=')} ({len(p.hosts)} hosts) "
                 f"{p.when()}, {p.weeks_seen} weeks of {p.weeks}: a maintenance window?"
             )
     out += ["", "proposed rules patch:", "", report.patch]

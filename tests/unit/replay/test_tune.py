@@ -200,3 +200,21 @@ def test_whatever_the_history_the_patch_loads_and_each_rule_takes_its_name_only(
         assert matcher.key == "name" and matcher.value in proposed
         assert rule.hold == proposed[matcher.value] and rule.proceed
     assert len(patched.maintenance) == len(report.patterns)
+
+
+def test_per_rule_figures_add_up_the_names_of_the_rule() -> None:
+    rules = load_rules_texts({"rules.yaml": RULES})
+    disk = [("web-01", "DiskFull", T0 + timedelta(hours=h), timedelta(minutes=h)) for h in range(1, 6)]
+    ping = [("web-02", "PingLoss", T0 + timedelta(hours=h), timedelta(minutes=2)) for h in range(1, 4)]
+    report = analyse(deliveries(disk + ping), rules)
+    rows = {row[0]: row[1:] for row in report.by_rule()}
+    # each length runs until the resolve arrived, 5 seconds after the end
+    assert rows["disk"] == (
+        1,
+        5,
+        timedelta(minutes=3, seconds=5),
+        timedelta(minutes=4, seconds=41),
+        timedelta(minutes=5, seconds=5),
+    )
+    assert rows["default"][:2] == (1, 3)
+    assert [r["rule"] for r in report.as_json()["rules"]] == ["disk", "default"]
