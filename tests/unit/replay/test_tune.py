@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from bridge.cli.main import main
 from bridge.dedup.loader import load_rules_texts
+from bridge.replay.patterns import host_matcher
 from bridge.replay.replayer import Replay
 from bridge.replay.trace import write_trace
-from bridge.replay.tune import CANDIDATE_HOLDS, analyse, host_matcher, patched_rules, tune
+from bridge.replay.tune import CANDIDATE_HOLDS, analyse, patched_rules, tune
 from tests.support.histories import RULES, T0, deliveries, history
 
 
