@@ -211,7 +211,7 @@ def _propose_hold(report: NameReport, rule: Rule) -> None:
     for effect in report.holds:
         held = [s for s in lengths if s < effect.hold.total_seconds()]
         kept = lengths[len(held) :]
-        if len(held) < MIN_SUPPRESSED_SHARE * n:
+        if len(held) < max(MIN_EPISODES, MIN_SUPPRESSED_SHARE * n):  # enough blips to go by
             continue
         if not kept:  # nothing long enough to show what the hold must let through
             return
