@@ -328,9 +328,7 @@ def _night_pages(
     query = (
         select(Notification.person, Notification.created_at)
         .where(_in_period(Notification.created_at, start, end), Notification.kind.in_(PAGES))
-        .group_by(
-            Notification.person, Notification.incident_number, Notification.kind, Notification.created_at
-        )
+        .group_by(Notification.person, Notification.incident_number, Notification.created_at)
     )
     if client is not None:
         query = query.join(Incident, Incident.number == Notification.incident_number).where(
