@@ -150,9 +150,7 @@ def noise_report(
 ) -> NoiseReport:
     """The noise report of [start, end); see the module's docstring for what each figure counts."""
     sources = _sources(session, start, end)
-    dispositions = _by_disposition(session, start, end)
-    reasons = _suppressed_by(session, start, end, _reason_kind())
-    rules = _suppressed_by(session, start, end, AlertRow.rule)
+    dispositions, reasons, rules = _outcomes(session, start, end)
     opened = _opened(session, start, end, client)
     by_rule: Counter[str] = Counter()
     by_priority: Counter[str] = Counter({p.value: 0 for p in Priority})
@@ -226,13 +224,27 @@ def _sources(session: Session, start: datetime, end: datetime) -> tuple[SourceFi
     )
 
 
-def _by_disposition(session: Session, start: datetime, end: datetime) -> Counter[str]:
+def _outcomes(
+    session: Session, start: datetime, end: datetime
+) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """Alerts per disposition, and those that paged nobody per reason and per rule: one scan,
+    grouped by (disposition, reason, rule), a few hundred groups at most."""
+    kind = _reason_kind()
     rows = session.execute(
-        select(AlertRow.disposition, func.count())
+        select(AlertRow.disposition, kind, AlertRow.rule, func.count())
         .where(_in_period(AlertRow.last_event_at, start, end))
-        .group_by(AlertRow.disposition)
+        .group_by(AlertRow.disposition, kind, AlertRow.rule)
     ).all()
-    return Counter({str(disposition): int(n) for disposition, n in rows})
+    dispositions: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    suppressed = {d.value for d in SUPPRESSED_DISPOSITIONS}
+    for disposition, reason, rule, n in rows:
+        dispositions[str(disposition)] += int(n)
+        if str(disposition) in suppressed:
+            reasons[str(reason)] += int(n)
+            rules[str(rule)] += int(n)
+    return dispositions, reasons, rules
 
 
 def _reason_kind() -> ColumnElement[str]:
@@ -253,18 +265,6 @@ def _reason_kind() -> ColumnElement[str]:
         (d == Disposition.CLEARED, literal("cleared")),
         else_=literal("waiting"),
     )
-
-
-def _suppressed_by(session: Session, start: datetime, end: datetime, key: Any) -> Counter[str]:
-    rows = session.execute(
-        select(key, func.count())
-        .where(
-            _in_period(AlertRow.last_event_at, start, end),
-            AlertRow.disposition.in_(SUPPRESSED_DISPOSITIONS),
-        )
-        .group_by(key)
-    ).all()
-    return Counter({str(value): int(n) for value, n in rows})
 
 
 def _opened(session: Session, start: datetime, end: datetime, client: str | None) -> list[tuple[Any, ...]]:

@@ -96,7 +96,13 @@ def test_whatever_happened_the_noise_figures_and_the_proactive_share_add_up(
     assert sum(c.count for c in noise.suppressed_by_rule) == noise.suppressed
     assert sum(c.count for c in noise.opened_by_rule) == noise.incidents_opened
     assert sum(c.count for c in noise.opened_by_priority) == noise.incidents_opened
-    assert sum(s.events for s in noise.sources) == sum(1 for e in events if e[5] != "report")
+    # A delivery whose body was delivered before is a re-delivery: taken (202) and stored once.
+    bodies = {
+        (n, h, sev, c, what, m if what == "resolve" else None)
+        for m, n, h, sev, c, what in events
+        if what != "report"
+    }
+    assert sum(s.events for s in noise.sources) == len(bodies)
     assert sum(n.alerts for n in noise.noisiest_hosts) == noise.alerts  # fewer hosts than the top 20
     assert sum(n.in_incidents for n in noise.noisiest_names) == noise.in_incidents
     reported = sum(1 for e in events if e[5] == "report")
