@@ -126,9 +126,7 @@ def test_an_instant_lies_inside_the_night_it_is_given_and_a_daytime_one_inside_n
     local = at.astimezone(tz).date()
 
     def inside(day: date) -> bool:
-        if start == end:
-            return day == local
-        ends_on = day if start < end else day + timedelta(days=1)
+        ends_on = day if start < end else day + timedelta(days=1)  # equal: 24 hours from `start`
         return wall_to_utc(day, start, tz) <= at < wall_to_utc(ends_on, end, tz)
 
     nights = [day for day in (local - timedelta(days=1), local) if inside(day)]
