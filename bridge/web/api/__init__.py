@@ -8,13 +8,14 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from bridge.db.models import Scope
-from bridge.web.api import alerts, incidents, oncall
+from bridge.web.api import alerts, incidents, oncall, reports
 from bridge.web.auth import READING, require, require_bearer
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 blueprint.register_blueprint(incidents.blueprint)
 blueprint.register_blueprint(alerts.blueprint)
 blueprint.register_blueprint(oncall.blueprint)
+blueprint.register_blueprint(reports.blueprint)
 
 
 @blueprint.before_request
