@@ -23,6 +23,7 @@ from bridge.integrations.alertmanager import AlertmanagerClient
 from bridge.integrations.channels import channels_from
 from bridge.integrations.zabbix import ZabbixClient
 from bridge.services.alerts import AlertService
+from bridge.services.console import ConsoleService
 from bridge.services.dispatch import TimerHandler
 from bridge.services.duty import Duty
 from bridge.services.escalation import DutyTimers
@@ -160,6 +161,11 @@ class Services:
     @cached_property
     def oncall(self) -> OncallService:
         return OncallService(self.sessions, self.clock, self.rota)
+
+    @cached_property
+    def console(self) -> ConsoleService:
+        """What the operator console's pages read."""
+        return ConsoleService(self.sessions, self.clock, self.rules, self.oncall, self.settings.zone)
 
     @cached_property
     def reports(self) -> ReportService:
