@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.alert import Status
 from bridge.clock import Clock
 from bridge.db.models import AlertRow, Incident, IncidentAlert, OncallOverride, SilenceRow
+from bridge.db.queries import can_exist
 from bridge.dedup.rules import Maintenance
 from bridge.errors import RulesError
 from bridge.priority import Priority
@@ -113,6 +114,7 @@ class AlertsOverview:
     total: int
     silences: list[SilenceRow]
     maintenance: list[MaintenanceNow]
+    silence_from: AlertRow | None = None  # the alert a new silence is prefilled from
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +214,13 @@ class ConsoleService:
             today,
         )
 
-    def alerts_overview(self, visible_clients: Sequence[str] | None = None) -> AlertsOverview:
+    def alerts_overview(
+        self, visible_clients: Sequence[str] | None = None, silence_from: int | None = None
+    ) -> AlertsOverview:
         """Firing alerts, newest first, with the decision on each; silences not yet ended;
-        maintenance windows in force now. A viewer (`visible_clients`) sees only the alerts of
-        their clients' incidents, and no silences."""
+        maintenance windows in force now; the alert `silence_from` (an id) to prefill a silence
+        with. A viewer (`visible_clients`) sees only the alerts of their clients' incidents, and
+        no silences."""
         now = self.clock.now()
         statement = select(AlertRow).where(AlertRow.status == Status.FIRING)
         if visible_clients is not None:
@@ -235,8 +240,11 @@ class ConsoleService:
                         .order_by(SilenceRow.ends_at)
                     )
                 )
+            prefill = None
+            if silence_from is not None and visible_clients is None and can_exist(silence_from):
+                prefill = session.get(AlertRow, silence_from)
         maintenance = [] if visible_clients is not None else self._maintenance_now(now)
-        return AlertsOverview(now, alerts, total, silences, maintenance)
+        return AlertsOverview(now, alerts, total, silences, maintenance, prefill)
 
     def duty(self) -> DutyOverview:
         """Who is on duty now and next per schedule, the shifts of the next seven days, the
