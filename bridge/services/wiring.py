@@ -36,6 +36,7 @@ from bridge.services.metrics import DatabaseCollector, Metrics
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.oncall import OncallService
 from bridge.services.outbox import Outbox
+from bridge.services.people import PeopleService
 from bridge.services.periodic import PeriodicJob
 from bridge.services.pipeline import Pipeline
 from bridge.services.reconcile import AlertmanagerReconciler, ZabbixReconciler
@@ -134,6 +135,10 @@ class Services:
     @cached_property
     def tokens(self) -> TokenService:
         return TokenService(self.sessions, self.settings, self.clock)
+
+    @cached_property
+    def people(self) -> PeopleService:
+        return PeopleService(self.sessions, self.clock, self.settings)
 
     @cached_property
     def intake(self) -> IntakeService:

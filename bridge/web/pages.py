@@ -1,14 +1,16 @@
-"""Read-only HTML pages for people following a link (e.g. the incident link in Zabbix's event
-menu). The browser asks for credentials: any user name, the admin token as password. The login a
-browser keeps for them only reads: the API takes no Basic credentials for a change (see
-`bridge.web.api`), and the headers of `bridge.web.security` keep the pages out of frames."""
+"""HTML pages for people following a link (e.g. the incident link in Zabbix's event menu). A
+browser not signed in is sent to the login page and comes back after; the admin token as the
+password of Basic auth still reads them (any user name). A viewer sees their client's incidents
+only: any other is a 404, as one that does not exist. The headers of `bridge.web.security` keep
+the pages out of frames."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, render_template
+from werkzeug.wrappers import Response
 
-from bridge.db.models import Scope
-from bridge.web.auth import authenticated
+from bridge.ticketing.roles import Action
+from bridge.web.auth import current_person, login_redirect, require_person
 from bridge.web.context import services
 from bridge.web.serialize import incident_detail_json
 
@@ -17,17 +19,15 @@ blueprint = Blueprint("pages", __name__, template_folder="templates")
 
 @blueprint.before_request
 def _authenticate() -> Response | None:
-    if authenticated(Scope.ADMIN):
-        return None
-    response = jsonify(error="sign in with the bridge API token as password (any user name)")
-    response.status_code = 401
-    response.headers["WWW-Authenticate"] = 'Basic realm="bridge", charset="UTF-8"'
-    return response
+    if current_person() is None:
+        return login_redirect()
+    return None
 
 
 @blueprint.get("/incidents/<number:number>")
 def incident_page(number: int) -> str:
-    detail = incident_detail_json(services().incidents.detail(number))
+    person = require_person(Action.VIEW)
+    detail = incident_detail_json(services().incidents.detail(number, person.client_scope))
     return render_template(
         "incident.html", incident=detail, alerts=detail["alerts"], timeline=detail["timeline"]
     )
