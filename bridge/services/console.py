@@ -186,7 +186,7 @@ class ConsoleService:
                         select(AlertRow.rule, func.count())
                         .where(AlertRow.first_seen_at >= today)
                         .group_by(AlertRow.rule)
-                    ).tuples()
+                    ).all()
                 )
             )
             opened = Counter(
@@ -196,7 +196,7 @@ class ConsoleService:
                         select(Incident.rule, func.count())
                         .where(Incident.opened_at >= today)
                         .group_by(Incident.rule)
-                    ).tuples()
+                    ).all()
                     if rule is not None
                 }
             )
@@ -292,7 +292,7 @@ class ConsoleService:
             select(IncidentAlert.incident_number, AlertRow)
             .join(AlertRow, AlertRow.fingerprint == IncidentAlert.fingerprint)
             .where(IncidentAlert.incident_number.in_(numbers))
-        ).tuples()
+        ).all()
         covered = set()
         for number, row in rows:
             if number in covered:

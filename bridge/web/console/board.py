@@ -44,7 +44,13 @@ def _board_context(person: who.Person) -> dict[str, object]:
     )
     return {
         "board": services().console.board(wanted),
-        "chosen": {"status": statuses, "priority": priorities, "client": clients, "line": lines, "mine": mine},
+        "chosen": {
+            "status": statuses,
+            "priority": priorities,
+            "client": clients,
+            "line": lines,
+            "mine": mine,
+        },
         "can_ack": who.may(person, IncidentAction.ACK),
         "can_escalate": who.may(person, IncidentAction.ESCALATE),
     }

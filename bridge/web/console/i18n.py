@@ -66,5 +66,10 @@ TYPE_NAMES = {
     "service_request": _l("service request"),
     "change_request": _l("change request"),
 }
-ROLE_NAMES = {"viewer": _l("viewer"), "operator": _l("operator"), "engineer": _l("engineer"), "admin": _l("admin")}
+ROLE_NAMES = {
+    "viewer": _l("viewer"),
+    "operator": _l("operator"),
+    "engineer": _l("engineer"),
+    "admin": _l("admin"),
+}
 SOURCE_LINKS = {"zabbix": _l("Zabbix event"), "alertmanager": _l("Prometheus graph")}

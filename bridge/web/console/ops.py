@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta
-
 from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -252,10 +251,7 @@ def _sla_charts(report: SlaReport) -> list[charts.Chart]:
         counts[1] += row.ack_breaches + row.resolve_breaches
     volume = charts.bar_chart(
         gettext("Incidents by priority (red: SLA breaches)"),
-        [
-            (p, [(max(n - b, 0), ""), (min(b, n), "bad")], f"{n}")
-            for p, (n, b) in sorted(by_priority.items())
-        ],
+        [(p, [(max(n - b, 0), ""), (min(b, n), "bad")], f"{n}") for p, (n, b) in sorted(by_priority.items())],
     )
     medians = charts.bar_chart(
         gettext("Median time to resolve, minutes"),
