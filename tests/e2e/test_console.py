@@ -194,4 +194,5 @@ def test_every_console_page_allows_only_its_own_scripts(desk: Api) -> None:
         '<script src="/static/theme.js">',
         '<script src="/static/console.js" defer>',
     ]
-    assert desk.client.get("/static/console.js").status_code == 200
+    with desk.client.get("/static/console.js") as script:
+        assert script.status_code == 200 and b"keydown" in script.data

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, g, make_response, redirect, render_template, request, url_for
@@ -178,7 +179,12 @@ def _day(raw: str | None, default: date) -> date:
     try:
         return date.fromisoformat(raw) if raw else default
     except ValueError:
-        raise PayloadError("from", f"a day as YYYY-MM-DD, got {raw[:20]!r}") from None
+        raise PayloadError("from", f"a day as YYYY-MM-DD, got {(raw or '')[:20]!r}") from None
+
+
+def _query() -> str:
+    query = request.query_string.decode()
+    return f"?{query}" if query else ""
 
 
 def _report_scope(chosen: str | None) -> tuple[str | None, list[str]]:
@@ -203,7 +209,7 @@ def reports() -> str:
         client=client or "",
         clients=clients,
         charts=_sla_charts(report),
-        csv_url=url_for("console.ops.reports_csv", **request.args),
+        csv_url=url_for("console.ops.reports_csv") + _query(),
     )
 
 
@@ -366,10 +372,8 @@ def set_locale() -> BaseResponse:
     target = wanted if wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted else "/"
     response = redirect(target, 303)
     if code in i18n.CODES:
-        try:
+        with suppress(NotFound):  # the admin token is nobody's account: the cookie remembers it
             services().people.update(person.handle, person.handle, locale=code)
-        except NotFound:
-            pass  # the admin token is nobody's account: the cookie alone remembers it
         response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, httponly=True, samesite="Lax")
     return response
 

@@ -18,9 +18,9 @@ __all__ = ["Person"]
 
 def person(action: Action | None = None) -> Person:
     """The person of this request (else off to the login form), allowed `action` (else 403)."""
-    if current_person() is None:
-        if request.method == "GET" and not request.headers.get("Authorization"):
-            abort(login_redirect())
+    browser = request.method == "GET" and not request.headers.get("Authorization")
+    if browser and current_person() is None:
+        abort(login_redirect())
     return require_person(action)
 
 
