@@ -18,7 +18,7 @@ COMMANDS = {
     "demo": "bridge.cli.demo:demo",
     "oncall": "bridge.cli.oncall:oncall",
     "rota": "bridge.cli.rota:rota",
-    "reports": "bridge.cli.oncall:reports",
+    "reports": "bridge.cli.reports:reports",
     "rules": "bridge.cli.rules:rules",
 }
 

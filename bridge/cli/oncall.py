@@ -1,4 +1,4 @@
-"""`bridge oncall` and `bridge reports sla`: who is on duty, the SLA report."""
+"""`bridge oncall`: who is on duty."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from bridge.cli.options import in_zone, moment
 from bridge.clock import SystemClock
 from bridge.errors import BridgeError
 from bridge.services.oncall import ComingShifts, OnCallNow
-from bridge.services.reports import SlaReport
 from bridge.ticketing.rota import Rota
-from bridge.timeutil import format_duration
-from bridge.web.serialize import on_duty_json, shifts_json, sla_row_json
+from bridge.web.serialize import on_duty_json, shifts_json
 
 WEEK = timedelta(days=7)
 
@@ -95,62 +93,3 @@ def _print_on_duty(now: OnCallNow, schedule: str | None, as_json: bool) -> None:
 
 def _local(rota: Rota, instant_: datetime) -> str:
     return str(instant_.astimezone(rota.tz).strftime("%a %Y-%m-%d %H:%M"))
-
-
-@click.group()
-def reports() -> None:
-    """Reports."""
-
-
-@reports.command("sla")
-@click.option(
-    "--from",
-    "start_moment",
-    type=moment,
-    metavar="TIME",
-    help="ISO 8601 time; without an offset, in the rota's time zone (default: 30 days before --to).",
-)
-@click.option(
-    "--to", "end_moment", type=moment, metavar="TIME", help="ISO 8601 time, as --from (default: now)."
-)
-@click.option("--client", help="Only this client.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def reports_sla(
-    start_moment: datetime | None, end_moment: datetime | None, client: str | None, as_json: bool
-) -> None:
-    """Per client and priority: count, time to acknowledge and resolve (median, p90), breaches."""
-    try:
-        with command_services() as services:
-            zone = services.rota.rota.tz
-            start = in_zone(start_moment, zone) if start_moment else None
-            end = in_zone(end_moment, zone) if end_moment else None
-            report = services.reports.sla(start, end, client)
-    except BridgeError as exc:
-        raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps([sla_row_json(r) for r in report.rows], indent=2))
-        return
-    _print_sla(report)
-
-
-def _print_sla(report: SlaReport) -> None:
-    def shown(seconds: float | None) -> str:
-        return "-" if seconds is None else format_duration(timedelta(seconds=round(seconds)))
-
-    click.echo(f"SLA from {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC (service time)")
-    click.echo(
-        f"{'client':<14} {'pri':<3} {'count':>5}  {'ack median':>10} {'ack p90':>9}  "
-        f"{'res median':>10} {'res p90':>9}  breaches (ack/resolve)"
-    )
-    for row in report.rows:
-        click.echo(
-            f"{row.client:<14} {row.priority:<3} {row.count:>5}  {shown(row.ack_median):>10} "
-            f"{shown(row.ack_p90):>9}  {shown(row.resolve_median):>10} {shown(row.resolve_p90):>9}  "
-            f"{row.ack_breaches}/{row.resolve_breaches}"
-        )
-        for breach in row.breaches:
-            click.echo(
-                f"    #{breach.number} {breach.target} due {breach.due_at:%Y-%m-%d %H:%M} UTC: {breach.title}"
-            )
-    if not report.rows:
-        click.echo("(no incidents opened in this period)")

@@ -1,6 +1,12 @@
-"""The SLA report: per client and priority, how many incidents, how fast they were acknowledged
-and resolved (median and 90th percentile of service time in the SLA's calendar), and the breaches
-with the incidents behind each."""
+"""The reports, as one service: the SLA report (here: per client and priority, how many incidents,
+how fast they were acknowledged and resolved, median and 90th percentile of service time in the
+SLA's calendar, and the breaches with the incidents behind each), the noise report
+(`bridge.services.noise`) and the proactive share (`bridge.services.proactive`).
+
+Each method returns frozen dataclasses (`SlaReport`, `NoiseReport`, `ProactiveReport`) that the
+API, the CLI, the CSV export (`bridge.services.report_csv`), the console pages and the e-mailed
+report all draw from; each takes a period [start, end) (`end` defaults to now, `start` to
+`REPORT_PERIOD` before it) and an optional client."""
 
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ from bridge.db.models import Incident
 from bridge.errors import PayloadError
 from bridge.priority import Priority
 from bridge.services.live import LiveRota
+from bridge.services.noise import NoiseReport, noise_report
+from bridge.services.proactive import ProactiveReport, proactive_report
 from bridge.ticketing.rota import Rota
 from bridge.ticketing.sla import middle, percentile, service_time
 
@@ -88,12 +96,36 @@ class ReportService:
     ) -> SlaReport:
         """The SLA report of incidents opened in [start, end), by client then priority; `end`
         defaults to now and `start` to `REPORT_PERIOD` before it."""
+        start, end = self.period(start, end)
+        with self.sessions() as session:
+            return SlaReport(start, end, sla_report(session, self.live.rota, start, end, client))
+
+    def noise(
+        self, start: datetime | None = None, end: datetime | None = None, client: str | None = None
+    ) -> NoiseReport:
+        """The noise report of [start, end) (see `bridge.services.noise`); nights in the rota's
+        time zone and its `reports.night` hours."""
+        start, end = self.period(start, end)
+        rota = self.live.rota
+        with self.sessions() as session:
+            return noise_report(session, start, end, client, rota.tz, rota.reports.night)
+
+    def proactive(
+        self, start: datetime | None = None, end: datetime | None = None, client: str | None = None
+    ) -> ProactiveReport:
+        """Incidents monitoring opened against those people reported, and how many of monitoring's
+        were resolved before anyone reported them (see `bridge.services.proactive`)."""
+        start, end = self.period(start, end)
+        with self.sessions() as session:
+            return proactive_report(session, start, end, client)
+
+    def period(self, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+        """[start, end) with the defaults filled in; PayloadError when it is empty."""
         end = end or self.clock.now()
         start = start or end - REPORT_PERIOD
         if start >= end:
             raise PayloadError("from", "must be before `to`")
-        with self.sessions() as session:
-            return SlaReport(start, end, sla_report(session, self.live.rota, start, end, client))
+        return start, end
 
 
 def sla_report(

@@ -40,6 +40,8 @@ from bridge.services.people import PeopleService
 from bridge.services.periodic import PeriodicJob
 from bridge.services.pipeline import Pipeline
 from bridge.services.reconcile import AlertmanagerReconciler, ZabbixReconciler
+from bridge.services.report_mail import EVERY as SLA_MAIL_EVERY
+from bridge.services.report_mail import SlaMailer
 from bridge.services.reports import ReportService
 from bridge.services.silences import SilenceService
 from bridge.services.tokens import TokenService
@@ -176,6 +178,10 @@ class Services:
     def reports(self) -> ReportService:
         return ReportService(self.sessions, self.clock, self.rota)
 
+    @cached_property
+    def sla_mailer(self) -> SlaMailer:
+        return SlaMailer(self.sessions, self.clock, self.rota, self.notifier)
+
     # -- what runs in the background ------------------------------------------------------------
 
     @cached_property
@@ -190,7 +196,8 @@ class Services:
         return {**self.pipeline.timer_handlers(), **self.escalation.handlers()}
 
     def periodic_jobs(self) -> list[PeriodicJob]:
-        """Reconciliation with Zabbix and Alertmanager, as configured."""
+        """Reconciliation with Zabbix and Alertmanager, as configured; the SLA report by e-mail
+        when there is a mail server (rota.yaml's `reports.sla_mail` says whether and when)."""
         settings, jobs = self.settings, []
         if settings.zabbix_enabled and settings.zabbix_reconcile > timedelta(0):
             zabbix = ZabbixReconciler(
@@ -203,6 +210,8 @@ class Services:
             jobs.append(
                 PeriodicJob("reconcile:alertmanager", settings.alertmanager_reconcile, alertmanager.run)
             )
+        if settings.smtp_url:
+            jobs.append(PeriodicJob("reports:sla-mail", SLA_MAIL_EVERY, self.sla_mailer.run))
         return jobs
 
     def _process_now(self, intake_id: int) -> bool:

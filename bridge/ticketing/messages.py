@@ -14,3 +14,4 @@ class MessageKind(StrEnum):
     ASSIGNED = "assigned"  # someone made you responsible
     STALE = "stale"  # nothing changed for a long time
     LONG_OPEN = "long_open"  # the head of IT hears of incidents open too long
+    SLA_REPORT = "sla_report"  # the weekly or monthly SLA report (no incident)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bridge.priority import Priority
 from bridge.schedule.calendar import ServiceCalendar
 from bridge.schedule.rotation import OnDuty, Override, Schedule, who_is_on_duty
+from bridge.ticketing.report_settings import Contact, ReportSettings
 from bridge.timeutil import format_duration
 
 
@@ -154,6 +155,7 @@ class Client:
     policy: str | None = None  # escalation policy of the client's incidents
     engineer_schedule: str | None = None  # or: the engineers take turns in this schedule
     engineer_hours: ServiceCalendar | None = None  # when the engineer owns new incidents (else `calendar`)
+    contact: Contact | None = None  # who receives the client's SLA report by e-mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,7 @@ class Rota:
     max_returns: int = 2  # returned more often than this, an incident goes to the head of IT
     head_notify_open_after: timedelta | None = timedelta(days=3)
     head_notify_breaches: frozenset[Priority] = frozenset({Priority.P1, Priority.P2})
+    reports: ReportSettings = field(default_factory=ReportSettings)  # night hours, SLA mail
     version: str = ""
     file: str = ""
 

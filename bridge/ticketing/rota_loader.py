@@ -33,7 +33,8 @@ from bridge.ticketing.rota import (
     TargetKind,
     Team,
 )
-from bridge.ticketing.rota_fields import ALWAYS, RotaValues
+from bridge.ticketing.rota_fields import ALWAYS
+from bridge.ticketing.rota_reports import ReportValues
 from bridge.yamldoc import Path_, did_you_mean
 
 ROTA_FILE = "rota.yaml"
@@ -52,11 +53,12 @@ TOP_KEYS = (
     "stale_after",
     "max_returns",
     "head_of_it",
+    "reports",
 )
 PERSON_KEYS = ("name", "role", "email", "telegram", "webhook", "line")
 TEAM_KEYS = ("lead", "members")
 CALENDAR_KEYS = ("timezone", "hours", "holidays")
-CLIENT_KEYS = ("engineer", "calendar", "engineer_hours", "sla", "policy")
+CLIENT_KEYS = ("engineer", "calendar", "engineer_hours", "sla", "policy", "contact")
 SCHEDULE_KEYS = ("layers", "overrides", "timezone")
 LAYER_KEYS = ("name", "members", "handoff", "shift", "anchor", "windows", "dates", "holidays_of")
 OVERRIDE_KEYS = ("person", "from", "until", "reason")
@@ -107,7 +109,7 @@ def empty_rota(tz: ZoneInfo) -> Rota:
     )
 
 
-class RotaDocument(RotaValues):
+class RotaDocument(ReportValues):
     def build(self, fallback_tz: ZoneInfo) -> Rota | None:
         if self.root is None:
             return None
@@ -159,6 +161,7 @@ class RotaDocument(RotaValues):
             max_returns=self.integer(("max_returns",), root.get("max_returns"), "max_returns", 0) or 2,
             head_notify_open_after=open_after,
             head_notify_breaches=breaches,
+            reports=self._reports(root.get("reports")),
             version=hashlib.sha256(self.text.encode()).hexdigest()[:12],
             file=self.file,
         )
@@ -290,6 +293,7 @@ class RotaDocument(RotaValues):
                 policy=policy if policy in policies else None,
                 engineer_schedule=engineer_schedule,
                 engineer_hours=calendars.get(hours),
+                contact=self._contact((*path, "contact"), item.get("contact")),
             )
         return clients
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from bridge.errors import Forbidden
-from bridge.web.api import alerts, docs, incidents, oncall, users
+from bridge.web.api import alerts, docs, incidents, oncall, reports, users
 from bridge.web.api.permissions import endpoint_of, needed
 from bridge.web.auth import require_person
 
@@ -20,6 +20,7 @@ blueprint.register_blueprint(alerts.blueprint)
 blueprint.register_blueprint(oncall.blueprint)
 blueprint.register_blueprint(users.blueprint)
 blueprint.register_blueprint(docs.blueprint)
+blueprint.register_blueprint(reports.blueprint)
 
 
 @blueprint.before_request

@@ -18,8 +18,10 @@ from bridge.ticketing.lifecycle import Change, IncidentAction, IncidentStatus, I
 from bridge.ticketing.roles import needed_for
 from bridge.timeutil import iso
 from bridge.web import requests as args
+from bridge.web.api import reports
 from bridge.web.auth import acting
 from bridge.web.context import services
+from bridge.web.report_format import sla_csv
 from bridge.web.serialize import (
     incident_detail_json,
     incident_json,
@@ -155,11 +157,15 @@ def list_notifications() -> Response:
 @blueprint.get("/reports/sla")
 def sla_report() -> Response:
     """Per client and priority: count, median and p90 time to acknowledge and resolve (service
-    time), breaches with their incidents. `from` defaults to 30 days before `to` (default now)."""
+    time), breaches with their incidents. `from` defaults to 30 days before `to` (default now);
+    ``format=csv`` answers a CSV download."""
+    as_csv = reports.wants_csv()
     scope = acting().client_scope
     client = args.arg("client")
     if scope is not None and client not in (None, scope):
         raise PayloadError("client", "a viewer sees their own client's report only")
     report = services().reports.sla(args.instant_arg("from"), args.instant_arg("to"), scope or client)
+    if as_csv:
+        return reports.csv_response(sla_csv(report), "sla")
     rows = [sla_row_json(r) for r in report.rows]
     return jsonify({"from": iso(report.start), "to": iso(report.end), "rows": rows})

@@ -86,7 +86,21 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "GET /api/reports/sla": Endpoint(
         Action.VIEW_REPORTS,
-        query={"from": "ISO 8601 time", "to": "ISO 8601 time", "client": "a client (a viewer: theirs)"},
+        query={
+            "from": "ISO 8601 time",
+            "to": "ISO 8601 time",
+            "client": "a client (a viewer: theirs)",
+            "format": "json (default) or csv",
+        },
+    ),
+    # the noise report and the proactive share span every client's alerts: the desk's, not a viewer's
+    "GET /api/reports/noise": Endpoint(
+        Action.VIEW_OPERATIONS,
+        query={"from": "ISO 8601 time", "to": "ISO 8601 time", "client": "a client", "format": "json or csv"},
+    ),
+    "GET /api/reports/proactive": Endpoint(
+        Action.VIEW_OPERATIONS,
+        query={"from": "ISO 8601 time", "to": "ISO 8601 time", "client": "a client", "format": "json or csv"},
     ),
     # alerts, intake, write-back, silences, rules
     "GET /api/alerts": Endpoint(

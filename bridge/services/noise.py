@@ -1,0 +1,359 @@
+"""The noise report: what monitoring sent in a period and what bridge made of it, for the people who
+tune the rules and for the desk's load. Counted in the database with SQL aggregates (the alert
+tables grow large); only the per-person figures (a few hundred rows) are finished in Python.
+
+What is counted, for a period [start, end):
+- **received, by source**: webhook deliveries and the alert events in them (an Alertmanager re-send
+  counts again: that is the traffic), from the intake log by `received_at`; and distinct alerts
+  (fingerprints) whose last event falls in the period, from the alerts table.
+- **what became of those alerts**: each alert as it stands now, so `alerts = in_incidents +
+  heartbeats + suppressed`, with the suppressed ones by reason (`dropped`, `maintenance`,
+  `silenced`, `inhibited`, `for` and `threshold` holds, `resolved before firing`: a resolution
+  bridge saw before the firing, `cleared`, `waiting`) and by rule. An alert that was held back, then
+  joined an incident, counts once, as what it is now (as `bridge rules replay` counts recorded
+  history).
+- **incidents opened** in the period, per rule (`(by hand)` for incidents people opened) and per
+  priority (their current priority).
+- **the 20 noisiest alert names and hosts**: by occurrences (fires, resolves, fires again: 2),
+  then by distinct alerts; with how many of those alerts are in an incident.
+- **time to acknowledge per person**: for incidents opened in the period, the first
+  acknowledgement on each incident's timeline, by who made it (a person's handle, `admin` for the
+  admin token, `zabbix:<user>` for one made in Zabbix): count, median and 90th percentile of
+  wall-clock time from opening.
+- **pages per person per night**: registration and escalation messages (one page per person,
+  incident and moment, however many channels carried it) created during the desk's night hours
+  (`reports.night` in rota.yaml, default 21:00-09:00, in the rota's time zone); a night is named by
+  the date it began on.
+
+With `client`, the incident, acknowledgement and page figures are that client's; the alert figures
+stay estate-wide (`alerts_scope`), because bridge records a client only on incidents, not on the
+alerts that opened none.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from bridge.db.models import AlertRow, Incident, Intake, Notification, TimelineEntry
+from bridge.dedup.state import Disposition
+from bridge.priority import Priority
+from bridge.schedule.wallclock import wall_to_utc
+from bridge.ticketing.messages import MessageKind
+from bridge.ticketing.report_settings import Night, night_of
+from bridge.ticketing.sla import middle, percentile
+
+TOP = 20
+"""How many of the noisiest alert names and hosts the report lists."""
+BY_HAND = "(by hand)"
+"""The rule column of incidents people opened."""
+PAGES = (MessageKind.REGISTRATION, MessageKind.ESCALATION)
+"""Messages that page someone: a new incident is theirs, or an escalation step reached them."""
+ACKNOWLEDGED = "acknowledged"
+"""The timeline kind of an acknowledgement (made in bridge or in Zabbix)."""
+SUPPRESSED_DISPOSITIONS = (
+    Disposition.DROPPED,
+    Disposition.WAITING,
+    Disposition.CLEARED,
+    Disposition.SUPPRESSED,
+    Disposition.INHIBITED,
+)
+"""An alert in one of these is one monitoring sent that paged nobody."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One line of a breakdown: a key (a reason, a rule, a priority) and its count."""
+
+    key: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFigures:
+    source: str
+    deliveries: int  # webhook deliveries received in the period
+    events: int  # alert events in them (re-sends count again)
+    alerts: int  # distinct alerts whose last event falls in the period
+
+
+@dataclass(frozen=True, slots=True)
+class Noisy:
+    """An alert name or a host, and how loud it was."""
+
+    key: str
+    alerts: int  # distinct alerts (fingerprints)
+    occurrences: int  # fires, counted again when one fired again after resolving
+    in_incidents: int  # of those alerts, how many are part of an incident
+
+
+@dataclass(frozen=True, slots=True)
+class AckTimes:
+    """How fast one person acknowledged (seconds of wall-clock time from opening)."""
+
+    person: str
+    count: int
+    median_seconds: float
+    p90_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class NightPages:
+    """How often one person was paged at night."""
+
+    person: str
+    pages: int  # at night, in the period
+    nights_paged: int  # nights with at least one page
+    most_in_a_night: int
+    per_night: float  # pages / nights in the period
+    by_night: tuple[tuple[date, int], ...]  # (the date a night began, pages), nights with pages only
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseReport:
+    start: datetime
+    end: datetime
+    client: str | None
+    alerts_scope: str  # "all clients": the alert figures are never narrowed to a client
+    sources: tuple[SourceFigures, ...]
+    alerts: int  # = in_incidents + heartbeats + suppressed
+    in_incidents: int
+    heartbeats: int
+    suppressed: int
+    suppressed_by_reason: tuple[Counted, ...]  # largest first
+    suppressed_by_rule: tuple[Counted, ...]
+    incidents_opened: int
+    opened_by_rule: tuple[Counted, ...]
+    opened_by_priority: tuple[Counted, ...]  # P1..P5, each present
+    noisiest_names: tuple[Noisy, ...]
+    noisiest_hosts: tuple[Noisy, ...]
+    ack_times: tuple[AckTimes, ...]  # by person's name
+    night: str  # the desk's night hours, e.g. "21:00-09:00"
+    timezone: str
+    nights: int  # nights that overlap the period
+    night_pages: tuple[NightPages, ...]  # most paged first
+
+
+def noise_report(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    client: str | None,
+    tz: ZoneInfo,
+    night: Night,
+) -> NoiseReport:
+    """The noise report of [start, end); see the module's docstring for what each figure counts."""
+    sources = _sources(session, start, end)
+    dispositions = _by_disposition(session, start, end)
+    reasons = _suppressed_by(session, start, end, _reason_kind())
+    rules = _suppressed_by(session, start, end, AlertRow.rule)
+    opened = _opened(session, start, end, client)
+    by_rule: Counter[str] = Counter()
+    by_priority: Counter[str] = Counter({p.value: 0 for p in Priority})
+    for rule, priority, count in opened:
+        by_rule[rule or BY_HAND] += count
+        by_priority[str(priority)] += count
+    nights = nights_between(start, end, tz, night)
+    return NoiseReport(
+        start=start,
+        end=end,
+        client=client,
+        alerts_scope="all clients",
+        sources=sources,
+        alerts=sum(dispositions.values()),
+        in_incidents=dispositions[Disposition.INCIDENT.value],
+        heartbeats=dispositions[Disposition.HEARTBEAT.value],
+        suppressed=sum(dispositions[d.value] for d in SUPPRESSED_DISPOSITIONS),
+        suppressed_by_reason=_largest_first(reasons),
+        suppressed_by_rule=_largest_first(rules),
+        incidents_opened=sum(by_rule.values()),
+        opened_by_rule=_largest_first(by_rule),
+        opened_by_priority=tuple(Counted(p.value, by_priority[p.value]) for p in Priority),
+        noisiest_names=_noisiest(session, start, end, AlertRow.name),
+        noisiest_hosts=_noisiest(session, start, end, AlertRow.host),
+        ack_times=_ack_times(session, start, end, client),
+        night=str(night),
+        timezone=str(tz),
+        nights=len(nights),
+        night_pages=_night_pages(session, start, end, client, tz, night, len(nights)),
+    )
+
+
+def nights_between(start: datetime, end: datetime, tz: ZoneInfo, night: Night) -> list[date]:
+    """The nights (named by the local date each began on) that overlap [start, end)."""
+    found = []
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    while day <= last:
+        begins = wall_to_utc(day, night.start, tz)
+        ends_on = day if night.start < night.end else day + timedelta(days=1)
+        ends = wall_to_utc(ends_on, night.end, tz)
+        if begins < end and ends > start:
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+# -- the queries ----------------------------------------------------------------------------------
+
+
+def _in_period(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(column >= start, column < end)
+
+
+def _sources(session: Session, start: datetime, end: datetime) -> tuple[SourceFigures, ...]:
+    traffic = session.execute(
+        select(Intake.source, func.count(), func.coalesce(func.sum(Intake.alert_count), 0))
+        .where(_in_period(Intake.received_at, start, end))
+        .group_by(Intake.source)
+    ).all()
+    alerts = session.execute(
+        select(AlertRow.source, func.count())
+        .where(_in_period(AlertRow.last_event_at, start, end))
+        .group_by(AlertRow.source)
+    ).all()
+    deliveries = {str(source): (int(n), int(events)) for source, n, events in traffic}
+    distinct = {str(source): int(n) for source, n in alerts}
+    return tuple(
+        SourceFigures(source, *deliveries.get(source, (0, 0)), distinct.get(source, 0))
+        for source in sorted(set(deliveries) | set(distinct))
+    )
+
+
+def _by_disposition(session: Session, start: datetime, end: datetime) -> Counter[str]:
+    rows = session.execute(
+        select(AlertRow.disposition, func.count())
+        .where(_in_period(AlertRow.last_event_at, start, end))
+        .group_by(AlertRow.disposition)
+    ).all()
+    return Counter({str(disposition): int(n) for disposition, n in rows})
+
+
+def _reason_kind() -> ColumnElement[str]:
+    """Why an alert paged nobody, as one word, decided in SQL from its disposition and reason."""
+    d, reason = AlertRow.disposition, AlertRow.reason
+    held = d.in_([Disposition.WAITING, Disposition.CLEARED])
+    return case(
+        (d == Disposition.DROPPED, literal("dropped")),
+        (d == Disposition.INHIBITED, literal("inhibited")),
+        (and_(d == Disposition.SUPPRESSED, AlertRow.suppressed_by.like("silence:%")), literal("silenced")),
+        (d == Disposition.SUPPRESSED, literal("maintenance")),
+        (and_(held, reason.like("%: firing since %")), literal("for")),
+        (and_(held, reason.like("%threshold %")), literal("threshold")),
+        (
+            and_(d == Disposition.CLEARED, reason.like("resolved before bridge saw it fire%")),
+            literal("resolved before firing"),
+        ),
+        (d == Disposition.CLEARED, literal("cleared")),
+        else_=literal("waiting"),
+    )
+
+
+def _suppressed_by(session: Session, start: datetime, end: datetime, key: Any) -> Counter[str]:
+    rows = session.execute(
+        select(key, func.count())
+        .where(
+            _in_period(AlertRow.last_event_at, start, end),
+            AlertRow.disposition.in_(SUPPRESSED_DISPOSITIONS),
+        )
+        .group_by(key)
+    ).all()
+    return Counter({str(value): int(n) for value, n in rows})
+
+
+def _opened(session: Session, start: datetime, end: datetime, client: str | None) -> list[tuple[Any, ...]]:
+    query = select(Incident.rule, Incident.priority, func.count()).where(
+        _in_period(Incident.opened_at, start, end)
+    )
+    if client is not None:
+        query = query.where(Incident.client == client)
+    return [tuple(row) for row in session.execute(query.group_by(Incident.rule, Incident.priority))]
+
+
+def _noisiest(session: Session, start: datetime, end: datetime, key: Any) -> tuple[Noisy, ...]:
+    occurrences = func.sum(AlertRow.occurrences)
+    in_incidents = func.sum(case((AlertRow.disposition == Disposition.INCIDENT, 1), else_=0))
+    rows = session.execute(
+        select(key, func.count(), occurrences, in_incidents)
+        .where(_in_period(AlertRow.last_event_at, start, end))
+        .group_by(key)
+        .order_by(occurrences.desc(), func.count().desc(), key)
+        .limit(TOP)
+    ).all()
+    return tuple(Noisy(str(k), int(n), int(o or 0), int(i or 0)) for k, n, o, i in rows)
+
+
+def _ack_times(session: Session, start: datetime, end: datetime, client: str | None) -> tuple[AckTimes, ...]:
+    period = select(Incident.number).where(_in_period(Incident.opened_at, start, end))
+    if client is not None:
+        period = period.where(Incident.client == client)
+    first = (
+        select(func.min(TimelineEntry.id).label("id"))
+        .where(TimelineEntry.kind == ACKNOWLEDGED, TimelineEntry.incident_number.in_(period))
+        .group_by(TimelineEntry.incident_number)
+        .subquery()
+    )
+    rows = session.execute(
+        select(TimelineEntry.actor, TimelineEntry.at, Incident.opened_at)
+        .join(first, TimelineEntry.id == first.c.id)
+        .join(Incident, Incident.number == TimelineEntry.incident_number)
+    ).all()
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for actor, at, opened_at in rows:
+        seconds[actor].append(max((at - opened_at).total_seconds(), 0.0))
+    result = []
+    for person in sorted(seconds):
+        values = seconds[person]
+        median, p90 = middle(values), percentile(values, 0.9)
+        assert median is not None and p90 is not None
+        result.append(AckTimes(person, len(values), median, p90))
+    return tuple(result)
+
+
+def _night_pages(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    client: str | None,
+    tz: ZoneInfo,
+    night: Night,
+    nights: int,
+) -> tuple[NightPages, ...]:
+    query = (
+        select(Notification.person, Notification.created_at)
+        .where(_in_period(Notification.created_at, start, end), Notification.kind.in_(PAGES))
+        .group_by(
+            Notification.person, Notification.incident_number, Notification.kind, Notification.created_at
+        )
+    )
+    if client is not None:
+        query = query.join(Incident, Incident.number == Notification.incident_number).where(
+            Incident.client == client
+        )
+    per_person: dict[str, Counter[date]] = defaultdict(Counter)
+    for person, created_at in session.execute(query):
+        began = night_of(created_at, tz, night)
+        if began is not None:
+            per_person[person][began] += 1
+    result = [
+        NightPages(
+            person=person,
+            pages=sum(counts.values()),
+            nights_paged=len(counts),
+            most_in_a_night=max(counts.values()),
+            per_night=round(sum(counts.values()) / nights, 3) if nights else 0.0,
+            by_night=tuple(sorted(counts.items())),
+        )
+        for person, counts in per_person.items()
+    ]
+    return tuple(sorted(result, key=lambda p: (-p.pages, p.person)))
+
+
+def _largest_first(counts: Counter[str]) -> tuple[Counted, ...]:
+    return tuple(Counted(key, n) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n)
