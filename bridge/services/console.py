@@ -27,8 +27,11 @@ from bridge.errors import RulesError
 from bridge.priority import Priority
 from bridge.schedule.rotation import OnDuty
 from bridge.services.live import LiveRules
+from bridge.services.noise import NoiseReport
 from bridge.services.oncall import OncallService
 from bridge.services.pipeline import alert_from_row
+from bridge.services.proactive import ProactiveReport
+from bridge.services.reports import ReportService, SlaReport
 from bridge.ticketing.lifecycle import ACTIVE_STATUSES, IncidentStatus
 
 BOARD_STATUSES = (*ACTIVE_STATUSES, IncidentStatus.RESOLVED.value)
@@ -129,6 +132,13 @@ class DutyOverview:
     names: dict[str, str] = field(default_factory=dict)  # handle -> name
 
 
+@dataclass(frozen=True, slots=True)
+class ReportsPage:
+    sla: SlaReport
+    proactive: ProactiveReport
+    noise: NoiseReport | None  # the desk's alert figures span every client: not for a viewer
+
+
 class ConsoleService:
     def __init__(
         self,
@@ -136,13 +146,25 @@ class ConsoleService:
         clock: Clock,
         rules: LiveRules,
         oncall: OncallService,
+        reports: ReportService,
         zone: ZoneInfo,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.live_rules = rules
         self.oncall = oncall
+        self.report_service = reports
         self.zone = zone
+
+    def reports(self, start: datetime, end: datetime, client: str | None, *, noise: bool) -> ReportsPage:
+        """The SLA report and the proactive share of [start, end) for `client` (None: all), and
+        the noise report when `noise` (people who see every client's alerts)."""
+        found = self.report_service
+        return ReportsPage(
+            found.sla(start, end, client),
+            found.proactive(start, end, client),
+            found.noise(start, end, client) if noise else None,
+        )
 
     def board(self, wanted: BoardFilter) -> Board:
         """Open incidents, most urgent first: by priority, then by the time left to their next

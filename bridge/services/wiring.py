@@ -172,7 +172,9 @@ class Services:
     @cached_property
     def console(self) -> ConsoleService:
         """What the operator console's pages read."""
-        return ConsoleService(self.sessions, self.clock, self.rules, self.oncall, self.settings.zone)
+        return ConsoleService(
+            self.sessions, self.clock, self.rules, self.oncall, self.reports, self.settings.zone
+        )
 
     @cached_property
     def reports(self) -> ReportService:

@@ -137,8 +137,10 @@ def test_a_viewer_sees_only_their_client_and_acts_only_as_a_viewer(desk: Api) ->
     response = desk.client.post("/incidents/2/priority", data={"csrf_token": csrf, "priority": "P4"})
     assert response.status_code == 303
     assert desk.incident(2)["priority"] == "P4"
-    for path in ("/duty", "/alerts", "/rules", "/people"):
+    for path in ("/duty", "/alerts", "/rules", "/people", "/reports/noise.csv"):
         assert desk.client.get(path).status_code == 403, path
+    reports = page(desk.client, "/reports?client=retail")  # their own client's, whatever they ask
+    assert "retail" not in reports.split('id="proactive"')[1] and "Noise" not in reports
 
 
 def test_monitoring_text_stays_text(desk: Api) -> None:
@@ -165,10 +167,11 @@ def test_the_pages_of_each_role(desk: Api) -> None:
     alerts = page(desk.client, "/alerts?silence=1")
     assert "Create silence" in alerts and "db-night-work" in alerts
     reports = page(desk.client, "/reports")
-    assert "<svg" in reports
-    csv = desk.client.get("/reports/sla.csv")
-    assert csv.status_code == 200 and csv.mimetype == "text/csv"
-    assert csv.get_data(as_text=True).splitlines()[0].startswith("client,priority,incidents")
+    assert reports.count("<svg") == 3 and 'id="proactive"' in reports and "Noise" in reports
+    for kind, header in [("sla", "client,priority"), ("proactive", "client,monitoring"), ("noise", "")]:
+        csv = desk.client.get(f"/reports/{kind}.csv")
+        assert csv.status_code == 200 and csv.mimetype == "text/csv", kind
+        assert csv.get_data(as_text=True).startswith(header), kind
     assert desk.client.get("/people").status_code == 403
     admin = desk.client.application.test_client()
     log_in(admin, "chief")

@@ -4,8 +4,6 @@ switch. Each view parses, calls one service, renders or redirects."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime, time, timedelta
@@ -16,13 +14,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.db.queries import Paging
 from bridge.errors import BridgeError, NotFound, PayloadError
+from bridge.services.console import ReportsPage
 from bridge.services.people import NewUser
-from bridge.services.reports import SlaReport
 from bridge.ticketing.roles import Action, Role
 from bridge.web import requests as args
 from bridge.web.console import charts, i18n, who
 from bridge.web.console.notices import failure_status
 from bridge.web.context import services
+from bridge.web.report_format import noise_csv, proactive_csv, sla_csv
 
 blueprint = Blueprint("ops", __name__)
 
@@ -187,87 +186,93 @@ def _query() -> str:
     return f"?{query}" if query else ""
 
 
-def _report_scope(chosen: str | None) -> tuple[str | None, list[str]]:
-    """The client a report is about (a viewer: always theirs) and the clients to choose from."""
+def _report_scope(chosen: str | None) -> tuple[who.Person, str | None, list[str]]:
+    """Who asks, the client a report is about (a viewer: always theirs), the clients to choose from."""
     person = who.person(Action.VIEW_REPORTS)
     scope = person.client_scope
     if scope is not None:
-        return scope, [scope]
-    return chosen, sorted(services().rota.rota.clients)
+        return person, scope, [scope]
+    return person, chosen, sorted(services().rota.rota.clients)
 
 
 @blueprint.get("/reports")
 def reports() -> str:
     start, end, chosen, first, last = _period()
-    client, clients = _report_scope(chosen)
-    report = services().reports.sla(start, end, client)
+    person, client, clients = _report_scope(chosen)
+    found = services().console.reports(start, end, client, noise=person.may(Action.VIEW_OPERATIONS))
     return render_template(
         "console/reports.html",
-        report=report,
+        found=found,
         first=first,
         last=last,
         client=client or "",
         clients=clients,
-        charts=_sla_charts(report),
-        csv_url=url_for("console.ops.reports_csv") + _query(),
+        charts=_charts(found),
+        query=_query(),
     )
 
 
-@blueprint.get("/reports/sla.csv")
-def reports_csv() -> Response:
+CSV_KINDS = ("sla", "proactive", "noise")
+
+
+@blueprint.get("/reports/<kind>.csv")
+def reports_csv(kind: str) -> Response:
+    """One report of the page as a CSV download (the same columns as the API's ``format=csv``)."""
+    if kind not in CSV_KINDS:
+        raise NotFound(f"no report {kind!r}; one of {', '.join(CSV_KINDS)}")
     start, end, chosen, first, last = _period()
-    client, _ = _report_scope(chosen)
-    report = services().reports.sla(start, end, client)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "client", "priority", "incidents", "acknowledged", "resolved", "ack_median_s", "ack_p90_s",
-            "resolve_median_s", "resolve_p90_s", "ack_breaches", "resolve_breaches",
-        ]
-    )  # fmt: skip
-    for row in report.rows:
-        writer.writerow(
-            [
-                _cell(row.client), row.priority.value, row.count, row.acknowledged, row.resolved,
-                _seconds(row.ack_median), _seconds(row.ack_p90), _seconds(row.resolve_median),
-                _seconds(row.resolve_p90), row.ack_breaches, row.resolve_breaches,
-            ]
-        )  # fmt: skip
-    response = Response(out.getvalue(), mimetype="text/csv")
-    name = f"sla-{first.isoformat()}-{last.isoformat()}.csv"
+    person, client, _ = _report_scope(chosen)
+    if kind == "noise" and not person.may(Action.VIEW_OPERATIONS):
+        who.person(Action.VIEW_OPERATIONS)  # 403
+    found = services().console.reports(start, end, client, noise=kind == "noise")
+    if found.noise is not None:
+        body = noise_csv(found.noise)
+    else:
+        body = sla_csv(found.sla) if kind == "sla" else proactive_csv(found.proactive)
+    response = Response(body, mimetype="text/csv")
+    name = f"bridge-{kind}-{first.isoformat()}-{last.isoformat()}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _seconds(value: float | None) -> str:
-    return "" if value is None else str(round(value))
-
-
-def _sla_charts(report: SlaReport) -> list[charts.Chart]:
+def _charts(found: ReportsPage) -> list[charts.Chart]:
     by_priority: dict[str, list[int]] = {}
-    for row in report.rows:
+    for row in found.sla.rows:
         counts = by_priority.setdefault(row.priority.value, [0, 0])
         counts[0] += row.count
         counts[1] += row.ack_breaches + row.resolve_breaches
-    volume = charts.bar_chart(
-        gettext("Incidents by priority (red: SLA breaches)"),
-        [(p, [(max(n - b, 0), ""), (min(b, n), "bad")], f"{n}") for p, (n, b) in sorted(by_priority.items())],
-    )
-    medians = charts.bar_chart(
-        gettext("Median time to resolve, minutes"),
-        [
-            (f"{row.client} {row.priority.value}", [((row.resolve_median or 0) / 60, "ok")],
-             f"{(row.resolve_median or 0) / 60:.0f}")
-            for row in report.rows
-        ],
-    )  # fmt: skip
-    return [volume, medians]
+    made = [
+        charts.bar_chart(
+            gettext("Incidents by priority (red: SLA breaches)"),
+            [
+                (p, [(max(n - b, 0), ""), (min(b, n), "bad")], f"{n}")
+                for p, (n, b) in sorted(by_priority.items())
+            ],
+        ),
+        charts.bar_chart(
+            gettext("Monitoring incidents: resolved before anyone reported them (green), reported (red)"),
+            [
+                (
+                    row.client,
+                    [
+                        (row.resolved_unreported, "ok"),
+                        (row.reported, "bad"),
+                        (max(row.monitoring - row.resolved_unreported - row.reported, 0), ""),
+                    ],
+                    f"{row.monitoring}",
+                )
+                for row in found.proactive.rows
+            ],
+        ),
+    ]
+    if found.noise is not None:
+        made.append(
+            charts.bar_chart(
+                gettext("Noisiest alerts"),
+                [(n.key, [(n.alerts, "")], f"{n.alerts}") for n in found.noise.noisiest_names[:10]],
+            )
+        )
+    return made
 
 
 # -- people ------------------------------------------------------------------------------------
