@@ -187,7 +187,10 @@ class ConsoleService:
             clients_query = select(Incident.client).where(Incident.client.is_not(None)).distinct()
             if wanted.visible_clients is not None:
                 clients_query = clients_query.where(Incident.client.in_(wanted.visible_clients))
-            clients = sorted(c for c in session.scalars(clients_query) if c)
+            seen = {c for c in session.scalars(clients_query) if c}
+            if wanted.visible_clients is None:
+                seen |= set(self.oncall.live.rota.clients)  # every client the rota knows, even quiet
+            clients = sorted(seen)
             in_maintenance = self._in_maintenance(session, [i.number for i in incidents], now)
         rows = [_board_row(incident, now, incident.number in in_maintenance) for incident in incidents]
         rows.sort(key=_urgency)

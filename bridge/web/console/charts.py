@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-WIDTH = 640
+WIDTH = 420
 BAR_HEIGHT = 22
 GAP = 8
-LABEL_WIDTH = 150
-VALUE_WIDTH = 60
+LABEL_WIDTH = 120
+VALUE_WIDTH = 40
 
 
 @dataclass(frozen=True, slots=True)
