@@ -95,7 +95,9 @@ def test_an_operator_works_an_incident_end_to_end(site: Site, page: Page, screen
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
     # A new incident arrives: the board shows it without a reload.
-    site.alert(firing("HostDown", host="core-01", customer="retail", severity="critical", now=site.clock.now()))
+    site.alert(
+        firing("HostDown", host="core-01", customer="retail", severity="critical", now=site.clock.now())
+    )
     row = page.locator('#board tr[data-number="1"]')
     expect(row).to_contain_text("HostDown", timeout=TIMEOUT_MS)
     assert page.evaluate("window.__sameDocument") is True
