@@ -16,6 +16,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -152,7 +153,11 @@ class PeopleService:
         self.clock = clock
         self.settings = settings
         self.hasher = hasher or PasswordHasher()
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """What an unknown user's password is checked against, so refusing them takes as long."""
+        return self.hasher.hash(secrets.token_urlsafe(16))
 
     # -- users ----------------------------------------------------------------------------------
 

@@ -44,10 +44,13 @@ CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "unprocessable",
     429: "too_many_attempts",
+    431: "headers_too_large",
     500: "internal",
+    501: "not_implemented",
     503: "unavailable",
 }
 """The `detail.code` of each status an error answer may have."""

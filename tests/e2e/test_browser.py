@@ -109,10 +109,12 @@ def test_the_page_login_reads_the_api_but_cannot_act(api: Api) -> None:
     assert api.incident(1)["status"] == "acknowledged"
 
 
-def test_the_page_sends_a_browser_not_signed_in_to_the_login_form(api: Api) -> None:
-    response = api.client.get("/incidents/1")
+def test_a_browser_not_signed_in_is_sent_to_the_login_page_and_back(api: Api) -> None:
+    """Changed with the console (issue 14): the page used to answer 401 with a Basic prompt."""
+    response = api.client.get("/incidents/1?tab=timeline")
     assert response.status_code == 303
-    assert response.headers["Location"] == "/login?next=/incidents/1"
+    assert response.headers["Location"] == "/login?next=/incidents/1%3Ftab%3Dtimeline"
+    assert "WWW-Authenticate" not in response.headers
 
 
 def test_webhooks_still_take_basic_auth(api: Api) -> None:

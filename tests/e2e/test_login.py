@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from bridge.clock import FakeClock
 from bridge.ticketing.roles import Role
 from tests.support.api import Api
-from tests.support.people import PASSWORD, add_user, log_in, login_csrf
+from tests.support.people import add_user, log_in
 
 
 def test_a_user_signs_in_and_the_api_knows_them(api: Api) -> None:

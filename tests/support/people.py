@@ -35,7 +35,9 @@ def people(runtime: Runtime | Services) -> PeopleService:
     attribute = type(services).__dict__[name]
     assert isinstance(attribute, cached_property)
     if name not in services.__dict__:
-        services.__dict__[name] = PeopleService(services.sessions, services.clock, services.settings, FAST_HASHER)
+        services.__dict__[name] = PeopleService(
+            services.sessions, services.clock, services.settings, FAST_HASHER
+        )
     found = services.__dict__[name]
     assert isinstance(found, PeopleService)
     return found
