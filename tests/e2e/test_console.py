@@ -105,6 +105,19 @@ def test_an_operator_works_an_incident_and_the_timeline_names_them(desk: Api) ->
     assert "looking &lt;b&gt;now&lt;/b&gt;" in timeline
 
 
+def test_an_operator_reclassifies_and_reassigns(desk: Api) -> None:
+    open_incidents(desk)
+    csrf = log_in(desk.client, "orlov")
+    response = desk.client.post("/incidents/3/type", data={"csrf_token": csrf, "type": "service_request"})
+    assert response.status_code == 303
+    response = desk.client.post("/incidents/3/assign", data={"csrf_token": csrf, "to": "belov", "line": "L2"})
+    assert response.status_code == 303
+    shown = desk.incident(3)
+    assert (shown["type"], shown["assignee"], shown["line"]) == ("service_request", "belov", "L2")
+    html = page(desk.client, "/incidents/3")
+    assert '<tr data-kind="type">' in html and "service request" in html
+
+
 def test_a_change_without_the_csrf_token_is_refused(desk: Api) -> None:
     open_incidents(desk)
     log_in(desk.client, "orlov")

@@ -101,6 +101,7 @@ def test_an_operator_works_an_incident_end_to_end(site: Site, page: Page, screen
     row = page.locator('#board tr[data-number="1"]')
     expect(row).to_contain_text("HostDown", timeout=TIMEOUT_MS)
     assert page.evaluate("window.__sameDocument") is True
+    expect(page.locator("body")).to_have_attribute("data-announced", "1")  # a new P1: tone and notification
     expect(row.locator(".prio")).to_have_text("P1")
     expect(page.locator("#board-total")).to_have_text("1")
     site.alert(firing("DiskFull", host="db-03", customer="bank", now=site.clock.now()))
@@ -114,7 +115,13 @@ def test_an_operator_works_an_incident_end_to_end(site: Site, page: Page, screen
     page.reload()
     expect(page.locator("#alert-sound")).not_to_be_checked()
     assert page.evaluate("document.documentElement.getAttribute('data-theme')") == "light"
+    page.screenshot(path=str(screenshots / "board-light.png"), full_page=True)
     page.click("#theme-toggle")
+    site.alert(
+        firing("LinkDown", host="edge-01", customer="logistics", severity="high", now=site.clock.now())
+    )
+    expect(page.locator('#board tr[data-number="3"]')).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-announced", "")  # switched off: silent
 
     # Keyboard: j selects the first row (the P1), a acknowledges it.
     page.keyboard.press("j")

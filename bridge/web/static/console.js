@@ -68,6 +68,7 @@
 
   function announce(row) {
     if (!soundBox || !soundBox.checked) { return; }
+    document.body.setAttribute("data-announced", row.getAttribute("data-number")); // what was announced last
     beep();
     if (window.Notification && Notification.permission === "granted") {
       var n = new Notification(row.getAttribute("data-priority") + " INC-" + row.getAttribute("data-number"),
