@@ -13,11 +13,12 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -453,7 +454,7 @@ class PeopleService:
                 ).one()
                 count, oldest = failures
                 if count >= limit:
-                    wait = max(1, int((oldest + window - now).total_seconds()) + 1)
+                    wait = max(1, math.ceil((oldest + window - now).total_seconds()))
                     raise TooManyAttempts(
                         f"too many failed sign-ins for {what}; try again in {wait} seconds", wait
                     )
