@@ -217,14 +217,16 @@ def test_monitoring_text_cannot_run_in_the_page(site: Site, page: Page) -> None:
     assert errors == []
 
 
-def test_the_russian_console(site: Site, page: Page) -> None:
+def test_the_russian_console(site: Site, page: Page, screenshots: Path) -> None:  # noqa: F811
     open_three(site)
     sign_in(page, site, "ivanova")  # her saved language is Russian
     expect(page.locator("h1")).to_contain_text("Открытые инциденты")
+    page.screenshot(path=str(screenshots / "board-ru.png"), full_page=True)
     expect(page.locator("nav")).to_contain_text("Дежурные")
     expect(page.locator("#board thead")).to_contain_text("Приоритет")
     page.goto(f"{site.url}/incidents/1")
     expect(page.locator('button[data-action="ack"]')).to_have_text("Подтвердить")
+    page.screenshot(path=str(screenshots / "incident-ru.png"), full_page=True)
     page.click('button[lang="en"]')  # the switch: English from now on
     expect(page.locator('button[data-action="ack"]')).to_have_text("Acknowledge")
     page.goto(f"{site.url}/")
