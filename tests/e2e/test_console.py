@@ -212,3 +212,71 @@ def test_every_console_page_allows_only_its_own_scripts(desk: Api) -> None:
     ]
     with desk.client.get("/static/console.js") as script:
         assert script.status_code == 200 and b"keydown" in script.data
+
+
+def form_fields(html: str, form_id: str) -> dict[str, str]:
+    """The values a browser would send from the form with `form_id` (inputs and textareas)."""
+    form = html.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+    fields.update(re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', form))
+    fields.update(re.findall(r'<select name="([^"]+)">.*?<option selected>([^<]+)</option>', form, re.S))
+    return {k: v.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">") for k, v in fields.items()}
+
+
+def test_an_engineer_silences_an_alert_in_two_clicks_and_expires_it(desk: Api) -> None:
+    open_incidents(desk)
+    log_in(desk.client, "belov")
+    alerts = page(desk.client, "/alerts")
+    (silence_link,) = re.findall(
+        r'href="(/alerts\?silence=\d+)#new-silence"[^>]*>Silence', alerts.split("HighLatency", 1)[1]
+    )[:1]
+    html = page(desk.client, silence_link)  # click one
+    fields = form_fields(html, "new-silence")
+    assert "name=HighLatency" in fields["matchers"] and "customer=logistics" in fields["matchers"]
+    response = desk.client.post("/silences", data=fields)  # click two
+    assert response.status_code == 303 and response.headers["Location"] == "/alerts?done=silence-created"
+    (silence,) = desk.get("/api/silences", state="active")["items"]
+    assert silence["matchers"]["name"] == "HighLatency" and silence["author"] == "belov"
+    html = page(desk.client, "/alerts?done=silence-created")
+    assert "Silence created." in html
+    csrf = fields["csrf_token"]
+    response = desk.client.post(f"/silences/{silence['id']}/expire", data={"csrf_token": csrf})
+    assert response.status_code == 303
+    assert desk.get("/api/silences", state="active")["items"] == []
+
+
+def test_an_engineer_adds_and_cancels_an_override(desk: Api) -> None:
+    csrf = log_in(desk.client, "belov")
+    data = {
+        "csrf_token": csrf,
+        "schedule": "night-operators",
+        "person": "volkov",
+        "ends_at": "12h",
+        "reason": "swap",
+    }
+    assert desk.client.post("/duty/overrides", data=data).status_code == 303
+    html = page(desk.client, "/duty?done=override-added")
+    assert "Override added." in html and "swap" in html
+    (override,) = desk.runtime.services.oncall.list_overrides()
+    assert (override.person, override.author) == ("volkov", "belov")
+    refused = desk.client.post("/duty/overrides", data={**data, "person": "nobody-here"})
+    assert refused.status_code == 400 and "unknown person" in refused.get_data(as_text=True)
+    assert (
+        desk.client.post(f"/duty/overrides/{override.id}/cancel", data={"csrf_token": csrf}).status_code
+        == 303
+    )
+    assert desk.runtime.services.oncall.list_overrides()[0].cancelled_at is not None
+
+
+def test_a_refused_reload_shows_where_the_rules_are_wrong(desk: Api) -> None:
+    csrf = log_in(desk.client, "belov")
+    rules = desk.runtime.settings.rules_dir / "rules.yaml"
+    rules.write_text(rules.read_text() + "  - name: broken\n    match: {severity: [oops]}\n")
+    response = desk.client.post("/rules/reload", data={"csrf_token": csrf})
+    assert response.status_code == 303 and response.headers["Location"] == "/rules?done=rules-refused"
+    html = page(desk.client, "/rules?done=rules-refused")
+    assert 'id="rules-error"' in html
+    assert re.search(r'<span class="mono">[^<]*rules\.yaml:\d+</span>', html)
+    operator = desk.client.application.test_client()
+    token = log_in(operator, "orlov")
+    assert operator.post("/rules/reload", data={"csrf_token": token}).status_code == 403
