@@ -74,6 +74,7 @@ def test_the_board_lists_open_incidents_most_urgent_first(desk: Api) -> None:
     assert '<span class="prio P1">P1</span>' in html
     assert 'class="badge maintenance"' in html  # db-03 is in its maintenance window
     assert "Oleg Orlov" in html  # the person signed in, by their name
+    assert incident_numbers(page(desk.client, "/?mine=1")) == []  # Dmitry Belov owns them all
     only_bank = incident_numbers(page(desk.client, "/?client=bank"))
     assert only_bank == [2]
     rows = desk.client.get("/board/rows?priority=P1")
@@ -280,3 +281,30 @@ def test_a_refused_reload_shows_where_the_rules_are_wrong(desk: Api) -> None:
     operator = desk.client.application.test_client()
     token = log_in(operator, "orlov")
     assert operator.post("/rules/reload", data={"csrf_token": token}).status_code == 403
+
+
+def test_an_admin_manages_people_and_tokens(desk: Api) -> None:
+    csrf = log_in(desk.client, "chief")
+    new = {"csrf_token": csrf, "handle": "volkov", "name": "Viktor Volkov", "role": "operator", "locale": "ru",
+           "password": "a long enough password"}  # fmt: skip
+    assert desk.client.post("/people", data=new).status_code == 303
+    issued = desk.client.post("/people/volkov/tokens", data={"csrf_token": csrf, "name": "laptop"})
+    assert issued.status_code == 200 and issued.headers["Cache-Control"] == "no-store"
+    (token,) = re.findall(r'<p class="mono">(bridge_pat_[^<]+)</p>', issued.get_data(as_text=True))
+    assert (
+        desk.client.application.test_client()
+        .get("/api/incidents", headers={"Authorization": f"Bearer {token}"})
+        .status_code
+        == 200
+    )
+    assert token not in page(desk.client, "/people")  # shown once
+    (info,) = [t for t in desk.runtime.services.people.list_tokens("volkov")]
+    assert desk.client.post(f"/people/tokens/{info.id}/revoke", data={"csrf_token": csrf}).status_code == 303
+    assert (
+        desk.client.application.test_client()
+        .get("/api/incidents", headers={"Authorization": f"Bearer {token}"})
+        .status_code
+        == 401
+    )
+    assert desk.client.post("/people/volkov/disable", data={"csrf_token": csrf}).status_code == 303
+    assert desk.runtime.services.people.get("volkov").disabled_at is not None

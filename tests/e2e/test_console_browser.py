@@ -117,15 +117,17 @@ def test_an_operator_works_an_incident_end_to_end(site: Site, page: Page, screen
     assert page.evaluate("document.documentElement.getAttribute('data-theme')") == "light"
     page.screenshot(path=str(screenshots / "board-light.png"), full_page=True)
     page.click("#theme-toggle")
+
+    # Keyboard: j selects the first row (the P1); the selection survives the board's refresh.
+    page.keyboard.press("j")
+    expect(page.locator('#board tr[data-number="1"]')).to_have_class("row-link selected")
     site.alert(
         firing("LinkDown", host="edge-01", customer="logistics", severity="high", now=site.clock.now())
     )
     expect(page.locator('#board tr[data-number="3"]')).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-announced", "")  # switched off: silent
-
-    # Keyboard: j selects the first row (the P1), a acknowledges it.
-    page.keyboard.press("j")
     expect(page.locator('#board tr[data-number="1"]')).to_have_class("row-link selected")
+    # a acknowledges the selected incident.
     page.keyboard.press("a")
     expect(page.locator('#board tr[data-number="1"] .status')).to_have_text("acknowledged")
 

@@ -379,7 +379,10 @@ def set_locale() -> BaseResponse:
     if code in i18n.CODES:
         with suppress(NotFound):  # the admin token is nobody's account: the cookie remembers it
             services().people.update(person.handle, person.handle, locale=code)
-        response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, httponly=True, samesite="Lax")
+        secure = services().settings.cookies_secure
+        response.set_cookie(
+            i18n.COOKIE, code, max_age=365 * 86400, secure=secure, httponly=True, samesite="Lax"
+        )
     return response
 
 
