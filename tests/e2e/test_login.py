@@ -97,6 +97,22 @@ def test_after_signing_in_the_browser_goes_back_where_it_was_but_never_off_site(
         assert (response.status_code, response.headers["Location"]) == (303, landed), asked
 
 
+def test_signing_in_again_replaces_the_session_held_before(api: Api) -> None:
+    add_user(api.runtime, "ivanov")
+    add_user(api.runtime, "petrov")
+    csrf = log_in(api.client, "ivanov")
+    before = api.client.get_cookie("bridge_session")
+    assert before is not None
+    form = {"handle": "petrov", "password": PASSWORD, "csrf_token": csrf}  # signed in: the session's token
+    assert api.client.post("/login", data=form).status_code == 303
+    after = api.client.get_cookie("bridge_session")
+    assert after is not None and after.value != before.value
+    old = api.client.application.test_client()
+    old.set_cookie("bridge_session", before.value)
+    assert old.get("/api/me").status_code == 401
+    assert api.client.get("/api/me").get_json()["handle"] == "petrov"
+
+
 def test_signing_out_deletes_the_session_so_the_cookie_opens_nothing(api: Api) -> None:
     add_user(api.runtime, "ivanov")
     csrf = log_in(api.client, "ivanov")
@@ -194,6 +210,11 @@ def test_a_viewer_sees_their_client_s_incidents_only_and_another_s_is_404(api: A
     assert api.incident(2)["timeline"] == before  # nothing written
     report = api.client.get("/api/reports/sla?client=bank", headers=bearer(token))
     assert report.status_code == 400
+    assert api.client.get("/api/incidents/1", headers=bearer(token)).get_json()["my_actions"] == [
+        "priority",
+        "comment",
+        "cancel",
+    ]
     # and on the page
     log_in(api.client, "client1")
     assert api.client.get("/incidents/2").status_code == 404

@@ -63,7 +63,7 @@ def methods_of(rule: Rule) -> list[str]:
 
 def openapi(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of `app`'s routes; LookupError for a route the tables lack (a
-programming mistake the tests catch, not a request's)."""
+    programming mistake the tests catch, not a request's)."""
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(described_rules(app), key=lambda r: r.rule):
         for method in methods_of(rule):
