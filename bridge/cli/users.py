@@ -162,7 +162,7 @@ def token_list(handle: str | None) -> None:
     """Every token (of HANDLE), newest first: id, owner, name, created, last used, revoked."""
     try:
         with command_services() as services:
-            tokens = services.people.list_tokens(handle)
+            tokens = services.people.list_tokens(handle).items
     except BridgeError as exc:
         raise click.ClickException(str(exc)) from None
     if not tokens:

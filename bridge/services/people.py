@@ -10,7 +10,6 @@ the same work.
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import logging
 import math
@@ -46,6 +45,7 @@ TOKEN_PREFIX = "bridge_pat_"  # noqa: S105 - a prefix, not a secret
 TOUCH_EVERY = timedelta(minutes=1)
 """A session's last activity and a token's last use are written at most this often."""
 BAD_LOGIN = "wrong user name or password"
+EVERY = Paging(limit=1_000_000, offset=0)
 
 
 def digest(secret: str) -> str:
@@ -374,17 +374,23 @@ class PeopleService:
         log.info("token %d (%s) of %s issued by %s", issued.id, name, handle, actor)
         return issued
 
-    def list_tokens(self, handle: str | None = None) -> builtins.list[TokenInfo]:
-        """Every token (of `handle` when given), newest first; never their values."""
-        statement = select(PersonalToken, User.handle).join(User, User.id == PersonalToken.user_id)
+    def list_tokens(self, handle: str | None = None, paging: Paging = EVERY) -> Page[TokenInfo]:
+        """Tokens (of `handle` when given), newest first, a page of them; never their values."""
+        statement = select(PersonalToken)
         with self.sessions() as session:
             if handle is not None:
-                _user(session, handle)
-                statement = statement.where(User.handle == handle)
-            rows = session.execute(statement.order_by(PersonalToken.id.desc())).all()
-        return [
-            TokenInfo(t.id, t.name, owner, t.created_at, t.last_used_at, t.revoked_at) for t, owner in rows
+                statement = statement.where(PersonalToken.user_id == _user(session, handle).id)
+            page = paged(session, statement, [PersonalToken.id.desc()], paging)
+            ids = {t.user_id for t in page.items}
+            owners = {
+                row.id: row.handle
+                for row in session.execute(select(User.id, User.handle).where(User.id.in_(ids)))
+            }
+        items = [
+            TokenInfo(t.id, t.name, owners[t.user_id], t.created_at, t.last_used_at, t.revoked_at)
+            for t in page.items
         ]
+        return Page(items, page.total, paging)
 
     def revoke_token(self, token_id: int, actor: str, *, owner: str | None = None) -> TokenInfo:
         """Revoke a token (only `owner`'s when given: NotFound for anyone else's)."""

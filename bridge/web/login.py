@@ -51,14 +51,16 @@ def login() -> Response:
     handle = request.form.get("handle", "")
     target = safe_next(request.form.get("next"))
     address = request.remote_addr or "unknown"
+    found = services().people
     try:
-        opened = services().people.login(handle, request.form.get("password", ""), address)
+        opened = found.login(handle, request.form.get("password", ""), address)
     except TooManyAttempts as exc:
         response = _form(429, target, str(exc), handle)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except Unauthenticated as exc:
         return _form(401, target, str(exc), handle)
+    found.close_session(request.cookies.get(SESSION_COOKIE))  # a session held before: a new key, always
     response = redirect(target, 303)
     set_session_cookie(response, opened)
     return response

@@ -155,7 +155,7 @@ def test_a_token_acts_as_its_owner_until_revoked_and_is_stored_hashed(
     with people.sessions() as session:
         (row,) = session.scalars(select(PersonalToken)).all()
     assert issued.token not in row.token_sha256 and row.last_used_at == clock.now()
-    (listed,) = people.list_tokens("ivanov")
+    (listed,) = people.list_tokens("ivanov").items
     assert (listed.name, listed.owner, listed.revoked_at) == ("grafana", "ivanov", None)
     people.revoke_token(issued.id, "test")
     assert people.token_person(issued.token) is None

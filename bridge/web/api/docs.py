@@ -3,7 +3,7 @@ same, as a page with no script). The document is generated from the app's routes
 method from the URL map, its summary from the view's docstring, its parameters from the route's
 converters and `permissions.ENDPOINTS`, the rights and roles it needs from the same table. A
 route of the API, the webhooks or the health endpoints that the table does not describe makes
-`openapi` raise, and the test that builds it fail."""
+`openapi` raise LookupError, and the test that builds it fail."""
 
 from __future__ import annotations
 
@@ -30,10 +30,6 @@ WEBHOOKS: dict[str, Endpoint] = {
     "POST /webhooks/zabbix": Endpoint(Action.VIEW),
 }
 """The webhooks take their source's token, not a person's: described, not in the roles table."""
-
-
-class Undescribed(LookupError):
-    """A route the document does not describe."""
 
 
 @blueprint.get("/openapi.json")
@@ -66,14 +62,15 @@ def methods_of(rule: Rule) -> list[str]:
 
 
 def openapi(app: Flask) -> dict[str, Any]:
-    """The OpenAPI document of `app`'s routes; Undescribed for a route the tables lack."""
+    """The OpenAPI document of `app`'s routes; LookupError for a route the tables lack (a
+    programming mistake the tests catch, not a request's)."""
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(described_rules(app), key=lambda r: r.rule):
         for method in methods_of(rule):
             key = f"{method} {rule.rule}"
             endpoint = ENDPOINTS.get(key) or WEBHOOKS.get(key)
             if endpoint is None and rule.rule not in UNAUTHENTICATED:
-                raise Undescribed(f"{key} is not described in bridge.web.api.permissions.ENDPOINTS")
+                raise LookupError(f"{key} is not described in bridge.web.api.permissions.ENDPOINTS")
             path = _PARAMETER.sub(lambda m: "{" + m.group("name") + "}", rule.rule)
             paths.setdefault(path, {})[method.lower()] = _operation(app, rule, method, endpoint)
     return {

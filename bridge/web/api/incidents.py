@@ -15,7 +15,7 @@ from bridge.integrations.channels import CHANNELS
 from bridge.priority import Priority
 from bridge.services.incidents import IncidentQuery, NewIncident
 from bridge.ticketing.lifecycle import Change, IncidentAction, IncidentStatus, IncidentType
-from bridge.ticketing.roles import needed_for
+from bridge.ticketing.roles import incident_actions_for, needed_for
 from bridge.timeutil import iso
 from bridge.web import requests as args
 from bridge.web.api import reports
@@ -72,8 +72,13 @@ def open_incident() -> Response:
 
 @blueprint.get("/incidents/<number:number>")
 def show_incident(number: int) -> Response:
-    """The incident with its alerts, timeline, silences and notifications."""
-    return jsonify(incident_detail_json(services().incidents.detail(number, acting().client_scope)))
+    """The incident with its alerts, timeline, silences and notifications; `my_actions` are the
+    actions its status and the asking person's role both allow (the buttons to show)."""
+    person = acting()
+    detail = services().incidents.detail(number, person.client_scope)
+    body = incident_detail_json(detail)
+    body["my_actions"] = [a.value for a in incident_actions_for(person.role, detail.incident.status)]
+    return jsonify(body)
 
 
 @blueprint.post("/incidents/<number:number>/<action>")

@@ -160,7 +160,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "POST /api/oncall/reload": Endpoint(Action.ROTA_RELOAD),
     # people
     "GET /api/me": Endpoint(Action.VIEW),
-    "GET /api/me/tokens": Endpoint(Action.OWN_TOKENS),
+    "GET /api/me/tokens": Endpoint(Action.OWN_TOKENS, paged=True),
     "POST /api/me/tokens": Endpoint(Action.OWN_TOKENS, body={"name": "what the token is for"}),
     "DELETE /api/me/tokens/<number:token_id>": Endpoint(Action.OWN_TOKENS),
     "GET /api/users": Endpoint(Action.MANAGE_USERS, paged=True),
@@ -187,7 +187,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "password": "a new password",
         },
     ),
-    "GET /api/tokens": Endpoint(Action.MANAGE_TOKENS, query={"owner": "a handle"}),
+    "GET /api/tokens": Endpoint(Action.MANAGE_TOKENS, paged=True, query={"owner": "a handle"}),
     "POST /api/users/<handle>/tokens": Endpoint(Action.MANAGE_TOKENS, body={"name": "what it is for"}),
     "DELETE /api/tokens/<number:token_id>": Endpoint(Action.MANAGE_TOKENS),
     # the description itself

@@ -33,7 +33,7 @@ def me() -> Response:
 @blueprint.get("/me/tokens")
 def my_tokens() -> Response:
     """My personal API tokens (never their values)."""
-    return jsonify(items=[token_json(t) for t in services().people.list_tokens(_own_handle())])
+    return jsonify(page_json(services().people.list_tokens(_own_handle(), args.paging()), token_json))
 
 
 @blueprint.post("/me/tokens")
@@ -84,7 +84,7 @@ def show_user(handle: str) -> Response:
     """One user and their tokens."""
     found = services().people
     body = user_json(found.get(handle))
-    body["tokens"] = [token_json(t) for t in found.list_tokens(handle)]
+    body["tokens"] = [token_json(t) for t in found.list_tokens(handle).items]
     return jsonify(body)
 
 
@@ -119,7 +119,7 @@ def change_user(handle: str) -> Response:
 def list_tokens() -> Response:
     """Every personal token (of ``?owner=`` when given), newest first."""
     owner = request.args.get("owner") or None
-    return jsonify(items=[token_json(t) for t in services().people.list_tokens(owner)])
+    return jsonify(page_json(services().people.list_tokens(owner, args.paging()), token_json))
 
 
 @blueprint.post("/users/<handle>/tokens")
