@@ -46,7 +46,7 @@ from bridge.dedup.state import Disposition
 from bridge.priority import Priority
 from bridge.schedule.wallclock import wall_to_utc
 from bridge.ticketing.messages import MessageKind
-from bridge.ticketing.report_settings import Night, night_of
+from bridge.ticketing.report_settings import Night
 from bridge.ticketing.sla import middle, percentile
 
 TOP = 20
@@ -150,16 +150,14 @@ def noise_report(
 ) -> NoiseReport:
     """The noise report of [start, end); see the module's docstring for what each figure counts."""
     sources = _sources(session, start, end)
-    dispositions = _by_disposition(session, start, end)
-    reasons = _suppressed_by(session, start, end, _reason_kind())
-    rules = _suppressed_by(session, start, end, AlertRow.rule)
+    dispositions, reasons, rules = _outcomes(session, start, end)
     opened = _opened(session, start, end, client)
     by_rule: Counter[str] = Counter()
     by_priority: Counter[str] = Counter({p.value: 0 for p in Priority})
     for rule, priority, count in opened:
         by_rule[rule or BY_HAND] += count
         by_priority[str(priority)] += count
-    nights = nights_between(start, end, tz, night)
+    nights = night_spans(start, end, tz, night)
     return NoiseReport(
         start=start,
         end=end,
@@ -181,12 +179,21 @@ def noise_report(
         night=str(night),
         timezone=str(tz),
         nights=len(nights),
-        night_pages=_night_pages(session, start, end, client, tz, night, len(nights)),
+        night_pages=_night_pages(session, start, end, client, nights),
     )
 
 
-def nights_between(start: datetime, end: datetime, tz: ZoneInfo, night: Night) -> list[date]:
-    """The nights (named by the local date each began on) that overlap [start, end)."""
+@dataclass(frozen=True, slots=True)
+class NightSpan:
+    """One night: the local date it began on, and [begins, ends) in UTC."""
+
+    day: date
+    begins: datetime
+    ends: datetime
+
+
+def night_spans(start: datetime, end: datetime, tz: ZoneInfo, night: Night) -> list[NightSpan]:
+    """The nights that overlap [start, end), oldest first."""
     found = []
     day = start.astimezone(tz).date() - timedelta(days=1)
     last = end.astimezone(tz).date()
@@ -195,7 +202,7 @@ def nights_between(start: datetime, end: datetime, tz: ZoneInfo, night: Night) -
         ends_on = day if night.start < night.end else day + timedelta(days=1)
         ends = wall_to_utc(ends_on, night.end, tz)
         if begins < end and ends > start:
-            found.append(day)
+            found.append(NightSpan(day, begins, ends))
         day += timedelta(days=1)
     return found
 
@@ -226,13 +233,27 @@ def _sources(session: Session, start: datetime, end: datetime) -> tuple[SourceFi
     )
 
 
-def _by_disposition(session: Session, start: datetime, end: datetime) -> Counter[str]:
+def _outcomes(
+    session: Session, start: datetime, end: datetime
+) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """Alerts per disposition, and those that paged nobody per reason and per rule: one scan,
+    grouped by (disposition, reason, rule), a few hundred groups at most."""
+    kind = _reason_kind()
     rows = session.execute(
-        select(AlertRow.disposition, func.count())
+        select(AlertRow.disposition, kind, AlertRow.rule, func.count())
         .where(_in_period(AlertRow.last_event_at, start, end))
-        .group_by(AlertRow.disposition)
+        .group_by(AlertRow.disposition, kind, AlertRow.rule)
     ).all()
-    return Counter({str(disposition): int(n) for disposition, n in rows})
+    dispositions: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
+    suppressed = {d.value for d in SUPPRESSED_DISPOSITIONS}
+    for disposition, reason, rule, n in rows:
+        dispositions[str(disposition)] += int(n)
+        if str(disposition) in suppressed:
+            reasons[str(reason)] += int(n)
+            rules[str(rule)] += int(n)
+    return dispositions, reasons, rules
 
 
 def _reason_kind() -> ColumnElement[str]:
@@ -253,18 +274,6 @@ def _reason_kind() -> ColumnElement[str]:
         (d == Disposition.CLEARED, literal("cleared")),
         else_=literal("waiting"),
     )
-
-
-def _suppressed_by(session: Session, start: datetime, end: datetime, key: Any) -> Counter[str]:
-    rows = session.execute(
-        select(key, func.count())
-        .where(
-            _in_period(AlertRow.last_event_at, start, end),
-            AlertRow.disposition.in_(SUPPRESSED_DISPOSITIONS),
-        )
-        .group_by(key)
-    ).all()
-    return Counter({str(value): int(n) for value, n in rows})
 
 
 def _opened(session: Session, start: datetime, end: datetime, client: str | None) -> list[tuple[Any, ...]]:
@@ -290,22 +299,20 @@ def _noisiest(session: Session, start: datetime, end: datetime, key: Any) -> tup
 
 
 def _ack_times(session: Session, start: datetime, end: datetime, client: str | None) -> tuple[AckTimes, ...]:
-    period = select(Incident.number).where(_in_period(Incident.opened_at, start, end))
-    if client is not None:
-        period = period.where(Incident.client == client)
-    first = (
-        select(func.min(TimelineEntry.id).label("id"))
-        .where(TimelineEntry.kind == ACKNOWLEDGED, TimelineEntry.incident_number.in_(period))
-        .group_by(TimelineEntry.incident_number)
-        .subquery()
-    )
-    rows = session.execute(
-        select(TimelineEntry.actor, TimelineEntry.at, Incident.opened_at)
-        .join(first, TimelineEntry.id == first.c.id)
+    query = (
+        select(TimelineEntry.incident_number, TimelineEntry.actor, TimelineEntry.at, Incident.opened_at)
         .join(Incident, Incident.number == TimelineEntry.incident_number)
-    ).all()
+        .where(TimelineEntry.kind == ACKNOWLEDGED, _in_period(Incident.opened_at, start, end))
+        .order_by(TimelineEntry.incident_number, TimelineEntry.id)
+    )
+    if client is not None:
+        query = query.where(Incident.client == client)
     seconds: dict[str, list[float]] = defaultdict(list)
-    for actor, at, opened_at in rows:
+    last = None
+    for number, actor, at, opened_at in session.execute(query):
+        if number == last:
+            continue  # only each incident's first acknowledgement
+        last = number
         seconds[actor].append(max((at - opened_at).total_seconds(), 0.0))
     result = []
     for person in sorted(seconds):
@@ -317,37 +324,41 @@ def _ack_times(session: Session, start: datetime, end: datetime, client: str | N
 
 
 def _night_pages(
-    session: Session,
-    start: datetime,
-    end: datetime,
-    client: str | None,
-    tz: ZoneInfo,
-    night: Night,
-    nights: int,
+    session: Session, start: datetime, end: datetime, client: str | None, spans: list[NightSpan]
 ) -> tuple[NightPages, ...]:
-    query = (
-        select(Notification.person, Notification.created_at)
-        .where(_in_period(Notification.created_at, start, end), Notification.kind.in_(PAGES))
-        .group_by(
-            Notification.person, Notification.incident_number, Notification.kind, Notification.created_at
-        )
+    """Counted in SQL: each page (person, incident, moment) once, named by the night it fell in
+    (a CASE over the period's nights, in UTC), then counted per person and night."""
+    if not spans:
+        return ()
+    at = Notification.created_at
+    night = case(
+        *((and_(at >= s.begins, at < s.ends), literal(s.day.isoformat())) for s in spans), else_=None
+    )
+    pages = (
+        select(Notification.person.label("person"), night.label("night"))
+        .where(_in_period(at, start, end), Notification.kind.in_(PAGES))
+        .group_by(Notification.person, Notification.incident_number, at)
     )
     if client is not None:
-        query = query.join(Incident, Incident.number == Notification.incident_number).where(
+        pages = pages.join(Incident, Incident.number == Notification.incident_number).where(
             Incident.client == client
         )
+    paged = pages.subquery()
+    rows = session.execute(
+        select(paged.c.person, paged.c.night, func.count())
+        .where(paged.c.night.is_not(None))
+        .group_by(paged.c.person, paged.c.night)
+    ).all()
     per_person: dict[str, Counter[date]] = defaultdict(Counter)
-    for person, created_at in session.execute(query):
-        began = night_of(created_at, tz, night)
-        if began is not None:
-            per_person[person][began] += 1
+    for person, day, n in rows:
+        per_person[str(person)][date.fromisoformat(str(day))] += int(n)
     result = [
         NightPages(
             person=person,
             pages=sum(counts.values()),
             nights_paged=len(counts),
             most_in_a_night=max(counts.values()),
-            per_night=round(sum(counts.values()) / nights, 3) if nights else 0.0,
+            per_night=round(sum(counts.values()) / len(spans), 3),
             by_night=tuple(sorted(counts.items())),
         )
         for person, counts in per_person.items()

@@ -34,7 +34,7 @@ class Recipients(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Night:
     """The desk's night hours, local wall-clock: from `start` to `end` (the next day when `end` is
-    not after `start`)."""
+    not after `start`; equal, they make 24 hours)."""
 
     start: time = time(21, 0)
     end: time = time(9, 0)
@@ -97,11 +97,9 @@ def night_of(at: datetime, tz: ZoneInfo, night: Night) -> date | None:
     """The local date the night containing `at` began on, or None when `at` is not at night."""
     local = at.astimezone(tz)
     clock, today = local.time().replace(tzinfo=None), local.date()
-    if night.start == night.end:
-        return today  # "00:00-00:00": the whole day counts as night
     if night.start < night.end:  # within one date, e.g. 00:00-06:00
         return today if night.start <= clock < night.end else None
-    if clock >= night.start:
+    if clock >= night.start:  # (start == end: 24 hours from `start`, a night that never ends)
         return today
     if clock < night.end:
         return today - timedelta(days=1)

@@ -94,7 +94,7 @@ responsible: [assigned_enginer]
         "rota.yaml:16: unknown target kind 'schedul' (did you mean 'schedule'?)",
         "rota.yaml:17: unknown person 'an' (did you mean 'ann'?)",
         "rota.yaml:17: duration '10' needs a unit, e.g. 10m (units: s, m, h, d, w)",
-        "rota.yaml:19: unknown client key 'colour' (allowed: engineer, calendar, engineer_hours, sla, policy)",
+        "rota.yaml:19: unknown client key 'colour' (allowed: engineer, calendar, engineer_hours, sla, policy, contact)",
         "rota.yaml:19: unknown calendar 'biz' (allowed: 24/7)",
         "rota.yaml:20: unknown target 'assigned_enginer'; one of responsible, assigned_engineer, or "
         "{schedule|person|team|role: name} (did you mean 'assigned_engineer'?)",
