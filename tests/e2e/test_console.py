@@ -298,7 +298,7 @@ def test_an_admin_manages_people_and_tokens(desk: Api) -> None:
         == 200
     )
     assert token not in page(desk.client, "/people")  # shown once
-    (info,) = [t for t in desk.runtime.services.people.list_tokens("volkov")]
+    (info,) = desk.runtime.services.people.list_tokens("volkov").items
     assert desk.client.post(f"/people/tokens/{info.id}/revoke", data={"csrf_token": csrf}).status_code == 303
     assert (
         desk.client.application.test_client()

@@ -287,7 +287,7 @@ def people(issued: object = None) -> str:
     return render_template(
         "console/people.html",
         users=found.list(Paging(USERS_SHOWN)).items,
-        tokens=found.list_tokens(),
+        tokens=found.list_tokens().items,
         roles=[r.value for r in Role],
         locales=i18n.LOCALES,
         clients=sorted(services().rota.rota.clients),
