@@ -308,3 +308,21 @@ def test_an_admin_manages_people_and_tokens(desk: Api) -> None:
     )
     assert desk.client.post("/people/volkov/disable", data={"csrf_token": csrf}).status_code == 303
     assert desk.runtime.services.people.get("volkov").disabled_at is not None
+
+
+def test_an_operator_opens_an_incident_by_hand_and_a_viewer_cannot(desk: Api) -> None:
+    csrf = log_in(desk.client, "orlov")
+    assert 'id="new-incident"' in page(desk.client, "/")
+    data = {"csrf_token": csrf, "title": "Shop tills <offline>", "priority": "P2", "type": "incident",
+            "client": "retail", "reporter": "store 12"}  # fmt: skip
+    response = desk.client.post("/incidents", data=data)
+    assert response.status_code == 303 and response.headers["Location"] == "/incidents/1"
+    shown = desk.incident(1)
+    assert (shown["title"], shown["priority"], shown["client"]) == ("Shop tills <offline>", "P2", "retail")
+    assert "Shop tills &lt;offline&gt;" in page(desk.client, "/incidents/1")
+    refused = desk.client.post("/incidents", data={**data, "client": "nosuchclient"})
+    assert refused.status_code == 400 and "unknown client" in refused.get_data(as_text=True)
+    viewer = desk.client.application.test_client()
+    token = log_in(viewer, VIEWER)
+    assert 'id="new-incident"' not in page(viewer, "/")
+    assert viewer.post("/incidents", data={**data, "csrf_token": token}).status_code == 403

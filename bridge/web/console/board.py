@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from bridge.errors import BridgeError, PayloadError
 from bridge.priority import SUPPORT_LINES, Priority
 from bridge.services.console import BOARD_STATUSES, BoardFilter
+from bridge.services.incidents import NewIncident
 from bridge.ticketing.lifecycle import Change, IncidentAction, IncidentStatus, IncidentType
 from bridge.ticketing.roles import Action, needed_for
 from bridge.web.auth import require_person
@@ -53,6 +54,8 @@ def _board_context(person: who.Person) -> dict[str, object]:
         },
         "can_ack": who.may(person, IncidentAction.ACK),
         "can_escalate": who.may(person, IncidentAction.ESCALATE),
+        "can_open": person.may(Action.OPEN_INCIDENT),
+        "types": [t.value for t in IncidentType],
     }
 
 
@@ -70,6 +73,33 @@ def board() -> str:
         rows_url=url_for("console.board.board_rows") + (f"?{query}" if query else ""),
         poll_ms=POLL_MS,
     )
+
+
+@blueprint.post("/incidents")
+def open_incident() -> BaseResponse:
+    """Open an incident by hand (a phone call, a mail): same owner, SLA and escalation rules."""
+    person = who.person(Action.OPEN_INCIDENT)
+    form = request.form
+    try:
+        new = NewIncident(
+            title=form.get("title", "").strip(),
+            priority=Priority(form.get("priority") or "P3"),
+            type=IncidentType(form.get("type") or "incident"),
+            client=form.get("client") or None,
+            description=form.get("description", "").strip(),
+            reporter=form.get("reporter", "").strip() or None,
+        )
+        if not new.title:
+            raise PayloadError("title", "say what happened")
+        opened = services().incidents.open(new, person.handle)
+    except ValueError:
+        raise PayloadError("priority", "a priority P1..P5 and a type from the form") from None
+    except BridgeError as exc:
+        if failure_status(exc) in (401, 403, 404):
+            raise
+        g.console_error = str(exc)
+        return make_response(board(), failure_status(exc))
+    return redirect(url_for("console.board.incident", number=opened.number), 303)
 
 
 @blueprint.get("/board/rows")
