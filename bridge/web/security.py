@@ -36,13 +36,20 @@ def csp_nonce() -> str:
 
 
 def content_security_policy() -> str:
-    """Only bridge's own scripts, styles, images and requests; forms submit to bridge only; a
-    page's inline style comes in by its nonce; no inline script at all."""
+    """Only bridge's own styles and images; forms submit to bridge only; a page's inline style
+    comes in by its nonce. Scripts, and the requests they make, only on the pages that run
+    bridge's own script files (`allow_own_scripts`); never an inline script."""
     style = f"'self' 'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'self'"
+    scripts = "script-src 'self'; connect-src 'self'; " if g.get("own_scripts") else ""
     return (
-        f"default-src 'none'; script-src 'self'; style-src {style}; img-src 'self'; "
-        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        f"default-src 'none'; {scripts}style-src {style}; img-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
+
+
+def allow_own_scripts() -> None:
+    """This response's page runs bridge's own script files (from /static)."""
+    g.own_scripts = True
 
 
 def install(app: Flask) -> None:
