@@ -52,7 +52,9 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
     """The folder this run's screenshots go to, emptied first; the run says where."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"console screenshots: {SCREENSHOTS}")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\nconsole screenshots: {SCREENSHOTS}")
     return SCREENSHOTS
