@@ -2,7 +2,9 @@
 
     BridgeError
     ├── ConfigError          a bad BRIDGE_* setting
-    ├── Unauthenticated      a missing or wrong bearer token
+    ├── Unauthenticated      a missing or wrong bearer token, session or password
+    ├── Forbidden            a person whose role does not allow the action (or a missing CSRF token)
+    ├── TooManyAttempts      sign-ins refused for a while after repeated failures
     ├── PayloadError         a webhook body or API request that is not what it must be (field + reason)
     ├── RulesError           a rules or rota file with mistakes (file:line: reason, one per mistake)
     ├── InvalidTransition    an incident action its current status does not allow
@@ -32,6 +34,18 @@ class ConfigError(BridgeError):
 
 class Unauthenticated(BridgeError):
     """No valid credentials were presented."""
+
+
+class Forbidden(BridgeError):
+    """The person is known but may not do this (their role), or a form came without its CSRF token."""
+
+
+class TooManyAttempts(BridgeError):
+    """Too many failed sign-ins of one account or from one address: refused until they age out."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class PayloadError(BridgeError):

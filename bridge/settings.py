@@ -223,6 +223,43 @@ SPECS: tuple[Spec, ...] = (
         "Other libraries' loggers to log at DEBUG too, comma-separated (e.g. `urllib3,pyzabbix`). "
         "Their debug lines carry secrets: pyzabbix's the Zabbix password, urllib3's webhook URLs.",
     ),
+    Spec(
+        "BRIDGE_SESSION_IDLE",
+        "session_idle",
+        "2h",
+        "A console sign-in ends after this long without a request.",
+    ),
+    Spec(
+        "BRIDGE_SESSION_LIFETIME",
+        "session_lifetime",
+        "14h",
+        "A console sign-in ends this long after it began, however active (a 12-hour shift fits).",
+    ),
+    Spec(
+        "BRIDGE_SECURE_COOKIES",
+        "secure_cookies",
+        None,
+        "Mark the session cookie Secure (browsers then send it over https only). Unset: when "
+        "BRIDGE_BASE_URL is https.",
+    ),
+    Spec(
+        "BRIDGE_LOGIN_MAX_FAILURES",
+        "login_max_failures",
+        "5",
+        "Failed sign-ins of one account within BRIDGE_LOGIN_WINDOW before it is refused until they age out.",
+    ),
+    Spec(
+        "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "login_max_failures_per_address",
+        "20",
+        "Failed sign-ins from one client address within BRIDGE_LOGIN_WINDOW before it is refused.",
+    ),
+    Spec(
+        "BRIDGE_LOGIN_WINDOW",
+        "login_window",
+        "15m",
+        "The window in which failed sign-ins count towards the limits above.",
+    ),
 )
 
 
@@ -261,6 +298,12 @@ class Settings:
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     templates_dir: Path | None = None
+    session_idle: timedelta = timedelta(hours=2)
+    session_lifetime: timedelta = timedelta(hours=14)
+    secure_cookies: bool | None = None
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_window: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -293,6 +336,13 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def cookies_secure(self) -> bool:
+        """The session cookie is Secure: as set, else when bridge is reached over https."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return bool(self.base_url and self.base_url.startswith("https://"))
 
     @property
     def is_sqlite(self) -> bool:
@@ -514,4 +564,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "smtp_from": _email,
     "telegram_api_url": _http_url,
     "templates_dir": _directory,
+    "session_idle": _positive_duration,
+    "session_lifetime": _positive_duration,
+    "secure_cookies": _boolean,
+    "login_max_failures": _positive_int,
+    "login_max_failures_per_address": _positive_int,
+    "login_window": _positive_duration,
 }

@@ -20,6 +20,7 @@ COMMANDS = {
     "rota": "bridge.cli.rota:rota",
     "reports": "bridge.cli.reports:reports",
     "rules": "bridge.cli.rules:rules",
+    "users": "bridge.cli.users:users",
 }
 
 

@@ -46,6 +46,7 @@ from bridge.dedup.state import Disposition
 from bridge.priority import Priority
 from bridge.ticketing.lifecycle import IncidentStatus, IncidentType
 from bridge.ticketing.messages import MessageKind
+from bridge.ticketing.roles import Role
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -460,3 +461,70 @@ class Credential(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# -- people (issue 14): users, their sessions and tokens, login attempts ---------------------------
+
+
+class User(Base):
+    """A person who signs in: a rota handle when the person is in rules/rota.yaml."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handle: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(text_enum(Role, 20))
+    client: Mapped[str | None] = mapped_column(String(200))  # a viewer's client
+    locale: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None: tokens only
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime | None]
+
+
+class PersonalToken(Base):
+    """A person's API token, stored as its SHA-256 only; it acts as its owner."""
+
+    __tablename__ = "personal_tokens"
+    __table_args__ = (Index("ix_personal_tokens_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random key, the row its SHA-256."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute end, whatever the activity
+    address: Mapped[str] = mapped_column(String(100))
+
+
+class LoginAttempt(Base):
+    """One try to sign in, kept for throttling per account and per client address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_handle_at", "handle", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handle: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool] = mapped_column(Boolean)

@@ -28,7 +28,7 @@ from bridge.db.models import (
 )
 from bridge.db.queries import Page, Paging, can_exist, contains, paged
 from bridge.db.timeline import add_entry
-from bridge.errors import Conflict, NotFound, PayloadError
+from bridge.errors import Conflict, InvalidTransition, NotFound, PayloadError
 from bridge.priority import SUPPORT_LINES, Priority
 from bridge.services.handoff import Handoff
 from bridge.services.hooks import IncidentChange, IncidentHooks
@@ -57,6 +57,7 @@ class IncidentQuery:
     client: Sequence[str] = ()
     assignee: Sequence[str] = ()
     type: Sequence[str] = ()
+    only_client: str | None = None  # a viewer's client: nothing else is listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +121,16 @@ class IncidentService:
             statement = statement.where(Incident.assignee.in_(query.assignee))
         if query.type:
             statement = statement.where(Incident.type.in_(query.type))
+        if query.only_client is not None:
+            statement = statement.where(Incident.client == query.only_client)
         with self.sessions() as session:
             return paged(session, statement, [Incident.number.desc()], paging)
 
-    def detail(self, number: int) -> IncidentDetail:
-        """The incident with its alerts, timeline, silences and notifications; NotFound if none."""
+    def detail(self, number: int, only_client: str | None = None) -> IncidentDetail:
+        """The incident with its alerts, timeline, silences and notifications; NotFound if none
+        (or, with `only_client`, if it is another client's)."""
         with self.sessions() as session:
-            incident = get_incident(session, number)
+            incident = get_incident(session, number, only_client=only_client)
             notifications = session.scalars(
                 select(Notification)
                 .where(Notification.incident_number == number)
@@ -176,25 +180,58 @@ class IncidentService:
         actor: str,
         comment: str = "",
         change: Change | None = None,
+        only_client: str | None = None,
     ) -> Incident:
-        """Apply `action` by `actor`; InvalidTransition, Conflict or PayloadError when it cannot be."""
+        """Apply `action` by `actor`; InvalidTransition, Conflict or PayloadError when it cannot be,
+        NotFound when there is no such incident (or, with `only_client`, it is another client's)."""
         with self.sessions() as session, session.begin():
+            get_incident(session, number, lock=True, only_client=only_client)
             incident = act_on(session, number, action, actor, self.clock.now(), self.hooks(), comment, change)
         self.handoff.work()  # the notifications and write-back it queued go out soon
+        return incident
+
+    def retype(
+        self,
+        number: int,
+        kind: IncidentType,
+        actor: str,
+        comment: str = "",
+        only_client: str | None = None,
+    ) -> Incident:
+        """Make an incident a service or change request (or back): a person classifies what a
+        phone call or a monitoring alert turned out to be. Conflict when it already is one."""
+        now = self.clock.now()
+        comment = comment.strip()
+        with self.sessions() as session, session.begin():
+            incident = get_incident(session, number, lock=True, only_client=only_client)
+            if incident.status.final:
+                raise InvalidTransition(number, incident.status.value, "change the type of")
+            if incident.type is kind:
+                raise Conflict(f"incident {number} already is a {kind.value.replace('_', ' ')}")
+            said = f": {comment}" if comment else ""
+            before = incident.type.value.replace("_", " ")
+            text = f"type {before} -> {kind.value.replace('_', ' ')} by {actor}{said}"
+            incident.type = kind
+            incident.updated_at = now
+            add_entry(session, number, now, "type", text, actor=actor)
         return incident
 
 
 # -- inside a transaction (the service's own, or the pipeline's) --------------------------------
 
 
-def get_incident(session: Session, number: int, *, lock: bool = False) -> Incident:
+def get_incident(
+    session: Session, number: int, *, lock: bool = False, only_client: str | None = None
+) -> Incident:
+    """The incident; NotFound when there is none, or when `only_client` (a viewer's) is not its
+    client: the same answer, so a viewer cannot learn that another client's incident exists."""
     if not can_exist(number):  # the database would refuse to compare with it
         raise NotFound(f"no incident {number}")
     statement = select(Incident).where(Incident.number == number)
     if lock:
         statement = statement.with_for_update()
     incident = session.scalars(statement).first()
-    if incident is None:
+    if incident is None or (only_client is not None and incident.client != only_client):
         raise NotFound(f"no incident {number}")
     return incident
 

@@ -23,6 +23,7 @@ from bridge.integrations.alertmanager import AlertmanagerClient
 from bridge.integrations.channels import channels_from
 from bridge.integrations.zabbix import ZabbixClient
 from bridge.services.alerts import AlertService
+from bridge.services.console import ConsoleService
 from bridge.services.dispatch import TimerHandler
 from bridge.services.duty import Duty
 from bridge.services.escalation import DutyTimers
@@ -35,6 +36,7 @@ from bridge.services.metrics import DatabaseCollector, Metrics
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.oncall import OncallService
 from bridge.services.outbox import Outbox
+from bridge.services.people import PeopleService
 from bridge.services.periodic import PeriodicJob
 from bridge.services.pipeline import Pipeline
 from bridge.services.reconcile import AlertmanagerReconciler, ZabbixReconciler
@@ -137,6 +139,10 @@ class Services:
         return TokenService(self.sessions, self.settings, self.clock)
 
     @cached_property
+    def people(self) -> PeopleService:
+        return PeopleService(self.sessions, self.clock, self.settings)
+
+    @cached_property
     def intake(self) -> IntakeService:
         return IntakeService(
             self.sessions,
@@ -162,6 +168,13 @@ class Services:
     @cached_property
     def oncall(self) -> OncallService:
         return OncallService(self.sessions, self.clock, self.rota)
+
+    @cached_property
+    def console(self) -> ConsoleService:
+        """What the operator console's pages read."""
+        return ConsoleService(
+            self.sessions, self.clock, self.rules, self.oncall, self.reports, self.settings.zone
+        )
 
     @cached_property
     def reports(self) -> ReportService:

@@ -16,6 +16,8 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from bridge.web.errors import error_body
+
 
 class _StatusLine:
     """Stands in for the client's socket while gunicorn writes its own error page."""
@@ -44,7 +46,7 @@ class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no ty
         super().handle_error(req, page, addr, exc)  # logs it and picks the status
         code, reason = page.status()
         message = reason if code == 500 else f"{reason}: {exc}"  # a 500 is ours: say no more
-        body = json.dumps({"error": message}).encode()
+        body = json.dumps(error_body(code, message)).encode()
         head = (
             f"HTTP/1.1 {code} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"

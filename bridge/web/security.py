@@ -3,8 +3,9 @@
 Every response says: do not guess its type (`nosniff`), do not show it in a frame
 (`X-Frame-Options: DENY`, CSP `frame-ancestors 'none'`), send no referrer when following a link
 from it (an incident page's address would reach whatever an alert links to), and a
-Content-Security-Policy that lets nothing load or run: no script, no form, no base; only the
-page's own inline style, by a nonce drawn for each response. Links from payload URLs
+Content-Security-Policy that lets only bridge's own files load and run: scripts and styles from
+bridge's /static (never inline script), a page's own inline style by a nonce drawn for each
+response, requests and forms to bridge only, no base. Links from payload URLs
 (Alertmanager's `generatorURL`, Zabbix's `url`) are links only when they are http(s) URLs
 (`is web_link` in templates); anything else (``javascript:...``) shows as text.
 """
@@ -35,12 +36,20 @@ def csp_nonce() -> str:
 
 
 def content_security_policy() -> str:
-    """Nothing loads, runs or submits; a page's inline style comes in by its nonce."""
-    style = f"'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'none'"
+    """Only bridge's own styles and images; forms submit to bridge only; a page's inline style
+    comes in by its nonce. Scripts, and the requests they make, only on the pages that run
+    bridge's own script files (`allow_own_scripts`); never an inline script."""
+    style = f"'self' 'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'self'"
+    scripts = "script-src 'self'; connect-src 'self'; " if g.get("own_scripts") else ""
     return (
-        f"default-src 'none'; style-src {style}; img-src 'self'; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'none'"
+        f"default-src 'none'; {scripts}style-src {style}; img-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
+
+
+def allow_own_scripts() -> None:
+    """This response's page runs bridge's own script files (from /static)."""
+    g.own_scripts = True
 
 
 def install(app: Flask) -> None:

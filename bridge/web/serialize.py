@@ -17,6 +17,7 @@ from bridge.db.models import (
     OutboxJob,
     SilenceRow,
     TimelineEntry,
+    User,
 )
 from bridge.db.queries import Page
 from bridge.dedup.state import describe_alert
@@ -28,6 +29,7 @@ from bridge.services.oncall import ComingShifts, OnCallNow
 from bridge.services.reports import SlaRow
 from bridge.services.silences import state_of as silence_state
 from bridge.ticketing.lifecycle import allowed_actions
+from bridge.ticketing.roles import Person
 from bridge.ticketing.rota import Rota
 from bridge.timeutil import iso
 
@@ -326,4 +328,30 @@ def rules_json(live: LiveRules, now: datetime) -> dict[str, Any]:
         ],
         "last_error": None if error is None else [str(p) for p in error.problems],
         "last_error_at": iso(live.last_error_at),
+    }
+
+
+def person_json(person: Person) -> dict[str, Any]:
+    """Who is acting: what the console shows in its corner and decides its buttons by."""
+    return {
+        "handle": person.handle,
+        "name": person.name,
+        "role": person.role.value,
+        "client": person.client,
+        "locale": person.locale,
+    }
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """A user as an admin sees them (never the password's hash)."""
+    return {
+        "handle": user.handle,
+        "name": user.name,
+        "role": str(user.role),
+        "client": user.client,
+        "locale": user.locale,
+        "has_password": user.password_hash is not None,
+        "disabled_at": iso(user.disabled_at),
+        "created_at": iso(user.created_at),
+        "password_changed_at": iso(user.password_changed_at),
     }

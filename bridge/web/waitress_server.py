@@ -17,6 +17,8 @@ from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.server import create_server as waitress_server
 from waitress.task import ErrorTask
 
+from bridge.web.errors import error_body
+
 
 class JsonErrorTask(ErrorTask):
     """waitress's error answer, with a JSON body."""
@@ -24,7 +26,7 @@ class JsonErrorTask(ErrorTask):
     def execute(self) -> None:
         parser: Any = self.request  # the request parser (its stubs say Error); its `error` is one
         error = parser.error
-        body = json.dumps({"error": f"{error.reason}: {error.body}"}).encode()
+        body = json.dumps(error_body(error.code, f"{error.reason}: {error.body}")).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()

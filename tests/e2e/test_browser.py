@@ -42,7 +42,7 @@ def page(api: Api) -> str:
 def test_a_link_that_is_not_http_renders_as_text(api: Api, url: str) -> None:
     open_incident_with_link(api, url)
     html = page(api)
-    assert "<a " not in html
+    assert re.findall(r'<a [^>]*href="(?!/)', html) == []  # the console's own links only
     assert "LinkCheck" in html
     assert url.replace("<", "&lt;").replace(">", "&gt;") in html  # shown, as text
 
@@ -53,7 +53,7 @@ def test_a_link_that_is_not_http_renders_as_text(api: Api, url: str) -> None:
 def test_an_http_link_is_a_link_that_sends_no_referrer(api: Api, url: str) -> None:
     open_incident_with_link(api, url)
     html = page(api)
-    (link,) = re.findall(r"<a [^>]*>", html)
+    (link,) = re.findall(r'<a [^>]*href="(?!/)[^>]*>', html)
     assert f'href="{url.replace("&", "&amp;")}"' in link
     assert 'rel="noopener noreferrer"' in link
 
@@ -63,14 +63,18 @@ def test_every_html_answer_carries_the_security_headers(api: Api) -> None:
     response = api.client.get("/incidents/1", headers=BASIC)
     assert response.mimetype == "text/html"
     csp = response.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self';" in csp and "unsafe-inline" not in csp  # bridge's own script files only
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
-    # the page's own style comes in by the nonce its CSP names, a new one each time
-    (nonce,) = re.findall(r"style-src 'nonce-([^']+)'", csp)
-    assert f'<style nonce="{nonce}">' in response.get_data(as_text=True)
-    again = api.client.get("/incidents/1", headers=BASIC).headers["Content-Security-Policy"]
+    assert "<script>" not in response.get_data(as_text=True)  # no inline script on the console
+    # a page's own inline style comes in by the nonce its CSP names, a new one each time
+    login = api.client.get("/login")
+    csp = login.headers["Content-Security-Policy"]
+    (nonce,) = re.findall(r"style-src 'self' 'nonce-([^']+)'", csp)
+    assert f'<style nonce="{nonce}">' in login.get_data(as_text=True)
+    again = api.client.get("/login").headers["Content-Security-Policy"]
     assert again != csp
 
 
@@ -105,11 +109,12 @@ def test_the_page_login_reads_the_api_but_cannot_act(api: Api) -> None:
     assert api.incident(1)["status"] == "acknowledged"
 
 
-def test_the_page_asks_for_its_login_in_json(api: Api) -> None:
-    response = api.client.get("/incidents/1")
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith('Basic realm="bridge"')
-    assert response.get_json() == {"error": "sign in with the bridge API token as password (any user name)"}
+def test_a_browser_not_signed_in_is_sent_to_the_login_page_and_back(api: Api) -> None:
+    """Changed with the console (issue 14): the page used to answer 401 with a Basic prompt."""
+    response = api.client.get("/incidents/1?tab=timeline")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login?next=/incidents/1%3Ftab%3Dtimeline"
+    assert "WWW-Authenticate" not in response.headers
 
 
 def test_webhooks_still_take_basic_auth(api: Api) -> None:

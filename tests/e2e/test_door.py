@@ -180,7 +180,10 @@ def test_a_250_character_zabbix_instance_is_refused_alike_on_both_databases(
     response = api.zabbix(payload)
     assert (response.status_code, response.get_json()) == (
         400,
-        {"error": f"zabbix.instance: longer than {INSTANCE_LIMIT} characters"},
+        {
+            "error": f"zabbix.instance: longer than {INSTANCE_LIMIT} characters",
+            "detail": {"code": "bad_request", "field": "zabbix.instance"},
+        },
     )
     payload["zabbix"]["instance"] = "i" * INSTANCE_LIMIT  # the longest taken: stored and decided
     payload["event"]["id"] = str(2**63 - 1)

@@ -118,7 +118,7 @@ def test_numbers_and_times_out_of_range_are_4xx(
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.is_json
     if error is not None:
-        assert response.get_json() == {"error": error}
+        assert response.get_json()["error"] == error
 
 
 def test_the_largest_offset_is_a_page_past_the_end(one_incident: Api) -> None:
@@ -157,7 +157,7 @@ def test_unknown_filter_words_are_400_listing_the_known_ones(api: Api, path: str
     response = api.client.get(path, headers=BEARER)
     assert response.status_code == 400
     if error is not None:
-        assert response.get_json() == {"error": error}
+        assert response.get_json()["error"] == error
     else:
         assert response.get_json()["error"].split(":")[0] == path.split("?")[1].split("=", maxsplit=1)[0]
 
@@ -235,14 +235,17 @@ def test_query_texts_with_nul_are_400(one_incident: Api) -> None:
 
 def test_a_missing_comment_is_400_not_409(one_incident: Api) -> None:
     response = one_incident.act(1, "comment")
-    assert (response.status_code, response.get_json()) == (400, {"error": "comment: a comment needs text"})
+    assert (response.status_code, response.get_json()["error"]) == (400, "comment: a comment needs text")
 
 
 def test_an_incident_opened_for_a_client_the_rota_does_not_know_is_400(desk: Desk) -> None:
     response = desk.post("/api/incidents", {"title": "Till is down", "client": "retial"})
     assert (response.status_code, response.get_json()) == (
         400,
-        {"error": "client: unknown client 'retial'; one of bank, logistics, retail"},
+        {
+            "error": "client: unknown client 'retial'; one of bank, logistics, retail",
+            "detail": {"code": "bad_request", "field": "client"},
+        },
     )
     assert desk.get("/api/incidents")["total"] == 0
     assert desk.open(title="Till is down", client="retail")["client"] == "retail"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bridge.web.app import create_app
+from bridge.web.errors import CODES
 from bridge.worker.runtime import Runtime
 from tests.support.app import gunicorn_serving, serving
 from tests.support.postgres import free_port
@@ -39,6 +40,7 @@ def assert_json_error(answer: tuple[int, dict[str, str], bytes], status: int, st
     assert headers["content-type"].startswith("application/json")
     error = json.loads(body)["error"]
     assert error.startswith(starts), error
+    assert json.loads(body)["detail"]["code"] == CODES[status]  # the same shape as the app's errors
 
 
 MALFORMED = b"GARBAGE\r\n\r\n"
@@ -89,4 +91,4 @@ def test_gunicorn_answers_its_own_errors_in_json(gunicorn_url: str) -> None:
     length = b"POST /webhooks/zabbix HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n"
     assert_json_error(exchange(gunicorn_url, length), 400, "Bad Request: ")
     code, _, body = exchange(gunicorn_url, b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert (code, json.loads(body)) == (404, {"error": "no such endpoint"})  # the app's own, as before
+    assert (code, json.loads(body)) == (404, {"error": "no such endpoint", "detail": {"code": "not_found"}})

@@ -13,7 +13,7 @@ from bridge.errors import PayloadError
 from bridge.services.alerts import AlertQuery
 from bridge.services.silences import STATES as SILENCE_STATES
 from bridge.web import requests as args
-from bridge.web.auth import ADMIN_ACTOR
+from bridge.web.auth import acting, author_of
 from bridge.web.context import services
 from bridge.web.serialize import alert_json, intake_json, outbox_json, page_json, rules_json, silence_row_json
 
@@ -49,7 +49,7 @@ def retry_intake() -> Response:
         raise PayloadError("ids", 'give the ids of failed deliveries, or "all": true')
     if ids is not None and (not isinstance(ids, list) or not all(_delivery_id(i) for i in ids)):
         raise PayloadError("ids", f"must be a list of delivery ids (whole numbers from 1 to {MAX_ID})")
-    retried = services().intake.retry(None if every else ids, ADMIN_ACTOR)
+    retried = services().intake.retry(None if every else ids, acting().handle)
     return jsonify(retried=retried.ids)
 
 
@@ -71,7 +71,7 @@ def create_silence() -> Response:
     comment = args.text(body, "comment")
     if not comment:
         raise PayloadError("comment", "say why (it shows on every alert the silence holds back)")
-    author = args.text(body, "author", longest=200) or ADMIN_ACTOR
+    author = author_of(args.text(body, "author", longest=200))
     row = found.silences.create(body.get("matchers"), starts_at, ends_at, author, comment)
     response = jsonify(silence_row_json(row, found.clock.now()))
     response.status_code = 201
@@ -96,7 +96,7 @@ def show_silence(silence_id: int) -> Response:
 def expire_silence(silence_id: int) -> Response:
     """End a silence now: what it held back and still fires goes through the rules at once."""
     found = services()
-    return jsonify(silence_row_json(found.silences.expire(silence_id, ADMIN_ACTOR), found.clock.now()))
+    return jsonify(silence_row_json(found.silences.expire(silence_id, acting().handle), found.clock.now()))
 
 
 @blueprint.get("/rules")
@@ -109,7 +109,7 @@ def rules() -> Response:
 @blueprint.post("/rules/reload")
 def reload_rules() -> Response:
     found = services()
-    reloaded = found.rules.reload(ADMIN_ACTOR)
+    reloaded = found.rules.reload(acting().handle)
     response = jsonify(rules_json(found.rules, found.clock.now()))
     response.status_code = 200 if reloaded else 422
     return response

@@ -1,4 +1,7 @@
-"""Incidents: list, open by hand, show, act on; their notifications; the SLA report."""
+"""Incidents: list, open by hand, show, act on; their notifications; the SLA report.
+
+A viewer sees their client's incidents only: the list is filtered, and any other incident is
+answered 404, exactly as one that does not exist. The person acting is the timeline's actor."""
 
 from __future__ import annotations
 
@@ -7,15 +10,16 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from bridge.db.models import NotificationStatus
-from bridge.errors import PayloadError
+from bridge.errors import Forbidden, PayloadError
 from bridge.integrations.channels import CHANNELS
 from bridge.priority import Priority
 from bridge.services.incidents import IncidentQuery, NewIncident
 from bridge.ticketing.lifecycle import Change, IncidentAction, IncidentStatus, IncidentType
+from bridge.ticketing.roles import incident_actions_for, needed_for
 from bridge.timeutil import iso
 from bridge.web import requests as args
 from bridge.web.api import reports
-from bridge.web.auth import ADMIN_ACTOR
+from bridge.web.auth import acting
 from bridge.web.context import services
 from bridge.web.report_format import sla_csv
 from bridge.web.serialize import (
@@ -38,6 +42,7 @@ def list_incidents() -> Response:
         client=args.multi("client"),
         assignee=args.multi("assignee"),
         type=args.choices("type", IncidentType),
+        only_client=acting().client_scope,
     )
     return jsonify(page_json(services().incidents.list(query, args.paging()), incident_json))
 
@@ -60,29 +65,76 @@ def open_incident() -> Response:
         route=args.text(body, "route", longest=100) or None,
         line=args.text(body, "line") or "L1",
     )
-    response = jsonify(incident_json(services().incidents.open(new, ADMIN_ACTOR)))
+    response = jsonify(incident_json(services().incidents.open(new, acting().handle)))
     response.status_code = 201
     return response
 
 
 @blueprint.get("/incidents/<number:number>")
 def show_incident(number: int) -> Response:
-    return jsonify(incident_detail_json(services().incidents.detail(number)))
+    """The incident with its alerts, timeline, silences and notifications; `my_actions` are the
+    actions its status and the asking person's role both allow (the buttons to show)."""
+    person = acting()
+    detail = services().incidents.detail(number, person.client_scope)
+    body = incident_detail_json(detail)
+    body["my_actions"] = [a.value for a in incident_actions_for(person.role, detail.incident.status)]
+    return jsonify(body)
 
 
 @blueprint.post("/incidents/<number:number>/<action>")
 def incident_action(number: int, action: str) -> Response:
+    """ack, resolve, close (confirm closure), reject, reopen, escalate, assign, priority,
+    comment, cancel: what the person's role allows."""
     try:
         chosen = IncidentAction(action)
     except ValueError:
         choices = ", ".join(a.value for a in IncidentAction)
         raise PayloadError("action", f"unknown action {action!r}; one of {choices}") from None
     body = args.json_body()
+    change = _change(body)
+    person = acting()
+    for right in sorted(needed_for(chosen, change)):
+        if not person.may(right):
+            raise Forbidden(f"{person.handle} ({person.role}) may not {right.value.replace('_', ' ')}")
+    found = services().incidents
+    incident = found.act(number, chosen, person.handle, _comment(body), change, person.client_scope)
+    return jsonify(incident_json(incident))
+
+
+@blueprint.post("/incidents/<number:number>/line")
+def change_line(number: int) -> Response:
+    """Hand the incident to another support line: ``{"line": "L2", "comment": "..."}``."""
+    body = args.json_body()
+    line = body.get("line")
+    if not isinstance(line, str) or not line:
+        raise PayloadError("line", "give the new line: L1, L2 or L3")
+    person = acting()
+    change = Change(None, line.upper(), None)
+    found = services().incidents
+    incident = found.act(
+        number, IncidentAction.ASSIGN, person.handle, _comment(body), change, person.client_scope
+    )
+    return jsonify(incident_json(incident))
+
+
+@blueprint.post("/incidents/<number:number>/type")
+def change_type(number: int) -> Response:
+    """Classify the incident: ``{"type": "service_request", "comment": "..."}``."""
+    body = args.json_body()
+    try:
+        kind = IncidentType(str(body.get("type")))
+    except ValueError:
+        raise PayloadError("type", f"one of {', '.join(t.value for t in IncidentType)}") from None
+    person = acting()
+    incident = services().incidents.retype(number, kind, person.handle, _comment(body), person.client_scope)
+    return jsonify(incident_json(incident))
+
+
+def _comment(body: dict[str, Any]) -> str:
     comment = body.get("comment", "")
     if not isinstance(comment, str):
         raise PayloadError("comment", "must be a string")
-    incident = services().incidents.act(number, chosen, ADMIN_ACTOR, comment, _change(body))
-    return jsonify(incident_json(incident))
+    return comment
 
 
 def _change(body: dict[str, Any]) -> Change:
@@ -113,7 +165,11 @@ def sla_report() -> Response:
     time), breaches with their incidents. `from` defaults to 30 days before `to` (default now);
     ``format=csv`` answers a CSV download."""
     as_csv = reports.wants_csv()
-    report = services().reports.sla(args.instant_arg("from"), args.instant_arg("to"), args.arg("client"))
+    scope = acting().client_scope
+    client = args.arg("client")
+    if scope is not None and client not in (None, scope):
+        raise PayloadError("client", "a viewer sees their own client's report only")
+    report = services().reports.sla(args.instant_arg("from"), args.instant_arg("to"), scope or client)
     if as_csv:
         return reports.csv_response(sla_csv(report), "sla")
     rows = [sla_row_json(r) for r in report.rows]

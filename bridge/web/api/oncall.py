@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from bridge.errors import PayloadError
 from bridge.timeutil import iso
 from bridge.web import requests as args
-from bridge.web.auth import ADMIN_ACTOR
+from bridge.web.auth import acting, author_of
 from bridge.web.context import services
 from bridge.web.serialize import on_call_json, override_json, rota_status_json, shifts_json
 
@@ -55,7 +55,7 @@ def create_override() -> Response:
         starts_at,
         ends_at,
         args.text(body, "reason"),
-        args.text(body, "author", longest=200) or ADMIN_ACTOR,
+        author_of(args.text(body, "author", longest=200)),
     )
     response = jsonify(override_json(row))
     response.status_code = 201
@@ -69,13 +69,13 @@ def list_overrides() -> Response:
 
 @blueprint.delete("/oncall/overrides/<number:override_id>")
 def cancel_override(override_id: int) -> Response:
-    return jsonify(override_json(services().oncall.cancel_override(override_id, ADMIN_ACTOR)))
+    return jsonify(override_json(services().oncall.cancel_override(override_id, acting().handle)))
 
 
 @blueprint.post("/oncall/reload")
 def reload_rota() -> Response:
     found = services()
-    reloaded = found.rota.reload(ADMIN_ACTOR)
+    reloaded = found.rota.reload(acting().handle)
     response = jsonify(rota_status_json(found.rota))
     response.status_code = 200 if reloaded else 422
     return response
