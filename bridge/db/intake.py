@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.db.models import Intake, IntakeStatus
+from bridge.db.models import Intake, IntakeKey, IntakeStatus
 from bridge.errors import StorageUnavailable
 from bridge.sources import Delivery
 
@@ -37,19 +38,41 @@ def store_delivery(
     """Commit the raw delivery; raises StorageUnavailable if the database cannot take it."""
     try:
         with sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = (
-                insert(Intake)
-                .values(intake_row(delivery, body, received_at))
-                .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
-                .returning(Intake.id)
-            )
+            row = intake_row(delivery, body, received_at)
+            if session.get_bind().dialect.name == "postgresql":
+                statement = _insert_through_key(row)
+            else:
+                statement = (
+                    sqlite.insert(Intake)
+                    .values(row)
+                    .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
+                    .returning(Intake.id)
+                )
             intake_id = session.execute(statement).scalar_one_or_none()
     except SQLAlchemyError as exc:
         log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
         raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
     return Stored(intake_id=intake_id, duplicate=intake_id is None)
+
+
+def _insert_through_key(row: dict[str, Any]) -> ReturningInsert[tuple[int]]:
+    """PostgreSQL's partitioned intake log has no unique index on the key (it could not span the
+    partitions): the key goes into `intake_keys` first and the delivery is inserted only when
+    that did insert, in one statement (a concurrent twin waits on the key, then finds it)."""
+    key = (
+        postgresql.insert(IntakeKey)
+        .values(dedup_key=row["dedup_key"], received_at=row["received_at"])
+        .on_conflict_do_nothing(index_elements=[IntakeKey.dedup_key])
+        .returning(IntakeKey.dedup_key)
+        .cte("new_key")
+    )
+    columns = Intake.__table__.c
+    values = select(*(literal(value, columns[name].type).label(name) for name, value in row.items()))
+    return (
+        insert(Intake)
+        .from_select(list(row), values.select_from(key), include_defaults=False)
+        .returning(Intake.id)
+    )
 
 
 def intake_row(delivery: Delivery, body: bytes, received_at: datetime) -> dict[str, Any]:
