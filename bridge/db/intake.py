@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from bridge.db.models import Intake, IntakeKey, IntakeStatus
 from bridge.errors import StorageUnavailable
@@ -55,7 +55,7 @@ def store_delivery(
     return Stored(intake_id=intake_id, duplicate=intake_id is None)
 
 
-def _insert_through_key(row: dict[str, Any]) -> ReturningInsert[tuple[int]]:
+def _insert_through_key(row: dict[str, Any]) -> ReturningInsert[Any]:
     """PostgreSQL's partitioned intake log has no unique index on the key (it could not span the
     partitions): the key goes into `intake_keys` first and the delivery is inserted only when
     that did insert, in one statement (a concurrent twin waits on the key, then finds it)."""
@@ -168,3 +168,18 @@ def retry_failed(session: Session, ids: Sequence[int] | None = None) -> list[int
     if ids is not None:
         statement = statement.where(Intake.id.in_(ids))
     return sorted(session.scalars(statement))
+
+
+def drop_failed(session: Session, ids: Sequence[int] | None = None) -> list[int]:
+    """Delete deliveries parked as failed (these `ids`, or all) with their idempotency keys, in
+    the caller's transaction; returns the ids that were parked. A redelivery of one is then
+    accepted as new."""
+    statement = (
+        delete(Intake).where(Intake.status == IntakeStatus.FAILED).returning(Intake.id, Intake.dedup_key)
+    )
+    if ids is not None:
+        statement = statement.where(Intake.id.in_(ids))
+    dropped = session.execute(statement).all()
+    if dropped:
+        session.execute(delete(IntakeKey).where(IntakeKey.dedup_key.in_([key for _, key in dropped])))
+    return sorted(intake_id for intake_id, _ in dropped)
