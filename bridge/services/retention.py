@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
@@ -161,7 +161,9 @@ class Pruner:
             try:
                 with self.sessions() as session, session.begin():
                     created += retention.create_partition(session, first + n * retention.WEEK)
-            except OperationalError as exc:  # lock timeout: the next run tries again
+            except (OperationalError, IntegrityError) as exc:
+                # A lock timeout, or a delivery of that week went to the default partition meanwhile
+                # (its rows are then pruned from there): the next run tries again.
                 log.warning("intake partition not created now: %s", exc.__class__.__name__)
         return created
 
