@@ -38,7 +38,7 @@ from bridge.ticketing.lifecycle import IncidentStatus
 WEEK = timedelta(days=7)
 PARTITION = re.compile(r"^intake_w(\d{8})$")
 DEFAULT_PARTITION = "intake_default"
-LOCK_TIMEOUT_MS = 100
+LOCK_TIMEOUT_MS = 50
 """How long DDL on the intake log may wait for its lock: a waiting ACCESS EXCLUSIVE request
 queues every webhook behind it, so give up quickly and try again on the next run."""
 

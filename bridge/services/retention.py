@@ -33,8 +33,12 @@ log = logging.getLogger(__name__)
 LEASE = "lease"
 PRUNE = "prune"
 WEEKS_AHEAD = 4
-SQLITE_PAUSE = 0.005
-"""Seconds a SQLite prune sleeps between batches, so webhooks waiting for the write lock get it."""
+PAUSE = 0.01
+"""Seconds a prune sleeps between batches: on SQLite webhooks waiting for the write lock get it,
+on PostgreSQL the prune leaves the CPU to them (a prune is never in a hurry)."""
+DROP_ATTEMPTS = 5
+"""A partition's DROP waits at most LOCK_TIMEOUT_MS for its lock; tried this often, a little
+apart, before it is left for the next run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +184,7 @@ class Pruner:
             result.add(removed)
             if removed.rows < self.batch:
                 return True
-            if not self.postgres:
-                time.sleep(SQLITE_PAUSE)
+            time.sleep(PAUSE)
 
     def _intake(self, result: TableResult, deadline: float | None) -> bool:
         cutoff = result.cutoff
@@ -199,11 +202,7 @@ class Pruner:
                     tables.append(partition.name)  # keep the week; delete its done rows below
                     continue
                 size = retention.partition_size(session, partition)
-            try:
-                with self.sessions() as session, session.begin():
-                    retention.drop_partition(session, partition)
-            except OperationalError as exc:
-                log.warning("%s not dropped now: %s", partition.name, exc.__class__.__name__)
+            if not self._drop(partition):
                 continue
             result.add(size)
             result.partitions += 1
@@ -215,6 +214,18 @@ class Pruner:
             return retention.delete_intake(session, table, cutoff, self.batch)
 
         return one
+
+    def _drop(self, partition: retention.Partition) -> bool:
+        for attempt in range(DROP_ATTEMPTS):
+            try:
+                with self.sessions() as session, session.begin():
+                    retention.drop_partition(session, partition)
+                return True
+            except OperationalError as exc:  # the lock was not had in time: a long transaction
+                if attempt == DROP_ATTEMPTS - 1:
+                    log.warning("%s not dropped now: %s", partition.name, exc.__class__.__name__)
+                time.sleep(0.2 * (attempt + 1))
+        return False
 
     def _keys_of(self, partition: retention.Partition) -> Callable[[Session], Removed]:
         def one(session: Session) -> Removed:
