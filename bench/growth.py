@@ -10,7 +10,8 @@ At the end of each day the prune runs as the periodic job does (clock at the day
 default retention: intake 30d, alerts 90d, notifications and outbox 90d), creating partitions ahead.
 
 Then `bridge serve` on that database (the real HTTP app, with its in-process worker) takes
-10-alert webhooks from 4 clients: for `--seconds` without a prune, then while a prune of
+10-alert webhooks from 4 clients at `--rate` a second in all (default 20: 200 alerts a second,
+17 times a storm day's average): for `--seconds` without a prune, then while a prune of
 `--prune-days` days' worth (the clock moved on) runs. Around the quiet phase: the serve
 process's CPU, PostgreSQL's CPU (a throwaway durable cluster of its own, so nothing else counts),
 WAL bytes (pg_current_wal_lsn) and database growth, per alert.
@@ -330,10 +331,17 @@ class Latencies:
 
 
 def post_until(
-    port: int, stop: threading.Event, latencies: Latencies, client: int, per_delivery: int
+    port: int, stop: threading.Event, latencies: Latencies, client: int, per_delivery: int, every: float
 ) -> None:
+    """Post a webhook every `every` seconds (on a schedule: a slow answer does not slow the
+    senders down, as Alertmanager's flushes do not wait for each other) until `stop`."""
     n = 0
+    next_at = time.monotonic() + every * client / CLIENTS
     while not stop.is_set():
+        pause = next_at - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        next_at += every
         body = am_body(9000 + client, n, per_delivery, datetime.now(UTC))
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         started = time.perf_counter()
@@ -353,16 +361,19 @@ def post_until(
             latencies.seconds.append(time.perf_counter() - started)
             latencies.statuses.append(status)
         n += 1
-        time.sleep(0.01)
+
+
+CLIENTS = 4
 
 
 def load(
-    port: int, seconds: float | None, per_delivery: int, until: threading.Event | None = None
+    port: int, seconds: float | None, per_delivery: int, rate: float, until: threading.Event | None = None
 ) -> Latencies:
-    """4 clients posting webhooks for `seconds`, or until `until` is set."""
+    """4 clients posting `rate` webhooks a second in all, for `seconds` or until `until` is set."""
     latencies, stop = Latencies(), until or threading.Event()
     clients = [
-        threading.Thread(target=post_until, args=(port, stop, latencies, c, per_delivery)) for c in range(4)
+        threading.Thread(target=post_until, args=(port, stop, latencies, c, per_delivery, CLIENTS / rate))
+        for c in range(CLIENTS)
     ]
     for thread in clients:
         thread.start()
@@ -395,7 +406,8 @@ def main() -> None:
     parser.add_argument("--alerts-per-day", type=int, default=200_000)
     parser.add_argument("--per-delivery", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--prune-days", type=int, default=20)
+    parser.add_argument("--prune-days", type=int, default=25)
+    parser.add_argument("--rate", type=float, default=20.0, help="webhooks a second while measuring")
     args = parser.parse_args()
     with ExitStack() as stack:
         pg = stack.enter_context(cluster(durable=True))
@@ -463,7 +475,7 @@ def main() -> None:
                     break
             except OSError:
                 time.sleep(0.1)
-        load(port, 3, args.per_delivery)  # warm up
+        load(port, 3, args.per_delivery, args.rate)  # warm up
         while pending(engine):
             time.sleep(0.2)
         cpu_web, cpu_pg, wal_before, db_before = (
@@ -472,7 +484,7 @@ def main() -> None:
             wal(engine),
             sizes(engine)["database"],
         )
-        quiet = load(port, args.seconds, args.per_delivery)
+        quiet = load(port, args.seconds, args.per_delivery, args.rate)
         while pending(engine):
             time.sleep(0.2)
         posted = sum(1 for s in quiet.statuses if s == 202) * args.per_delivery
@@ -481,7 +493,7 @@ def main() -> None:
             "postgres_cpu_ms_per_alert": round((postgres_cpu(pg.data) - cpu_pg) * 1000 / posted, 3),
             "wal_bytes_per_alert": round((wal(engine) - wal_before) / posted),
             "db_growth_bytes_per_alert": round((sizes(engine)["database"] - db_before) / posted),
-            "alerts_per_second_taken": round(posted / args.seconds),
+            "alerts_per_second_posted": round(posted / args.seconds),
         }
 
         # A prune of `--prune-days` days' worth, while webhooks arrive.
@@ -490,7 +502,9 @@ def main() -> None:
         # share the GIL with the clients and delay their clocks, not the server's answers.
         done = threading.Event()
         measured: list[Latencies] = []
-        loaded = threading.Thread(target=lambda: measured.append(load(port, None, args.per_delivery, done)))
+        loaded = threading.Thread(
+            target=lambda: measured.append(load(port, None, args.per_delivery, args.rate, done))
+        )
         loaded.start()
         time.sleep(1)
         context = multiprocessing.get_context("spawn")
@@ -531,8 +545,8 @@ def main() -> None:
         "growth",
         f"{args.days} days of {args.alerts_per_day} alert events/day (storm 5x every 14th day) in "
         f"{args.per_delivery}-alert deliveries, bulk-stored on PostgreSQL 15 (own durable cluster), pruned "
-        f"daily (intake 30d, alerts 90d, delivered 90d); then bridge serve + 4 webhook clients "
-        f"{args.seconds:.0f}s quiet, and during a prune of {args.prune_days} days",
+        f"daily (intake 30d, alerts 90d, delivered 90d); then bridge serve taking {args.rate:g} "
+        f"webhooks/s from 4 clients, {args.seconds:.0f}s quiet, and during a prune of {args.prune_days} days",
         figures,
     )
 

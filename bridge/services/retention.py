@@ -202,7 +202,8 @@ class Pruner:
                     tables.append(partition.name)  # keep the week; delete its done rows below
                     continue
                 size = retention.partition_size(session, partition)
-            if not self._drop(partition):
+            if not self._drop(partition):  # busy: delete its rows in batches, drop it empty later
+                tables.append(partition.name)
                 continue
             result.add(size)
             result.partitions += 1
