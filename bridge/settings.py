@@ -208,6 +208,48 @@ SPECS: tuple[Spec, ...] = (
         "5",
         "Seconds to wait for the database (SQLite lock, PostgreSQL connect) before answering 503.",
     ),
+    Spec(
+        "BRIDGE_RETAIN_INTAKE",
+        "retain_intake",
+        "30d",
+        "How long processed intake deliveries (the raw bodies) are kept; `bridge rules replay` and "
+        "`bridge intake export` read only what is kept. Pending and parked ones are kept until "
+        "processed, retried or dropped (`bridge intake drop-parked`). 0 to keep forever.",
+    ),
+    Spec(
+        "BRIDGE_RETAIN_ALERTS",
+        "retain_alerts",
+        "90d",
+        "How long a resolved alert with no open incident is kept after its last event (what it "
+        "counted stays in the noise report's tallies). 0 to keep forever.",
+    ),
+    Spec(
+        "BRIDGE_RETAIN_DELIVERED",
+        "retain_delivered",
+        "90d",
+        "How long sent notifications and finished outbox jobs are kept. 0 to keep forever. "
+        "Incidents and their timelines are always kept.",
+    ),
+    Spec(
+        "BRIDGE_PRUNE_EVERY",
+        "prune_every",
+        "10m",
+        "How often a worker prunes what the retention lets go (one at a time, under a lease; on "
+        "PostgreSQL it also creates the intake log's weekly partitions ahead); 0 to never "
+        "(then `bridge db prune`).",
+    ),
+    Spec(
+        "BRIDGE_PRUNE_BUDGET",
+        "prune_budget",
+        "20s",
+        "How long one periodic prune may run before it stops and carries on at the next.",
+    ),
+    Spec(
+        "BRIDGE_PRUNE_BATCH",
+        "prune_batch",
+        "500",
+        "Rows deleted per transaction by a prune: small, so no webhook waits on its locks.",
+    ),
     Spec("BRIDGE_TICK_SECONDS", "tick_seconds", "1", "How often the worker checks due timers."),
     Spec(
         "BRIDGE_LOG_LEVEL",
@@ -304,6 +346,12 @@ class Settings:
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
     login_window: timedelta = timedelta(minutes=15)
+    retain_intake: timedelta = timedelta(days=30)
+    retain_alerts: timedelta = timedelta(days=90)
+    retain_delivered: timedelta = timedelta(days=90)
+    prune_every: timedelta = timedelta(minutes=10)
+    prune_budget: timedelta = timedelta(seconds=20)
+    prune_batch: int = 500
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -570,4 +618,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "login_max_failures": _positive_int,
     "login_max_failures_per_address": _positive_int,
     "login_window": _positive_duration,
+    "retain_intake": _duration,
+    "retain_alerts": _duration,
+    "retain_delivered": _duration,
+    "prune_every": _duration,
+    "prune_budget": _positive_duration,
+    "prune_batch": _positive_int,
 }

@@ -63,3 +63,23 @@ def intake_retry(ids: tuple[int, ...], every: bool, actor: str) -> None:
     if settings.redis_url:
         where = "queued for the workers" if retried.handed_over else "Redis is down: the sweeper queues them"
     click.echo(f"{len(retried.ids)} deliveries back to pending ({where}): {', '.join(map(str, retried.ids))}")
+
+
+@intake.command("drop-parked")
+@click.argument("ids", nargs=-1, type=RowNumber())
+@click.option("--all", "every", is_flag=True, help="Every delivery parked as failed.")
+@actor_option
+def intake_drop_parked(ids: tuple[int, ...], every: bool, actor: str) -> None:
+    """Delete deliveries parked as failed (see GET /api/intake?status=failed) for good. Retention
+    keeps them until retried or dropped; export them first (`bridge intake export`) to keep a copy."""
+    if bool(ids) == every:
+        raise click.UsageError("name the deliveries to drop, or give --all")
+    settings = load_settings()
+    with command_services(settings) as services:
+        dropped = services.intake.drop_parked(list(ids) or None, actor)
+    for missing in sorted(set(ids) - set(dropped)):
+        click.echo(f"delivery {missing} is not parked as failed: left as it is", err=True)
+    if not dropped:
+        click.echo("nothing to drop")
+        return
+    click.echo(f"{len(dropped)} parked deliveries dropped: {', '.join(map(str, dropped))}")

@@ -127,6 +127,9 @@ def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) ->
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # bridge sends BEGIN itself (below)
         cursor = dbapi_connection.cursor()
+        # Takes effect only on a new, empty file: a prune then gives freed pages back to the disk
+        # (PRAGMA incremental_vacuum); an older file keeps them for reuse until a full VACUUM.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")

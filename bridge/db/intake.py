@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
-from bridge.db.models import Intake, IntakeStatus
+from bridge.db.models import Intake, IntakeKey, IntakeStatus
 from bridge.errors import StorageUnavailable
 from bridge.sources import Delivery
 
@@ -37,19 +38,41 @@ def store_delivery(
     """Commit the raw delivery; raises StorageUnavailable if the database cannot take it."""
     try:
         with sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = (
-                insert(Intake)
-                .values(intake_row(delivery, body, received_at))
-                .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
-                .returning(Intake.id)
-            )
+            row = intake_row(delivery, body, received_at)
+            if session.get_bind().dialect.name == "postgresql":
+                statement = _insert_through_key(row)
+            else:
+                statement = (
+                    sqlite.insert(Intake)
+                    .values(row)
+                    .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
+                    .returning(Intake.id)
+                )
             intake_id = session.execute(statement).scalar_one_or_none()
     except SQLAlchemyError as exc:
         log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
         raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
     return Stored(intake_id=intake_id, duplicate=intake_id is None)
+
+
+def _insert_through_key(row: dict[str, Any]) -> ReturningInsert[Any]:
+    """PostgreSQL's partitioned intake log has no unique index on the key (it could not span the
+    partitions): the key goes into `intake_keys` first and the delivery is inserted only when
+    that did insert, in one statement (a concurrent twin waits on the key, then finds it)."""
+    key = (
+        postgresql.insert(IntakeKey)
+        .values(dedup_key=row["dedup_key"], received_at=row["received_at"])
+        .on_conflict_do_nothing(index_elements=[IntakeKey.dedup_key])
+        .returning(IntakeKey.dedup_key)
+        .cte("new_key")
+    )
+    columns = Intake.__table__.c
+    values = select(*(literal(value, columns[name].type).label(name) for name, value in row.items()))
+    return (
+        insert(Intake)
+        .from_select(list(row), values.select_from(key), include_defaults=False)
+        .returning(Intake.id)
+    )
 
 
 def intake_row(delivery: Delivery, body: bytes, received_at: datetime) -> dict[str, Any]:
@@ -145,3 +168,18 @@ def retry_failed(session: Session, ids: Sequence[int] | None = None) -> list[int
     if ids is not None:
         statement = statement.where(Intake.id.in_(ids))
     return sorted(session.scalars(statement))
+
+
+def drop_failed(session: Session, ids: Sequence[int] | None = None) -> list[int]:
+    """Delete deliveries parked as failed (these `ids`, or all) with their idempotency keys, in
+    the caller's transaction; returns the ids that were parked. A redelivery of one is then
+    accepted as new."""
+    statement = (
+        delete(Intake).where(Intake.status == IntakeStatus.FAILED).returning(Intake.id, Intake.dedup_key)
+    )
+    if ids is not None:
+        statement = statement.where(Intake.id.in_(ids))
+    dropped = session.execute(statement).all()
+    if dropped:
+        session.execute(delete(IntakeKey).where(IntakeKey.dedup_key.in_([key for _, key in dropped])))
+    return sorted(intake_id for intake_id, _ in dropped)

@@ -151,6 +151,41 @@ class Intake(Base):
     requeued_at: Mapped[datetime | None]  # when the sweeper last took it up (production mode)
 
 
+class IntakeKey(Base):
+    """The idempotency key of a delivery in the intake log. On PostgreSQL the log is partitioned by
+    time and a unique index cannot span partitions, so a delivery is stored only if its key goes
+    in here first (one statement, `bridge.db.intake.store_delivery`); pruned with its delivery.
+    SQLite keeps its unique index on `intake.dedup_key` and leaves this table empty."""
+
+    __tablename__ = "intake_keys"
+    __table_args__ = (Index("ix_intake_keys_received_at", "received_at"),)
+
+    dedup_key: Mapped[str] = mapped_column(String(DELIVERY_KEY_MAX), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class AlertTally(Base):
+    """What pruned alert rows counted, by the hour they were first seen: the noise report's figures
+    (alerts and occurrences per rule, name and disposition) stay the same after a prune."""
+
+    __tablename__ = "alert_tallies"
+    __table_args__ = (
+        UniqueConstraint(
+            "hour", "source", "rule", "name", "disposition", "suppressed_by", name="uq_alert_tallies_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime]  # first_seen_at truncated to the hour
+    source: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    disposition: Mapped[str] = mapped_column(String(10))
+    suppressed_by: Mapped[str] = mapped_column(String(255), default="")  # "" when nothing held it
+    alerts: Mapped[int] = mapped_column(BigInteger)
+    occurrences: Mapped[int] = mapped_column(BigInteger)
+
+
 class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (

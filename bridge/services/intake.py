@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Source
 from bridge.clock import Clock
-from bridge.db.intake import Stored, backlog, retry_failed, store_delivery
+from bridge.db.intake import Stored, backlog, drop_failed, retry_failed, store_delivery
 from bridge.db.models import AlertRow, Intake
 from bridge.db.queries import Page, Paging, paged
 from bridge.services.handoff import Handoff
@@ -122,6 +122,15 @@ class IntakeService:
         if retried:
             log.info("%s put %d parked deliveries back to pending", actor, len(retried))
         return Retried(retried, bool(retried) and self.handoff.deliveries(retried))
+
+    def drop_parked(self, ids: Sequence[int] | None, actor: str) -> list[int]:
+        """Delete deliveries parked as failed (these `ids`, or all): the one way they leave the
+        intake log, since retention keeps them until retried or dropped."""
+        with self.sessions() as session, session.begin():
+            dropped = drop_failed(session, ids)
+        if dropped:
+            log.warning("%s dropped %d parked deliveries: %s", actor, len(dropped), dropped)
+        return dropped
 
     def health(self) -> DeliveryHealth:
         """Deliveries pending and parked, and the oldest pending one's age (for /readyz)."""

@@ -14,11 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
-from bridge.db.models import Incident
+from bridge.db.models import AlertRow, AlertTally, Incident
+from bridge.db.retention import hour_of
 from bridge.errors import PayloadError
 from bridge.priority import Priority
 from bridge.services.live import LiveRota
@@ -180,3 +181,65 @@ def sla_report(
 def _seconds(rota: Rota, incident: Incident, priority: Priority, until: datetime) -> float:
     spent: timedelta = service_time(rota, incident.client, priority, incident.opened_at, until)
     return spent.total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCount:
+    """Alerts first seen in a period with one (source, rule, name, disposition, suppressed_by),
+    and their occurrences: what the noise report counts."""
+
+    alerts: int
+    occurrences: int
+
+
+AlertKey = tuple[str, str, str, str, str]
+"""(source, rule, name, disposition, suppressed_by or "")."""
+
+
+def alert_counts(session: Session, start: datetime, end: datetime) -> dict[AlertKey, AlertCount]:
+    """Alerts first seen in [start, end): the rows still kept plus what pruned ones counted
+    (`alert_tallies`, by the hour: a period on whole hours gives the same figures before and
+    after a prune)."""
+    sums: dict[AlertKey, list[int]] = defaultdict(lambda: [0, 0])
+    live = (
+        select(
+            AlertRow.source,
+            AlertRow.rule,
+            AlertRow.name,
+            AlertRow.disposition,
+            AlertRow.suppressed_by,
+            func.count(),
+            func.coalesce(func.sum(AlertRow.occurrences), 0),
+        )
+        .where(AlertRow.first_seen_at >= start, AlertRow.first_seen_at < end)
+        .group_by(AlertRow.source, AlertRow.rule, AlertRow.name, AlertRow.disposition, AlertRow.suppressed_by)
+    )
+    for source, rule, name, disposition, held, alerts, occurrences in session.execute(live):
+        counted = sums[(str(source), rule, name, str(disposition), held or "")]
+        counted[0] += int(alerts)
+        counted[1] += int(occurrences)
+    tallied = (
+        select(
+            AlertTally.source,
+            AlertTally.rule,
+            AlertTally.name,
+            AlertTally.disposition,
+            AlertTally.suppressed_by,
+            func.sum(AlertTally.alerts),
+            func.sum(AlertTally.occurrences),
+        )
+        .where(AlertTally.hour >= hour_of(start), AlertTally.hour < end)
+        .group_by(
+            AlertTally.source,
+            AlertTally.rule,
+            AlertTally.name,
+            AlertTally.disposition,
+            AlertTally.suppressed_by,
+        )
+    )
+    for row in session.execute(tallied):
+        counted = sums[(row[0], row[1], row[2], row[3], row[4])]
+        alerts, occurrences = row[5], row[6]
+        counted[0] += int(alerts)
+        counted[1] += int(occurrences)
+    return {key: AlertCount(alerts, occurrences) for key, (alerts, occurrences) in sums.items()}

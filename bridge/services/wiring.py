@@ -43,6 +43,7 @@ from bridge.services.reconcile import AlertmanagerReconciler, ZabbixReconciler
 from bridge.services.report_mail import EVERY as SLA_MAIL_EVERY
 from bridge.services.report_mail import SlaMailer
 from bridge.services.reports import ReportService
+from bridge.services.retention import Pruner, Retention
 from bridge.services.silences import SilenceService
 from bridge.services.tokens import TokenService
 from bridge.services.writeback import Writeback
@@ -197,10 +198,19 @@ class Services:
         """Every kind of durable timer and what fires it: the engine's and the incidents'."""
         return {**self.pipeline.timer_handlers(), **self.escalation.handlers()}
 
+    @cached_property
+    def pruner(self) -> Pruner:
+        return Pruner(
+            self.sessions, self.clock, Retention.from_settings(self.settings), self.settings.prune_batch
+        )
+
     def periodic_jobs(self) -> list[PeriodicJob]:
-        """Reconciliation with Zabbix and Alertmanager, as configured; the SLA report by e-mail
-        when there is a mail server (rota.yaml's `reports.sla_mail` says whether and when)."""
+        """Reconciliation with Zabbix and Alertmanager, as configured; the prune; the SLA report by
+        e-mail when there is a mail server (rota.yaml's `reports.sla_mail` says whether and when)."""
         settings, jobs = self.settings, []
+        if settings.prune_every > timedelta(0):
+            budget = settings.prune_budget
+            jobs.append(PeriodicJob("prune", settings.prune_every, lambda: self.pruner.run(budget)))
         if settings.zabbix_enabled and settings.zabbix_reconcile > timedelta(0):
             zabbix = ZabbixReconciler(
                 settings, self.sessions, self.clock, ZabbixClient(settings), self.intake

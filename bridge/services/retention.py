@@ -1,0 +1,310 @@
+"""Retention: what bridge keeps and for how long, and the prune that enforces it, as a periodic
+job of the workers and as `bridge db prune [--dry-run]`.
+
+A prune runs under a database lease (a `lease` row in the timers table, taken with a conditional
+update) so that one process prunes at a time, and works in small steps, each its own short
+transaction (a batch of `batch` rows, or one partition dropped with a short lock timeout), with
+a pause between steps on SQLite so that waiting webhooks take the write lock. The periodic job
+stops after `budget` and carries on at its next run; it also creates the intake log's weekly
+partitions ahead of time on PostgreSQL. See `bridge.db.retention` for what each step removes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.clock import Clock
+from bridge.db import retention
+from bridge.db.models import Timer
+from bridge.db.retention import Removed
+from bridge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEASE = "lease"
+PRUNE = "prune"
+WEEKS_AHEAD = 4
+PAUSE = 0.01
+"""Seconds a prune sleeps between batches: on SQLite webhooks waiting for the write lock get it,
+on PostgreSQL the prune leaves the CPU to them (a prune is never in a hurry)."""
+DROP_ATTEMPTS = 5
+"""A partition's DROP waits at most LOCK_TIMEOUT_MS for its lock; tried this often, a little
+apart, before it is left for the next run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each kind of row is kept (None: forever)."""
+
+    intake: timedelta | None
+    alerts: timedelta | None
+    delivered: timedelta | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Retention:
+        def keep(days: timedelta) -> timedelta | None:
+            return days if days > timedelta(0) else None
+
+        return cls(
+            keep(settings.retain_intake), keep(settings.retain_alerts), keep(settings.retain_delivered)
+        )
+
+
+@dataclass
+class TableResult:
+    table: str
+    cutoff: datetime | None
+    rows: int = 0
+    bytes: int = 0
+    partitions: int = 0  # weeks of the intake log dropped whole (PostgreSQL)
+
+    def add(self, removed: Removed) -> None:
+        self.rows += removed.rows
+        self.bytes += removed.bytes
+
+
+@dataclass
+class PruneResult:
+    dry_run: bool
+    tables: list[TableResult] = field(default_factory=list)
+    finished: bool = True  # False: stopped at the budget, or another process holds the lease
+    busy: bool = False  # another process is pruning
+    partitions_created: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.bytes for t in self.tables)
+
+    def __str__(self) -> str:
+        if self.busy:
+            return "another process is pruning"
+        done = (
+            ", ".join(f"{t.table} {t.rows} rows ({t.bytes} bytes)" for t in self.tables if t.rows)
+            or "nothing"
+        )
+        return f"{'would remove' if self.dry_run else 'removed'} {done} in {self.seconds:.1f}s" + (
+            "" if self.finished else " (more next run)"
+        )
+
+
+class Pruner:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        keep: Retention,
+        batch: int = 500,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.keep = keep
+        self.batch = batch
+        with sessions() as session:
+            self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    # -- the periodic job and the command -------------------------------------------------------
+
+    def run(self, budget: timedelta | None = None, *, dry_run: bool = False) -> PruneResult:
+        """Prune what the retention says may go (or count it, `dry_run`), for at most `budget`."""
+        started = time.monotonic()
+        deadline = None if budget is None else started + budget.total_seconds()
+        result = PruneResult(dry_run)
+        lease = budget or timedelta(hours=1)
+        if not dry_run and not self._take_lease(lease):
+            result.busy, result.finished = True, False
+            return result
+        try:
+            if self.postgres and not dry_run:
+                result.partitions_created = self.create_partitions()
+            now = self.clock.now()
+            steps: list[tuple[TableResult, Callable[[TableResult, float | None], bool]]] = []
+            if self.keep.intake is not None:
+                steps.append((TableResult("intake", now - self.keep.intake), self._intake))
+            if self.keep.alerts is not None:
+                steps.append((TableResult("alerts", now - self.keep.alerts), self._alerts))
+            if self.keep.delivered is not None:
+                for table in ("notifications", "outbox"):
+                    steps.append((TableResult(table, now - self.keep.delivered), self._done(table)))
+            for table_result, step in steps:
+                result.tables.append(table_result)
+                if dry_run:
+                    self._count(table_result)
+                elif not step(table_result, deadline):
+                    result.finished = False
+                    break
+                if not dry_run:
+                    self._renew_lease(lease)
+            if not self.postgres and not dry_run and result.rows:
+                with self.sessions() as session, session.begin():
+                    retention.incremental_vacuum(session)
+        finally:
+            if not dry_run:
+                self._give_back_lease()
+        result.seconds = time.monotonic() - started
+        return result
+
+    def create_partitions(self, weeks_ahead: int = WEEKS_AHEAD) -> int:
+        """PostgreSQL: the intake log's partitions for this week and `weeks_ahead` more."""
+        first = retention.week_start(self.clock.now())
+        created = 0
+        for n in range(weeks_ahead + 1):
+            try:
+                with self.sessions() as session, session.begin():
+                    created += retention.create_partition(session, first + n * retention.WEEK)
+            except (OperationalError, IntegrityError) as exc:
+                # A lock timeout, or a delivery of that week went to the default partition meanwhile
+                # (its rows are then pruned from there): the next run tries again.
+                log.warning("intake partition not created now: %s", exc.__class__.__name__)
+        return created
+
+    # -- the steps: each returns False when the budget ran out ----------------------------------
+
+    def _batches(
+        self, result: TableResult, deadline: float | None, one: Callable[[Session], Removed]
+    ) -> bool:
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            with self.sessions() as session, session.begin():
+                removed = one(session)
+            result.add(removed)
+            if removed.rows < self.batch:
+                return True
+            time.sleep(PAUSE)
+
+    def _intake(self, result: TableResult, deadline: float | None) -> bool:
+        cutoff = result.cutoff
+        assert cutoff is not None
+        if not self.postgres:
+            return self._batches(result, deadline, self._done_intake("intake", cutoff))
+        tables = [retention.DEFAULT_PARTITION]
+        with self.sessions() as session:
+            expired = [p for p in retention.partitions(session) if p.end <= cutoff]
+        for partition in expired:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            with self.sessions() as session, session.begin():
+                if retention.partition_unfinished(session, partition):
+                    tables.append(partition.name)  # keep the week; delete its done rows below
+                    continue
+                size = retention.partition_size(session, partition)
+            if not self._drop(partition):  # busy: delete its rows in batches, drop it empty later
+                tables.append(partition.name)
+                continue
+            result.add(size)
+            result.partitions += 1
+            self._batches(TableResult("intake_keys", None), None, self._keys_of(partition))
+        return all(self._batches(result, deadline, self._done_intake(table, cutoff)) for table in tables)
+
+    def _done_intake(self, table: str, cutoff: datetime) -> Callable[[Session], Removed]:
+        def one(session: Session) -> Removed:
+            return retention.delete_intake(session, table, cutoff, self.batch)
+
+        return one
+
+    def _drop(self, partition: retention.Partition) -> bool:
+        for attempt in range(DROP_ATTEMPTS):
+            try:
+                with self.sessions() as session, session.begin():
+                    retention.drop_partition(session, partition)
+                return True
+            except OperationalError as exc:  # the lock was not had in time: a long transaction
+                if attempt == DROP_ATTEMPTS - 1:
+                    log.warning("%s not dropped now: %s", partition.name, exc.__class__.__name__)
+                time.sleep(0.2 * (attempt + 1))
+        return False
+
+    def _keys_of(self, partition: retention.Partition) -> Callable[[Session], Removed]:
+        def one(session: Session) -> Removed:
+            return Removed(
+                retention.delete_keys_between(session, partition.start, partition.end, self.batch), 0
+            )
+
+        return one
+
+    def _alerts(self, result: TableResult, deadline: float | None) -> bool:
+        cutoff = result.cutoff
+        assert cutoff is not None
+        return self._batches(result, deadline, lambda s: retention.delete_alerts(s, cutoff, self.batch))
+
+    def _done(self, table: str) -> Callable[[TableResult, float | None], bool]:
+        def step(result: TableResult, deadline: float | None) -> bool:
+            cutoff = result.cutoff
+            assert cutoff is not None
+            return self._batches(
+                result, deadline, lambda s: retention.delete_done(s, table, cutoff, self.batch)
+            )
+
+        return step
+
+    def _count(self, result: TableResult) -> None:
+        cutoff = result.cutoff
+        assert cutoff is not None
+        with self.sessions() as session:
+            if result.table == "alerts":
+                result.add(retention.delete_alerts(session, cutoff, 0, dry=True))
+            elif result.table != "intake":
+                result.add(retention.delete_done(session, result.table, cutoff, 0, dry=True))
+            elif not self.postgres:
+                result.add(retention.delete_intake(session, "intake", cutoff, 0, dry=True))
+            else:
+                tables = [retention.DEFAULT_PARTITION]
+                for partition in retention.partitions(session):
+                    if partition.end > cutoff:
+                        continue
+                    if retention.partition_unfinished(session, partition):
+                        tables.append(partition.name)
+                    else:
+                        result.add(retention.partition_size(session, partition))
+                        result.partitions += 1
+                for table in tables:
+                    result.add(retention.delete_intake(session, table, cutoff, 0, dry=True))
+
+    # -- the lease ------------------------------------------------------------------------------
+
+    def _take_lease(self, length: timedelta) -> bool:
+        """Take the prune lease unless another process holds one that has not run out."""
+        now = self.clock.now()
+        with self.sessions() as session, session.begin():
+            insert = postgresql.insert if self.postgres else sqlite.insert
+            session.execute(
+                insert(Timer)
+                .values(kind=LEASE, subject=PRUNE, due_at=now - timedelta(seconds=1))
+                .on_conflict_do_nothing(index_elements=[Timer.kind, Timer.subject])
+            )
+            taken = session.execute(
+                update(Timer)
+                .where(Timer.kind == LEASE, Timer.subject == PRUNE, Timer.due_at <= now)
+                .values(due_at=now + length)
+            )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+    def _renew_lease(self, length: timedelta) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(Timer)
+                .where(Timer.kind == LEASE, Timer.subject == PRUNE)
+                .values(due_at=self.clock.now() + length)
+            )
+
+    def _give_back_lease(self) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(Timer)
+                .where(Timer.kind == LEASE, Timer.subject == PRUNE)
+                .values(due_at=self.clock.now() - timedelta(seconds=1))
+            )
