@@ -10,11 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from time import perf_counter
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.alert import Source
+from bridge.alert import Alert, Source, Status
 from bridge.clock import Clock
 from bridge.db.intake import Stored, backlog, retry_failed, store_delivery
 from bridge.db.models import AlertRow, Intake
@@ -103,7 +104,7 @@ class IntakeService:
             self.handoff.deliveries([stored.intake_id])
         self.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
         self.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
-        tags = self._incident_tags(delivery.alerts[0].fingerprint, host_url) if answer_tags else None
+        tags = self._event_tags(delivery.alerts[0], host_url) if answer_tags else None
         return Receipt(len(delivery.alerts), stored.duplicate, tags)
 
     def store(self, source: Source, body: bytes) -> Stored:
@@ -139,13 +140,26 @@ class IntakeService:
         with self.sessions() as session:
             return paged(session, statement, [Intake.id.desc()], paging)
 
-    def _incident_tags(self, fingerprint: str, host_url: str) -> dict[str, str]:
-        """`__zbx_bridge_incident` and `__zbx_bridge_url` of the alert's incident; {} while it has none."""
+    def _event_tags(self, alert: Alert, host_url: str) -> dict[str, str]:
+        """What Zabbix stores as event tags of the problem: `__zbx_bridge_url`, the event's page in
+        bridge (true from the first answer on: it shows the alert's decision while it waits and
+        leads to its incident once there is one), and `__zbx_bridge_incident` once there is one.
+
+        A recovery's answer is stored on the OK event, not on the problem: it gets none."""
+        if alert.status is Status.RESOLVED and alert.update is None:
+            return {}
+        base = (self.settings.base_url or host_url).rstrip("/")
+        instance = alert.labels.get("zabbix_instance", "")
+        tags = {"__zbx_bridge_url": f"{base}{event_path(instance, alert.source_ref)}"}
         with self.sessions() as session:
             number = session.scalar(
-                select(AlertRow.incident_number).where(AlertRow.fingerprint == fingerprint)
+                select(AlertRow.incident_number).where(AlertRow.fingerprint == alert.fingerprint)
             )
-        if number is None:
-            return {}
-        base = self.settings.base_url or host_url.rstrip("/")
-        return {"__zbx_bridge_incident": f"INC-{number}", "__zbx_bridge_url": f"{base}/incidents/{number}"}
+        if number is not None:
+            tags["__zbx_bridge_incident"] = f"INC-{number}"
+        return tags
+
+
+def event_path(instance: str, event_id: str) -> str:
+    """The path of a Zabbix event's page in bridge (`bridge.web.zabbix_links`)."""
+    return f"/zabbix/events/{quote(instance, safe='')}/{quote(event_id, safe='')}"

@@ -42,6 +42,7 @@ from bridge.services.reports import ReportService
 from bridge.services.silences import SilenceService
 from bridge.services.tokens import TokenService
 from bridge.services.writeback import Writeback
+from bridge.services.zabbix_links import ZabbixEvents
 from bridge.settings import Settings
 
 
@@ -152,6 +153,10 @@ class Services:
     @cached_property
     def alerts(self) -> AlertService:
         return AlertService(self.sessions)
+
+    @cached_property
+    def zabbix_events(self) -> ZabbixEvents:
+        return ZabbixEvents(self.sessions)
 
     @cached_property
     def silences(self) -> SilenceService:

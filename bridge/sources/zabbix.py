@@ -35,7 +35,11 @@ SCHEMA = "bridge.zabbix.v1"
 MARKER = "in bridge incident"
 """Every message bridge writes into Zabbix says "<Did> in bridge incident N by <who>": the update
 webhook Zabbix then sends is recognised as bridge's own echo and does not loop."""
-_ECHO_RE = re.compile(rf"\b{MARKER} \d+ by ")
+JOINED = "bridge incident {number} opened"
+JOINED_LATER = "joined bridge incident {number}"
+"""The message bridge adds to a problem that joined an incident after its webhook was answered
+(a hold expired): "bridge incident 17 opened: <link>". Recognised as bridge's own as well."""
+_ECHO_RE = re.compile(rf"\b{MARKER} \d+ by |^bridge incident \d+ opened\b|^joined bridge incident \d+\b")
 KINDS = ("problem", "recovery", "update")
 
 _MACRO_RE = re.compile(r"^\{\$?[A-Za-z][A-Za-z0-9_.:\-]*\}$")
@@ -66,6 +70,12 @@ _SEVERITY_NAMES = {
     "information": Severity.INFO,
     "not classified": Severity.INFO,
 }
+
+
+def joined_message(number: int, link: str, *, opened: bool) -> str:
+    """What bridge writes on a Zabbix problem that joined incident `number` after its webhook."""
+    said = (JOINED if opened else JOINED_LATER).format(number=number)
+    return f"{said}: {link}" if link else said
 
 
 def clean(value: Any) -> str | None:
