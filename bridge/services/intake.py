@@ -5,6 +5,7 @@ deliveries bridge makes up itself when reconciling, and putting parked ones back
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ from bridge.db.models import AlertRow, Intake
 from bridge.db.queries import Page, Paging, paged
 from bridge.services.handoff import Handoff
 from bridge.services.metrics import Metrics
+from bridge.services.zabbix_instances import ZabbixInstances
 from bridge.settings import Settings
 from bridge.sources import parse_delivery
+from bridge.sources.zabbix import recovery_of_test
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class IntakeService:
         process_now: Callable[[int], bool],
         handoff: Handoff,
         metrics: Metrics,
+        instances: ZabbixInstances | None = None,
     ) -> None:
         """`process_now` decides a delivery at once (to answer Zabbix with its incident); False
         when that failed and the delivery waits for the worker."""
@@ -89,6 +93,7 @@ class IntakeService:
         self.process_now = process_now
         self.handoff = handoff
         self.metrics = metrics
+        self.instances = instances
 
     def receive(self, source: Source, body: bytes, host_url: str) -> Receipt:
         """A webhook delivery: PayloadError when the body is wrong, StorageUnavailable when it
@@ -102,6 +107,13 @@ class IntakeService:
         # worker. Handing over never fails the request: the row is committed either way.
         if stored.intake_id is not None and not (answer_tags and self.process_now(stored.intake_id)):
             self.handoff.deliveries([stored.intake_id])
+        if self.instances is not None and source is Source.ZABBIX and not delivery.test:
+            self.instances.delivered(delivery.alerts[0].labels.get("zabbix_instance", ""))
+        if delivery.test and not stored.duplicate:
+            # The media type's Test button: what it opened resolves at once, nothing stays firing.
+            for alert in delivery.alerts:
+                if alert.status is Status.FIRING:
+                    self.store(source, json.dumps(recovery_of_test(alert, received_at)).encode())
         self.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
         self.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
         tags = self._event_tags(delivery.alerts[0], host_url) if answer_tags else None

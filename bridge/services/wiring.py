@@ -42,6 +42,7 @@ from bridge.services.reports import ReportService
 from bridge.services.silences import SilenceService
 from bridge.services.tokens import TokenService
 from bridge.services.writeback import Writeback
+from bridge.services.zabbix_instances import ZabbixInstances
 from bridge.services.zabbix_links import ZabbixEvents
 from bridge.settings import Settings
 
@@ -144,6 +145,7 @@ class Services:
             self._process_now,
             self.handoff,
             self.metrics,
+            self.zabbix_instances,
         )
 
     @cached_property
@@ -157,6 +159,11 @@ class Services:
     @cached_property
     def zabbix_events(self) -> ZabbixEvents:
         return ZabbixEvents(self.sessions)
+
+    @cached_property
+    def zabbix_instances(self) -> ZabbixInstances:
+        """The Zabbix instances seen that are not BRIDGE_ZABBIX_INSTANCE (warned, in /readyz)."""
+        return ZabbixInstances(self.settings, self.sessions)
 
     @cached_property
     def silences(self) -> SilenceService:
@@ -188,7 +195,12 @@ class Services:
         settings, jobs = self.settings, []
         if settings.zabbix_enabled and settings.zabbix_reconcile > timedelta(0):
             zabbix = ZabbixReconciler(
-                settings, self.sessions, self.clock, ZabbixClient(settings), self.intake
+                settings,
+                self.sessions,
+                self.clock,
+                ZabbixClient(settings),
+                self.intake,
+                self.zabbix_instances,
             )
             jobs.append(PeriodicJob("reconcile:zabbix", settings.zabbix_reconcile, zabbix.run))
         if settings.alertmanager_url and settings.alertmanager_reconcile > timedelta(0):
