@@ -5,6 +5,7 @@ resolves the incident; closing in bridge is written back as well."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from bridge.clock import SystemClock
 from bridge.integrations.zabbix import ZabbixClient
@@ -43,6 +45,11 @@ def zabbix(postgres_server: str) -> Iterator[ZabbixEnv]:
             yield env
     except Unavailable as exc:
         unavailable(str(exc))
+
+
+def media_parameters() -> list[dict[str, str]]:
+    export = yaml.safe_load(MEDIA_TYPE.read_text())
+    return export["zabbix_export"]["media_types"][0]["parameters"]  # type: ignore[no-any-return]
 
 
 def admin(method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -382,6 +389,47 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
             "the incident-opened message on the reconciled problem",
         )
         show("a problem found by reconciliation", missed_id, later)
+
+        # -- the media type's Test button, as contrib/zabbix/README.md says to fill it ---------
+        parameters = {p["name"]: p["value"] for p in media_parameters()}
+        parameters |= {
+            "bridge_url": f"{bridge}/webhooks/zabbix",
+            "bridge_token": ZBX_TOKEN,
+            "event_id": "1",
+            "event_value": "1",
+            "event_nseverity": "4",
+            "event_name": "test",
+        }
+        # what the frontend's Test form asks the server (CControllerPopupMediatypeTestSend)
+        tested = zabbix._send(
+            {
+                "request": "alert.send",
+                "sid": zabbix.api.auth,
+                "data": {"parameters": parameters, "mediatypeid": setup.mediatypeid},
+            }
+        )
+        print("\nthe media type Test answered:", tested)
+        assert tested.get("response") == "success", tested
+        test_tags = json.loads(tested["data"])["tags"]
+        assert test_tags["__zbx_bridge_url"] == f"{bridge}/zabbix/events/zabbix/1"
+        test_number = int(test_tags["__zbx_bridge_incident"].removeprefix("INC-"))
+        assert incident(test_number)["title"] == "test"
+
+        def test_alert() -> dict[str, Any]:
+            (found,) = incident(test_number)["alerts"]
+            return found  # type: ignore[no-any-return]
+
+        zabbix.wait_for(lambda: test_alert()["status"] == "resolved", 30, "the test's alert resolved")
+        assert test_alert()["labels"]["zabbix_test"] == "yes"
+        # its alert resolved, the incident resolves (at once with these rules' resolve_after: 0s)
+        zabbix.wait_for(lambda: incident(test_number)["status"] == "resolved", 30, "the test's incident")
+        admin("POST", f"{bridge}/api/incidents/{test_number}/close", json={"comment": "media type test"})
+        assert incident(test_number)["status"] == "closed"
+        ready = requests.get(f"{bridge}/readyz", timeout=10).json()
+        assert "zabbix_instance" not in ready["checks"], ready  # a Test is no sign of another instance
+        firing = admin("GET", f"{bridge}/api/alerts", params={"status": "firing"}).json()["items"]
+        assert [a["source_ref"] for a in firing] == [missed_id]  # the Test left nothing firing
+
         failed = admin("GET", f"{bridge}/api/intake", params={"status": "failed"}).json()["items"]
         assert failed == []
     finally:
