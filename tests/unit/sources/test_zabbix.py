@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.alert import Severity, Source, Status
 from bridge.errors import PayloadError
@@ -315,3 +317,10 @@ def test_bridges_incident_link_message_is_recognised_as_its_own(opened: bool) ->
     assert from_bridge("Acknowledged in bridge incident 17 by ivanov: on it")
     assert not from_bridge("the bridge incident 17 opened a can of worms")
     assert not from_bridge("looking at it")
+
+
+@given(number=st.integers(min_value=1, max_value=2**63 - 1), link=st.text(max_size=200), opened=st.booleans())
+def test_every_incident_link_message_bridge_writes_is_recognised_as_its_own(
+    number: int, link: str, opened: bool
+) -> None:
+    assert from_bridge(joined_message(number, link, opened=opened))
