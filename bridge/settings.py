@@ -100,14 +100,15 @@ SPECS: tuple[Spec, ...] = (
         "BRIDGE_ZABBIX_URL",
         "zabbix_url",
         None,
-        "Zabbix frontend URL: enables acknowledgement write-back and reconciliation.",
+        "Zabbix frontend root URL (`api_jsonrpc.php` is added): enables write-back and reconciliation.",
         secret=True,  # it may carry user:password for a frontend behind Basic auth
     ),
     Spec(
         "BRIDGE_ZABBIX_API_TOKEN",
         "zabbix_api_token",
         None,
-        "Zabbix API token (Users -> API tokens); or the user and password below.",
+        "Zabbix API token (6.0: Administration -> General -> API tokens; 7.0: Users -> API tokens); "
+        "or the user and password below.",
         secret=True,
     ),
     Spec(
@@ -128,6 +129,13 @@ SPECS: tuple[Spec, ...] = (
         "zabbix_reconcile",
         "5m",
         "How often to reconcile with Zabbix's problems; 0 to never.",
+    ),
+    Spec(
+        "BRIDGE_ZABBIX_RECONCILE_GRACE",
+        "zabbix_reconcile_grace",
+        "2m",
+        "Reconciliation leaves problems, recoveries and acknowledgements younger than this to the "
+        "webhooks (longer than the media type's retries: 3 attempts, 5 s apart, 15 s timeout each).",
     ),
     Spec(
         "BRIDGE_ZABBIX_ACK_ACKNOWLEDGES",
@@ -329,6 +337,7 @@ class Settings:
     zabbix_password: str | None = None
     zabbix_instance: str = "zabbix"
     zabbix_reconcile: timedelta = timedelta(minutes=5)
+    zabbix_reconcile_grace: timedelta = timedelta(minutes=2)
     zabbix_ack_acknowledges: bool = True
     zabbix_mirror_comments: bool = False
     alertmanager_url: str | None = None
@@ -603,6 +612,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "zabbix_url": _http_url,
     "alertmanager_url": _http_url,
     "zabbix_reconcile": _duration,
+    "zabbix_reconcile_grace": _duration,
     "alertmanager_reconcile": _duration,
     "alertmanager_resolve_grace": _duration,
     "zabbix_answer_tags": _boolean,

@@ -294,6 +294,8 @@ class AlertRow(Base):
     missing_since: Mapped[datetime | None]  # reconciliation: firing here, absent from its source since
     suppressed_by: Mapped[str | None] = mapped_column(String(255))  # maintenance:, silence:, inhibit:
     members: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # dedup_by: the raw alerts merged
+    origin: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    """How bridge learned of the alert's current occurrence: "" (a webhook) or "reconciliation"."""
 
 
 class AlertRole(StrEnum):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.alert import Alert, Severity
+from bridge.alert import Alert, Severity, Source
 from bridge.dedup.evolve import evolve
 from bridge.dedup.rules import Rule, RuleSet
 from bridge.dedup.state import (
@@ -51,8 +51,13 @@ class Work:
 
 def origin_note(alert: Alert) -> str:
     """How bridge learned of this event, when it is not the usual delivery."""
-    if alert.origin == "reconciliation":
-        return f"found by reconciliation with {alert.source.value.capitalize()}"
+    return origin_text(alert.origin, alert.source)
+
+
+def origin_text(origin: str, source: Source) -> str:
+    """The timeline's note for an alert's origin ("found by reconciliation with Zabbix"), or ""."""
+    if origin == "reconciliation":
+        return f"found by reconciliation with {source.value.capitalize()}"
     return ""
 
 

@@ -20,7 +20,16 @@ from bridge.settings import Settings, without_credentials
 from bridge.timeutil import from_unix
 
 # event.acknowledge action bits (Zabbix 6.0)
-CLOSE, ACKNOWLEDGE, MESSAGE = 1, 2, 4
+CLOSE, ACKNOWLEDGE, MESSAGE, SEVERITY, UNACKNOWLEDGE = 1, 2, 4, 8, 16
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """One update of a problem (problem.get's `acknowledges`): what was done, when, with what message."""
+
+    at: datetime
+    action: int
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,8 @@ class Problem:
     host_groups: list[str]
     recovery_event_id: str | None
     resolved_at: datetime | None
+    acknowledges: tuple[Acknowledgement, ...] = ()
+    """Its updates, oldest first."""
 
 
 class ZabbixClient:
@@ -101,6 +112,11 @@ class ZabbixClient:
         action = MESSAGE | (ACKNOWLEDGE if acknowledge else 0) | (CLOSE if close else 0)
         self.call("event.acknowledge", eventids=event_ids, action=action, message=message[:2048])
 
+    def global_macro(self, macro: str) -> str | None:
+        """A global macro's value; None when it is not set. Raises when the user may not read it."""
+        found = self.call("usermacro.get", globalmacro=True, filter={"macro": macro}, output=["value"])
+        return str(found[0].get("value", "")) if found else None
+
     def manual_close_allowed(self, event_ids: list[str]) -> dict[str, bool]:
         """Which problems' triggers allow closing them by hand."""
         events = self.call(
@@ -122,7 +138,7 @@ class ZabbixClient:
             object=0,
             recent=True,
             selectTags="extend",
-            selectAcknowledges=["clock"],
+            selectAcknowledges=["clock", "action", "message"],
         )
         if not found:
             return []
@@ -164,6 +180,17 @@ class ZabbixClient:
                     resolved_at=from_unix(int(p["r_clock"]))
                     if recovery != "0" and p.get("r_clock")
                     else None,
+                    acknowledges=tuple(
+                        sorted(
+                            (
+                                Acknowledgement(
+                                    from_unix(int(a["clock"])), int(a.get("action", 0)), a.get("message", "")
+                                )
+                                for a in p.get("acknowledges") or []
+                            ),
+                            key=lambda a: a.at,
+                        )
+                    ),
                 )
             )
         return result

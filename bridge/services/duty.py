@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bridge.db import timers
-from bridge.db.models import Incident
+from bridge.db.models import AlertRow, Incident
 from bridge.db.timeline import add_entry
 from bridge.errors import PayloadError
 from bridge.services import oncall
@@ -90,6 +90,11 @@ class Duty:
             self._send(session, incident, [Paged(person.handle, why)], MessageKind.REGISTRATION, why, now, "")
             registered.add(person.handle)
         self._step(session, incident, policy, 0, 0, now, "new incident", skip=registered)
+
+    def alert_attached(
+        self, session: Session, incident: Incident, alert: AlertRow, now: datetime, late: bool
+    ) -> None:
+        return None  # the duty hears of the incident, not of each alert
 
     def incident_changed(self, session: Session, change: IncidentChange) -> None:
         incident, action, now = change.incident, change.action, change.at

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from bridge.db.models import Incident
+from bridge.db.models import AlertRow, Incident
 from bridge.ticketing.lifecycle import SYSTEM_ACTOR, IncidentAction
 
 
@@ -45,12 +45,24 @@ class IncidentHooks(Protocol):
         """An action on an incident, after its fields changed, before the commit."""
         ...
 
+    def alert_attached(
+        self, session: Session, incident: Incident, alert: AlertRow, now: datetime, late: bool
+    ) -> None:
+        """An alert joined the incident for the first time; `late` when that is not in the answer
+        to its own delivery (a hold expired, reconciliation found it, the worker decided it)."""
+        ...
+
 
 class NoHooks:
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
         return None
 
     def incident_changed(self, session: Session, change: IncidentChange) -> None:
+        return None
+
+    def alert_attached(
+        self, session: Session, incident: Incident, alert: AlertRow, now: datetime, late: bool
+    ) -> None:
         return None
 
 
@@ -67,3 +79,9 @@ class HookChain:
     def incident_changed(self, session: Session, change: IncidentChange) -> None:
         for hook in self.hooks:
             hook.incident_changed(session, change)
+
+    def alert_attached(
+        self, session: Session, incident: Incident, alert: AlertRow, now: datetime, late: bool
+    ) -> None:
+        for hook in self.hooks:
+            hook.alert_attached(session, incident, alert, now, late)

@@ -5,24 +5,28 @@ deliveries bridge makes up itself when reconciling, and putting parked ones back
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from time import perf_counter
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.alert import Source
+from bridge.alert import Alert, Source, Status
 from bridge.clock import Clock
 from bridge.db.intake import Stored, backlog, drop_failed, retry_failed, store_delivery
 from bridge.db.models import AlertRow, Intake
 from bridge.db.queries import Page, Paging, paged
 from bridge.services.handoff import Handoff
 from bridge.services.metrics import Metrics
+from bridge.services.zabbix_instances import ZabbixInstances
 from bridge.settings import Settings
 from bridge.sources import parse_delivery
+from bridge.sources.zabbix import recovery_of_test
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,7 @@ class IntakeService:
         process_now: Callable[[int], bool],
         handoff: Handoff,
         metrics: Metrics,
+        instances: ZabbixInstances | None = None,
     ) -> None:
         """`process_now` decides a delivery at once (to answer Zabbix with its incident); False
         when that failed and the delivery waits for the worker."""
@@ -88,6 +93,7 @@ class IntakeService:
         self.process_now = process_now
         self.handoff = handoff
         self.metrics = metrics
+        self.instances = instances
 
     def receive(self, source: Source, body: bytes, host_url: str) -> Receipt:
         """A webhook delivery: PayloadError when the body is wrong, StorageUnavailable when it
@@ -101,9 +107,16 @@ class IntakeService:
         # worker. Handing over never fails the request: the row is committed either way.
         if stored.intake_id is not None and not (answer_tags and self.process_now(stored.intake_id)):
             self.handoff.deliveries([stored.intake_id])
+        if self.instances is not None and source is Source.ZABBIX and not delivery.test:
+            self.instances.delivered(delivery.alerts[0].labels.get("zabbix_instance", ""))
+        if delivery.test and not stored.duplicate:
+            # The media type's Test button: what it opened resolves at once, nothing stays firing.
+            for alert in delivery.alerts:
+                if alert.status is Status.FIRING:
+                    self.store(source, json.dumps(recovery_of_test(alert, received_at)).encode())
         self.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
         self.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
-        tags = self._incident_tags(delivery.alerts[0].fingerprint, host_url) if answer_tags else None
+        tags = self._event_tags(delivery.alerts[0], host_url) if answer_tags else None
         return Receipt(len(delivery.alerts), stored.duplicate, tags)
 
     def store(self, source: Source, body: bytes) -> Stored:
@@ -148,13 +161,26 @@ class IntakeService:
         with self.sessions() as session:
             return paged(session, statement, [Intake.id.desc()], paging)
 
-    def _incident_tags(self, fingerprint: str, host_url: str) -> dict[str, str]:
-        """`__zbx_bridge_incident` and `__zbx_bridge_url` of the alert's incident; {} while it has none."""
+    def _event_tags(self, alert: Alert, host_url: str) -> dict[str, str]:
+        """What Zabbix stores as event tags of the problem: `__zbx_bridge_url`, the event's page in
+        bridge (true from the first answer on: it shows the alert's decision while it waits and
+        leads to its incident once there is one), and `__zbx_bridge_incident` once there is one.
+
+        A recovery's answer is stored on the OK event, not on the problem: it gets none."""
+        if alert.status is Status.RESOLVED and alert.update is None:
+            return {}
+        base = (self.settings.base_url or host_url).rstrip("/")
+        instance = alert.labels.get("zabbix_instance", "")
+        tags = {"__zbx_bridge_url": f"{base}{event_path(instance, alert.source_ref)}"}
         with self.sessions() as session:
             number = session.scalar(
-                select(AlertRow.incident_number).where(AlertRow.fingerprint == fingerprint)
+                select(AlertRow.incident_number).where(AlertRow.fingerprint == alert.fingerprint)
             )
-        if number is None:
-            return {}
-        base = self.settings.base_url or host_url.rstrip("/")
-        return {"__zbx_bridge_incident": f"INC-{number}", "__zbx_bridge_url": f"{base}/incidents/{number}"}
+        if number is not None:
+            tags["__zbx_bridge_incident"] = f"INC-{number}"
+        return tags
+
+
+def event_path(instance: str, event_id: str) -> str:
+    """The path of a Zabbix event's page in bridge (`bridge.web.zabbix_links`)."""
+    return f"/zabbix/events/{quote(instance, safe='')}/{quote(event_id, safe='')}"

@@ -164,15 +164,21 @@ class Pipeline:
                 after = ids[-1]
 
     def process(
-        self, ids: list[int], max_alerts: int = BATCH_ALERTS, *, in_order: bool = True
+        self,
+        ids: list[int],
+        max_alerts: int = BATCH_ALERTS,
+        *,
+        in_order: bool = True,
+        answering: bool = False,
     ) -> BatchResult:
-        """Process these deliveries (those still pending; a large one only a slice of it).
+        """Process these deliveries (those still pending; a large one only a slice of it);
+        `answering`: their webhook waits to answer with their alerts' incident.
 
         Raises when the database is unavailable or busy (everything stays pending). Otherwise a
         failing batch is bisected: the deliveries that go through do, and the one that fails
         alone is recorded (`_record_failure`)."""
         try:
-            return self._retrying(lambda: self._process(ids, max_alerts, in_order))
+            return self._retrying(lambda: self._process(ids, max_alerts, in_order, answering))
         except Exception as exc:
             failure = classify(exc)
             if failure.waits:
@@ -188,7 +194,9 @@ class Pipeline:
             total.merge(self.process(ids[half:], max_alerts, in_order=False))
             return total
 
-    def _process(self, ids: list[int], max_alerts: int, in_order: bool = True) -> BatchResult:
+    def _process(
+        self, ids: list[int], max_alerts: int, in_order: bool = True, answering: bool = False
+    ) -> BatchResult:
         result = BatchResult()
         engine = self.rules.engine
         parsed = self._parse(ids)  # before the transaction: parsing holds no lock
@@ -225,6 +233,8 @@ class Pipeline:
                 work.append((row, chosen, len(delivery.alerts)))
             store = self._store(session, engine)
             all_alerts = [a for _, chosen, _ in work for a in chosen]
+            if answering:
+                store.answering = frozenset(engine.identity(a) for a in all_alerts)
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(engine.identity(a) for a in all_alerts)
                 store.preload_groups(self._likely_groups(store, all_alerts))
@@ -336,7 +346,7 @@ class Pipeline:
         incident); False if it is still pending, for the worker: deciding it failed, or an older
         delivery is still pending and goes first (deliveries are decided in arrival order)."""
         try:
-            result = self.process([intake_id])
+            result = self.process([intake_id], answering=True)
         except Exception:
             log.exception("processing delivery %d at once failed; the worker will retry it", intake_id)
             return False
@@ -512,4 +522,5 @@ def alert_from_row(row: AlertRow, now: datetime) -> Alert:
         url=row.url,
         received_at=now,
         recurring=row.source != Source.ZABBIX or row.fingerprint.startswith("dedup:"),
+        origin=row.origin,
     )

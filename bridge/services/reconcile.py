@@ -4,6 +4,11 @@ Both ask the source's API what is firing now, and turn every difference into a d
 source's own body format, marked `"origin": "reconciliation"`, stored in the intake log like any
 webhook. So what bridge missed goes through the normal rules, idempotently (a reconciled problem
 has the same idempotency key as the webhook that was lost), and says where it came from.
+
+Zabbix's webhooks come first: a problem, a recovery or an acknowledgement younger than
+`BRIDGE_ZABBIX_RECONCILE_GRACE` is theirs to deliver (the media type retries for about a minute),
+and an acknowledgement that bridge wrote itself, or that came before a person reopened or
+rejected the incident in bridge, acknowledges nothing.
 """
 
 from __future__ import annotations
@@ -14,21 +19,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Source, Status
 from bridge.clock import Clock
-from bridge.db.models import AlertRow, Incident
+from bridge.db.models import AlertRow, Incident, TimelineEntry
 from bridge.integrations.alertmanager import AlertmanagerClient
-from bridge.integrations.zabbix import Problem, ZabbixClient
+from bridge.integrations.zabbix import ACKNOWLEDGE, UNACKNOWLEDGE, Problem, ZabbixClient
 from bridge.services.intake import IntakeService
+from bridge.services.zabbix_instances import ZabbixInstances
 from bridge.settings import Settings
-from bridge.ticketing.lifecycle import IncidentStatus
+from bridge.sources.zabbix import TEST_LABEL, from_bridge
+from bridge.ticketing.lifecycle import VERBS, IncidentAction, IncidentStatus
 from bridge.timeutil import iso, parse_instant
 
 log = logging.getLogger(__name__)
 ORIGIN = "reconciliation"
+INSTANCE_MACRO = "{$BRIDGE.INSTANCE}"
 _CHUNK = 500
 
 
@@ -50,10 +58,14 @@ class ZabbixReconciler:
         clock: Clock,
         client: ZabbixClient,
         intake: IntakeService,
+        instances: ZabbixInstances | None = None,
     ) -> None:
         self.instance = settings.zabbix_instance
+        self.instances = instances
+        self._macro_checked = False
         self.zabbix_url = settings.zabbix_url or ""
         self.ack_acknowledges = settings.zabbix_ack_acknowledges
+        self.grace = settings.zabbix_reconcile_grace
         self.sessions = sessions
         self.clock = clock
         self.client = client
@@ -61,6 +73,8 @@ class ZabbixReconciler:
 
     def run(self) -> Reconciled:
         problems = self.client.problems()
+        if not self._macro_checked and self.instances is not None:
+            self._check_macro(self.instances)
         now = self.clock.now()
         prefix = f"zabbix:{self.instance}:"
         by_event = {p.event_id: p for p in problems}
@@ -76,13 +90,16 @@ class ZabbixReconciler:
                 )
             )
             open_incidents = _open_incidents(session, [r.incident_number for r in known.values()])
+            back_to_work = _back_to_work(session, open_incidents)
+        settled = now - self.grace  # what happened after this is the webhooks' to deliver
         bodies: list[dict[str, Any]] = []
         found = resolved = acknowledged = 0
         for problem in problems:
             row = known.get(prefix + problem.event_id)
             if problem.recovery_event_id is None and row is None:
-                bodies.append(self._body("problem", problem))
-                found += 1
+                if problem.started_at <= settled:
+                    bodies.append(self._body("problem", problem))
+                    found += 1
             elif (
                 row is not None
                 and row.status == Status.FIRING
@@ -91,16 +108,32 @@ class ZabbixReconciler:
                 and self.ack_acknowledges
                 and row.incident_number in open_incidents
             ):
-                bodies.append(self._body("update", problem, acknowledged_at=now))
-                acknowledged += 1
+                by_person = person_acknowledged_at(problem)
+                since = back_to_work.get(row.incident_number or 0)
+                if by_person is not None and by_person <= settled and (since is None or by_person > since):
+                    bodies.append(self._body("update", problem, acknowledged_at=by_person))
+                    acknowledged += 1
         for row in firing:
             still = by_event.get(row.source_ref)
-            if still is None or still.recovery_event_id is not None:
+            if still is None or (
+                still.recovery_event_id is not None and (still.resolved_at or now) <= settled
+            ):
                 bodies.append(self._recovery(row, still, now))
                 resolved += 1
         for body in bodies:
             self.intake.store(Source.ZABBIX, json.dumps(body).encode())
         return Reconciled(found, resolved, acknowledged, len(bodies))
+
+    def _check_macro(self, instances: ZabbixInstances) -> None:
+        """Once: Zabbix's `{$BRIDGE.INSTANCE}`, when the API user may read global macros."""
+        self._macro_checked = True
+        try:
+            value = self.client.global_macro(INSTANCE_MACRO)
+        except Exception as exc:  # a user without the right: the deliveries will tell
+            log.debug("could not read %s from Zabbix: %s", INSTANCE_MACRO, exc)
+            return
+        if value:  # not set, or not visible to this user: the deliveries will tell
+            instances.seen_in(value, f"Zabbix's {INSTANCE_MACRO} macro")
 
     def _body(self, kind: str, p: Problem, acknowledged_at: datetime | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -245,7 +278,7 @@ def _resolved(row: AlertRow, now: datetime) -> dict[str, Any]:
     }
 
 
-_RESERVED = {"host", "host_name", "trigger_id", "host_groups", "zabbix_instance", "host_ip"}
+_RESERVED = {"host", "host_name", "trigger_id", "host_groups", "zabbix_instance", "host_ip", TEST_LABEL}
 _NSEVERITY = {"critical": "5", "high": "4", "average": "3", "warning": "2", "info": "1"}
 
 
@@ -260,6 +293,32 @@ def _rows(session: Session, fingerprints: list[str]) -> dict[str, AlertRow]:
         for row in session.scalars(select(AlertRow).where(AlertRow.fingerprint.in_(chunk))):
             rows[row.fingerprint] = row
     return rows
+
+
+def person_acknowledged_at(problem: Problem) -> datetime | None:
+    """When a person acknowledged the problem in Zabbix, if its last (un)acknowledgement was a
+    person's: None when bridge wrote it (its message says so), or it was acknowledged by none."""
+    last = None
+    for update in problem.acknowledges:
+        if update.action & (ACKNOWLEDGE | UNACKNOWLEDGE):
+            last = update
+    if last is None or not last.action & ACKNOWLEDGE or from_bridge(last.message):
+        return None
+    return last.at
+
+
+def _back_to_work(session: Session, numbers: set[int]) -> dict[int, datetime]:
+    """When each of these incidents was last reopened or rejected: an acknowledgement made in
+    Zabbix before then was answered by that, and acknowledges it no more."""
+    if not numbers:
+        return {}
+    kinds = [VERBS[IncidentAction.REOPEN], VERBS[IncidentAction.REJECT]]
+    query = (
+        select(TimelineEntry.incident_number, func.max(TimelineEntry.at))
+        .where(TimelineEntry.incident_number.in_(sorted(numbers)), TimelineEntry.kind.in_(kinds))
+        .group_by(TimelineEntry.incident_number)
+    )
+    return {number: at for number, at in session.execute(query)}
 
 
 def _open_incidents(session: Session, numbers: list[int | None]) -> set[int]:

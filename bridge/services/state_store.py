@@ -21,6 +21,7 @@ from bridge.db import timers
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert
 from bridge.db.timeline import add_entry
 from bridge.dedup.engine import Engine
+from bridge.dedup.groups import origin_text
 from bridge.dedup.state import (
     AlertState,
     Decision,
@@ -69,6 +70,9 @@ class StateStore:
         # then costs neither a flush nor a query. Loaded at the first release.
         self._holding: set[str] | None = None
         self._held_here: dict[str, set[str]] = {}  # key -> alerts this transaction held back by it
+        self.answering: frozenset[str] = frozenset()
+        """Alerts whose webhook waits for this transaction to answer with their incident: an
+        alert attached to an incident otherwise joins it after its delivery was answered."""
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -251,6 +255,11 @@ class StateStore:
             self.session.add(row)
             self.alerts[state.fingerprint] = row
             self._missing_alerts.discard(state.fingerprint)
+            row.origin = alert.origin
+        elif state.status == Status.FIRING and (
+            row.status != Status.FIRING or row.starts_at != state.starts_at
+        ):  # a new occurrence; the updates of one keep how it was found
+            row.origin = alert.origin
         row.source = alert.source
         row.source_ref = alert.source_ref
         row.name = fit(alert.name, NAME_MAX)  # the parsers keep to these already
@@ -326,7 +335,7 @@ class StateStore:
         elif kind is EffectKind.ATTACH:
             alert = self.alerts.get(effect.fingerprint or "")
             if alert is not None:
-                self._attach(incident, alert, now, effect.text)
+                self._attach(incident, alert, now, effect.text, late=alert.fingerprint not in self.answering)
         elif kind is EffectKind.ALERT_RESOLVED:
             how = f" ({effect.text})" if effect.text else ""
             text = f"alert resolved: {self._what(effect.fingerprint)}{how}"
@@ -429,21 +438,26 @@ class StateStore:
         self._log(incident, now, "opened", f"opened {incident.priority} by {effect.text}")
         self.hooks.incident_opened(self.session, incident, now)
         if not lonely:
-            self._attach_members(incident, group, subject, now)
+            attached = self._attach_members(incident, group, subject, now)
+            if first is None and attached:
+                # opened by a timer (a hold expired): its alerts say where it comes from
+                earliest = min(attached, key=lambda row: (row.starts_at, row.fingerprint))
+                incident.source, incident.host = earliest.source, earliest.host
         if first is not None and first.disposition == Disposition.INCIDENT and first.incident_number is None:
             first.incident_number = incident.number
 
     def _attach_members(
         self, incident: Incident, group: AlertGroup, subject: str | None, now: datetime
-    ) -> None:
+    ) -> list[AlertRow]:
         """OPEN / REOPEN: attach the group's firing alerts not yet in this incident (the triggering
-        alert is attached by its own ATTACH action)."""
+        alert is attached by its own ATTACH action); returns those attached."""
         self.session.flush()  # the query below must see this batch's changes
         query = select(AlertRow).where(
             AlertRow.group_key == group.key,
             AlertRow.status == Status.FIRING,
             AlertRow.disposition.in_([Disposition.WAITING, Disposition.INCIDENT]),
         )
+        attached: list[AlertRow] = []
         for found in self.session.scalars(query):
             row = self.alerts.setdefault(found.fingerprint, found)
             if row.fingerprint == subject or (
@@ -453,10 +467,15 @@ class StateStore:
             row.disposition = Disposition.INCIDENT
             row.incident_number = incident.number
             row.reason = ""
-            self._attach(incident, row, now)
+            self._attach(incident, row, now, origin_text(row.origin, row.source), late=True)
+            attached.append(row)
+        return attached
 
-    def _attach(self, incident: Incident, alert: AlertRow, now: datetime, how: str = "") -> None:
-        """An occurrence of the alert joins the incident: one more occurrence, maybe one more alert."""
+    def _attach(
+        self, incident: Incident, alert: AlertRow, now: datetime, how: str = "", *, late: bool = True
+    ) -> None:
+        """An occurrence of the alert joins the incident: one more occurrence, maybe one more alert.
+        `late`: it joins after its own delivery was answered (the hooks may tell the source)."""
         alert.incident_number = incident.number
         key = (incident.number, alert.fingerprint)
         if key in self._links:
@@ -482,6 +501,7 @@ class StateStore:
                 f"alert attached: {_describe(alert)}" + (f" ({how})" if how else ""),
                 alert.fingerprint,
             )
+            self.hooks.alert_attached(self.session, incident, alert, now, late)
         else:
             link.occurrences += 1
             link.last_attached_at = now

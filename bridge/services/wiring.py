@@ -47,6 +47,8 @@ from bridge.services.retention import Pruner, Retention
 from bridge.services.silences import SilenceService
 from bridge.services.tokens import TokenService
 from bridge.services.writeback import Writeback
+from bridge.services.zabbix_instances import ZabbixInstances
+from bridge.services.zabbix_links import ZabbixEvents
 from bridge.settings import Settings
 
 
@@ -152,6 +154,7 @@ class Services:
             self._process_now,
             self.handoff,
             self.metrics,
+            self.zabbix_instances,
         )
 
     @cached_property
@@ -161,6 +164,15 @@ class Services:
     @cached_property
     def alerts(self) -> AlertService:
         return AlertService(self.sessions)
+
+    @cached_property
+    def zabbix_events(self) -> ZabbixEvents:
+        return ZabbixEvents(self.sessions)
+
+    @cached_property
+    def zabbix_instances(self) -> ZabbixInstances:
+        """The Zabbix instances seen that are not BRIDGE_ZABBIX_INSTANCE (warned, in /readyz)."""
+        return ZabbixInstances(self.settings, self.sessions)
 
     @cached_property
     def silences(self) -> SilenceService:
@@ -213,7 +225,12 @@ class Services:
             jobs.append(PeriodicJob("prune", settings.prune_every, lambda: self.pruner.run(budget)))
         if settings.zabbix_enabled and settings.zabbix_reconcile > timedelta(0):
             zabbix = ZabbixReconciler(
-                settings, self.sessions, self.clock, ZabbixClient(settings), self.intake
+                settings,
+                self.sessions,
+                self.clock,
+                ZabbixClient(settings),
+                self.intake,
+                self.zabbix_instances,
             )
             jobs.append(PeriodicJob("reconcile:zabbix", settings.zabbix_reconcile, zabbix.run))
         if settings.alertmanager_url and settings.alertmanager_reconcile > timedelta(0):

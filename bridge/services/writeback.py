@@ -5,6 +5,9 @@ and the handlers that carry them out.
   and, when the incident's rule says `silence_on_ack`, an Alertmanager silence per firing alert;
 - comment -> a problem message in Zabbix (when BRIDGE_ZABBIX_MIRROR_COMMENTS is on);
 - close -> close the Zabbix problems whose trigger allows it, a message on the others;
+- a Zabbix problem that joins an incident after its webhook was answered (a `for:` hold or a
+  threshold expired, reconciliation found it) -> a problem message "bridge incident 17 opened:
+  <link>", since the event tags of that answer could not name the incident yet;
 - resolve or close -> the incident's Alertmanager silences are expired.
 A change that came from Zabbix is not written back to Zabbix.
 """
@@ -26,13 +29,14 @@ from bridge.services.hooks import IncidentChange
 from bridge.services.live import LiveRules
 from bridge.services.outbox import Handler, JobResult, enqueue
 from bridge.settings import Settings
-from bridge.sources.zabbix import MARKER
+from bridge.sources.zabbix import MARKER, joined_message
 from bridge.ticketing.lifecycle import IncidentAction
 from bridge.timeutil import parse_instant
 
 ZABBIX_ACKNOWLEDGE = "zabbix.acknowledge"
 ZABBIX_MESSAGE = "zabbix.message"
 ZABBIX_CLOSE = "zabbix.close"
+ZABBIX_JOINED = "zabbix.joined"
 AM_SILENCE = "alertmanager.silence"
 AM_EXPIRE = "alertmanager.expire"
 
@@ -52,7 +56,24 @@ class Writeback:
     # -- planning (inside the change's transaction) ---------------------------------------------
 
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
-        return None  # nothing to tell the sources about a new incident
+        return None  # the sources hear of it per alert (alert_attached) or in the webhook's answer
+
+    def alert_attached(
+        self, session: Session, incident: Incident, alert: AlertRow, now: datetime, late: bool
+    ) -> None:
+        if (
+            not late
+            or self._zabbix is None
+            or alert.source != Source.ZABBIX
+            or alert.status != Status.FIRING
+            or not alert.fingerprint.startswith(f"zabbix:{self.settings.zabbix_instance}:")
+        ):
+            return
+        base = self.settings.base_url
+        link = f"{base.rstrip('/')}/incidents/{incident.number}" if base else ""
+        message = joined_message(incident.number, link, opened=incident.opened_at == now)
+        payload = {"event_ids": [alert.source_ref], "message": message}
+        enqueue(session, ZABBIX_JOINED, payload, now, incident.number)
 
     def incident_changed(self, session: Session, change: IncidentChange) -> None:
         if self._zabbix is not None and change.origin != Source.ZABBIX:
@@ -123,6 +144,7 @@ class Writeback:
                 ZABBIX_ACKNOWLEDGE: self._acknowledge,
                 ZABBIX_MESSAGE: self._message,
                 ZABBIX_CLOSE: self._close,
+                ZABBIX_JOINED: self._joined,
             }
         if self._alertmanager is not None:
             handlers |= {AM_SILENCE: self._silence, AM_EXPIRE: self._expire}
@@ -137,6 +159,11 @@ class Writeback:
         assert self._zabbix is not None
         self._zabbix.acknowledge(job["event_ids"], job["message"])
         return JobResult(note=f"comment copied to Zabbix: problem {', '.join(job['event_ids'])}")
+
+    def _joined(self, job: dict[str, Any]) -> JobResult:
+        assert self._zabbix is not None
+        self._zabbix.acknowledge(job["event_ids"], job["message"])  # the message action only
+        return JobResult(note=f"incident link added in Zabbix: problem {', '.join(job['event_ids'])}")
 
     def _close(self, job: dict[str, Any]) -> JobResult:
         assert self._zabbix is not None

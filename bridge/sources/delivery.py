@@ -23,6 +23,8 @@ class Delivery:
     source: Source
     dedup_key: str
     alerts: tuple[Alert, ...]
+    test: bool = False
+    """A test from the sender (Zabbix's media type **Test** button): its alerts must not stay firing."""
 
     @property
     def host_shard(self) -> int | None:

@@ -35,7 +35,11 @@ SCHEMA = "bridge.zabbix.v1"
 MARKER = "in bridge incident"
 """Every message bridge writes into Zabbix says "<Did> in bridge incident N by <who>": the update
 webhook Zabbix then sends is recognised as bridge's own echo and does not loop."""
-_ECHO_RE = re.compile(rf"\b{MARKER} \d+ by ")
+JOINED = "bridge incident {number} opened"
+JOINED_LATER = "joined bridge incident {number}"
+"""The message bridge adds to a problem that joined an incident after its webhook was answered
+(a hold expired): "bridge incident 17 opened: <link>". Recognised as bridge's own as well."""
+_ECHO_RE = re.compile(rf"\b{MARKER} \d+ by |^bridge incident \d+ opened\b|^joined bridge incident \d+\b")
 KINDS = ("problem", "recovery", "update")
 
 _MACRO_RE = re.compile(r"^\{\$?[A-Za-z][A-Za-z0-9_.:\-]*\}$")
@@ -47,6 +51,15 @@ _NSEVERITY = {
     "1": Severity.INFO,  # Information
     "0": Severity.INFO,  # Not classified
 }
+_NSEVERITY_OF = {
+    Severity.CRITICAL: "5",
+    Severity.HIGH: "4",
+    Severity.AVERAGE: "3",
+    Severity.WARNING: "2",
+    Severity.INFO: "1",
+}
+TEST_LABEL = "zabbix_test"
+"""The label of an alert from the media type's Test button (a delivery with `"test": true`)."""
 _ID_RE = re.compile(r"[0-9]{1,19}")
 MAX_ID = BIGINT_MAX
 """Zabbix's ids (events, triggers) are BIGINTs: ASCII digits, at most this."""
@@ -66,6 +79,17 @@ _SEVERITY_NAMES = {
     "information": Severity.INFO,
     "not classified": Severity.INFO,
 }
+
+
+def joined_message(number: int, link: str, *, opened: bool) -> str:
+    """What bridge writes on a Zabbix problem that joined incident `number` after its webhook."""
+    said = (JOINED if opened else JOINED_LATER).format(number=number)
+    return f"{said}: {link}" if link else said
+
+
+def from_bridge(message: str) -> bool:
+    """A problem message bridge wrote itself (an acknowledgement, a comment, a close, a link)."""
+    return bool(_ECHO_RE.search(message))
 
 
 def clean(value: Any) -> str | None:
@@ -105,7 +129,8 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
     event_id = _id(event.get("id"), "event.id")
     if event_id is None:
         raise PayloadError("event.id", "missing (the {EVENT.ID} macro must be set)")
-    recovery_id = clean(recovery.get("id"))  # Zabbix's id, or one reconciliation made up (gone-...)
+    test = _test(payload.get("test"))
+    recovery_id = clean(recovery.get("id"))  # Zabbix's id, or one made up (gone-..., test-...)
     if recovery_id is not None and len(recovery_id) > RECOVERY_ID_LIMIT:
         raise PayloadError("event.recovery.id", f"longer than {RECOVERY_ID_LIMIT} characters")
 
@@ -139,7 +164,7 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
         name=name,
         host=host_name,
         severity=_severity(event),
-        labels=_labels(tags, host, host_name, trigger_id, instance),
+        labels=_labels(tags, host, host_name, trigger_id, instance) | ({TEST_LABEL: "yes"} if test else {}),
         annotations=_annotations(name, trigger, event, url),
         starts_at=starts_at,
         ends_at=ends_at,
@@ -149,11 +174,42 @@ def parse(payload: Any, received_at: datetime) -> Delivery:
         origin=_origin(payload.get("origin")),
         recurring=False,
     )
+    if test and kind == "problem":
+        recovery_id = f"test-{int(received_at.timestamp() * 1000)}"  # every Test is a new delivery
     return Delivery(
         source=Source.ZABBIX,
         dedup_key=_dedup_key(instance, kind, event_id, recovery_id, source_update),
         alerts=(alert,),
+        test=test,
     )
+
+
+def recovery_of_test(alert: Alert, at: datetime) -> dict[str, Any]:
+    """The recovery bridge makes up for a test problem (the media type's Test button), so that
+    what the test opened resolves like a real problem and no alert stays firing."""
+    return {
+        "schema": SCHEMA,
+        "kind": "recovery",
+        "test": True,
+        "zabbix": {"instance": alert.labels.get("zabbix_instance", "zabbix")},
+        "event": {
+            "id": alert.source_ref,
+            "value": "0",
+            "name": alert.name,
+            "nseverity": _NSEVERITY_OF[alert.severity],
+            "timestamp": str(int(alert.starts_at.timestamp())),
+            "recovery": {"id": f"test-{int(at.timestamp() * 1000)}", "timestamp": str(int(at.timestamp()))},
+        },
+        "host": {"host": alert.host},
+    }
+
+
+def _test(value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise PayloadError("test", f"must be true or false when present, got {shown(value)}")
+    return value
 
 
 def _kind(payload: Any) -> str:
@@ -213,7 +269,7 @@ def _source_update(event: dict[str, Any], update: dict[str, Any], at: datetime) 
         user=fit(clean(update.get("user")) or "", USER_MAX),
         at=at,
         acknowledged=None if ack is None else ack.lower() == "yes",
-        from_bridge=bool(_ECHO_RE.search(message)),
+        from_bridge=from_bridge(message),
     )
 
 

@@ -8,7 +8,7 @@ from flask import Flask
 
 from bridge.clock import Clock
 from bridge.settings import Settings
-from bridge.web import api, auth, console, health, login, security, webhooks
+from bridge.web import api, auth, console, health, login, security, webhooks, zabbix_links
 from bridge.web.context import EXTENSION
 from bridge.web.errors import register_error_handlers
 from bridge.web.requests import NumberConverter
@@ -31,6 +31,7 @@ def create_app(
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(login.blueprint)
+    app.register_blueprint(zabbix_links.blueprint)
     register_error_handlers(app)
     security.install(app)
     auth.install(app)

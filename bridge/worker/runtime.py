@@ -70,6 +70,7 @@ class Runtime:
         wakeup = Wakeup()
         services = Services(settings, clock, QueueHandoff(queue) if queue else wakeup, rules=rules, rota=rota)
         services.load()
+        services.zabbix_instances.check_stored()  # warns of an instance bridge does not expect
         sessions = services.sessions
         timers = TimerDispatcher(sessions, clock)
         timers.register_all(services.timer_handlers())
@@ -112,6 +113,8 @@ class Runtime:
                 checks["database"] = f"down: {exc.__class__.__name__}"
             else:
                 checks["deliveries"] = deliveries.problem or "ok"
+        if instances := self.services.zabbix_instances.problem:
+            checks["zabbix_instance"] = instances
         if self.queue is not None:
             problem = self.queue.ping()
             checks["redis"] = "ok" if problem is None else f"down: {problem}"

@@ -62,7 +62,9 @@ def test_deliveries_over_http_become_incidents_without_being_asked(server: str) 
         else:  # Zabbix's media type stores the incident it gets back as event tags
             tags = response.json()["tags"]
             number = int(tags["__zbx_bridge_incident"].removeprefix("INC-"))
-            assert tags["__zbx_bridge_url"] == f"{server}/incidents/{number}"
+            assert tags["__zbx_bridge_url"] == f"{server}/zabbix/events/zbx-acceptance/24"
+            followed = requests.get(tags["__zbx_bridge_url"], auth=("any", ADMIN_TOKEN), timeout=5)
+            assert followed.url == f"{server}/incidents/{number}"  # the event's page leads to its incident
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     items = wait_for(
         lambda: (

@@ -41,9 +41,12 @@ def test_every_captured_delivery_is_accepted_and_stored(api: Api, runtime: Runti
         assert row.status == "pending"  # the worker decides it
     else:  # decided at once, so that the answer can carry the incident for Zabbix's event tags
         (alert,) = capture.alerts()
-        tags = {"__zbx_bridge_incident": "INC-1", "__zbx_bridge_url": "http://localhost/incidents/1"}
+        link = f"http://localhost/zabbix/events/{alert.labels['zabbix_instance']}/{alert.source_ref}"
+        tags = {"__zbx_bridge_incident": "INC-1", "__zbx_bridge_url": link}
         if alert.status is Status.RESOLVED:
-            tags = {}  # a recovery of a problem bridge never saw fire opens no incident
+            # a problem bridge never saw fire opens no incident; its page is true all the same, and
+            # a recovery's answer is stored on the OK event, which gets no tags
+            tags = {} if alert.update is None else {"__zbx_bridge_url": link}
         assert response.get_json() == {"accepted": 1, "tags": tags}
         assert row.status == "done"
 

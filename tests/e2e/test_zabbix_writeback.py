@@ -225,7 +225,7 @@ def test_reconciliation_opens_what_bridge_missed_and_resolves_what_is_gone(
     try:
         clock.set(captured("zabbix/01-problem.json").received_at)
         api.zabbix(captured("zabbix/01-problem.json").body_raw)  # problem 24, which Zabbix will lose track of
-        started = int(clock.now().timestamp()) - 60
+        started = int(clock.now().timestamp()) - 180  # older than the grace: the webhook was lost
         standin.problems = [
             {
                 "eventid": "77",

@@ -552,21 +552,6 @@ def configure_webhook(
             api.usermacro.createglobal(macro=macro, value=value)
 
     groupid = api.hostgroup.create(name=f"{host} group")["groupids"][0]
-    hostid = api.host.create(host=host, groups=[{"groupid": groupid}])["hostids"][0]
-    itemid = api.item.create(
-        hostid=hostid,
-        name="bridge test value",
-        key_=item_key,
-        type=2,  # Zabbix trapper
-        value_type=0,  # numeric (float)
-    )["itemids"][0]
-    triggerid = api.trigger.create(
-        description=f"{host} value is above 90",
-        expression=f"last(/{host}/{item_key})>90",
-        priority=4,  # high
-        manual_close=1,
-    )["triggerids"][0]
-
     # Zabbix notifies only users who may read the host; read-write also lets the user
     # acknowledge and close the problems through the API.
     usrgrpid = api.usergroup.create(
@@ -615,6 +600,27 @@ def configure_webhook(
         recovery_operations=[message()],
         update_operations=[message()],
     )["actionids"][0]
+
+    # The host, its item and trigger come last, and the item is enabled last of all: the server's
+    # configuration cache may sync at any moment, and a value it accepts before it knows the
+    # trigger opens no problem, a problem it opens before it knows the action is never notified.
+    # A disabled item refuses values, so send_value waits until all of it is known.
+    hostid = api.host.create(host=host, groups=[{"groupid": groupid}])["hostids"][0]
+    itemid = api.item.create(
+        hostid=hostid,
+        name="bridge test value",
+        key_=item_key,
+        type=2,  # Zabbix trapper
+        value_type=0,  # numeric (float)
+        status=1,  # disabled until the trigger exists
+    )["itemids"][0]
+    triggerid = api.trigger.create(
+        description=f"{host} value is above 90",
+        expression=f"last(/{host}/{item_key})>90",
+        priority=4,  # high
+        manual_close=1,
+    )["triggerids"][0]
+    api.item.update(itemid=itemid, status=0)
 
     env.reload_config()
     return WebhookSetup(

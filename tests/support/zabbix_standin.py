@@ -35,6 +35,7 @@ class StandIn:
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # hostid -> host
     event_hosts: dict[str, list[str]] = field(default_factory=dict)  # eventid -> hostids
     manual_close: dict[str, bool] = field(default_factory=dict)  # eventid -> allowed
+    macros: dict[str, str] = field(default_factory=dict)  # global macros the user may read
     failing: bool = False  # answer 500 to everything
     url: str = ""
 
@@ -81,6 +82,9 @@ class StandIn:
             ]
         if method == "problem.get":
             return self.problems
+        if method == "usermacro.get":
+            wanted = (params.get("filter") or {}).get("macro")
+            return [{"macro": m, "value": v} for m, v in self.macros.items() if m == wanted]
         if method == "host.get":
             key = "groups" if "selectGroups" in params else "hostgroups"
             return [

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.alert import Severity, Source, Status
 from bridge.errors import PayloadError
 from bridge.sources import parse_delivery
-from bridge.sources.zabbix import clean
+from bridge.sources.zabbix import TEST_LABEL, clean, from_bridge, joined_message, recovery_of_test
+from tests.support.alerts import T0
 from tests.support.payloads import all_captured, body, captured
 
 NOW = datetime(2026, 11, 22, 7, 20, tzinfo=UTC)
@@ -269,6 +272,7 @@ def test_update_without_problem_value_zero_stays_firing() -> None:
         (lambda p: p["event"].update(recovery="25"), "event.recovery"),
         (lambda p: p.update(host=["h"]), "host"),
         (lambda p: p["update"].update(timestamp="soon"), "update.timestamp"),
+        (lambda p: p.update(test="yes"), "test"),
     ],
 )
 def test_malformed_body_names_the_field(mutate: object, field: str) -> None:
@@ -277,3 +281,46 @@ def test_malformed_body_names_the_field(mutate: object, field: str) -> None:
     with pytest.raises(PayloadError) as raised:
         parse(payload)
     assert raised.value.field == field
+
+
+def test_a_media_type_test_is_marked_and_each_one_is_a_new_delivery() -> None:
+    payload = body("zabbix/01-problem.json")
+    payload["test"] = True
+    first = parse_delivery(Source.ZABBIX, json.dumps(payload).encode(), T0)
+    later = parse_delivery(Source.ZABBIX, json.dumps(payload).encode(), T0 + timedelta(seconds=1))
+    assert first.test and first.alerts[0].labels[TEST_LABEL] == "yes"
+    assert first.dedup_key != later.dedup_key
+    assert not parse_delivery(Source.ZABBIX, json.dumps(body("zabbix/01-problem.json")).encode(), T0).test
+
+
+def test_the_recovery_made_up_for_a_test_resolves_the_same_alert() -> None:
+    payload = body("zabbix/01-problem.json")
+    payload["test"] = True
+    (alert,) = parse_delivery(Source.ZABBIX, json.dumps(payload).encode(), T0).alerts
+    made = recovery_of_test(alert, T0)
+    (recovered,) = parse_delivery(Source.ZABBIX, json.dumps(made).encode(), T0).alerts
+    assert (recovered.fingerprint, recovered.status, recovered.severity) == (
+        alert.fingerprint,
+        Status.RESOLVED,
+        alert.severity,
+    )
+
+
+@pytest.mark.parametrize("opened", [True, False])
+def test_bridges_incident_link_message_is_recognised_as_its_own(opened: bool) -> None:
+    said = joined_message(17, "https://bridge.example/incidents/17", opened=opened)
+    assert said in (
+        "bridge incident 17 opened: https://bridge.example/incidents/17",
+        "joined bridge incident 17: https://bridge.example/incidents/17",
+    )
+    assert from_bridge(said)
+    assert from_bridge("Acknowledged in bridge incident 17 by ivanov: on it")
+    assert not from_bridge("the bridge incident 17 opened a can of worms")
+    assert not from_bridge("looking at it")
+
+
+@given(number=st.integers(min_value=1, max_value=2**63 - 1), link=st.text(max_size=200), opened=st.booleans())
+def test_every_incident_link_message_bridge_writes_is_recognised_as_its_own(
+    number: int, link: str, opened: bool
+) -> None:
+    assert from_bridge(joined_message(number, link, opened=opened))

@@ -214,3 +214,17 @@ def test_missing_macros_are_named() -> None:
 def test_bad_tags_json_does_not_stop_the_delivery() -> None:
     outcome = run(resolved_parameters(event_tagsjson="{EVENT.TAGSJSON}"))
     assert json.loads(outcome["sent"]["body"])["event"]["tags"] == []
+
+
+def test_the_media_type_test_button_is_marked_as_a_test() -> None:
+    """The Test form leaves {EVENT.SOURCE} as typed: every real event resolves it."""
+    tested = run(resolved_parameters(event_source="{EVENT.SOURCE}", trigger_id="{TRIGGER.ID}"))
+    assert json.loads(tested["sent"]["body"])["test"] is True
+    assert parse_delivery(Source.ZABBIX, tested["sent"]["body"].encode(), T0).test
+    real = run(resolved_parameters())
+    assert "test" not in json.loads(real["sent"]["body"])
+
+
+def test_the_event_menu_entry_is_named_without_a_tag_that_may_be_missing() -> None:
+    # a held problem has no incident tag at first: "{EVENT.TAGS.__zbx_bridge_incident}" would show as is
+    assert "{" not in media_type()["event_menu_name"]
