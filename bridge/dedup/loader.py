@@ -23,6 +23,7 @@ from bridge.dedup.rules import (
     Flapping,
     Inhibition,
     Maintenance,
+    OpenWhen,
     PrioritySpec,
     Rule,
     RuleKind,
@@ -48,6 +49,8 @@ RULE_KEYS = (
     "priority",
     "for",
     "threshold",
+    "open_when",
+    "storm",
     "flapping",
     "inhibits",
     "every",
@@ -64,10 +67,12 @@ FLAPPING_KEYS = ("changes", "within", "below")
 INHIBITS_KEYS = ("match", "equal")
 CLIENT_KEYS = ("label", "host_group")
 MAINTENANCE_KEYS = ("name", "description", "match", "every", "from", "until", "timezone")
-NOT_FOR_HEARTBEATS = ("action", "for", "threshold", "flapping", "inhibits", "dedup_by")
+NOT_FOR_HEARTBEATS = ("action", "for", "threshold", "open_when", "storm", "flapping", "inhibits", "dedup_by")
 NOT_FOR_DROP = (
     "for",
     "threshold",
+    "open_when",
+    "storm",
     "priority",
     "group_by",
     "silence_on_ack",
@@ -265,6 +270,8 @@ class RulesDocument(YamlDocument):
             priority=self._priority((*path, "priority"), value.get("priority"), defaults.priority),
             hold=self.duration((*path, "for"), value.get("for"), None, positive=True),
             threshold=self._threshold((*path, "threshold"), value.get("threshold")),
+            open_when=self._choice((*path, "open_when"), value.get("open_when"), OpenWhen, OpenWhen.ALL),
+            storm=self.boolean((*path, "storm"), value.get("storm"), True),
             resolve_after=self.duration(
                 (*path, "resolve_after"), value.get("resolve_after"), defaults.resolve_after
             ),
@@ -305,6 +312,13 @@ class RulesDocument(YamlDocument):
                     self.problem((*path, key), f"`{key}` has no effect on a heartbeat rule", at_key=True)
         elif "every" in value:
             self.problem((*path, "every"), "`every` is for heartbeat rules (kind: heartbeat)", at_key=True)
+        alerting = rule.action is not Action.DROP and rule.kind is RuleKind.ALERT
+        if alerting and "open_when" in value and ("for" not in value or "threshold" not in value):
+            self.problem(
+                (*path, "open_when"),
+                "`open_when` says how `for:` and `threshold:` combine: the rule needs both",
+                at_key=True,
+            )
         if rule.action is Action.DROP:
             for key in NOT_FOR_DROP:
                 if key in value:

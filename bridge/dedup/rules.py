@@ -37,6 +37,13 @@ class Action(StrEnum):
     DROP = "drop"  # recorded with the reason, never an incident
 
 
+class OpenWhen(StrEnum):
+    """How `threshold:` and `for:` combine when a rule has both (`open_when:` in YAML)."""
+
+    ALL = "all"  # count, then hold: the threshold must be met, then the group must keep firing `for:`
+    ANY = "any"  # either opens: firing `for:` without a break, or `threshold:` starts within its window
+
+
 class RuleKind(StrEnum):
     ALERT = "alert"  # alerts open incidents
     HEARTBEAT = "heartbeat"  # an alert that must keep coming: its absence opens an incident
@@ -143,6 +150,8 @@ class Rule:
     threshold: Threshold | None
     resolve_after: timedelta
     reopen_within: timedelta
+    open_when: OpenWhen = OpenWhen.ALL
+    storm: bool = True  # counts towards (and joins) an alert storm, when the rules set `storm:`
     silence_on_ack: timedelta | None = None  # acknowledging silences its Alertmanager alerts this long
     kind: RuleKind = RuleKind.ALERT
     every: timedelta | None = None  # heartbeat: it must come at least this often
@@ -183,6 +192,8 @@ RULE_ATTRIBUTES = {
     "priority": "priority",
     "for": "hold",
     "threshold": "threshold",
+    "open_when": "open_when",
+    "storm": "storm",
     "resolve_after": "resolve_after",
     "reopen_within": "reopen_within",
     "silence_on_ack": "silence_on_ack",

@@ -3,7 +3,7 @@ maintenance windows. Pure: a loaded rule set in, lines out."""
 
 from __future__ import annotations
 
-from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
+from bridge.dedup.rules import Action, OpenWhen, Rule, RuleKind, RuleSet
 from bridge.timeutil import format_duration
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -44,6 +44,8 @@ def rule_traits(rule: Rule) -> list[str]:
         traits.append(f"{rule.threshold.count} within {format_duration(rule.threshold.within)}")
     if rule.hold is not None:
         traits.append(f"for {format_duration(rule.hold)}")
+    if rule.open_when is OpenWhen.ANY:
+        traits.append("open when any")
     by_severity = ", ".join(f"{s}={p}" for s, p in rule.priority.by_severity.items())
     traits.append(f"priority {by_severity + ', else ' if by_severity else ''}{rule.priority.default}")
     if rule.flapping is not None:

@@ -53,7 +53,7 @@ def problems(text: str, name: str = "rules.yaml") -> list[str]:
         (
             "rules:\n  - name: a\n    colour: red\n",
             "rules.yaml:3: unknown rule key 'colour' (allowed: name, description, kind, match, action, group_by, dedup_by, "
-            "priority, for, threshold, flapping, inhibits, every, resolve_after, reopen_within, route, client, "
+            "priority, for, threshold, open_when, storm, flapping, inhibits, every, resolve_after, reopen_within, route, client, "
             "line, silence_on_ack, continue)",
         ),
         (
