@@ -42,6 +42,7 @@ class Work:
     effects: list[IncidentEffect] = field(default_factory=list)
     timers: list[TimerRequest] = field(default_factory=list)
     releases: list[str] = field(default_factory=list)
+    regroup: list[str] = field(default_factory=list)
 
     def put(self, group: GroupState) -> GroupState:
         self.groups[group.key] = group

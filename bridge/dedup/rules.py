@@ -69,6 +69,17 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class StormSpec:
+    """`storm:` in YAML: `hosts` distinct hosts starting to alert within `within` are one storm,
+    one incident. While another host started alerting within `within`, an alert that would open
+    an incident at once waits `grace` first, so that a storm being recognised can take it."""
+
+    hosts: int
+    within: timedelta
+    grace: timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class Flapping:
     """Flapping once `changes` fires and resolutions happen within `within`; calm again below `below`."""
 
@@ -224,9 +235,11 @@ class RuleSet:
         sources: Mapping[str, str] | None = None,
         maintenance: tuple[Maintenance, ...] = (),
         declared_empty: bool = False,
+        storm: StormSpec | None = None,
     ) -> None:
         self.rules = tuple(rules)
         self.defaults = defaults
+        self.storm = storm
         self.maintenance = maintenance
         # A file says `rules: []`: no rules are meant, which a file cut short cannot say.
         self.declared_empty = declared_empty

@@ -156,7 +156,7 @@ def test_any_opens_exactly_once_per_episode_never_early_never_late(
     # (after an incident opened the count starts afresh: the first time only)
     for i in range(count - 1, len(history)):
         if history[i][0] - history[i - count + 1][0] <= within:
-            if not any(begin <= at(history[i - count + 1][0]) for begin, _ in spans):
+            if not any(begin < at(history[i][0]) for begin, _ in spans):
                 assert active_at(sim, at(history[i][0])), (i, sim.incidents)
             break
 
