@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import String, or_, select, text
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from bridge.dedup.state import (
     IncidentEffect,
     IncidentView,
     Member,
+    StormEntry,
 )
 from bridge.priority import Priority
 from bridge.services.hooks import IncidentChange, IncidentHooks, NoHooks
@@ -212,6 +213,8 @@ class StateStore:
             changes=tuple(parse_instant(t) for t in row.changes or ()),
             flapping=row.flapping,
             last_seen=row.last_seen,
+            storm=storm_entries(row.storm),
+            storm_label=storm_label(row.storm),
         )
 
     def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
@@ -304,6 +307,10 @@ class StateStore:
         row.changes = [t.isoformat() for t in group.changes]
         row.flapping = group.flapping
         row.last_seen = group.last_seen
+        if group.storm or group.storm_label is not None or row.storm is not None:
+            row.storm = storm_json(group)
+            row.rule = group.rule  # a storm's group takes the rule (and title) of each new storm
+            row.title = fit(group.title, TITLE_MAX)
         row.updated_at = now
         if group.incident is not None and group.incident.number is not None:
             row.incident_number = group.incident.number
@@ -562,3 +569,40 @@ class IncidentNumbers:
             self._next = int(used or 0) + 1
         number, self._next = self._next, self._next + 1
         return number
+
+
+def storm_json(group: GroupState) -> dict[str, Any]:
+    """The storm watch of a group as stored (see `bridge.dedup.storm`)."""
+    return {
+        "label": list(group.storm_label) if group.storm_label is not None else None,
+        "entries": [
+            {
+                "at": e.at.isoformat(),
+                "host": e.host,
+                "fingerprint": e.fingerprint,
+                "labels": [list(pair) for pair in e.labels],
+                "member": e.member,
+            }
+            for e in group.storm
+        ],
+    }
+
+
+def storm_entries(stored: dict[str, Any] | None) -> tuple[StormEntry, ...]:
+    if not stored:
+        return ()
+    return tuple(
+        StormEntry(
+            at=parse_instant(e["at"]),
+            host=e["host"],
+            fingerprint=e["fingerprint"],
+            labels=tuple((str(k), str(v)) for k, v in e.get("labels", ())),
+            member=bool(e.get("member", False)),
+        )
+        for e in stored.get("entries", ())
+    )
+
+
+def storm_label(stored: dict[str, Any] | None) -> tuple[str, str] | None:
+    label = (stored or {}).get("label")
+    return (str(label[0]), str(label[1])) if label else None
