@@ -19,10 +19,15 @@ from bridge.sources.document import alerts_in
 
 
 @click.group(
-    cls=LazyGroup, lazy={"test": "bridge.cli.ruletest:rules_test", "replay": "bridge.cli.replay:rules_replay"}
+    cls=LazyGroup,
+    lazy={
+        "test": "bridge.cli.ruletest:rules_test",
+        "replay": "bridge.cli.replay:rules_replay",
+        "tune": "bridge.cli.tune:rules_tune",
+    },
 )
 def rules() -> None:
-    """Check, test, replay and explain rules files."""
+    """Check, test, replay, tune and explain rules files."""
 
 
 @rules.command("check")

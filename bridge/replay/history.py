@@ -26,7 +26,7 @@ from bridge.dedup.state import Disposition, Silence
 from bridge.errors import HistoryUnreadable
 from bridge.replay.replayer import IncidentSummary, Summary, suppression_kind
 from bridge.replay.shares import ReplaySpec, replay_stored
-from bridge.replay.trace import stored_deliveries, write_trace
+from bridge.replay.trace import Recorded, stored_deliveries, write_trace
 from bridge.services.silences import silence_from_row
 
 
@@ -114,6 +114,11 @@ class StoredHistory:
         """What the database recorded of the period."""
         with self._reading() as session:
             return recorded_summary(session, since, until)
+
+    def deliveries(self, since: datetime | None, until: datetime | None) -> Iterator[Recorded]:
+        """The deliveries received in [since, until), in arrival order, read in pages."""
+        with self._reading() as session:
+            yield from stored_deliveries(session, since, until)
 
     def export(self, since: datetime | None, until: datetime | None, out: IO[str]) -> int:
         """Write the deliveries received in [since, until) as a trace; returns how many."""

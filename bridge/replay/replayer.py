@@ -59,6 +59,25 @@ class RuleFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """An alert occurrence joining an incident: when, which alert, and what it was about. What
+    lets a scorer or `bridge rules tune` tell which episodes each incident holds."""
+
+    at: datetime
+    fingerprint: str
+    name: str
+    host: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "at": self.at.isoformat(),
+            "fingerprint": self.fingerprint,
+            "name": self.name,
+            "host": self.host,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentSummary:
     number: int
     group_key: str
@@ -72,6 +91,7 @@ class IncidentSummary:
     alerts: int
     flapping: bool
     step: tuple[Any, ...] = ()  # where in the history it opened: orders incidents from several shares
+    members: tuple[Attachment, ...] = ()  # every alert occurrence that joined it, in order (replays only)
 
     @property
     def delay(self) -> timedelta:
@@ -90,6 +110,7 @@ class IncidentSummary:
             "reopen_count": self.reopen_count,
             "alerts": self.alerts,
             "flapping": self.flapping,
+            "members": [m.as_json() for m in self.members],
         }
 
 
@@ -171,6 +192,7 @@ class Replay:
         # A trace may hold what the intake refused (an HA peer's copy): skip those as it would.
         self._seen_keys: set[str] | None = set() if refuse_redeliveries else None
         self._held: dict[tuple[str, int], tuple[str, str]] = {}  # occurrence -> (kind, rule)
+        self._about: dict[str, tuple[str, str]] = {}  # fingerprint -> (name, host), for incident members
         self._rows = 0
 
     def feed(self, recorded: Recorded | datetime) -> None:
@@ -215,6 +237,8 @@ class Replay:
             if state is None:
                 continue
             summary.rule(state.rule).alerts += 1
+            if state.fingerprint not in self._about:
+                self._about[state.fingerprint] = (alert.name, alert.host)
             kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
             if kind is not None:
                 held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
@@ -237,7 +261,7 @@ class Replay:
                 summary.rule(rule).suppressed += 1
         summary.suppressed["flapping"] += self.simulator.flapping_attached
         for incident in self.simulator.incidents:
-            summary.incidents.append(_summary_of(incident))
+            summary.incidents.append(_summary_of(incident, self._about))
             summary.rule(incident.rule).incidents += 1
         summary.outcomes = Counter({str(k): v for k, v in summary.outcomes.items() if v})
         return summary
@@ -256,7 +280,16 @@ def settling_time(rules: RuleSet) -> timedelta:
     return max(spans) + timedelta(seconds=1)
 
 
-def _summary_of(incident: SimIncident) -> IncidentSummary:
+MEMBER_EVENTS = ("alert", "alert_fired")
+"""Timeline kinds of a simulated incident that say an alert occurrence joined it."""
+
+
+def _summary_of(incident: SimIncident, about: dict[str, tuple[str, str]]) -> IncidentSummary:
+    members = tuple(
+        Attachment(at, fingerprint, *about.get(fingerprint, ("", "")))
+        for at, kind, fingerprint in incident.timeline
+        if kind in MEMBER_EVENTS
+    )
     return IncidentSummary(
         number=incident.number,
         group_key=incident.group_key,
@@ -270,4 +303,5 @@ def _summary_of(incident: SimIncident) -> IncidentSummary:
         alerts=len(incident.alerts),
         flapping=incident.flapping,
         step=incident.step,
+        members=members,
     )
