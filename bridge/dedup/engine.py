@@ -50,6 +50,7 @@ from bridge.dedup.storm import (
     shared_label,
     storm_title,
 )
+from bridge.dedup.storm import in_window as storm_window
 from bridge.dedup.storm import joins as storm_joins
 from bridge.dedup.storm import marked as storm_marked
 from bridge.dedup.storm import recent as storm_recent
@@ -385,23 +386,25 @@ class Engine:
         alert, rule = draft.alert, draft.rule
         group = work.groups.get(STORM_KEY) or GroupState.empty(STORM_KEY, rule.name, "Alert storm")
         entries = storm_watch(storm_recent(group, spec, now), alert, now, member=False)
-        if not storm_joins(group, entries, spec, alert):
+        window = storm_window(entries, spec, now)
+        if not storm_joins(group, entries, spec, alert, now):
             work.put(evolve(group, storm=entries))
-            return draft.target, distinct_hosts(entries) >= 2
-        if group.firing == 0:  # recognised now: a new storm
-            label = shared_label(entries)
-            waiting = {e.fingerprint for e in entries} - {alert.fingerprint}
-            work.regroup.extend(sorted(waiting))
+            return draft.target, distinct_hosts(window) >= 2
+        members = {alert.fingerprint}
+        if group.firing == 0:  # recognised now: a new storm, and every host of the window is in it
+            label = shared_label(window)
+            members = {e.fingerprint for e in window}
+            work.regroup.extend(sorted(members - {alert.fingerprint}))
             group = evolve(
                 group,
                 rule=rule.name,
-                title=storm_title(entries, spec, label),
+                title=storm_title(window, spec, label),
                 storm_label=label,
                 occurrences=(),
                 changes=(),
                 flapping=False,
             )
-        work.put(evolve(group, storm=storm_marked(entries, {alert.fingerprint})))
+        work.put(evolve(group, storm=storm_marked(entries, members)))
         return STORM_KEY, False
 
     def _join_open_incident(
@@ -442,7 +445,7 @@ class Engine:
         alert, rule = draft.alert, draft.rule
         gate = self.ops.gate(group, rule, now)
         if gate.passed and grace and self.rules.storm is not None:
-            due = (group.firing_since or now) + self.rules.storm.grace
+            due = now + self.rules.storm.grace
             if now < due:
                 hosts = distinct_hosts(work.groups[STORM_KEY].storm) if STORM_KEY in work.groups else 2
                 within = format_duration(self.rules.storm.within)

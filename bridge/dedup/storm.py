@@ -83,9 +83,15 @@ def host_of(alert: Alert) -> str:
     return alert.host or alert.fingerprint
 
 
+def alive(group: GroupState) -> bool:
+    """A storm is going on: its group has members firing, or its incident is still open."""
+    return group.firing > 0 or (group.incident is not None and group.incident.active)
+
+
 def recent(group: GroupState, spec: StormSpec, now: datetime) -> tuple[StormEntry, ...]:
-    """The watch's starts within the window before `now`."""
-    return tuple(e for e in group.storm if now - e.at <= spec.within)
+    """The watch's starts within the window before `now`, and the storm's members while it lasts."""
+    going_on = alive(group)
+    return tuple(e for e in group.storm if now - e.at <= spec.within or (e.member and going_on))
 
 
 def watch(
@@ -97,14 +103,27 @@ def watch(
     return tuple(kept[-KEPT_ENTRIES:])
 
 
-def joins(group: GroupState, entries: tuple[StormEntry, ...], spec: StormSpec, alert: Alert) -> bool:
+def in_window(entries: tuple[StormEntry, ...], spec: StormSpec, now: datetime) -> tuple[StormEntry, ...]:
+    return tuple(e for e in entries if now - e.at <= spec.within)
+
+
+def joins(
+    group: GroupState, entries: tuple[StormEntry, ...], spec: StormSpec, alert: Alert, now: datetime
+) -> bool:
     """Does `alert` (its start just added to `entries`) belong to a storm: the window holds
-    `hosts` distinct hosts, or a storm that took a member within the window goes on and the
-    alert shares what its members share."""
-    if distinct_hosts(entries) >= spec.hosts:
+    `hosts` distinct hosts; or a storm goes on and the alert is about one of its hosts (what a
+    member's `inhibits` held back comes out when that member resolves), or the storm took a
+    member within the window and the alert shares what its members share."""
+    window = in_window(entries, spec, now)
+    if distinct_hosts(window) >= spec.hosts:
         return True
-    live = group.firing > 0 and any(e.member for e in entries)
-    return live and group.storm_label is not None and has_label(alert, group.storm_label)
+    if not alive(group):
+        return False
+    host = host_of(alert)
+    if any(e.member and e.host == host and e.fingerprint != alert.fingerprint for e in entries):
+        return True
+    growing = any(e.member for e in window if e.fingerprint != alert.fingerprint)
+    return growing and group.storm_label is not None and has_label(alert, group.storm_label)
 
 
 def marked(entries: tuple[StormEntry, ...], fingerprints: set[str]) -> tuple[StormEntry, ...]:
