@@ -529,7 +529,12 @@ class Engine:
         outcome = Outcome.INHIBITED if held.disposition is Disposition.INHIBITED else Outcome.SUPPRESSED
         state = draft.state(held.disposition, held.reason, held.key)
         return Decision(
-            outcome, state.describe(), alert=state, effects=tuple(work.effects), timers=tuple(work.timers)
+            outcome,
+            state.describe(),
+            alert=state,
+            groups=tuple(work.changed.values()),  # the group it left, when it moved before being held
+            effects=tuple(work.effects),
+            timers=tuple(work.timers),
         )
 
     def _stale(self, alert: Alert, known: AlertState) -> Decision:
