@@ -4,6 +4,7 @@ whichever comes first; `open_when: all` (the default) keeps "count, then hold"."
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -82,7 +83,9 @@ def test_all_is_count_then_hold_and_stays_the_default() -> None:
 def test_open_when_is_validated_with_file_and_line() -> None:
     with pytest.raises(RulesError) as raised:
         load_rules_texts(
-            {"r.yaml": "rules:\n  - name: a\n    for: 5m\n    open_when: any\n  - name: b\n    open_when: some\n"}
+            {
+                "r.yaml": "rules:\n  - name: a\n    for: 5m\n    open_when: any\n  - name: b\n    open_when: some\n"
+            }
         )
     text = str(raised.value)
     assert "r.yaml:4: `open_when` says how `for:` and `threshold:` combine: the rule needs both" in text
@@ -143,7 +146,7 @@ def test_any_opens_exactly_once_per_episode_never_early_never_late(
         assert recurring or persistent, (begin, history)
     # once per episode: an incident never opens while one is active (reopen_within 0s: every
     # open is a new incident), and a single sustained occurrence gives exactly one incident
-    for (_, end), (next_begin, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (next_begin, _) in itertools.pairwise(spans):
         assert end is not None and end <= next_begin
     if len(history) == 1 and history[0][1] is None:
         assert len(sim.incidents) == 1
@@ -162,7 +165,9 @@ def test_any_opens_exactly_once_per_episode_never_early_never_late(
 
 
 @settings(max_examples=150, deadline=None)
-@given(occurrences(), st.integers(1, 4), st.integers(1, 30), st.integers(1, 15), st.sampled_from(["any", "all"]))
+@given(
+    occurrences(), st.integers(1, 4), st.integers(1, 30), st.integers(1, 15), st.sampled_from(["any", "all"])
+)
 def test_the_same_trace_gives_the_same_incidents(
     history: list[tuple[int, int | None]], count: int, within: int, hold: int, mode: str
 ) -> None:

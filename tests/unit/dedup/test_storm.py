@@ -11,7 +11,7 @@ from bridge.alert import Status
 from bridge.dedup.loader import load_rules_texts
 from bridge.dedup.simulator import Simulator
 from bridge.dedup.state import Disposition
-from bridge.dedup.storm import STORM_KEY, KEPT_ENTRIES
+from bridge.dedup.storm import KEPT_ENTRIES, STORM_KEY
 from bridge.errors import RulesError
 from tests.support.alerts import alert, at, simulator
 
@@ -142,7 +142,10 @@ def test_storm_settings_are_validated_with_file_and_line() -> None:
     assert "a.yaml:1: 'soon' is not a duration" in text
     with pytest.raises(RulesError) as raised:
         load_rules_texts(
-            {"a.yaml": "storm: {hosts: 5, within: 1m}\n", "b.yaml": "storm:\n  hosts: 3\n  within: 1m\nrules: []\n"}
+            {
+                "a.yaml": "storm: {hosts: 5, within: 1m}\n",
+                "b.yaml": "storm:\n  hosts: 3\n  within: 1m\nrules: []\n",
+            }
         )
     assert "b.yaml:1: storm is already set in a.yaml:1" in str(raised.value)
     assert load_rules_texts({"a.yaml": "storm: off\nrules: []\n"}).storm is None
