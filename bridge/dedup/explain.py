@@ -57,6 +57,15 @@ def explain(rules: RuleSet, alert: Alert, at: datetime) -> list[str]:
             lines.append(
                 f"  at {at:%Y-%m-%d %H:%M} UTC it is in maintenance {window.name} until {until:%H:%M} UTC"
             )
+    if rules.storm is not None and rule.action is Action.OPEN and rule.kind is RuleKind.ALERT:
+        storm = rules.storm
+        if rule.storm:
+            lines.append(
+                f"  storms: counted with other hosts; {storm.hosts} hosts alerting within "
+                f"{format_duration(storm.within)} are one storm incident"
+            )
+        else:
+            lines.append("  storms: kept out of storm correlation (storm: false)")
     for inhibiting in rules.inhibiting:
         inhibition = inhibiting.inhibits
         if inhibition is not None and all(m.matches(alert) for m in inhibition.matchers):

@@ -30,6 +30,17 @@ def describe_ruleset(rules: RuleSet, directory: str) -> list[str]:
         spans += [f"{o.start.isoformat()} .. {o.end.isoformat()}" for o in window.once]
         matchers = " ".join(str(m) for m in window.matchers) or "every alert"
         lines.append(f"  maintenance {window.name}: {'; '.join(spans)} {window.tz.key}, {matchers}")
+    if rules.storm is not None:
+        storm = rules.storm
+        out = [
+            r.name
+            for r in rules.rules
+            if not r.storm and r.action is Action.OPEN and r.kind is RuleKind.ALERT
+        ]
+        lines.append(
+            f"  storm: {storm.hosts} hosts within {format_duration(storm.within)} are one incident "
+            f"(grace {format_duration(storm.grace)})" + (f"; not for {', '.join(out)}" if out else "")
+        )
     return lines
 
 

@@ -8,10 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.alert import Status
+from bridge.dedup.explain import explain
 from bridge.dedup.loader import load_rules_texts
 from bridge.dedup.simulator import Simulator
 from bridge.dedup.state import Disposition
 from bridge.dedup.storm import KEPT_ENTRIES, STORM_KEY
+from bridge.dedup.summary import describe_ruleset
 from bridge.errors import RulesError
 from tests.support.alerts import alert, at, simulator
 
@@ -215,3 +217,17 @@ def test_the_same_storm_replayed_gives_the_same_incidents(hosts: int, spread: fl
         return [(i.title, i.opened_at, sorted(i.alerts), i.timeline) for i in sim.incidents]
 
     assert run() == run()
+
+
+def test_explain_and_check_say_who_takes_part_in_storms() -> None:
+    rules = load_rules_texts({"r.yaml": RULES})
+    assert (
+        "  storms: counted with other hosts; 10 hosts alerting within 2m are one storm incident"
+        in explain(rules, alert("HostDown", "db-01", severity="critical"), at(0))
+    )
+    assert "  storms: kept out of storm correlation (storm: false)" in explain(
+        rules, alert("BackupFailed", "db-01"), at(0)
+    )
+    assert describe_ruleset(rules, "rules")[-1] == (
+        "  storm: 10 hosts within 2m are one incident (grace 2m); not for backups"
+    )
