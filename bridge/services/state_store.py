@@ -64,6 +64,10 @@ class StateStore:
         self._links: dict[tuple[int, str], IncidentAlert | None] = {}
         self._new_incidents: set[int] = set()
         self._timers: dict[tuple[str, str], datetime] = {}
+        # The storm watch changes with every alert of a storm: kept parsed here and written to
+        # its row once, before the commit (`finish`), not parsed and serialised per decision.
+        self._storms: dict[str, tuple[tuple[StormEntry, ...], tuple[str, str] | None]] = {}
+        self._storm_rows: set[str] = set()  # storm watches changed since the last `finish`
         self._numbers = IncidentNumbers(session)
         # The suppression keys some alert may be held back by (a superset): a release that
         # holds nothing (most inhibiting alerts resolve without having held anything back)
@@ -189,6 +193,11 @@ class StateStore:
         row = self.groups.get(key)
         if row is None:
             return None
+        storm = self._storms.get(key)
+        if storm is None:
+            storm = (storm_entries(row.storm), storm_label(row.storm))
+            if storm[0] or storm[1] is not None:
+                self._storms[key] = storm
         view = None
         if row.incident_number is not None:
             incident = self.incident(row.incident_number)
@@ -213,8 +222,8 @@ class StateStore:
             changes=tuple(parse_instant(t) for t in row.changes or ()),
             flapping=row.flapping,
             last_seen=row.last_seen,
-            storm=storm_entries(row.storm),
-            storm_label=storm_label(row.storm),
+            storm=storm[0],
+            storm_label=storm[1],
         )
 
     def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
@@ -246,6 +255,10 @@ class StateStore:
         if self._timers:
             timers.schedule_many(self.session, self._timers)
             self._timers.clear()
+        for key in sorted(self._storm_rows):
+            entries, label = self._storms[key]
+            self.groups[key].storm = storm_json(entries, label)
+        self._storm_rows.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         row = self.alerts.get(state.fingerprint)
@@ -308,7 +321,8 @@ class StateStore:
         row.flapping = group.flapping
         row.last_seen = group.last_seen
         if group.storm or group.storm_label is not None or row.storm is not None:
-            row.storm = storm_json(group)
+            self._storms[group.key] = (group.storm, group.storm_label)
+            self._storm_rows.add(group.key)
             row.rule = group.rule  # a storm's group takes the rule (and title) of each new storm
             row.title = fit(group.title, TITLE_MAX)
         row.updated_at = now
@@ -571,10 +585,10 @@ class IncidentNumbers:
         return number
 
 
-def storm_json(group: GroupState) -> dict[str, Any]:
+def storm_json(entries: tuple[StormEntry, ...], label: tuple[str, str] | None) -> dict[str, Any]:
     """The storm watch of a group as stored (see `bridge.dedup.storm`)."""
     return {
-        "label": list(group.storm_label) if group.storm_label is not None else None,
+        "label": list(label) if label is not None else None,
         "entries": [
             {
                 "at": e.at.isoformat(),
@@ -583,7 +597,7 @@ def storm_json(group: GroupState) -> dict[str, Any]:
                 "labels": [list(pair) for pair in e.labels],
                 "member": e.member,
             }
-            for e in group.storm
+            for e in entries
         ],
     }
 
