@@ -21,7 +21,6 @@ loads it before the current files, which is how `--against` replays it.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -30,13 +29,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bridge.alert import Source, Status
 from bridge.dedup.loader import load_rules_texts
-from bridge.dedup.rules import DEFAULT_RULE_NAME, Action, Rule, RuleKind, RuleSet
-from bridge.errors import PayloadError
+from bridge.dedup.rules import DEFAULT_RULE_NAME, Action, Rule, RuleSet
+from bridge.replay.episodes import Episode, Episodes
+from bridge.replay.patterns import WEEKDAYS, Pattern, weekly_patterns
 from bridge.replay.replayer import Replay, Summary
 from bridge.replay.trace import Recorded
-from bridge.sources import parse_delivery
 from bridge.ticketing.sla import percentile
 from bridge.timeutil import format_duration
 
@@ -48,82 +46,9 @@ FLAPPING_WINDOW = 30 * MINUTE
 FLAPPING_CHANGES = 6  # what the example rules call flapping: 6 changes within 30m
 MIN_EPISODES = 5  # fewer episodes of a name say nothing about its hold
 MIN_SUPPRESSED_SHARE = 0.2  # a hold is proposed only when it keeps at least this share quiet
+PERSISTENT = 10 * MINUTE  # an episode this long is not a blip: a threshold that never counts it misses it
 GAP = 3.0  # ... and the episodes it lets through last at least GAP times those it holds
-PATTERN_SHARE = 0.75  # a weekly pattern: in this share of the weeks (every week of four or fewer)
-PATTERN_WIDTH = 4  # hours: the widest window one host's recurring alerts are looked for in
-SINGLE_HOST_WIDTH = 2  # hours: a one-host weekly pattern must be this narrow
-DAILY_DAYS = 5  # a host alerting in the same hours on this many weekdays: a daily pattern
-PATTERN_SPAN_CAP = timedelta(hours=6)  # a long outage is not a pattern of every hour it covers
 PATCH_NAME = "bridge-rules-tune.yaml"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-@dataclass(frozen=True, slots=True)
-class Episode:
-    """One firing of one alert."""
-
-    rule: str
-    name: str
-    host: str
-    start: datetime
-    end: datetime | None  # None: still firing when the history ends
-
-    def length(self, until: datetime) -> timedelta:
-        return max((self.end or until) - self.start, timedelta(0))
-
-
-class Episodes:
-    """Cut deliveries into episodes, each under the rule that takes its alert today."""
-
-    def __init__(self, rules: RuleSet) -> None:
-        self.rules = rules
-        self.episodes: list[Episode] = []
-        self.first_at: datetime | None = None
-        self.last_at: datetime | None = None
-        self.deliveries = 0
-        self.alerts = 0
-        self.unreadable = 0
-        self._open: dict[tuple[str, datetime | None], Episode] = {}
-
-    def feed(self, recorded: Recorded) -> None:
-        at = recorded.received_at
-        self.first_at = at if self.first_at is None or at < self.first_at else self.first_at
-        self.last_at = at if self.last_at is None or at > self.last_at else self.last_at
-        try:
-            delivery = parse_delivery(recorded.source, recorded.body, at)
-        except PayloadError:
-            self.unreadable += 1
-            return
-        self.deliveries += 1
-        for alert in delivery.alerts:
-            self.alerts += 1
-            if alert.update is not None and alert.status is Status.FIRING and alert.source is Source.ZABBIX:
-                continue  # a comment or acknowledgement, not a state change
-            rule = self.rules.first_match(alert)
-            if rule.kind is RuleKind.HEARTBEAT:
-                continue  # always firing by design: its gaps are what matters, not its length
-            key = (alert.fingerprint, alert.starts_at if alert.recurring else None)
-            known = self._open.get(key)
-            if alert.status is Status.FIRING:
-                if known is None:
-                    self._open[key] = Episode(rule.name, alert.name, alert.host, alert.starts_at, None)
-                continue
-            end = alert.ends_at or at
-            if known is None:  # a recovery of a firing never seen: its start is in the event
-                known = Episode(rule.name, alert.name, alert.host, alert.starts_at, None)
-            else:
-                del self._open[key]
-            self.episodes.append(
-                Episode(known.rule, known.name, known.host, known.start, max(end, known.start))
-            )
-
-    def finish(self) -> list[Episode]:
-        """Every episode, those still firing with `end` None, in start order."""
-        found = self.episodes + list(self._open.values())
-        self._open.clear()
-        self.episodes = sorted(found, key=lambda e: (e.start, e.host, e.name))
-        return self.episodes
 
 
 # -- per rule and name ------------------------------------------------------------------------
@@ -163,6 +88,8 @@ class NameReport:
     proposed_hold: timedelta | None = None
     why: str = ""
     lengths: list[float] = field(default_factory=list)  # seconds, for the bar chart
+    uncounted: int = 0  # long episodes the rule's threshold never counts to its count: no incident
+    uncounted_why: str = ""
 
 
 def _quantile(values: list[float], fraction: float) -> timedelta:
@@ -206,6 +133,7 @@ def name_report(rule: Rule, name: str, episodes: list[Episode], until: datetime)
             most = max(most, index - first + 1)
         flapping_most = max(flapping_most, most)
         flapping_hosts += most >= FLAPPING_CHANGES
+    uncounted = _uncounted(rule, by_host, until)
     report = NameReport(
         rule=rule.name,
         name=name,
@@ -225,8 +153,48 @@ def name_report(rule: Rule, name: str, episodes: list[Episode], until: datetime)
         defaults=rule.name == DEFAULT_RULE_NAME,
         lengths=lengths,
     )
+    report.uncounted = uncounted
+    if uncounted and rule.threshold is not None:
+        report.uncounted_why = (
+            f"{uncounted} episodes lasted {format_duration(PERSISTENT)} or more without ever being the "
+            f"{ordinal(rule.threshold.count)} start on their host within "
+            f"{format_duration(rule.threshold.within)}: `threshold:` never counts them, so they open "
+            f"no incident. If they matter, the rule must open on `for:` {format_duration(PERSISTENT)} "
+            "as well as on the count (persistent or recurring)"
+        )
     _propose_hold(report, rule)
     return report
+
+
+def _uncounted(rule: Rule, by_host: dict[str, list[Episode]], until: datetime) -> int:
+    """Episodes of PERSISTENT or more that no window of the rule's threshold around their start
+    holds `count` starts of: one long firing a count-then-hold rule never opens on."""
+    threshold = rule.threshold
+    if threshold is None or rule.action is Action.DROP:
+        return 0
+    found = 0
+    for mine in by_host.values():
+        starts = [e.start for e in mine]
+        for index, e in enumerate(mine):
+            if e.length(until) < PERSISTENT:
+                continue
+            lo = index
+            while lo > 0 and starts[lo - 1] >= e.start - threshold.within:
+                lo -= 1
+            hi = index
+            while hi + 1 < len(starts) and starts[hi + 1] <= e.start + threshold.within:
+                hi += 1
+            windows = (
+                sum(1 for s in starts[lo : hi + 1] if first <= s <= first + threshold.within)
+                for first in starts[lo : index + 1]
+            )
+            if max(windows, default=0) < threshold.count:
+                found += 1
+    return found
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _propose_hold(report: NameReport, rule: Rule) -> None:
@@ -243,7 +211,7 @@ def _propose_hold(report: NameReport, rule: Rule) -> None:
     for effect in report.holds:
         held = [s for s in lengths if s < effect.hold.total_seconds()]
         kept = lengths[len(held) :]
-        if len(held) < MIN_SUPPRESSED_SHARE * n:
+        if len(held) < max(MIN_EPISODES, MIN_SUPPRESSED_SHARE * n):  # enough blips to go by
             continue
         if not kept:  # nothing long enough to show what the hold must let through
             return
@@ -266,181 +234,6 @@ def _propose_hold(report: NameReport, rule: Rule) -> None:
         return
 
 
-# -- weekly patterns --------------------------------------------------------------------------
-
-
-@dataclass
-class Pattern:
-    """The same hosts alerting in the same hours of the same weekday(s), week after week."""
-
-    days: tuple[int, ...]  # 0 = Monday
-    start_hour: int
-    end_hour: int  # exclusive
-    hosts: tuple[str, ...]
-    names: tuple[str, ...]
-    weeks_seen: int
-    weeks: int
-    host_match: str = ""  # a matcher for the hosts, e.g. "=~(db|stor)-.*"
-
-    def when(self) -> str:
-        days = "every day" if len(self.days) == 7 else "every " + ", ".join(DAY_NAMES[d] for d in self.days)
-        return f"{days} {self.start_hour:02d}:00-{self.end_hour % 24:02d}:00"
-
-    def every(self) -> list[str]:
-        hours = f"{self.start_hour:02d}:00-{self.end_hour % 24:02d}:00"
-        if len(self.days) == 7:
-            return [f"daily {hours}"]
-        return [f"{WEEKDAYS[d]} {hours}" for d in self.days]
-
-
-def weekly_patterns(
-    episodes: list[Episode], first: datetime, last: datetime, zone: ZoneInfo, known_hosts: Iterable[str]
-) -> tuple[int, list[Pattern]]:
-    """(weeks of history, the patterns found in them). Fewer than two weeks show none.
-
-    For each host and weekday, the narrowest window of whole hours (at most PATTERN_WIDTH) in
-    which it alerted in enough of the weeks; a host with the same window on most weekdays is a
-    daily pattern; the other windows of one weekday that overlap make one pattern of their hosts."""
-    weeks = max(1, round((last - first) / timedelta(days=7)))
-    if weeks < 2:
-        return weeks, []
-    needed = weeks if weeks <= 4 else math.ceil(PATTERN_SHARE * weeks)
-    origin = first.astimezone(zone).date()
-    origin -= timedelta(days=origin.weekday())
-    touched: dict[tuple[str, int], dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
-    names: dict[tuple[str, int, int], set[str]] = defaultdict(set)
-    for e in episodes:
-        if not e.host:
-            continue
-        at = e.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
-        stop = min(e.end or last, e.start + PATTERN_SPAN_CAP).astimezone(zone)
-        while at <= stop:
-            touched[(e.host, at.weekday())][(at.date() - origin).days // 7].add(at.hour)
-            names[(e.host, at.weekday(), at.hour)].add(e.name)
-            at += timedelta(hours=1)
-    windows: dict[tuple[str, int], tuple[int, int, int]] = {}  # (host, day) -> (from, until, weeks)
-    for key, by_week in touched.items():
-        found = _narrowest(by_week, needed)
-        if found is not None:
-            windows[key] = found
-    patterns: list[tuple[tuple[int, ...], int, int, frozenset[str], int]] = []
-    daily: dict[tuple[int, int], set[str]] = defaultdict(set)
-    for host in {h for h, _ in windows}:
-        spans = [(w[0], w[1]) for (h, _), w in windows.items() if h == host]
-        for span in set(spans):
-            if spans.count(span) >= DAILY_DAYS:
-                daily[span].add(host)
-    for (begin, finish), daily_hosts in daily.items():
-        seen = min(
-            windows[(h, d)][2]
-            for h in daily_hosts
-            for d in range(7)
-            if windows.get((h, d), ())[:2] == (begin, finish)
-        )
-        patterns.append((tuple(range(7)), begin, finish, frozenset(daily_hosts), seen))
-        for host in daily_hosts:
-            for day in range(7):
-                if windows.get((host, day), ())[:2] == (begin, finish):
-                    del windows[(host, day)]
-    merged: dict[tuple[int, int, frozenset[str]], tuple[list[int], int]] = {}
-    for day in range(7):
-        todays = sorted((w[0], w[1], h, w[2]) for (h, d), w in windows.items() if d == day)
-        for begin, finish, members, seen in _overlapping(todays):
-            days_so_far, seen_so_far = merged.get((begin, finish, members), ([], weeks))
-            merged[(begin, finish, members)] = ([*days_so_far, day], min(seen, seen_so_far))
-    for (begin, finish, members), (on_days, seen) in merged.items():
-        patterns.append((tuple(on_days), begin, finish, members, seen))
-    known = sorted(set(known_hosts))
-    found_patterns = []
-    for days, begin, finish, members, seen in patterns:
-        if len(members) == 1 and len(days) < 7 and finish - begin > SINGLE_HOST_WIDTH:
-            continue  # one host busy over half a day's hours some weekday: chance, not a plan
-        alerted = set().union(
-            *(names.get((h, d, hr), set()) for h in members for d in days for hr in range(begin, finish))
-        )
-        found_patterns.append(
-            Pattern(
-                days=days,
-                start_hour=begin,
-                end_hour=finish,
-                hosts=tuple(sorted(members)),
-                names=tuple(sorted(alerted)),
-                weeks_seen=seen,
-                weeks=weeks,
-                host_match=host_matcher(tuple(sorted(members)), known),
-            )
-        )
-    found_patterns.sort(key=lambda p: (-len(p.hosts) * len(p.days), p.days, p.start_hour))
-    return weeks, found_patterns
-
-
-def _overlapping(spans: list[tuple[int, int, str, int]]) -> list[tuple[int, int, frozenset[str], int]]:
-    """Spans (from, until, host, weeks) sorted by start, joined where they overlap."""
-    groups: list[tuple[int, int, frozenset[str], int]] = []
-    for begin, finish, host, seen in spans:
-        if groups and begin < groups[-1][1]:
-            first, last, hosts, least = groups[-1]
-            groups[-1] = (first, max(last, finish), hosts | {host}, min(least, seen))
-        else:
-            groups.append((begin, finish, frozenset({host}), seen))
-    return groups
-
-
-def _narrowest(by_week: dict[int, set[int]], needed: int) -> tuple[int, int, int] | None:
-    """The narrowest [from, until) hours in which alerts came in at least `needed` weeks, with
-    how many weeks; the earliest of equals."""
-    for width in range(1, PATTERN_WIDTH + 1):
-        for begin in range(0, 25 - width):
-            weeks = sum(1 for hours in by_week.values() if any(begin <= h < begin + width for h in hours))
-            if weeks >= needed:
-                return begin, begin + width, weeks
-    return None
-
-
-_NUMBERED = re.compile(r"^(.*?[-_.]?)\d+$")
-
-
-def host_matcher(hosts: tuple[str, ...], known: list[str]) -> str:
-    """`=~(db|stor)-.*` when the hosts are every known host of their families, else the hosts."""
-    families: dict[str, set[str]] = defaultdict(set)
-    for host in hosts:
-        found = _NUMBERED.match(host)
-        families[found.group(1) if found else host].add(host)
-    whole = all(
-        prefix != host and families[prefix] == {k for k in known if _family(k) == prefix}
-        for prefix in families
-        for host in families[prefix]
-    )
-    if whole and len(families) >= 1:
-        stems = sorted(families)
-        common = _common_suffix(stems)
-        heads = [s[: len(s) - len(common)] for s in stems]
-        inner = "|".join(_escape(h) for h in heads)
-        body = inner if len(heads) == 1 else f"({inner})"
-        return f"=~{body}{_escape(common)}.*"
-    if len(hosts) == 1:
-        return f"={hosts[0]}"
-    return "=~" + "|".join(_escape(h) for h in hosts)
-
-
-def _escape(text: str) -> str:
-    """A regex matching `text` literally, escaping only what regexes treat specially."""
-    return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", text)
-
-
-def _family(host: str) -> str:
-    found = _NUMBERED.match(host)
-    return found.group(1) if found else host
-
-
-def _common_suffix(stems: list[str]) -> str:
-    suffix = stems[0]
-    for stem in stems[1:]:
-        while not stem.endswith(suffix):
-            suffix = suffix[1:]
-    return suffix
-
-
 # -- the whole report and the patch -----------------------------------------------------------
 
 
@@ -457,9 +250,31 @@ class TuneReport:
     patterns: list[Pattern]
     patch: str
 
-    @property
-    def defaults(self) -> list[NameReport]:
-        return [n for n in self.names if n.defaults]
+    defaults: list[tuple[str, int, int]] = field(
+        default_factory=list
+    )  # (name, episodes, hosts) no rule takes
+
+    def by_rule(self) -> list[tuple[str, int, int, timedelta, timedelta, timedelta]]:
+        """(rule, names, episodes, p50, p90, max) per rule, most episodes first."""
+        lengths: dict[str, list[float]] = defaultdict(list)
+        names: dict[str, int] = defaultdict(int)
+        for n in self.names:
+            lengths[n.rule] += n.lengths
+            names[n.rule] += 1
+        return sorted(
+            (
+                (
+                    rule,
+                    names[rule],
+                    len(mine),
+                    _quantile(mine, 0.5),
+                    _quantile(mine, 0.9),
+                    _quantile(mine, 1.0),
+                )
+                for rule, mine in lengths.items()
+            ),
+            key=lambda row: (-row[2], row[0]),
+        )
 
     def as_json(self) -> dict[str, Any]:
         def seconds(value: timedelta | None) -> float | None:
@@ -472,6 +287,15 @@ class TuneReport:
             "from": self.first_at.isoformat() if self.first_at else None,
             "until": self.last_at.isoformat() if self.last_at else None,
             "timezone": self.timezone,
+            "rules": [
+                {
+                    "rule": rule,
+                    "names": names,
+                    "episodes": episodes,
+                    "duration_s": {"p50": seconds(p50), "p90": seconds(p90), "max": seconds(top)},
+                }
+                for rule, names, episodes, p50, p90, top in self.by_rule()
+            ],
             "names": [
                 {
                     "rule": n.rule,
@@ -506,16 +330,17 @@ class TuneReport:
                     "defaults": n.defaults,
                     "proposed_for_s": seconds(n.proposed_hold),
                     "why": n.why,
+                    "long_episodes_never_counted": n.uncounted,
                 }
                 for n in self.names
             ],
-            "defaults": sorted({n.name for n in self.defaults}),
+            "defaults": [{"name": n, "episodes": e, "hosts": h} for n, e, h in self.defaults],
             "weeks": self.weeks,
             "weekly_patterns": [
                 {
                     "days": [WEEKDAYS[d] for d in p.days],
                     "from": f"{p.start_hour:02d}:00",
-                    "until": f"{p.end_hour % 24:02d}:00",
+                    "until": p.hours().split("-")[1],
                     "hosts": list(p.hosts),
                     "host_match": p.host_match,
                     "names": list(p.names),
@@ -538,18 +363,21 @@ def analyse(
         collector.feed(recorded)
     episodes = collector.finish()
     until = collector.last_at or datetime.now().astimezone()
-    grouped: dict[tuple[str, str], list[Episode]] = defaultdict(list)
-    for e in episodes:
-        grouped[(e.rule, e.name)].append(e)
-    names = [
-        name_report(rules.rule_named(rule), name, mine, until)
-        for (rule, name), mine in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    ]
     zone = ZoneInfo(timezone)
     weeks, patterns = 1, list[Pattern]()
     if collector.first_at is not None and collector.last_at is not None:
         known = {e.host for e in episodes if e.host} | set(hosts)
         weeks, patterns = weekly_patterns(episodes, collector.first_at, collector.last_at, zone, known)
+    # Holds are judged on what would reach the rules: not what a window (today's, or one
+    # proposed here) holds back anyway.
+    grouped: dict[tuple[str, str], list[Episode]] = defaultdict(list)
+    for e in episodes:
+        if not e.in_maintenance and not any(p.covers(e, zone) for p in patterns):
+            grouped[(e.rule, e.name)].append(e)
+    names = [
+        name_report(rules.rule_named(rule), name, mine, until)
+        for (rule, name), mine in sorted(grouped.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
     report = TuneReport(
         rules_version=rules.version,
         deliveries=collector.deliveries,
@@ -561,9 +389,22 @@ def analyse(
         weeks=weeks,
         patterns=patterns,
         patch="",
+        defaults=_fallthrough(episodes),
     )
     report.patch = render_patch(report)
     return report
+
+
+def _fallthrough(episodes: list[Episode]) -> list[tuple[str, int, int]]:
+    """(name, episodes, hosts) of the alert names no rule takes, most episodes first."""
+    found: dict[str, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        if e.rule == DEFAULT_RULE_NAME:
+            found[e.name].append(e)
+    return sorted(
+        ((name, len(mine), len({e.host for e in mine})) for name, mine in found.items()),
+        key=lambda t: (-t[1], t[0]),
+    )
 
 
 def _quoted(text: str) -> str:
@@ -585,6 +426,9 @@ def render_patch(report: TuneReport) -> str:
     ]
     proposals = [n for n in report.names if n.proposed_hold is not None]
     out.append("rules:" if proposals else "rules: []  # no hold to propose")
+    for n in report.names:
+        if n.uncounted_why:
+            out.append(f"  # not proposed, for you to decide: {n.name} (rule {n.rule}): {n.uncounted_why}.")
     used: set[str] = set()
     for n in proposals:
         assert n.proposed_hold is not None

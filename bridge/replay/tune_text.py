@@ -3,9 +3,9 @@ bar chart) and what each candidate hold would have done; the weekly patterns; th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bridge.replay.tune import FLAPPING_CHANGES, FLAPPING_WINDOW, NameReport, TuneReport
+from bridge.replay.tune import FLAPPING_CHANGES, FLAPPING_WINDOW, NameReport, TuneReport, ordinal
 from bridge.timeutil import format_duration
 
 BAR = 30
@@ -27,6 +27,11 @@ def render(report: TuneReport, limit: int) -> str:
         f"{_when(report.first_at)} .. {_when(report.last_at)} UTC; rules version {report.rules_version}",
         "",
     ]
+    out.append("per rule (episodes that reach it: none a maintenance window holds):")
+    out.append(f"  {'rule':<32}{'names':>6}{'episodes':>10}{'p50':>9}{'p90':>9}{'max':>10}")
+    for rule, count, episodes, p50, p90, top in report.by_rule():
+        out.append(f"  {rule:<32}{count:>6}{episodes:>10,}{_w(p50):>9}{_w(p90):>9}{_w(top):>10}")
+    out.append("")
     shown = report.names[:limit]
     out.append(f"per rule and alert name ({len(shown)} of {len(report.names)}, most episodes first):")
     for n in shown:
@@ -34,8 +39,8 @@ def render(report: TuneReport, limit: int) -> str:
     out.append("")
     if report.defaults:
         out.append("names no rule takes (they get the defaults: an incident at once):")
-        for n in report.defaults:
-            out.append(f"  {n.name:<48} {n.episodes:>6} episodes on {n.hosts} hosts")
+        for name, episodes, hosts in report.defaults:
+            out.append(f"  {name:<48} {episodes:>6} episodes on {hosts} hosts")
     else:
         out.append("names no rule takes: none")
     out.append("")
@@ -46,9 +51,9 @@ def render(report: TuneReport, limit: int) -> str:
     else:
         out.append(f"weekly patterns ({report.weeks} weeks, times in {report.timezone}):")
         for p in report.patterns:
-            names = ", ".join(p.names[:4]) + (", ..." if len(p.names) > 4 else "")
+            alerted = ", ".join(p.names[:4]) + (", ..." if len(p.names) > 4 else "")
             out.append(
-                f"  {names} on {p.host_match.removeprefix('=~').removeprefix('=')} ({len(p.hosts)} hosts) "
+                f"  {alerted} on {p.host_match.removeprefix('=~').removeprefix('=')} ({len(p.hosts)} hosts) "
                 f"{p.when()}, {p.weeks_seen} weeks of {p.weeks}: a maintenance window?"
             )
     out += ["", "proposed rules patch:", "", report.patch]
@@ -83,17 +88,27 @@ def _name(n: NameReport) -> list[str]:
             f"    {format_duration(h.hold):>5} {'█' * round(20 * share):<20} {h.suppressed:>6,} "
             f"({round(100 * share):>3}%)  {later}{mark}"
         )
-    recurring = "; ".join(
-        f"within {format_duration(r.window)} at most {r.most} on one host"
-        + "".join(f", {k}+: {v}" for k, v in r.reaching.items() if k > 1)
-        for r in n.recurrences
+    lines.append(
+        "  threshold: starts on one host within " + "".join(f"{_w(r.window):>6}" for r in n.recurrences)
     )
-    lines.append(f"  threshold: {recurring}")
+    lines.append(f"    {'most':<34}" + "".join(f"{r.most:>6}" for r in n.recurrences))
+    for k in sorted(n.recurrences[0].reaching) if n.recurrences else ():
+        if k > 1:
+            lines.append(
+                f"    {'episodes that are the ' + ordinal(k) + ' or later':<34}"
+                + "".join(f"{r.reaching[k]:>6}" for r in n.recurrences)
+            )
+    if n.uncounted_why:
+        lines.append(f"    ! {n.uncounted_why}")
     lines.append(
         f"  flapping: at most {n.flapping_most} changes within {format_duration(FLAPPING_WINDOW)} on one host"
         + (f", {n.flapping_hosts} hosts with {FLAPPING_CHANGES}+" if n.flapping_hosts else "")
     )
     return lines
+
+
+def _w(window: timedelta) -> str:
+    return format_duration(window)
 
 
 def _when(at: datetime | None) -> str:
