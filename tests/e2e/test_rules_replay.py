@@ -54,7 +54,6 @@ def replay(env: dict[str, str], *args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-@pytest.mark.timeout(240)  # a week through the HTTP app, then five replays of it on one process each
 def test_a_replayed_week_gives_what_the_pipeline_did_and_a_trace_replays_the_same(
     api: Api, clock: FakeClock, settings: Settings, database_url: str, rules_dir: Path, tmp_path: Path
 ) -> None:
