@@ -336,6 +336,9 @@ class AlertGroup(Base):
     )  # flapping: recent fires and resolutions
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen: Mapped[datetime | None]  # heartbeat rules
+    storm: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONType, nullable=True
+    )  # the storm group: recent starts and the label its members share
     incident_number: Mapped[int | None] = mapped_column(incident_ref())
     updated_at: Mapped[datetime]
 

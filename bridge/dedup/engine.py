@@ -24,7 +24,7 @@ from enum import Enum
 
 from bridge.alert import Alert, Status
 from bridge.dedup.evolve import evolve
-from bridge.dedup.groups import GroupOps, Work, most_severe, origin_note
+from bridge.dedup.groups import Gate, GroupOps, Work, most_severe, origin_note
 from bridge.dedup.merge import merge, merged_fingerprint
 from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
 from bridge.dedup.state import (
@@ -44,6 +44,17 @@ from bridge.dedup.state import (
     Routing,
     TimerRequest,
 )
+from bridge.dedup.storm import (
+    STORM_KEY,
+    distinct_hosts,
+    shared_label,
+    storm_title,
+)
+from bridge.dedup.storm import in_window as storm_window
+from bridge.dedup.storm import joins as storm_joins
+from bridge.dedup.storm import marked as storm_marked
+from bridge.dedup.storm import recent as storm_recent
+from bridge.dedup.storm import watch as storm_watch
 from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
 
@@ -241,6 +252,12 @@ class Engine:
         draft = _Draft.start(alert, rule, target, routing.members, known, new_occurrence)
         work = Work(dict(groups))
         counted = known is not None and known.in_group
+        storm = self._storm_counts(rule, target, firing)
+
+        # 0. A storm recognised while this alert waited in its own group takes it.
+        waiting = counted and known is not None and known.disposition is Disposition.WAITING
+        if storm and waiting and self._regrouped(work, alert):
+            target = draft.target = STORM_KEY
 
         # 1. It moved (re-routed after being dropped, or a new occurrence under other rules):
         #    the old occurrence is over as far as its old group is concerned.
@@ -267,10 +284,14 @@ class Engine:
             resolved = draft.state(known.disposition, f"{known.reason}; resolved", known.suppressed_by)
             return self._finish(work, Outcome.UPDATED, resolved, known, rule)
 
-        # 5. It fires.
+        # 5. It fires (a storm may take it, or make it wait the storm's grace).
         outcome = Outcome.UPDATED
+        grace = False
+        if storm and firing and not counted:
+            target, grace = self._watch_storm(work, draft, now)
+            draft.target = target
         if firing:
-            outcome = self._enter_group(work, target, draft, known, new_occurrence, counted, now)
+            outcome = self._enter_group(work, target, draft, known, new_occurrence, counted, now, grace)
 
         # 6. It resolved (it was counted in its group).
         elif counted:
@@ -322,6 +343,7 @@ class Engine:
         new_occurrence: bool,
         counted: bool,
         now: datetime,
+        grace: bool = False,
     ) -> Outcome:
         """Count the firing alert in its group, then join the group's open incident or try its gate."""
         alert, rule = draft.alert, draft.rule
@@ -330,8 +352,60 @@ class Engine:
         if group.incident is not None and group.incident.active:
             return self._join_open_incident(work, target, group, group.incident, draft, known, new_occurrence)
         if new_occurrence or not counted or draft.disposition is Disposition.WAITING:
-            return self._try_gate(work, target, group, draft, now)
+            return self._try_gate(work, target, group, draft, now, grace)
         return Outcome.UPDATED
+
+    # -- storms ---------------------------------------------------------------------------------
+
+    def _storm_counts(self, rule: Rule, target: str | None, firing: bool) -> bool:
+        """Is this event one a storm may take (the rules watch for storms, the rule takes part)?"""
+        return (
+            firing
+            and self.rules.storm is not None
+            and rule.storm
+            and rule.kind is RuleKind.ALERT
+            and target is not None
+            and target != STORM_KEY
+        )
+
+    def _regrouped(self, work: Work, alert: Alert) -> bool:
+        """A waiting alert decided again because a storm was recognised: is it one of the storm's?"""
+        group = work.groups.get(STORM_KEY)
+        if group is None or group.firing == 0:
+            return False
+        if not any(e.fingerprint == alert.fingerprint for e in group.storm):
+            return False
+        work.put(evolve(group, storm=storm_marked(group.storm, {alert.fingerprint})))
+        return True
+
+    def _watch_storm(self, work: Work, draft: _Draft, now: datetime) -> tuple[str, bool]:
+        """Note that this alert started; returns its group (the storm's, if it belongs to one) and
+        whether it must wait the storm's grace before opening an incident of its own."""
+        spec = self.rules.storm
+        assert spec is not None and draft.target is not None
+        alert, rule = draft.alert, draft.rule
+        group = work.groups.get(STORM_KEY) or GroupState.empty(STORM_KEY, rule.name, "Alert storm")
+        entries = storm_watch(storm_recent(group, spec, now), alert, now, member=False)
+        window = storm_window(entries, spec, now)
+        if not storm_joins(group, entries, spec, alert, now):
+            work.put(evolve(group, storm=entries))
+            return draft.target, distinct_hosts(window) >= 2
+        members = {alert.fingerprint}
+        if group.firing == 0:  # recognised now: a new storm, and every host of the window is in it
+            label = shared_label(window)
+            members = {e.fingerprint for e in window}
+            work.regroup.extend(sorted(members - {alert.fingerprint}))
+            group = evolve(
+                group,
+                rule=rule.name,
+                title=storm_title(window, spec, label),
+                storm_label=label,
+                occurrences=(),
+                changes=(),
+                flapping=False,
+            )
+        work.put(evolve(group, storm=storm_marked(entries, members)))
+        return STORM_KEY, False
 
     def _join_open_incident(
         self,
@@ -363,12 +437,28 @@ class Engine:
             self.ops.raise_priority(work, group, alert, rule)
         return Outcome.UPDATED
 
-    def _try_gate(self, work: Work, target: str, group: GroupState, draft: _Draft, now: datetime) -> Outcome:
-        """Open (or reopen) the group's incident if its gate passes; else wait, with a timer for `for:`."""
+    def _try_gate(
+        self, work: Work, target: str, group: GroupState, draft: _Draft, now: datetime, grace: bool = False
+    ) -> Outcome:
+        """Open (or reopen) the group's incident if its gate passes; else wait, with a timer for `for:`
+        (or, when another host started alerting just before, the storm's grace)."""
         alert, rule = draft.alert, draft.rule
         gate = self.ops.gate(group, rule, now)
+        if gate.passed and grace and self.rules.storm is not None:
+            due = now + self.rules.storm.grace
+            if now < due:
+                hosts = distinct_hosts(work.groups[STORM_KEY].storm) if STORM_KEY in work.groups else 2
+                within = format_duration(self.rules.storm.within)
+                gate = Gate(
+                    False,
+                    f"possible alert storm ({hosts} hosts alerting within {within}): "
+                    f"opens at {self._time(due)} unless a storm takes it",
+                    due=due,
+                )
         if gate.passed:
             why = f"rule {rule.describe}" + (f": {gate.reason}" if gate.reason else "")
+            if target == STORM_KEY:
+                why = f"{group.title}; first alert by {why}"
             group = self.ops.open(work, group, rule, alert, why, now)
             reopened = work.effects[-1].kind is EffectKind.REOPEN
             draft.incident = self.ops.attach(work, group, alert, rule)
@@ -439,7 +529,12 @@ class Engine:
         outcome = Outcome.INHIBITED if held.disposition is Disposition.INHIBITED else Outcome.SUPPRESSED
         state = draft.state(held.disposition, held.reason, held.key)
         return Decision(
-            outcome, state.describe(), alert=state, effects=tuple(work.effects), timers=tuple(work.timers)
+            outcome,
+            state.describe(),
+            alert=state,
+            groups=tuple(work.changed.values()),  # the group it left, when it moved before being held
+            effects=tuple(work.effects),
+            timers=tuple(work.timers),
         )
 
     def _stale(self, alert: Alert, known: AlertState) -> Decision:
@@ -466,7 +561,12 @@ class Engine:
             effects=tuple(work.effects),
             timers=tuple(work.timers),
             releases=tuple(work.releases),
+            regroup=tuple(work.regroup),
         )
+
+    def storm_keys(self) -> tuple[str, ...]:
+        """Groups every alert decision needs besides its own: the storm watch, when storms are on."""
+        return (STORM_KEY,) if self.rules.storm is not None else ()
 
     def _note(self, work: Work, key: str, alert: Alert, incident: int | None) -> None:
         """What a person did about the alert in its source system becomes part of the incident's

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bridge.alert import Alert
 from bridge.dedup.engine import group_key
-from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
+from bridge.dedup.rules import Action, OpenWhen, Rule, RuleKind, RuleSet
 from bridge.timeutil import format_duration
 
 
@@ -57,6 +57,15 @@ def explain(rules: RuleSet, alert: Alert, at: datetime) -> list[str]:
             lines.append(
                 f"  at {at:%Y-%m-%d %H:%M} UTC it is in maintenance {window.name} until {until:%H:%M} UTC"
             )
+    if rules.storm is not None and rule.action is Action.OPEN and rule.kind is RuleKind.ALERT:
+        storm = rules.storm
+        if rule.storm:
+            lines.append(
+                f"  storms: counted with other hosts; {storm.hosts} hosts alerting within "
+                f"{format_duration(storm.within)} are one storm incident"
+            )
+        else:
+            lines.append("  storms: kept out of storm correlation (storm: false)")
     for inhibiting in rules.inhibiting:
         inhibition = inhibiting.inhibits
         if inhibition is not None and all(m.matches(alert) for m in inhibition.matchers):
@@ -80,7 +89,12 @@ def what_it_does(rule: Rule, alert: Alert) -> list[str]:
         gates.append(f"{rule.threshold.count} occurrences within {format_duration(rule.threshold.within)}")
     if rule.hold is not None:
         gates.append(f"firing for {format_duration(rule.hold)}")
-    done.append("opens an incident " + (("after " + " and ".join(gates)) if gates else "at once"))
+    joined = " or ".join(gates) if rule.open_when is OpenWhen.ANY else " and ".join(gates)
+    if rule.open_when is OpenWhen.ANY and len(gates) == 2:
+        done.append(f"opens an incident after {joined}, whichever comes first (open_when: any)")
+    else:
+        done.append("opens an incident " + (f"after {joined}" if gates else "at once"))
+
     done.append(f"priority {rule.priority.for_severity(alert.severity)} for severity {alert.severity}")
     if rule.route:
         done.append(f"escalation policy {rule.route}")

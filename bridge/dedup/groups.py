@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bridge.alert import Alert, Severity, Source
 from bridge.dedup.evolve import evolve
-from bridge.dedup.rules import Rule, RuleSet
+from bridge.dedup.rules import OpenWhen, Rule, RuleSet, Threshold
 from bridge.dedup.state import (
     EffectKind,
     EngineTimer,
@@ -42,6 +42,7 @@ class Work:
     effects: list[IncidentEffect] = field(default_factory=list)
     timers: list[TimerRequest] = field(default_factory=list)
     releases: list[str] = field(default_factory=list)
+    regroup: list[str] = field(default_factory=list)
 
     def put(self, group: GroupState) -> GroupState:
         self.groups[group.key] = group
@@ -282,12 +283,14 @@ class GroupOps:
     # -- the gate -------------------------------------------------------------------------------
 
     def gate(self, group: GroupState, rule: Rule, at: datetime) -> Gate:
-        """Has the group met its rule's threshold and `for:` hold at `at`?"""
+        """Has the group met its rule's threshold and `for:` hold at `at` (both, or either one
+        with `open_when: any`)?"""
+        if rule.open_when is OpenWhen.ANY and rule.threshold is not None and rule.hold is not None:
+            return self._any_gate(group, rule.threshold, rule.hold, at)
         parts = []
         if rule.threshold is not None:
             count, within = rule.threshold.count, rule.threshold.within
-            latest = group.occurrences[-1] if group.occurrences else at
-            recent = sum(1 for t in group.occurrences if latest - t <= within)
+            recent = _recent_starts(group, within, at)
             parts.append(f"threshold {recent} of {count} within {format_duration(within)}")
             if recent < count:
                 return Gate(False, parts[0])
@@ -295,10 +298,43 @@ class GroupOps:
             since = group.firing_since or at
             due = since + rule.hold
             if at < due:
-                parts.append(
-                    f"for {format_duration(rule.hold)}: firing since {self.when(since)}, "
-                    f"opens at {self.when(due)} if still firing"
-                )
+                parts.append(self._holding(rule.hold, since, due))
                 return Gate(False, "; ".join(parts), due=due)
             parts.append(f"firing for {format_duration(at - since)} (for {format_duration(rule.hold)})")
         return Gate(True, "; ".join(parts), due=at)
+
+    def _any_gate(self, group: GroupState, threshold: Threshold, hold: timedelta, at: datetime) -> Gate:
+        """`open_when: any`: persistent (firing `for:` without a break) or recurring (`threshold:`
+        starts within its window), whichever comes first."""
+        count, within = threshold.count, threshold.within
+        recent = _recent_starts(group, within, at)
+        if recent >= count:
+            return Gate(True, f"{ordinal(count)} start within {format_duration(within)}", due=at)
+        since = group.firing_since or at
+        due = since + hold
+        if at >= due:
+            return Gate(True, f"firing {format_duration(at - since)}", due=at)
+        waiting = (
+            f"threshold {recent} of {count} within {format_duration(within)}, "
+            f"or {self._holding(hold, since, due)}"
+        )
+        return Gate(False, waiting, due=due)
+
+    def _holding(self, hold: timedelta, since: datetime, due: datetime) -> str:
+        return (
+            f"for {format_duration(hold)}: firing since {self.when(since)}, "
+            f"opens at {self.when(due)} if still firing"
+        )
+
+
+def _recent_starts(group: GroupState, within: timedelta, at: datetime) -> int:
+    """Occurrence starts of the group within `within` of its latest one."""
+    latest = group.occurrences[-1] if group.occurrences else at
+    return sum(1 for t in group.occurrences if latest - t <= within)
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th ... 11th, 12th, 13th ... 21st."""
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"

@@ -23,10 +23,12 @@ from bridge.dedup.rules import (
     Flapping,
     Inhibition,
     Maintenance,
+    OpenWhen,
     PrioritySpec,
     Rule,
     RuleKind,
     RuleSet,
+    StormSpec,
     Threshold,
 )
 from bridge.errors import RuleProblem, RulesError
@@ -35,7 +37,8 @@ from bridge.schedule.windows import OneOff, WeeklyWindow, parse_window
 from bridge.yamldoc import Path_, YamlDocument, did_you_mean
 
 NOT_RULE_FILES = frozenset({"rota.yaml", "rota.yml"})
-TOP_KEYS = ("defaults", "rules", "maintenance")
+TOP_KEYS = ("defaults", "rules", "maintenance", "storm")
+STORM_KEYS = ("hosts", "within", "grace")
 DEFAULTS_KEYS = ("group_by", "resolve_after", "reopen_within", "priority")
 RULE_KEYS = (
     "name",
@@ -48,6 +51,8 @@ RULE_KEYS = (
     "priority",
     "for",
     "threshold",
+    "open_when",
+    "storm",
     "flapping",
     "inhibits",
     "every",
@@ -64,10 +69,12 @@ FLAPPING_KEYS = ("changes", "within", "below")
 INHIBITS_KEYS = ("match", "equal")
 CLIENT_KEYS = ("label", "host_group")
 MAINTENANCE_KEYS = ("name", "description", "match", "every", "from", "until", "timezone")
-NOT_FOR_HEARTBEATS = ("action", "for", "threshold", "flapping", "inhibits", "dedup_by")
+NOT_FOR_HEARTBEATS = ("action", "for", "threshold", "open_when", "storm", "flapping", "inhibits", "dedup_by")
 NOT_FOR_DROP = (
     "for",
     "threshold",
+    "open_when",
+    "storm",
     "priority",
     "group_by",
     "silence_on_ack",
@@ -117,6 +124,15 @@ def load_rules_texts(texts: Mapping[str, str]) -> RuleSet:
                 defaults = doc.defaults()
                 defaults_at = f"{doc.file}:{doc.key_line(('defaults',))}"
     defaults = defaults or Defaults()
+    storm: StormSpec | None = None
+    storm_at = ""
+    for doc in docs:
+        if "storm" in doc.root:
+            if storm_at:
+                doc.problem(("storm",), f"storm is already set in {storm_at}", at_key=True)
+            else:
+                storm = doc.storm()
+                storm_at = f"{doc.file}:{doc.key_line(('storm',))}"
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     catch_all: Rule | None = None
@@ -167,6 +183,7 @@ def load_rules_texts(texts: Mapping[str, str]) -> RuleSet:
         sources=dict(texts),
         maintenance=tuple(maintenance),
         declared_empty=any(doc.root.get("rules") == [] for doc in docs),
+        storm=storm,
     )
 
 
@@ -208,6 +225,29 @@ class RulesDocument(YamlDocument):
             ),
             priority=self._priority((*path, "priority"), value.get("priority"), base.priority),
         )
+
+    def storm(self) -> StormSpec | None:
+        """`storm:` settings; `storm: off` (or false) is no storm correlation."""
+        path: Path_ = ("storm",)
+        value = self.root["storm"]
+        if value is None or value is False or value == "off":
+            return None
+        if not isinstance(value, dict):
+            self.problem(path, "storm must be a mapping like {hosts: 10, within: 2m}, or off")
+            return None
+        self.check_keys(path, value, STORM_KEYS, "storm key")
+        hosts = self.integer(
+            (*path, "hosts") if "hosts" in value else path, value.get("hosts"), "storm hosts", 2
+        )
+        if "hosts" not in value:
+            self.problem(path, "storm needs `hosts:` (how many distinct hosts alerting at once make a storm)")
+        if "within" not in value:
+            self.problem(path, "storm needs `within:` (e.g. within: 2m)")
+        within = self.duration((*path, "within"), value.get("within"), None, positive=True)
+        grace = self.duration((*path, "grace"), value.get("grace"), within, positive=True)
+        if hosts is None or within is None or grace is None:
+            return None
+        return StormSpec(hosts=hosts, within=within, grace=grace)
 
     def rules(self, defaults: Defaults) -> list[tuple[Rule, bool]]:
         """The file's rules, each with whether it matches every alert (no `match:` at all)."""
@@ -265,6 +305,8 @@ class RulesDocument(YamlDocument):
             priority=self._priority((*path, "priority"), value.get("priority"), defaults.priority),
             hold=self.duration((*path, "for"), value.get("for"), None, positive=True),
             threshold=self._threshold((*path, "threshold"), value.get("threshold")),
+            open_when=self._choice((*path, "open_when"), value.get("open_when"), OpenWhen, OpenWhen.ALL),
+            storm=self.boolean((*path, "storm"), value.get("storm"), True),
             resolve_after=self.duration(
                 (*path, "resolve_after"), value.get("resolve_after"), defaults.resolve_after
             ),
@@ -305,6 +347,13 @@ class RulesDocument(YamlDocument):
                     self.problem((*path, key), f"`{key}` has no effect on a heartbeat rule", at_key=True)
         elif "every" in value:
             self.problem((*path, "every"), "`every` is for heartbeat rules (kind: heartbeat)", at_key=True)
+        alerting = rule.action is not Action.DROP and rule.kind is RuleKind.ALERT
+        if alerting and "open_when" in value and ("for" not in value or "threshold" not in value):
+            self.problem(
+                (*path, "open_when"),
+                "`open_when` says how `for:` and `threshold:` combine: the rule needs both",
+                at_key=True,
+            )
         if rule.action is Action.DROP:
             for key in NOT_FOR_DROP:
                 if key in value:

@@ -37,6 +37,13 @@ class Action(StrEnum):
     DROP = "drop"  # recorded with the reason, never an incident
 
 
+class OpenWhen(StrEnum):
+    """How `threshold:` and `for:` combine when a rule has both (`open_when:` in YAML)."""
+
+    ALL = "all"  # count, then hold: the threshold must be met, then the group must keep firing `for:`
+    ANY = "any"  # either opens: firing `for:` without a break, or `threshold:` starts within its window
+
+
 class RuleKind(StrEnum):
     ALERT = "alert"  # alerts open incidents
     HEARTBEAT = "heartbeat"  # an alert that must keep coming: its absence opens an incident
@@ -59,6 +66,17 @@ class Threshold:
 
     count: int
     within: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class StormSpec:
+    """`storm:` in YAML: `hosts` distinct hosts starting to alert within `within` are one storm,
+    one incident. While another host started alerting within `within`, an alert that would open
+    an incident at once waits `grace` first, so that a storm being recognised can take it."""
+
+    hosts: int
+    within: timedelta
+    grace: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +161,8 @@ class Rule:
     threshold: Threshold | None
     resolve_after: timedelta
     reopen_within: timedelta
+    open_when: OpenWhen = OpenWhen.ALL
+    storm: bool = True  # counts towards (and joins) an alert storm, when the rules set `storm:`
     silence_on_ack: timedelta | None = None  # acknowledging silences its Alertmanager alerts this long
     kind: RuleKind = RuleKind.ALERT
     every: timedelta | None = None  # heartbeat: it must come at least this often
@@ -183,6 +203,8 @@ RULE_ATTRIBUTES = {
     "priority": "priority",
     "for": "hold",
     "threshold": "threshold",
+    "open_when": "open_when",
+    "storm": "storm",
     "resolve_after": "resolve_after",
     "reopen_within": "reopen_within",
     "silence_on_ack": "silence_on_ack",
@@ -213,9 +235,11 @@ class RuleSet:
         sources: Mapping[str, str] | None = None,
         maintenance: tuple[Maintenance, ...] = (),
         declared_empty: bool = False,
+        storm: StormSpec | None = None,
     ) -> None:
         self.rules = tuple(rules)
         self.defaults = defaults
+        self.storm = storm
         self.maintenance = maintenance
         # A file says `rules: []`: no rules are meant, which a file cut short cannot say.
         self.declared_empty = declared_empty

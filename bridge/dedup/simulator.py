@@ -126,6 +126,7 @@ class Simulator:
             self.outcomes[decision.outcome] += 1
             return decision
         keys = {k for k in (routing.target, known.group_key if known else None) if k is not None}
+        keys.update(self.engine.storm_keys())
         groups = {k: self._view(k) for k in keys if k in self.groups}
         decision = self.engine.decide(routing, known, groups, now, self._context())
         if decision.alert is None:
@@ -135,10 +136,16 @@ class Simulator:
         self.events[fingerprint] = routing.alert
         self._apply(decision, now)
         state = self.alerts[fingerprint]
-        if state.suppressed_by is None and self.engine.rules.rule_named(state.rule).inhibits is None:
-            # Only a held alert is decided again (on release) and only an inhibiting one is
-            # indexed from its event: keeping every alert's last event made a long replay's
-            # memory, and its time, grow with every alert it had seen.
+        regroupable = self.engine.storm_keys() and state.disposition is Disposition.WAITING
+        if (
+            state.suppressed_by is None
+            and not regroupable
+            and self.engine.rules.rule_named(state.rule).inhibits is None
+        ):
+            # Only a held alert is decided again (on release), a waiting one when a storm is
+            # recognised, and only an inhibiting one is indexed from its event: keeping every
+            # alert's last event made a long replay's memory, and its time, grow with every
+            # alert it had seen.
             self.events.pop(fingerprint, None)
         return decision
 
@@ -210,6 +217,20 @@ class Simulator:
             heapq.heappush(self._queue, (timer.due, timer.kind.value, timer.key))
         for key in decision.releases:
             self._release(key, now)
+        self._regroup(decision.regroup, now)
+
+    def _regroup(self, fingerprints: tuple[str, ...], now: datetime) -> None:
+        """A storm was recognised: decide again the alerts of its window still waiting."""
+        for fingerprint in fingerprints:
+            state = self.alerts.get(fingerprint)
+            event = self.events.get(fingerprint)
+            if (
+                state is not None
+                and event is not None
+                and state.status is Status.FIRING
+                and state.disposition is Disposition.WAITING
+            ):
+                self._decide(evolve(event, received_at=now, update=None), now)
 
     def _record_alert(self, state: AlertState) -> None:
         """The alert's new state, and the group it is a member of now."""

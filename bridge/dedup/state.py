@@ -116,6 +116,17 @@ class IncidentView:
 
 
 @dataclass(frozen=True, slots=True)
+class StormEntry:
+    """A host that started alerting recently, as the storm watch keeps it (see `bridge.dedup.storm`)."""
+
+    at: datetime  # when bridge saw it start
+    host: str
+    fingerprint: str
+    labels: tuple[tuple[str, str], ...] = ()  # label values a storm's members may share
+    member: bool = False  # it joined the storm
+
+
+@dataclass(frozen=True, slots=True)
 class GroupState:
     key: str
     rule: str
@@ -129,6 +140,8 @@ class GroupState:
     changes: tuple[datetime, ...] = ()  # recent fires and resolutions, for `flapping:`
     flapping: bool = False
     last_seen: datetime | None = None  # heartbeat rules: when the heartbeat last checked in
+    storm: tuple[StormEntry, ...] = ()  # the storm group: hosts that started alerting recently
+    storm_label: tuple[str, str] | None = None  # the storm group: the label value its members share
 
     @classmethod
     def empty(cls, key: str, rule: str, title: str) -> GroupState:
@@ -190,6 +203,7 @@ class Decision:
     effects: tuple[IncidentEffect, ...] = ()
     timers: tuple[TimerRequest, ...] = ()
     releases: tuple[str, ...] = ()  # suppressions that ended now: decide again what they held back
+    regroup: tuple[str, ...] = ()  # a storm was recognised: decide again these waiting alerts
 
 
 @dataclass(frozen=True, slots=True)

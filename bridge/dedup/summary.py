@@ -3,7 +3,7 @@ maintenance windows. Pure: a loaded rule set in, lines out."""
 
 from __future__ import annotations
 
-from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
+from bridge.dedup.rules import Action, OpenWhen, Rule, RuleKind, RuleSet
 from bridge.timeutil import format_duration
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -30,6 +30,17 @@ def describe_ruleset(rules: RuleSet, directory: str) -> list[str]:
         spans += [f"{o.start.isoformat()} .. {o.end.isoformat()}" for o in window.once]
         matchers = " ".join(str(m) for m in window.matchers) or "every alert"
         lines.append(f"  maintenance {window.name}: {'; '.join(spans)} {window.tz.key}, {matchers}")
+    if rules.storm is not None:
+        storm = rules.storm
+        out = [
+            r.name
+            for r in rules.rules
+            if not r.storm and r.action is Action.OPEN and r.kind is RuleKind.ALERT
+        ]
+        lines.append(
+            f"  storm: {storm.hosts} hosts within {format_duration(storm.within)} are one incident "
+            f"(grace {format_duration(storm.grace)})" + (f"; not for {', '.join(out)}" if out else "")
+        )
     return lines
 
 
@@ -44,6 +55,8 @@ def rule_traits(rule: Rule) -> list[str]:
         traits.append(f"{rule.threshold.count} within {format_duration(rule.threshold.within)}")
     if rule.hold is not None:
         traits.append(f"for {format_duration(rule.hold)}")
+    if rule.open_when is OpenWhen.ANY:
+        traits.append("open when any")
     by_severity = ", ".join(f"{s}={p}" for s, p in rule.priority.by_severity.items())
     traits.append(f"priority {by_severity + ', else ' if by_severity else ''}{rule.priority.default}")
     if rule.flapping is not None:

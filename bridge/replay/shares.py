@@ -52,6 +52,8 @@ class ReplaySpec:
 def why_hosts_meet(rules: RuleSet) -> str | None:
     """Why alerts of different hosts can affect each other under these rules, or None if they
     cannot (then a replay may split the history by host)."""
+    if rules.storm is not None:
+        return "storm correlation counts the hosts alerting together"
     for rule in (*rules.rules, rules.fallback):
         if "host" not in rule.group_by:
             return f"rule {rule.name} groups by {', '.join(rule.group_by) or 'nothing'}, not by host"

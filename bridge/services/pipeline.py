@@ -41,7 +41,7 @@ from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
 from bridge.db.timers import claim as claim_timer
 from bridge.dedup.engine import Engine
-from bridge.dedup.state import Context, Decision, EngineTimer, Outcome
+from bridge.dedup.state import Context, Decision, Disposition, EngineTimer, Outcome
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.errors import PayloadError
 from bridge.services.dispatch import Fired, TimerHandler
@@ -303,7 +303,7 @@ class Pipeline:
     def _likely_groups(self, store: StateStore, alerts: list[Alert]) -> set[str]:
         """The groups a batch will touch, to lock them up front in one sorted query."""
         engine = self.rules.engine
-        keys = set()
+        keys = set(engine.storm_keys()) if alerts else set()
         for alert in alerts:
             known = store.alert_state(engine.identity(alert))
             if known is not None and known.group_key is not None:
@@ -486,6 +486,7 @@ class Batch:
         if routing is None:
             return Decision(Outcome.STALE, "older than what is known of this member")
         keys = [k for k in (routing.target, known.group_key if known else None) if k is not None]
+        keys.extend(self.engine.storm_keys())
         decision = self.engine.decide(routing, known, self.store.group_states(keys), now, self.context)
         self.store.apply(decision, routing.alert, now)
         if decision.alert is not None:
@@ -498,6 +499,15 @@ class Batch:
     def released(self, decision: Decision, now: datetime) -> None:
         for key in decision.releases:
             self.release(key, now)
+        for fingerprint in decision.regroup:
+            self.regroup(fingerprint, now)
+
+    def regroup(self, fingerprint: str, now: datetime) -> None:
+        """A storm was recognised: decide again, as firing now, an alert of its window still waiting."""
+        self.store.preload_alerts([fingerprint])
+        row = self.store.alerts.get(fingerprint)
+        if row is not None and row.status == Status.FIRING and row.disposition == Disposition.WAITING:
+            self.decide(alert_from_row(row, now), now)
 
     def release(self, key: str, now: datetime) -> None:
         """Decide again, as firing now, every alert `key` held back."""

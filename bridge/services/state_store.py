@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import String, or_, select, text
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from bridge.dedup.state import (
     IncidentEffect,
     IncidentView,
     Member,
+    StormEntry,
 )
 from bridge.priority import Priority
 from bridge.services.hooks import IncidentChange, IncidentHooks, NoHooks
@@ -64,6 +65,10 @@ class StateStore:
         self._links: dict[tuple[int, str], IncidentAlert | None] = {}
         self._new_incidents: set[int] = set()
         self._timers: dict[tuple[str, str], datetime] = {}
+        # The storm watch changes with every alert of a storm: kept parsed here and written to
+        # its row once, before the commit (`finish`), not parsed and serialised per decision.
+        self._storms: dict[str, tuple[tuple[StormEntry, ...], tuple[str, str] | None]] = {}
+        self._storm_rows: set[str] = set()  # storm watches changed since the last `finish`
         self._numbers = IncidentNumbers(session)
         # The suppression keys some alert may be held back by (a superset): a release that
         # holds nothing (most inhibiting alerts resolve without having held anything back)
@@ -192,6 +197,11 @@ class StateStore:
         row = self.groups.get(key)
         if row is None:
             return None
+        storm = self._storms.get(key)
+        if storm is None:
+            storm = (storm_entries(row.storm), storm_label(row.storm))
+            if storm[0] or storm[1] is not None:
+                self._storms[key] = storm
         view = None
         if row.incident_number is not None:
             incident = self.incident(row.incident_number)
@@ -216,6 +226,8 @@ class StateStore:
             changes=tuple(parse_instant(t) for t in row.changes or ()),
             flapping=row.flapping,
             last_seen=row.last_seen,
+            storm=storm[0],
+            storm_label=storm[1],
         )
 
     def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
@@ -247,6 +259,10 @@ class StateStore:
         if self._timers:
             timers.schedule_many(self.session, self._timers)
             self._timers.clear()
+        for key in sorted(self._storm_rows):
+            entries, label = self._storms[key]
+            self.groups[key].storm = storm_json(entries, label)
+        self._storm_rows.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         row = self.alerts.get(state.fingerprint)
@@ -313,6 +329,11 @@ class StateStore:
         row.changes = [t.isoformat() for t in group.changes]
         row.flapping = group.flapping
         row.last_seen = group.last_seen
+        if group.storm or group.storm_label is not None or row.storm is not None:
+            self._storms[group.key] = (group.storm, group.storm_label)
+            self._storm_rows.add(group.key)
+            row.rule = group.rule  # a storm's group takes the rule (and title) of each new storm
+            row.title = fit(group.title, TITLE_MAX)
         row.updated_at = now
         if group.incident is not None and group.incident.number is not None:
             row.incident_number = group.incident.number
@@ -582,3 +603,40 @@ class IncidentNumbers:
             self._next = int(used or 0) + 1
         number, self._next = self._next, self._next + 1
         return number
+
+
+def storm_json(entries: tuple[StormEntry, ...], label: tuple[str, str] | None) -> dict[str, Any]:
+    """The storm watch of a group as stored (see `bridge.dedup.storm`)."""
+    return {
+        "label": list(label) if label is not None else None,
+        "entries": [
+            {
+                "at": e.at.isoformat(),
+                "host": e.host,
+                "fingerprint": e.fingerprint,
+                "labels": [list(pair) for pair in e.labels],
+                "member": e.member,
+            }
+            for e in entries
+        ],
+    }
+
+
+def storm_entries(stored: dict[str, Any] | None) -> tuple[StormEntry, ...]:
+    if not stored:
+        return ()
+    return tuple(
+        StormEntry(
+            at=parse_instant(e["at"]),
+            host=e["host"],
+            fingerprint=e["fingerprint"],
+            labels=tuple((str(k), str(v)) for k, v in e.get("labels", ())),
+            member=bool(e.get("member", False)),
+        )
+        for e in stored.get("entries", ())
+    )
+
+
+def storm_label(stored: dict[str, Any] | None) -> tuple[str, str] | None:
+    label = (stored or {}).get("label")
+    return (str(label[0]), str(label[1])) if label else None

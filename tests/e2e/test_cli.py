@@ -103,14 +103,14 @@ def test_db_upgrade_and_incident_commands(database_url: str) -> None:
     clock = FakeClock(capture.received_at)
     pipeline = Pipeline(sessions, LiveRules(REPO / "rules"), clock)
     pipeline.process_pending()
-    clock.advance(timedelta(minutes=6))  # the example rules hold CPU alerts for 5m
+    clock.advance(timedelta(minutes=11))  # the example rules hold CPU alerts for 10m
     timers = TimerDispatcher(sessions, clock)
     timers.register_all(pipeline.timer_handlers())
     timers.run_due()
     engine.dispose()
     listed = runner.invoke(main, ["incidents", "list"], env=env)
     assert listed.exit_code == 0
-    assert re.search(r"^\s+1  open +P2 +1  2026-11-22 06:56:09  AccHighCPU on web-01$", listed.output, re.M)
+    assert re.search(r"^\s+1  open +P2 +1  2026-11-22 07:01:09  AccHighCPU on web-01$", listed.output, re.M)
     acked = runner.invoke(main, ["incidents", "ack", "1", "-m", "on it", "--as", "ivanov"], env=env)
     assert (acked.exit_code, acked.output) == (0, "incident 1 is acknowledged\n")
     shown = runner.invoke(main, ["incidents", "show", "1"], env=env)
@@ -128,9 +128,9 @@ def test_rules_check_exit_codes(tmp_path: Path) -> None:
     runner = CliRunner()
     good = runner.invoke(main, ["rules", "check", str(REPO / "rules")])
     assert good.exit_code == 0
-    assert "OK, 9 rules and 1 maintenance windows in 1 files" in good.output
+    assert "OK, 17 rules and 1 maintenance windows in 1 files" in good.output
     assert re.search(
-        r"disk-space +group by source\+host\+name, for 10m, priority critical=P2, else P3", good.output
+        r"disk-space +group by source\+host\+name, for 15m, priority critical=P2, else P3", good.output
     )
     assert re.search(r"watchdog +heartbeat every 1h30m", good.output)
     assert "maintenance db-nightly: sun 03:00-05:00 Europe/Moscow, host=~'db-.*'" in good.output

@@ -19,6 +19,7 @@ from bridge.alert import Source
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import Intake
 from bridge.dedup.loader import load_rules_dir, load_rules_texts
+from bridge.dedup.rules import RuleSet
 from bridge.replay.shares import ReplaySpec, replay_stored, share_count, why_hosts_meet
 from bridge.replay.trace import Recorded, stored_share
 from bridge.sources import host_shard
@@ -81,7 +82,7 @@ def test_a_week_replayed_in_shares_is_the_week_replayed_on_one_process(database_
         deliveries.append(notification(at + timedelta(minutes=40, seconds=5), *resolved))
     deliveries.sort(key=lambda d: d.received_at)
     store(database_url, deliveries, unknown_every=9)
-    specs = [ReplaySpec(load_rules_dir(REPO_RULES), "live rules")]
+    specs = [ReplaySpec(without_storms(load_rules_dir(REPO_RULES)), "live rules")]
 
     (one,) = replay_stored(database_url, specs, None, None, None, shares=1)
     (two,) = replay_stored(database_url, specs, None, None, None, shares=2)
@@ -154,8 +155,19 @@ def test_rules_that_let_hosts_meet_are_replayed_on_one_process(rules_text: str, 
     assert share_count(specs, 10_000_000, jobs=4) == 1
 
 
-def test_the_example_rules_keep_hosts_apart_and_short_histories_stay_on_one_process() -> None:
-    specs = [ReplaySpec(load_rules_dir(REPO_RULES), "live rules")]
+def without_storms(rules: RuleSet) -> RuleSet:
+    """The rules as they are but for storm correlation (which counts hosts together)."""
+    return RuleSet(list(rules.rules), rules.defaults, rules.files, rules.maintenance)
+
+
+def test_the_example_rules_meet_hosts_only_to_correlate_storms() -> None:
+    rules = load_rules_dir(REPO_RULES)
+    assert why_hosts_meet(rules) == "storm correlation counts the hosts alerting together"
+    assert share_count([ReplaySpec(rules, "live rules")], 10_000_000, jobs=4) == 1
+
+
+def test_the_example_rules_without_storms_keep_hosts_apart_and_short_histories_stay_on_one_process() -> None:
+    specs = [ReplaySpec(without_storms(load_rules_dir(REPO_RULES)), "live rules")]
     assert why_hosts_meet(specs[0].rules) is None
     assert share_count(specs, 5_000) == 1
     assert share_count(specs, 5_000, jobs=2) == 2

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.alert import Severity
 from bridge.dedup.loader import load_rules_dir, load_rules_texts
-from bridge.dedup.rules import Action, RuleKind
+from bridge.dedup.rules import Action, OpenWhen, RuleKind, StormSpec
 from bridge.errors import RulesError
 from bridge.priority import Priority
 
@@ -53,7 +53,7 @@ def problems(text: str, name: str = "rules.yaml") -> list[str]:
         (
             "rules:\n  - name: a\n    colour: red\n",
             "rules.yaml:3: unknown rule key 'colour' (allowed: name, description, kind, match, action, group_by, dedup_by, "
-            "priority, for, threshold, flapping, inhibits, every, resolve_after, reopen_within, route, client, "
+            "priority, for, threshold, open_when, storm, flapping, inhibits, every, resolve_after, reopen_within, route, client, "
             "line, silence_on_ack, continue)",
         ),
         (
@@ -276,4 +276,7 @@ def test_the_shipped_example_rules_load() -> None:
     assert ruleset.by_name["drop-info"].action is Action.DROP
     assert ruleset.by_name["host-down"].inhibits is not None
     assert [m.name for m in ruleset.maintenance] == ["db-nightly"]
-    assert ruleset.by_name["disk-space"].hold == timedelta(minutes=10)
+    assert ruleset.by_name["disk-space"].hold == timedelta(minutes=15)
+    assert ruleset.by_name["ping-loss"].open_when is OpenWhen.ANY
+    assert ruleset.storm == StormSpec(hosts=10, within=timedelta(minutes=2), grace=timedelta(minutes=2))
+    assert not ruleset.by_name["cpu-load"].storm and ruleset.by_name["host-down"].storm

@@ -1,0 +1,165 @@
+"""Alert storms without a topology map: many distinct hosts starting to alert within a short
+window (a core switch, a power feed, a DNS outage) are one problem, so they are one incident.
+
+The rules' `storm: {hosts: 10, within: 2m}` turns it on. One group, `STORM_KEY`, keeps the
+watch: the alerts that started recently (pruned to `within`, bounded in size). When a new alert
+brings the distinct hosts of the window to `hosts`, the storm is recognised: that alert and the
+ones after it join the storm group (one incident, titled with the count and the label value the
+members share, when there is one), and the alerts of the window still waiting in their own
+groups are decided again (`Decision.regroup`) so that they join it too. While another host has
+started alerting within the window, an alert that would open an incident at once waits the
+storm's `grace` first, so that the first hosts of a storm do not each page before it is
+recognised. Pure: the engine calls these with the storm group's state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from bridge.alert import Alert
+from bridge.dedup.rules import StormSpec
+from bridge.dedup.state import GroupState, StormEntry
+from bridge.timeutil import format_duration
+
+STORM_KEY = "storm"
+"""The group key of the storm watch and of the storm's incident."""
+
+KEPT_ENTRIES = 200
+"""Recent starts the watch keeps at most: enough to recognise a storm and see what its members
+share; a 10,000-alert storm must not make every decision read and write a list that long."""
+
+NOT_SHARED = frozenset(
+    {
+        "alertname",
+        "instance",
+        "host",
+        "hostname",
+        "host_name",
+        "trigger_id",
+        "severity",
+        "fingerprint",
+        "__name__",
+        "pod",
+        "container",
+        "device",
+        "ifName",
+        "ifDescr",
+        "interface",
+        "mountpoint",
+    }
+)
+"""Labels that name the alert or the host itself: never what a storm's hosts have in common."""
+
+PREFERRED = ("switch", "site", "datacenter", "dc", "rack", "zone", "cluster", "job", "host_groups")
+"""Between labels shared by as many hosts, the one more likely to name the cause goes first."""
+
+MAX_LABELS = 24
+MAX_VALUE = 120
+
+
+def entry_labels(alert: Alert) -> tuple[tuple[str, str], ...]:
+    """The label values of `alert` a storm's members may share (Zabbix host groups one by one)."""
+    found: list[tuple[str, str]] = []
+    for key in sorted(alert.labels):
+        value = alert.labels[key]
+        if key in NOT_SHARED or not value or len(value) > MAX_VALUE:
+            continue
+        if key == "host_groups":
+            found.extend(("host_groups", g) for g in value.split(", ") if g)
+        else:
+            found.append((key, value))
+    return tuple(found[:MAX_LABELS])
+
+
+def has_label(alert: Alert, label: tuple[str, str]) -> bool:
+    key, value = label
+    if key == "host_groups":
+        return value in alert.labels.get("host_groups", "").split(", ")
+    return alert.labels.get(key) == value
+
+
+def host_of(alert: Alert) -> str:
+    return alert.host or alert.fingerprint
+
+
+def alive(group: GroupState) -> bool:
+    """A storm is going on: its group has members firing, or its incident is still open."""
+    return group.firing > 0 or (group.incident is not None and group.incident.active)
+
+
+def recent(group: GroupState, spec: StormSpec, now: datetime) -> tuple[StormEntry, ...]:
+    """The watch's starts within the window before `now`, and the storm's members while it lasts."""
+    going_on = alive(group)
+    return tuple(e for e in group.storm if now - e.at <= spec.within or (e.member and going_on))
+
+
+def watch(
+    entries: tuple[StormEntry, ...], alert: Alert, now: datetime, member: bool
+) -> tuple[StormEntry, ...]:
+    """`entries` with `alert` (re)added as started `now`, within the bound."""
+    kept = [e for e in entries if e.fingerprint != alert.fingerprint]
+    kept.append(StormEntry(now, host_of(alert), alert.fingerprint, entry_labels(alert), member))
+    return tuple(kept[-KEPT_ENTRIES:])
+
+
+def in_window(entries: tuple[StormEntry, ...], spec: StormSpec, now: datetime) -> tuple[StormEntry, ...]:
+    return tuple(e for e in entries if now - e.at <= spec.within)
+
+
+def joins(
+    group: GroupState, entries: tuple[StormEntry, ...], spec: StormSpec, alert: Alert, now: datetime
+) -> bool:
+    """Does `alert` (its start just added to `entries`) belong to a storm: the window holds
+    `hosts` distinct hosts; or a storm goes on and the alert is about one of its hosts (what a
+    member's `inhibits` held back comes out when that member resolves), or the storm took a
+    member within the window and the alert shares what its members share."""
+    window = in_window(entries, spec, now)
+    if distinct_hosts(window) >= spec.hosts:
+        return True
+    if not alive(group):
+        return False
+    host = host_of(alert)
+    if any(e.member and e.host == host and e.fingerprint != alert.fingerprint for e in entries):
+        return True
+    growing = any(e.member for e in window if e.fingerprint != alert.fingerprint)
+    return growing and group.storm_label is not None and has_label(alert, group.storm_label)
+
+
+def marked(entries: tuple[StormEntry, ...], fingerprints: set[str]) -> tuple[StormEntry, ...]:
+    """`entries` with those of `fingerprints` marked as storm members."""
+    return tuple(
+        StormEntry(e.at, e.host, e.fingerprint, e.labels, True) if e.fingerprint in fingerprints else e
+        for e in entries
+    )
+
+
+def distinct_hosts(entries: tuple[StormEntry, ...]) -> int:
+    return len({e.host for e in entries})
+
+
+def shared_label(entries: tuple[StormEntry, ...]) -> tuple[str, str] | None:
+    """The label value the most hosts of the window share, if at least half of them share it."""
+    minimum = max(2, (distinct_hosts(entries) + 1) // 2)
+    hosts_by_label: dict[tuple[str, str], set[str]] = {}
+    for entry in entries:
+        for label in entry.labels:
+            hosts_by_label.setdefault(label, set()).add(entry.host)
+    counts = Counter({label: len(hosts) for label, hosts in hosts_by_label.items()})
+    if not counts:
+        return None
+
+    def rank(item: tuple[tuple[str, str], int]) -> tuple[int, int, str, str]:
+        (key, value), count = item
+        preferred = PREFERRED.index(key) if key in PREFERRED else len(PREFERRED)
+        return (-count, preferred, key, value)
+
+    label, count = sorted(counts.items(), key=rank)[0]
+    return label if count >= minimum else None
+
+
+def storm_title(entries: tuple[StormEntry, ...], spec: StormSpec, label: tuple[str, str] | None) -> str:
+    """ "Alert storm: 12 hosts within 2m, sharing switch=sw-core-1"."""
+    hosts = distinct_hosts(entries)
+    shared = f", sharing {label[0]}={label[1]}" if label is not None else ", nothing in common found"
+    return f"Alert storm: {hosts} hosts within {format_duration(spec.within)}{shared}"

@@ -1,0 +1,131 @@
+"""Storm correlation on the database: the live pipeline (SQLite, then PostgreSQL) opens the same
+storm incidents as the in-memory replay of the same deliveries, alert for alert."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bridge.alert import Source
+from bridge.db.models import AlertGroup, Incident
+from bridge.dedup.storm import STORM_KEY
+from tests.integration.test_pipeline import Harness, sim_alerts, sim_incidents, simulated
+from tests.support.app import write_rules
+from tests.support.db import empty_database
+from tests.support.payloads import am_alert, am_notification, captured
+
+STORM_RULES = """
+defaults: {resolve_after: 3m, reopen_within: 30m}
+storm: {hosts: 5, within: 2m}
+rules:
+  - name: host-down
+    match: {name: HostDown}
+    group_by: [host]
+    priority: P1
+    inhibits: {match: {severity: "!=critical"}, equal: [host]}
+  - name: cpu
+    match: {name: HighCPU}
+    for: 4m
+  - name: backups
+    match: {name: BackupFailed}
+    storm: false
+"""
+
+Stream = list[tuple[Source, bytes, object]]
+
+
+@st.composite
+def storm_streams(draw: st.DrawFn) -> Stream:
+    """A switch storm (many hosts at once) amid unrelated alerts, each resolving at some point."""
+    base = captured("alertmanager/01-firing-single.json").received_at
+    events = []
+    storm_hosts = draw(st.integers(0, 9))
+    storm_at = draw(st.integers(0, 30))
+    alerts = [
+        ("HostDown", f"app-{i}", storm_at * 60 + draw(st.integers(0, 100)), {"switch": "sw-1"})
+        for i in range(storm_hosts)
+    ]
+    for _ in range(draw(st.integers(0, 6))):
+        name = draw(st.sampled_from(["HostDown", "HighCPU", "BackupFailed"]))
+        host = draw(st.sampled_from(["db-1", "db-2", "mail", "app-1"]))
+        alerts.append((name, host, draw(st.integers(0, 50 * 60)), {"site": host}))
+    for name, host, second, labels in alerts:
+        start = base + timedelta(seconds=second)
+        severity = "critical" if name == "HostDown" else "warning"
+        firing = am_alert(
+            name,
+            starts_at=start.isoformat(),
+            fingerprint=f"{name}-{host}-{second}"[:16],
+            instance=f"{host}:9100",
+            severity=severity,
+            **labels,
+        )
+        events.append((start + timedelta(seconds=3), firing))
+        end = start + timedelta(minutes=draw(st.integers(1, 40)))
+        events.append((end + timedelta(seconds=3), dict(firing, status="resolved", endsAt=end.isoformat())))
+    events.sort(key=lambda e: e[0])
+    return [(Source.ALERTMANAGER, json.dumps(am_notification(a)).encode(), t) for t, a in events]
+
+
+def check_same(database_url: str, rules_dir: Path, stream: Stream) -> Harness:
+    until = stream[-1][2] + timedelta(hours=2)  # type: ignore[operator]
+    harness = Harness(database_url, rules_dir)
+    for delivery in stream:
+        harness.deliver(*delivery)
+    harness.finish(until)
+    sim = simulated(rules_dir, stream, until)
+    assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+    assert [a[:4] + a[5:] for a in harness.alerts()] == [a[:4] + a[5:] for a in sim_alerts(sim)]
+    with harness.sessions() as session:
+        titles = [i.title for i in session.scalars(select(Incident).order_by(Incident.number))]
+    assert titles == [i.title for i in sim.incidents]
+    return harness
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=storm_streams())
+def test_storms_on_the_database_give_the_replays_result(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, stream: Stream
+) -> None:
+    if not stream:
+        return
+    rules_dir = write_rules(tmp_path_factory.mktemp("rules"), STORM_RULES)
+    empty_database(database_url)
+    check_same(database_url, rules_dir, stream).close()
+
+
+def test_a_switch_storm_is_one_storm_incident_on_the_database(database_url: str, tmp_path: Path) -> None:
+    base = captured("alertmanager/01-firing-single.json").received_at
+    stream: Stream = []
+    for i in range(12):
+        start = base + timedelta(seconds=5 * i)
+        for name, severity in (("HostDown", "critical"), ("HighCPU", "warning")):
+            firing = am_alert(
+                name,
+                starts_at=start.isoformat(),
+                fingerprint=f"{name}{i}",
+                instance=f"app-{i}:9100",
+                severity=severity,
+                switch="sw-core-1",
+            )
+            stream.append((Source.ALERTMANAGER, json.dumps(am_notification(firing)).encode(), start))
+    harness = check_same(database_url, write_rules(tmp_path / "rules", STORM_RULES), stream)
+    try:
+        with harness.sessions() as session:
+            incidents = list(session.scalars(select(Incident).order_by(Incident.number)))
+            assert len(incidents) == 2
+            storm = incidents[1]
+            assert storm.group_key == STORM_KEY
+            assert storm.title == "Alert storm: 5 hosts within 2m, sharing switch=sw-core-1"
+            assert storm.alert_count == 11  # every HostDown but the first host's, which opened alone
+            group = session.get(AlertGroup, STORM_KEY)
+            assert group is not None and group.storm is not None
+            assert group.storm["label"] == ["switch", "sw-core-1"]
+    finally:
+        harness.close()
