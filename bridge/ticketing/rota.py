@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bridge.priority import Priority
 from bridge.schedule.calendar import ServiceCalendar
 from bridge.schedule.rotation import OnDuty, Override, Schedule, who_is_on_duty
+from bridge.ticketing.contacts import ContactBook
 from bridge.timeutil import format_duration
 
 
@@ -191,6 +192,7 @@ class Rota:
     head_notify_breaches: frozenset[Priority] = frozenset({Priority.P1, Priority.P2})
     version: str = ""
     file: str = ""
+    contacts: ContactBook = field(default_factory=ContactBook)  # who mails the desk for which client
 
     # -- lookups -------------------------------------------------------------------------------
 
