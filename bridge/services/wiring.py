@@ -31,6 +31,7 @@ from bridge.services.hooks import HookChain, IncidentHooks
 from bridge.services.incidents import IncidentService
 from bridge.services.intake import IntakeService
 from bridge.services.live import LiveRota, LiveRules
+from bridge.services.mail_intake import MailHooks, MailIntake
 from bridge.services.metrics import DatabaseCollector, Metrics
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.oncall import OncallService
@@ -101,8 +102,13 @@ class Services:
 
     @cached_property
     def hooks(self) -> IncidentHooks:
-        """What every change to an incident sets off: write-back first, then the duty."""
-        return HookChain(self.writeback, self.duty) if self.writeback is not None else self.duty
+        """What every change to an incident sets off: write-back first, then the duty (and, with
+        the mail intake, asking a client who wrote to confirm a resolution)."""
+        hooks: list[IncidentHooks] = [self.writeback] if self.writeback is not None else []
+        hooks.append(self.duty)
+        if self.settings.imap_url:
+            hooks.append(MailHooks(self.notifier, self.settings.base_url))
+        return HookChain(*hooks) if len(hooks) > 1 else self.duty
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -150,6 +156,15 @@ class Services:
         return IncidentService(self.sessions, self.clock, self._hooks, self.handoff, self._clients)
 
     @cached_property
+    def mail_intake(self) -> MailIntake | None:
+        """Requests by mail, when BRIDGE_IMAP_URL names the desk's mailbox."""
+        if not self.settings.imap_url:
+            return None
+        return MailIntake(
+            self.settings, self.sessions, self.clock, self.rota, self.notifier, self._hooks, self.handoff
+        )
+
+    @cached_property
     def alerts(self) -> AlertService:
         return AlertService(self.sessions)
 
@@ -179,7 +194,7 @@ class Services:
         return {**self.pipeline.timer_handlers(), **self.escalation.handlers()}
 
     def periodic_jobs(self) -> list[PeriodicJob]:
-        """Reconciliation with Zabbix and Alertmanager, as configured."""
+        """Reconciliation with Zabbix and Alertmanager, and the mail intake's poll, as configured."""
         settings, jobs = self.settings, []
         if settings.zabbix_enabled and settings.zabbix_reconcile > timedelta(0):
             zabbix = ZabbixReconciler(
@@ -192,6 +207,8 @@ class Services:
             jobs.append(
                 PeriodicJob("reconcile:alertmanager", settings.alertmanager_reconcile, alertmanager.run)
             )
+        if self.mail_intake is not None:
+            jobs.append(PeriodicJob("mail:poll", settings.imap_poll, self.mail_intake.poll))
         return jobs
 
     def _process_now(self, intake_id: int) -> bool:

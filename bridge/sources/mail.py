@@ -40,7 +40,7 @@ MAX_PARTS = 200
 _LOOP_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-help", "list-subscribe")
 _TICKET = re.compile(r"\[#(\d{1,18})\]")
 _PRIORITY_TAG = re.compile(r"\[(P[1-5])\]", re.IGNORECASE)
-_MESSAGE_ID = re.compile(r"<([^<>\s]{1,%d})>" % (MESSAGE_KEY_MAX - 2))
+_MESSAGE_ID = re.compile(rf"<([^<>\s]{{1,{MESSAGE_KEY_MAX - 2}}})>")
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9.\-]+\.[A-Za-z0-9\-]+$")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -135,6 +135,15 @@ def parse_mail(raw: bytes, authserv_id: str | None, limits: Limits | None = None
     )
 
 
+def subject_of(raw: bytes) -> str:
+    """The subject of a mail that may not parse, as far as it can be read ('' when not)."""
+    try:
+        message = email.message_from_bytes(raw[: 256 * 1024])
+    except Exception:
+        return ""
+    return clean(header_text(message, "subject"), SUBJECT_MAX, one_line=True)
+
+
 # -- headers -------------------------------------------------------------------------------------
 
 
@@ -142,13 +151,11 @@ def header_text(message: email.message.Message, name: str) -> str:
     """A header's decoded text ('' when absent); encoded words in unknown charsets are read as
     UTF-8 with replacement characters."""
     try:
-        value = message.get(name)
+        value: object = message.get(name)
     except Exception:
         return ""
     if value is None:
         return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
     parts = []
     try:
         chunks = email.header.decode_header(str(value))
@@ -296,7 +303,7 @@ def _body(message: email.message.Message, limits: Limits) -> tuple[str, list[Att
             disposition = (part.get_content_disposition() or "").lower()
             filename = part.get_filename()
             data = part.get_payload(decode=True)
-        except Exception:  # a header or payload the email package cannot read: skip the part
+        except Exception:  # noqa: S112  a header or payload the email package cannot read: skip the part
             continue
         if not isinstance(data, bytes):
             data = b""
@@ -311,10 +318,7 @@ def _body(message: email.message.Message, limits: Limits) -> tuple[str, list[Att
             continue
         text = _decode(data, _charset(part))
         (html if content_type == "text/html" else plain).append(text)
-    if plain:
-        body = "\n\n".join(plain)
-    else:
-        body = "\n\n".join(html_to_text(h) for h in html)
+    body = "\n\n".join(plain) if plain else "\n\n".join(html_to_text(h) for h in html)
     return clean(body, limits.text_chars), attachments, too_large
 
 
@@ -372,7 +376,7 @@ def html_to_text(html: str) -> str:
     try:
         parser.feed(html)
         parser.close()
-    except Exception:  # HTMLParser is lenient; whatever it still refuses leaves what it read
+    except Exception:  # noqa: S110  HTMLParser is lenient; whatever it still refuses leaves what it read
         pass
     lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
     text = "\n".join(lines)
@@ -401,7 +405,7 @@ def is_request(subject: str, text: str, words: tuple[str, ...]) -> bool:
 
 
 def verdict(text: str) -> str | None:
-    """"confirm" or "reject" when the first line of the reply (quoted lines skipped) starts with
+    """ "confirm" or "reject" when the first line of the reply (quoted lines skipped) starts with
     that word, else None."""
     for line in text.splitlines():
         stripped = line.strip()

@@ -43,7 +43,9 @@ class ContactBook:
         best: tuple[int, ClientContacts] | None = None
         for contacts in self.clients.values():
             for known in contacts.domains:
-                if (domain == known or domain.endswith("." + known)) and (best is None or len(known) > best[0]):
+                if (domain == known or domain.endswith("." + known)) and (
+                    best is None or len(known) > best[0]
+                ):
                     best = (len(known), contacts)
         if best is None:
             return None

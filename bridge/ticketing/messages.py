@@ -14,3 +14,7 @@ class MessageKind(StrEnum):
     ASSIGNED = "assigned"  # someone made you responsible
     STALE = "stale"  # nothing changed for a long time
     LONG_OPEN = "long_open"  # the head of IT hears of incidents open too long
+    # To a client who wrote to the desk (the mail intake, bridge.services.mail_intake):
+    MAIL_RECEIVED = "mail_received"  # your request is registered: its number, priority, deadline, link
+    MAIL_UNKNOWN = "mail_unknown"  # your address is not registered with the desk
+    MAIL_RESOLVED = "mail_resolved"  # your request is resolved: confirm or reject by replying

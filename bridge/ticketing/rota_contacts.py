@@ -34,7 +34,7 @@ def read_contacts(doc: RotaValues, value: Any, clients: tuple[str, ...]) -> Cont
             continue
         doc.check_keys(path, item, CONTACT_KEYS, "contacts key")
         addresses: dict[str, str | None] = {}
-        for i, entry, where in _items(doc, (*path, "addresses"), item.get("addresses"), "addresses"):
+        for _i, entry, where in _items(doc, (*path, "addresses"), item.get("addresses"), "addresses"):
             name, address = email.utils.parseaddr(str(entry))
             address = address.strip().lower()
             if not _ADDRESS.match(address) or not address.isascii():
@@ -43,7 +43,7 @@ def read_contacts(doc: RotaValues, value: Any, clients: tuple[str, ...]) -> Cont
             if _claimed(doc, where, address, client, owner_of):
                 addresses[address] = name.strip() or None
         domains: list[str] = []
-        for i, entry, where in _items(doc, (*path, "domains"), item.get("domains"), "domains"):
+        for _i, entry, where in _items(doc, (*path, "domains"), item.get("domains"), "domains"):
             domain = str(entry).strip().lower().lstrip("@")
             if not _DOMAIN.match(domain):
                 doc.problem(where, f"{entry!r} is not a domain name (client.example)")

@@ -34,9 +34,7 @@ class Unavailable(Exception):
 
 
 def binary() -> str | None:
-    return shutil.which("dovecot") or (
-        "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
-    )
+    return shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
 
 
 CONFIG = """\
