@@ -78,23 +78,19 @@ def thread_incidents(session: Session, references: Sequence[str]) -> list[int]:
     client's own earlier mails, and bridge's messages (``bridge-notification-N@...``)."""
     if not references:
         return []
-    by_key = dict(
-        session.execute(
+    by_key: dict[str, int | None] = {
+        key: number
+        for key, number in session.execute(
             select(MailMessage.message_key, MailMessage.incident_number).where(
                 MailMessage.message_key.in_(references), MailMessage.incident_number.is_not(None)
             )
-        ).tuples()
-    )
-    own = {int(m.group(1)) for r in references if (m := _OWN_MESSAGE_ID.match(r))}
-    by_notification = (
-        dict(
-            session.execute(
-                select(Notification.id, Notification.incident_number).where(Notification.id.in_(own))
-            ).tuples()
         )
-        if own
-        else {}
-    )
+    }
+    own = {int(m.group(1)) for r in references if (m := _OWN_MESSAGE_ID.match(r))}
+    by_notification: dict[int, int | None] = {}
+    if own:
+        query = select(Notification.id, Notification.incident_number).where(Notification.id.in_(own))
+        by_notification = {row_id: number for row_id, number in session.execute(query)}
     found: list[int] = []
     for reference in references:
         number = by_key.get(reference)

@@ -3,7 +3,8 @@ one, move it to another folder, or put a copy somewhere with a header added.
 
 Only over TLS: ``imaps://`` (implicit TLS, port 993) or ``imap://...?starttls=true``; a plain
 ``imap://`` is for a server on a loopback address, and only when the settings say so (they check
-it). Folder names are printable ASCII (the settings check that too) and are always quoted. Every
+it). Folder names are printable ASCII (the settings check that too) and are always quoted; a
+``/`` in them separates levels and is sent as the server's own hierarchy delimiter. Every
 failure of the server or the connection is raised as `MailboxError`, with no password in it.
 """
 
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 TIMEOUT = 30.0
 """Seconds any one IMAP exchange may take."""
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+_DELIMITER = re.compile(rb'\) "(.)" ')
 
 
 class MailboxError(Exception):
@@ -64,6 +66,7 @@ class Mailbox:
         self.imap: imaplib.IMAP4 | None = None
         self.selected: str | None = None
         self._can_move = False
+        self.delimiter = "/"
 
     def __enter__(self) -> Mailbox:
         address = self.address
@@ -82,6 +85,7 @@ class Mailbox:
             raise MailboxError(f"cannot log in to {address.host}:{address.port}: {_said(exc)}") from None
         self.imap = imap
         self._can_move = "MOVE" in imap.capabilities
+        self.delimiter = self._delimiter()
         return self
 
     def __exit__(
@@ -97,21 +101,33 @@ class Mailbox:
             pass
         self.imap = None
 
+    def _delimiter(self) -> str:
+        """The server's hierarchy delimiter (``LIST "" ""``): Dovecot's maildir says ".", most "/"."""
+        typ, data = self._call("list", '""', '""')
+        for item in data:
+            if isinstance(item, bytes) and (match := _DELIMITER.search(item)):
+                return match.group(1).decode("ascii")
+        return "/"
+
+    def name(self, folder: str) -> str:
+        """A folder as the server names it, quoted for a command."""
+        return quoted(folder.replace("/", self.delimiter))
+
     # -- folders --------------------------------------------------------------------------------
 
     def ensure(self, folder: str) -> None:
         """Create `folder` unless it exists."""
-        typ, data = self._call("list", '""', quoted(folder))
+        typ, data = self._call("list", '""', self.name(folder))
         if typ == "OK" and any(item for item in data if item):
             return
-        typ, data = self._call("create", quoted(folder))
+        typ, data = self._call("create", self.name(folder))
         if typ != "OK":
             raise MailboxError(f"cannot create folder {folder!r}: {_text(data)}")
 
     def select(self, folder: str) -> None:
         if self.selected == folder:
             return
-        typ, data = self._call("select", quoted(folder))
+        typ, data = self._call("select", self.name(folder))
         if typ != "OK":
             raise MailboxError(f"cannot open folder {folder!r}: {_text(data)}")
         self.selected = folder
@@ -152,11 +168,11 @@ class Mailbox:
     def move(self, uid: str, folder: str) -> None:
         """Move a message to `folder` (MOVE, else COPY, flag deleted and expunge)."""
         if self._can_move:
-            typ, data = self._uid("MOVE", uid, quoted(folder))
+            typ, data = self._uid("MOVE", uid, self.name(folder))
             if typ != "OK":
                 raise MailboxError(f"cannot move message {uid} to {folder!r}: {_text(data)}")
             return
-        typ, data = self._uid("COPY", uid, quoted(folder))
+        typ, data = self._uid("COPY", uid, self.name(folder))
         if typ != "OK":
             raise MailboxError(f"cannot copy message {uid} to {folder!r}: {_text(data)}")
         self.delete(uid)
@@ -171,7 +187,7 @@ class Mailbox:
         """Put a message into `folder`."""
         assert self.imap is not None
         try:
-            typ, data = self.imap.append(quoted(folder), None, None, raw)
+            typ, data = self.imap.append(self.name(folder), None, None, raw)
         except (imaplib.IMAP4.error, OSError) as exc:
             raise MailboxError(f"cannot store a message in {folder!r}: {_said(exc)}") from None
         if typ != "OK":

@@ -307,7 +307,7 @@ def _body(message: email.message.Message, limits: Limits) -> tuple[str, list[Att
             continue
         if not isinstance(data, bytes):
             data = b""
-        if disposition == "attachment" or filename or not content_type.startswith("text/"):
+        if disposition == "attachment" or filename or content_type not in ("text/plain", "text/html"):
             if content_type.startswith("multipart/"):
                 continue
             name = clean(_decoded_filename(filename), FILENAME_MAX, one_line=True) or "attachment"
@@ -318,7 +318,9 @@ def _body(message: email.message.Message, limits: Limits) -> tuple[str, list[Att
             continue
         text = _decode(data, _charset(part))
         (html if content_type == "text/html" else plain).append(text)
-    body = "\n\n".join(plain) if plain else "\n\n".join(html_to_text(h) for h in html)
+    body = "\n\n".join(p for p in plain if p.strip())
+    if not body:  # an HTML-only mail (or one whose text part is empty)
+        body = "\n\n".join(html_to_text(h) for h in html)
     return clean(body, limits.text_chars), attachments, too_large
 
 

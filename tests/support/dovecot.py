@@ -107,14 +107,14 @@ class Dovecot:
     def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
         """Put a message in a folder, as the mail server's delivery would."""
         with self.client() as imap:
-            imap.create(quoted(folder))
             typ, data = imap.append(quoted(folder), None, None, raw)
             assert typ == "OK", data
 
     def messages(self, folder: str) -> list[bytes]:
-        """Every message in `folder` (empty when the folder does not exist)."""
+        """Every message in `folder` ("bridge/refused": "/" is the hierarchy; empty when the
+        folder does not exist)."""
         with self.client() as imap:
-            typ, _ = imap.select(quoted(folder), readonly=True)
+            typ, _ = imap.select(quoted(folder.replace("/", ".")), readonly=True)
             if typ != "OK":
                 return []
             typ, data = imap.uid("SEARCH", "ALL")
@@ -173,4 +173,6 @@ def dovecot() -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
         shutil.rmtree(root, ignore_errors=True)
