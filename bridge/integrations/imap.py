@@ -103,7 +103,7 @@ class Mailbox:
 
     def _delimiter(self) -> str:
         """The server's hierarchy delimiter (``LIST "" ""``): Dovecot's maildir says ".", most "/"."""
-        typ, data = self._call("list", '""', '""')
+        _, data = self._call("list", '""', '""')
         for item in data:
             if isinstance(item, bytes) and (match := _DELIMITER.search(item)):
                 return match.group(1).decode("ascii")
@@ -164,6 +164,18 @@ class Mailbox:
             if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
                 return item[1]
         return None
+
+    def holds(self, folder: str, message_id: str) -> bool:
+        """Whether `folder` has a message with this Message-ID (the folder selected before stays)."""
+        back = self.selected
+        self.select(folder)
+        try:
+            typ, data = self._uid("SEARCH", "HEADER", "Message-ID", quoted(f"<{message_id}>"))
+        finally:
+            if back is not None:
+                self.select(back)
+        first = data[0] if typ == "OK" and data else b""
+        return isinstance(first, bytes) and bool(first.split())
 
     def move(self, uid: str, folder: str) -> None:
         """Move a message to `folder` (MOVE, else COPY, flag deleted and expunge)."""

@@ -174,15 +174,22 @@ class MailIntake:
         else:
             verdict_ = self.classify(raw)
         key = message_key(raw)
-        stored = self._store(key, raw, verdict_)
+        stored, again = self._store(key, raw, verdict_)
         row_id, status = stored
-        if status is MailStatus.REFUSED:
+        folder = (
+            self.settings.imap_refused_folder
+            if status is MailStatus.REFUSED
+            else self.settings.imap_processed_folder
+        )
+        if again and not key.startswith("sha256:") and box.holds(folder, key):
+            box.delete(uid)  # filed before, and the worker stopped before it left this folder
+        elif status is MailStatus.REFUSED:
             reason = self._reason(row_id) or "refused"
             header = f"X-Bridge-Refused: {clean(reason, 400, one_line=True)}\r\n".encode("ascii", "replace")
             box.append(self.settings.imap_refused_folder, header + raw)
             box.delete(uid)
         else:
-            box.move(uid, self.settings.imap_processed_folder)
+            box.move(uid, folder)
         return stored
 
     def classify(self, raw: bytes) -> Verdict:
@@ -210,7 +217,8 @@ class MailIntake:
             return None
         return self.rota.rota.contacts.find(request.sender)
 
-    def _store(self, key: str, raw: bytes, found: Verdict) -> tuple[int, MailStatus]:
+    def _store(self, key: str, raw: bytes, found: Verdict) -> tuple[tuple[int, MailStatus], bool]:
+        """The mail's row and status, and whether it was stored before."""
         now = self.clock.now()
         request = found.request
         status = MailStatus.REFUSED if found.reason else MailStatus.PENDING
@@ -221,14 +229,14 @@ class MailIntake:
             if row_id is None:  # fetched before (a crash between storing and filing it)
                 existing = mail_log.status_of(session, key)
                 assert existing is not None
-                return existing
+                return existing, True
             if found.answer and request is not None:
                 self._queue(
                     session, request, MessageKind.MAIL_UNKNOWN, {"address": request.sender}, None, now
                 )
         if found.reason:
             log.info("mail %s refused: %s", row_id, found.reason)
-        return row_id, status
+        return (row_id, status), False
 
     def _reason(self, row_id: int) -> str | None:
         with self.sessions() as session:

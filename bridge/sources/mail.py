@@ -101,11 +101,11 @@ def message_key(raw: bytes) -> str:
     """The idempotency key of a raw mail, whatever it holds: its Message-ID when it has a usable
     one, else a hash of its bytes (the same mail fetched twice has the same key)."""
     head = raw[: 256 * 1024]
-    match = re.search(rb"(?im)^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", head.split(b"\r\n\r\n", 1)[0])
-    if match:
+    headers = re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
+    for match in re.finditer(rb"(?im)^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", headers):
         found = _MESSAGE_ID.search(match.group(1).decode("ascii", "replace"))
         if found and found.group(1).isascii() and found.group(1).isprintable():
-            return found.group(1)
+            return found.group(1)  # the first usable one
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 

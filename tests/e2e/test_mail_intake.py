@@ -60,7 +60,9 @@ def test_a_clients_mail_opens_an_incident_for_their_engineer_and_is_answered_at_
     assert "Resolve by:  2026-12-08 10:01 MSK (in 1d)" in reply.text  # P3: one business day
     assert f"https://bridge.desk.example/incidents/{number}" in reply.text
     paged = desk.mails_to("morozov@desk.example")
-    assert [m.subject for m in paged][:1] == [f"[bridge] #{number} P3 registered: Shipping labels do not print"]
+    assert [m.subject for m in paged][:1] == [
+        f"[bridge] #{number} P3 registered: Shipping labels do not print"
+    ]
     assert desk.imap.messages("INBOX") == []
     assert len(desk.imap.messages("bridge/processed")) == 1
 
@@ -243,7 +245,10 @@ def test_attachments_beyond_the_limit_are_listed_as_left_out(
                 IVANOV,
                 "Logs",
                 message_id="att@logistics.example",
-                attachments=[("small.txt", "text/plain", b"x" * 10), ("big.bin", "application/zip", b"y" * 5000)],
+                attachments=[
+                    ("small.txt", "text/plain", b"x" * 10),
+                    ("big.bin", "application/zip", b"y" * 5000),
+                ],
             )
         )
         desk.poll()

@@ -92,9 +92,7 @@ class MailDesk:
 
 
 @contextmanager
-def mail_desk(
-    database_url: str, tmp_path: Path, clock: FakeClock, **overrides: Any
-) -> Iterator[MailDesk]:
+def mail_desk(database_url: str, tmp_path: Path, clock: FakeClock, **overrides: Any) -> Iterator[MailDesk]:
     with dovecot() as imap, smtp_server() as (smtp_url, inbox), http_server() as (http_url, sink):
         rules_dir = write_rules(tmp_path / "rules", RULES)
         rota = EXAMPLE_ROTA.read_text().replace("https://chat.desk.example", http_url)
