@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,10 +99,8 @@ class Dovecot:
             imap.login(USER, PASSWORD)
             yield imap
         finally:
-            try:
+            with suppress(imaplib.IMAP4.error, OSError):
                 imap.logout()
-            except (imaplib.IMAP4.error, OSError):
-                pass
 
     def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
         """Put a message in a folder, as the mail server's delivery would."""
