@@ -18,14 +18,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bridge.errors import MailboxError
+
 TIMEOUT = 30.0
 """Seconds any one IMAP exchange may take."""
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 _DELIMITER = re.compile(rb'\) "(.)" ')
-
-
-class MailboxError(Exception):
-    """The IMAP server or the connection failed."""
 
 
 @dataclass(frozen=True, slots=True)

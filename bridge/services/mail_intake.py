@@ -39,6 +39,7 @@ from bridge.clock import Clock
 from bridge.db import mail as mail_log
 from bridge.db.models import Incident, MailAttachment, MailMessage, MailStatus
 from bridge.db.timeline import add_entry
+from bridge.errors import MailRefused
 from bridge.integrations.imap import Mailbox, MailboxAddress
 from bridge.priority import Priority
 from bridge.services.handoff import Handoff
@@ -49,7 +50,6 @@ from bridge.services.notifications import Notifier
 from bridge.settings import Settings
 from bridge.sources.mail import (
     Limits,
-    MailRefused,
     MailRequest,
     clean,
     is_request,

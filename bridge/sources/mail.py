@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from bridge.alert import TEXT_MAX, fit
+from bridge.errors import MailRefused
 from bridge.priority import Priority
 
 MESSAGE_KEY_MAX = 200
@@ -44,15 +45,6 @@ _MESSAGE_ID = re.compile(rf"<([^<>\s]{{1,{MESSAGE_KEY_MAX - 2}}})>")
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9.\-]+\.[A-Za-z0-9\-]+$")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class MailRefused(Exception):
-    """The mail cannot be taken as a request; `reason` says why (it goes with the message to the
-    refused folder and into the intake log)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,3 +257,27 @@ def test_attachments_beyond_the_limit_are_listed_as_left_out(
         assert "big.bin (5000 bytes) left out: larger than 1000 bytes" in incident["description"]
         kept = [p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == b"x" * 10]
         assert len(kept) == 1
+
+
+def test_with_the_reply_policy_an_unknown_sender_is_told_and_refused(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    clock.set(msk("2026-12-07 10:00"))
+    with mail_desk(database_url, tmp_path, clock, mail_unknown_sender="reply") as desk:
+        desk.send(mail("someone@elsewhere.example", "Help", message_id="u-2@elsewhere.example"))
+        desk.send(
+            mail("forged@elsewhere.example", "Help", message_id="u-3@elsewhere.example", verified=False)
+        )
+        desk.send(mail(IVANOV, "Printer jam", message_id="known@logistics.example"))
+        desk.poll()
+        assert [i["client"] for i in desk.incidents()] == ["logistics"]
+        told = only(desk.mails_to("someone@elsewhere.example"))
+        assert told.subject == "Your address is not registered with the support desk: Help"
+        assert "someone@elsewhere.example" in told.text
+        assert told.message["Auto-Submitted"] == "auto-replied"
+        assert desk.mails_to("forged@elsewhere.example") == []  # no answer to an address nobody vouched for
+        refused = sorted(m.split(b"\r\n", 1)[0] for m in desk.imap.messages("bridge/refused"))
+        assert refused == [
+            b"X-Bridge-Refused: unknown sender, and the From address is not verified: not answered",
+            b"X-Bridge-Refused: unknown sender: the address is not registered with any client",
+        ]
