@@ -201,7 +201,7 @@ def test_hand_made_malformed_mail_is_registered_or_refused_with_the_reason(desk:
     assert polled.failed == 0
     assert polled.fetched == len(HAND_MADE)
     assert_all_accounted(desk, HAND_MADE, 0)
-    reasons = {row.subject: row.reason for row in rows(desk) if row.status is MailStatus.REFUSED}
+    reasons = {row.subject: row.reason or "" for row in rows(desk) if row.status is MailStatus.REFUSED}
     assert reasons["no sender at all"] == "no From address"
     assert reasons["two senders"] == "the From header does not hold exactly one address"
     assert reasons["huge"].startswith("too large: 4000")  # as the server counts it (line ends)

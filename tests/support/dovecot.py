@@ -116,9 +116,9 @@ class Dovecot:
             if typ != "OK":
                 return []
             typ, data = imap.uid("SEARCH", "ALL")
-            found = []
+            found: list[bytes] = []
             for uid in (data[0] or b"").split():
-                typ, parts = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+                typ, parts = imap.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
                 found.extend(part[1] for part in parts if isinstance(part, tuple))
             return found
 

@@ -4,7 +4,7 @@ answers, a real Dovecot for its mailbox) to send them to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +35,7 @@ def mail(
     html: str | None = None,
     in_reply_to: str | None = None,
     headers: dict[str, str] | None = None,
-    attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
+    attachments: Sequence[tuple[str, str, bytes]] = (),
     when: datetime | None = None,
 ) -> bytes:
     """A client's mail as it sits in the desk's mailbox: with the receiving server's
