@@ -44,7 +44,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = dovecot
@@ -68,7 +68,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service auth {{
@@ -86,6 +87,10 @@ class Dovecot:
     port: int
     root: Path
     process: subprocess.Popen[bytes]
+    tls_port: int = 0
+    """With `tls`: the port of implicit TLS (imaps); the plain port then offers STARTTLS."""
+    ca_file: Path | None = None
+    """With `tls`: the self-signed certificate (for "localhost") a client must trust."""
 
     @property
     def url(self) -> str:
@@ -127,23 +132,58 @@ def quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1 and its key (openssl), valid for a day."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
 @contextmanager
-def dovecot() -> Iterator[Dovecot]:
-    """A running Dovecot with one user (USER / PASSWORD) and an empty INBOX."""
+def dovecot(tls: bool = False) -> Iterator[Dovecot]:
+    """A running Dovecot with one user (USER / PASSWORD) and an empty INBOX; with `tls`, imaps on
+    `tls_port` and STARTTLS on `port`, with a self-signed certificate for localhost."""
     found = binary()
     if found is None:
         raise Unavailable("dovecot is not installed (scripts/install-test-peers installs dovecot-imapd)")
     owner = pwd.getpwnam("dovecot")
     root = Path(tempfile.mkdtemp(prefix="bridge-dovecot-"))
     root.chmod(0o755)
-    port = free_port()
+    port, tls_port = free_port(), free_port() if tls else 0
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir()
     for sub in ("mail", "home"):
         os.chown(root / sub, owner.pw_uid, owner.pw_gid)
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
     config = root / "dovecot.conf"
-    config.write_text(CONFIG.format(root=root, uid=owner.pw_uid, gid=owner.pw_gid, port=port))
+    ssl, ca_file = "ssl = no", None
+    if tls:
+        ca_file, key = self_signed(root)
+        ssl = f"ssl = yes\nssl_cert = <{ca_file}\nssl_key = <{key}"
+    config.write_text(
+        CONFIG.format(root=root, uid=owner.pw_uid, gid=owner.pw_gid, port=port, tls_port=tls_port, ssl=ssl)
+    )
     process = subprocess.Popen(
         [found, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -163,7 +203,7 @@ def dovecot() -> Iterator[Dovecot]:
             if time.monotonic() > deadline:
                 raise Unavailable("dovecot did not answer within 20 s")
             time.sleep(0.1)
-        yield Dovecot("127.0.0.1", port, root, process)
+        yield Dovecot("127.0.0.1", port, root, process, tls_port, ca_file)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -4,6 +4,7 @@ answers, a real Dovecot for its mailbox) to send them to."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from bridge.clock import FakeClock
 from bridge.settings import Settings
 from bridge.web.app import create_app
 from tests.support.app import build_runtime, make_settings, write_rules
-from tests.support.dovecot import Dovecot, dovecot
+from tests.support.dovecot import PASSWORD, USER, Dovecot, dovecot
 from tests.support.duty import BASE_URL, EXAMPLE_ROTA, RULES, Desk
 from tests.support.receivers import http_server, smtp_server
 
@@ -92,8 +93,24 @@ class MailDesk:
 
 
 @contextmanager
-def mail_desk(database_url: str, tmp_path: Path, clock: FakeClock, **overrides: Any) -> Iterator[MailDesk]:
-    with dovecot() as imap, smtp_server() as (smtp_url, inbox), http_server() as (http_url, sink):
+def mail_desk(
+    database_url: str, tmp_path: Path, clock: FakeClock, tls: str | None = None, **overrides: Any
+) -> Iterator[MailDesk]:
+    """A desk reading a Dovecot mailbox: plain IMAP on loopback (allowed explicitly), or with `tls`
+    "imaps" or "starttls" to `localhost` with a self-signed certificate (trusted through
+    SSL_CERT_FILE unless `overrides` says `trust=False`)."""
+    trust = overrides.pop("trust", True)
+    with (
+        dovecot(tls=tls is not None) as imap,
+        smtp_server() as (smtp_url, inbox),
+        http_server() as (http_url, sink),
+        _trusting(imap.ca_file if trust else None),
+    ):
+        imap_url, plain = imap.url, True
+        if tls == "imaps":
+            imap_url, plain = f"imaps://{USER}:{PASSWORD}@localhost:{imap.tls_port}", False
+        elif tls == "starttls":
+            imap_url, plain = f"imap://{USER}:{PASSWORD}@localhost:{imap.port}?starttls=true", False
         rules_dir = write_rules(tmp_path / "rules", RULES)
         rota = EXAMPLE_ROTA.read_text().replace("https://chat.desk.example", http_url)
         (rules_dir / "rota.yaml").write_text(rota)
@@ -103,8 +120,8 @@ def mail_desk(database_url: str, tmp_path: Path, clock: FakeClock, **overrides: 
             smtp_url=smtp_url,
             smtp_from=DESK_ADDRESS,
             base_url=BASE_URL,
-            imap_url=imap.url,
-            imap_allow_plain=True,
+            imap_url=imap_url,
+            imap_allow_plain=plain,
             mail_authserv_id=AUTHSERV,
             **overrides,
         )
@@ -114,3 +131,18 @@ def mail_desk(database_url: str, tmp_path: Path, clock: FakeClock, **overrides: 
             yield MailDesk(desk, imap, settings)
         finally:
             runtime.close()
+
+
+@contextmanager
+def _trusting(ca_file: Path | None) -> Iterator[None]:
+    """Python's default TLS context trusts SSL_CERT_FILE's certificates (the environment: an edge)."""
+    before = os.environ.get("SSL_CERT_FILE")
+    if ca_file is not None:
+        os.environ["SSL_CERT_FILE"] = str(ca_file)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = before
