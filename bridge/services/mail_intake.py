@@ -49,6 +49,7 @@ from bridge.services.live import LiveRota
 from bridge.services.notifications import Notifier
 from bridge.settings import Settings
 from bridge.sources.mail import (
+    PRIORITY_TAG,
     Limits,
     MailRequest,
     clean,
@@ -281,9 +282,20 @@ class MailIntake:
         contact = self._contact(request)
         actor = request.sender
         incident = self._thread(session, request, contact)
-        if incident is None:
-            incident = self._open(session, row, request, contact, now)
-            return "opened", incident.number
+        if incident is None or incident.status in (IncidentStatus.CLOSED, IncidentStatus.CANCELLED):
+            # A mail about an incident already closed is a new request that says which it follows.
+            follows = incident.number if incident is not None else None
+            opened = self._open(session, row, request, contact, now, follows)
+            if follows is not None:
+                add_entry(
+                    session,
+                    follows,
+                    now,
+                    "follow_up",
+                    f"a mail about it opened #{opened.number}",
+                    actor=actor,
+                )
+            return "opened", opened.number
         number = incident.number
         said = reply_text(request.text) or request.text
         answer = verdict(said) if incident.status is IncidentStatus.RESOLVED else None
@@ -316,7 +328,13 @@ class MailIntake:
         return None
 
     def _open(
-        self, session: Session, row: MailMessage, request: MailRequest, contact: Contact | None, now: datetime
+        self,
+        session: Session,
+        row: MailMessage,
+        request: MailRequest,
+        contact: Contact | None,
+        now: datetime,
+        follows: int | None = None,
     ) -> Incident:
         kind = (
             IncidentType.SERVICE_REQUEST
@@ -328,8 +346,10 @@ class MailIntake:
         if contact is None:
             verified = "verified" if request.authenticated else "not verified"
             description = f"[{UNKNOWN}: {request.sender}, {verified}]\n\n{description}"
+        if follows is not None:
+            description = f"[follow-up of #{follows}, closed]\n\n{description}"
         new = NewIncident(
-            title=request.subject or "(no subject)",
+            title=PRIORITY_TAG.sub("", request.subject).strip() or "(no subject)",
             priority=priority,
             type=kind,
             client=contact.client if contact else None,

@@ -40,7 +40,8 @@ MAX_PARTS = 200
 """MIME parts looked at; a message of more is read up to there."""
 _LOOP_HEADERS = ("list-id", "list-unsubscribe", "list-post", "list-help", "list-subscribe")
 _TICKET = re.compile(r"\[#(\d{1,18})\]")
-_PRIORITY_TAG = re.compile(r"\[(P[1-5])\]", re.IGNORECASE)
+PRIORITY_TAG = re.compile(r"\[(P[1-5])\]", re.IGNORECASE)
+"""A priority tag in a subject: ``[P1]`` .. ``[P5]``."""
 _MESSAGE_ID = re.compile(rf"<([^<>\s]{{1,{MESSAGE_KEY_MAX - 2}}})>")
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9.\-]+\.[A-Za-z0-9\-]+$")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -203,7 +204,7 @@ def ticket_of(subject: str) -> int | None:
 
 
 def priority_tag(subject: str) -> Priority | None:
-    match = _PRIORITY_TAG.search(subject)
+    match = PRIORITY_TAG.search(subject)
     return Priority(match.group(1).upper()) if match else None
 
 

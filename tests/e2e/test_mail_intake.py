@@ -113,6 +113,23 @@ def test_a_clients_mail_opens_an_incident_for_their_engineer_and_is_answered_at_
     for entry in closed["timeline"]:
         print(f"{entry['at']}  {entry['actor']:<27} {entry['kind']:<13} {entry['text']}")
 
+    # Writing again in the thread of a closed incident opens a new one that says which it follows.
+    desk.send(
+        mail(
+            IVANOV,
+            f"Re: {asked.subject}",
+            "It is back since this morning.",
+            message_id="labels-5@logistics.example",
+            in_reply_to=str(asked.message["Message-ID"]),
+        )
+    )
+    desk.poll()
+    follow_up = max(desk.incidents(), key=lambda i: i["number"])
+    assert follow_up["number"] != number
+    assert follow_up["description"].startswith(f"[follow-up of #{number}, closed]")
+    assert desk.desk.incident(number)["status"] == "closed"
+    assert desk.desk.timeline(number, "follow_up") == [f"a mail about it opened #{follow_up['number']}"]
+
 
 def test_a_rejection_by_mail_sends_the_incident_back_to_work(desk: MailDesk) -> None:
     desk.send(mail(IVANOV, "Scanner offline", "Gun 4 is offline.", message_id="scan-1@logistics.example"))
@@ -144,7 +161,7 @@ def test_priority_tag_and_request_words_and_the_duty_chain_outside_business_hour
     desk.send(mail(IVANOV, "Access for a new clerk", "Please add Anna.", message_id="req@logistics.example"))
     desk.poll()
     down, access = sorted(desk.incidents(), key=lambda i: i["number"])
-    assert (down["priority"], down["type"]) == ("P1", "incident")
+    assert (down["title"], down["priority"], down["type"]) == ("All warehouses down", "P1", "incident")
     assert (access["priority"], access["type"]) == ("P3", "service_request")
     assert down["assignee"] == access["assignee"] == "volkov"
     assigned = only(desk.desk.timeline(down["number"], "assigned"))
