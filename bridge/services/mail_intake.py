@@ -8,7 +8,7 @@ the folder bridge reads, oldest first:
    sender the desk knows or the unknown-sender policy);
 2. commit it to the mail log keyed by its Message-ID, as pending or refused (with the reason);
 3. move it to the processed folder, or put it in the refused folder with an ``X-Bridge-Refused``
-   header saying why;
+   header saying why (a mail too large to read is moved there as it is);
 4. register a pending one in one transaction: a reply in an incident's thread (In-Reply-To or
    References naming a mail of it, or ``[#42]`` in the subject, from its reporter or another
    contact of its client) becomes a comment, or confirms or rejects a resolution; any other mail
@@ -184,12 +184,12 @@ class MailIntake:
         )
         if again and not key.startswith("sha256:") and box.holds(folder, key):
             box.delete(uid)  # filed before, and the worker stopped before it left this folder
-        elif status is MailStatus.REFUSED:
+        elif status is MailStatus.REFUSED and not too_large:
             reason = self._reason(row_id) or "refused"
             header = f"X-Bridge-Refused: {clean(reason, 400, one_line=True)}\r\n".encode("ascii", "replace")
             box.append(self.settings.imap_refused_folder, header + raw)
             box.delete(uid)
-        else:
+        else:  # a mail too large to copy is moved as it is: its reason is in the mail log only
             box.move(uid, folder)
         return stored
 
