@@ -64,8 +64,9 @@ def poller_env(desk: MailDesk) -> dict[str, str]:
     }
 
 
+@pytest.mark.timeout(300)  # a process started, and killed, a dozen times over
 def test_a_poller_killed_mid_batch_loses_and_doubles_nothing(desk: MailDesk) -> None:
-    count = 40
+    count = 30
     for i in range(count):
         desk.send(mail(IVANOV, f"Request {i:02d}", f"Body {i}", message_id=f"kill-{i}@logistics.example"))
     engine = create_db_engine(desk.settings.database_url)
@@ -280,6 +281,7 @@ def malformed_mail(draw: st.DrawFn) -> bytes:
 _numbers = itertools.count()
 
 
+@pytest.mark.timeout(300)
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(malformed_mail(), min_size=1, max_size=12))
 def test_generated_malformed_mail_never_stops_the_poll(desk: MailDesk, batch: list[bytes]) -> None:
