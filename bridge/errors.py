@@ -14,7 +14,9 @@
     ├── PermanentFailure     a peer (Zabbix, Alertmanager, a mail server) refused for good: no retry
     ├── TraceError           a line of a recorded trace that cannot be read (which line, why)
     ├── HistoryUnreadable    the database a replay or an export reads is not (an upgraded) bridge's
-    └── ShareFailed          a process replaying a share of the history failed (which, why)
+    ├── ShareFailed          a process replaying a share of the history failed (which, why)
+    ├── MailRefused          a mail the desk does not take as a request (the reason, kept with it)
+    └── MailboxError         the desk's IMAP server or the connection to it failed
 
 None of them knows about HTTP: `bridge.web.errors` maps them to status codes in one place.
 """
@@ -113,3 +115,16 @@ class HistoryUnreadable(BridgeError):
 
 class ShareFailed(BridgeError):
     """A replay process failed: says which and why."""
+
+
+class MailRefused(BridgeError):
+    """A mail cannot be taken as a request; `reason` says why (it goes with the mail to the refused
+    folder and into the mail log)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class MailboxError(BridgeError):
+    """The IMAP server or the connection to it failed (no password in the text)."""

@@ -184,6 +184,80 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("BRIDGE_SMTP_FROM", "smtp_from", "bridge@localhost", "Sender address of e-mail notifications."),
     Spec(
+        "BRIDGE_IMAP_URL",
+        "imap_url",
+        None,
+        "The desk's mailbox, polled for clients' mail (docs/mail.md): `imaps://user:pass@host[:993]`, "
+        "or `imap://user:pass@host[:143]?starttls=true`. Unset: no mail intake.",
+        secret=True,
+    ),
+    Spec(
+        "BRIDGE_IMAP_ALLOW_PLAIN",
+        "imap_allow_plain",
+        "false",
+        "Take a plain `imap://` URL without STARTTLS; only for a server on a loopback address (tests).",
+    ),
+    Spec("BRIDGE_IMAP_FOLDER", "imap_folder", "INBOX", "The mailbox folder bridge reads new mail from."),
+    Spec(
+        "BRIDGE_IMAP_PROCESSED_FOLDER",
+        "imap_processed_folder",
+        "bridge/processed",
+        "Where mail goes once stored and registered (created when missing).",
+    ),
+    Spec(
+        "BRIDGE_IMAP_REFUSED_FOLDER",
+        "imap_refused_folder",
+        "bridge/refused",
+        "Where mail bridge does not take goes, with the reason in an `X-Bridge-Refused` header.",
+    ),
+    Spec("BRIDGE_IMAP_POLL", "imap_poll", "1m", "How often the mailbox is polled (one worker at a time)."),
+    Spec(
+        "BRIDGE_MAIL_AUTHSERV_ID",
+        "mail_authserv_id",
+        None,
+        "The authserv-id of the receiving mail server's `Authentication-Results`: a From address "
+        "counts as the client's only with a DKIM, SPF or DMARC pass reported under it.",
+    ),
+    Spec(
+        "BRIDGE_MAIL_TRUST_FROM",
+        "mail_trust_from",
+        "false",
+        "Trust the From address without a verdict of the receiving server (anyone can then write "
+        "as a client). Needed when BRIDGE_MAIL_AUTHSERV_ID is unset.",
+    ),
+    Spec(
+        "BRIDGE_MAIL_UNKNOWN_SENDER",
+        "mail_unknown_sender",
+        "register",
+        "Mail from an address no client lists: `register` (an incident without client, for L1 to "
+        "sort) or `reply` (answer that the address is not registered, and refuse the mail).",
+    ),
+    Spec(
+        "BRIDGE_MAIL_REQUEST_WORDS",
+        "mail_request_words",
+        "request,access,account,password,install",
+        "Words in a mail's subject or first lines that make it a `service request` instead of an "
+        "`incident` (comma-separated).",
+    ),
+    Spec(
+        "BRIDGE_MAIL_MAX_BYTES",
+        "mail_max_bytes",
+        "26214400",
+        "Largest mail read whole; a larger one is refused (only its headers are read).",
+    ),
+    Spec(
+        "BRIDGE_MAIL_ATTACHMENT_MAX_BYTES",
+        "mail_attachment_max_bytes",
+        "5242880",
+        "Largest attachment kept; larger ones are listed on the incident as left out.",
+    ),
+    Spec(
+        "BRIDGE_MAIL_ATTACHMENTS_DIR",
+        "mail_attachments_dir",
+        None,
+        "Directory to keep mail attachments in. Unset: in the database.",
+    ),
+    Spec(
         "BRIDGE_TELEGRAM_TOKEN",
         "telegram_token",
         None,
@@ -361,6 +435,19 @@ class Settings:
     prune_every: timedelta = timedelta(minutes=10)
     prune_budget: timedelta = timedelta(seconds=20)
     prune_batch: int = 500
+    imap_url: str | None = None
+    imap_allow_plain: bool = False
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "bridge/processed"
+    imap_refused_folder: str = "bridge/refused"
+    imap_poll: timedelta = timedelta(minutes=1)
+    mail_authserv_id: str | None = None
+    mail_trust_from: bool = False
+    mail_unknown_sender: str = "register"
+    mail_request_words: tuple[str, ...] = ("request", "access", "account", "password", "install")
+    mail_max_bytes: int = 25 * 1024 * 1024
+    mail_attachment_max_bytes: int = 5 * 1024 * 1024
+    mail_attachments_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -417,6 +504,28 @@ class Settings:
             raise ConfigError(
                 "BRIDGE_ZABBIX_URL needs BRIDGE_ZABBIX_API_TOKEN, or BRIDGE_ZABBIX_USER and "
                 "BRIDGE_ZABBIX_PASSWORD"
+            )
+        if self.imap_url:
+            self._check_mail()
+
+    def _check_mail(self) -> None:
+        """The mail intake answers by mail and must know whom to believe."""
+        assert self.imap_url is not None
+        if not self.smtp_url:
+            raise ConfigError(
+                "BRIDGE_IMAP_URL needs BRIDGE_SMTP_URL: the intake answers every request by mail"
+            )
+        if not self.mail_authserv_id and not self.mail_trust_from:
+            raise ConfigError(
+                "BRIDGE_IMAP_URL needs BRIDGE_MAIL_AUTHSERV_ID (whose Authentication-Results vouch for "
+                "a sender) or, knowingly, BRIDGE_MAIL_TRUST_FROM=true"
+            )
+        parts = urlsplit(self.imap_url)
+        plain = parts.scheme == "imap" and "starttls=true" not in parts.query.lower()
+        if plain and not (self.imap_allow_plain and _loopback(parts.hostname or "")):
+            raise ConfigError(
+                "BRIDGE_IMAP_URL is plain IMAP: use imaps:// or ?starttls=true (plain only with "
+                "BRIDGE_IMAP_ALLOW_PLAIN=true and a server on a loopback address)"
             )
 
 
@@ -504,6 +613,33 @@ def _http_url(raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http:// or https:// URL")
     return raw.rstrip("/")
+
+
+def _imap_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise ValueError("must be imaps://user:pass@host[:993] or imap://user:pass@host[:143]?starttls=true")
+    return raw
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _folder(raw: str) -> str:
+    if not raw.isascii() or not raw.isprintable() or '"' in raw or "\\" in raw:
+        raise ValueError("a folder name of printable ASCII, without quotes or backslashes")
+    return raw
+
+
+def _unknown_sender(raw: str) -> str:
+    if raw not in ("register", "reply"):
+        raise ValueError("must be register or reply")
+    return raw
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(word.strip().lower() for word in raw.split(",") if word.strip())
 
 
 def _redis_url(raw: str) -> str:
@@ -634,4 +770,16 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "prune_every": _duration,
     "prune_budget": _positive_duration,
     "prune_batch": _positive_int,
+    "imap_url": _imap_url,
+    "imap_allow_plain": _boolean,
+    "imap_folder": _folder,
+    "imap_processed_folder": _folder,
+    "imap_refused_folder": _folder,
+    "imap_poll": _positive_duration,
+    "mail_trust_from": _boolean,
+    "mail_unknown_sender": _unknown_sender,
+    "mail_request_words": _words,
+    "mail_max_bytes": _positive_int,
+    "mail_attachment_max_bytes": _positive_int,
+    "mail_attachments_dir": _directory,
 }

@@ -568,3 +568,58 @@ class LoginAttempt(Base):
     address: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime]
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class MailStatus(StrEnum):
+    PENDING = "pending"  # stored, still to register
+    DONE = "done"  # registered: an incident opened, a comment, a confirmation ...
+    REFUSED = "refused"  # not taken (the reason says why); moved to the refused folder
+    FAILED = "failed"  # registering it failed every time (the reason is the last error)
+
+
+class MailMessage(Base):
+    """One mail fetched from the desk's mailbox: the mail intake's log. Stored before the mail is
+    moved out of the folder bridge reads, keyed by its Message-ID, so a crash loses no request and
+    a second fetch of the same mail stores nothing."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        Index(
+            "ix_mail_messages_pending",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_mail_messages_incident", "incident_number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_key: Mapped[str] = mapped_column(String(200), unique=True)  # Message-ID, or sha256:<hex>
+    received_at: Mapped[datetime]
+    sender: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)  # as fetched (only the headers when too large)
+    status: Mapped[MailStatus] = mapped_column(text_enum(MailStatus, 10), default=MailStatus.PENDING)
+    reason: Mapped[str | None] = mapped_column(Text)  # why refused, or the last error
+    outcome: Mapped[str | None] = mapped_column(String(20))  # opened, comment, confirm, reject ...
+    incident_number: Mapped[int | None] = mapped_column(incident_ref())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None]
+
+
+class MailAttachment(Base):
+    """A file a mail carried, kept with the incident it opened or commented (the bytes here, or in
+    BRIDGE_MAIL_ATTACHMENTS_DIR with `path` naming the file)."""
+
+    __tablename__ = "mail_attachments"
+    __table_args__ = (Index("ix_mail_attachments_incident", "incident_number", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_number: Mapped[int] = mapped_column(incident_ref())
+    message_id: Mapped[int] = mapped_column(BigId, ForeignKey("mail_messages.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -27,6 +27,8 @@ from bridge.ticketing.rota import Person
 
 TIMEOUT = 10.0
 """Seconds a send may take."""
+AUTO_REPLIES = frozenset({"mail_received", "mail_unknown", "mail_resolved"})
+"""Message kinds that answer a client's mail (bridge.services.mail_intake)."""
 
 
 class Channel(Protocol):
@@ -140,6 +142,8 @@ class EmailChannel:
             mail["Message-ID"] = f"<bridge-notification-{message.notification}@{domain}>"
             if message.incident is not None:
                 mail["X-Bridge-Incident"] = str(message.incident)
+            if message.kind in AUTO_REPLIES:  # RFC 3834: no auto-responder answers it back
+                mail["Auto-Submitted"] = "auto-replied"
             mail.set_content(message.body.encode("utf-8", "replace").decode("utf-8"))
         except (email.errors.MessageError, ValueError) as exc:
             raise _unsendable(exc) from None

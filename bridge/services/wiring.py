@@ -32,6 +32,7 @@ from bridge.services.hooks import HookChain, IncidentHooks
 from bridge.services.incidents import IncidentService
 from bridge.services.intake import IntakeService
 from bridge.services.live import LiveRota, LiveRules
+from bridge.services.mail_intake import MailHooks, MailIntake
 from bridge.services.metrics import DatabaseCollector, Metrics
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.oncall import OncallService
@@ -108,8 +109,13 @@ class Services:
 
     @cached_property
     def hooks(self) -> IncidentHooks:
-        """What every change to an incident sets off: write-back first, then the duty."""
-        return HookChain(self.writeback, self.duty) if self.writeback is not None else self.duty
+        """What every change to an incident sets off: write-back first, then the duty (and, with
+        the mail intake, asking a client who wrote to confirm a resolution)."""
+        hooks: list[IncidentHooks] = [self.writeback] if self.writeback is not None else []
+        hooks.append(self.duty)
+        if self.settings.imap_url:
+            hooks.append(MailHooks(self.notifier, self.settings.base_url))
+        return HookChain(*hooks) if len(hooks) > 1 else self.duty
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -160,6 +166,15 @@ class Services:
     @cached_property
     def incidents(self) -> IncidentService:
         return IncidentService(self.sessions, self.clock, self._hooks, self.handoff, self._clients)
+
+    @cached_property
+    def mail_intake(self) -> MailIntake | None:
+        """Requests by mail, when BRIDGE_IMAP_URL names the desk's mailbox."""
+        if not self.settings.imap_url:
+            return None
+        return MailIntake(
+            self.settings, self.sessions, self.clock, self.rota, self.notifier, self._hooks, self.handoff
+        )
 
     @cached_property
     def alerts(self) -> AlertService:
@@ -217,8 +232,9 @@ class Services:
         )
 
     def periodic_jobs(self) -> list[PeriodicJob]:
-        """Reconciliation with Zabbix and Alertmanager, as configured; the prune; the SLA report by
-        e-mail when there is a mail server (rota.yaml's `reports.sla_mail` says whether and when)."""
+        """Reconciliation with Zabbix and Alertmanager and the mail intake's poll, as configured;
+        the prune; the SLA report by e-mail when there is a mail server (rota.yaml's
+        `reports.sla_mail` says whether and when)."""
         settings, jobs = self.settings, []
         if settings.prune_every > timedelta(0):
             budget = settings.prune_budget
@@ -241,6 +257,8 @@ class Services:
             )
         if settings.smtp_url:
             jobs.append(PeriodicJob("reports:sla-mail", SLA_MAIL_EVERY, self.sla_mailer.run))
+        if self.mail_intake is not None:
+            jobs.append(PeriodicJob("mail:poll", settings.imap_poll, self.mail_intake.poll))
         return jobs
 
     def _process_now(self, intake_id: int) -> bool:

@@ -15,3 +15,7 @@ class MessageKind(StrEnum):
     STALE = "stale"  # nothing changed for a long time
     LONG_OPEN = "long_open"  # the head of IT hears of incidents open too long
     SLA_REPORT = "sla_report"  # the weekly or monthly SLA report (no incident)
+    # To a client who wrote to the desk (the mail intake, bridge.services.mail_intake):
+    MAIL_RECEIVED = "mail_received"  # your request is registered: its number, priority, deadline, link
+    MAIL_UNKNOWN = "mail_unknown"  # your address is not registered with the desk
+    MAIL_RESOLVED = "mail_resolved"  # your request is resolved: confirm or reject by replying

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bridge.priority import Priority
 from bridge.schedule.calendar import ServiceCalendar
 from bridge.schedule.rotation import OnDuty, Override, Schedule, who_is_on_duty
+from bridge.ticketing.contacts import ContactBook
 from bridge.ticketing.report_settings import Contact, ReportSettings
 from bridge.timeutil import format_duration
 
@@ -194,6 +195,7 @@ class Rota:
     reports: ReportSettings = field(default_factory=ReportSettings)  # night hours, SLA mail
     version: str = ""
     file: str = ""
+    contacts: ContactBook = field(default_factory=ContactBook)  # who mails the desk for which client
 
     # -- lookups -------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from bridge.ticketing.rota import (
     TargetKind,
     Team,
 )
+from bridge.ticketing.rota_contacts import CONTACTS_KEY, read_contacts
 from bridge.ticketing.rota_fields import ALWAYS
 from bridge.ticketing.rota_reports import ReportValues
 from bridge.yamldoc import Path_, did_you_mean
@@ -45,6 +46,7 @@ TOP_KEYS = (
     "calendars",
     "default_calendar",
     "clients",
+    "contacts",
     "schedules",
     "responsible",
     "escalation",
@@ -164,6 +166,7 @@ class RotaDocument(ReportValues):
             reports=self._reports(root.get("reports")),
             version=hashlib.sha256(self.text.encode()).hexdigest()[:12],
             file=self.file,
+            contacts=read_contacts(self, root.get(CONTACTS_KEY), tuple(clients)),
         )
 
     # -- sections -------------------------------------------------------------------------------
