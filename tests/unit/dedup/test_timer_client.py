@@ -107,6 +107,21 @@ rules:
     assert [i.client for i in sim.incidents] == ["logistics"]
 
 
+def test_a_host_that_waited_a_storms_grace_opens_with_its_client() -> None:
+    storm = rules("", "storm: {hosts: 10, within: 2m}\n").replace(
+        "match: {name: DiskFull}", "match: {name: DiskFull}\n    group_by: [host]"
+    )
+    sim = simulator(storm)
+    sim.feed(alert("DiskFull", "db-01", start=0, labels={"customer": "acme"}))
+    decision = sim.feed(alert("DiskFull", "web-17", start=0.5, labels=CLIENT))
+    assert decision.reason.startswith("waiting: possible alert storm")
+    sim.advance(at(2.5))
+    assert [(i.title, i.opened_at, i.client) for i in sim.incidents] == [
+        ("DiskFull on db-01", at(0), "acme"),
+        ("DiskFull on web-17", at(2.5), "logistics"),
+    ]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     customer=st.one_of(st.none(), st.text("abcxyz-", min_size=1, max_size=8)),
