@@ -339,6 +339,7 @@ class AlertGroup(Base):
     storm: Mapped[dict[str, Any] | None] = mapped_column(
         JSONType, nullable=True
     )  # the storm group: recent starts and the label its members share
+    client: Mapped[str | None] = mapped_column(String(200))  # of the alert starting the firing stretch
     incident_number: Mapped[int | None] = mapped_column(incident_ref())
     updated_at: Mapped[datetime]
 

@@ -24,7 +24,7 @@ from enum import Enum
 
 from bridge.alert import Alert, Status
 from bridge.dedup.evolve import evolve
-from bridge.dedup.groups import Gate, GroupOps, Work, most_severe, origin_note
+from bridge.dedup.groups import Gate, GroupOps, Work, client_of, most_severe, origin_note
 from bridge.dedup.merge import merge, merged_fingerprint
 from bridge.dedup.rules import Action, Rule, RuleKind, RuleSet
 from bridge.dedup.state import (
@@ -625,7 +625,7 @@ class Engine:
         work = Work(dict(groups))
         group = work.groups.get(target) or GroupState.empty(target, rule.name, incident_title(rule, alert))
         last_seen = now if group.last_seen is None else max(group.last_seen, now)
-        group = work.put(evolve(group, last_seen=last_seen))
+        group = work.put(evolve(group, last_seen=last_seen, client=client_of(rule, alert) or group.client))
         if group.incident is not None and group.incident.active:
             work.effects.append(IncidentEffect(EffectKind.RESOLVE, target, text=f"{alert.name} is back"))
             work.put(evolve(group, incident=evolve(group.incident, active=False, resolved_at=now)))

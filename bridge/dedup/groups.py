@@ -62,6 +62,11 @@ def origin_text(origin: str, source: Source) -> str:
     return ""
 
 
+def client_of(rule: Rule, alert: Alert) -> str | None:
+    """Whose system the alert is about, by the rule's `client:`; None without one."""
+    return rule.client.client_of(alert) if rule.client is not None else None
+
+
 def most_severe(current: Severity | None, alert: Alert) -> Severity:
     if current is None or alert.severity.rank < current.rank:
         return alert.severity
@@ -97,12 +102,20 @@ class GroupOps:
             if group.firing <= 1:
                 # It fired again, so its previous occurrence ended (its resolution never reached us):
                 # as the only alert firing in the group, the unbroken stretch starts again now.
-                group = evolve(group, occurrences=occurrences, firing_since=start, severity=alert.severity)
+                group = evolve(
+                    group,
+                    occurrences=occurrences,
+                    firing_since=start,
+                    severity=alert.severity,
+                    client=client_of(rule, alert),
+                )
             else:
                 group = evolve(group, occurrences=occurrences, severity=severity)
             return self.changed(work, group, rule, alert.starts_at, now)
+        client = group.client if group.client is not None else client_of(rule, alert)
         if group.firing == 0:
             severity = alert.severity  # a new stretch: what fired before it does not count
+            client = client_of(rule, alert)  # ... and it is the client of the alert starting it
         since = start if group.firing_since is None else min(group.firing_since, start)
         group = evolve(
             group,
@@ -111,6 +124,7 @@ class GroupOps:
             quiet_since=None,
             occurrences=occurrences,
             severity=severity,
+            client=client,
         )
         return self.changed(work, group, rule, alert.starts_at, now)
 
@@ -257,7 +271,10 @@ class GroupOps:
             )
             view = evolve(current, active=True, resolved_at=None)
         else:
-            client = rule.client.client_of(alert) if rule.client is not None and alert is not None else None
+            # opened by a timer (no alert at hand): the client of the alert that started the stretch
+            client = client_of(rule, alert) if alert is not None else None
+            if client is None:
+                client = group.client
             work.effects.append(
                 IncidentEffect(
                     EffectKind.OPEN,

@@ -142,6 +142,9 @@ class GroupState:
     last_seen: datetime | None = None  # heartbeat rules: when the heartbeat last checked in
     storm: tuple[StormEntry, ...] = ()  # the storm group: hosts that started alerting recently
     storm_label: tuple[str, str] | None = None  # the storm group: the label value its members share
+    # whose system: the rule's `client:` of the alert that started the current firing stretch (or
+    # of the heartbeat), so an incident a timer opens has the client one opened at once would have
+    client: str | None = None
 
     @classmethod
     def empty(cls, key: str, rule: str, title: str) -> GroupState:

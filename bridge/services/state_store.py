@@ -228,6 +228,7 @@ class StateStore:
             last_seen=row.last_seen,
             storm=storm[0],
             storm_label=storm[1],
+            client=row.client,
         )
 
     def group_states(self, keys: Iterable[str]) -> dict[str, GroupState]:
@@ -329,6 +330,7 @@ class StateStore:
         row.changes = [t.isoformat() for t in group.changes]
         row.flapping = group.flapping
         row.last_seen = group.last_seen
+        row.client = None if group.client is None else fit(group.client, CLIENT_MAX)
         if group.storm or group.storm_label is not None or row.storm is not None:
             self._storms[group.key] = (group.storm, group.storm_label)
             self._storm_rows.add(group.key)

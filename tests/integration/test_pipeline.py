@@ -16,7 +16,7 @@ from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.intake import store_delivery
-from bridge.db.models import AlertRow, Incident, Intake, IntakeStatus, TimelineEntry, Timer
+from bridge.db.models import AlertGroup, AlertRow, Incident, Intake, IntakeStatus, TimelineEntry, Timer
 from bridge.dedup.engine import Engine
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.simulator import Simulator
@@ -316,6 +316,41 @@ def test_timers_survive_a_restart(database_url: str, tmp_path: Path) -> None:
         assert len(again.incidents()) == 1
         with again.sessions() as session:
             assert session.scalar(select(func.count()).select_from(Timer)) == 0
+    finally:
+        again.close()
+
+
+CLIENT_RULES = """
+defaults: {group_by: [source, host, name], resolve_after: 5m, reopen_within: 1h}
+rules:
+  - name: disk
+    match: {name: DiskFull}
+    client: {label: customer}
+    for: 10m
+"""
+
+
+def test_a_held_alert_opens_its_incident_with_its_client_even_after_a_restart(
+    database_url: str, tmp_path: Path
+) -> None:
+    rules_dir = write_rules(tmp_path / "rules", CLIENT_RULES)
+    harness = Harness(database_url, rules_dir)
+    start = harness.clock.now()
+    raw = json.dumps(
+        am_notification(
+            am_alert("DiskFull", starts_at=start.isoformat(), instance="h:1", customer="logistics")
+        )
+    ).encode()
+    harness.deliver(Source.ALERTMANAGER, raw, start)
+    harness.close()  # the hold outlives the process: the group's client must be in the database
+    again = Harness(database_url, rules_dir)
+    try:
+        with again.sessions() as session:
+            assert [g.client for g in session.scalars(select(AlertGroup))] == ["logistics"]
+        again.finish(start + timedelta(minutes=10))
+        with again.sessions() as session:
+            opened = [(i.client, i.source, i.opened_at) for i in session.scalars(select(Incident))]
+        assert opened == [("logistics", Source.ALERTMANAGER, start + timedelta(minutes=10))]
     finally:
         again.close()
 

@@ -4,6 +4,7 @@ notifications, and a fake clock: what the duty tests share."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,8 +104,15 @@ class Desk:
 
 @pytest.fixture
 def desk(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
+    with running_desk(database_url, tmp_path, clock, RULES) as running:
+        yield running
+
+
+@contextmanager
+def running_desk(database_url: str, tmp_path: Path, clock: FakeClock, rules: str) -> Iterator[Desk]:
+    """A desk with these rules (and the example rota)."""
     with smtp_server() as (smtp_url, inbox), http_server() as (http_url, sink):
-        rules_dir = write_rules(tmp_path / "rules", RULES)
+        rules_dir = write_rules(tmp_path / "rules", rules)
         rota = EXAMPLE_ROTA.read_text().replace("https://chat.desk.example", http_url)
         (rules_dir / "rota.yaml").write_text(rota)
         settings = make_settings(
