@@ -129,7 +129,10 @@ def _sqlite_pragmas(engine: Engine, busy_ms: int, *, read_only: bool = False) ->
         cursor = dbapi_connection.cursor()
         # Takes effect only on a new, empty file: a prune then gives freed pages back to the disk
         # (PRAGMA incremental_vacuum); an older file keeps them for reuse until a full VACUUM.
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # Asked only of an empty file: on one in use the pragma waits for the write lock, and a
+        # reader must never wait for a writer.
+        if not read_only and cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
