@@ -165,13 +165,23 @@ class IntakeKey(Base):
 
 
 class AlertTally(Base):
-    """What pruned alert rows counted, by the hour they were first seen: the noise report's figures
-    (alerts and occurrences per rule, name and disposition) stay the same after a prune."""
+    """What pruned alert rows counted, by the hour they were first seen and the hour of their last
+    event: the reports' figures (alerts and occurrences per source, rule, name, host, disposition
+    and reason) stay the same after a prune, on whole hours."""
 
     __tablename__ = "alert_tallies"
     __table_args__ = (
         UniqueConstraint(
-            "hour", "source", "rule", "name", "disposition", "suppressed_by", name="uq_alert_tallies_key"
+            "hour",
+            "source",
+            "rule",
+            "name",
+            "disposition",
+            "suppressed_by",
+            "last_hour",
+            "host",
+            "reason",
+            name="uq_alert_tallies_key",
         ),
     )
 
@@ -182,6 +192,9 @@ class AlertTally(Base):
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     disposition: Mapped[str] = mapped_column(String(10))
     suppressed_by: Mapped[str] = mapped_column(String(255), default="")  # "" when nothing held it
+    last_hour: Mapped[datetime]  # last_event_at truncated to the hour (the noise report's period)
+    host: Mapped[str] = mapped_column(String(HOST_MAX), default="")
+    reason: Mapped[str] = mapped_column(String(30), default="")  # why it paged nobody, one word
     alerts: Mapped[int] = mapped_column(BigInteger)
     occurrences: Mapped[int] = mapped_column(BigInteger)
 
