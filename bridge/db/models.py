@@ -164,6 +164,20 @@ class IntakeKey(Base):
     received_at: Mapped[datetime]
 
 
+class IntakeTally(Base):
+    """What pruned deliveries counted, by the hour they were received: the noise report's
+    deliveries and events per source stay the same after a prune, on whole hours."""
+
+    __tablename__ = "intake_tallies"
+    __table_args__ = (UniqueConstraint("hour", "source", name="uq_intake_tallies_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime]  # received_at truncated to the hour
+    source: Mapped[str] = mapped_column(String(20))
+    deliveries: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(BigInteger)
+
+
 class AlertTally(Base):
     """What pruned alert rows counted, by the hour they were first seen and the hour of their last
     event: the reports' figures (alerts and occurrences per source, rule, name, host, disposition

@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, case, delete, literal, li
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bridge.db.models import AlertRow, AlertTally
+from bridge.db.models import AlertRow, AlertTally, IntakeTally
 from bridge.dedup.state import Disposition
 from bridge.ticketing.lifecycle import IncidentStatus
 from bridge.ticketing.messages import MessageKind
@@ -143,7 +143,19 @@ def partition_size(session: Session, partition: Partition) -> Removed:
 
 
 def drop_partition(session: Session, partition: Partition) -> None:
-    """DROP the week (its rows are all done): waits at most LOCK_TIMEOUT_MS for the lock."""
+    """DROP the week (its rows are all done), adding what it counted to `intake_tallies` first in
+    the same transaction (before the lock is asked for: the week no longer changes): waits at most
+    LOCK_TIMEOUT_MS for the lock."""
+    session.execute(
+        text(
+            "INSERT INTO intake_tallies (hour, source, deliveries, events) "
+            "SELECT date_trunc('hour', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', source, "
+            f"count(*), coalesce(sum(alert_count), 0) FROM {partition.name} GROUP BY 1, 2 "
+            "ON CONFLICT (hour, source) DO UPDATE SET "
+            "deliveries = intake_tallies.deliveries + excluded.deliveries, "
+            "events = intake_tallies.events + excluded.events"
+        )
+    )
     session.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
     session.execute(text(f"DROP TABLE {partition.name}"))
 
@@ -196,15 +208,43 @@ def delete_intake(
     returned = session.execute(
         text(
             f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {INTAKE_DONE} "
-            f"ORDER BY received_at LIMIT :limit) RETURNING dedup_key, length(body)"
+            f"ORDER BY received_at LIMIT :limit) RETURNING dedup_key, length(body), received_at, source, "
+            "alert_count"
         ),
         binds,
     ).all()
+    tally_intake(session, [(r[2], r[3], r[4]) for r in returned])
     if returned and _postgres(session):
         session.execute(
             text("DELETE FROM intake_keys WHERE dedup_key = ANY(:keys)"), {"keys": [r[0] for r in returned]}
         )
     return Removed(len(returned), sum(int(r[1]) + ROW_OVERHEAD for r in returned))
+
+
+def tally_intake(session: Session, rows: Sequence[tuple[Any, Any, Any]]) -> None:
+    """Add deleted deliveries (received_at, source, alert_count) to `intake_tallies`."""
+    sums: dict[tuple[datetime, str], list[int]] = {}
+    for received_at, source, events in rows:
+        counted = sums.setdefault((hour_of(_utc(received_at)), str(source)), [0, 0])
+        counted[0] += 1
+        counted[1] += int(events or 0)
+    if not sums:
+        return
+    insert = postgresql.insert if _postgres(session) else sqlite.insert
+    statement = insert(IntakeTally).values(
+        [
+            {"hour": hour, "source": source, "deliveries": deliveries, "events": events}
+            for (hour, source), (deliveries, events) in sums.items()
+        ]
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["hour", "source"],
+        set_={
+            "deliveries": IntakeTally.deliveries + statement.excluded.deliveries,
+            "events": IntakeTally.events + statement.excluded.events,
+        },
+    )
+    session.execute(statement)
 
 
 ROW_OVERHEAD = 64

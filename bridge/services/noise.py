@@ -41,7 +41,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, CompoundSelect, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from bridge.db.models import AlertRow, AlertTally, Incident, Intake, Notification, TimelineEntry
+from bridge.db.models import (
+    AlertRow,
+    AlertTally,
+    Incident,
+    Intake,
+    IntakeTally,
+    Notification,
+    TimelineEntry,
+)
 from bridge.db.retention import hour_of, suppression_kind
 from bridge.dedup.state import Disposition
 from bridge.priority import Priority
@@ -216,10 +224,21 @@ def _in_period(column: Any, start: datetime, end: datetime) -> ColumnElement[boo
 
 
 def _sources(session: Session, start: datetime, end: datetime) -> tuple[SourceFigures, ...]:
+    kept = select(
+        Intake.source.label("source"),
+        literal(1).label("deliveries"),
+        Intake.alert_count.label("events"),
+    ).where(_in_period(Intake.received_at, start, end))
+    tallied = select(IntakeTally.source, IntakeTally.deliveries, IntakeTally.events).where(
+        IntakeTally.hour >= hour_of(start), IntakeTally.hour < end
+    )
+    received = union_all(kept, tallied).subquery()
     traffic = session.execute(
-        select(Intake.source, func.count(), func.coalesce(func.sum(Intake.alert_count), 0))
-        .where(_in_period(Intake.received_at, start, end))
-        .group_by(Intake.source)
+        select(
+            received.c.source,
+            func.sum(received.c.deliveries),
+            func.coalesce(func.sum(received.c.events), 0),
+        ).group_by(received.c.source)
     ).all()
     alerts = _alerts_and_tallies(start, end).subquery()
     distinct = {

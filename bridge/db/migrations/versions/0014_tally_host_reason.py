@@ -1,7 +1,9 @@
 """The alert tallies also keep what the noise report counts by: the hour of the last event (the
 noise report's period is by last event, `alert_counts` by first sighting), the host, and why an
 alert paged nobody, as one word (`silenced`, `for`, ...). So after a prune the noise report's
-top hosts and suppressed-by-reason figures stay the same as well.
+top hosts and suppressed-by-reason figures stay the same as well. And `intake_tallies`: what
+pruned deliveries counted (deliveries and alert events per source and hour received), for the
+noise report's traffic figures.
 
 Tallies written before this revision get `last_hour = hour`, no host and no reason: they were
 only ever counted by first sighting.
@@ -29,6 +31,15 @@ NEW_KEY = [*OLD_KEY, "last_hour", "host", "reason"]
 
 
 def upgrade() -> None:
+    op.create_table(
+        "intake_tallies",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("source", sa.String(20), nullable=False),
+        sa.Column("deliveries", sa.BigInteger(), nullable=False),
+        sa.Column("events", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint("hour", "source", name="uq_intake_tallies_key"),
+    )
     with op.batch_alter_table("alert_tallies") as batch:
         batch.add_column(sa.Column("last_hour", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("host", sa.String(255), nullable=False, server_default=""))
@@ -58,3 +69,4 @@ def downgrade() -> None:
         batch.drop_column("host")
         batch.drop_column("last_hour")
         batch.create_unique_constraint("uq_alert_tallies_key", OLD_KEY)
+    op.drop_table("intake_tallies")
