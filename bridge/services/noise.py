@@ -25,6 +25,10 @@ What is counted, for a period [start, end):
   (`reports.night` in rota.yaml, default 21:00-09:00, in the rota's time zone); a night is named by
   the date it began on.
 
+After a prune: the traffic and alert figures add what pruned rows counted (`intake_tallies`,
+`alert_tallies`, by the hour), so they are the same before and after on a period of whole hours;
+page notifications are never pruned (see docs/reports.md, "Over a prune").
+
 With `client`, the incident, acknowledgement and page figures are that client's; the alert figures
 stay estate-wide (`alerts_scope`), because bridge records a client only on incidents, not on the
 alerts that opened none.
