@@ -262,6 +262,7 @@ def reports(
         return sla, alert_counts(session, *period), noise, proactive_report(session, *period, None)
 
 
+@pytest.mark.timeout(360)  # 20 histories, each with four reports taken twice, on a shared machine
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=histories(), batch=st.integers(1, 7))
 def test_a_prune_removes_exactly_what_the_settings_say_and_keeps_what_is_still_needed(
