@@ -164,14 +164,38 @@ class IntakeKey(Base):
     received_at: Mapped[datetime]
 
 
+class IntakeTally(Base):
+    """What pruned deliveries counted, by the hour they were received: the noise report's
+    deliveries and events per source stay the same after a prune, on whole hours."""
+
+    __tablename__ = "intake_tallies"
+    __table_args__ = (UniqueConstraint("hour", "source", name="uq_intake_tallies_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime]  # received_at truncated to the hour
+    source: Mapped[str] = mapped_column(String(20))
+    deliveries: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(BigInteger)
+
+
 class AlertTally(Base):
-    """What pruned alert rows counted, by the hour they were first seen: the noise report's figures
-    (alerts and occurrences per rule, name and disposition) stay the same after a prune."""
+    """What pruned alert rows counted, by the hour they were first seen and the hour of their last
+    event: the reports' figures (alerts and occurrences per source, rule, name, host, disposition
+    and reason) stay the same after a prune, on whole hours."""
 
     __tablename__ = "alert_tallies"
     __table_args__ = (
         UniqueConstraint(
-            "hour", "source", "rule", "name", "disposition", "suppressed_by", name="uq_alert_tallies_key"
+            "hour",
+            "source",
+            "rule",
+            "name",
+            "disposition",
+            "suppressed_by",
+            "last_hour",
+            "host",
+            "reason",
+            name="uq_alert_tallies_key",
         ),
     )
 
@@ -182,6 +206,9 @@ class AlertTally(Base):
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     disposition: Mapped[str] = mapped_column(String(10))
     suppressed_by: Mapped[str] = mapped_column(String(255), default="")  # "" when nothing held it
+    last_hour: Mapped[datetime]  # last_event_at truncated to the hour (the noise report's period)
+    host: Mapped[str] = mapped_column(String(HOST_MAX), default="")
+    reason: Mapped[str] = mapped_column(String(30), default="")  # why it paged nobody, one word
     alerts: Mapped[int] = mapped_column(BigInteger)
     occurrences: Mapped[int] = mapped_column(BigInteger)
 

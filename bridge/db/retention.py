@@ -5,8 +5,11 @@ prune ever holds a lock a webhook would wait on for long.
 What is kept, whatever the settings: incidents, their timelines and the alerts they name
 (`incident_alerts`); alerts still firing, or of an incident not yet closed or cancelled, or whose
 group a timer waits on; deliveries still pending or parked as failed; notifications and outbox
-jobs not yet done. Alert rows removed are first added up in `alert_tallies` (in the same
-statement's transaction), so the noise report's figures do not change.
+jobs not yet done; page notifications (registration and escalation messages, one per person,
+incident and channel), which the noise report's pages per person per night counts and which are
+few next to the incidents that are kept anyway. Alert rows removed are first added up in
+`alert_tallies` (in the same statement's transaction), by the hour of their first sighting and of
+their last event, so the reports' alert figures do not change on whole hours.
 
 On PostgreSQL the intake log is partitioned by week of `received_at` (migration 0012): a week
 whose end is older than the retention and that holds nothing unfinished is dropped whole, a
@@ -28,12 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, literal, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bridge.db.models import AlertTally
+from bridge.db.models import AlertRow, AlertTally, IntakeTally
+from bridge.dedup.state import Disposition
 from bridge.ticketing.lifecycle import IncidentStatus
+from bridge.ticketing.messages import MessageKind
 
 WEEK = timedelta(days=7)
 PARTITION = re.compile(r"^intake_w(\d{8})$")
@@ -138,7 +143,19 @@ def partition_size(session: Session, partition: Partition) -> Removed:
 
 
 def drop_partition(session: Session, partition: Partition) -> None:
-    """DROP the week (its rows are all done): waits at most LOCK_TIMEOUT_MS for the lock."""
+    """DROP the week (its rows are all done), adding what it counted to `intake_tallies` first in
+    the same transaction (before the lock is asked for: the week no longer changes): waits at most
+    LOCK_TIMEOUT_MS for the lock."""
+    session.execute(
+        text(
+            "INSERT INTO intake_tallies (hour, source, deliveries, events) "
+            "SELECT date_trunc('hour', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', source, "
+            f"count(*), coalesce(sum(alert_count), 0) FROM {partition.name} GROUP BY 1, 2 "
+            "ON CONFLICT (hour, source) DO UPDATE SET "
+            "deliveries = intake_tallies.deliveries + excluded.deliveries, "
+            "events = intake_tallies.events + excluded.events"
+        )
+    )
     session.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
     session.execute(text(f"DROP TABLE {partition.name}"))
 
@@ -191,15 +208,43 @@ def delete_intake(
     returned = session.execute(
         text(
             f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {INTAKE_DONE} "
-            f"ORDER BY received_at LIMIT :limit) RETURNING dedup_key, length(body)"
+            f"ORDER BY received_at LIMIT :limit) RETURNING dedup_key, length(body), received_at, source, "
+            "alert_count"
         ),
         binds,
     ).all()
+    tally_intake(session, [(r[2], r[3], r[4]) for r in returned])
     if returned and _postgres(session):
         session.execute(
             text("DELETE FROM intake_keys WHERE dedup_key = ANY(:keys)"), {"keys": [r[0] for r in returned]}
         )
     return Removed(len(returned), sum(int(r[1]) + ROW_OVERHEAD for r in returned))
+
+
+def tally_intake(session: Session, rows: Sequence[tuple[Any, Any, Any]]) -> None:
+    """Add deleted deliveries (received_at, source, alert_count) to `intake_tallies`."""
+    sums: dict[tuple[datetime, str], list[int]] = {}
+    for received_at, source, events in rows:
+        counted = sums.setdefault((hour_of(_utc(received_at)), str(source)), [0, 0])
+        counted[0] += 1
+        counted[1] += int(events or 0)
+    if not sums:
+        return
+    insert = postgresql.insert if _postgres(session) else sqlite.insert
+    statement = insert(IntakeTally).values(
+        [
+            {"hour": hour, "source": source, "deliveries": deliveries, "events": events}
+            for (hour, source), (deliveries, events) in sums.items()
+        ]
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["hour", "source"],
+        set_={
+            "deliveries": IntakeTally.deliveries + statement.excluded.deliveries,
+            "events": IntakeTally.events + statement.excluded.events,
+        },
+    )
+    session.execute(statement)
 
 
 ROW_OVERHEAD = 64
@@ -218,6 +263,29 @@ ALERT_SIZE = (
 )
 
 
+def suppression_kind() -> ColumnElement[str]:
+    """Why an alert paged nobody, as one word, decided in SQL from its disposition and reason
+    (`dropped`, `inhibited`, `silenced`, `maintenance`, `for`, `threshold`, `resolved before
+    firing`, `cleared`, `waiting`). The noise report counts kept rows by it, and a prune tallies
+    removed ones by it, so both count the same way."""
+    d, reason = AlertRow.disposition, AlertRow.reason
+    held = d.in_([Disposition.WAITING, Disposition.CLEARED])
+    return case(
+        (d == Disposition.DROPPED, literal("dropped")),
+        (d == Disposition.INHIBITED, literal("inhibited")),
+        (and_(d == Disposition.SUPPRESSED, AlertRow.suppressed_by.like("silence:%")), literal("silenced")),
+        (d == Disposition.SUPPRESSED, literal("maintenance")),
+        (and_(held, reason.like("%: firing since %")), literal("for")),
+        (and_(held, reason.like("%threshold %")), literal("threshold")),
+        (
+            and_(d == Disposition.CLEARED, reason.like("resolved before bridge saw it fire%")),
+            literal("resolved before firing"),
+        ),
+        (d == Disposition.CLEARED, literal("cleared")),
+        else_=literal("waiting"),
+    )
+
+
 def delete_alerts(session: Session, cutoff: datetime, limit: int, *, dry: bool = False) -> Removed:
     """Remove up to `limit` resolved alerts last heard of before `cutoff` that nothing still needs
     (see the module doc), adding what they counted to `alert_tallies` first."""
@@ -228,31 +296,64 @@ def delete_alerts(session: Session, cutoff: datetime, limit: int, *, dry: bool =
             binds,
         ).one()
         return Removed(int(rows), int(size) + ROW_OVERHEAD * int(rows))
+    chosen = (
+        select(AlertRow.id)
+        .where(text(PRUNABLE_ALERT))
+        .order_by(AlertRow.id)
+        .limit(bindparam("limit"))
+        .correlate(None)
+        .scalar_subquery()
+    )
     returned = session.execute(
-        text(
-            f"DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE {PRUNABLE_ALERT} "
-            f"ORDER BY id LIMIT :limit) RETURNING first_seen_at, source, rule, name, disposition, "
-            f"suppressed_by, occurrences, {ALERT_SIZE}"
+        delete(AlertRow)
+        .where(AlertRow.id.in_(chosen))
+        .returning(
+            AlertRow.first_seen_at,
+            AlertRow.source,
+            AlertRow.rule,
+            AlertRow.name,
+            AlertRow.disposition,
+            AlertRow.suppressed_by,
+            AlertRow.occurrences,
+            AlertRow.last_event_at,
+            AlertRow.host,
+            suppression_kind(),
+            literal_column(ALERT_SIZE),
         ),
         binds,
     ).all()
     tally(session, returned)
-    return Removed(len(returned), sum(int(r[7] or 0) + ROW_OVERHEAD for r in returned))
+    return Removed(len(returned), sum(int(r[10] or 0) + ROW_OVERHEAD for r in returned))
 
 
 def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _utc(value: object) -> datetime:
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+TallyKey = tuple[datetime, str, str, str, str, str, datetime, str, str]
+
+
 def tally(session: Session, rows: Sequence[Sequence[Any]]) -> None:
     """Add deleted alert rows (first_seen_at, source, rule, name, disposition, suppressed_by,
-    occurrences, ...) to `alert_tallies`."""
-    sums: dict[tuple[datetime, str, str, str, str, str], list[int]] = {}
+    occurrences, last_event_at, host, suppression kind, ...) to `alert_tallies`."""
+    sums: dict[TallyKey, list[int]] = {}
     for row in rows:
-        first_seen = row[0] if isinstance(row[0], datetime) else datetime.fromisoformat(str(row[0]))
-        if first_seen.tzinfo is None:
-            first_seen = first_seen.replace(tzinfo=UTC)
-        key = (hour_of(first_seen), row[1], row[2], row[3], row[4], row[5] or "")
+        key = (
+            hour_of(_utc(row[0])),
+            str(row[1]),
+            row[2],
+            row[3],
+            str(row[4]),
+            row[5] or "",
+            hour_of(_utc(row[7])),
+            row[8] or "",
+            str(row[9]),
+        )
         counted = sums.setdefault(key, [0, 0])
         counted[0] += 1
         counted[1] += int(row[6])
@@ -267,14 +368,20 @@ def tally(session: Session, rows: Sequence[Sequence[Any]]) -> None:
             "name": name,
             "disposition": disposition,
             "suppressed_by": held,
+            "last_hour": last_hour,
+            "host": host,
+            "reason": reason,
             "alerts": alerts,
             "occurrences": occurrences,
         }
-        for (hour, source, rule, name, disposition, held), (alerts, occurrences) in sums.items()
+        for (hour, source, rule, name, disposition, held, last_hour, host, reason), (
+            alerts,
+            occurrences,
+        ) in sums.items()
     ]
     statement = insert(AlertTally).values(values)
     statement = statement.on_conflict_do_update(
-        index_elements=["hour", "source", "rule", "name", "disposition", "suppressed_by"],
+        index_elements=TALLY_KEY,
         set_={
             "alerts": AlertTally.alerts + statement.excluded.alerts,
             "occurrences": AlertTally.occurrences + statement.excluded.occurrences,
@@ -283,9 +390,15 @@ def tally(session: Session, rows: Sequence[Sequence[Any]]) -> None:
     session.execute(statement)
 
 
+TALLY_KEY = ["hour", "source", "rule", "name", "disposition", "suppressed_by", "last_hour", "host", "reason"]
+
+
+PAGE_KINDS = (MessageKind.REGISTRATION.value, MessageKind.ESCALATION.value)
+"""Notifications kept however old: the pages the noise report counts per person and night."""
+
 DONE_WORK = {
     "notifications": (
-        "status = 'sent' AND sent_at < :cutoff",
+        f"status = 'sent' AND sent_at < :cutoff AND kind NOT IN {PAGE_KINDS!r}",
         "length(subject) + length(body) + length(address)",
     ),
     "outbox": ("status = 'done' AND done_at < :cutoff", "length(CAST(payload AS TEXT))"),

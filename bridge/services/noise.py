@@ -25,6 +25,10 @@ What is counted, for a period [start, end):
   (`reports.night` in rota.yaml, default 21:00-09:00, in the rota's time zone); a night is named by
   the date it began on.
 
+After a prune: the traffic and alert figures add what pruned rows counted (`intake_tallies`,
+`alert_tallies`, by the hour), so they are the same before and after on a period of whole hours;
+page notifications are never pruned (see docs/reports.md, "Over a prune").
+
 With `client`, the incident, acknowledgement and page figures are that client's; the alert figures
 stay estate-wide (`alerts_scope`), because bridge records a client only on incidents, not on the
 alerts that opened none.
@@ -38,10 +42,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, CompoundSelect, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from bridge.db.models import AlertRow, Incident, Intake, Notification, TimelineEntry
+from bridge.db.models import (
+    AlertRow,
+    AlertTally,
+    Incident,
+    Intake,
+    IntakeTally,
+    Notification,
+    TimelineEntry,
+)
+from bridge.db.retention import hour_of, suppression_kind
 from bridge.dedup.state import Disposition
 from bridge.priority import Priority
 from bridge.schedule.wallclock import wall_to_utc
@@ -173,8 +186,8 @@ def noise_report(
         incidents_opened=sum(by_rule.values()),
         opened_by_rule=_largest_first(by_rule),
         opened_by_priority=tuple(Counted(p.value, by_priority[p.value]) for p in Priority),
-        noisiest_names=_noisiest(session, start, end, AlertRow.name),
-        noisiest_hosts=_noisiest(session, start, end, AlertRow.host),
+        noisiest_names=_noisiest(session, start, end, "name"),
+        noisiest_hosts=_noisiest(session, start, end, "host"),
         ack_times=_ack_times(session, start, end, client),
         night=str(night),
         timezone=str(tz),
@@ -215,18 +228,30 @@ def _in_period(column: Any, start: datetime, end: datetime) -> ColumnElement[boo
 
 
 def _sources(session: Session, start: datetime, end: datetime) -> tuple[SourceFigures, ...]:
+    kept = select(
+        Intake.source.label("source"),
+        literal(1).label("deliveries"),
+        Intake.alert_count.label("events"),
+    ).where(_in_period(Intake.received_at, start, end))
+    tallied = select(IntakeTally.source, IntakeTally.deliveries, IntakeTally.events).where(
+        IntakeTally.hour >= hour_of(start), IntakeTally.hour < end
+    )
+    received = union_all(kept, tallied).subquery()
     traffic = session.execute(
-        select(Intake.source, func.count(), func.coalesce(func.sum(Intake.alert_count), 0))
-        .where(_in_period(Intake.received_at, start, end))
-        .group_by(Intake.source)
+        select(
+            received.c.source,
+            func.sum(received.c.deliveries),
+            func.coalesce(func.sum(received.c.events), 0),
+        ).group_by(received.c.source)
     ).all()
-    alerts = session.execute(
-        select(AlertRow.source, func.count())
-        .where(_in_period(AlertRow.last_event_at, start, end))
-        .group_by(AlertRow.source)
-    ).all()
+    alerts = _alerts_and_tallies(start, end).subquery()
+    distinct = {
+        str(source): int(n)
+        for source, n in session.execute(
+            select(alerts.c.source, func.sum(alerts.c.alerts)).group_by(alerts.c.source)
+        )
+    }
     deliveries = {str(source): (int(n), int(events)) for source, n, events in traffic}
-    distinct = {str(source): int(n) for source, n in alerts}
     return tuple(
         SourceFigures(source, *deliveries.get(source, (0, 0)), distinct.get(source, 0))
         for source in sorted(set(deliveries) | set(distinct))
@@ -238,11 +263,11 @@ def _outcomes(
 ) -> tuple[Counter[str], Counter[str], Counter[str]]:
     """Alerts per disposition, and those that paged nobody per reason and per rule: one scan,
     grouped by (disposition, reason, rule), a few hundred groups at most."""
-    kind = _reason_kind()
+    alerts = _alerts_and_tallies(start, end).subquery()
     rows = session.execute(
-        select(AlertRow.disposition, kind, AlertRow.rule, func.count())
-        .where(_in_period(AlertRow.last_event_at, start, end))
-        .group_by(AlertRow.disposition, kind, AlertRow.rule)
+        select(alerts.c.disposition, alerts.c.reason, alerts.c.rule, func.sum(alerts.c.alerts)).group_by(
+            alerts.c.disposition, alerts.c.reason, alerts.c.rule
+        )
     ).all()
     dispositions: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -256,24 +281,31 @@ def _outcomes(
     return dispositions, reasons, rules
 
 
-def _reason_kind() -> ColumnElement[str]:
-    """Why an alert paged nobody, as one word, decided in SQL from its disposition and reason."""
-    d, reason = AlertRow.disposition, AlertRow.reason
-    held = d.in_([Disposition.WAITING, Disposition.CLEARED])
-    return case(
-        (d == Disposition.DROPPED, literal("dropped")),
-        (d == Disposition.INHIBITED, literal("inhibited")),
-        (and_(d == Disposition.SUPPRESSED, AlertRow.suppressed_by.like("silence:%")), literal("silenced")),
-        (d == Disposition.SUPPRESSED, literal("maintenance")),
-        (and_(held, reason.like("%: firing since %")), literal("for")),
-        (and_(held, reason.like("%threshold %")), literal("threshold")),
-        (
-            and_(d == Disposition.CLEARED, reason.like("resolved before bridge saw it fire%")),
-            literal("resolved before firing"),
-        ),
-        (d == Disposition.CLEARED, literal("cleared")),
-        else_=literal("waiting"),
-    )
+def _alerts_and_tallies(start: datetime, end: datetime) -> CompoundSelect[Any]:
+    """The alerts whose last event falls in [start, end) still kept, one line each, and what pruned
+    ones counted (`alert_tallies`, by the hour of their last event: exact on whole hours), as one
+    set of (source, disposition, reason, rule, name, host, alerts, occurrences)."""
+    kept = select(
+        AlertRow.source.label("source"),
+        AlertRow.disposition.label("disposition"),
+        suppression_kind().label("reason"),
+        AlertRow.rule.label("rule"),
+        AlertRow.name.label("name"),
+        func.coalesce(AlertRow.host, "").label("host"),
+        literal(1).label("alerts"),
+        AlertRow.occurrences.label("occurrences"),
+    ).where(_in_period(AlertRow.last_event_at, start, end))
+    tallied = select(
+        AlertTally.source,
+        AlertTally.disposition,
+        AlertTally.reason,
+        AlertTally.rule,
+        AlertTally.name,
+        AlertTally.host,
+        AlertTally.alerts,
+        AlertTally.occurrences,
+    ).where(AlertTally.last_hour >= hour_of(start), AlertTally.last_hour < end)
+    return union_all(kept, tallied)
 
 
 def _opened(session: Session, start: datetime, end: datetime, client: str | None) -> list[tuple[Any, ...]]:
@@ -285,14 +317,16 @@ def _opened(session: Session, start: datetime, end: datetime, client: str | None
     return [tuple(row) for row in session.execute(query.group_by(Incident.rule, Incident.priority))]
 
 
-def _noisiest(session: Session, start: datetime, end: datetime, key: Any) -> tuple[Noisy, ...]:
-    occurrences = func.sum(AlertRow.occurrences)
-    in_incidents = func.sum(case((AlertRow.disposition == Disposition.INCIDENT, 1), else_=0))
+def _noisiest(session: Session, start: datetime, end: datetime, key: str) -> tuple[Noisy, ...]:
+    alerts = _alerts_and_tallies(start, end).subquery()
+    column = alerts.c[key]
+    count = func.sum(alerts.c.alerts)
+    occurrences = func.sum(alerts.c.occurrences)
+    in_incidents = func.sum(case((alerts.c.disposition == Disposition.INCIDENT, alerts.c.alerts), else_=0))
     rows = session.execute(
-        select(key, func.count(), occurrences, in_incidents)
-        .where(_in_period(AlertRow.last_event_at, start, end))
-        .group_by(key)
-        .order_by(occurrences.desc(), func.count().desc(), key)
+        select(column, count, occurrences, in_incidents)
+        .group_by(column)
+        .order_by(occurrences.desc(), count.desc(), column)
         .limit(TOP)
     ).all()
     return tuple(Noisy(str(k), int(n), int(o or 0), int(i or 0)) for k, n, o, i in rows)

@@ -29,6 +29,8 @@ from bridge.db.models import (
     Timer,
 )
 from bridge.services.live import LiveRota
+from bridge.services.noise import NoiseReport, noise_report
+from bridge.services.proactive import ProactiveReport, proactive_report
 from bridge.services.reports import alert_counts, sla_report
 from bridge.services.retention import Pruner, Retention
 from tests.integration.test_pipeline import REPO_RULES, Harness
@@ -39,6 +41,7 @@ from tests.support.payloads import am_alert, am_notification
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 KEEP = Retention(intake=timedelta(days=30), alerts=timedelta(days=90), delivered=timedelta(days=60))
 EVERYTHING = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
+NOTIFICATION_KINDS = ["registration", "breach", "escalation", "assigned"]
 INCIDENT_STATES = ["open", "acknowledged", "stale", "resolved", "closed", "cancelled"]
 
 
@@ -130,17 +133,18 @@ def write(sessions: object, history: History, postgres: bool) -> None:
                     source="alertmanager",
                     source_ref=f"ref-{i}",
                     name=f"Alert{i % 3}",
-                    host="h",
+                    host=f"h{i % 4}",
                     severity="warning",
                     status=status,
                     labels={"i": i},
                     annotations={},
                     starts_at=ago(n + 1),
                     first_seen_at=ago(n + 1, i % 5),
-                    last_event_at=ago(n),
+                    last_event_at=ago(n, i % 7),
                     rule=f"rule-{i % 2}",
                     group_key=group,
                     disposition="incident" if incident is not None else ("suppressed" if held else "cleared"),
+                    reason="HighCPU: firing since 10:02, for 5m" if i % 3 == 0 else "",
                     incident_number=numbers[incident] if incident is not None else None,
                     occurrences=i % 4 + 1,
                     suppressed_by=f"silence:{i}" if held else None,
@@ -157,16 +161,17 @@ def write(sessions: object, history: History, postgres: bool) -> None:
         for i, (n, status) in enumerate(history.notifications):
             session.add(
                 Notification(
-                    person="p",
+                    person=f"p{i % 2}",
                     channel="email",
                     address="p@example.com",
-                    kind="registration",
+                    kind=NOTIFICATION_KINDS[i % len(NOTIFICATION_KINDS)],
+                    incident_number=numbers[i % len(numbers)] if numbers else None,
                     subject="s",
                     body="b" * i,
                     status=status,
-                    next_attempt_at=ago(n),
-                    created_at=ago(n),
-                    sent_at=ago(n) if status == "sent" else None,
+                    next_attempt_at=ago(n, i * 5 % 24),
+                    created_at=ago(n, i * 5 % 24),
+                    sent_at=ago(n, i * 5 % 24) if status == "sent" else None,
                 )
             )
         for i, (n, status) in enumerate(history.outbox):
@@ -221,7 +226,12 @@ def expected_gone(sessions: object, postgres: bool) -> dict[str, set[object]]:
             ):
                 gone["alerts"].add(alert.fingerprint)
         for note in session.scalars(select(Notification)):
-            if note.status == "sent" and note.sent_at is not None and note.sent_at < done_cut:
+            if (
+                note.status == "sent"
+                and note.sent_at is not None
+                and note.sent_at < done_cut
+                and note.kind not in ("registration", "escalation")  # pages: the noise report counts them
+            ):
                 gone["notifications"].add(note.id)
         for job in session.scalars(select(OutboxJob)):
             if job.status == "done" and job.done_at is not None and job.done_at < done_cut:
@@ -229,8 +239,13 @@ def expected_gone(sessions: object, postgres: bool) -> dict[str, set[object]]:
     return gone
 
 
-def reports(sessions: object, rota: LiveRota) -> tuple[object, object]:
+def reports(
+    sessions: object, rota: LiveRota, period: tuple[datetime, datetime] = EVERYTHING
+) -> tuple[object, ...]:
+    """The SLA report, the alert counts, the noise report and the proactive share of `period`
+    (whole hours)."""
     with sessions() as session:  # type: ignore[operator]
+        noise = noise_report(session, *period, None, rota.rota.tz, rota.rota.reports.night)
         sla = [
             (
                 r.client,
@@ -244,9 +259,10 @@ def reports(sessions: object, rota: LiveRota) -> tuple[object, object]:
             )
             for r in sla_report(session, rota.rota, *EVERYTHING)
         ]
-        return sla, alert_counts(session, *EVERYTHING)
+        return sla, alert_counts(session, *period), noise, proactive_report(session, *period, None)
 
 
+@pytest.mark.timeout(360)  # 20 histories, each with four reports taken twice, on a shared machine
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=histories(), batch=st.integers(1, 7))
 def test_a_prune_removes_exactly_what_the_settings_say_and_keeps_what_is_still_needed(
@@ -369,6 +385,8 @@ def test_reports_give_the_same_figures_after_a_prune_of_a_real_history(
             )
         rota = LiveRota(REPO_RULES, UTC, harness.clock)
         figures = reports(harness.sessions, rota)
+        some_days = (retention.hour_of(start), retention.hour_of(start) + timedelta(days=45))
+        narrower = reports(harness.sessions, rota, some_days)
         with harness.sessions() as session:
             alerts_before = session.scalar(select(func.count()).select_from(AlertRow))
         result = Pruner(harness.sessions, harness.clock, KEEP, batch=5).run()
@@ -377,8 +395,14 @@ def test_reports_give_the_same_figures_after_a_prune_of_a_real_history(
             assert session.scalar(select(func.count()).select_from(Intake)) == 0
         assert {t.table: t.rows for t in result.tables}["alerts"] == alerts_before
         assert reports(harness.sessions, rota) == figures
-        sla, counts = figures
+        assert reports(harness.sessions, rota, some_days) == narrower
+        sla, counts, noise, proactive = figures
         assert sla and counts  # there was something to compare
+        assert isinstance(noise, NoiseReport) and isinstance(proactive, ProactiveReport)
+        assert noise.alerts == 36 and len(noise.noisiest_hosts) == 12 and noise.noisiest_names
+        assert noise.in_incidents and proactive.total.monitoring
+        assert isinstance(narrower[2], NoiseReport) and 0 < narrower[2].alerts < noise.alerts
+        assert noise.sources[0].deliveries == 72 and noise.sources[0].events == 72
     finally:
         harness.close()
 
