@@ -26,13 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import bridge.ticketing
 from bridge.clock import Clock
-from bridge.db.models import Notification, NotificationStatus
+from bridge.db.models import Notification, NotificationStatus, User
 from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
 from bridge.integrations.channels import Channel, Message, one_line, shown_address
 from bridge.services.leased import LeasedWork
-from bridge.db.models import User
 from bridge.ticketing.roles import LOCALES
 from bridge.ticketing.rota import Person
 
