@@ -279,6 +279,13 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("BRIDGE_TIMEZONE", "timezone", "UTC", "Time zone for times shown to people (IANA name)."),
     Spec(
+        "BRIDGE_LOCALE",
+        "locale",
+        "en",
+        "Language of notifications (`en` or `ru`) to people without a bridge user of their own; a "
+        "user's own locale wins.",
+    ),
+    Spec(
         "BRIDGE_MAX_BODY_BYTES",
         "max_body_bytes",
         "5242880",
@@ -400,6 +407,7 @@ class Settings:
     admin_token: str | None = None
     base_url: str | None = None
     timezone: str = "UTC"
+    locale: str = "en"
     max_body_bytes: int = 5 * 1024 * 1024
     db_timeout: float = 5.0
     tick_seconds: float = 1.0
@@ -656,6 +664,12 @@ def _timezone(raw: str) -> str:
     return raw
 
 
+def _locale(raw: str) -> str:
+    if raw not in ("en", "ru"):
+        raise ValueError("must be en or ru")
+    return raw
+
+
 def _smtp_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
@@ -740,6 +754,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rules_watch": _duration,
     "base_url": _http_url,
     "timezone": _timezone,
+    "locale": _locale,
     "max_body_bytes": _positive_int,
     "db_timeout": _positive_float,
     "tick_seconds": _positive_float,

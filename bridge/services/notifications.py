@@ -5,7 +5,11 @@ channel never blocks the pipeline or the other channels. Every send and every fi
 timeline entry of the incident.
 
 Templates: ``<kind>.txt`` whose first line is the subject; files in the templates directory
-setting override the built-in ones in ``bridge/ticketing/templates/notifications``.
+setting override the built-in ones in ``bridge/ticketing/templates/notifications``. English lives at
+the top of the directory, every other language in a subdirectory of its code (``ru/<kind>.txt``),
+in the built-in set and in an operator's directory alike. A message is written in the language of
+its recipient: the ``locale`` of the bridge user whose handle is the person's handle, else the
+``BRIDGE_LOCALE`` setting.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import bridge.ticketing
 from bridge.clock import Clock
-from bridge.db.models import Notification, NotificationStatus
+from bridge.db.models import Notification, NotificationStatus, User
 from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
 from bridge.integrations.channels import Channel, Message, one_line, shown_address
 from bridge.services.leased import LeasedWork
+from bridge.ticketing.roles import LOCALES
 from bridge.ticketing.rota import Person
 
 MAX_ATTEMPTS = 8
@@ -36,8 +41,15 @@ LEASE = timedelta(minutes=2)
 BUILTIN_TEMPLATES = Path(bridge.ticketing.__file__).parent / "templates" / "notifications"
 
 
+ENGLISH = "en"
+
+
 class Templates:
-    def __init__(self, directory: Path | None = None) -> None:
+    """The notification templates of every shipped language; `default` is the language of a
+    message whose recipient has none (or one bridge has no templates for)."""
+
+    def __init__(self, directory: Path | None = None, default: str = ENGLISH) -> None:
+        self.default = default if default in LOCALES else ENGLISH
         loaders = [FileSystemLoader(str(directory))] if directory else []
         self.env = Environment(
             loader=ChoiceLoader([*loaders, FileSystemLoader(str(BUILTIN_TEMPLATES))]),
@@ -46,12 +58,25 @@ class Templates:
             keep_trailing_newline=False,
         )
 
-    def render(self, kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
-        """(subject, body) of the template of `kind`: its first line (made one line for good: no
-        CR, VT, U+2028 ... of an alert's name in it), then the rest."""
-        text = self.env.get_template(f"{kind}.txt").render(**context)
+    def language(self, locale: str | None) -> str:
+        """The language a message to someone of `locale` is written in."""
+        return locale if locale in LOCALES else self.default
+
+    def render(self, kind: str, context: Mapping[str, Any], locale: str | None = None) -> tuple[str, str]:
+        """(subject, body) of the template of `kind` in `locale` (None: the default language): its
+        first line (made one line for good: no CR, VT, U+2028 ... of an alert's name in it), then
+        the rest."""
+        language = self.language(locale)
+        name = f"{kind}.txt" if language == ENGLISH else f"{language}/{kind}.txt"
+        text = self.env.get_template(name).render(**context)
         subject, _, body = text.partition("\n")
         return one_line(subject), body.strip() + "\n"  # an alert's name may hold CR, VT, U+2028...
+
+
+def locale_of(session: Session, handle: str) -> str | None:
+    """The locale of the bridge user `handle` (a rota person signs in under their handle); None
+    for someone with no user (a client who wrote by mail, a report's outside recipient)."""
+    return session.scalar(select(User.locale).where(User.handle == handle))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +112,9 @@ class Notifier(
         now: datetime,
         incident: int | None,
     ) -> list[str]:
-        """Add one row per channel that reaches `person`; returns the channels used (none: unreachable)."""
-        subject, body = self.templates.render(kind, {**context, "person": person.name})
+        """Add one row per channel that reaches `person`, in their language; returns the channels
+        used (none: unreachable)."""
+        subject, body = self.render(session, person.handle, kind, {**context, "person": person.name})
         used = []
         for channel in self.channels.values():
             address = channel.address(person)
@@ -109,6 +135,10 @@ class Notifier(
             )
             used.append(channel.name)
         return used
+
+    def render(self, session: Session, handle: str, kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
+        """(subject, body) of a `kind` message to the person `handle`, in their language."""
+        return self.templates.render(kind, context, locale_of(session, handle))
 
     def list(
         self, statuses: Sequence[str], incident: int | None, paging: Paging, channels: Sequence[str] = ()

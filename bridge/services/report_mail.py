@@ -131,8 +131,8 @@ class SlaMailer:
             recipients = recipients_of(rota, mail)
             for recipient in recipients:
                 rows = sla_report(session, rota, period.start, period.end, recipient.client)
-                subject, body = self.notifier.templates.render(
-                    MessageKind.SLA_REPORT, _context(rota, period, recipient, rows)
+                subject, body = self.notifier.render(
+                    session, recipient.person, MessageKind.SLA_REPORT, _context(rota, period, recipient, rows)
                 )
                 session.add(
                     Notification(

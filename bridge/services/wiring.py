@@ -93,7 +93,7 @@ class Services:
 
     @cached_property
     def notifier(self) -> Notifier:
-        templates = Templates(self.settings.templates_dir)
+        templates = Templates(self.settings.templates_dir, self.settings.locale)
         return Notifier(self.sessions, self.clock, channels_from(self.settings), templates)
 
     @cached_property

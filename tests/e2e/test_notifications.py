@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bridge.services.notifications import Templates
 from tests.support.duty import TELEGRAM_TOKEN, Desk, desk
+from tests.support.people import add_user
 
 __all__ = ["desk"]
 
@@ -106,3 +107,55 @@ def test_a_message_the_mail_server_refuses_for_good_is_not_tried_eight_times(des
     (failed,) = desk.get("/api/notifications", status="failed", channel="email")["items"]
     assert (failed["person"], failed["attempts"]) == ("morozov", 1)
     assert failed["last_error"].startswith("message refused: 554")
+
+
+def test_each_person_gets_the_registration_message_in_their_own_language(desk: Desk) -> None:
+    add_user(desk.runtime, "orlov", locale="en")  # the night shift of logistics reads English
+    add_user(desk.runtime, "morozov", locale="ru")  # the day shift Russian
+    desk.at("2026-11-24 03:00")
+    desk.open(title="Depot Wi-Fi down", client="logistics")
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Не печатает касса", client="logistics")
+    (english,) = [mail for mail in desk.inbox.mails if mail.subject.startswith("[bridge] #1 P3 registered")]
+    (russian,) = [mail for mail in desk.inbox.mails if mail.subject.startswith("[bridge] #2 ")]
+    assert english.recipients == ["orlov@desk.example"]
+    assert english.subject == "[bridge] #1 P3 registered: Depot Wi-Fi down"
+    assert english.text.startswith("Incident #1 is registered and you are responsible for it.\n")
+    assert russian.recipients == ["morozov@desk.example"]
+    assert russian.subject == "[bridge] #2 P3 зарегистрирован: Не печатает касса"
+    assert russian.text.startswith("Зарегистрирован инцидент #2, ответственный за него — вы.\n")
+    assert "Тип:         инцидент\n" in russian.text
+    assert "Ответственный: Pavel Morozov (morozov), " in russian.text
+    assert "Реакция до:  вт 2026-11-24 13:00 MSK\n" in russian.text  # the desk's time zone, Russian weekday
+    assert "https://bridge.desk.example/incidents/2" in russian.text
+    assert desk.timeline(2, "notified")[0] == "notified morozov by email (morozov@desk.example): registration"
+
+
+def test_a_person_without_a_user_gets_the_desk_s_default_language(desk: Desk) -> None:
+    services = desk.runtime.services
+    services.notifier.templates = Templates(services.settings.templates_dir, "ru")  # BRIDGE_LOCALE=ru
+    add_user(desk.runtime, "orlov", locale="en")  # a user's own locale wins over the default
+    desk.at("2026-11-24 03:00")
+    desk.open(title="Depot Wi-Fi down", client="logistics")
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Сервер 1С недоступен", client="logistics")  # morozov has no user
+    assert desk.mails_to("orlov")[0] == "[bridge] #1 P3 registered: Depot Wi-Fi down"
+    assert "[bridge] #2 P3 зарегистрирован: Сервер 1С недоступен" in desk.mails_to("morozov")
+
+
+def test_an_operator_s_templates_override_each_language_on_its_own(desk: Desk, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    (templates / "ru").mkdir(parents=True)
+    (templates / "ru" / "registration.txt").write_text("Заявка №{{ number }}: {{ title }}\n{{ link }}\n")
+    (templates / "registration.txt").write_text("Ticket {{ number }}: {{ title }}\n{{ link }}\n")
+    desk.runtime.services.notifier.templates = Templates(templates)
+    add_user(desk.runtime, "morozov", locale="ru")
+    add_user(desk.runtime, "orlov", locale="en")
+    desk.at("2026-11-24 11:00")
+    desk.open(title="Не печатает касса", client="logistics")
+    desk.act(1, "assign", to="orlov")
+    russian, english = desk.inbox.mails
+    assert (russian.recipients, russian.subject) == (["morozov@desk.example"], "Заявка №1: Не печатает касса")
+    assert english.recipients == ["orlov@desk.example"]
+    assert english.subject.startswith("[bridge] #1 P3 assigned to you")  # no override: the built-in one
+    assert english.text.startswith("Incident #1 is now yours")

@@ -16,10 +16,12 @@ from bridge.clock import FakeClock
 from bridge.db.models import Notification
 from bridge.services.report_mail import QueuedReport
 from bridge.ticketing.messages import MessageKind
+from bridge.ticketing.roles import Role
 from bridge.web.app import create_app
 from bridge.worker.runtime import Runtime
 from tests.support.app import build_runtime, make_settings, write_rules
 from tests.support.duty import EXAMPLE_ROTA, RULES, Desk, msk
+from tests.support.people import add_user
 from tests.support.receivers import http_server, smtp_server
 
 CONTACTS = {"it@retail.example", "it@logistics.example", "servicedesk@bank.example"}
@@ -157,3 +159,19 @@ def test_no_mail_of_periods_that_ended_before_the_mail_was_switched_on(desk: Des
     desk.drain()
     assert {s for _, s in _reports(desk)} >= {"[bridge] SLA report, week 2026-12-14 - 2026-12-20"}
     assert _reports(desk, "November") == []
+
+
+def test_a_head_of_it_who_reads_russian_gets_the_report_in_russian(desk: Desk) -> None:
+    add_user(desk.runtime, "smirnova", Role.ENGINEER, locale="ru")
+    desk.drain()
+    _week_of_incidents(desk)
+    desk.at("2026-11-30 08:05")
+    desk.drain()
+    week = "week 2026-11-23 - 2026-11-29"
+    mails = {m.recipients[0]: m for m in desk.inbox.mails if week in m.subject}
+    head = mails["smirnova@desk.example"]
+    assert head.subject == f"[bridge] Отчёт по SLA, {week}"
+    assert "Здравствуйте, Natalia Smirnova!" in head.text
+    assert "#2 реакция, срок 2026-11-24 11:35: Card payments declined" in head.text
+    logistics = mails["it@logistics.example"]  # a client's contact has no user: BRIDGE_LOCALE, English
+    assert logistics.subject == f"{WEEK_SUBJECT}: logistics"
