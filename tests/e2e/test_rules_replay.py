@@ -54,6 +54,7 @@ def replay(env: dict[str, str], *args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+@pytest.mark.timeout(360)  # a whole week through the live pipeline, then twice through replay
 def test_a_replayed_week_gives_what_the_pipeline_did_and_a_trace_replays_the_same(
     api: Api, clock: FakeClock, settings: Settings, database_url: str, rules_dir: Path, tmp_path: Path
 ) -> None:
