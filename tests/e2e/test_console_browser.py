@@ -105,7 +105,7 @@ def test_an_operator_works_an_incident_end_to_end(site: Site, page: Page, screen
     expect(row.locator(".prio")).to_have_text("P1")
     expect(page.locator("#board-total")).to_have_text("1")
     site.alert(firing("DiskFull", host="db-03", customer="bank", now=site.clock.now()))
-    expect(page.locator('#board tr[data-number="2"]')).to_be_visible()
+    expect(page.locator('#board tr[data-number="2"]')).to_be_visible(timeout=TIMEOUT_MS)
     assert page.evaluate("window.__sameDocument") is True
     page.screenshot(path=str(screenshots / "board.png"), full_page=True)
 
@@ -124,7 +124,7 @@ def test_an_operator_works_an_incident_end_to_end(site: Site, page: Page, screen
     site.alert(
         firing("LinkDown", host="edge-01", customer="logistics", severity="high", now=site.clock.now())
     )
-    expect(page.locator('#board tr[data-number="3"]')).to_be_visible()
+    expect(page.locator('#board tr[data-number="3"]')).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("body")).to_have_attribute("data-announced", "")  # switched off: silent
     expect(page.locator('#board tr[data-number="1"]')).to_have_class("row-link selected")
     # a acknowledges the selected incident.
