@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.dedup.loader import load_rules_texts
-from bridge.dedup.rules import DEFAULT_RULE_NAME, Action, Rule, RuleSet
+from bridge.dedup.rules import DEFAULT_RULE_NAME, Action, OpenWhen, Rule, RuleSet
 from bridge.replay.episodes import Episode, Episodes
 from bridge.replay.patterns import WEEKDAYS, Pattern, weekly_patterns
 from bridge.replay.replayer import Replay, Summary
@@ -168,16 +168,20 @@ def name_report(rule: Rule, name: str, episodes: list[Episode], until: datetime)
 
 def _uncounted(rule: Rule, by_host: dict[str, list[Episode]], until: datetime) -> int:
     """Episodes of PERSISTENT or more that no window of the rule's threshold around their start
-    holds `count` starts of: one long firing a count-then-hold rule never opens on."""
+    holds `count` starts of: one long firing a count-then-hold rule never opens on. A rule that
+    opens on either (`open_when: any`) opens on such an episode once it outlasts its `for:`."""
     threshold = rule.threshold
     if threshold is None or rule.action is Action.DROP:
         return 0
+    held_open = rule.hold if rule.open_when is OpenWhen.ANY else None
     found = 0
     for mine in by_host.values():
         starts = [e.start for e in mine]
         for index, e in enumerate(mine):
             if e.length(until) < PERSISTENT:
                 continue
+            if held_open is not None and e.length(until) >= held_open:
+                continue  # persistent: `for:` opens it, whatever the count
             lo = index
             while lo > 0 and starts[lo - 1] >= e.start - threshold.within:
                 lo -= 1

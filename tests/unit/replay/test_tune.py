@@ -164,6 +164,23 @@ def test_it_says_which_long_episodes_a_threshold_never_counts() -> None:
     assert ping.proposed_hold is None
 
 
+def test_a_rule_that_opens_on_either_condition_does_not_miss_the_long_episodes() -> None:
+    """The same hour of ping loss under "persistent or recurring" (`open_when: any`): `for: 10m`
+    opens it, so tune warns of nothing; one shorter than the hold is still a blip."""
+    rules = load_rules_texts(
+        {
+            "rules.yaml": "rules:\n  - name: ping\n    match: {name: PingLoss}\n    for: 10m\n"
+            "    threshold: {count: 3, within: 15m}\n    open_when: any\n"
+        }
+    )
+    t = T0 + timedelta(days=1)
+    lonely = [("web-02", "PingLoss", t, timedelta(hours=1)), ("web-03", "PingLoss", t, timedelta(minutes=3))]
+    report = analyse(deliveries(lonely), rules)
+    [ping] = report.names
+    assert ping.uncounted == 0
+    assert "not proposed, for you to decide: PingLoss" not in report.patch
+
+
 alert_names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30
 ).filter(lambda s: s.strip() == s and s.strip())
