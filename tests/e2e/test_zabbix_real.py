@@ -415,12 +415,12 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
         test_number = int(test_tags["__zbx_bridge_incident"].removeprefix("INC-"))
         assert incident(test_number)["title"] == "test"
 
-        def test_alert() -> dict[str, Any]:
+        def the_tests_alert() -> dict[str, Any]:
             (found,) = incident(test_number)["alerts"]
             return found  # type: ignore[no-any-return]
 
-        zabbix.wait_for(lambda: test_alert()["status"] == "resolved", 30, "the test's alert resolved")
-        assert test_alert()["labels"]["zabbix_test"] == "yes"
+        zabbix.wait_for(lambda: the_tests_alert()["status"] == "resolved", 30, "the test's alert resolved")
+        assert the_tests_alert()["labels"]["zabbix_test"] == "yes"
         # its alert resolved, the incident resolves (at once with these rules' resolve_after: 0s)
         zabbix.wait_for(lambda: incident(test_number)["status"] == "resolved", 30, "the test's incident")
         admin("POST", f"{bridge}/api/incidents/{test_number}/close", json={"comment": "media type test"})
