@@ -223,6 +223,7 @@ def test_the_russian_console(site: Site, page: Page, screenshots: Path) -> None:
     open_three(site)
     sign_in(page, site, "ivanova")  # her saved language is Russian
     expect(page.locator("h1")).to_contain_text("Открытые инциденты")
+    assert page.get_attribute("html", "lang") == "ru"  # what screen readers and spell checkers read
     page.screenshot(path=str(screenshots / "board-ru.png"), full_page=True)
     expect(page.locator("nav")).to_contain_text("Дежурные")
     expect(page.locator("#board thead")).to_contain_text("Приоритет")
@@ -233,6 +234,7 @@ def test_the_russian_console(site: Site, page: Page, screenshots: Path) -> None:
     expect(page.locator('button[data-action="ack"]')).to_have_text("Acknowledge")
     page.goto(f"{site.url}/")
     expect(page.locator("h1")).to_contain_text("Open incidents")
+    assert page.get_attribute("html", "lang") == "en"
 
 
 def test_the_board_on_a_phone(site: Site, browser: Browser, screenshots: Path) -> None:  # noqa: F811
