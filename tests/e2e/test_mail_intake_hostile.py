@@ -76,7 +76,7 @@ def test_a_poller_killed_mid_batch_loses_and_doubles_nothing(desk: MailDesk) -> 
         with sessions() as session:
             return int(session.scalar(select(func.count()).select_from(MailMessage)) or 0)
 
-    env, killed_mid_batch, rng = poller_env(desk), 0, random.Random(20)
+    env, killed_mid_batch, rng = {**poller_env(desk), "MAIL_POLLER_PAUSE": "0.05"}, 0, random.Random(20)
     try:
         for _ in range(20):
             if killed_mid_batch >= 6 or not desk.imap.messages("INBOX"):
