@@ -25,6 +25,7 @@ from bridge.errors import PayloadError
 from bridge.services import oncall
 from bridge.services.hooks import IncidentChange
 from bridge.services.live import LiveRota
+from bridge.services.metrics import Metrics
 from bridge.services.notifications import Notifier
 from bridge.ticketing import sla
 from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
@@ -49,9 +50,12 @@ class DutyTimer(StrEnum):
 class Duty:
     """The rota at work on incidents. An `IncidentHooks`: ticketing calls it inside each change."""
 
-    def __init__(self, rota: LiveRota, notifier: Notifier, base_url: str | None) -> None:
+    def __init__(
+        self, rota: LiveRota, notifier: Notifier, base_url: str | None, metrics: Metrics | None = None
+    ) -> None:
         self.live = rota
         self.notifier = notifier
+        self.metrics = metrics
         # Where people open an incident: BRIDGE_BASE_URL, or what `bridge serve` listens on. A
         # process that knows neither (a worker without BRIDGE_BASE_URL) links the path alone
         # rather than guess a host and port that may be another machine's.
@@ -174,6 +178,8 @@ class Duty:
             return
         rota = self.rota
         incident.escalation_step, incident.escalation_round = step, round_
+        if self.metrics is not None:
+            self.metrics.escalated(session, step + 1)
         current = policy.steps[step]
         label = f"step {step + 1}/{len(policy.steps)} of {policy.name}" + (
             f", round {round_ + 1}/{policy.repeat}" if policy.repeat > 1 else ""

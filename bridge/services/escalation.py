@@ -137,6 +137,8 @@ class DutyTimers:
         rota = self.duty.rota
         reason = f"{incident.priority} target {what}"
         incident.updated_at = at
+        if self.duty.metrics is not None:
+            self.duty.metrics.sla_breached(session, incident.priority)
         self._log(session, incident, at, "sla_breached", f"SLA breached: {reason}")
         people = [Paged(incident.assignee, "responsible")] if incident.assignee else []
         head = rota.head_of_it()

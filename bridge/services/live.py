@@ -67,6 +67,8 @@ class LiveFiles(ABC, Generic[T]):
     good value and remembers why (`last_error`)."""
 
     what = "files"
+    on_reload: Callable[[bool], None] | None = None
+    """Told of every reload tried, taken (True) or refused (False): the metrics."""
 
     def __init__(self, clock: Clock, monotonic: Callable[[], float] = time.monotonic) -> None:
         """Load for the first time; raises RulesError when that fails (bridge refuses to start).
@@ -169,18 +171,20 @@ class LiveFiles(ABC, Generic[T]):
                 self.version(self.current),
                 exc,
             )
-            self._attempt()
+            self._attempt(False)
             return False
         self.current = value
         self.loaded_at = self.clock.now()
         self.last_error = self.last_error_at = None
         log.info("%s reloaded (by %s): %s", self.what, actor, self.describe(value))
-        self._attempt()
+        self._attempt(True)
         return True
 
-    def _attempt(self) -> None:
+    def _attempt(self, ok: bool) -> None:
         self.attempts += 1
         self._seen.notify_all()
+        if self.on_reload is not None:
+            self.on_reload(ok)
 
 
 class LiveRules(LiveFiles[Engine]):

@@ -14,7 +14,7 @@ its recipient: the ``locale`` of the bridge user whose handle is the person's ha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
 from bridge.integrations.channels import Channel, Message, one_line, shown_address
-from bridge.services.leased import LeasedWork
+from bridge.services.leased import Failed, LeasedWork
 from bridge.ticketing.roles import LOCALES
 from bridge.ticketing.rota import Person
 
@@ -98,10 +98,13 @@ class Notifier(
         clock: Clock,
         channels: Sequence[Channel],
         templates: Templates,
+        on_attempt: Callable[[str, bool], None] | None = None,
     ) -> None:
+        """`on_attempt(channel, sent)` hears of every attempt to send (the metrics)."""
         super().__init__(sessions, clock)
         self.channels = {channel.name: channel for channel in channels}
         self.templates = templates
+        self.on_attempt = on_attempt
 
     def queue(
         self,
@@ -170,6 +173,10 @@ class Notifier(
             raise PermanentFailure(f"channel {work.channel} is not configured any more")
         sender.send(work.address, work.message)
         return work.channel
+
+    def tried(self, work: ClaimedMessage, failed: Failed | None) -> None:
+        if self.on_attempt is not None:
+            self.on_attempt(work.channel, failed is None)
 
     def succeeded(self, session: Session, row: Notification, done: str, now: datetime) -> None:
         row.status, row.sent_at = NotificationStatus.SENT, now

@@ -47,6 +47,7 @@ from bridge.errors import PayloadError
 from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.hooks import IncidentHooks
 from bridge.services.live import LiveRules
+from bridge.services.metrics import Suppression, suppression_of
 from bridge.services.silences import silence_from_row
 from bridge.services.state_store import StateStore
 from bridge.sources import Delivery, parse_delivery
@@ -115,13 +116,16 @@ class Pipeline:
         hooks: IncidentHooks | None = None,
         ack_from_source: bool = True,
         slice_seconds: float | None = None,
+        on_batch: Callable[[Counter[tuple[Suppression, str]], float], None] | None = None,
     ) -> None:
         """`slice_seconds`: how long a transaction decides at most (default: SLICE_SECONDS of
-        the database's kind)."""
+        the database's kind). `on_batch(suppressed, seconds)` hears of each committed batch
+        (the metrics)."""
         self.sessions = sessions
         self.rules = rules
         self.clock = clock
         self.on_outcomes = on_outcomes
+        self.on_batch = on_batch
         self.hooks = hooks
         self.ack_from_source = ack_from_source
         self.slice_seconds = slice_seconds
@@ -198,8 +202,10 @@ class Pipeline:
         self, ids: list[int], max_alerts: int, in_order: bool = True, answering: bool = False
     ) -> BatchResult:
         result = BatchResult()
+        began = perf_counter()
         engine = self.rules.engine
         parsed = self._parse(ids)  # before the transaction: parsing holds no lock
+        batch: Batch | None = None
         with self.sessions() as session, session.begin():
             take_deciding_turn(session)
             if in_order and older_fresh_pending(session, min(ids), ids):
@@ -265,6 +271,8 @@ class Pipeline:
         self._forget_parsed(row.id for row in rows if row.status != IntakeStatus.PENDING)
         if self.on_outcomes is not None:
             self.on_outcomes(result.outcomes)
+        if self.on_batch is not None and batch is not None:
+            self.on_batch(batch.suppressed, perf_counter() - began)
         return result
 
     def _parse(self, ids: list[int]) -> dict[int, Delivery | PayloadError]:
@@ -479,15 +487,21 @@ class Batch:
                 if state is not None:
                     self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
         self.context = Context(silences=silences, inhibitors=self.inhibitors.index)
+        self.suppressed: Counter[tuple[Suppression, str]] = Counter()
+        """Events kept out of incidents, by why and by rule (for the metrics)."""
 
     def decide(self, alert: Alert, now: datetime) -> Decision:
         known = self.store.alert_state(self.engine.identity(alert))
         routing = self.engine.route(alert, known, now)
         if routing is None:
+            self.suppressed[Suppression.STALE, known.rule if known else ""] += 1
             return Decision(Outcome.STALE, "older than what is known of this member")
         keys = [k for k in (routing.target, known.group_key if known else None) if k is not None]
         keys.extend(self.engine.storm_keys())
         decision = self.engine.decide(routing, known, self.store.group_states(keys), now, self.context)
+        suppressed = suppression_of(decision)
+        if suppressed is not None:
+            self.suppressed[suppressed, routing.rule.name] += 1
         self.store.apply(decision, routing.alert, now)
         if decision.alert is not None:
             state = self.store.alert_state(decision.alert.fingerprint)

@@ -33,7 +33,7 @@ from bridge.services.incidents import IncidentService
 from bridge.services.intake import IntakeService
 from bridge.services.live import LiveRota, LiveRules
 from bridge.services.mail_intake import MailHooks, MailIntake
-from bridge.services.metrics import DatabaseCollector, Metrics
+from bridge.services.metrics import DatabaseCollector, Metrics, MetricsHooks, count_on_commit
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.oncall import OncallService
 from bridge.services.outbox import Outbox
@@ -83,7 +83,9 @@ class Services:
 
     @cached_property
     def rules(self) -> LiveRules:
-        return self._rules or LiveRules(self.settings.rules_dir, self.settings.zone, self.clock)
+        rules = self._rules or LiveRules(self.settings.rules_dir, self.settings.zone, self.clock)
+        rules.on_reload = self.metrics.count_rules_reload
+        return rules
 
     @cached_property
     def rota(self) -> LiveRota:
@@ -94,11 +96,17 @@ class Services:
     @cached_property
     def notifier(self) -> Notifier:
         templates = Templates(self.settings.templates_dir, self.settings.locale)
-        return Notifier(self.sessions, self.clock, channels_from(self.settings), templates)
+        return Notifier(
+            self.sessions,
+            self.clock,
+            channels_from(self.settings),
+            templates,
+            on_attempt=self.metrics.count_notification,
+        )
 
     @cached_property
     def duty(self) -> Duty:
-        return Duty(self.rota, self.notifier, self.settings.base_url)
+        return Duty(self.rota, self.notifier, self.settings.base_url, self.metrics)
 
     @cached_property
     def writeback(self) -> Writeback | None:
@@ -110,12 +118,13 @@ class Services:
     @cached_property
     def hooks(self) -> IncidentHooks:
         """What every change to an incident sets off: write-back first, then the duty (and, with
-        the mail intake, asking a client who wrote to confirm a resolution)."""
+        the mail intake, asking a client who wrote to confirm a resolution), and the metrics."""
         hooks: list[IncidentHooks] = [self.writeback] if self.writeback is not None else []
         hooks.append(self.duty)
         if self.settings.imap_url:
             hooks.append(MailHooks(self.notifier, self.settings.base_url))
-        return HookChain(*hooks) if len(hooks) > 1 else self.duty
+        hooks.append(MetricsHooks(self.metrics))
+        return HookChain(*hooks)
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -124,6 +133,7 @@ class Services:
             self.rules,
             self.clock,
             on_outcomes=self.metrics.count_outcomes,
+            on_batch=self.metrics.count_batch,
             hooks=self.hooks,
             ack_from_source=self.settings.zabbix_ack_acknowledges,
         )
@@ -135,11 +145,7 @@ class Services:
     @cached_property
     def outbox(self) -> Outbox:
         handlers = self.writeback.handlers() if self.writeback is not None else {}
-
-        def count(kind: str, result: str) -> None:
-            self.metrics.outbox_jobs.labels(kind, result).inc()
-
-        return Outbox(self.sessions, self.clock, handlers, on_result=count)
+        return Outbox(self.sessions, self.clock, handlers, on_result=self.metrics.count_outbox)
 
     # -- the use cases --------------------------------------------------------------------------
 
@@ -217,6 +223,7 @@ class Services:
     @cached_property
     def metrics(self) -> Metrics:
         metrics = Metrics(CollectorRegistry())
+        count_on_commit(self.sessions)
         metrics.database = DatabaseCollector(self.sessions, self.clock)
         metrics.registry.register(metrics.database)
         return metrics
