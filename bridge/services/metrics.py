@@ -23,7 +23,8 @@ from enum import StrEnum
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
-from prometheus_client.core import GaugeMetricFamily, Histogram
+from prometheus_client.core import GaugeMetricFamily, Histogram, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -217,6 +218,25 @@ class Metrics:
             for result in ("sent", "failed"):
                 self.notifications.labels(channel, result)
 
+    def counted(self) -> list[PromCounter | Histogram]:
+        """Every counter and histogram, as incremented in the processes."""
+        return [
+            self.deliveries,
+            self.alerts_received,
+            self.decisions,
+            self.webhook_seconds,
+            self.outbox_jobs,
+            self.periodic_runs,
+            self.incidents_opened,
+            self.processing_seconds,
+            self.alerts_suppressed,
+            self.escalations,
+            self.notifications,
+            self.rules_reloads,
+            self.sla_breaches,
+            self.integration_errors,
+        ]
+
     def count_periodic(self, job: str, ok: bool) -> None:
         self.periodic_runs.labels(job, "ok" if ok else "error").inc()
         peer = PEER_OF_PERIODIC.get(job)
@@ -391,3 +411,25 @@ def _seconds_since(then: datetime | None, now: datetime) -> float:
     if then.tzinfo is None:  # SQLite gives naive UTC
         then = then.replace(tzinfo=now.tzinfo)
     return max(0.0, (now - then).total_seconds())
+
+
+class AllProcesses(Collector):
+    """What /metrics shows under gunicorn and `bridge worker` sharing PROMETHEUS_MULTIPROC_DIR:
+    every process's counters and histograms added up (prometheus_client's multiprocess mode),
+    with their help text, and the ones no process has counted yet shown empty rather than
+    missing (a dashboard or alert rule then finds every name)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.summed = MultiProcessCollector(None)  # type: ignore[no-untyped-call]
+
+    def collect(self) -> Iterator[Metric]:
+        declared = {
+            family.name: family for collector in self.metrics.counted() for family in collector.describe()
+        }
+        for family in self.summed.collect():  # type: ignore[no-untyped-call]
+            own = declared.pop(family.name, None)
+            if own is not None:
+                family.documentation = own.documentation
+            yield family
+        yield from declared.values()

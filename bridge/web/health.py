@@ -6,8 +6,8 @@ import os
 
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
 
+from bridge.services.metrics import AllProcesses
 from bridge.web.context import runtime
 
 blueprint = Blueprint("health", __name__)
@@ -54,7 +54,7 @@ def metrics() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Under gunicorn (bridge.web.gunicorn_config): every worker's counters, plus the database's gauges.
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(AllProcesses(found))
         if found.database is not None:
             registry.register(found.database)
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
