@@ -320,38 +320,12 @@ class DatabaseCollector(Collector):
         self.sessions = sessions
         self.clock = clock
 
+    def describe(self) -> list[GaugeMetricFamily]:
+        """The gauges' names without reading the database (the registry asks when registering)."""
+        return list(self._families())
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        intake = GaugeMetricFamily(
-            "bridge_intake",
-            "Deliveries waiting in the intake log (pending) or parked after failing (failed).",
-            labels=["status"],
-        )
-        oldest = GaugeMetricFamily(
-            "bridge_intake_oldest_pending_seconds",
-            "How long the oldest pending delivery has waited (0 when none waits): "
-            "growing past a few minutes means processing is stuck.",
-        )
-        lag = GaugeMetricFamily(
-            "bridge_queue_lag_seconds",
-            "Age of the oldest stored delivery no worker has tried yet (0 when none): "
-            "how far processing is behind intake.",
-        )
-        incidents = GaugeMetricFamily("bridge_incidents", "Incidents by status.", labels=["status"])
-        open_incidents = GaugeMetricFamily(
-            "bridge_incidents_open",
-            "Incidents not closed or cancelled, by priority and status.",
-            labels=["priority", "status"],
-        )
-        unacknowledged = GaugeMetricFamily(
-            "bridge_oldest_unacknowledged_seconds",
-            "Age of the oldest active incident nobody has acknowledged, by priority (0 when none).",
-            labels=["priority"],
-        )
-        notifications = GaugeMetricFamily(
-            "bridge_notifications",
-            "Notifications waiting to be sent (pending) or given up on (failed).",
-            labels=["status"],
-        )
+        intake, oldest, lag, incidents, open_incidents, unacknowledged, notifications = self._families()
         now = self.clock.now()
         with self.sessions() as session:
             waiting = backlog(session)
@@ -384,6 +358,40 @@ class DatabaseCollector(Collector):
         yield open_incidents
         yield unacknowledged
         yield notifications
+
+    def _families(self) -> tuple[GaugeMetricFamily, ...]:
+        intake = GaugeMetricFamily(
+            "bridge_intake",
+            "Deliveries waiting in the intake log (pending) or parked after failing (failed).",
+            labels=["status"],
+        )
+        oldest = GaugeMetricFamily(
+            "bridge_intake_oldest_pending_seconds",
+            "How long the oldest pending delivery has waited (0 when none waits): "
+            "growing past a few minutes means processing is stuck.",
+        )
+        lag = GaugeMetricFamily(
+            "bridge_queue_lag_seconds",
+            "Age of the oldest stored delivery no worker has tried yet (0 when none): "
+            "how far processing is behind intake.",
+        )
+        incidents = GaugeMetricFamily("bridge_incidents", "Incidents by status.", labels=["status"])
+        open_incidents = GaugeMetricFamily(
+            "bridge_incidents_open",
+            "Incidents not closed or cancelled, by priority and status.",
+            labels=["priority", "status"],
+        )
+        unacknowledged = GaugeMetricFamily(
+            "bridge_oldest_unacknowledged_seconds",
+            "Age of the oldest active incident nobody has acknowledged, by priority (0 when none).",
+            labels=["priority"],
+        )
+        notifications = GaugeMetricFamily(
+            "bridge_notifications",
+            "Notifications waiting to be sent (pending) or given up on (failed).",
+            labels=["status"],
+        )
+        return intake, oldest, lag, incidents, open_incidents, unacknowledged, notifications
 
 
 _OLDEST_UNTRIED = (
