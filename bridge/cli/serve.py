@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -114,6 +116,9 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
         )
     if settings.base_url is None:
         log.warning("BRIDGE_BASE_URL is not set: links in the messages this worker sends have no host")
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if shared:  # the web tier's directory on this machine: its /metrics adds this worker's counters up
+        Path(shared).mkdir(parents=True, exist_ok=True)
     runtime = start_runtime(settings)
     if metrics_port is not None:
         start_http_server(metrics_port, registry=runtime.services.metrics.registry)

@@ -387,7 +387,7 @@ class DatabaseCollector(Collector):
             labels=["priority"],
         )
         notifications = GaugeMetricFamily(
-            "bridge_notifications",
+            "bridge_notifications_queued",
             "Notifications waiting to be sent (pending) or given up on (failed).",
             labels=["status"],
         )

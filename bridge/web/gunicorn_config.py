@@ -11,7 +11,6 @@ multiprocess mode, so /metrics adds up every worker's counters whichever worker 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,32 @@ errorlog = "-"
 
 
 def on_starting(server: Any) -> None:
-    """Start with no counters left from a previous run of the master."""
+    """Start with no counters left from a previous run: the files of processes that are gone.
+    Those of running processes stay, so `bridge worker`s on this machine may share the directory
+    (and be added up on /metrics) whether they started before gunicorn or after."""
     directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*.db"):
+        if not _running(_pid_of(path)):
+            path.unlink(missing_ok=True)
+
+
+def _pid_of(path: Path) -> int | None:
+    """prometheus_client names its files `<kind>_<pid>.db` (counter_812.db, gauge_livesum_812.db)."""
+    tail = path.stem.rpartition("_")[2]
+    return int(tail) if tail.isdigit() else None
+
+
+def _running(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: running
+    return True
 
 
 def child_exit(server: Any, worker: Any) -> None:

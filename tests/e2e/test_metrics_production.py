@@ -15,7 +15,7 @@ import pytest
 from tests.e2e.test_production_stack import RULES, notification
 from tests.support.app import write_rules
 from tests.support.postgres import fresh_database
-from tests.support.stack import Stack
+from tests.support.stack import Stack, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -35,7 +35,7 @@ EXPORTED = [
     "bridge_alerts_suppressed_total",
     "bridge_escalations_total",
     "bridge_notifications_total",
-    "bridge_notifications",
+    "bridge_notifications_queued",
     "bridge_rules_reload_total",
     "bridge_sla_breaches_total",
     "bridge_integration_errors_total",
@@ -63,6 +63,10 @@ def stack(postgres_server: str, redis_url: str, tmp_path: Path) -> Iterator[Stac
             running.stop()
 
 
+def shared_files(stack: Stack) -> list[Path]:
+    return list(Path(stack.extra_env["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"))
+
+
 def total(metrics: str, name: str, **labels: str) -> float:
     """The sum of the samples of `name` whose labels include `labels`."""
     found = 0.0
@@ -77,8 +81,10 @@ def total(metrics: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_add_up_every_web_and_worker_process(stack: Stack) -> None:
-    stack.start_web()  # first: gunicorn empties the directory when it starts
-    stack.start_worker()
+    first = stack.start_worker()  # before gunicorn, which keeps the files of running processes
+    wait_for(lambda: any(shared_files(stack)), 30, "the first worker's metrics files")
+    stack.start_web()
+    assert first.poll() is None
     stack.start_worker()
     bodies = [notification(i, 20, 10) for i in range(10)]
     assert [stack.post(raw).status_code for raw in bodies] == [202] * 10
