@@ -115,3 +115,20 @@ def test_the_dashboard_covers_what_an_operator_watches_and_asks_for_its_datasour
 @pytest.mark.parametrize("name", ["bridge_nonexistent_total", "bridge_incidents_opened"])
 def test_the_name_check_catches_a_metric_bridge_does_not_export(name: str) -> None:
     assert name not in exported()
+
+
+def test_the_compose_demo_prometheus_loads_bridges_rules(tmp_path: Path) -> None:
+    """docker-compose.yml mounts these files under /etc/prometheus: the same layout here."""
+    compose = CONTRIB / "compose"
+    for source in (compose / "demo-alerts.yml", RULES):
+        shutil.copy(source, tmp_path / source.name)
+    config = (compose / "prometheus.yml").read_text().replace("/etc/prometheus/", f"{tmp_path}/")
+    (tmp_path / "prometheus.yml").write_text(config)
+    result = subprocess.run(
+        [promtool(), "check", "config", str(tmp_path / "prometheus.yml")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bridge-rules.yml" in result.stdout and "SUCCESS: 9 rules found" in result.stdout
