@@ -244,10 +244,10 @@ class Metrics:
             self.integration_errors.labels(peer.value).inc()
 
     def count_outbox(self, kind: str, result: str) -> None:
-        """A write-back job ran; kinds are "<peer>.<what>" ("zabbix.acknowledge")."""
+        """A write-back job ran (done, error: retried, failed: given up); kinds are "<peer>.<what>"."""
         self.outbox_jobs.labels(kind, result).inc()
         peer = kind.partition(".")[0]
-        if result != "ok" and peer in Peer.__members__.values():
+        if result != "done" and peer in Peer.__members__.values():
             self.integration_errors.labels(peer).inc()
 
     def count_outcomes(self, outcomes: Counter[Outcome]) -> None:
