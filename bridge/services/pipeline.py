@@ -271,7 +271,7 @@ class Pipeline:
         self._forget_parsed(row.id for row in rows if row.status != IntakeStatus.PENDING)
         if self.on_outcomes is not None:
             self.on_outcomes(result.outcomes)
-        if self.on_batch is not None and batch is not None:
+        if self.on_batch is not None and batch is not None and result.progressed:
             self.on_batch(batch.suppressed, perf_counter() - began)
         return result
 
