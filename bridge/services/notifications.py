@@ -80,6 +80,14 @@ def locale_of(session: Session, handle: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Sent:
+    """A message gone out: by which channel, and what the channel called it (a Telegram message id)."""
+
+    channel: str
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedMessage:
     channel: str
     address: str
@@ -87,7 +95,7 @@ class ClaimedMessage:
 
 
 class Notifier(
-    LeasedWork[Notification, ClaimedMessage, str], model=Notification, lease=LEASE, max_attempts=MAX_ATTEMPTS
+    LeasedWork[Notification, ClaimedMessage, Sent], model=Notification, lease=LEASE, max_attempts=MAX_ATTEMPTS
 ):
     """Writes notification rows (`queue`, inside a change's transaction) and sends the due ones
     (`run_due`, a job outside any request)."""
@@ -164,15 +172,15 @@ class Notifier(
         message = Message(row.id, row.incident_number, row.person, row.kind, row.subject, row.body)
         return ClaimedMessage(row.channel, row.address, message)
 
-    def run(self, work: ClaimedMessage) -> str:
+    def run(self, work: ClaimedMessage) -> Sent:
         sender = self.channels.get(work.channel)
         if sender is None:
             raise PermanentFailure(f"channel {work.channel} is not configured any more")
-        sender.send(work.address, work.message)
-        return work.channel
+        return Sent(work.channel, sender.send(work.address, work.message))
 
-    def succeeded(self, session: Session, row: Notification, done: str, now: datetime) -> None:
+    def succeeded(self, session: Session, row: Notification, done: Sent, now: datetime) -> None:
         row.status, row.sent_at = NotificationStatus.SENT, now
+        row.external_ref = done.ref
         if row.incident_number is not None:
             shown = shown_address(row.channel, row.address)  # a webhook URL is a secret
             text = f"notified {row.person} by {row.channel} ({shown}): {row.kind}"

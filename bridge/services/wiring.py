@@ -21,6 +21,7 @@ from bridge.clock import Clock
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.integrations.alertmanager import AlertmanagerClient
 from bridge.integrations.channels import channels_from
+from bridge.integrations.telegram import TelegramBot
 from bridge.integrations.zabbix import ZabbixClient
 from bridge.services.alerts import AlertService
 from bridge.services.console import ConsoleService
@@ -46,6 +47,7 @@ from bridge.services.report_mail import SlaMailer
 from bridge.services.reports import ReportService
 from bridge.services.retention import Pruner, Retention
 from bridge.services.silences import SilenceService
+from bridge.services.telegram import TelegramDesk
 from bridge.services.tokens import TokenService
 from bridge.services.writeback import Writeback
 from bridge.services.zabbix_instances import ZabbixInstances
@@ -174,6 +176,27 @@ class Services:
             return None
         return MailIntake(
             self.settings, self.sessions, self.clock, self.rota, self.notifier, self._hooks, self.handoff
+        )
+
+    @cached_property
+    def telegram(self) -> TelegramDesk | None:
+        """Acting from Telegram (button presses, replies, linking), when there is a bot token."""
+        settings = self.settings
+        if not settings.telegram_token:
+            return None
+        return TelegramDesk(
+            self.sessions,
+            self.clock,
+            TelegramBot(settings.telegram_token, settings.telegram_api_url),
+            self.rota,
+            self._hooks,
+            self.handoff,
+            postgres=not settings.is_sqlite,
+            zone=settings.zone,
+            base_url=settings.base_url,
+            presses_per_minute=settings.telegram_presses_per_minute,
+            link_ttl=settings.telegram_link_ttl,
+            poll_seconds=settings.telegram_poll_seconds,
         )
 
     @cached_property
