@@ -114,7 +114,6 @@ class TelegramDesk:
         handoff: Handoff,
         *,
         postgres: bool,
-        zone: ZoneInfo,
         base_url: str | None,
         presses_per_minute: int,
         link_ttl: timedelta,
@@ -127,7 +126,6 @@ class TelegramDesk:
         self.hooks = hooks
         self.handoff = handoff
         self.postgres = postgres
-        self.zone = zone
         self.base_url = base_url.rstrip("/") if base_url else None
         self.presses_per_minute = presses_per_minute
         self.link_ttl = link_ttl
@@ -428,8 +426,9 @@ class TelegramDesk:
             .where(TimelineEntry.incident_number == number, TimelineEntry.kind.in_(SHOWN_ACTIONS))
             .order_by(TimelineEntry.id)
         ).all()
-        names = dict(session.execute(select(User.handle, User.name)).tuples().all())
-        lines = [_said(e, names.get(e.actor, e.actor), self.zone) for e in entries[-5:]]
+        names = {handle: name for handle, name in session.execute(select(User.handle, User.name))}
+        zone = self.rota.rota.tz  # the desk's wall clock, as its other messages say times
+        lines = [_said(e, names.get(e.actor, e.actor), zone) for e in entries[-5:]]
         link = f"{self.base_url}/incidents/{number}" if self.base_url else None
         reply.edit_text = "\n".join([f"{sent.subject}\n\n{sent.body}".rstrip(), "", *lines])
         reply.edit_rows = keyboard(number, incident.status, link)

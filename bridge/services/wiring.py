@@ -192,7 +192,6 @@ class Services:
             self._hooks,
             self.handoff,
             postgres=not settings.is_sqlite,
-            zone=settings.zone,
             base_url=settings.base_url,
             presses_per_minute=settings.telegram_presses_per_minute,
             link_ttl=settings.telegram_link_ttl,
