@@ -308,3 +308,64 @@ def test_an_update_taken_twice_acts_once(desk: Desk) -> None:
     assert bot(desk).take(press).value == "duplicate"
     assert [k for k, _, _ in timeline(desk, number)].count("acknowledged") == 1
     assert bot(desk).offset() == 9_000_002
+
+
+def test_with_a_webhook_telegram_posts_updates_that_carry_its_secret(
+    database_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    secret = "w3bh00k-s3cret"
+    with running_desk(
+        database_url, tmp_path, clock, RULES, telegram_updates="webhook", telegram_webhook_secret=secret
+    ) as desk:
+        add_user(desk.runtime, "orlov", Role.OPERATOR)
+        number = p1_at_night(desk)
+        code = bot(desk).new_link_code("orlov").code
+        path, header = f"/webhooks/telegram/{secret}", {"X-Telegram-Bot-Api-Secret-Token": secret}
+        start = {
+            "update_id": 5,
+            "message": {
+                "message_id": 3,
+                "from": {"id": ORLOV},
+                "chat": {"id": ORLOV},
+                "text": f"/start {code}",
+            },
+        }
+        assert desk.client.post(path, json=start, headers=header).get_json() == {
+            "ok": True,
+            "outcome": "linked",
+        }
+        press = {
+            "update_id": 6,
+            "callback_query": {
+                "id": "q",
+                "from": {"id": ORLOV},
+                "message": {"message_id": 1, "chat": {"id": ORLOV}},
+                "data": f"ack:{number}",
+            },
+        }
+        assert desk.client.post(path, json=press).status_code == 403  # no secret header
+        assert (
+            desk.client.post(
+                path, json=press, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+            ).status_code
+            == 403
+        )
+        assert desk.client.post("/webhooks/telegram/guess", json=press, headers=header).status_code == 404
+        assert desk.incident(number)["status"] == "open"
+        assert desk.client.post(path, json=press, headers=header).get_json()["outcome"] == "acted"
+        assert (
+            desk.client.post(path, json=press, headers=header).get_json()["outcome"] == "duplicate"
+        )  # a retry
+        assert [k for k, _, via in timeline(desk, number) if via == "telegram"] == ["acknowledged"]
+        # The process registers the webhook with Telegram when it starts.
+        poller = desk.runtime.telegram
+        assert poller is not None
+        poller.start()
+        (registered,) = desk.http.wait_for(f"/bot{TELEGRAM_TOKEN}/setWebhook", lambda found: len(found) == 1)
+        assert registered.body["url"] == f"https://bridge.desk.example{path}"
+        assert registered.body["secret_token"] == secret
+
+
+def test_while_polling_there_is_no_webhook(desk: Desk) -> None:
+    press = {"update_id": 6, "callback_query": {"id": "q", "from": {"id": ORLOV}, "data": "ack:1"}}
+    assert desk.client.post("/webhooks/telegram/anything", json=press).status_code == 404
