@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.clock import Clock
 from bridge.db.models import Notification, TelegramPoller, TelegramUpdate, TimelineEntry, User
 from bridge.errors import BridgeError, NotFound
-from bridge.integrations.telegram import CallbackPress, TelegramBot, TextMessage, Update
+from bridge.integrations.telegram import TEXT_MAX, CallbackPress, TelegramBot, TextMessage, Update
 from bridge.services.handoff import Handoff
 from bridge.services.hooks import IncidentHooks
 from bridge.services.incidents import act_on, get_incident
@@ -430,7 +430,8 @@ class TelegramDesk:
         zone = self.rota.rota.tz  # the desk's wall clock, as its other messages say times
         lines = [_said(e, names.get(e.actor, e.actor), zone) for e in entries[-5:]]
         link = f"{self.base_url}/incidents/{number}" if self.base_url else None
-        reply.edit_text = "\n".join([f"{sent.subject}\n\n{sent.body}".rstrip(), "", *lines])
+        said = "\n\n" + "\n".join(lines)
+        reply.edit_text = f"{sent.subject}\n\n{sent.body}".rstrip()[: TEXT_MAX - len(said)] + said
         reply.edit_rows = keyboard(number, incident.status, link)
 
     def _say(self, found: Update, reply: _Reply) -> None:
