@@ -16,7 +16,7 @@ from bridge.clock import FakeClock
 from bridge.integrations.telegram import CallbackPress
 from bridge.services.telegram import NOT_ALLOWED, NOT_LINKED, TelegramDesk
 from bridge.ticketing.roles import Role
-from tests.support.app import AM_TOKEN, build_runtime
+from tests.support.app import ADMIN_TOKEN, AM_TOKEN, build_runtime
 from tests.support.duty import RULES, TELEGRAM_TOKEN, Desk, running_desk
 from tests.support.payloads import am_alert, am_notification
 from tests.support.people import add_user, issue_token, log_in
@@ -133,6 +133,8 @@ def test_an_operator_acknowledges_a_p1_from_the_telegram_button(desk: Desk) -> N
     assert edit.body["text"].startswith(page.body["text"])
     assert edit.body["text"].endswith("✅ Acknowledged by Oleg Orlov via Telegram at 2026-11-24 03:03 MSK")
     assert buttons(edit) == ["Escalate", "Resolve", "Open in console"]  # what still makes sense
+    console = desk.client.get(f"/incidents/{number}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert '<span class="muted via">via Telegram</span>' in console.get_data(as_text=True)
     names = {u["handle"]: u["name"] for u in desk.get("/api/users")["items"]}
     print(f"\ntimeline of #{number} (P1), acknowledged from the Telegram button:")
     for e in incident["timeline"]:
