@@ -55,6 +55,7 @@ class Message:
     kind: str
     subject: str
     body: str
+    incident_status: str | None = None  # the incident's status when the message was taken to send
 
 
 def one_line(text: str) -> str:
@@ -180,7 +181,8 @@ class TelegramChannel:
         rows = None
         if message.incident is not None and message.kind in ACTIONABLE:
             link = f"{self.console_url}/incidents/{message.incident}" if self.console_url else None
-            rows = keyboard(message.incident, IncidentStatus.OPEN, link)
+            status = IncidentStatus(message.incident_status or IncidentStatus.OPEN)
+            rows = keyboard(message.incident, status, link)
         sent = self.bot.send_message(address, text, rows)
         return str(sent) if sent is not None else None
 

@@ -371,3 +371,30 @@ def test_with_a_webhook_telegram_posts_updates_that_carry_its_secret(
 def test_while_polling_there_is_no_webhook(desk: Desk) -> None:
     press = {"update_id": 6, "callback_query": {"id": "q", "from": {"id": ORLOV}, "data": "ack:1"}}
     assert desk.client.post("/webhooks/telegram/anything", json=press).status_code == 404
+
+
+def test_a_breach_page_of_an_acknowledged_incident_offers_no_acknowledge(desk: Desk) -> None:
+    desk.at("2026-11-22 02:00")  # the bank: 24/7, P1 resolve target 30 minutes
+    number = desk.open(title="Card payments declined", client="bank", priority="P1", route="critical")[
+        "number"
+    ]
+    desk.act(number, "ack")
+    desk.at("2026-11-22 02:30")
+    breach = [r for r in sent(desk, "sendMessage", 100011) if "SLA breached" in r.body["text"]]
+    assert [buttons(r) for r in breach] == [["Escalate", "Resolve", "Open in console"]]
+
+
+def test_a_linked_account_receives_the_pages_of_someone_without_a_telegram_chat(desk: Desk) -> None:
+    morozov = 200009  # the logistics engineer: e-mail only in the rota
+    add_user(desk.runtime, "morozov", Role.ENGINEER, name="Pavel Morozov")
+    link(desk, "morozov", morozov)
+    desk.at("2026-11-24 11:00")  # business hours: the client's engineer owns it
+    number = desk.open(title="Label printer offline", client="logistics")["number"]
+    page = page_of(desk, morozov, number)
+    assert buttons(page) == ["Acknowledge", "Escalate", "Resolve", "Open in console"]
+    desk.http.telegram.press(morozov, f"ack:{number}", chat_id=morozov, message_id=page.answer["message_id"])
+    poll(desk)
+    assert answers(desk) == [f"#{number} acknowledged by Pavel Morozov."]
+    assert [(k, a) for k, a, via in timeline(desk, number) if via == "telegram"] == [
+        ("acknowledged", "morozov")
+    ]
