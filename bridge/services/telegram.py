@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,6 +53,10 @@ LEASE_MARGIN = timedelta(seconds=30)
 """A poll's lease outlasts its long poll by this much."""
 RATE_WINDOW = timedelta(minutes=1)
 CODE_BYTES = 6  # 8 characters of URL-safe base64: 48 bits, good for minutes and a rate limit
+KEEP_UPDATES = timedelta(days=2)
+"""Taken updates are kept this long: Telegram hands an update out for at most 24 hours, so an
+older one cannot come again (and the rate limit looks back one minute)."""
+PRUNE_EVERY = timedelta(hours=1)
 SHOWN_ACTIONS = ("acknowledged", "escalated", "resolved", "closed", "reopened", "cancelled")
 """Timeline kinds an edited page lists under its text."""
 
@@ -211,6 +215,14 @@ class TelegramDesk:
             .values(id=POLLER_ROW, next_update_id=0)
             .on_conflict_do_nothing(index_elements=[TelegramPoller.id])
         )
+
+    def prune(self) -> int:
+        """Forget updates taken more than KEEP_UPDATES ago; returns how many."""
+        with self.sessions() as session, session.begin():
+            done = session.execute(
+                delete(TelegramUpdate).where(TelegramUpdate.at < self.clock.now() - KEEP_UPDATES)
+            )
+            return int(done.rowcount)  # type: ignore[attr-defined]
 
     # -- one update -----------------------------------------------------------------------------
 

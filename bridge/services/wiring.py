@@ -47,6 +47,7 @@ from bridge.services.report_mail import SlaMailer
 from bridge.services.reports import ReportService
 from bridge.services.retention import Pruner, Retention
 from bridge.services.silences import SilenceService
+from bridge.services.telegram import PRUNE_EVERY as TELEGRAM_PRUNE_EVERY
 from bridge.services.telegram import TelegramDesk
 from bridge.services.tokens import TokenService
 from bridge.services.writeback import Writeback
@@ -255,8 +256,8 @@ class Services:
 
     def periodic_jobs(self) -> list[PeriodicJob]:
         """Reconciliation with Zabbix and Alertmanager and the mail intake's poll, as configured;
-        the prune; the SLA report by e-mail when there is a mail server (rota.yaml's
-        `reports.sla_mail` says whether and when)."""
+        the prune (and the Telegram bot's, of updates taken long ago); the SLA report by e-mail
+        when there is a mail server (rota.yaml's `reports.sla_mail` says whether and when)."""
         settings, jobs = self.settings, []
         if settings.prune_every > timedelta(0):
             budget = settings.prune_budget
@@ -281,6 +282,8 @@ class Services:
             jobs.append(PeriodicJob("reports:sla-mail", SLA_MAIL_EVERY, self.sla_mailer.run))
         if self.mail_intake is not None:
             jobs.append(PeriodicJob("mail:poll", settings.imap_poll, self.mail_intake.poll))
+        if self.telegram is not None:
+            jobs.append(PeriodicJob("telegram:prune", TELEGRAM_PRUNE_EVERY, self.telegram.prune))
         return jobs
 
     def _process_now(self, intake_id: int) -> bool:

@@ -11,8 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bridge.clock import FakeClock
+from bridge.db.models import TelegramUpdate
 from bridge.integrations.telegram import CallbackPress
 from bridge.services.telegram import NOT_ALLOWED, NOT_LINKED, TelegramDesk
 from bridge.ticketing.roles import Role
@@ -398,3 +400,15 @@ def test_a_linked_account_receives_the_pages_of_someone_without_a_telegram_chat(
     assert [(k, a) for k, a, via in timeline(desk, number) if via == "telegram"] == [
         ("acknowledged", "morozov")
     ]
+
+
+def test_updates_taken_are_forgotten_after_two_days(desk: Desk) -> None:
+    add_user(desk.runtime, "orlov", Role.OPERATOR)
+    link(desk, "orlov", ORLOV)
+    desk.clock.advance(timedelta(days=2, minutes=1))
+    desk.http.telegram.text(ORLOV, "/help")
+    poll(desk)  # and the worker's round, whose periodic job prunes
+    with desk.runtime.services.sessions() as session:
+        kept = session.scalars(select(TelegramUpdate.at)).all()
+    assert kept == [desk.clock.now()]  # the /start went, the /help of a moment ago stays
+    assert bot(desk).prune() == 0
