@@ -271,6 +271,42 @@ SPECS: tuple[Spec, ...] = (
         "Telegram Bot API base URL (a local Bot API server, or a test stand-in).",
     ),
     Spec(
+        "BRIDGE_TELEGRAM_UPDATES",
+        "telegram_updates",
+        "poll",
+        "How the bot hears button presses, `/start` codes and replies (docs/telegram.md): `poll` "
+        "(long-polling getUpdates, one poller across all processes; works behind NAT), `webhook` "
+        "(Telegram POSTs to `BRIDGE_BASE_URL/webhooks/telegram/<secret>`; needs a public https "
+        "BRIDGE_BASE_URL and BRIDGE_TELEGRAM_WEBHOOK_SECRET), or `off` (messages only).",
+    ),
+    Spec(
+        "BRIDGE_TELEGRAM_WEBHOOK_SECRET",
+        "telegram_webhook_secret",
+        None,
+        "The secret of the Telegram webhook: in its path and in the `X-Telegram-Bot-Api-Secret-Token` "
+        "header Telegram sends (1-256 of A-Z a-z 0-9 _ -).",
+        secret=True,
+    ),
+    Spec(
+        "BRIDGE_TELEGRAM_POLL_SECONDS",
+        "telegram_poll_seconds",
+        "25",
+        "How long one getUpdates call waits for an update (Telegram's long-poll `timeout`).",
+    ),
+    Spec(
+        "BRIDGE_TELEGRAM_PRESSES_PER_MINUTE",
+        "telegram_presses_per_minute",
+        "10",
+        "Button presses and replies one Telegram account may make in a minute; more are answered "
+        '"too many" and do nothing.',
+    ),
+    Spec(
+        "BRIDGE_TELEGRAM_LINK_TTL",
+        "telegram_link_ttl",
+        "10m",
+        'How long a "Link Telegram" code from the console is good for `/start <code>`.',
+    ),
+    Spec(
         "BRIDGE_TEMPLATES_DIR",
         "templates_dir",
         None,
@@ -430,6 +466,11 @@ class Settings:
     smtp_from: str = "bridge@localhost"
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_updates: str = "poll"
+    telegram_webhook_secret: str | None = None
+    telegram_poll_seconds: int = 25
+    telegram_presses_per_minute: int = 10
+    telegram_link_ttl: timedelta = timedelta(minutes=10)
     templates_dir: Path | None = None
     session_idle: timedelta = timedelta(hours=2)
     session_lifetime: timedelta = timedelta(hours=14)
@@ -515,6 +556,16 @@ class Settings:
             )
         if self.imap_url:
             self._check_mail()
+        if self.telegram_token and self.telegram_updates == "webhook":
+            if not (self.base_url and self.base_url.startswith("https://")):
+                raise ConfigError("BRIDGE_TELEGRAM_UPDATES=webhook needs a public https BRIDGE_BASE_URL")
+            if not self.telegram_webhook_secret:
+                raise ConfigError("BRIDGE_TELEGRAM_UPDATES=webhook needs BRIDGE_TELEGRAM_WEBHOOK_SECRET")
+
+    @property
+    def telegram_polls(self) -> bool:
+        """The bot long-polls getUpdates for presses, codes and replies."""
+        return bool(self.telegram_token) and self.telegram_updates == "poll"
 
     def _check_mail(self) -> None:
         """The mail intake answers by mail and must know whom to believe."""
@@ -646,6 +697,25 @@ def _unknown_sender(raw: str) -> str:
     return raw
 
 
+def _telegram_updates(raw: str) -> str:
+    if raw not in ("poll", "webhook", "off"):
+        raise ValueError("must be poll, webhook or off")
+    return raw
+
+
+def _webhook_secret(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):  # what setWebhook's secret_token allows
+        raise ValueError("1 to 256 of A-Z, a-z, 0-9, _ and -")
+    return raw
+
+
+def _poll_seconds(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 50:  # Telegram answers a longer timeout after 50 s anyway; a lease must outlast it
+        raise ValueError("at most 50")
+    return value
+
+
 def _words(raw: str) -> tuple[str, ...]:
     return tuple(word.strip().lower() for word in raw.split(",") if word.strip())
 
@@ -772,6 +842,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "smtp_url": _smtp_url,
     "smtp_from": _email,
     "telegram_api_url": _http_url,
+    "telegram_updates": _telegram_updates,
+    "telegram_webhook_secret": _webhook_secret,
+    "telegram_poll_seconds": _poll_seconds,
+    "telegram_presses_per_minute": _positive_int,
+    "telegram_link_ttl": _positive_duration,
     "templates_dir": _directory,
     "session_idle": _positive_duration,
     "session_lifetime": _positive_duration,

@@ -284,6 +284,8 @@ class TimelineEntry(Base):
     kind: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text, default="")
     fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_MAX))
+    via: Mapped[str | None] = mapped_column(String(20))
+    """The channel a person acted by when not the console or the API: "telegram"."""
 
 
 class AlertRow(Base):
@@ -440,6 +442,7 @@ class Notification(Base):
             postgresql_where=text("status IN ('pending', 'running')"),
         ),
         Index("ix_notifications_incident", "incident_number", "id"),
+        Index("ix_notifications_external_ref", "channel", "address", "external_ref"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -459,6 +462,8 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    external_ref: Mapped[str | None] = mapped_column(String(100))
+    """What the channel called the sent message: a Telegram message id (in the chat `address`)."""
 
 
 class OncallOverride(Base):
@@ -538,6 +543,10 @@ class User(Base):
     """A person who signs in: a rota handle when the person is in rules/rota.yaml."""
 
     __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_telegram_id", "telegram_id", unique=True),
+        Index("uq_users_telegram_code", "telegram_code_sha256", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     handle: Mapped[str] = mapped_column(String(100), unique=True)
@@ -549,6 +558,9 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None]
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger)  # the linked Telegram account's user id
+    telegram_code_sha256: Mapped[str | None] = mapped_column(String(64))  # a pending /start code
+    telegram_code_expires_at: Mapped[datetime | None]
 
 
 class PersonalToken(Base):
@@ -651,3 +663,33 @@ class MailAttachment(Base):
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     path: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+# -- Telegram (issue 15): the bot's updates ---------------------------------------------------------
+
+
+class TelegramPoller(Base):
+    """The one row of the bot's long poll: the next update id to ask for (moved on in the same
+    transaction as each update's effect) and the lease of the process polling now."""
+
+    __tablename__ = "telegram_poller"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_update_id: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+
+
+class TelegramUpdate(Base):
+    """An update the bot took, keyed by Telegram's update id: written with the update's effect,
+    so a second delivery of it (a restarted poller, a webhook retried) changes nothing."""
+
+    __tablename__ = "telegram_updates"
+    __table_args__ = (Index("ix_telegram_updates_from_at", "from_id", "at"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    from_id: Mapped[int | None] = mapped_column(BigInteger)  # the Telegram account that sent it
+    kind: Mapped[str] = mapped_column(String(20))  # press, command, reply, other
+    outcome: Mapped[str] = mapped_column(String(40))  # acted, stranger, refused, limited, stale ...
+    incident_number: Mapped[int | None] = mapped_column(BigId)
+    at: Mapped[datetime]

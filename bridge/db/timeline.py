@@ -20,10 +20,18 @@ def add_entry(
     *,
     actor: str = SYSTEM_ACTOR,
     fingerprint: str | None = None,
+    via: str | None = None,
 ) -> None:
-    """Add one timeline entry to the caller's transaction (bridge itself is the default actor)."""
+    """Add one timeline entry to the caller's transaction (bridge itself is the default actor);
+    `via` names the channel a person acted by when it was not the console or the API."""
     session.add(
         TimelineEntry(
-            incident_number=incident_number, at=at, actor=actor, kind=kind, text=text, fingerprint=fingerprint
+            incident_number=incident_number,
+            at=at,
+            actor=actor,
+            kind=kind,
+            text=text,
+            fingerprint=fingerprint,
+            via=via,
         )
     )

@@ -22,7 +22,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 from bridge.errors import PermanentFailure
+from bridge.integrations.telegram import TelegramBot
 from bridge.settings import Settings
+from bridge.ticketing.buttons import ACTIONABLE, keyboard
+from bridge.ticketing.lifecycle import IncidentStatus
 from bridge.ticketing.rota import Person
 
 TIMEOUT = 10.0
@@ -38,8 +41,9 @@ class Channel(Protocol):
         """Where this person is reached on this channel, or None."""
         ...
 
-    def send(self, address: str, message: Message) -> None:
-        """Deliver, or raise (PermanentFailure when retrying cannot help)."""
+    def send(self, address: str, message: Message) -> str | None:
+        """Deliver, or raise (PermanentFailure when retrying cannot help); what the channel calls
+        the sent message (a Telegram message id), if anything."""
         ...
 
 
@@ -51,6 +55,7 @@ class Message:
     kind: str
     subject: str
     body: str
+    incident_status: str | None = None  # the incident's status when the message was taken to send
 
 
 def one_line(text: str) -> str:
@@ -155,37 +160,31 @@ def _unsendable(exc: Exception) -> PermanentFailure:
 
 
 class TelegramChannel:
-    """The Bot API's sendMessage; the base URL is a setting so tests can point it elsewhere."""
+    """The Bot API's sendMessage. A page someone must act on (registration, escalation, breach)
+    carries inline buttons: Acknowledge, Escalate, Resolve and, when bridge knows its own URL,
+    Open in console. Returns the message id, so a reply to it or a press under it finds its
+    incident."""
 
     name = "telegram"
 
-    def __init__(self, token: str, base_url: str, http: requests.Session | None = None) -> None:
-        self.token = token
-        self.base_url = base_url.rstrip("/")
-        self.http = http or requests.Session()
+    def __init__(
+        self, token: str, base_url: str, http: requests.Session | None = None, console_url: str | None = None
+    ) -> None:
+        self.bot = TelegramBot(token, base_url, http)
+        self.console_url = console_url.rstrip("/") if console_url else None
 
     def address(self, person: Person) -> str | None:
         return person.telegram
 
-    def send(self, address: str, message: Message) -> None:
-        url = f"{self.base_url}/bot{self.token}/sendMessage"
-        text = f"{message.subject}\n\n{message.body}"[:4096]  # the Bot API's limit
-        try:
-            response = self.http.post(
-                url,
-                json={"chat_id": address, "text": text, "disable_web_page_preview": True},
-                timeout=TIMEOUT,
-            )
-        except requests.RequestException as exc:
-            raise RuntimeError(self._hide(f"{exc.__class__.__name__}: {exc}")) from None
-        _check(response, self._hide)
-        body = response.json() if response.content else {}
-        if not isinstance(body, dict) or body.get("ok") is not True:
-            raise RuntimeError(self._hide(f"Telegram answered {response.text[:300]}"))
-
-    def _hide(self, text: str) -> str:
-        """Error texts carry the URL, and the URL carries the bot token."""
-        return text.replace(self.token, "***")
+    def send(self, address: str, message: Message) -> str | None:
+        text = f"{message.subject}\n\n{message.body}"
+        rows = None
+        if message.incident is not None and message.kind in ACTIONABLE:
+            link = f"{self.console_url}/incidents/{message.incident}" if self.console_url else None
+            status = IncidentStatus(message.incident_status or IncidentStatus.OPEN)
+            rows = keyboard(message.incident, status, link)
+        sent = self.bot.send_message(address, text, rows)
+        return str(sent) if sent is not None else None
 
 
 class WebhookChannel:
@@ -261,6 +260,8 @@ def channels_from(settings: Settings) -> list[Channel]:
     if settings.smtp_url:
         found.append(EmailChannel(settings.smtp_url, settings.smtp_from))
     if settings.telegram_token:
-        found.append(TelegramChannel(settings.telegram_token, settings.telegram_api_url))
+        found.append(
+            TelegramChannel(settings.telegram_token, settings.telegram_api_url, console_url=settings.base_url)
+        )
     found.append(WebhookChannel())
     return found

@@ -303,21 +303,23 @@ def act_on(
     hooks: IncidentHooks,
     comment: str = "",
     change: Change | None = None,
+    via: str | None = None,
 ) -> Incident:
-    """Apply an action in the caller's transaction and record it; the hooks hear of it (and may
-    refuse it by raising)."""
+    """Apply an action in the caller's transaction and record it (`via`: the channel the person
+    acted by, when not the console or the API); the hooks hear of it (and may refuse it by
+    raising)."""
     comment = comment.strip()
     change = change or Change()
     check_request(action, comment, change)
     incident = get_incident(session, number, lock=True)
     acted = act(number, work_fields(incident), action, actor, now, comment, change)
     if acted.unstale is not None:
-        add_entry(session, number, now, "unstale", acted.unstale, actor=actor)
+        add_entry(session, number, now, "unstale", acted.unstale, actor=actor, via=via)
     if action in (IncidentAction.REOPEN, IncidentAction.REJECT):
         _become_the_groups_incident(session, incident)
     set_work_fields(incident, acted.fields)
     incident.updated_at = now
-    add_entry(session, number, now, VERBS[action], acted.text, actor=actor)
+    add_entry(session, number, now, VERBS[action], acted.text, actor=actor, via=via)
     hooks.incident_changed(session, IncidentChange(incident, action, actor, now, comment))
     return incident
 

@@ -22,15 +22,15 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 import bridge.ticketing
 from bridge.clock import Clock
-from bridge.db.models import Notification, NotificationStatus, User
+from bridge.db.models import Incident, Notification, NotificationStatus, User
 from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
-from bridge.integrations.channels import Channel, Message, one_line, shown_address
+from bridge.integrations.channels import Channel, Message, TelegramChannel, one_line, shown_address
 from bridge.services.leased import Failed, LeasedWork
 from bridge.ticketing.roles import LOCALES
 from bridge.ticketing.rota import Person
@@ -42,6 +42,7 @@ BUILTIN_TEMPLATES = Path(bridge.ticketing.__file__).parent / "templates" / "noti
 
 
 ENGLISH = "en"
+TELEGRAM = TelegramChannel.name
 
 
 class Templates:
@@ -80,6 +81,14 @@ def locale_of(session: Session, handle: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Sent:
+    """A message gone out: by which channel, and what the channel called it (a Telegram message id)."""
+
+    channel: str
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedMessage:
     channel: str
     address: str
@@ -87,7 +96,7 @@ class ClaimedMessage:
 
 
 class Notifier(
-    LeasedWork[Notification, ClaimedMessage, str], model=Notification, lease=LEASE, max_attempts=MAX_ATTEMPTS
+    LeasedWork[Notification, ClaimedMessage, Sent], model=Notification, lease=LEASE, max_attempts=MAX_ATTEMPTS
 ):
     """Writes notification rows (`queue`, inside a change's transaction) and sends the due ones
     (`run_due`, a job outside any request)."""
@@ -120,7 +129,7 @@ class Notifier(
         subject, body = self.render(session, person.handle, kind, {**context, "person": person.name})
         used = []
         for channel in self.channels.values():
-            address = channel.address(person)
+            address = channel.address(person) or self._linked_address(session, channel.name, person.handle)
             if not address:
                 continue
             session.add(
@@ -138,6 +147,16 @@ class Notifier(
             )
             used.append(channel.name)
         return used
+
+    def _linked_address(self, session: Session, channel: str, handle: str) -> str | None:
+        """A person with no `telegram:` chat in the rota is reached in the private chat of the
+        Telegram account they linked (a private chat's id is the account's id)."""
+        if channel != TELEGRAM:
+            return None
+        linked = session.scalar(
+            select(User.telegram_id).where(User.handle == handle, User.disabled_at.is_(None))
+        )
+        return str(linked) if linked is not None else None
 
     def render(self, session: Session, handle: str, kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
         """(subject, body) of a `kind` message to the person `handle`, in their language."""
@@ -164,22 +183,28 @@ class Notifier(
         return super().run_due(limit)
 
     def claimed(self, row: Notification) -> ClaimedMessage:
-        message = Message(row.id, row.incident_number, row.person, row.kind, row.subject, row.body)
+        status = None
+        session = object_session(row)
+        if row.incident_number is not None and row.channel == TELEGRAM and session is not None:
+            # Its buttons are the ones that make sense now (a breach of an acknowledged incident
+            # offers no Acknowledge).
+            status = session.scalar(select(Incident.status).where(Incident.number == row.incident_number))
+        message = Message(row.id, row.incident_number, row.person, row.kind, row.subject, row.body, status)
         return ClaimedMessage(row.channel, row.address, message)
 
-    def run(self, work: ClaimedMessage) -> str:
+    def run(self, work: ClaimedMessage) -> Sent:
         sender = self.channels.get(work.channel)
         if sender is None:
             raise PermanentFailure(f"channel {work.channel} is not configured any more")
-        sender.send(work.address, work.message)
-        return work.channel
+        return Sent(work.channel, sender.send(work.address, work.message))
 
     def tried(self, work: ClaimedMessage, failed: Failed | None) -> None:
         if self.on_attempt is not None:
             self.on_attempt(work.channel, failed is None)
 
-    def succeeded(self, session: Session, row: Notification, done: str, now: datetime) -> None:
+    def succeeded(self, session: Session, row: Notification, done: Sent, now: datetime) -> None:
         row.status, row.sent_at = NotificationStatus.SENT, now
+        row.external_ref = done.ref
         if row.incident_number is not None:
             shown = shown_address(row.channel, row.address)  # a webhook URL is a secret
             text = f"notified {row.person} by {row.channel} ({shown}): {row.kind}"

@@ -21,6 +21,7 @@ from bridge.clock import Clock
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.integrations.alertmanager import AlertmanagerClient
 from bridge.integrations.channels import channels_from
+from bridge.integrations.telegram import TelegramBot
 from bridge.integrations.zabbix import ZabbixClient
 from bridge.services.alerts import AlertService
 from bridge.services.console import ConsoleService
@@ -46,6 +47,8 @@ from bridge.services.report_mail import SlaMailer
 from bridge.services.reports import ReportService
 from bridge.services.retention import Pruner, Retention
 from bridge.services.silences import SilenceService
+from bridge.services.telegram import PRUNE_EVERY as TELEGRAM_PRUNE_EVERY
+from bridge.services.telegram import TelegramDesk
 from bridge.services.tokens import TokenService
 from bridge.services.writeback import Writeback
 from bridge.services.zabbix_instances import ZabbixInstances
@@ -183,6 +186,26 @@ class Services:
         )
 
     @cached_property
+    def telegram(self) -> TelegramDesk | None:
+        """Acting from Telegram (button presses, replies, linking), when there is a bot token."""
+        settings = self.settings
+        if not settings.telegram_token:
+            return None
+        return TelegramDesk(
+            self.sessions,
+            self.clock,
+            TelegramBot(settings.telegram_token, settings.telegram_api_url),
+            self.rota,
+            self._hooks,
+            self.handoff,
+            postgres=not settings.is_sqlite,
+            base_url=settings.base_url,
+            presses_per_minute=settings.telegram_presses_per_minute,
+            link_ttl=settings.telegram_link_ttl,
+            poll_seconds=settings.telegram_poll_seconds,
+        )
+
+    @cached_property
     def alerts(self) -> AlertService:
         return AlertService(self.sessions)
 
@@ -240,8 +263,8 @@ class Services:
 
     def periodic_jobs(self) -> list[PeriodicJob]:
         """Reconciliation with Zabbix and Alertmanager and the mail intake's poll, as configured;
-        the prune; the SLA report by e-mail when there is a mail server (rota.yaml's
-        `reports.sla_mail` says whether and when)."""
+        the prune (and the Telegram bot's, of updates taken long ago); the SLA report by e-mail
+        when there is a mail server (rota.yaml's `reports.sla_mail` says whether and when)."""
         settings, jobs = self.settings, []
         if settings.prune_every > timedelta(0):
             budget = settings.prune_budget
@@ -266,6 +289,8 @@ class Services:
             jobs.append(PeriodicJob("reports:sla-mail", SLA_MAIL_EVERY, self.sla_mailer.run))
         if self.mail_intake is not None:
             jobs.append(PeriodicJob("mail:poll", settings.imap_poll, self.mail_intake.poll))
+        if self.telegram is not None:
+            jobs.append(PeriodicJob("telegram:prune", TELEGRAM_PRUNE_EVERY, self.telegram.prune))
         return jobs
 
     def _process_now(self, intake_id: int) -> bool:

@@ -63,6 +63,7 @@ class Person:
     telegram: str | None = None  # Telegram chat id
     webhook: str | None = None  # a URL bridge POSTs JSON messages to
     line: Line | None = None
+    telegram_id: int | None = None  # the Telegram account (user id) whose button presses act as this person
 
 
 @dataclass(frozen=True, slots=True)

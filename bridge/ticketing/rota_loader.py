@@ -57,7 +57,7 @@ TOP_KEYS = (
     "head_of_it",
     "reports",
 )
-PERSON_KEYS = ("name", "role", "email", "telegram", "webhook", "line")
+PERSON_KEYS = ("name", "role", "email", "telegram", "telegram_id", "webhook", "line")
 TEAM_KEYS = ("lead", "members")
 CALENDAR_KEYS = ("timezone", "hours", "holidays")
 CLIENT_KEYS = ("engineer", "calendar", "engineer_hours", "sla", "policy", "contact")
@@ -210,6 +210,7 @@ class RotaDocument(ReportValues):
 
     def _people(self, value: Any) -> dict[str, Person]:
         people: dict[str, Person] = {}
+        linked: dict[int, str] = {}  # Telegram account -> the person it already belongs to
         for handle, item, path in self._named(("people",), value, "people"):
             if not isinstance(item, dict):
                 self.problem(path, "a person is a mapping: {name: ..., role: ..., email: ...}")
@@ -225,6 +226,14 @@ class RotaDocument(ReportValues):
             webhook = self.string((*path, "webhook"), item.get("webhook"), "webhook")
             if webhook is not None and not webhook.startswith(("http://", "https://")):
                 self.problem((*path, "webhook"), "a webhook is an http:// or https:// URL")
+            telegram_id = self._telegram_id((*path, "telegram_id"), item.get("telegram_id"))
+            if telegram_id is not None and telegram_id in linked:
+                self.problem(
+                    (*path, "telegram_id"),
+                    f"Telegram account {telegram_id} is already {linked[telegram_id]}'s",
+                )
+            elif telegram_id is not None:
+                linked[telegram_id] = handle
             people[handle] = Person(
                 handle=handle,
                 name=self.string((*path, "name"), item.get("name"), "name") or handle,
@@ -233,8 +242,15 @@ class RotaDocument(ReportValues):
                 telegram=self.string((*path, "telegram"), item.get("telegram"), "telegram chat id"),
                 webhook=webhook,
                 line=line,
+                telegram_id=telegram_id,
             )
         return people
+
+    def _telegram_id(self, path: tuple[object, ...], value: Any) -> int | None:
+        """A Telegram account's user id: a whole number (quoted or not), as the bot sees it."""
+        if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,18}", value):
+            value = int(value)
+        return self.integer(path, value, "telegram_id (the Telegram account's numeric user id)", 1)
 
     def _teams(self, value: Any) -> dict[str, Team]:
         teams: dict[str, Team] = {}

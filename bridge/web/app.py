@@ -8,7 +8,7 @@ from flask import Flask
 
 from bridge.clock import Clock
 from bridge.settings import Settings
-from bridge.web import api, auth, console, health, login, security, webhooks, zabbix_links
+from bridge.web import api, auth, console, health, login, security, telegram, webhooks, zabbix_links
 from bridge.web.context import EXTENSION
 from bridge.web.errors import register_error_handlers
 from bridge.web.requests import NumberConverter
@@ -28,6 +28,7 @@ def create_app(
     app.extensions[EXTENSION] = runtime
     app.url_map.converters["number"] = NumberConverter  # before the routes that use it
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(telegram.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(login.blueprint)

@@ -130,6 +130,7 @@ def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
         "kind": entry.kind,
         "text": entry.text,
         "fingerprint": entry.fingerprint,
+        "via": entry.via,
     }
 
 

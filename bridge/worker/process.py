@@ -74,6 +74,8 @@ class WorkerProcess:
             return
         self._install_signal_handlers()
         self.runtime.watcher.start()
+        if self.runtime.telegram is not None:
+            self.runtime.telegram.start()
         self._ticker = threading.Thread(target=self._tick_loop, name="bridge-tick", daemon=True)
         self._ticker.start()
         backoff = 1.0

@@ -19,6 +19,7 @@ from bridge.services.sweeper import Sweeper
 from bridge.services.wiring import Services
 from bridge.settings import Settings
 from bridge.worker.runner import InProcessRunner, Wakeup
+from bridge.worker.telegram import TelegramPoller
 from bridge.worker.tick import Tick
 
 
@@ -39,6 +40,17 @@ class Readiness:
         return [name for name, value in self.checks.items() if _degraded(value)]
 
 
+def _telegram_poller(services: Services) -> TelegramPoller | None:
+    """The bot's thread, when there is a bot and it hears updates."""
+    desk, settings = services.telegram, services.settings
+    if desk is None or settings.telegram_updates == "off":
+        return None
+    webhook = None
+    if settings.telegram_updates == "webhook" and settings.base_url and settings.telegram_webhook_secret:
+        webhook = f"{settings.base_url.rstrip('/')}/webhooks/telegram/{settings.telegram_webhook_secret}"
+    return TelegramPoller(desk, settings.telegram_updates, webhook, settings.telegram_webhook_secret)
+
+
 def _degraded(value: str) -> bool:
     return value.startswith("degraded")
 
@@ -53,6 +65,7 @@ class Runtime:
     watcher: FileWatcher
     queue: IntakeQueue | None = None  # production mode: deliveries go to rq workers
     sweeper: Sweeper | None = None
+    telegram: TelegramPoller | None = None  # the bot's poll (or webhook registration)
 
     @classmethod
     def build(
@@ -87,6 +100,7 @@ class Runtime:
             watcher=FileWatcher([services.rules, services.rota], settings.rules_watch),
             queue=queue,
             sweeper=sweeper,
+            telegram=_telegram_poller(services),
         )
 
     @property
@@ -99,6 +113,8 @@ class Runtime:
         if self.queue is None:
             self.runner.start()
             self.runner.wakeup.work()  # pick up whatever was left pending by the last run
+            if self.telegram is not None:  # in production the `bridge worker` processes poll
+                self.telegram.start()
         self.watcher.start()
 
     def readiness(self) -> Readiness:
@@ -121,6 +137,8 @@ class Runtime:
         return Readiness(checks, deliveries)
 
     def close(self) -> None:
+        if self.telegram is not None:
+            self.telegram.stop()
         self.runner.stop()
         self.watcher.stop()
         if self.queue is not None:

@@ -168,6 +168,7 @@ def test_what_a_client_s_viewer_may_reach_is_this_list(desk: Desk) -> None:
         if not isinstance(endpoint.needs, ByArgument) and endpoint.needs in RIGHTS[Role.VIEWER]
     )
     assert reachable == [
+        "DELETE /api/me/telegram",  # a viewer comments from Telegram by replying
         "DELETE /api/me/tokens/<number:token_id>",
         "GET /api/docs",
         "GET /api/incidents",
@@ -176,6 +177,7 @@ def test_what_a_client_s_viewer_may_reach_is_this_list(desk: Desk) -> None:
         "GET /api/me/tokens",
         "GET /api/openapi.json",
         "GET /api/reports/sla",
+        "POST /api/me/telegram/link",
         "POST /api/me/tokens",
     ]
     actions = ENDPOINTS["POST /api/incidents/<number:number>/<action>"].needs

@@ -163,6 +163,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "GET /api/me/tokens": Endpoint(Action.OWN_TOKENS, paged=True),
     "POST /api/me/tokens": Endpoint(Action.OWN_TOKENS, body={"name": "what the token is for"}),
     "DELETE /api/me/tokens/<number:token_id>": Endpoint(Action.OWN_TOKENS),
+    "POST /api/me/telegram/link": Endpoint(Action.OWN_TOKENS),
+    "DELETE /api/me/telegram": Endpoint(Action.OWN_TOKENS),
     "GET /api/users": Endpoint(Action.MANAGE_USERS, paged=True),
     "POST /api/users": Endpoint(
         Action.MANAGE_USERS,

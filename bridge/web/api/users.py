@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bridge.errors import BridgeError, PayloadError
+from bridge.errors import BridgeError, NotFound, PayloadError
 from bridge.services.people import IssuedToken, NewUser, TokenInfo
 from bridge.ticketing.roles import ADMIN_HANDLE, LOCALES, Role
 from bridge.timeutil import iso
@@ -51,6 +51,29 @@ def revoke_my_token(token_id: int) -> Response:
     """Revoke one of my tokens."""
     handle = _own_handle()
     return jsonify(token_json(services().people.revoke_token(token_id, handle, owner=handle)))
+
+
+@blueprint.post("/me/telegram/link")
+def link_my_telegram() -> Response:
+    """A one-time code: sending `/start <code>` to the bot links that Telegram account to me."""
+    desk = services().telegram
+    if desk is None:
+        raise NotFound("Telegram is not configured (BRIDGE_TELEGRAM_TOKEN)")
+    link = desk.new_link_code(_own_handle())
+    response = jsonify(
+        {"code": link.code, "command": f"/start {link.code}", "expires_at": iso(link.expires_at)}
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.delete("/me/telegram")
+def unlink_my_telegram() -> Response:
+    """Forget the Telegram account linked to me."""
+    desk = services().telegram
+    if desk is None:
+        raise NotFound("Telegram is not configured (BRIDGE_TELEGRAM_TOKEN)")
+    return jsonify({"unlinked": desk.unlink(_own_handle())})
 
 
 @blueprint.get("/users")

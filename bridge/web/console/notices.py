@@ -22,6 +22,7 @@ DONE = {
     "user-added": _l("User added."),
     "user-changed": _l("User changed."),
     "token-revoked": _l("Token revoked."),
+    "telegram-unlinked": _l("Telegram account unlinked."),
 }
 
 

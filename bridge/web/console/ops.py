@@ -16,7 +16,8 @@ from bridge.db.queries import Paging
 from bridge.errors import BridgeError, NotFound, PayloadError
 from bridge.services.console import ReportsPage
 from bridge.services.people import NewUser
-from bridge.ticketing.roles import Action, Role
+from bridge.services.telegram import LinkCode
+from bridge.ticketing.roles import ADMIN_HANDLE, Action, Role
 from bridge.web import requests as args
 from bridge.web.console import charts, i18n, who
 from bridge.web.console.notices import failure_status
@@ -363,6 +364,49 @@ def _role(raw: str) -> Role:
         return Role(raw)
     except ValueError:
         raise PayloadError("role", f"one of {', '.join(r.value for r in Role)}") from None
+
+
+# -- my page: Telegram ---------------------------------------------------------------------------
+
+
+@blueprint.get("/me")
+def me(link: LinkCode | None = None) -> str:
+    """My own page: the Telegram account my button presses and replies come from, and a code to
+    link one."""
+    person = who.person()
+    desk = services().telegram
+    account = None
+    if desk is not None and person.handle != ADMIN_HANDLE:
+        with suppress(NotFound):
+            account = desk.linked_account(person.handle)
+    return render_template(
+        "console/me.html",
+        telegram=desk is not None,
+        account=account,
+        link=link,
+        is_user=person.handle != ADMIN_HANDLE,
+        link_minutes=int(services().settings.telegram_link_ttl.total_seconds() // 60),
+    )
+
+
+@blueprint.post("/me/telegram/<change>")
+def telegram_account(change: str) -> BaseResponse:
+    """`link`: a one-time code for `/start <code>` (shown on this answer only); `unlink`."""
+    person = who.person()
+    desk = services().telegram
+    if desk is None:
+        raise NotFound("Telegram is not configured (BRIDGE_TELEGRAM_TOKEN)")
+    try:
+        if change == "link":
+            response = make_response(me(desk.new_link_code(person.handle)))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+        if change != "unlink":
+            raise NotFound(f"no such change {change!r}")
+        desk.unlink(person.handle)
+    except BridgeError as exc:
+        return _failed(exc, me)
+    return _done("telegram-unlinked", "console.ops.me")
 
 
 # -- language -----------------------------------------------------------------------------------

@@ -135,3 +135,21 @@ def test_without_a_rota_file_bridge_runs_with_nobody_on_duty(tmp_path: Path) -> 
     live = LiveRota(tmp_path, UTC)
     assert live.rota.people == {}
     assert live.rota.version == "none"
+
+
+def test_a_persons_telegram_account_is_a_number_belonging_to_one_person() -> None:
+    text = """timezone: UTC
+people:
+  ann: {name: Ann, role: operator, telegram: "42", telegram_id: 42}
+  bob: {name: Bob, role: operator, telegram_id: "43"}
+  cid: {name: Cid, role: operator, telegram_id: 42}
+  dan: {name: Dan, role: operator, telegram_id: "@dan"}
+"""
+    with pytest.raises(RulesError) as raised:
+        load_rota_text("rota.yaml", text, UTC)
+    assert [str(p) for p in raised.value.problems] == [
+        "rota.yaml:5: Telegram account 42 is already ann's",
+        "rota.yaml:6: telegram_id (the Telegram account's numeric user id) must be a whole number >= 1",
+    ]
+    fine = load_rota_text("rota.yaml", text.rsplit("\n  cid", 1)[0] + "\n", UTC)
+    assert (fine.people["ann"].telegram_id, fine.people["bob"].telegram_id) == (42, 43)
