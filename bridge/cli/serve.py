@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from datetime import timedelta
 from types import FrameType
 
 import click
@@ -14,6 +15,7 @@ from bridge.cli.context import start_runtime
 from bridge.cli.options import load_settings
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
 from bridge.db.models import Scope
+from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.web.waitress_server import create_server
 from bridge.worker.process import WorkerProcess
@@ -47,7 +49,13 @@ def serve(host: str, port: int, threads: int) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
     address = listening(host, port, settings.base_url)
     base_url = address.base_url
-    runtime = start_runtime(settings.with_overrides(base_url=base_url))
+    served = settings.with_overrides(base_url=base_url)
+    if settings.base_url is None:
+        # The address served may be a loopback or a name only this network knows: a link that
+        # acknowledges as a person goes out only to the public address an operator configured.
+        served = served.with_overrides(mail_link_lifetime=timedelta(0))
+    _warn_about_links(settings)
+    runtime = start_runtime(served)
     services = runtime.services
     app = create_app(runtime=runtime)
     try:  # listen first: tokens shown once must not be shown by a server that then cannot start
@@ -114,6 +122,7 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
         )
     if settings.base_url is None:
         log.warning("BRIDGE_BASE_URL is not set: links in the messages this worker sends have no host")
+    _warn_about_links(settings)
     runtime = start_runtime(settings)
     if metrics_port is not None:
         start_http_server(metrics_port, registry=runtime.services.metrics.registry)
@@ -121,3 +130,22 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
         WorkerProcess(runtime, name).run(burst=burst)
     finally:
         runtime.close()
+
+
+def _warn_about_links(settings: Settings) -> None:
+    """Say why notification mails go out without Acknowledge/Escalate links, when they do."""
+    if not settings.smtp_url or settings.mail_link_lifetime <= timedelta(0):
+        return
+    missing = [
+        name
+        for name, value in (
+            ("BRIDGE_BASE_URL", settings.base_url),
+            ("BRIDGE_SECRET_KEY", settings.secret_key),
+        )
+        if not value
+    ]
+    if missing:
+        log.warning(
+            "%s not set: notification mails carry no Acknowledge/Escalate links (docs/mail.md)",
+            " and ".join(missing),
+        )

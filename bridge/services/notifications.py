@@ -30,8 +30,9 @@ from bridge.db.models import Notification, NotificationStatus, User
 from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
-from bridge.integrations.channels import Channel, Message, one_line, shown_address
+from bridge.integrations.channels import Channel, EmailChannel, Message, one_line, shown_address
 from bridge.services.leased import LeasedWork
+from bridge.services.mail_links import ACTIONABLE, ActionLinks, MailLinks
 from bridge.ticketing.roles import LOCALES
 from bridge.ticketing.rota import Person
 
@@ -98,10 +99,12 @@ class Notifier(
         clock: Clock,
         channels: Sequence[Channel],
         templates: Templates,
+        links: MailLinks | None = None,
     ) -> None:
         super().__init__(sessions, clock)
         self.channels = {channel.name: channel for channel in channels}
         self.templates = templates
+        self.links = links
 
     def queue(
         self,
@@ -120,6 +123,12 @@ class Notifier(
             address = channel.address(person)
             if not address:
                 continue
+            text = subject, body
+            actions = self._mail_links(session, channel.name, person, kind, incident, now)
+            if actions is not None:  # this mail's own Acknowledge/Escalate links
+                text = self.render(
+                    session, person.handle, kind, {**context, "person": person.name, "actions": actions}
+                )
             session.add(
                 Notification(
                     incident_number=incident,
@@ -127,14 +136,23 @@ class Notifier(
                     channel=channel.name,
                     address=address,
                     kind=kind,
-                    subject=subject,
-                    body=body,
+                    subject=text[0],
+                    body=text[1],
                     next_attempt_at=now,
                     created_at=now,
                 )
             )
             used.append(channel.name)
         return used
+
+    def _mail_links(
+        self, session: Session, channel: str, person: Person, kind: str, incident: int | None, now: datetime
+    ) -> ActionLinks | None:
+        """The signed links a mail of `kind` to `person` carries (issued now), or None: another
+        channel, a message that asks for no action, or links not configured."""
+        if self.links is None or channel != EmailChannel.name or incident is None or kind not in ACTIONABLE:
+            return None
+        return self.links.issue(session, person.handle, incident, now)
 
     def render(self, session: Session, handle: str, kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
         """(subject, body) of a `kind` message to the person `handle`, in their language."""

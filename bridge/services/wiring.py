@@ -33,6 +33,7 @@ from bridge.services.incidents import IncidentService
 from bridge.services.intake import IntakeService
 from bridge.services.live import LiveRota, LiveRules
 from bridge.services.mail_intake import MailHooks, MailIntake
+from bridge.services.mail_links import MailLinks
 from bridge.services.metrics import DatabaseCollector, Metrics
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.oncall import OncallService
@@ -94,7 +95,13 @@ class Services:
     @cached_property
     def notifier(self) -> Notifier:
         templates = Templates(self.settings.templates_dir, self.settings.locale)
-        return Notifier(self.sessions, self.clock, channels_from(self.settings), templates)
+        return Notifier(self.sessions, self.clock, channels_from(self.settings), templates, self.mail_links)
+
+    @cached_property
+    def mail_links(self) -> MailLinks:
+        """The Acknowledge/Escalate links of notification mails (off without BRIDGE_BASE_URL or
+        BRIDGE_SECRET_KEY: then they issue nothing and take nothing)."""
+        return MailLinks(self.settings, self.sessions, self.clock, self.rota, self._hooks, self.handoff)
 
     @cached_property
     def duty(self) -> Duty:

@@ -109,8 +109,10 @@ def desk(database_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
 
 
 @contextmanager
-def running_desk(database_url: str, tmp_path: Path, clock: FakeClock, rules: str) -> Iterator[Desk]:
-    """A desk with these rules (and the example rota)."""
+def running_desk(
+    database_url: str, tmp_path: Path, clock: FakeClock, rules: str, **overrides: Any
+) -> Iterator[Desk]:
+    """A desk with these rules (and the example rota), and settings changed by `overrides`."""
     with smtp_server() as (smtp_url, inbox), http_server() as (http_url, sink):
         rules_dir = write_rules(tmp_path / "rules", rules)
         rota = EXAMPLE_ROTA.read_text().replace("https://chat.desk.example", http_url)
@@ -123,6 +125,7 @@ def running_desk(database_url: str, tmp_path: Path, clock: FakeClock, rules: str
             telegram_token=TELEGRAM_TOKEN,
             telegram_api_url=http_url,
             base_url=BASE_URL,
+            **overrides,
         )
         runtime = build_runtime(settings, clock)
         try:
