@@ -42,10 +42,12 @@ from bridge.services.handoff import Handoff
 from bridge.services.hooks import IncidentHooks
 from bridge.services.incidents import act_on, get_incident
 from bridge.services.live import LiveRota
+from bridge.services.people import person_of
 from bridge.settings import Settings
 from bridge.ticketing.lifecycle import VERBS, IncidentAction, IncidentStatus, next_status
 from bridge.ticketing.messages import MessageKind
-from bridge.ticketing.roles import INCIDENT_ACTIONS, Role, allows
+from bridge.ticketing.roles import INCIDENT_ACTIONS, Action, Person, Role
+from bridge.ticketing.rota import Rota
 
 SALT = "bridge.mail-link"
 """Separates these signatures from anything else BRIDGE_SECRET_KEY signs."""
@@ -309,25 +311,17 @@ class MailLinks:
             raise LinkRefused(LinkProblem.USED, "this link was used already")
         if now >= link.expires_at:
             raise LinkRefused(LinkProblem.EXPIRED, "this link has expired: act in the console instead")
-        role = self._role(session, link.person)
-        if role is None:
+        person = acting_person(session, self.rota.rota, link.person)
+        if person is None:
             raise LinkRefused(
                 LinkProblem.DISABLED, f"{link.person} may not act any more (disabled or not in the rota)"
             )
         right = INCIDENT_ACTIONS[signed.action.incident_action]
-        if not allows(role, right):
+        if not may_act_on(session, person, right, signed.number):
             raise LinkRefused(
                 LinkProblem.NOT_ALLOWED,
-                f"{link.person} ({role.value}) may not {right.value.replace('_', ' ')}",
+                f"{link.person} ({person.role.value}) may not {right.value.replace('_', ' ')} this incident",
             )
-
-    def _role(self, session: Session, handle: str) -> Role | None:
-        """The role a link's person acts with: their bridge user's (None when disabled), else,
-        for a rota person without one, `ROTA_ROLE`; None for someone in neither."""
-        user = session.scalars(select(User).where(User.handle == handle)).first()
-        if user is not None:
-            return None if user.disabled_at is not None else Role(user.role)
-        return ROTA_ROLE if self.rota.rota.person(handle) is not None else None
 
     def _view(self, session: Session, signed: _Signed) -> LinkView:
         try:
@@ -367,3 +361,26 @@ class MailLinks:
             possible=possible,
             acted_by=acted_by,
         )
+
+
+def acting_person(session: Session, rota: Rota, handle: str) -> Person | None:
+    """Who a rota person acts as from a mail (a link, a reply): their bridge user (None when it is
+    disabled), else, for someone the rota lists without a user, a person with `ROTA_ROLE`'s
+    rights; None for someone in neither."""
+    user = session.scalars(select(User).where(User.handle == handle)).first()
+    if user is not None:
+        return None if user.disabled_at is not None else person_of(user)
+    listed = rota.person(handle)
+    if listed is None:
+        return None
+    return Person(handle=handle, name=listed.name, role=ROTA_ROLE, client=None, locale="")
+
+
+def may_act_on(session: Session, person: Person, right: Action, number: int) -> bool:
+    """`person`'s role allows `right`, on incident `number` (a viewer: only their client's)."""
+    if not person.may(right):
+        return False
+    scope = person.client_scope
+    if scope is None:
+        return True
+    return session.scalar(select(Incident.client).where(Incident.number == number)) == scope
