@@ -106,7 +106,7 @@ def test_a_disabled_staff_persons_reply_is_refused_and_changes_nothing(desk: Mai
 
 
 def test_a_staff_user_who_may_not_comment_on_that_incident_is_refused(desk: MailDesk) -> None:
-    number, paged = opened_by_a_client(desk)
+    number, _ = opened_by_a_client(desk)
     add_user(desk.desk.runtime, "morozov", Role.VIEWER, client="bank")  # another client's viewer
     desk.send(mail(MOROZOV, f"[#{number}] spooler", "On it.", message_id="re-4@desk.example"))
     desk.poll()
