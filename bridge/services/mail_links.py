@@ -79,6 +79,9 @@ class LinkAction(StrEnum):
         return IncidentAction.ACK if self is LinkAction.ACK else IncidentAction.ESCALATE
 
 
+ACTION_VALUES = frozenset(action.value for action in LinkAction)
+
+
 class LinkProblem(StrEnum):
     """Why a link does nothing."""
 
@@ -276,19 +279,26 @@ class MailLinks:
     def _verify(self, token: str) -> _Signed:
         if not self.enabled:
             raise LinkRefused(LinkProblem.UNKNOWN, "this bridge does not take links from mails")
+        tampered = LinkRefused(
+            LinkProblem.TAMPERED, "this link is not one bridge signed: it was changed or cut short"
+        )
         try:
             data = self._serializer.loads(token)
-            signed = _Signed(
-                link_id=str(data["l"]),
-                number=int(data["n"]),
-                person=str(data["p"]),
-                action=LinkAction(data["a"]),
-            )
-        except (BadData, KeyError, TypeError, ValueError):
-            raise LinkRefused(
-                LinkProblem.TAMPERED, "this link is not one bridge signed: it was changed or cut short"
-            ) from None
-        return signed
+        except BadData:
+            raise tampered from None
+        if not isinstance(data, dict):
+            raise tampered
+        link_id, number, person, action = (data.get(key) for key in ("l", "n", "p", "a"))
+        if not (
+            isinstance(link_id, str)
+            and isinstance(number, int)
+            and not isinstance(number, bool)
+            and isinstance(person, str)
+            and isinstance(action, str)
+            and action in ACTION_VALUES
+        ):
+            raise tampered
+        return _Signed(link_id=link_id, number=number, person=person, action=LinkAction(action))
 
     def _check(
         self, session: Session, signed: _Signed, link: MailLink | None, now: datetime, signed_in: str | None
