@@ -28,7 +28,7 @@ import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from itsdangerous import BadData, URLSafeSerializer
@@ -51,6 +51,9 @@ from bridge.ticketing.rota import Rota
 
 SALT = "bridge.mail-link"
 """Separates these signatures from anything else BRIDGE_SECRET_KEY signs."""
+KEEP_EXPIRED = timedelta(days=7)
+"""How long a link's row outlives its expiry (its token says it expired even after that)."""
+PRUNE_BATCH = 20
 RATE_WINDOW = timedelta(minutes=10)
 """The window BRIDGE_MAIL_LINK_MAX_USES counts a person's confirmations in."""
 VIA = "via e-mail"
@@ -140,6 +143,7 @@ class _Signed:
     number: int
     person: str
     action: LinkAction
+    expires_at: datetime  # signed too: a link whose row was pruned still says it expired
 
 
 class MailLinks:
@@ -172,6 +176,7 @@ class MailLinks:
         transaction; None when links are off (no BRIDGE_BASE_URL, BRIDGE_SECRET_KEY or lifetime)."""
         if not self.enabled:
             return None
+        self._prune(session, now)
         urls = {action: self._issue_one(session, person, number, action, now) for action in LinkAction}
         return ActionLinks(
             acknowledge=urls[LinkAction.ACK],
@@ -183,6 +188,7 @@ class MailLinks:
         self, session: Session, person: str, number: int, action: LinkAction, now: datetime
     ) -> str:
         link_id = secrets.token_urlsafe(18)
+        expires_at = now + self.lifetime
         session.add(
             MailLink(
                 id=link_id,
@@ -190,14 +196,35 @@ class MailLinks:
                 person=person,
                 action=action.value,
                 issued_at=now,
-                expires_at=now + self.lifetime,
+                expires_at=expires_at,
             )
         )
-        return f"{self.base_url}/mail-link/{self.sign(link_id, number, person, action)}"
+        return f"{self.base_url}/mail-link/{self.sign(link_id, number, person, action, expires_at)}"
 
-    def sign(self, link_id: str, number: int, person: str, action: LinkAction) -> str:
+    def sign(self, link_id: str, number: int, person: str, action: LinkAction, expires_at: datetime) -> str:
         """The signed token of a link (what `issue` puts in the URL's last part)."""
-        return str(self._serializer.dumps({"l": link_id, "n": number, "p": person, "a": action.value}))
+        payload = {
+            "l": link_id,
+            "n": number,
+            "p": person,
+            "a": action.value,
+            "e": int(expires_at.timestamp()),
+        }
+        return str(self._serializer.dumps(payload))
+
+    def _prune(self, session: Session, now: datetime) -> None:
+        """Forget a few links long expired (a link issued adds two rows, this takes up to
+        `PRUNE_BATCH`); rows another transaction is pruning are skipped, never waited for."""
+        stale = (
+            select(MailLink.id)
+            .where(MailLink.expires_at < now - KEEP_EXPIRED)
+            .order_by(MailLink.expires_at)
+            .limit(PRUNE_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list(session.scalars(stale))
+        if ids:
+            session.execute(delete(MailLink).where(MailLink.id.in_(ids)))
 
     # -- the confirmation page (GET: reads only) -------------------------------------------------
 
@@ -288,22 +315,27 @@ class MailLinks:
             raise tampered from None
         if not isinstance(data, dict):
             raise tampered
-        link_id, number, person, action = (data.get(key) for key in ("l", "n", "p", "a"))
+        link_id, number, person, action, expires = (data.get(key) for key in ("l", "n", "p", "a", "e"))
         if not (
             isinstance(link_id, str)
             and isinstance(number, int)
             and not isinstance(number, bool)
+            and isinstance(expires, int)
+            and not isinstance(expires, bool)
+            and 0 <= expires < 2**40
             and isinstance(person, str)
             and isinstance(action, str)
             and action in ACTION_VALUES
         ):
             raise tampered
-        return _Signed(link_id=link_id, number=number, person=person, action=LinkAction(action))
+        return _Signed(link_id, number, person, LinkAction(action), datetime.fromtimestamp(expires, UTC))
 
     def _check(
         self, session: Session, signed: _Signed, link: MailLink | None, now: datetime, signed_in: str | None
     ) -> None:
         if link is None:
+            if now >= signed.expires_at:  # expired long ago, and forgotten since
+                raise LinkRefused(LinkProblem.EXPIRED, "this link has expired: act in the console instead")
             raise LinkRefused(LinkProblem.UNKNOWN, "bridge has no such link")
         if (
             link.person != signed.person

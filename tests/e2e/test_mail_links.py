@@ -135,6 +135,18 @@ def test_an_expired_link_changes_nothing(desk: Desk) -> None:
     assert used(desk) == []
 
 
+def test_a_link_long_expired_and_forgotten_still_says_it_expired(desk: Desk) -> None:
+    number, _, found = p1(desk)
+    desk.clock.advance(timedelta(days=9))
+    desk.act(number, "escalate")  # more mails: issuing links forgets the long-expired ones
+    with desk.runtime.services.sessions() as session:
+        assert (
+            session.get(MailLink, URLSafeSerializer(SECRET, salt=SALT).loads(found["ack"][11:])["l"]) is None
+        )
+    page = desk.client.application.test_client().get(found["ack"])
+    assert page.status_code == 410 and 'data-problem="expired"' in page.text
+
+
 def test_a_link_almost_expired_still_works(desk: Desk) -> None:
     number, _, found = p1(desk)
     desk.clock.advance(timedelta(hours=24) - timedelta(seconds=1))
@@ -171,7 +183,10 @@ def test_another_recipients_link_is_refused(desk: Desk) -> None:
     services = desk.runtime.services
     payload = URLSafeSerializer(SECRET, salt=SALT).loads(found["ack"].removeprefix("/mail-link/"))
     other = "kuznetsova" if person != "kuznetsova" else "volkov"
-    forged = services.mail_links.sign(payload["l"], number, other, LinkAction.ACK)  # a leaked key's work
+    expires = desk.clock.now() + timedelta(hours=1)
+    forged = services.mail_links.sign(
+        payload["l"], number, other, LinkAction.ACK, expires
+    )  # a leaked key's work
     client = desk.client.application.test_client()
     page = client.get(f"/mail-link/{forged}")
     assert page.status_code == 403 and 'data-problem="not_yours"' in page.text
@@ -239,7 +254,8 @@ def test_a_disabled_person_or_one_whose_role_no_longer_allows_it_is_refused(desk
 
 def test_a_link_bridge_never_issued_is_unknown(desk: Desk) -> None:
     number, person, _ = p1(desk)
-    forged = desk.runtime.services.mail_links.sign("no-such-link", number, person, LinkAction.ACK)
+    expires = desk.clock.now() + timedelta(hours=1)
+    forged = desk.runtime.services.mail_links.sign("no-such-link", number, person, LinkAction.ACK, expires)
     page = desk.client.application.test_client().get(f"/mail-link/{forged}")
     assert page.status_code == 404 and 'data-problem="unknown"' in page.text
 

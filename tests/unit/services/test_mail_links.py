@@ -116,7 +116,7 @@ JSON = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(payload=st.dictionaries(st.sampled_from(["l", "n", "p", "a", "x"]), JSON, max_size=5) | JSON)
+@given(payload=st.dictionaries(st.sampled_from(["l", "n", "p", "a", "e", "x"]), JSON, max_size=6) | JSON)
 def test_a_signed_payload_of_the_wrong_shape_is_refused_as_tampered(payload: Any) -> None:
     """Signed with the right key (a leaked key, or a bug): still only the one shape is read."""
     service = links()
@@ -127,6 +127,8 @@ def test_a_signed_payload_of_the_wrong_shape_is_refused_as_tampered(payload: Any
         and type(payload.get("n")) is int
         and isinstance(payload.get("p"), str)
         and payload.get("a") in ("ack", "escalate")
+        and type(payload.get("e")) is int
+        and 0 <= payload["e"] < 2**40
     )
     try:
         service._verify(token)
