@@ -105,7 +105,6 @@ class ActionLinks:
 
     acknowledge: str
     escalate: str
-    open: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +180,6 @@ class MailLinks:
         return ActionLinks(
             acknowledge=urls[LinkAction.ACK],
             escalate=urls[LinkAction.ESCALATE],
-            open=f"{self.base_url}/incidents/{number}",
         )
 
     def _issue_one(

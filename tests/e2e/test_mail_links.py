@@ -86,8 +86,10 @@ def test_an_operator_acknowledges_a_p1_from_the_link_in_the_mail_smtp_received(d
     assert "Payment gateway down" in page.text and "P1" in page.text
     assert status(desk, number) == "open"  # opening the page did nothing
 
+    desk.clock.advance(timedelta(minutes=4))  # found the phone, read the mail
     done = confirm(client, found["ack"])
     desk.drain()
+    desk.at("2026-11-24 03:25")  # past the acknowledge target and the policy's next steps
 
     assert done.status_code == 200, done.text
     assert 'data-outcome="acted"' in done.text
@@ -98,6 +100,9 @@ def test_an_operator_acknowledges_a_p1_from_the_link_in_the_mail_smtp_received(d
         print(f"  {entry['at']}  {entry['actor']:<10} {entry['kind']:<14} {entry['text']}")
     ack = [e for e in timeline if e["kind"] == "acknowledged"]
     assert [(e["actor"], e["text"]) for e in ack] == [(person, f"acknowledged by {person}: via e-mail")]
+    after = timeline[timeline.index(ack[0]) + 1 :]
+    assert [e for e in after if e["kind"] == "paged"] == []  # the acknowledgement stopped escalation
+    assert desk.incident(number)["ack_breached_at"] is None
     assert used(desk) == ["ack"]
 
 

@@ -29,7 +29,6 @@ NOW = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 ACTIONS = ActionLinks(
     acknowledge="https://bridge.example/mail-link/ACK",
     escalate="https://bridge.example/mail-link/ESC",
-    open="https://bridge.example/incidents/42",
 )
 
 
