@@ -49,13 +49,8 @@ def serve(host: str, port: int, threads: int) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
     address = listening(host, port, settings.base_url)
     base_url = address.base_url
-    served = settings.with_overrides(base_url=base_url)
-    if settings.base_url is None:
-        # The address served may be a loopback or a name only this network knows: a link that
-        # acknowledges as a person goes out only to the public address an operator configured.
-        served = served.with_overrides(mail_link_lifetime=timedelta(0))
-    _warn_about_links(settings)
-    runtime = start_runtime(served)
+    warn_about_links(settings)
+    runtime = start_runtime(served_settings(settings, base_url))
     services = runtime.services
     app = create_app(runtime=runtime)
     try:  # listen first: tokens shown once must not be shown by a server that then cannot start
@@ -122,7 +117,7 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
         )
     if settings.base_url is None:
         log.warning("BRIDGE_BASE_URL is not set: links in the messages this worker sends have no host")
-    _warn_about_links(settings)
+    warn_about_links(settings)
     runtime = start_runtime(settings)
     if metrics_port is not None:
         start_http_server(metrics_port, registry=runtime.services.metrics.registry)
@@ -132,7 +127,18 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
         runtime.close()
 
 
-def _warn_about_links(settings: Settings) -> None:
+def served_settings(settings: Settings, base_url: str) -> Settings:
+    """The settings `bridge serve` runs with: links in messages to `base_url` (BRIDGE_BASE_URL, else
+    the address served), but mail action links only with BRIDGE_BASE_URL: the address served may
+    be a loopback or a name only this network knows, and a link that acts as a person goes out
+    only to the public address an operator configured."""
+    served = settings.with_overrides(base_url=base_url)
+    if settings.base_url is None:
+        served = served.with_overrides(mail_link_lifetime=timedelta(0))
+    return served
+
+
+def warn_about_links(settings: Settings) -> None:
     """Say why notification mails go out without Acknowledge/Escalate links, when they do."""
     if not settings.smtp_url or settings.mail_link_lifetime <= timedelta(0):
         return
