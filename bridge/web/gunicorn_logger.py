@@ -4,20 +4,12 @@ or expires, so the log shows ``/mail-link/***`` instead."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-MAIL_LINK = re.compile(r"(/mail-link/)[^\s/?#]+")
-"""A mail link's path (bridge.web.console.mail_links)."""
-HIDDEN = r"\1***"
-
-
-def hide_link_tokens(text: str) -> str:
-    """`text` with the token of every mail link in it masked."""
-    return MAIL_LINK.sub(HIDDEN, text)
+from bridge.services.mail_links import hide_link_tokens
 
 
 class AccessLogger(Logger):  # type: ignore[misc]

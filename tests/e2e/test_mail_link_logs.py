@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from bridge.web.gunicorn_logger import hide_link_tokens
+from bridge.services.mail_links import hide_link_tokens
 from tests.support.app import gunicorn_serving
 from tests.support.postgres import free_port
 

@@ -344,3 +344,16 @@ def test_only_mail_carries_links_other_channels_do_not(desk: Desk) -> None:
     sent = desk.http.requests  # the Telegram stand-in and people's webhooks
     assert sent
     assert all("/mail-link/" not in str(r.body) for r in sent)
+
+
+def test_the_api_never_shows_a_mails_link_tokens(desk: Desk) -> None:
+    """A viewer of the client reads the incident's notifications: with the tokens they could act as
+    the engineer the mail went to."""
+    number, _, found = p1(desk)
+    token = found["ack"].removeprefix("/mail-link/")
+    detail = desk.incident(number)
+    bodies = [n["body"] for n in detail["notifications"] if n["channel"] == "email"]
+    assert bodies and all("/mail-link/***" in body for body in bodies)
+    listed = desk.get("/api/notifications", incident=number)["items"]
+    assert token not in str(detail) and token not in str(listed)
+
