@@ -356,4 +356,3 @@ def test_the_api_never_shows_a_mails_link_tokens(desk: Desk) -> None:
     assert bodies and all("/mail-link/***" in body for body in bodies)
     listed = desk.get("/api/notifications", incident=number)["items"]
     assert token not in str(detail) and token not in str(listed)
-
