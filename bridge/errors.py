@@ -16,7 +16,8 @@
     ├── HistoryUnreadable    the database a replay or an export reads is not (an upgraded) bridge's
     ├── ShareFailed          a process replaying a share of the history failed (which, why)
     ├── MailRefused          a mail the desk does not take as a request (the reason, kept with it)
-    └── MailboxError         the desk's IMAP server or the connection to it failed
+    ├── MailboxError         the desk's IMAP server or the connection to it failed
+    └── LinkRefused          a mail's Acknowledge/Escalate link that cannot be used (why: `problem`)
 
 None of them knows about HTTP: `bridge.web.errors` maps them to status codes in one place.
 """
@@ -128,3 +129,14 @@ class MailRefused(BridgeError):
 
 class MailboxError(BridgeError):
     """The IMAP server or the connection to it failed (no password in the text)."""
+
+
+class LinkRefused(BridgeError):
+    """A signed link of a notification mail that does nothing: tampered, unknown, expired, used,
+    another person's, its person disabled or no longer allowed, or used too often; `problem` says
+    which (one of `bridge.services.mail_links.LinkProblem`)."""
+
+    def __init__(self, problem: str, message: str, retry_after: int = 0) -> None:
+        self.problem = problem
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -184,6 +184,27 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("BRIDGE_SMTP_FROM", "smtp_from", "bridge@localhost", "Sender address of e-mail notifications."),
     Spec(
+        "BRIDGE_SECRET_KEY",
+        "secret_key",
+        None,
+        "Key that signs the Acknowledge/Escalate links of notification mails (docs/mail.md); at least 32 "
+        "characters, the same in every process. Unset: mails carry no such links.",
+        secret=True,
+    ),
+    Spec(
+        "BRIDGE_MAIL_LINK_LIFETIME",
+        "mail_link_lifetime",
+        "24h",
+        "How long an Acknowledge/Escalate link of a mail can be used (once); 0: mails carry no such "
+        "links. They also need BRIDGE_BASE_URL and BRIDGE_SECRET_KEY.",
+    ),
+    Spec(
+        "BRIDGE_MAIL_LINK_MAX_USES",
+        "mail_link_max_uses",
+        "20",
+        "Confirmations of mail links one person may send within 10 minutes; more are refused (429).",
+    ),
+    Spec(
         "BRIDGE_IMAP_URL",
         "imap_url",
         None,
@@ -430,6 +451,10 @@ SPECS: tuple[Spec, ...] = (
 )
 
 
+MIN_SECRET_KEY = 32
+"""BRIDGE_SECRET_KEY's shortest length: it signs links that act as a person."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = "sqlite:///bridge.db"
@@ -464,6 +489,9 @@ class Settings:
     zabbix_answer_tags: bool = True
     smtp_url: str | None = None
     smtp_from: str = "bridge@localhost"
+    secret_key: str | None = None
+    mail_link_lifetime: timedelta = timedelta(hours=24)
+    mail_link_max_uses: int = 20
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     telegram_updates: str = "poll"
@@ -536,6 +564,12 @@ class Settings:
         if self.secure_cookies is not None:
             return self.secure_cookies
         return bool(self.base_url and self.base_url.startswith("https://"))
+
+    @property
+    def mail_links(self) -> bool:
+        """Notification mails carry signed Acknowledge/Escalate links: a public base URL, a key to
+        sign them with and a lifetime are all set."""
+        return bool(self.base_url and self.secret_key and self.mail_link_lifetime > timedelta(0))
 
     @property
     def is_sqlite(self) -> bool:
@@ -784,6 +818,12 @@ def _duration(raw: str) -> timedelta:
     return parse_duration(raw)
 
 
+def _secret_key(raw: str) -> str:
+    if len(raw) < MIN_SECRET_KEY:
+        raise ValueError(f"at least {MIN_SECRET_KEY} characters (e.g. `openssl rand -hex 32`)")
+    return raw
+
+
 def _positive_duration(raw: str) -> timedelta:
     value = parse_duration(raw)
     if value <= timedelta(0):
@@ -841,6 +881,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "zabbix_mirror_comments": _boolean,
     "smtp_url": _smtp_url,
     "smtp_from": _email,
+    "secret_key": _secret_key,
+    "mail_link_lifetime": _duration,
+    "mail_link_max_uses": _positive_int,
     "telegram_api_url": _http_url,
     "telegram_updates": _telegram_updates,
     "telegram_webhook_secret": _webhook_secret,

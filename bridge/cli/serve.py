@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from datetime import timedelta
 from types import FrameType
 
 import click
@@ -16,6 +17,7 @@ from bridge.cli.context import start_runtime
 from bridge.cli.options import load_settings
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
 from bridge.db.models import Scope
+from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.web.waitress_server import create_server
 from bridge.worker.process import WorkerProcess
@@ -49,7 +51,8 @@ def serve(host: str, port: int, threads: int) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
     address = listening(host, port, settings.base_url)
     base_url = address.base_url
-    runtime = start_runtime(settings.with_overrides(base_url=base_url))
+    warn_about_links(settings)
+    runtime = start_runtime(served_settings(settings, base_url))
     services = runtime.services
     app = create_app(runtime=runtime)
     try:  # listen first: tokens shown once must not be shown by a server that then cannot start
@@ -119,6 +122,7 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
     shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if shared:  # the web tier's directory on this machine: its /metrics adds this worker's counters up
         Path(shared).mkdir(parents=True, exist_ok=True)
+    warn_about_links(settings)
     runtime = start_runtime(settings)
     if metrics_port is not None:
         start_http_server(metrics_port, registry=runtime.services.metrics.registry)
@@ -126,3 +130,33 @@ def worker(burst: bool, name: str | None, metrics_port: int | None) -> None:
         WorkerProcess(runtime, name).run(burst=burst)
     finally:
         runtime.close()
+
+
+def served_settings(settings: Settings, base_url: str) -> Settings:
+    """The settings `bridge serve` runs with: links in messages to `base_url` (BRIDGE_BASE_URL, else
+    the address served), but mail action links only with BRIDGE_BASE_URL: the address served may
+    be a loopback or a name only this network knows, and a link that acts as a person goes out
+    only to the public address an operator configured."""
+    served = settings.with_overrides(base_url=base_url)
+    if settings.base_url is None:
+        served = served.with_overrides(mail_link_lifetime=timedelta(0))
+    return served
+
+
+def warn_about_links(settings: Settings) -> None:
+    """Say why notification mails go out without Acknowledge/Escalate links, when they do."""
+    if not settings.smtp_url or settings.mail_link_lifetime <= timedelta(0):
+        return
+    missing = [
+        name
+        for name, value in (
+            ("BRIDGE_BASE_URL", settings.base_url),
+            ("BRIDGE_SECRET_KEY", settings.secret_key),
+        )
+        if not value
+    ]
+    if missing:
+        log.warning(
+            "%s not set: notification mails carry no Acknowledge/Escalate links (docs/mail.md)",
+            " and ".join(missing),
+        )

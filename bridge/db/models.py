@@ -647,6 +647,34 @@ class MailMessage(Base):
     processed_at: Mapped[datetime | None]
 
 
+class MailLink(Base):
+    """An Acknowledge or Escalate link that went out in a notification mail (bridge.services.
+    mail_links): the signed link carries its id, and this row makes it single-use (`used_at`) and
+    lets a link bridge never issued be told apart from one it did."""
+
+    __tablename__ = "mail_links"
+    __table_args__ = (Index("ix_mail_links_expires", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, URL-safe
+    incident_number: Mapped[int] = mapped_column(incident_ref())
+    person: Mapped[str] = mapped_column(String(100))  # the recipient's handle: who it acts as
+    action: Mapped[str] = mapped_column(String(20))  # ack, escalate
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class MailLinkUse(Base):
+    """A confirmation of a mail link by a person, whatever came of it: the rate limit counts these."""
+
+    __tablename__ = "mail_link_uses"
+    __table_args__ = (Index("ix_mail_link_uses_person_at", "person", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+
+
 class MailAttachment(Base):
     """A file a mail carried, kept with the incident it opened or commented (the bytes here, or in
     BRIDGE_MAIL_ATTACHMENTS_DIR with `path` naming the file)."""

@@ -11,9 +11,12 @@ the folder bridge reads, oldest first:
    header saying why (a mail too large to read is moved there as it is);
 4. register a pending one in one transaction: a reply in an incident's thread (In-Reply-To or
    References naming a mail of it, or ``[#42]`` in the subject, from its reporter or another
-   contact of its client) becomes a comment, or confirms or rejects a resolution; any other mail
-   opens an incident with the same ownership, SLA clocks and escalation as one opened by hand,
-   and the auto-reply with its number is queued with it.
+   contact of its client) becomes a comment, or confirms or rejects a resolution; a mail in an
+   incident's thread from the desk's own staff (a rota person's address, believed as a client's
+   is) becomes that person's comment "via e-mail" when their role lets them comment on it, and is
+   refused with the reason otherwise; any other mail opens an incident with the same ownership,
+   SLA clocks and escalation as one opened by hand, and the auto-reply with its number is queued
+   with it.
 
 A worker killed anywhere in there loses and doubles nothing: before step 2 the mail is still in
 the folder and is fetched again; after it, the same Message-ID stores nothing, and a pending row is
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +50,7 @@ from bridge.services.handoff import Handoff
 from bridge.services.hooks import IncidentChange, IncidentHooks
 from bridge.services.incidents import NewIncident, act_on, open_incident
 from bridge.services.live import LiveRota
+from bridge.services.mail_links import VIA, acting_person, may_act_on
 from bridge.services.notifications import Notifier
 from bridge.settings import Settings
 from bridge.sources.mail import (
@@ -63,6 +68,7 @@ from bridge.sources.mail import (
 from bridge.ticketing.contacts import Contact
 from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus, IncidentType
 from bridge.ticketing.messages import MessageKind
+from bridge.ticketing.roles import Action
 from bridge.ticketing.rota import Person, Role
 from bridge.timeutil import format_duration
 
@@ -75,6 +81,8 @@ MAX_ATTEMPTS = 3
 SOURCE = "mail"
 """The `source` of an incident opened by mail."""
 UNKNOWN = "unknown sender"
+ACTION_LINK = re.compile(r"\S*/mail-link/[A-Za-z0-9_.\-]+")
+"""A signed Acknowledge/Escalate link of a notification mail (bridge.services.mail_links)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +212,15 @@ class MailIntake:
             return Verdict(None, "bridge's own mail")
         if request.automatic is not None:
             return Verdict(None, request.automatic)
+        staff = self._staff(request)
+        if staff is not None:
+            with self.sessions() as session:
+                number = self._staff_thread(session, request)
+                refusal = self._staff_refusal(session, staff, number) if number is not None else None
+            if refusal is not None:
+                return Verdict(None, refusal)
+            if number is not None:
+                return Verdict(request)
         if self._contact(request) is not None or self.settings.mail_unknown_sender == "register":
             return Verdict(request)
         if not self._trusted(request):
@@ -212,6 +229,35 @@ class MailIntake:
 
     def _trusted(self, request: MailRequest) -> bool:
         return self.settings.mail_trust_from or request.authenticated
+
+    def _staff(self, request: MailRequest) -> Person | None:
+        """The rota person (the desk's own staff) whose address wrote, when the From is believed."""
+        if not self._trusted(request):
+            return None
+        return next(
+            (p for p in self.rota.rota.people.values() if p.email and p.email.lower() == request.sender),
+            None,
+        )
+
+    def _staff_thread(self, session: Session, request: MailRequest) -> int | None:
+        """The incident a staff mail answers: one of its references (bridge's notifications, the
+        client's mails), else ``[#N]`` in its subject."""
+        numbers = mail_log.thread_incidents(session, request.references)
+        if request.ticket is not None:
+            numbers.append(request.ticket)
+        for number in numbers:
+            if session.get(Incident, number) is not None:
+                return number
+        return None
+
+    def _staff_refusal(self, session: Session, staff: Person, number: int) -> str | None:
+        """Why `staff` may not comment on incident `number` by mail, or None when they may."""
+        acting = acting_person(session, self.rota.rota, staff.handle)
+        if acting is None:
+            return f"{staff.handle} may not act any more (disabled): reply to #{number} not taken"
+        if not may_act_on(session, acting, Action.COMMENT, number):
+            return f"{staff.handle} ({acting.role.value}) may not comment on #{number}"
+        return None
 
     def _contact(self, request: MailRequest) -> Contact | None:
         if not self._trusted(request):
@@ -279,6 +325,11 @@ class MailIntake:
     def _register(
         self, session: Session, row: MailMessage, request: MailRequest, now: datetime
     ) -> tuple[str, int]:
+        staff = self._staff(request)
+        if staff is not None:
+            number = self._staff_thread(session, request)
+            if number is not None and self._staff_refusal(session, staff, number) is None:
+                return self._staff_comment(session, row, request, staff, number, now)
         contact = self._contact(request)
         actor = request.sender
         incident = self._thread(session, request, contact)
@@ -308,6 +359,24 @@ class MailIntake:
             act_on(session, number, IncidentAction.COMMENT, actor, now, self.hooks(), comment)
         self._attachments(session, row, request, number, now, actor)
         return answer or "comment", number
+
+    def _staff_comment(
+        self,
+        session: Session,
+        row: MailMessage,
+        request: MailRequest,
+        staff: Person,
+        number: int,
+        now: datetime,
+    ) -> tuple[str, int]:
+        """A staff reply in an incident's thread: a comment by that person, via e-mail. Signed
+        action links quoted from bridge's mail are cut out: on the timeline they would let anyone
+        who reads it act as that person."""
+        said = ACTION_LINK.sub("[link removed]", reply_text(request.text) or request.text).strip()
+        text = said or f"(a mail without text: {request.subject or 'no subject'})"
+        act_on(session, number, IncidentAction.COMMENT, staff.handle, now, self.hooks(), f"{VIA}: {text}")
+        self._attachments(session, row, request, number, now, staff.handle)
+        return "comment", number
 
     def _thread(self, session: Session, request: MailRequest, contact: Contact | None) -> Incident | None:
         """The incident a reply belongs to: by its references, else by ``[#N]`` in the subject;

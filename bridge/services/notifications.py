@@ -30,8 +30,16 @@ from bridge.db.models import Incident, Notification, NotificationStatus, User
 from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
 from bridge.errors import PermanentFailure
-from bridge.integrations.channels import Channel, Message, TelegramChannel, one_line, shown_address
+from bridge.integrations.channels import (
+    Channel,
+    EmailChannel,
+    Message,
+    TelegramChannel,
+    one_line,
+    shown_address,
+)
 from bridge.services.leased import Failed, LeasedWork
+from bridge.services.mail_links import ACTIONABLE, ActionLinks, MailLinks
 from bridge.ticketing.roles import LOCALES
 from bridge.ticketing.rota import Person
 
@@ -107,12 +115,14 @@ class Notifier(
         clock: Clock,
         channels: Sequence[Channel],
         templates: Templates,
+        links: MailLinks | None = None,
         on_attempt: Callable[[str, bool], None] | None = None,
     ) -> None:
         """`on_attempt(channel, sent)` hears of every attempt to send (the metrics)."""
         super().__init__(sessions, clock)
         self.channels = {channel.name: channel for channel in channels}
         self.templates = templates
+        self.links = links
         self.on_attempt = on_attempt
 
     def queue(
@@ -132,6 +142,12 @@ class Notifier(
             address = channel.address(person) or self._linked_address(session, channel.name, person.handle)
             if not address:
                 continue
+            text = subject, body
+            actions = self._mail_links(session, channel.name, person, kind, incident, now)
+            if actions is not None:  # this mail's own Acknowledge/Escalate links
+                text = self.render(
+                    session, person.handle, kind, {**context, "person": person.name, "actions": actions}
+                )
             session.add(
                 Notification(
                     incident_number=incident,
@@ -139,8 +155,8 @@ class Notifier(
                     channel=channel.name,
                     address=address,
                     kind=kind,
-                    subject=subject,
-                    body=body,
+                    subject=text[0],
+                    body=text[1],
                     next_attempt_at=now,
                     created_at=now,
                 )
@@ -157,6 +173,15 @@ class Notifier(
             select(User.telegram_id).where(User.handle == handle, User.disabled_at.is_(None))
         )
         return str(linked) if linked is not None else None
+
+    def _mail_links(
+        self, session: Session, channel: str, person: Person, kind: str, incident: int | None, now: datetime
+    ) -> ActionLinks | None:
+        """The signed links a mail of `kind` to `person` carries (issued now), or None: another
+        channel, a message that asks for no action, or links not configured."""
+        if self.links is None or channel != EmailChannel.name or incident is None or kind not in ACTIONABLE:
+            return None
+        return self.links.issue(session, person.handle, incident, now)
 
     def render(self, session: Session, handle: str, kind: str, context: Mapping[str, Any]) -> tuple[str, str]:
         """(subject, body) of a `kind` message to the person `handle`, in their language."""

@@ -34,6 +34,7 @@ from bridge.services.incidents import IncidentService
 from bridge.services.intake import IntakeService
 from bridge.services.live import LiveRota, LiveRules
 from bridge.services.mail_intake import MailHooks, MailIntake
+from bridge.services.mail_links import MailLinks
 from bridge.services.metrics import DatabaseCollector, Metrics, MetricsHooks, count_on_commit
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.oncall import OncallService
@@ -104,8 +105,15 @@ class Services:
             self.clock,
             channels_from(self.settings),
             templates,
+            self.mail_links,
             on_attempt=self.metrics.count_notification,
         )
+
+    @cached_property
+    def mail_links(self) -> MailLinks:
+        """The Acknowledge/Escalate links of notification mails (off without BRIDGE_BASE_URL or
+        BRIDGE_SECRET_KEY: then they issue nothing and take nothing)."""
+        return MailLinks(self.settings, self.sessions, self.clock, self.rota, self._hooks, self.handoff)
 
     @cached_property
     def duty(self) -> Duty:

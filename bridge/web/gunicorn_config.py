@@ -32,6 +32,7 @@ keepalive = 5  # Alertmanager keeps its connections open between notifications
 max_requests = 20000  # recycle workers now and then: a slow leak never grows unbounded
 max_requests_jitter = 2000
 accesslog = "-"
+logger_class = "bridge.web.gunicorn_logger.AccessLogger"  # mail links' tokens masked in the access log
 errorlog = "-"
 
 

@@ -25,6 +25,7 @@ from bridge.integrations.channels import shown_address
 from bridge.schedule.rotation import OnDuty
 from bridge.services.incidents import IncidentDetail
 from bridge.services.live import LiveRota, LiveRules
+from bridge.services.mail_links import hide_link_tokens
 from bridge.services.oncall import ComingShifts, OnCallNow
 from bridge.services.reports import SlaRow
 from bridge.services.silences import state_of as silence_state
@@ -194,7 +195,7 @@ def notification_json(row: Notification) -> dict[str, Any]:
         "address": shown_address(row.channel, row.address),  # a webhook URL is a secret
         "kind": row.kind,
         "subject": row.subject,
-        "body": row.body,
+        "body": hide_link_tokens(row.body),  # a mail's action links act as its recipient
         "status": row.status,
         "attempts": row.attempts,
         "next_attempt_at": iso(row.next_attempt_at),

@@ -12,12 +12,13 @@ from flask import Blueprint, Flask
 
 from bridge.ticketing.roles import ADMIN_HANDLE
 from bridge.web.auth import current_person
-from bridge.web.console import board, formatting, i18n, notices, ops
+from bridge.web.console import board, formatting, i18n, mail_links, notices, ops
 from bridge.web.security import allow_own_scripts
 
 blueprint = Blueprint("console", __name__)
 blueprint.register_blueprint(board.blueprint)
 blueprint.register_blueprint(ops.blueprint)
+blueprint.register_blueprint(mail_links.blueprint)
 blueprint.before_request(allow_own_scripts)  # the console's pages run /static/console.js
 
 
