@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import deque
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.orm.session import SessionTransactionOrigin
 
@@ -48,16 +50,48 @@ def create_db_engine(
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
         _sqlite_pragmas(engine, busy_ms=int(timeout * 1000), read_only=read_only)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=timeout,
         pool_recycle=1800,
-        pool_pre_ping=True,  # after a database restart, a dead pooled connection is replaced, not a 503
         connect_args={"connect_timeout": max(1, int(timeout))},
         execution_options={"postgresql_readonly": True} if read_only else {},
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_BEFORE_PING = 2.0
+"""Seconds a pooled PostgreSQL connection may have been idle and still be handed out unpinged.
+
+SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip per webhook, a fifth of a
+single-alert webhook's time (measured with bench/sidebyside.py). A connection checked in moments
+ago is as alive as a ping would show; one idle longer (a quiet night, a database restart) is
+pinged and replaced when dead, so that after a restart the first request gets no 503. A connection
+that dies while busy fails one statement, and SQLAlchemy then retires every connection of the pool
+older than the failure; the intake retries such a delivery once (`bridge.db.intake`)."""
+_IDLE_SINCE = "bridge_idle_since"
+"""Connection record info key: when the connection was last returned to the pool."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING:
+            return  # new, or in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure means this connection is gone
+            raise DisconnectionError(f"idle connection failed its ping: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
 
 
 class WriteTurn:

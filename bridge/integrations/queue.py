@@ -36,6 +36,12 @@ FAILURE_TTL = 24 * 3600
 """Seconds rq keeps a failed job for `rq info`; the delivery's own error is in the intake log."""
 PAUSE_AFTER_FAILURE = 5.0
 """Seconds to leave Redis alone after a failed call; the sweeper covers what was not enqueued."""
+WAKE_KEY = "bridge:intake:job-waiting"
+"""Set while a job is queued that no worker has started yet (`IntakeQueue.wake`)."""
+WAKE_TTL = 10
+"""Seconds the wake key lives at most: should its job be lost (a worker killed between taking it
+and starting it), the next delivery after this long queues a new one; the sweeper covers the
+deliveries in between."""
 
 
 def connect(url: str, timeout: float) -> Redis:
@@ -84,6 +90,31 @@ class IntakeQueue:
             return False
         return True
 
+    def wake(self, intake_id: int) -> bool:
+        """Have delivery `intake_id` processed soon: queue a job for it unless a job is already
+        waiting that no worker has started. A job processes every delivery pending when it
+        starts (`bridge.services.pipeline.Pipeline.process_through`), and the worker clears the
+        key before it looks (`started`), so that waiting job will take this delivery too. One
+        `SET NX` per webhook instead of a job per webhook: under a storm, or with the workers
+        stopped, the queue holds one job, not one per delivery. False (never raised) when
+        Redis cannot be reached."""
+        if self.paused:
+            return False
+        try:
+            if not self.redis.set(WAKE_KEY, intake_id, nx=True, ex=WAKE_TTL):
+                return True
+        except RedisError as exc:
+            self._pause(exc)
+            return False
+        return self.enqueue([intake_id])
+
+    def started(self) -> None:
+        """A job is starting: from now on a new delivery needs a job of its own (`wake`)."""
+        try:
+            self.redis.delete(WAKE_KEY)
+        except RedisError as exc:
+            self._pause(exc)  # the key expires by itself after WAKE_TTL
+
     def ping(self) -> str | None:
         """None when Redis answers, else what is wrong (for /readyz)."""
         try:
@@ -121,13 +152,47 @@ class IntakeQueue:
 
 class QueueHandoff:
     """The services' hand-off in production mode (`bridge.services.handoff.Handoff`): deliveries go
-    to the rq queue; workers tick on their own for the rest."""
+    to the rq queue; workers tick on their own for the rest.
+
+    Hand-offs are combined. A job processes every delivery pending when it starts
+    (`bridge.worker.jobs.process_intake`), so a job is queued only when none is waiting
+    (`IntakeQueue.wake`). Within a process, the first thread to hand over talks to Redis itself;
+    threads that hand over meanwhile only leave their highest id and answer at once, and that
+    thread hands over once more for all of them before it returns. Under a storm a web process
+    makes one Redis call per batch of webhooks, and a webhook rarely waits on Redis. A hand-off
+    lost with the process (killed before its Redis call) is found by the sweeper, like any other
+    the queue did not take."""
 
     def __init__(self, queue: IntakeQueue) -> None:
         self.queue = queue
+        self._lock = threading.Lock()
+        self._highest = 0
+        """The highest id handed over and not yet enqueued (0: none)."""
+        self._enqueuing = False
 
     def deliveries(self, intake_ids: Sequence[int]) -> bool:
-        return self.queue.enqueue(intake_ids)
+        if not intake_ids:
+            return True
+        if self.queue.paused:
+            return False
+        with self._lock:
+            self._highest = max(self._highest, *intake_ids)
+            if self._enqueuing:
+                return True  # the thread enqueuing now takes this id along in its next round
+            self._enqueuing = True
+        handed = True
+        try:
+            while True:
+                with self._lock:
+                    highest, self._highest = self._highest, 0
+                    if not highest:
+                        self._enqueuing = False
+                        return handed
+                handed = self.queue.wake(highest) and handed
+        except BaseException:
+            with self._lock:
+                self._enqueuing = False
+            raise
 
     def work(self) -> None:
         return None
