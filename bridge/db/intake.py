@@ -118,11 +118,13 @@ def _store_postgresql(engine: Engine, row: dict[str, Any]) -> int | None:
 class _Pending:
     """A row waiting for the group commit, and what became of it."""
 
-    __slots__ = ("done", "error", "intake_id", "row")
+    __slots__ = ("done", "error", "intake_id", "leads", "row")
 
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
         self.done = threading.Event()
+        self.leads = False
+        """Woken to write the next group (its own row among them), not because it was written."""
         self.intake_id: int | None = None
         self.error: BaseException | None = None
 
@@ -136,9 +138,11 @@ class SQLiteGroupCommit:
     webhook made the webhooks queue for the write lock behind each other's commits and the
     worker's (bench/sidebyside.py's embedded server spent most of its time in
     `WriteTurn.take`). The first caller writes; callers arriving meanwhile queue their rows and
-    wait; the writer then takes everything queued into one transaction, until nothing is
-    queued. Should a grouped transaction fail, its rows are tried one transaction each, so one
-    bad row fails only its own webhook."""
+    wait. Once its group is committed the writer hands the writing to the first caller still
+    queued, which writes everything queued by then in one transaction, and so on: each caller
+    writes at most one group, so none is kept from answering by the others. Should a grouped
+    transaction fail, its rows are tried one transaction each, so one bad row fails only its
+    own webhook."""
 
     def __init__(self, sessions: sessionmaker[Session], max_rows: int = 256) -> None:
         self.sessions = sessions
@@ -152,33 +156,29 @@ class SQLiteGroupCommit:
         mine = _Pending(row)
         with self._lock:
             self._queued.append(mine)
-            lead = not self._writing
-            if lead:
-                self._writing = True
-        if lead:
-            self._write_queued()
-        else:
+            mine.leads = not self._writing
+            self._writing = True
+        if not mine.leads:
             mine.done.wait()
+        if mine.leads:
+            self._write_next_group()
         if mine.error is not None:
             raise mine.error
         return mine.intake_id
 
-    def _write_queued(self) -> None:
+    def _write_next_group(self) -> None:
+        with self._lock:
+            group, self._queued = self._queued[: self.max_rows], self._queued[self.max_rows :]
         try:
-            while True:
-                with self._lock:
-                    group, self._queued = self._queued[: self.max_rows], self._queued[self.max_rows :]
-                    if not group:
-                        self._writing = False
-                        return
-                self._write(group)
-        except BaseException as exc:  # never leave a waiter behind: fail them and give up the lead
+            self._write(group)
+        finally:
             with self._lock:
-                left, self._queued, self._writing = self._queued, [], False
-            for pending in left:
-                pending.error = exc
-                pending.done.set()
-            raise
+                if self._queued:
+                    following = self._queued[0]
+                    following.leads = True
+                    following.done.set()
+                else:
+                    self._writing = False
 
     def _write(self, group: list[_Pending]) -> None:
         try:
