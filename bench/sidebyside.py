@@ -64,7 +64,8 @@ def cpu_seconds(root_pids: list[int]) -> float:
             continue
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)
-        times[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        # utime, stime, and cutime, cstime: a gunicorn worker recycled (max_requests) counts on
+        times[pid] = sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
     total = 0.0
     stack = list(root_pids)
     while stack:
