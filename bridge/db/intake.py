@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.db.engine import unpinged
 from bridge.db.models import Intake, IntakeKey, IntakeStatus
 from bridge.errors import StorageUnavailable
 from bridge.sources import Delivery
@@ -41,7 +42,8 @@ def store_delivery(
 
     A pooled connection found dead (the database restarted since it was last used) is retired
     with the rest of the pool and the delivery tried once more on a new one: pooled connections
-    are pinged only after sitting idle (`bridge.db.engine.IDLE_BEFORE_PING`), not per webhook."""
+    are pinged for the intake only after sitting idle (`bridge.db.engine.IDLE_BEFORE_PING`),
+    not per webhook."""
     row = intake_row(delivery, body, received_at)
     engine = sessions.kw["bind"]
     for attempt in (1, 2):
@@ -109,7 +111,7 @@ def _store_postgresql(engine: Engine, row: dict[str, Any]) -> int | None:
     }
     # One statement is one transaction: in autocommit it is committed (and with PostgreSQL's
     # synchronous_commit, on disk) when its answer arrives, without a BEGIN and a COMMIT round trip.
-    with engine.connect() as connection:
+    with unpinged(), engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
         intake_id: int | None = autocommit.exec_driver_sql(_POSTGRESQL_INSERT, params).scalar_one_or_none()
     return intake_id
