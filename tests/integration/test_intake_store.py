@@ -5,18 +5,21 @@ connection that died since its last use costing no webhook a 503."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from bridge.alert import Source
 from bridge.db import engine as db_engine
 from bridge.db.engine import create_db_engine, make_session_factory
-from bridge.db.intake import Stored, store_delivery
+from bridge.db.intake import SQLiteGroupCommit, Stored, intake_row, store_delivery
 from bridge.db.models import Intake, IntakeKey
 from bridge.sources import parse_delivery
 from tests.support.payloads import am_alert, am_notification
@@ -107,3 +110,37 @@ def test_a_webhook_whose_pooled_connection_died_is_stored_on_a_new_one(
             assert len(keys) == session.scalar(select(func.count()).select_from(Intake))
     finally:
         engine.dispose()
+
+
+def test_on_sqlite_a_row_the_database_refuses_fails_only_its_own_webhook(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Rows of concurrent webhooks share one transaction (group commit); one the database refuses
+    fails its own webhook alone, the others of its group are committed."""
+    shutil.copy(sqlite_template, tmp_path / "bridge.db")
+    engine = create_db_engine(f"sqlite:///{tmp_path}/bridge.db")
+    sessions = make_session_factory(engine)
+    writer = SQLiteGroupCommit(sessions)
+    good = [intake_row(parse_delivery(Source.ALERTMANAGER, body(n), WHEN), body(n), WHEN) for n in range(12)]
+    bad = {**good[0], "dedup_key": "refused", "alert_count": None}  # NOT NULL
+    outcomes: dict[int, object] = {}
+    start = threading.Barrier(len(good) + 1)
+
+    def submit(index: int, row: dict[str, object]) -> None:
+        start.wait()
+        try:
+            outcomes[index] = writer.store(row)
+        except Exception as exc:  # the outcome under test
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=submit, args=(i, row)) for i, row in enumerate([*good, bad])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = outcomes.pop(len(good))
+    assert isinstance(refused, IntegrityError)
+    assert all(isinstance(intake_id, int) for intake_id in outcomes.values())
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Intake)) == len(good)
+    engine.dispose()
