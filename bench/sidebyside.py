@@ -5,12 +5,16 @@ throwaway Redis; `bench.loadgen` (16 async closed-loop senders by default) posti
 in turn, every server under bridge's own gunicorn settings (`bridge.web.gunicorn_config`: 2
 processes x 4 threads, gthread):
 
-1. `ref_insert`: a Flask app that parses the JSON, INSERTs one row per alert, commits, answers 202;
-2. `ref_parse`: a Flask app that parses the JSON and answers 202;
-3. `bridge_workers`: bridge in its documented production mode (gunicorn, PostgreSQL, Redis) with
-   2 `bridge worker`s processing what arrives, on the same cores;
-4. `bridge_stopped`: the same with the workers stopped (intake only);
-5. `embedded`: `bridge serve` on SQLite with its in-process worker thread (the default).
+- `bridge_workers`: bridge in its documented production mode (gunicorn, PostgreSQL, Redis) with
+  2 `bridge worker`s processing what arrives, on the same cores (measured first, on an empty
+  database);
+- then, each workload going to each of these in turn (so that other load on the machine weighs
+  on all alike): `ref_insert`, a Flask app that parses the JSON, INSERTs one row per alert,
+  commits, answers 202; `ref_parse`, a Flask app that parses the JSON and answers 202;
+  `bridge_stopped`, bridge's web tier with the workers stopped (intake only);
+- `embedded`: `bridge serve` on SQLite with its in-process worker thread (the default).
+
+With `--rounds N` the whole matrix is repeated and every figure is the median of its N runs.
 
 Workloads (`--workloads`, default all): Alertmanager `unique` (1 new alert per notification),
 `flap` (firing/resolved), `duplicates` (redeliveries), `storm` (50 new alerts per notification),
@@ -18,7 +22,7 @@ and Zabbix `unique`; the embedded server takes Alertmanager `unique` only. Each 
 per server and workload, every bridge figure also as a ratio to both references, and the
 server-side CPU per notification (web processes, PostgreSQL) from /proc. Prints one JSON line.
 
-    python -m bench.sidebyside [--seconds 8] [--warmup 1] [--concurrency 16]
+    python -m bench.sidebyside [--seconds 8] [--warmup 1] [--rounds 1] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -258,10 +263,20 @@ def targets(figures: dict[str, Any]) -> dict[str, bool | None]:
     }
 
 
+def median_figures(samples: dict[str, list[Any]]) -> dict[str, Any]:
+    """Each figure's median over the rounds (None when it was never measured)."""
+    out: dict[str, Any] = {}
+    for key, values in samples.items():
+        numbers = [v for v in values if v is not None]
+        out[key] = round(statistics.median(numbers), 3) if numbers else None
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--warmup", type=float, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the matrix; figures are medians")
     parser.add_argument("--concurrency", type=int, default=loadgen.DEFAULT_CONCURRENCY)
     parser.add_argument("--workers", type=int, default=2, help="bridge workers in the processing phase")
     parser.add_argument(
@@ -270,7 +285,7 @@ def main() -> None:
     parser.add_argument(
         "--servers",
         default="ref_insert,ref_parse,bridge_workers,bridge_stopped,embedded",
-        help="comma-separated subset, in this order",
+        help="comma-separated subset",
     )
     args = parser.parse_args()
     workloads = [w for w in args.workloads.split(",") if w]
@@ -278,29 +293,32 @@ def main() -> None:
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workloads {unknown}")
-    figures: dict[str, Any] = {}
+    samples: dict[str, list[Any]] = {}
     run_id = int(time.time()) % 0xFFFF
 
-    def record(server: Server, which: list[str], db_pids: list[int]) -> None:
+    def record(server: Server, workload: str, db_pids: list[int]) -> None:
         nonlocal run_id
-        for workload in which:
-            run_id += 1
-            for key, value in measure(server, workload, args, db_pids, run_id).items():
-                figures[f"{server.name}_{workload}_{key}"] = value
+        run_id += 1
+        for key, value in measure(server, workload, args, db_pids, run_id).items():
+            samples.setdefault(f"{server.name}_{workload}_{key}", []).append(value)
 
     with contextlib.ExitStack() as stack_of:
         pg_server = stack_of.enter_context(throwaway_cluster(durable=True))
         db_pids = postgres_pid(pg_server)
         redis = stack_of.enter_context(throwaway_redis(own=True))
         logs = Path(stack_of.enter_context(tempfile.TemporaryDirectory(prefix="bench-sidebyside-")))
+        # The references and bridge's web tier all run from the start: in the intake-only phase
+        # each workload goes to each of them in turn, so that whatever else loads the machine
+        # meanwhile weighs on all of them alike.
+        interleaved: list[tuple[Server, list[int]]] = []
         if "ref_insert" in servers:
-            with fresh_database(pg_server) as url:
-                create_schema(url.replace("postgresql+psycopg://", "postgresql://"))
-                with reference("bench.reference.insert:app", url, logs) as ref:
-                    record(Server("ref_insert", ref.url, ref.pids), workloads, db_pids)
+            url = stack_of.enter_context(fresh_database(pg_server))
+            create_schema(url.replace("postgresql+psycopg://", "postgresql://"))
+            ref = stack_of.enter_context(reference("bench.reference.insert:app", url, logs))
+            interleaved.append((Server("ref_insert", ref.url, ref.pids), db_pids))
         if "ref_parse" in servers:
-            with reference("bench.reference.parse:app", pg_server, logs) as ref:
-                record(Server("ref_parse", ref.url, ref.pids), workloads, [])
+            ref = stack_of.enter_context(reference("bench.reference.parse:app", pg_server, logs))
+            interleaved.append((Server("ref_parse", ref.url, ref.pids), []))
         if servers & {"bridge_workers", "bridge_stopped"}:
             database = stack_of.enter_context(fresh_database(pg_server))
             stack = Stack(
@@ -316,32 +334,41 @@ def main() -> None:
                 },
             )
             stack.migrate()
+            stack_of.callback(stack.stop)
             stack.start_web()
-            try:
-                assert stack.web is not None
-                if "bridge_workers" in servers:
-                    for _ in range(args.workers):
-                        stack.start_worker()
-                    record(Server("bridge_workers", stack.url, [stack.web.pid]), workloads, db_pids)
-                    for worker in stack.workers:
-                        stop(worker)
-                    stack.workers.clear()
-                if "bridge_stopped" in servers:
-                    record(Server("bridge_stopped", stack.url, [stack.web.pid]), workloads, db_pids)
-            finally:
-                stack.stop()
-        if "embedded" in servers:
+            assert stack.web is not None
+            if "bridge_workers" in servers:
+                # First, on the empty database: 2 workers process what arrives, on the same cores.
+                for _ in range(args.workers):
+                    stack.start_worker()
+                for _ in range(args.rounds):
+                    for workload in workloads:
+                        record(Server("bridge_workers", stack.url, [stack.web.pid]), workload, db_pids)
+                for worker in stack.workers:
+                    stop(worker)
+                stack.workers.clear()
+            if "bridge_stopped" in servers:
+                interleaved.append((Server("bridge_stopped", stack.url, [stack.web.pid]), db_pids))
+        for _ in range(args.rounds):
+            for workload in workloads:
+                for server, pids in interleaved:
+                    record(server, workload, pids)
+        if "embedded" in servers and "am_unique" in workloads:
             with embedded(logs) as server:
-                record(server, [w for w in workloads if w == "am_unique"], [])
+                for _ in range(args.rounds):
+                    record(server, "am_unique", [])
+    figures = median_figures(samples)
     figures.update(ratios(figures, workloads))
     figures.update(targets(figures))
     report(
         "sidebyside",
         f"{args.concurrency} async closed-loop senders (bench.loadgen), {args.seconds:g}s per workload after "
-        f"{args.warmup:g}s warm-up; servers in turn under bridge.web.gunicorn_config (2 processes x 4 "
-        "threads): ref_insert (parse + one INSERT per alert + commit), ref_parse (parse, answer), bridge "
-        f"production (PostgreSQL 15 durable, Redis) with {args.workers} workers running, then stopped; "
-        "embedded: bridge serve on SQLite with its worker thread; workloads " + ", ".join(workloads),
+        f"{args.warmup:g}s warm-up, medians of {args.rounds} round(s); servers under "
+        "bridge.web.gunicorn_config (2 processes x 4 threads): ref_insert (parse + one INSERT per alert "
+        "+ commit), ref_parse (parse, answer) and bridge production (PostgreSQL 15 durable, Redis) with "
+        "its workers stopped, taking each workload in turn; before them bridge with "
+        f"{args.workers} workers processing; embedded: bridge serve on SQLite with its worker thread; "
+        "workloads " + ", ".join(workloads),
         figures,
     )
 
