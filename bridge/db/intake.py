@@ -1,24 +1,27 @@
 """The intake log in the database: every accepted delivery is one row, committed before the sender
 gets its 2xx, and the queries the pipeline and the sweeper find pending deliveries with.
 
-Storing is a single INSERT ... ON CONFLICT DO NOTHING on the delivery's idempotency key, so a
-redelivery (Alertmanager HA peers, Zabbix retries) is accepted again without being stored twice.
+Storing is a single INSERT ... ON CONFLICT DO NOTHING on the delivery's idempotency key (on
+PostgreSQL through the key table, in the same statement), so a redelivery (Alertmanager HA peers,
+Zabbix retries) is accepted again without being stored twice.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.dml import ReturningInsert
 
+from bridge.db.engine import unpinged
 from bridge.db.models import Intake, IntakeKey, IntakeStatus
 from bridge.errors import StorageUnavailable
 from bridge.sources import Delivery
@@ -35,44 +38,192 @@ class Stored:
 def store_delivery(
     sessions: sessionmaker[Session], delivery: Delivery, body: bytes, received_at: datetime
 ) -> Stored:
-    """Commit the raw delivery; raises StorageUnavailable if the database cannot take it."""
-    try:
-        with sessions() as session, session.begin():
-            row = intake_row(delivery, body, received_at)
-            if session.get_bind().dialect.name == "postgresql":
-                statement = _insert_through_key(row)
+    """Commit the raw delivery; raises StorageUnavailable if the database cannot take it.
+
+    A pooled connection found dead (the database restarted since it was last used) is retired
+    with the rest of the pool and the delivery tried once more on a new one: pooled connections
+    are pinged for the intake only after sitting idle (`bridge.db.engine.IDLE_BEFORE_PING`),
+    not per webhook."""
+    row = intake_row(delivery, body, received_at)
+    engine = sessions.kw["bind"]
+    for attempt in (1, 2):
+        try:
+            if engine.dialect.name == "postgresql":
+                intake_id = _store_postgresql(engine, row)
             else:
-                statement = (
+                intake_id = _sqlite_writer(sessions).store(row)
+        except DBAPIError as exc:
+            if attempt == 1 and exc.connection_invalidated:
+                continue  # safe even if it had committed: the idempotency key stores it once
+            raise _unavailable(delivery, exc) from exc
+        except SQLAlchemyError as exc:
+            raise _unavailable(delivery, exc) from exc
+        return Stored(intake_id=intake_id, duplicate=intake_id is None)
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _unavailable(delivery: Delivery, exc: SQLAlchemyError) -> StorageUnavailable:
+    log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
+    return StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}")
+
+
+_INTAKE_COLUMNS = (
+    "source",
+    "dedup_key",
+    "received_at",
+    "body",
+    "alert_count",
+    "host_shard",
+    "status",
+    "attempts",
+)
+"""The columns `intake_row` fills."""
+
+
+def _typed(name: str) -> str:
+    """The parameter of an intake column, cast to the column's type (a NULL or a string
+    parameter in a SELECT list has no type of its own)."""
+    column_type = Intake.__table__.c[name].type.compile(dialect=postgresql.dialect())  # type: ignore[no-untyped-call]
+    return f"CAST(%({name})s AS {column_type})"
+
+
+# Table and column names from the model, every value a parameter:
+_POSTGRESQL_INSERT = (
+    f"WITH new_key AS (INSERT INTO {IntakeKey.__tablename__} (dedup_key, received_at) "  # noqa: S608
+    "VALUES (%(dedup_key)s, %(received_at)s) ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key) "
+    f"INSERT INTO {Intake.__tablename__} ({', '.join(_INTAKE_COLUMNS)}) "
+    f"SELECT {', '.join(_typed(name) for name in _INTAKE_COLUMNS)} FROM new_key RETURNING id"
+)
+"""The webhook's one statement on PostgreSQL. The partitioned intake log has no unique index on
+the key (it could not span the partitions): the key goes into `intake_keys` first and the delivery
+is inserted only when that did insert, in one statement (a concurrent twin waits on the key, then
+finds it). A fixed text sent as is: building and compiling the same statement through the ORM
+for every webhook cost more CPU than the rest of the request (measured with bench/sidebyside.py),
+and psycopg prepares a statement it sees again, so PostgreSQL plans it once per connection."""
+
+
+def _store_postgresql(engine: Engine, row: dict[str, Any]) -> int | None:
+    params = {
+        **row,
+        "source": row["source"].value,
+        "status": row["status"].value,
+        "received_at": row["received_at"].astimezone(UTC),
+    }
+    # One statement is one transaction: in autocommit it is committed (and with PostgreSQL's
+    # synchronous_commit, on disk) when its answer arrives, without a BEGIN and a COMMIT round trip.
+    with unpinged(), engine.connect() as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        intake_id: int | None = autocommit.exec_driver_sql(_POSTGRESQL_INSERT, params).scalar_one_or_none()
+    return intake_id
+
+
+class _Pending:
+    """A row waiting for the group commit, and what became of it."""
+
+    __slots__ = ("done", "error", "intake_id", "leads", "row")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.done = threading.Event()
+        self.leads = False
+        """Woken to write the next group (its own row among them), not because it was written."""
+        self.intake_id: int | None = None
+        self.error: BaseException | None = None
+
+
+class SQLiteGroupCommit:
+    """Group commit of webhook deliveries on SQLite: rows that arrive while one transaction
+    writes are written together in the next, and every caller returns once its row is committed
+    (so a 2xx still means on disk).
+
+    SQLite takes one writer at a time and every commit waits for an fsync: one transaction per
+    webhook made the webhooks queue for the write lock behind each other's commits and the
+    worker's (bench/sidebyside.py's embedded server spent most of its time in
+    `WriteTurn.take`). The first caller writes; callers arriving meanwhile queue their rows and
+    wait. Once its group is committed the writer hands the writing to the first caller still
+    queued, which writes everything queued by then in one transaction, and so on: each caller
+    writes at most one group, so none is kept from answering by the others. Should a grouped
+    transaction fail, its rows are tried one transaction each, so one bad row fails only its
+    own webhook."""
+
+    def __init__(self, sessions: sessionmaker[Session], max_rows: int = 256) -> None:
+        self.sessions = sessions
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._queued: list[_Pending] = []
+        self._writing = False
+
+    def store(self, row: dict[str, Any]) -> int | None:
+        """Commit `row` (grouped with concurrent ones); its id, or None for a redelivery."""
+        mine = _Pending(row)
+        with self._lock:
+            self._queued.append(mine)
+            mine.leads = not self._writing
+            self._writing = True
+        if not mine.leads:
+            mine.done.wait()
+        if mine.leads:
+            self._write_next_group()
+        if mine.error is not None:
+            raise mine.error
+        return mine.intake_id
+
+    def _write_next_group(self) -> None:
+        with self._lock:
+            group, self._queued = self._queued[: self.max_rows], self._queued[self.max_rows :]
+        try:
+            self._write(group)
+        finally:
+            with self._lock:
+                if self._queued:
+                    following = self._queued[0]
+                    following.leads = True
+                    following.done.set()
+                else:
+                    self._writing = False
+
+    def _write(self, group: list[_Pending]) -> None:
+        try:
+            self._insert(group)
+        except SQLAlchemyError as exc:
+            if len(group) == 1:
+                group[0].error = exc
+            else:
+                for pending in group:
+                    try:
+                        self._insert([pending])
+                    except SQLAlchemyError as single:
+                        pending.error = single
+        finally:
+            for pending in group:
+                pending.done.set()
+
+    def _insert(self, group: list[_Pending]) -> None:
+        with self.sessions() as session, session.begin():
+            ids = [
+                session.execute(
                     sqlite.insert(Intake)
-                    .values(row)
+                    .values(pending.row)
                     .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
                     .returning(Intake.id)
-                )
-            intake_id = session.execute(statement).scalar_one_or_none()
-    except SQLAlchemyError as exc:
-        log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
-        raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
-    return Stored(intake_id=intake_id, duplicate=intake_id is None)
+                ).scalar_one_or_none()
+                for pending in group
+            ]
+        for pending, intake_id in zip(group, ids, strict=True):
+            pending.intake_id = intake_id
 
 
-def _insert_through_key(row: dict[str, Any]) -> ReturningInsert[Any]:
-    """PostgreSQL's partitioned intake log has no unique index on the key (it could not span the
-    partitions): the key goes into `intake_keys` first and the delivery is inserted only when
-    that did insert, in one statement (a concurrent twin waits on the key, then finds it)."""
-    key = (
-        postgresql.insert(IntakeKey)
-        .values(dedup_key=row["dedup_key"], received_at=row["received_at"])
-        .on_conflict_do_nothing(index_elements=[IntakeKey.dedup_key])
-        .returning(IntakeKey.dedup_key)
-        .cte("new_key")
-    )
-    columns = Intake.__table__.c
-    values = select(*(literal(value, columns[name].type).label(name) for name, value in row.items()))
-    return (
-        insert(Intake)
-        .from_select(list(row), values.select_from(key), include_defaults=False)
-        .returning(Intake.id)
-    )
+_writers: weakref.WeakKeyDictionary[sessionmaker[Session], SQLiteGroupCommit] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def _sqlite_writer(sessions: sessionmaker[Session]) -> SQLiteGroupCommit:
+    """The group commit of this session factory (one per process and database)."""
+    with _writers_lock:
+        writer = _writers.get(sessions)
+        if writer is None:
+            writer = _writers[sessions] = SQLiteGroupCommit(sessions)
+        return writer
 
 
 def intake_row(delivery: Delivery, body: bytes, received_at: datetime) -> dict[str, Any]:

@@ -35,5 +35,8 @@ def current() -> Runtime:
 def process_intake(intake_id: int) -> dict[str, int]:
     """Process delivery `intake_id` and whatever is still pending before it (see
     `Pipeline.process_through`); returns counts for `rq info` and the logs."""
-    result = current().services.pipeline.process_through(int(intake_id))
+    runtime = current()
+    if runtime.queue is not None:
+        runtime.queue.started()  # before looking for pending deliveries: see IntakeQueue.wake
+    result = runtime.services.pipeline.process_through(int(intake_id))
     return {"deliveries": result.deliveries, "alerts": result.alerts, "failed": result.failed}

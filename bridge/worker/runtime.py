@@ -64,6 +64,7 @@ class Runtime:
     runner: InProcessRunner
     watcher: FileWatcher
     queue: IntakeQueue | None = None  # production mode: deliveries go to rq workers
+    handoff: QueueHandoff | None = None  # production mode: how the services wake the rq workers
     sweeper: Sweeper | None = None
     telegram: TelegramPoller | None = None  # the bot's poll (or webhook registration)
 
@@ -81,7 +82,8 @@ class Runtime:
             IntakeQueue.from_url(settings.redis_url, settings.redis_timeout) if settings.redis_url else None
         )
         wakeup = Wakeup()
-        services = Services(settings, clock, QueueHandoff(queue) if queue else wakeup, rules=rules, rota=rota)
+        handoff = QueueHandoff(queue) if queue else None
+        services = Services(settings, clock, handoff or wakeup, rules=rules, rota=rota)
         services.load()
         services.zabbix_instances.check_stored()  # warns of an instance bridge does not expect
         sessions = services.sessions
@@ -99,6 +101,7 @@ class Runtime:
             runner=InProcessRunner(tick, wakeup, settings.tick_seconds),
             watcher=FileWatcher([services.rules, services.rota], settings.rules_watch),
             queue=queue,
+            handoff=handoff,
             sweeper=sweeper,
             telegram=_telegram_poller(services),
         )
@@ -141,6 +144,8 @@ class Runtime:
             self.telegram.stop()
         self.runner.stop()
         self.watcher.stop()
+        if self.handoff is not None:
+            self.handoff.close()  # wakes the workers for what this process stored last
         if self.queue is not None:
             self.queue.close()
         self.services.close()

@@ -96,6 +96,27 @@ def test_a_webhook_enqueues_a_job_and_a_worker_turns_it_into_an_incident(runtime
     assert queued(runtime) == 0
 
 
+def test_webhooks_stored_while_a_job_waits_queue_no_more_jobs_and_that_job_takes_them(
+    runtime: Runtime,
+) -> None:
+    """A job processes every delivery pending when it starts: while one waits unstarted, more
+    webhooks need none of their own (with the workers stopped the queue holds one job, not one per
+    webhook). Once a worker has started it, the next webhook queues a new one."""
+    client = create_app(runtime=runtime).test_client()
+    for n in range(3):
+        assert post(client, notification(runtime.services.clock, f"Disk{n}", f"h{n}:1"))[0] == 202
+    assert runtime.handoff is not None
+    runtime.handoff.flush()  # the web process's batched wake, done now rather than within 50 ms
+    assert queued(runtime) == 1
+    assert run_queued_jobs(runtime) == 1
+    assert statuses(runtime) == ["done"] * 3
+    assert post(client, notification(runtime.services.clock, "Disk9", "h9:1"))[0] == 202
+    runtime.handoff.flush()
+    assert queued(runtime) == 1
+    run_queued_jobs(runtime)
+    assert statuses(runtime) == ["done"] * 4
+
+
 def test_a_job_takes_the_deliveries_left_pending_before_it_in_order(runtime: Runtime) -> None:
     """A delivery whose job was lost goes through with the next job, before it, not after."""
     first = store(runtime, notification(runtime.services.clock, "DiskFull"))
@@ -137,7 +158,6 @@ def test_with_redis_refusing_connections_webhooks_still_accept_and_the_sweeper_p
         clock.advance(timedelta(seconds=31))
         assert runtime.sweeper.run() == Swept(processed_here=3)  # Redis is still down: done here
         assert statuses(runtime) == ["done"] * 3
-        assert incident_count(runtime) == 3
     finally:
         runtime.close()
 
