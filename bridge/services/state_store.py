@@ -62,7 +62,12 @@ class StateStore:
         self.incidents: dict[int, Incident] = {}
         self._missing_alerts: set[str] = set()
         self._missing_groups: set[str] = set()
-        self._links: dict[tuple[int, str], IncidentAlert | None] = {}
+        self._links: dict[tuple[int, str], IncidentAlert] = {}
+        # Per incident, the fingerprints whose link was looked up in the database this
+        # transaction (found ones are in `_links`): a storm incident gathering hundreds of
+        # alerts costs one query per incident and batch, not one per alert.
+        self._links_asked: dict[int, set[str]] = {}
+        self._batch_fingerprints: set[str] = set()  # every alert looked up, stored or not
         self._new_incidents: set[int] = set()
         self._timers: dict[tuple[str, str], datetime] = {}
         # The storm watch changes with every alert of a storm: kept parsed here and written to
@@ -83,6 +88,7 @@ class StateStore:
 
     def preload_alerts(self, fingerprints: Iterable[str]) -> None:
         wanted = sorted(set(fingerprints) - self.alerts.keys() - self._missing_alerts)
+        self._batch_fingerprints.update(wanted)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             for row in self.session.scalars(select(AlertRow).where(AlertRow.fingerprint.in_(chunk))):
@@ -501,12 +507,7 @@ class StateStore:
         `late`: it joins after its own delivery was answered (the hooks may tell the source)."""
         alert.incident_number = incident.number
         key = (incident.number, alert.fingerprint)
-        if key in self._links:
-            link = self._links[key]
-        elif incident.number in self._new_incidents:
-            link = None  # a new incident has no links but the ones this batch made
-        else:
-            link = self.session.get(IncidentAlert, key)
+        link = self._link(incident.number, alert.fingerprint)
         if link is None:
             link = IncidentAlert(
                 incident_number=incident.number,
@@ -544,9 +545,7 @@ class StateStore:
     def _relate(self, incident: Incident, fingerprint: str, why: str, now: datetime) -> None:
         """An alert held back because of this incident's alert: listed with it, never lost."""
         key = (incident.number, fingerprint)
-        link = self._links.get(key)
-        if link is None and incident.number not in self._new_incidents:
-            link = self.session.get(IncidentAlert, key)
+        link = self._link(incident.number, fingerprint)
         if link is None:
             link = IncidentAlert(
                 incident_number=incident.number,
@@ -561,6 +560,28 @@ class StateStore:
         alert = self.alerts.get(fingerprint)
         what = _describe(alert) if alert is not None else fingerprint
         self._log(incident, now, "related", f"related alert held back: {what} ({why})", fingerprint)
+
+    def _link(self, number: int, fingerprint: str) -> IncidentAlert | None:
+        """The alert's link to the incident, if it has one. The first look-up of an incident in
+        this transaction loads its links for every alert the transaction knows so far, in one
+        query (chunked): the alerts of a batch mostly join the same few incidents."""
+        key = (number, fingerprint)
+        link = self._links.get(key)
+        if link is not None or number in self._new_incidents:
+            return link  # a new incident has no links but the ones this transaction made
+        asked = self._links_asked.setdefault(number, set())
+        if fingerprint in asked:
+            return None
+        wanted = sorted({fingerprint, *self.alerts.keys(), *self._batch_fingerprints} - asked)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = select(IncidentAlert).where(
+                IncidentAlert.incident_number == number, IncidentAlert.fingerprint.in_(chunk)
+            )
+            for found in self.session.scalars(query):
+                self._links.setdefault((number, found.fingerprint), found)
+        asked.update(wanted)
+        return self._links.get(key)
 
     def _log(
         self,
