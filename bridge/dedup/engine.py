@@ -50,6 +50,7 @@ from bridge.dedup.storm import (
     shared_label,
     storm_title,
 )
+from bridge.dedup.storm import alive as storm_alive
 from bridge.dedup.storm import in_window as storm_window
 from bridge.dedup.storm import joins as storm_joins
 from bridge.dedup.storm import marked as storm_marked
@@ -386,24 +387,29 @@ class Engine:
         alert, rule = draft.alert, draft.rule
         group = work.groups.get(STORM_KEY) or GroupState.empty(STORM_KEY, rule.name, "Alert storm")
         entries = storm_watch(storm_recent(group, spec, now), alert, now, member=False)
-        window = storm_window(entries, spec, now)
-        if not storm_joins(group, entries, spec, alert, now):
+        # Unless a storm goes on (its members stay whatever their age), `recent` kept only the
+        # window's entries, and the one just added started now: the entries are the window.
+        window = storm_window(entries, spec, now) if storm_alive(group) else entries
+        if not storm_joins(group, entries, spec, alert, now, window):
             work.put(evolve(group, storm=entries))
             return draft.target, distinct_hosts(window) >= 2
-        members = {alert.fingerprint}
-        if group.firing == 0:  # recognised now: a new storm, and every host of the window is in it
-            label = shared_label(window)
-            members = {e.fingerprint for e in window}
-            work.regroup.extend(sorted(members - {alert.fingerprint}))
-            group = evolve(
-                group,
-                rule=rule.name,
-                title=storm_title(window, spec, label),
-                storm_label=label,
-                occurrences=(),
-                changes=(),
-                flapping=False,
-            )
+        if group.firing != 0:  # it joins the storm going on; its entry is the last, `watch` put it there
+            marked = storm_marked(entries[-1:], {alert.fingerprint})
+            work.put(evolve(group, storm=entries[:-1] + marked))
+            return STORM_KEY, False
+        # recognised now: a new storm, and every host of the window is in it
+        label = shared_label(window)
+        members = {e.fingerprint for e in window}
+        work.regroup.extend(sorted(members - {alert.fingerprint}))
+        group = evolve(
+            group,
+            rule=rule.name,
+            title=storm_title(window, spec, label),
+            storm_label=label,
+            occurrences=(),
+            changes=(),
+            flapping=False,
+        )
         work.put(evolve(group, storm=storm_marked(entries, members)))
         return STORM_KEY, False
 

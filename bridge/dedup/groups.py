@@ -180,7 +180,8 @@ class GroupOps:
         if rule.flapping is None:
             return work.put(group)
         within = rule.flapping.within
-        changes = tuple(t for t in sorted((*group.changes, at)) if now - t < within)
+        since = now - within  # `t > since` is `now - t < within`, without a timedelta per change
+        changes = tuple(t for t in sorted((*group.changes, at)) if t > since)
         return self.check_flapping(work, evolve(group, changes=changes), rule, now)
 
     def check_flapping(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> GroupState:
