@@ -187,7 +187,8 @@ class GroupOps:
     def check_flapping(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> GroupState:
         flapping = rule.flapping
         assert flapping is not None
-        recent = [t for t in group.changes if now - t < flapping.within]
+        since = now - flapping.within
+        recent = [t for t in group.changes if t > since]
         group = evolve(group, changes=tuple(recent))
         counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
         if not group.flapping and len(recent) >= flapping.changes:
