@@ -60,6 +60,7 @@ from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
 
 _MAX_KEY = 240
+_TIMES_KEPT = 10_000  # formatted instants remembered by an engine
 
 
 class EventClass(Enum):
@@ -187,6 +188,7 @@ class Engine:
         self.rules = rules
         self.tz = tz
         self.ops = GroupOps(rules, self._time)
+        self._times: dict[datetime, str] = {}
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -711,5 +713,15 @@ class Engine:
     def _time(self, value: datetime | None) -> str:
         if value is None:
             return "?"
-        local = value.astimezone(self.tz)
-        return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+        if value.tzinfo is not UTC:  # a local time in a DST fold equals its twin; say each as is
+            local = value.astimezone(self.tz)
+            return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+        # Reasons name the same instants over and over (a delivery's time, a timer's due time):
+        # strftime was a tenth of a replay's deciding. Equal UTC instants read the same in self.tz.
+        text = self._times.get(value)
+        if text is None:
+            if len(self._times) >= _TIMES_KEPT:
+                self._times.clear()
+            local = value.astimezone(self.tz)
+            text = self._times[value] = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+        return text
