@@ -50,6 +50,7 @@ from bridge.dedup.storm import (
     shared_label,
     storm_title,
 )
+from bridge.dedup.storm import alive as storm_alive
 from bridge.dedup.storm import in_window as storm_window
 from bridge.dedup.storm import joins as storm_joins
 from bridge.dedup.storm import marked as storm_marked
@@ -59,6 +60,7 @@ from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
 
 _MAX_KEY = 240
+_TIMES_KEPT = 10_000  # formatted instants remembered by an engine
 
 
 class EventClass(Enum):
@@ -186,6 +188,7 @@ class Engine:
         self.rules = rules
         self.tz = tz
         self.ops = GroupOps(rules, self._time)
+        self._times: dict[datetime, str] = {}
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -386,24 +389,29 @@ class Engine:
         alert, rule = draft.alert, draft.rule
         group = work.groups.get(STORM_KEY) or GroupState.empty(STORM_KEY, rule.name, "Alert storm")
         entries = storm_watch(storm_recent(group, spec, now), alert, now, member=False)
-        window = storm_window(entries, spec, now)
-        if not storm_joins(group, entries, spec, alert, now):
+        # Unless a storm goes on (its members stay whatever their age), `recent` kept only the
+        # window's entries, and the one just added started now: the entries are the window.
+        window = storm_window(entries, spec, now) if storm_alive(group) else entries
+        if not storm_joins(group, entries, spec, alert, now, window):
             work.put(evolve(group, storm=entries))
             return draft.target, distinct_hosts(window) >= 2
-        members = {alert.fingerprint}
-        if group.firing == 0:  # recognised now: a new storm, and every host of the window is in it
-            label = shared_label(window)
-            members = {e.fingerprint for e in window}
-            work.regroup.extend(sorted(members - {alert.fingerprint}))
-            group = evolve(
-                group,
-                rule=rule.name,
-                title=storm_title(window, spec, label),
-                storm_label=label,
-                occurrences=(),
-                changes=(),
-                flapping=False,
-            )
+        if group.firing != 0:  # it joins the storm going on; its entry is the last, `watch` put it there
+            marked = storm_marked(entries[-1:], {alert.fingerprint})
+            work.put(evolve(group, storm=entries[:-1] + marked))
+            return STORM_KEY, False
+        # recognised now: a new storm, and every host of the window is in it
+        label = shared_label(window)
+        members = {e.fingerprint for e in window}
+        work.regroup.extend(sorted(members - {alert.fingerprint}))
+        group = evolve(
+            group,
+            rule=rule.name,
+            title=storm_title(window, spec, label),
+            storm_label=label,
+            occurrences=(),
+            changes=(),
+            flapping=False,
+        )
         work.put(evolve(group, storm=storm_marked(entries, members)))
         return STORM_KEY, False
 
@@ -705,5 +713,15 @@ class Engine:
     def _time(self, value: datetime | None) -> str:
         if value is None:
             return "?"
-        local = value.astimezone(self.tz)
-        return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+        if value.tzinfo is not UTC:  # a local time in a DST fold equals its twin; say each as is
+            local = value.astimezone(self.tz)
+            return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+        # Reasons name the same instants over and over (a delivery's time, a timer's due time):
+        # strftime was a tenth of a replay's deciding. Equal UTC instants read the same in self.tz.
+        text = self._times.get(value)
+        if text is None:
+            if len(self._times) >= _TIMES_KEPT:
+                self._times.clear()
+            local = value.astimezone(self.tz)
+            text = self._times[value] = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+        return text

@@ -180,13 +180,15 @@ class GroupOps:
         if rule.flapping is None:
             return work.put(group)
         within = rule.flapping.within
-        changes = tuple(t for t in sorted((*group.changes, at)) if now - t < within)
+        since = now - within  # `t > since` is `now - t < within`, without a timedelta per change
+        changes = tuple(t for t in sorted((*group.changes, at)) if t > since)
         return self.check_flapping(work, evolve(group, changes=changes), rule, now)
 
     def check_flapping(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> GroupState:
         flapping = rule.flapping
         assert flapping is not None
-        recent = [t for t in group.changes if now - t < flapping.within]
+        since = now - flapping.within
+        recent = [t for t in group.changes if t > since]
         group = evolve(group, changes=tuple(recent))
         counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
         if not group.flapping and len(recent) >= flapping.changes:

@@ -1,8 +1,9 @@
 """Compiled rules: what `bridge.dedup.loader` builds from YAML and the engine decides with.
 
 Every rule is fully resolved at load time (defaults applied, regexes compiled) and the rule set
-keeps an index by the equality matcher each rule is most selective on, so that finding the
-matching rules looks at a handful of candidates instead of every rule.
+keeps an index by the equality matcher each rule is most selective on (or, for a rule with
+none, by the literal start of a regex), so that finding the matching rules looks at a handful of
+candidates instead of every rule: rules that cannot match an alert cost it nothing.
 
 The first matching rule decides. A rule with `continue: true` lets the rules after it add to
 the decision: each later matching rule contributes only the keys no earlier rule set, until a
@@ -181,14 +182,25 @@ class Rule:
     def matches(self, alert: Alert) -> bool:
         return all(m.matches(alert) for m in self.matchers)
 
-    def index_key(self) -> tuple[str, str] | None:
-        """The (key, value) of an equality matcher to index this rule under, preferring `name`."""
+    def index_key(self, spread: Mapping[str, int]) -> tuple[str, str] | None:
+        """The (key, value) of the equality matcher to index this rule under: the one whose key
+        takes the most distinct values across the rules (`spread`), as a team or a service name
+        sorts rules into small buckets where a severity or a source cannot; `name` on a tie."""
         equal = [m for m in self.matchers if m.op is MatchOp.EQUAL and m.value]
-        for preferred in ("name", "host", "source", "severity"):
-            for m in equal:
-                if m.key == preferred:
-                    return (m.key, m.value)
-        return (equal[0].key, equal[0].value) if equal else None
+        if not equal:
+            return None
+        best = max(equal, key=lambda m: (spread.get(m.key, 0), m.key == "name"))
+        return (best.key, best.value)
+
+    def prefix_key(self) -> tuple[str, str] | None:
+        """For a rule no equality can index: the (key, literal start) of its regex matcher with
+        the longest literal start, which every alert it matches has."""
+        best: tuple[str, str] | None = None
+        for m in self.matchers:
+            prefix = m.required_prefix()
+            if prefix and (best is None or len(prefix) > len(best[1])):
+                best = (m.key, prefix)
+        return best
 
     @property
     def describe(self) -> str:
@@ -264,15 +276,32 @@ class RuleSet:
         for name in sorted(self.files):
             digest.update(name.encode() + b"\x00" + self.files[name].encode() + b"\x00")
         self.version = digest.hexdigest()[:12]
+        # Candidates for an alert: the rules indexed under one of its (key, value) pairs, those
+        # indexed under a literal start of one of its values (regexes), and the rest, which only
+        # a scan can tell. A rule that cannot match is then never looked at, however many there are.
         self._index: dict[tuple[str, str], list[int]] = {}
+        self._prefixed: dict[str, dict[int, dict[str, list[int]]]] = {}
         self._unindexed: list[int] = []
+        values_by_key: dict[str, set[str]] = {}
+        for rule in self.rules:
+            for m in rule.matchers:
+                if m.op is MatchOp.EQUAL and m.value:
+                    values_by_key.setdefault(m.key, set()).add(m.value)
+        spread = {key: len(values) for key, values in values_by_key.items()}
         for position, rule in enumerate(self.rules):
-            key = rule.index_key()
-            if key is None:
-                self._unindexed.append(position)
-            else:
+            key = rule.index_key(spread)
+            prefix = None if key is not None else rule.prefix_key()
+            if key is not None:
                 self._index.setdefault(key, []).append(position)
+            elif prefix is not None:
+                by_length = self._prefixed.setdefault(prefix[0], {}).setdefault(len(prefix[1]), {})
+                by_length.setdefault(prefix[1], []).append(position)
+            else:
+                self._unindexed.append(position)
         self._index_keys = sorted({k for k, _ in self._index})
+        self._prefix_lookup = tuple(
+            (key, tuple(sorted(by_length.items()))) for key, by_length in sorted(self._prefixed.items())
+        )
         self._merged: dict[tuple[str, ...], Rule] = {}
         # The rule in force depends only on the values of the keys some matcher looks at, and a
         # storm repeats few combinations of them: remember the answer per combination.
@@ -287,6 +316,14 @@ class RuleSet:
             bucket = self._index.get((key, alert.field(key)))
             if bucket:
                 candidates.extend(bucket)
+        for key, by_length in self._prefix_lookup:
+            value = alert.field(key)
+            for length, by_prefix in by_length:
+                if length > len(value):
+                    break
+                bucket = by_prefix.get(value[:length])
+                if bucket:
+                    candidates.extend(bucket)
         if len(candidates) > 1:
             candidates.sort()
         chain = []

@@ -66,6 +66,9 @@ class Simulator:
         self.engine = engine
         self.silences = silences
         self.alerts: dict[str, AlertState] = {}
+        # suppressed_by key -> the alerts whose state names it: what ends with a window, a silence
+        # or an inhibiting alert is found without walking every alert ever seen.
+        self._held_by: dict[str, set[str]] = {}
         self.events: dict[str, Alert] = {}  # the last event of each held or inhibiting alert
         self.groups: dict[str, GroupState] = {}
         self._views: dict[str, tuple[GroupState, tuple[object, ...], GroupState]] = {}
@@ -168,7 +171,8 @@ class Simulator:
 
     def _release(self, key: str, now: datetime) -> None:
         """What held alerts back ended: decide again those still firing."""
-        held = [s for s in self.alerts.values() if s.suppressed_by == key and s.status is Status.FIRING]
+        states = (self.alerts[fingerprint] for fingerprint in self._held_by.get(key, ()))
+        held = [s for s in states if s.status is Status.FIRING]
         timer_step = self._step
         for state in sorted(held, key=lambda s: s.fingerprint):
             event = self.events.get(state.fingerprint)
@@ -239,6 +243,18 @@ class Simulator:
             self.members.get(old.group_key, set()).discard(state.fingerprint)
         if state.group_key:
             self.members.setdefault(state.group_key, set()).add(state.fingerprint)
+        self._store(state)
+
+    def _store(self, state: AlertState) -> None:
+        """Keep `state` as its alert's, and the index of what holds alerts back in step."""
+        old = self.alerts.get(state.fingerprint)
+        if old is not None and old.suppressed_by is not None and old.suppressed_by != state.suppressed_by:
+            held = self._held_by[old.suppressed_by]
+            held.discard(state.fingerprint)
+            if not held:
+                del self._held_by[old.suppressed_by]
+        if state.suppressed_by is not None:
+            self._held_by.setdefault(state.suppressed_by, set()).add(state.fingerprint)
         self.alerts[state.fingerprint] = state
 
     def _apply_effect(self, effect: IncidentEffect, subject: str | None, now: datetime) -> None:
@@ -325,9 +341,7 @@ class Simulator:
         if state is not None and (
             state.incident != incident.number or state.disposition is not Disposition.INCIDENT
         ):
-            self.alerts[fingerprint] = evolve(
-                state, disposition=Disposition.INCIDENT, incident=incident.number, reason=""
-            )
+            self._store(evolve(state, disposition=Disposition.INCIDENT, incident=incident.number, reason=""))
         current = self.alerts.get(fingerprint)
         if current is not None:
             self.reached.add((fingerprint, current.occurrences))

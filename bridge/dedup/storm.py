@@ -90,39 +90,51 @@ def alive(group: GroupState) -> bool:
 
 def recent(group: GroupState, spec: StormSpec, now: datetime) -> tuple[StormEntry, ...]:
     """The watch's starts within the window before `now`, and the storm's members while it lasts."""
-    going_on = alive(group)
-    return tuple(e for e in group.storm if now - e.at <= spec.within or (e.member and going_on))
+    since = now - spec.within  # `e.at >= since` is `now - e.at <= within`, without a timedelta per entry
+    if alive(group):
+        return tuple(e for e in group.storm if e.at >= since or e.member)
+    return tuple(e for e in group.storm if e.at >= since)
 
 
 def watch(
     entries: tuple[StormEntry, ...], alert: Alert, now: datetime, member: bool
 ) -> tuple[StormEntry, ...]:
     """`entries` with `alert` (re)added as started `now`, within the bound."""
-    kept = [e for e in entries if e.fingerprint != alert.fingerprint]
-    kept.append(StormEntry(now, host_of(alert), alert.fingerprint, entry_labels(alert), member))
+    fingerprint = alert.fingerprint
+    kept = [e for e in entries if e.fingerprint != fingerprint]
+    kept.append(StormEntry(now, host_of(alert), fingerprint, entry_labels(alert), member))
     return tuple(kept[-KEPT_ENTRIES:])
 
 
 def in_window(entries: tuple[StormEntry, ...], spec: StormSpec, now: datetime) -> tuple[StormEntry, ...]:
-    return tuple(e for e in entries if now - e.at <= spec.within)
+    since = now - spec.within
+    return tuple(e for e in entries if e.at >= since)
 
 
 def joins(
-    group: GroupState, entries: tuple[StormEntry, ...], spec: StormSpec, alert: Alert, now: datetime
+    group: GroupState,
+    entries: tuple[StormEntry, ...],
+    spec: StormSpec,
+    alert: Alert,
+    now: datetime,
+    window: tuple[StormEntry, ...] | None = None,
 ) -> bool:
     """Does `alert` (its start just added to `entries`) belong to a storm: the window holds
     `hosts` distinct hosts; or a storm goes on and the alert is about one of its hosts (what a
     member's `inhibits` held back comes out when that member resolves), or the storm took a
-    member within the window and the alert shares what its members share."""
-    window = in_window(entries, spec, now)
+    member within the window and the alert shares what its members share. `window` is
+    `in_window(entries, spec, now)` when the caller has it already."""
+    if window is None:
+        window = in_window(entries, spec, now)
     if distinct_hosts(window) >= spec.hosts:
         return True
     if not alive(group):
         return False
     host = host_of(alert)
-    if any(e.member and e.host == host and e.fingerprint != alert.fingerprint for e in entries):
+    fingerprint = alert.fingerprint
+    if any(e.member and e.host == host and e.fingerprint != fingerprint for e in entries):
         return True
-    growing = any(e.member for e in window if e.fingerprint != alert.fingerprint)
+    growing = any(e.member for e in window if e.fingerprint != fingerprint)
     return growing and group.storm_label is not None and has_label(alert, group.storm_label)
 
 
