@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import ReturningInsert
 
+from bridge.db import retention
 from bridge.db.models import Intake, IntakeKey, IntakeStatus
 from bridge.errors import StorageUnavailable
 from bridge.sources import Delivery
@@ -35,24 +36,41 @@ class Stored:
 def store_delivery(
     sessions: sessionmaker[Session], delivery: Delivery, body: bytes, received_at: datetime
 ) -> Stored:
-    """Commit the raw delivery; raises StorageUnavailable if the database cannot take it."""
+    """Commit the raw delivery; raises StorageUnavailable if the database cannot take it.
+
+    On PostgreSQL a delivery for a week the intake log has no partition for yet (the periodic
+    job creates them ahead; this is the case where it did not run) creates that week on demand,
+    in a short transaction of its own, and is stored then; if even that fails, the sender gets
+    StorageUnavailable (a 503) and retries: nothing is dropped."""
+    row = intake_row(delivery, body, received_at)
     try:
-        with sessions() as session, session.begin():
-            row = intake_row(delivery, body, received_at)
-            if session.get_bind().dialect.name == "postgresql":
-                statement = _insert_through_key(row)
-            else:
-                statement = (
-                    sqlite.insert(Intake)
-                    .values(row)
-                    .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
-                    .returning(Intake.id)
-                )
-            intake_id = session.execute(statement).scalar_one_or_none()
+        try:
+            intake_id = _insert(sessions, row)
+        except IntegrityError as exc:
+            if not retention.no_partition(exc):
+                raise
+            with sessions() as session, session.begin():
+                if retention.create_partition(session, retention.week_start(received_at)):
+                    log.warning("intake partition for %s created on demand", received_at.date())
+            intake_id = _insert(sessions, row)
     except SQLAlchemyError as exc:
         log.error("cannot store a %s delivery: %s", delivery.source.value, exc.__class__.__name__)
         raise StorageUnavailable(f"cannot store the delivery: {exc.__class__.__name__}") from exc
     return Stored(intake_id=intake_id, duplicate=intake_id is None)
+
+
+def _insert(sessions: sessionmaker[Session], row: dict[str, Any]) -> int | None:
+    with sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            statement = _insert_through_key(row)
+        else:
+            statement = (
+                sqlite.insert(Intake)
+                .values(row)
+                .on_conflict_do_nothing(index_elements=[Intake.dedup_key])
+                .returning(Intake.id)
+            )
+        return session.execute(statement).scalar_one_or_none()
 
 
 def _insert_through_key(row: dict[str, Any]) -> ReturningInsert[Any]:
