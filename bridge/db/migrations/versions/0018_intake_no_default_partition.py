@@ -35,9 +35,7 @@ def upgrade() -> None:
     if bind.dialect.name != "postgresql":
         return
     has_default = bind.scalar(
-        sa.text(
-            "SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'intake'::regclass AND partdefid <> 0"
-        )
+        sa.text("SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'intake'::regclass AND partdefid <> 0")
     )
     weeks = {_week(datetime.now(UTC)) + timedelta(days=7 * n) for n in range(WEEKS_AHEAD + 1)}
     if has_default:
@@ -47,14 +45,14 @@ def upgrade() -> None:
             for row in bind.execute(
                 sa.text(
                     "SELECT DISTINCT date_trunc('week', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' "
-                    f"FROM {DEFAULT}"
+                    "FROM intake_default"
                 )
             )
         )
     for start in sorted(weeks):
         _create_week(start)
     if has_default:
-        op.execute(f"INSERT INTO intake SELECT * FROM {DEFAULT}")
+        op.execute("INSERT INTO intake SELECT * FROM intake_default")
         op.execute(f"DROP TABLE {DEFAULT}")
 
 
