@@ -3,18 +3,23 @@
 Workload: `--days` simulated days (default 365) ending today, `--alerts-per-day` alert events a
 day (default 200,000; every 14th day a storm of 5 times that) in Alertmanager notifications of
 `--per-delivery` alerts. Each day's rows go in bulk, shaped as bridge stores them: the intake
-deliveries with real JSON bodies (and their keys, each in the partition of its week), one alert
-row per new condition (2% of the events; 1 in 100 still firing), an incident for 1 in 10 of those
-with 6 timeline entries, its alerts, 3 sent notifications and an outbox job, closed the same day.
-At the end of each day the prune runs as the periodic job does (clock at the day's end, the
-default retention: intake 30d, alerts 90d, notifications and outbox 90d), creating partitions ahead.
+deliveries with real JSON bodies and their keys by COPY (the bodies are made once, a day's worth,
+and stamped with each day's number; a storm day repeats them every 20,000), one alert row per
+new condition (2% of the events; 1 in 100 still firing), an incident for 1 in 10 of those with
+6 timeline entries, its alerts, 3 sent notifications and an outbox job, closed the same day. At
+the end of each day the prune runs as the periodic job does (clock at the day's end, the default
+retention: intake 30d, alerts 90d, notifications and outbox 90d), creating weeks ahead and
+detaching expired ones.
 
-Then `bridge serve` on that database (the real HTTP app, with its in-process worker) takes
-10-alert webhooks from 4 clients at `--rate` a second in all (default 20: 200 alerts a second,
-17 times a storm day's average): for `--seconds` without a prune, then while a prune of
-`--prune-days` days' worth (the clock moved on) runs. Around the quiet phase: the serve
-process's CPU, PostgreSQL's CPU (a throwaway durable cluster of its own, so nothing else counts),
-WAL bytes (pg_current_wal_lsn) and database growth, per alert.
+Then bridge takes 10-alert webhooks from 4 clients at `--rate` a second in all (default 20: 200
+alerts a second, 17 times a storm day's average): with `--mode production` (the default, as
+docs/deployment.md runs it) `bridge serve` stores and enqueues on a Redis of the bench's own and
+`--workers` `bridge worker` processes decide; with `--mode embedded`, `bridge serve` decides in
+its own process (its web threads then share one GIL with the deciding). First for `--seconds`
+without a prune, then while a prune of `--prune-days` days' worth (the clock moved on) runs in a
+process of its own. Around the quiet phase: the CPU of the serve process and of the workers,
+PostgreSQL's CPU (a throwaway durable cluster of its own, so nothing else counts), WAL bytes
+(pg_current_wal_lsn) and database growth, per alert.
 
     python -m bench.growth [--days 365] [--alerts-per-day 200000] [--seconds 20]
 """
