@@ -35,8 +35,10 @@ LEASE = "lease"
 PRUNE = "prune"
 WEEKS_AHEAD = 4
 PAUSE = 0.01
-"""Seconds a prune sleeps between batches: on SQLite webhooks waiting for the write lock get it,
-on PostgreSQL the prune leaves the CPU to them (a prune is never in a hurry)."""
+"""Seconds a prune sleeps between batches at least; otherwise as long as the batch took, so that
+a prune keeps at most half of a core (its own and PostgreSQL's work together) and leaves the rest
+to webhooks: on a small machine its batched deletes otherwise compete with them for the CPU (a
+prune is never in a hurry). On SQLite the pause is also when waiting webhooks take the write lock."""
 DETACH_ATTEMPTS = 5
 """A week's DETACH ... CONCURRENTLY is tried this often, a little apart, before it is left for
 the next run."""
@@ -184,12 +186,13 @@ class Pruner:
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 return False
+            started = time.monotonic()
             with self.sessions() as session, session.begin():
                 removed = one(session)
             result.add(removed)
             if removed.rows < self.batch:
                 return True
-            time.sleep(PAUSE)
+            time.sleep(max(PAUSE, time.monotonic() - started))
 
     def _intake(self, result: TableResult, deadline: float | None) -> bool:
         cutoff = result.cutoff
