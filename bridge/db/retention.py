@@ -241,22 +241,27 @@ def reattach_partition(session: Session, partition: Partition, lock_timeout_ms: 
     )
 
 
-def drop_detached(session: Session, partition: Partition) -> None:
+def drop_detached(session: Session, partition: Partition) -> Removed:
     """DROP a detached week, adding what it counted to `intake_tallies` in the same transaction
-    (so a crash counts it once: before, the week is still there; after, it is gone and counted).
-    Nothing but this prune uses a detached table, so its lock is had at once."""
-    session.execute(
+    (so a crash counts it once: before, the week is still there; after, it is gone and counted);
+    one scan of the week, which also gives the rows removed. Nothing but this prune uses a
+    detached table, so its lock is had at once."""
+    size = session.scalar(text("SELECT pg_total_relation_size(:name)"), {"name": partition.name}) or 0
+    rows = session.scalar(
         text(
-            "INSERT INTO intake_tallies (hour, source, deliveries, events) "
-            "SELECT date_trunc('hour', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', source, "
-            f"count(*), coalesce(sum(alert_count), 0) FROM {partition.name} GROUP BY 1, 2 "
-            "ON CONFLICT (hour, source) DO UPDATE SET "
+            "WITH week AS (SELECT date_trunc('hour', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' "
+            "AS hour, source, count(*) AS deliveries, coalesce(sum(alert_count), 0) AS events "
+            f"FROM {partition.name} GROUP BY 1, 2), "
+            "counted AS (INSERT INTO intake_tallies (hour, source, deliveries, events) "
+            "SELECT hour, source, deliveries, events FROM week ON CONFLICT (hour, source) DO UPDATE SET "
             "deliveries = intake_tallies.deliveries + excluded.deliveries, "
-            "events = intake_tallies.events + excluded.events"
+            "events = intake_tallies.events + excluded.events) "
+            "SELECT coalesce(sum(deliveries), 0) FROM week"
         )
     )
     session.execute(text(f"SET LOCAL lock_timeout = {DROP_LOCK_TIMEOUT_MS}"))
     session.execute(text(f"DROP TABLE {partition.name}"))
+    return Removed(int(rows or 0), int(size))
 
 
 def delete_keys_between(session: Session, start: datetime | None, end: datetime, limit: int) -> int:

@@ -39,6 +39,9 @@ PAUSE = 0.01
 a prune keeps at most half of a core (its own and PostgreSQL's work together) and leaves the rest
 to webhooks: on a small machine its batched deletes otherwise compete with them for the CPU (a
 prune is never in a hurry). On SQLite the pause is also when waiting webhooks take the write lock."""
+KEY_BATCHES = 20
+"""The idempotency keys of a dropped week go `batch` x this at a time: a key row is small and
+no webhook waits on an old one's lock, and a busy week has over 100,000 of them."""
 DETACH_ATTEMPTS = 5
 """A week's DETACH ... CONCURRENTLY is tried this often, a little apart, before it is left for
 the next run."""
@@ -181,8 +184,14 @@ class Pruner:
     # -- the steps: each returns False when the budget ran out ----------------------------------
 
     def _batches(
-        self, result: TableResult, deadline: float | None, one: Callable[[Session], Removed]
+        self,
+        result: TableResult,
+        deadline: float | None,
+        one: Callable[[Session], Removed],
+        size: int | None = None,
     ) -> bool:
+        """Run `one` (a batch of at most `size` rows, the prune's batch unless said) until a batch
+        comes back short."""
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 return False
@@ -190,7 +199,7 @@ class Pruner:
             with self.sessions() as session, session.begin():
                 removed = one(session)
             result.add(removed)
-            if removed.rows < self.batch:
+            if removed.rows < (size or self.batch):
                 return True
             time.sleep(max(PAUSE, time.monotonic() - started))
 
@@ -206,25 +215,23 @@ class Pruner:
         for partition in expired:
             if deadline is not None and time.monotonic() > deadline:
                 return False
-            with self.sessions() as session, session.begin():
+            with self.sessions() as session:
                 if retention.partition_unfinished(session, partition):
                     tables.append(partition.name)  # keep the week; delete its done rows below
                     continue
-                size = retention.partition_size(session, partition)
             if not self._detach(partition):
                 result.partitions_left += 1  # its lock was not had: the next run tries again
                 continue
-            if not self._drop(partition):
-                continue
-            result.add(size)
-            result.partitions += 1
-            self._batches(
-                TableResult("intake_keys", None), None, self._keys_of(partition.start, partition.end)
-            )
+            self._drop(partition, result)
         with self.sessions() as session:
             kept = retention.partitions(session)
         if kept:  # keys older than every week: left by a prune that stopped after a drop
-            self._batches(TableResult("intake_keys", None), None, self._keys_of(None, kept[0].start))
+            self._batches(
+                TableResult("intake_keys", None),
+                None,
+                self._keys_of(None, kept[0].start),
+                self.batch * KEY_BATCHES,
+            )
         return all(self._batches(result, deadline, self._done_intake(table, cutoff)) for table in tables)
 
     def _done_intake(self, table: str, cutoff: datetime) -> Callable[[Session], Removed]:
@@ -267,16 +274,22 @@ class Pruner:
         log.warning("%s detach not finalized now; the next prune tries again", partition.name)
         return False
 
-    def _drop(self, partition: retention.Partition) -> bool:
-        """Drop a detached week, unless it holds something unfinished after all (a delivery parked
-        between the check and the detach): then it goes back into the intake log."""
+    def _drop(self, partition: retention.Partition, result: TableResult) -> None:
+        """Drop a detached week and its keys, unless it holds something unfinished after all (a
+        delivery parked between the check and the detach): then it goes back into the intake log."""
         with self.sessions() as session, session.begin():
             if retention.partition_unfinished(session, partition):
                 log.warning("%s holds unfinished deliveries: attached again", partition.name)
                 retention.reattach_partition(session, partition, retention.DROP_LOCK_TIMEOUT_MS)
-                return False
-            retention.drop_detached(session, partition)
-        return True
+                return
+            result.add(retention.drop_detached(session, partition))
+        result.partitions += 1
+        self._batches(
+            TableResult("intake_keys", None),
+            None,
+            self._keys_of(partition.start, partition.end),
+            self.batch * KEY_BATCHES,
+        )
 
     def _finish_detached(self, result: TableResult) -> None:
         """What an earlier prune left half done (a crash, a lock timeout): a week pending detach
@@ -289,18 +302,11 @@ class Pruner:
         with self.sessions() as session:
             left = retention.detached(session)
         for partition in left:
-            with self.sessions() as session:
-                size = retention.partition_size(session, partition)
-            if self._drop(partition):
-                result.add(size)
-                result.partitions += 1
-                self._batches(
-                    TableResult("intake_keys", None), None, self._keys_of(partition.start, partition.end)
-                )
+            self._drop(partition, result)
 
     def _keys_of(self, start: datetime | None, end: datetime) -> Callable[[Session], Removed]:
         def one(session: Session) -> Removed:
-            return Removed(retention.delete_keys_between(session, start, end, self.batch), 0)
+            return Removed(retention.delete_keys_between(session, start, end, self.batch * KEY_BATCHES), 0)
 
         return one
 
