@@ -16,7 +16,8 @@ alerts a second, 17 times a storm day's average): with `--mode production` (the 
 docs/deployment.md runs it) `bridge serve` stores and enqueues on a Redis of the bench's own and
 `--workers` `bridge worker` processes decide; with `--mode embedded`, `bridge serve` decides in
 its own process (its web threads then share one GIL with the deciding). First for `--seconds`
-without a prune, then while a prune of `--prune-days` days' worth (the clock moved on) runs in a
+without a prune, then while a prune of `--prune-days` days' worth (the clock moved on; for at most
+`--prune-budget` seconds, as the periodic job) runs in a
 process of its own. Around the quiet phase: the CPU of the serve process and of the workers,
 PostgreSQL's CPU (a throwaway durable cluster of its own, so nothing else counts), WAL bytes
 (pg_current_wal_lsn) and database growth, per alert.
@@ -429,11 +430,13 @@ def pending(engine: Engine) -> int:
         return int(connection.scalar(text("SELECT count(*) FROM intake WHERE status = 'pending'")) or 0)
 
 
-def prune_elsewhere(url: str, at: datetime, answer: Any) -> None:
+def prune_elsewhere(url: str, at: datetime, budget: float | None, answer: Any) -> None:
     """A prune as the periodic job runs it, with the clock at `at`; answers (rows, seconds)."""
     engine = create_db_engine(url)
     try:
-        result = Pruner(make_session_factory(engine), FakeClock(at), KEEP, batch=500).run()
+        result = Pruner(make_session_factory(engine), FakeClock(at), KEEP, batch=500).run(
+            None if budget is None else timedelta(seconds=budget)
+        )
         answer.put((result.rows, round(result.seconds, 2)))
     finally:
         engine.dispose()
@@ -446,6 +449,13 @@ def main() -> None:
     parser.add_argument("--per-delivery", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--prune-days", type=int, default=25)
+    parser.add_argument(
+        "--prune-budget",
+        type=float,
+        default=20.0,
+        help="seconds the prune under load may run, as BRIDGE_PRUNE_BUDGET (default 20) lets the "
+        "periodic job; 0: until it is done",
+    )
     parser.add_argument("--rate", type=float, default=20.0, help="webhooks a second while measuring")
     parser.add_argument(
         "--mode",
@@ -576,10 +586,11 @@ def main() -> None:
         context = multiprocessing.get_context("spawn")
         answer = context.Queue()
         pruning = context.Process(
-            target=prune_elsewhere, args=(url, today + timedelta(days=args.prune_days), answer)
+            target=prune_elsewhere,
+            args=(url, today + timedelta(days=args.prune_days), args.prune_budget or None, answer),
         )
         pruning.start()
-        big_rows, prune_wall = answer.get(timeout=600)
+        big_rows, prune_wall = answer.get(timeout=3600)
         pruning.join(60)
         done.set()
         loaded.join()
@@ -619,7 +630,8 @@ def main() -> None:
         f"{args.days} days of {args.alerts_per_day} alert events/day (storm 5x every 14th day) in "
         f"{args.per_delivery}-alert deliveries, COPYed on PostgreSQL 15 (own durable cluster), pruned "
         f"daily (intake 30d, alerts 90d, delivered 90d); then {serving} taking {args.rate:g} "
-        f"webhooks/s from 4 clients, {args.seconds:.0f}s quiet, and during a prune of {args.prune_days} days",
+        f"webhooks/s from 4 clients, {args.seconds:.0f}s quiet, and during a prune of {args.prune_days} days "
+        f"(budget {args.prune_budget:g}s)",
         figures,
     )
 
