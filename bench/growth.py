@@ -3,18 +3,24 @@
 Workload: `--days` simulated days (default 365) ending today, `--alerts-per-day` alert events a
 day (default 200,000; every 14th day a storm of 5 times that) in Alertmanager notifications of
 `--per-delivery` alerts. Each day's rows go in bulk, shaped as bridge stores them: the intake
-deliveries with real JSON bodies (and their keys, each in the partition of its week), one alert
-row per new condition (2% of the events; 1 in 100 still firing), an incident for 1 in 10 of those
-with 6 timeline entries, its alerts, 3 sent notifications and an outbox job, closed the same day.
-At the end of each day the prune runs as the periodic job does (clock at the day's end, the
-default retention: intake 30d, alerts 90d, notifications and outbox 90d), creating partitions ahead.
+deliveries with real JSON bodies and their keys by COPY (the bodies are made once, a day's worth,
+and stamped with each day's number; a storm day repeats them every 20,000), one alert row per
+new condition (2% of the events; 1 in 100 still firing), an incident for 1 in 10 of those with
+6 timeline entries, its alerts, 3 sent notifications and an outbox job, closed the same day. At
+the end of each day the prune runs as the periodic job does (clock at the day's end, the default
+retention: intake 30d, alerts 90d, notifications and outbox 90d), creating weeks ahead and
+detaching expired ones.
 
-Then `bridge serve` on that database (the real HTTP app, with its in-process worker) takes
-10-alert webhooks from 4 clients at `--rate` a second in all (default 20: 200 alerts a second,
-17 times a storm day's average): for `--seconds` without a prune, then while a prune of
-`--prune-days` days' worth (the clock moved on) runs. Around the quiet phase: the serve
-process's CPU, PostgreSQL's CPU (a throwaway durable cluster of its own, so nothing else counts),
-WAL bytes (pg_current_wal_lsn) and database growth, per alert.
+Then bridge takes 10-alert webhooks from 4 clients at `--rate` a second in all (default 20: 200
+alerts a second, 17 times a storm day's average): with `--mode production` (the default, as
+docs/deployment.md runs it) `bridge serve` stores and enqueues on a Redis of the bench's own and
+`--workers` `bridge worker` processes decide; with `--mode embedded`, `bridge serve` decides in
+its own process (its web threads then share one GIL with the deciding). First for `--seconds`
+without a prune, then while a prune of `--prune-days` days' worth (the clock moved on; for at most
+`--prune-budget` seconds, as the periodic job) runs in a
+process of its own. Around the quiet phase: the CPU of the serve process and of the workers,
+PostgreSQL's CPU (a throwaway durable cluster of its own, so nothing else counts), WAL bytes
+(pg_current_wal_lsn) and database growth, per alert.
 
     python -m bench.growth [--days 365] [--alerts-per-day 200000] [--seconds 20]
 """
@@ -47,8 +53,6 @@ from bridge.db.models import (
     AlertRow,
     Incident,
     IncidentAlert,
-    Intake,
-    IntakeKey,
     Notification,
     OutboxJob,
     TimelineEntry,
@@ -56,6 +60,7 @@ from bridge.db.models import (
 from bridge.services.retention import Pruner, Retention
 from bridge.settings import normalize_database_url
 from tests.support.postgres import cluster, free_port
+from tests.support.redis import throwaway_redis
 
 TOKEN = "bench-growth-token"  # noqa: S105  (a throwaway token of a throwaway server)
 KEEP = Retention(intake=timedelta(days=30), alerts=timedelta(days=90), delivered=timedelta(days=90))
@@ -109,6 +114,61 @@ def am_body(day: int, n: int, size: int, at: datetime) -> bytes:
     return json.dumps(body).encode()
 
 
+TEMPLATE_DAY = 9999
+TEMPLATES = 20_000
+"""Bodies are made once (a day's worth of distinct ones, with a placeholder for the day) and
+COPYed with each day's number and times put in; a storm day repeats them every 20,000."""
+_templates: dict[int, list[bytes]] = {}
+
+
+def body_template(n: int, per_delivery: int) -> bytes:
+    bodies = _templates.setdefault(per_delivery, [])
+    while len(bodies) <= n % TEMPLATES:
+        bodies.append(am_body(TEMPLATE_DAY, len(bodies), per_delivery, datetime(2026, 1, 1, tzinfo=UTC)))
+    return bodies[n % TEMPLATES]
+
+
+INTAKE_COPY = (
+    "COPY intake (source, dedup_key, received_at, body, alert_count, status, attempts, progress, "
+    "processed_at) FROM STDIN"
+)
+
+
+def copy_intake(
+    engine: Engine, day: int, start: datetime, step: timedelta, deliveries: int, per_delivery: int
+) -> None:
+    """A day's deliveries and their keys, by COPY (what `bridge serve` would have stored, in bulk)."""
+    stamp = b"%04d" % day
+    raw = engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        assert connection is not None
+        with connection.cursor() as cursor:
+            with cursor.copy(INTAKE_COPY) as copy:
+                for n in range(deliveries):
+                    at = start + step * n
+                    body = body_template(n, per_delivery).replace(b"%04d" % TEMPLATE_DAY, stamp)
+                    copy.write_row(
+                        (
+                            "alertmanager",
+                            f"am:{day}:{n}",
+                            at,
+                            body,
+                            per_delivery,
+                            "done",
+                            1,
+                            per_delivery,
+                            at + timedelta(milliseconds=40),
+                        )
+                    )
+            with cursor.copy("COPY intake_keys (dedup_key, received_at) FROM STDIN") as copy:
+                for n in range(deliveries):
+                    copy.write_row((f"am:{day}:{n}", start + step * n))
+        raw.commit()
+    finally:
+        raw.close()
+
+
 @dataclass
 class Day:
     deliveries: int
@@ -127,28 +187,8 @@ def insert_day(
 ) -> int:
     """One day's rows, in bulk, as bridge stores them; returns the next incident number."""
     step = timedelta(days=1) / shape.deliveries
+    copy_intake(engine, day, start, step, shape.deliveries, per_delivery)
     with engine.begin() as connection:
-        for first in range(0, shape.deliveries, 2000):
-            rows, keys = [], []
-            for n in range(first, min(first + 2000, shape.deliveries)):
-                at = start + step * n
-                key = f"am:{day}:{n}"
-                rows.append(
-                    {
-                        "source": "alertmanager",
-                        "dedup_key": key,
-                        "received_at": at,
-                        "body": am_body(day, n, per_delivery, at),
-                        "alert_count": per_delivery,
-                        "status": "done",
-                        "attempts": 1,
-                        "progress": per_delivery,
-                        "processed_at": at + timedelta(milliseconds=40),
-                    }
-                )
-                keys.append({"dedup_key": key, "received_at": at})
-            connection.execute(insert(Intake), rows)
-            connection.execute(insert(IntakeKey), keys)
         end = start + timedelta(hours=20)
         incidents, timeline, members, notes, jobs = [], [], [], [], []
         for k in range(shape.incidents):
@@ -390,11 +430,13 @@ def pending(engine: Engine) -> int:
         return int(connection.scalar(text("SELECT count(*) FROM intake WHERE status = 'pending'")) or 0)
 
 
-def prune_elsewhere(url: str, at: datetime, answer: Any) -> None:
+def prune_elsewhere(url: str, at: datetime, budget: float | None, answer: Any) -> None:
     """A prune as the periodic job runs it, with the clock at `at`; answers (rows, seconds)."""
     engine = create_db_engine(url)
     try:
-        result = Pruner(make_session_factory(engine), FakeClock(at), KEEP, batch=500).run()
+        result = Pruner(make_session_factory(engine), FakeClock(at), KEEP, batch=500).run(
+            None if budget is None else timedelta(seconds=budget)
+        )
         answer.put((result.rows, round(result.seconds, 2)))
     finally:
         engine.dispose()
@@ -407,7 +449,22 @@ def main() -> None:
     parser.add_argument("--per-delivery", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--prune-days", type=int, default=25)
+    parser.add_argument(
+        "--prune-budget",
+        type=float,
+        default=20.0,
+        help="seconds the prune under load may run, as BRIDGE_PRUNE_BUDGET (default 20) lets the "
+        "periodic job; 0: until it is done",
+    )
     parser.add_argument("--rate", type=float, default=20.0, help="webhooks a second while measuring")
+    parser.add_argument(
+        "--mode",
+        choices=["production", "embedded"],
+        default="production",
+        help="production: bridge serve + `--workers` bridge workers on Redis; embedded: bridge serve "
+        "deciding deliveries in its own process",
+    )
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     with ExitStack() as stack:
         pg = stack.enter_context(cluster(durable=True))
@@ -421,6 +478,7 @@ def main() -> None:
         clock = FakeClock(first_day)
         pruner = Pruner(sessions, clock, KEEP, batch=500)
         number, prune_seconds, at_window, daily_sizes = 1, [], {}, []
+        load_started = time.monotonic()
         events = 0
         for day in range(args.days):
             start = first_day + timedelta(days=day)
@@ -445,6 +503,7 @@ def main() -> None:
                 )
             )
         final = sizes(engine)
+        load_seconds = time.monotonic() - load_started
         # The retention window's data: 30 days of intake, 90 of alerts and delivered work (from
         # the first 30 days, before any prune), and what is kept forever.
         window = (
@@ -462,6 +521,19 @@ def main() -> None:
 
         port = free_port()
         env = {**serve_env(url, TOKEN), "BRIDGE_PRUNE_EVERY": "0", "BRIDGE_LOG_LEVEL": "ERROR"}
+        workers: list[subprocess.Popen[bytes]] = []
+        if args.mode == "production":
+            # As docs/deployment.md runs it: the web process stores and enqueues, a `bridge worker`
+            # (rq, on a Redis of the bench's own) decides; so web and worker CPU are apart.
+            redis_server = stack.enter_context(throwaway_redis(own=True))
+            env["BRIDGE_REDIS_URL"] = redis_server.url
+            for _ in range(args.workers):
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "bridge", "worker"], env=env, stdout=subprocess.DEVNULL
+                )
+                stack.callback(worker.wait, 30)
+                stack.callback(worker.terminate)
+                workers.append(worker)
         server = subprocess.Popen(
             [sys.executable, "-m", "bridge", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
         )
@@ -469,15 +541,16 @@ def main() -> None:
         stack.callback(server.terminate)
         for _ in range(300):
             try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/readyz")
-                if connection.getresponse().status == 200:
+                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                probe.request("GET", "/readyz")
+                if probe.getresponse().status == 200:
                     break
             except OSError:
                 time.sleep(0.1)
         load(port, 3, args.per_delivery, args.rate)  # warm up
         while pending(engine):
             time.sleep(0.2)
+        cpu_workers = sum(cpu_seconds(w.pid) for w in workers)
         cpu_web, cpu_pg, wal_before, db_before = (
             cpu_seconds(server.pid),
             postgres_cpu(pg.data),
@@ -490,6 +563,9 @@ def main() -> None:
         posted = sum(1 for s in quiet.statuses if s == 202) * args.per_delivery
         cost = {
             "serve_cpu_ms_per_alert": round((cpu_seconds(server.pid) - cpu_web) * 1000 / posted, 3),
+            "worker_cpu_ms_per_alert": round(
+                (sum(cpu_seconds(w.pid) for w in workers) - cpu_workers) * 1000 / posted, 3
+            ),
             "postgres_cpu_ms_per_alert": round((postgres_cpu(pg.data) - cpu_pg) * 1000 / posted, 3),
             "wal_bytes_per_alert": round((wal(engine) - wal_before) / posted),
             "db_growth_bytes_per_alert": round((sizes(engine)["database"] - db_before) / posted),
@@ -510,10 +586,11 @@ def main() -> None:
         context = multiprocessing.get_context("spawn")
         answer = context.Queue()
         pruning = context.Process(
-            target=prune_elsewhere, args=(url, today + timedelta(days=args.prune_days), answer)
+            target=prune_elsewhere,
+            args=(url, today + timedelta(days=args.prune_days), args.prune_budget or None, answer),
         )
         pruning.start()
-        big_rows, prune_wall = answer.get(timeout=600)
+        big_rows, prune_wall = answer.get(timeout=3600)
         pruning.join(60)
         done.set()
         loaded.join()
@@ -521,6 +598,8 @@ def main() -> None:
         statuses = quiet.statuses + during.statuses
         steady = statistics.median(daily_sizes[-30:])
         figures = {
+            "mode": args.mode,
+            "load_seconds": round(load_seconds),
             "days": args.days,
             "alerts_per_day": day_events,
             "alert_events": events,
@@ -541,12 +620,18 @@ def main() -> None:
             "non_2xx": sum(1 for s in statuses if s != 202),
             **cost,
         }
+    serving = (
+        f"bridge serve + {args.workers} bridge worker(s) on Redis"
+        if args.mode == "production"
+        else "bridge serve with its in-process worker"
+    )
     report(
         "growth",
         f"{args.days} days of {args.alerts_per_day} alert events/day (storm 5x every 14th day) in "
-        f"{args.per_delivery}-alert deliveries, bulk-stored on PostgreSQL 15 (own durable cluster), pruned "
-        f"daily (intake 30d, alerts 90d, delivered 90d); then bridge serve taking {args.rate:g} "
-        f"webhooks/s from 4 clients, {args.seconds:.0f}s quiet, and during a prune of {args.prune_days} days",
+        f"{args.per_delivery}-alert deliveries, COPYed on PostgreSQL 15 (own durable cluster), pruned "
+        f"daily (intake 30d, alerts 90d, delivered 90d); then {serving} taking {args.rate:g} "
+        f"webhooks/s from 4 clients, {args.seconds:.0f}s quiet, and during a prune of {args.prune_days} days "
+        f"(budget {args.prune_budget:g}s)",
         figures,
     )
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from bridge.clock import FakeClock
-from bridge.db.engine import create_db_engine
+from bridge.db import retention
+from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.migrate import upgrade
 from bridge.db.models import Base
 from tests.support.postgres import Unavailable, fresh_database, throwaway_cluster
@@ -98,7 +99,14 @@ def _truncate(url: str) -> None:
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with make_session_factory(engine)() as session, session.begin():
+        # The intake log has no default partition: the weeks the tests write rows in directly
+        # (stored deliveries create theirs on demand), again each time since prunes drop some.
+        retention.ensure_partitions(session, TEST_WEEKS_FROM, datetime.now(UTC) + timedelta(weeks=5))
     engine.dispose()
+
+
+TEST_WEEKS_FROM = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")

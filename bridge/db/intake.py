@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.db import retention
 from bridge.db.engine import unpinged
 from bridge.db.models import Intake, IntakeKey, IntakeStatus
 from bridge.errors import StorageUnavailable
@@ -43,13 +44,18 @@ def store_delivery(
     A pooled connection found dead (the database restarted since it was last used) is retired
     with the rest of the pool and the delivery tried once more on a new one: pooled connections
     are pinged for the intake only after sitting idle (`bridge.db.engine.IDLE_BEFORE_PING`),
-    not per webhook."""
+    not per webhook.
+
+    On PostgreSQL a delivery for a week the intake log has no partition for yet (the periodic
+    job creates them ahead; this is the case where it did not run) creates that week on demand,
+    in a short transaction of its own, and is stored then; if even that fails, the sender gets
+    StorageUnavailable (a 503) and retries: nothing is dropped."""
     row = intake_row(delivery, body, received_at)
     engine = sessions.kw["bind"]
     for attempt in (1, 2):
         try:
             if engine.dialect.name == "postgresql":
-                intake_id = _store_postgresql(engine, row)
+                intake_id = _store_postgresql_in_its_week(sessions, engine, row)
             else:
                 intake_id = _sqlite_writer(sessions).store(row)
         except DBAPIError as exc:
@@ -115,6 +121,20 @@ def _store_postgresql(engine: Engine, row: dict[str, Any]) -> int | None:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
         intake_id: int | None = autocommit.exec_driver_sql(_POSTGRESQL_INSERT, params).scalar_one_or_none()
     return intake_id
+
+
+def _store_postgresql_in_its_week(
+    sessions: sessionmaker[Session], engine: Engine, row: dict[str, Any]
+) -> int | None:
+    try:
+        return _store_postgresql(engine, row)
+    except IntegrityError as exc:
+        if not retention.no_partition(exc):
+            raise
+    with sessions() as session, session.begin():
+        if retention.create_partition(session, retention.week_start(row["received_at"])):
+            log.warning("intake partition for %s created on demand", row["received_at"].date())
+    return _store_postgresql(engine, row)
 
 
 class _Pending:

@@ -11,11 +11,14 @@ few next to the incidents that are kept anyway. Alert rows removed are first add
 `alert_tallies` (in the same statement's transaction), by the hour of their first sighting and of
 their last event, so the reports' alert figures do not change on whole hours.
 
-On PostgreSQL the intake log is partitioned by week of `received_at` (migration 0012): a week
-whose end is older than the retention and that holds nothing unfinished is dropped whole, a
-metadata operation; the default partition (deliveries outside the weekly ranges) and a week that
-still holds something unfinished are pruned by batched deletes. So a done delivery goes at most
-a week later than its retention says. SQLite deletes in batches and then gives the freed pages
+On PostgreSQL the intake log is partitioned by week of `received_at` (migration 0012), with no
+default partition (migration 0018): weeks are added ahead of time by the periodic job and, if a
+delivery ever arrives for a week that is missing, on demand by the webhook storing it. A week
+whose end is older than the retention and that holds nothing unfinished is taken out with
+`DETACH PARTITION ... CONCURRENTLY` (no lock a webhook waits on; impossible while a default
+partition exists) and then dropped as the plain table it has become; a week that still holds
+something unfinished is pruned by batched deletes. So a done delivery goes at most a week later
+than its retention says. SQLite deletes in batches and then gives the freed pages
 back (`PRAGMA incremental_vacuum`).
 """
 
@@ -31,7 +34,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, delete, literal, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,10 +56,11 @@ from bridge.ticketing.messages import MessageKind
 
 WEEK = timedelta(days=7)
 PARTITION = re.compile(r"^intake_w(\d{8})$")
-DEFAULT_PARTITION = "intake_default"
-LOCK_TIMEOUT_MS = 50
-"""How long DDL on the intake log may wait for its lock: a waiting ACCESS EXCLUSIVE request
-queues every webhook behind it, so give up quickly and try again on the next run."""
+LOCK_TIMEOUT_MS = 1000
+"""How long adding a week to the intake log may wait for its lock (SHARE UPDATE EXCLUSIVE: no
+webhook waits behind it, only other DDL and manual VACUUM or ANALYZE of the log)."""
+DROP_LOCK_TIMEOUT_MS = 5000
+"""How long dropping a detached week may wait: nothing but the prune knows that table."""
 
 FINISHED_INCIDENTS = (IncidentStatus.CLOSED.value, IncidentStatus.CANCELLED.value)
 
@@ -81,20 +96,53 @@ class Partition:
         return self.start + WEEK
 
 
+def _week_of_name(name: str) -> Partition | None:
+    match = PARTITION.match(name)
+    if match is None:
+        return None
+    return Partition(name, datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC))
+
+
+def _weeks(names: Any) -> list[Partition]:
+    found = [p for p in (_week_of_name(str(name)) for name in names) if p is not None]
+    return sorted(found, key=lambda p: p.start)
+
+
 def partitions(session: Session) -> list[Partition]:
-    """The weekly partitions of the intake log, oldest first (the default one is not listed)."""
-    names = session.scalars(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'intake'::regclass"
+    """The weekly partitions of the intake log, oldest first (not one whose detach is pending)."""
+    return _weeks(
+        session.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'intake'::regclass AND NOT i.inhdetachpending"
+            )
         )
     )
-    found = []
-    for name in names:
-        match = PARTITION.match(name)
-        if match:
-            found.append(Partition(name, datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC)))
-    return sorted(found, key=lambda p: p.start)
+
+
+def detach_pending(session: Session) -> list[Partition]:
+    """Weeks whose DETACH ... CONCURRENTLY was interrupted (a crash, a lock timeout in its second
+    phase): still listed under the intake log, invisible to new queries, waiting for FINALIZE."""
+    return _weeks(
+        session.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'intake'::regclass AND i.inhdetachpending"
+            )
+        )
+    )
+
+
+def detached(session: Session) -> list[Partition]:
+    """Weeks detached from the intake log but not dropped (a prune stopped between the two)."""
+    return _weeks(
+        session.scalars(
+            text(
+                "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' AND c.relname LIKE 'intake\\_w%' "
+                "AND c.relnamespace = current_schema()::regnamespace AND NOT c.relispartition"
+            )
+        )
+    )
 
 
 def partition_of(session: Session, intake_id: int) -> str:
@@ -104,28 +152,46 @@ def partition_of(session: Session, intake_id: int) -> str:
     )
 
 
-def create_partition(session: Session, start: datetime) -> bool:
-    """Create the week's partition unless it exists, or the default partition holds rows of that
-    week (PostgreSQL would refuse; those are pruned from the default partition instead). False
-    when it was not created, also when the lock was not had within LOCK_TIMEOUT_MS."""
+NO_PARTITION = "no partition of relation"
+"""PostgreSQL's message when a row's `received_at` falls in no partition (SQLSTATE 23514)."""
+
+
+def no_partition(exc: BaseException) -> bool:
+    """Whether a failed INSERT failed because the intake log has no partition for the row."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "23514" and NO_PARTITION in str(orig)
+
+
+def create_partition(session: Session, start: datetime, lock_timeout_ms: int = LOCK_TIMEOUT_MS) -> bool:
+    """Add the week starting at `start` to the intake log unless it is there already; False
+    when it was. Made as a table of its own, then attached: ATTACH takes SHARE UPDATE EXCLUSIVE
+    on the intake log, which no insert or query waits on (CREATE TABLE ... PARTITION OF would
+    take ACCESS EXCLUSIVE). Creators take turns on an advisory lock, so two webhooks creating the
+    same week on demand do not collide. Raises OperationalError when a lock is not had within
+    `lock_timeout_ms`."""
+    session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('bridge intake partitions'))"))
     name = partition_name(start)
+    if name in {p.name for p in partitions(session)} or name in {p.name for p in detach_pending(session)}:
+        return False
     if session.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is not None:
-        return False
-    bounds = {"start": start, "end": start + WEEK}
-    stray = session.scalar(
-        text(f"SELECT 1 FROM {DEFAULT_PARTITION} WHERE received_at >= :start AND received_at < :end LIMIT 1"),
-        bounds,
-    )
-    if stray is not None:
-        return False
-    session.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
-    session.execute(
-        text(
-            f"CREATE TABLE {name} PARTITION OF intake FOR VALUES "
-            f"FROM ('{bounds['start'].isoformat()}') TO ('{bounds['end'].isoformat()}')"
-        )
-    )
+        return False  # a detached week not dropped yet: the prune drops it, nothing is written there
+    bounds = f"FROM ('{start.isoformat()}') TO ('{(start + WEEK).isoformat()}')"
+    session.execute(text(f"CREATE TABLE {name} (LIKE intake INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
+    session.execute(text(f"ALTER TABLE intake ATTACH PARTITION {name} FOR VALUES {bounds}"))
     return True
+
+
+def ensure_partitions(session: Session, first: datetime, last: datetime) -> int:
+    """Every week from the one of `first` to the one of `last` in the intake log (bulk loads,
+    tests); returns how many were added."""
+    start, created = week_start(first), 0
+    there = {p.name for p in partitions(session)}
+    while start <= last:
+        if partition_name(start) not in there:
+            created += create_partition(session, start, lock_timeout_ms=10_000)
+        start += WEEK
+    return created
 
 
 def partition_unfinished(session: Session, partition: Partition) -> bool:
@@ -142,31 +208,70 @@ def partition_size(session: Session, partition: Partition) -> Removed:
     return Removed(int(rows), int(size))
 
 
-def drop_partition(session: Session, partition: Partition) -> None:
-    """DROP the week (its rows are all done), adding what it counted to `intake_tallies` first in
-    the same transaction (before the lock is asked for: the week no longer changes): waits at most
-    LOCK_TIMEOUT_MS for the lock."""
+def detach_partition(connection: Connection, partition: Partition, lock_timeout_ms: int) -> None:
+    """`ALTER TABLE intake DETACH PARTITION ... CONCURRENTLY`, on a connection in autocommit mode
+    (it is two transactions of its own). It takes SHARE UPDATE EXCLUSIVE on the intake log, which
+    no webhook's insert waits on, then waits for the queries that may still see the week. Raises
+    OperationalError when a lock (or that wait) is not had within `lock_timeout_ms`; if that
+    happens in the second phase, the week stays pending (`detach_pending`) for `finalize_detach`."""
+    connection.execute(text(f"SET lock_timeout = {int(lock_timeout_ms)}"))
+    try:
+        connection.execute(text(f"ALTER TABLE intake DETACH PARTITION {partition.name} CONCURRENTLY"))
+    finally:
+        connection.execute(text("RESET lock_timeout"))
+
+
+def finalize_detach(connection: Connection, partition: Partition, lock_timeout_ms: int) -> None:
+    """Complete an interrupted DETACH ... CONCURRENTLY (`ALTER TABLE ... FINALIZE`), autocommit."""
+    connection.execute(text(f"SET lock_timeout = {int(lock_timeout_ms)}"))
+    try:
+        connection.execute(text(f"ALTER TABLE intake DETACH PARTITION {partition.name} FINALIZE"))
+    finally:
+        connection.execute(text("RESET lock_timeout"))
+
+
+def reattach_partition(session: Session, partition: Partition, lock_timeout_ms: int) -> None:
+    """Put a detached week back (it held something unfinished after all)."""
+    session.execute(text(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"))
     session.execute(
         text(
-            "INSERT INTO intake_tallies (hour, source, deliveries, events) "
-            "SELECT date_trunc('hour', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', source, "
-            f"count(*), coalesce(sum(alert_count), 0) FROM {partition.name} GROUP BY 1, 2 "
-            "ON CONFLICT (hour, source) DO UPDATE SET "
-            "deliveries = intake_tallies.deliveries + excluded.deliveries, "
-            "events = intake_tallies.events + excluded.events"
+            f"ALTER TABLE intake ATTACH PARTITION {partition.name} FOR VALUES "
+            f"FROM ('{partition.start.isoformat()}') TO ('{partition.end.isoformat()}')"
         )
     )
-    session.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
+
+
+def drop_detached(session: Session, partition: Partition) -> Removed:
+    """DROP a detached week, adding what it counted to `intake_tallies` in the same transaction
+    (so a crash counts it once: before, the week is still there; after, it is gone and counted);
+    one scan of the week, which also gives the rows removed. Nothing but this prune uses a
+    detached table, so its lock is had at once."""
+    size = session.scalar(text("SELECT pg_total_relation_size(:name)"), {"name": partition.name}) or 0
+    rows = session.scalar(
+        text(
+            "WITH week AS (SELECT date_trunc('hour', received_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' "
+            "AS hour, source, count(*) AS deliveries, coalesce(sum(alert_count), 0) AS events "
+            f"FROM {partition.name} GROUP BY 1, 2), "
+            "counted AS (INSERT INTO intake_tallies (hour, source, deliveries, events) "
+            "SELECT hour, source, deliveries, events FROM week ON CONFLICT (hour, source) DO UPDATE SET "
+            "deliveries = intake_tallies.deliveries + excluded.deliveries, "
+            "events = intake_tallies.events + excluded.events) "
+            "SELECT coalesce(sum(deliveries), 0) FROM week"
+        )
+    )
+    session.execute(text(f"SET LOCAL lock_timeout = {DROP_LOCK_TIMEOUT_MS}"))
     session.execute(text(f"DROP TABLE {partition.name}"))
+    return Removed(int(rows or 0), int(size))
 
 
-def delete_keys_between(session: Session, start: datetime, end: datetime, limit: int) -> int:
+def delete_keys_between(session: Session, start: datetime | None, end: datetime, limit: int) -> int:
     """Remove up to `limit` idempotency keys of deliveries received in [start, end) (those of a
-    dropped partition)."""
+    dropped week; with no `start`, of every week before `end`)."""
     result = session.execute(
         text(
             "DELETE FROM intake_keys WHERE dedup_key IN (SELECT dedup_key FROM intake_keys "
-            "WHERE received_at >= :start AND received_at < :end LIMIT :limit)"
+            "WHERE received_at >= coalesce(CAST(:start AS timestamptz), '-infinity') "
+            "AND received_at < :end LIMIT :limit)"
         ),
         {"start": start, "end": end, "limit": limit},
     )

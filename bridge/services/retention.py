@@ -3,7 +3,8 @@ job of the workers and as `bridge db prune [--dry-run]`.
 
 A prune runs under a database lease (a `lease` row in the timers table, taken with a conditional
 update) so that one process prunes at a time, and works in small steps, each its own short
-transaction (a batch of `batch` rows, or one partition dropped with a short lock timeout), with
+transaction (a batch of `batch` rows, or one week of the intake log detached concurrently and
+then dropped), with
 a pause between steps on SQLite so that waiting webhooks take the write lock. The periodic job
 stops after `budget` and carries on at its next run; it also creates the intake log's weekly
 partitions ahead of time on PostgreSQL. See `bridge.db.retention` for what each step removes.
@@ -17,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Connection, Engine, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
@@ -34,11 +35,19 @@ LEASE = "lease"
 PRUNE = "prune"
 WEEKS_AHEAD = 4
 PAUSE = 0.01
-"""Seconds a prune sleeps between batches: on SQLite webhooks waiting for the write lock get it,
-on PostgreSQL the prune leaves the CPU to them (a prune is never in a hurry)."""
-DROP_ATTEMPTS = 5
-"""A partition's DROP waits at most LOCK_TIMEOUT_MS for its lock; tried this often, a little
-apart, before it is left for the next run."""
+"""Seconds a prune sleeps between batches at least; otherwise as long as the batch took, so that
+a prune keeps at most half of a core (its own and PostgreSQL's work together) and leaves the rest
+to webhooks: on a small machine its batched deletes otherwise compete with them for the CPU (a
+prune is never in a hurry). On SQLite the pause is also when waiting webhooks take the write lock."""
+KEY_BATCHES = 20
+"""The idempotency keys of a dropped week go `batch` x this at a time: a key row is small and
+no webhook waits on an old one's lock, and a busy week has over 100,000 of them."""
+DETACH_ATTEMPTS = 5
+"""A week's DETACH ... CONCURRENTLY is tried this often, a little apart, before it is left for
+the next run."""
+DETACH_LOCK_TIMEOUT_MS = 2000
+"""How long a detach may wait for its lock and for the queries that still see the week: it
+holds only SHARE UPDATE EXCLUSIVE meanwhile, which no webhook waits on, so it can afford to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,7 @@ class TableResult:
     rows: int = 0
     bytes: int = 0
     partitions: int = 0  # weeks of the intake log dropped whole (PostgreSQL)
+    partitions_left: int = 0  # weeks due to go whose detach did not get its lock this time
 
     def add(self, removed: Removed) -> None:
         self.rows += removed.rows
@@ -108,11 +118,16 @@ class Pruner:
         clock: Clock,
         keep: Retention,
         batch: int = 500,
+        *,
+        yielding: bool = True,
     ) -> None:
+        """`yielding`: sleep between batches as long as each took (see PAUSE); off only where
+        nothing else runs and the pace does not matter (tests of what is removed)."""
         self.sessions = sessions
         self.clock = clock
         self.keep = keep
         self.batch = batch
+        self.yielding = yielding
         with sessions() as session:
             self.postgres = session.get_bind().dialect.name == "postgresql"
 
@@ -148,6 +163,8 @@ class Pruner:
                     break
                 if not dry_run:
                     self._renew_lease(lease)
+            if any(t.partitions_left for t in result.tables):
+                result.finished = False
             if not self.postgres and not dry_run and result.rows:
                 with self.sessions() as session, session.begin():
                     retention.incremental_vacuum(session)
@@ -165,49 +182,61 @@ class Pruner:
             try:
                 with self.sessions() as session, session.begin():
                     created += retention.create_partition(session, first + n * retention.WEEK)
-            except (OperationalError, IntegrityError) as exc:
-                # A lock timeout, or a delivery of that week went to the default partition meanwhile
-                # (its rows are then pruned from there): the next run tries again.
+            except OperationalError as exc:  # a lock timeout: the next run (or the webhook) tries again
                 log.warning("intake partition not created now: %s", exc.__class__.__name__)
         return created
 
     # -- the steps: each returns False when the budget ran out ----------------------------------
 
     def _batches(
-        self, result: TableResult, deadline: float | None, one: Callable[[Session], Removed]
+        self,
+        result: TableResult,
+        deadline: float | None,
+        one: Callable[[Session], Removed],
+        size: int | None = None,
     ) -> bool:
+        """Run `one` (a batch of at most `size` rows, the prune's batch unless said) until a batch
+        comes back short."""
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 return False
+            started = time.monotonic()
             with self.sessions() as session, session.begin():
                 removed = one(session)
             result.add(removed)
-            if removed.rows < self.batch:
+            if removed.rows < (size or self.batch):
                 return True
-            time.sleep(PAUSE)
+            time.sleep(max(PAUSE, time.monotonic() - started) if self.yielding else PAUSE)
 
     def _intake(self, result: TableResult, deadline: float | None) -> bool:
         cutoff = result.cutoff
         assert cutoff is not None
         if not self.postgres:
             return self._batches(result, deadline, self._done_intake("intake", cutoff))
-        tables = [retention.DEFAULT_PARTITION]
+        self._finish_detached(result)
+        tables = []
         with self.sessions() as session:
             expired = [p for p in retention.partitions(session) if p.end <= cutoff]
         for partition in expired:
             if deadline is not None and time.monotonic() > deadline:
                 return False
-            with self.sessions() as session, session.begin():
+            with self.sessions() as session:
                 if retention.partition_unfinished(session, partition):
                     tables.append(partition.name)  # keep the week; delete its done rows below
                     continue
-                size = retention.partition_size(session, partition)
-            if not self._drop(partition):  # busy: delete its rows in batches, drop it empty later
-                tables.append(partition.name)
+            if not self._detach(partition):
+                result.partitions_left += 1  # its lock was not had: the next run tries again
                 continue
-            result.add(size)
-            result.partitions += 1
-            self._batches(TableResult("intake_keys", None), None, self._keys_of(partition))
+            self._drop(partition, result)
+        with self.sessions() as session:
+            kept = retention.partitions(session)
+        if kept:  # keys older than every week: left by a prune that stopped after a drop
+            self._batches(
+                TableResult("intake_keys", None),
+                None,
+                self._keys_of(None, kept[0].start),
+                self.batch * KEY_BATCHES,
+            )
         return all(self._batches(result, deadline, self._done_intake(table, cutoff)) for table in tables)
 
     def _done_intake(self, table: str, cutoff: datetime) -> Callable[[Session], Removed]:
@@ -216,23 +245,73 @@ class Pruner:
 
         return one
 
-    def _drop(self, partition: retention.Partition) -> bool:
-        for attempt in range(DROP_ATTEMPTS):
-            try:
-                with self.sessions() as session, session.begin():
-                    retention.drop_partition(session, partition)
-                return True
-            except OperationalError as exc:  # the lock was not had in time: a long transaction
-                if attempt == DROP_ATTEMPTS - 1:
-                    log.warning("%s not dropped now: %s", partition.name, exc.__class__.__name__)
-                time.sleep(0.2 * (attempt + 1))
+    def _autocommit(self) -> Connection:
+        with self.sessions() as session:
+            engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def _detach(self, partition: retention.Partition) -> bool:
+        """DETACH ... CONCURRENTLY, tried DETACH_ATTEMPTS times; True once it is a table of its own."""
+        for attempt in range(DETACH_ATTEMPTS):
+            with self._autocommit() as connection:
+                try:
+                    retention.detach_partition(connection, partition, DETACH_LOCK_TIMEOUT_MS)
+                    return True
+                except OperationalError as exc:
+                    log.info("%s not detached yet: %s", partition.name, exc.__class__.__name__)
+            with self.sessions() as session:  # the first phase done: only FINALIZE is left
+                if partition in retention.detach_pending(session):
+                    return self._finalize(partition)
+            time.sleep(0.2 * (attempt + 1))
+        log.warning("%s not detached now (its lock was not had); the next prune tries again", partition.name)
         return False
 
-    def _keys_of(self, partition: retention.Partition) -> Callable[[Session], Removed]:
+    def _finalize(self, partition: retention.Partition) -> bool:
+        for attempt in range(DETACH_ATTEMPTS):
+            with self._autocommit() as connection:
+                try:
+                    retention.finalize_detach(connection, partition, DETACH_LOCK_TIMEOUT_MS)
+                    return True
+                except OperationalError as exc:
+                    log.info("%s not finalized yet: %s", partition.name, exc.__class__.__name__)
+            time.sleep(0.2 * (attempt + 1))
+        log.warning("%s detach not finalized now; the next prune tries again", partition.name)
+        return False
+
+    def _drop(self, partition: retention.Partition, result: TableResult) -> None:
+        """Drop a detached week and its keys, unless it holds something unfinished after all (a
+        delivery parked between the check and the detach): then it goes back into the intake log."""
+        with self.sessions() as session, session.begin():
+            if retention.partition_unfinished(session, partition):
+                log.warning("%s holds unfinished deliveries: attached again", partition.name)
+                retention.reattach_partition(session, partition, retention.DROP_LOCK_TIMEOUT_MS)
+                return
+            result.add(retention.drop_detached(session, partition))
+        result.partitions += 1
+        self._batches(
+            TableResult("intake_keys", None),
+            None,
+            self._keys_of(partition.start, partition.end),
+            self.batch * KEY_BATCHES,
+        )
+
+    def _finish_detached(self, result: TableResult) -> None:
+        """What an earlier prune left half done (a crash, a lock timeout): a week pending detach
+        is finalized, a detached week is counted and dropped, with its keys."""
+        with self.sessions() as session:
+            pending = retention.detach_pending(session)
+        for partition in pending:
+            if not self._finalize(partition):
+                result.partitions_left += 1
+        with self.sessions() as session:
+            left = retention.detached(session)
+        for partition in left:
+            self._drop(partition, result)
+
+    def _keys_of(self, start: datetime | None, end: datetime) -> Callable[[Session], Removed]:
         def one(session: Session) -> Removed:
-            return Removed(
-                retention.delete_keys_between(session, partition.start, partition.end, self.batch), 0
-            )
+            return Removed(retention.delete_keys_between(session, start, end, self.batch * KEY_BATCHES), 0)
 
         return one
 
@@ -262,7 +341,7 @@ class Pruner:
             elif not self.postgres:
                 result.add(retention.delete_intake(session, "intake", cutoff, 0, dry=True))
             else:
-                tables = [retention.DEFAULT_PARTITION]
+                tables = []
                 for partition in retention.partitions(session):
                     if partition.end > cutoff:
                         continue
