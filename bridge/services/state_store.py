@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
-from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert
+from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.timeline import add_entry
 from bridge.dedup.engine import Engine
 from bridge.dedup.groups import origin_text
@@ -517,6 +517,21 @@ class StateStore:
                 occurrences=1,
             )
             self.session.add(link)
+            incident.alert_count += 1
+            self._log(
+                incident,
+                now,
+                "alert_attached",
+                f"alert attached: {_describe(alert)}" + (f" ({how})" if how else ""),
+                alert.fingerprint,
+            )
+            self.hooks.alert_attached(self.session, incident, alert, now, late)
+        elif link.role == AlertRole.RELATED:
+            # Held back because of this incident before, it now joins it: from now on one of its
+            # alerts (as the replay counts it), not a bystander.
+            link.role = AlertRole.MEMBER
+            link.occurrences += 1
+            link.last_attached_at = now
             incident.alert_count += 1
             self._log(
                 incident,

@@ -189,3 +189,44 @@ def test_a_storm_incident_looks_its_links_up_once_per_batch(database_url: str, t
         harness.close()
     # the storm incident's links, and the first host's own incident's (it opened alone)
     assert len(lookups) <= 2 * batches, lookups
+
+
+def test_an_alert_held_back_by_a_storm_member_and_then_joining_counts_as_one_of_its_alerts(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Found by hypothesis: a CPU alert on a host of the storm, first held back (its host is
+    down), later joins the storm incident; the database kept it as a bystander (not counted),
+    the replay as one of the incident's alerts."""
+    base = captured("alertmanager/01-firing-single.json").received_at
+    alerts = [("HostDown", f"app-{i}", 4 + 10 * i, 24, "critical") for i in range(6)]
+    alerts.append(("HighCPU", "app-1", 193, 24, "warning"))
+    events = []
+    for name, host, second, minutes, severity in alerts:
+        start = base + timedelta(seconds=second)
+        firing = am_alert(
+            name,
+            starts_at=start.isoformat(),
+            fingerprint=f"{name}-{host}",
+            instance=f"{host}:9100",
+            severity=severity,
+            switch="sw-1",
+        )
+        end = start + timedelta(minutes=minutes)
+        events.append((start + timedelta(seconds=3), firing))
+        events.append((end + timedelta(seconds=3), dict(firing, status="resolved", endsAt=end.isoformat())))
+    events.sort(key=lambda e: e[0])
+    stream: Stream = [(Source.ALERTMANAGER, json.dumps(am_notification(a)).encode(), t) for t, a in events]
+    harness = check_same(database_url, write_rules(tmp_path / "rules", STORM_RULES), stream)
+    try:
+        with harness.sessions() as session:
+            storm = session.scalars(select(Incident).where(Incident.group_key == STORM_KEY)).one()
+            links = {
+                link.fingerprint: link.role
+                for link in session.scalars(
+                    select(IncidentAlert).where(IncidentAlert.incident_number == storm.number)
+                )
+            }
+            assert links["alertmanager:HighCPU-app-1"] is AlertRole.MEMBER
+            assert storm.alert_count == len(links) == 6
+    finally:
+        harness.close()
