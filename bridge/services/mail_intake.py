@@ -374,7 +374,7 @@ class MailIntake:
         who reads it act as that person."""
         said = ACTION_LINK.sub("[link removed]", reply_text(request.text) or request.text).strip()
         text = said or f"(a mail without text: {request.subject or 'no subject'})"
-        act_on(session, number, IncidentAction.COMMENT, staff.handle, now, self.hooks(), f"{VIA}: {text}")
+        act_on(session, number, IncidentAction.COMMENT, staff.handle, now, self.hooks(), text, via=VIA)
         self._attachments(session, row, request, number, now, staff.handle)
         return "comment", number
 

@@ -57,8 +57,8 @@ KEEP_EXPIRED = timedelta(days=7)
 PRUNE_BATCH = 20
 RATE_WINDOW = timedelta(minutes=10)
 """The window BRIDGE_MAIL_LINK_MAX_USES counts a person's confirmations in."""
-VIA = "via e-mail"
-"""What the timeline entry of an action taken from a mail says."""
+VIA = "e-mail"
+"""The channel on the timeline entry of an action taken from a mail (as Telegram's say "telegram")."""
 ACTIONABLE = frozenset(
     {
         MessageKind.REGISTRATION,
@@ -285,7 +285,7 @@ class MailLinks:
             )
             if taken.rowcount != 1:  # type: ignore[attr-defined]
                 raise LinkRefused(LinkProblem.USED, "this link was used already")
-            act_on(session, signed.number, action, signed.person, now, self.hooks(), VIA)
+            act_on(session, signed.number, action, signed.person, now, self.hooks(), via=VIA)
             session.flush()
             view = self._view(session, signed)
         self.handoff.work()  # the write-back and the messages the action queued go out soon

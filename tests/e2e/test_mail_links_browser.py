@@ -156,5 +156,6 @@ def test_signed_in_as_the_recipient_the_link_ends_on_the_console_incident(site: 
     page.click("button[data-action=ack]")
 
     expect(page).to_have_url(f"{site.url}/incidents/{number}")
-    expect(page.locator("body")).to_contain_text("acknowledged by orlov: via e-mail")
+    expect(page.locator("body")).to_contain_text("acknowledged by orlov")
+    expect(page.locator("td.who .via").first).to_contain_text("via E-mail")
     assert site.status(number) == "acknowledged"

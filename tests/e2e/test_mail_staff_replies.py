@@ -51,7 +51,9 @@ def opened_by_a_client(desk: MailDesk) -> tuple[int, Any]:
 
 def comments(desk: MailDesk, number: int) -> list[tuple[str, str]]:
     timeline = desk.desk.incident(number)["timeline"]
-    return [(e["actor"], e["text"]) for e in timeline if e["kind"] == "comment"]
+    found = [e for e in timeline if e["kind"] == "comment"]
+    assert all(e["via"] == "e-mail" for e in found), found
+    return [(e["actor"], e["text"]) for e in found]
 
 
 def test_a_staff_reply_to_the_registration_mail_becomes_their_comment(desk: MailDesk) -> None:
@@ -72,7 +74,7 @@ def test_a_staff_reply_to_the_registration_mail_becomes_their_comment(desk: Mail
     assert len(desk.incidents()) == 1  # no new request
     ((actor, text),) = comments(desk, number)
     assert actor == "morozov"
-    assert text.startswith("via e-mail: On it: the print spooler on tver-prn-1 is stuck.")
+    assert text.startswith("On it: the print spooler on tver-prn-1 is stuck.")
     assert "/mail-link/" not in text  # a signed link on the timeline would let its readers act as him
     assert "[link removed]" in text
     assert desk.imap.messages("bridge/refused") == []
@@ -82,7 +84,7 @@ def test_a_staff_mail_with_the_number_in_the_subject_is_a_comment_too(desk: Mail
     number, _ = opened_by_a_client(desk)
     desk.send(mail(MOROZOV, f"[#{number}] spooler", "Restarted the spooler.", message_id="re-2@desk.example"))
     desk.poll()
-    assert comments(desk, number) == [("morozov", "via e-mail: Restarted the spooler.")]
+    assert comments(desk, number) == [("morozov", "Restarted the spooler.")]
 
 
 def test_a_disabled_staff_persons_reply_is_refused_and_changes_nothing(desk: MailDesk) -> None:
@@ -148,4 +150,4 @@ def test_the_reply_policy_still_takes_a_staff_reply_in_a_thread(
             )
         )
         desk.poll()
-        assert comments(desk, number) == [("morozov", "via e-mail: Looking.")]
+        assert comments(desk, number) == [("morozov", "Looking.")]

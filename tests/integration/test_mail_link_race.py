@@ -61,4 +61,4 @@ def test_simultaneous_confirmations_of_one_link_act_once(desk: Desk, action: str
             isinstance(other, LinkOutcome) and not other.acted
         ), other
     verb = "acknowledged" if action == "ack" else "escalated"
-    assert desk.timeline(number, verb) == [f"{verb} by {person}: via e-mail"]
+    assert desk.timeline(number, verb) == [f"{verb} by {person}"]
