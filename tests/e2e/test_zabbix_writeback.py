@@ -136,6 +136,7 @@ def test_an_acknowledgement_in_zabbix_acknowledges_the_incident_without_writing_
         "kind": "acknowledged",
         "text": "acknowledged in Zabbix",
         "fingerprint": None,
+        "via": None,
     }
     assert jobs(zapi) == []  # it came from Zabbix: nothing to tell Zabbix
     assert standin.called("event.acknowledge") == []

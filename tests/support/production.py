@@ -37,6 +37,10 @@ def run_queued_jobs(runtime: Runtime) -> int:
     """What a `bridge worker` does with the queue, here and now: a real rq worker (burst mode) in
     this process runs every queued job with `runtime`. Returns how many jobs were queued."""
     assert runtime.settings.redis_url is not None
+    if runtime.handoff is not None:
+        # A web process wakes the queue at most every 50 ms (the rest from a background thread
+        # when the interval is over): here and now means after that wake, not before it.
+        runtime.handoff.flush()
     jobs.install(runtime)
     redis = connect(runtime.settings.redis_url, 5.0)
     try:
