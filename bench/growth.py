@@ -531,14 +531,12 @@ def main() -> None:
                 worker = subprocess.Popen(
                     [sys.executable, "-m", "bridge", "worker"], env=env, stdout=subprocess.DEVNULL
                 )
-                stack.callback(worker.wait, 30)
-                stack.callback(worker.terminate)
+                stack.callback(stop, worker)
                 workers.append(worker)
         server = subprocess.Popen(
             [sys.executable, "-m", "bridge", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
         )
-        stack.callback(server.wait, 30)
-        stack.callback(server.terminate)
+        stack.callback(stop, server)
         for _ in range(300):
             try:
                 probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -634,6 +632,18 @@ def main() -> None:
         f"(budget {args.prune_budget:g}s)",
         figures,
     )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server or worker the bench started; one still busy after 60 s (a worker finishing
+    its backlog) is killed, so the figures measured before are still printed."""
+    process.terminate()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        print(f"pid {process.pid} ({process.args}) still running 60 s after SIGTERM: killed", file=sys.stderr)
+        process.kill()
+        process.wait()
 
 
 if __name__ == "__main__":
