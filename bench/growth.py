@@ -641,7 +641,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     try:
         process.wait(60)
     except subprocess.TimeoutExpired:
-        print(f"pid {process.pid} ({process.args}) still running 60 s after SIGTERM: killed", file=sys.stderr)
+        print(f"pid {process.pid} still running 60 s after SIGTERM: killed", file=sys.stderr)
         process.kill()
         process.wait()
 
