@@ -508,6 +508,7 @@ class StateStore:
         alert.incident_number = incident.number
         key = (incident.number, alert.fingerprint)
         link = self._link(incident.number, alert.fingerprint)
+        joins = link is None or link.role == AlertRole.RELATED
         if link is None:
             link = IncidentAlert(
                 incident_number=incident.number,
@@ -517,40 +518,19 @@ class StateStore:
                 occurrences=1,
             )
             self.session.add(link)
-            incident.alert_count += 1
-            self._log(
-                incident,
-                now,
-                "alert_attached",
-                f"alert attached: {_describe(alert)}" + (f" ({how})" if how else ""),
-                alert.fingerprint,
-            )
-            self.hooks.alert_attached(self.session, incident, alert, now, late)
-        elif link.role == AlertRole.RELATED:
-            # Held back because of this incident before, it now joins it: from now on one of its
+        else:
+            # One held back because of this incident before now joins it: from now on one of its
             # alerts (as the replay counts it), not a bystander.
             link.role = AlertRole.MEMBER
             link.occurrences += 1
             link.last_attached_at = now
+        described = _describe(alert) + (f" ({how})" if how else "")
+        if joins:
             incident.alert_count += 1
-            self._log(
-                incident,
-                now,
-                "alert_attached",
-                f"alert attached: {_describe(alert)}" + (f" ({how})" if how else ""),
-                alert.fingerprint,
-            )
+            self._log(incident, now, "alert_attached", f"alert attached: {described}", alert.fingerprint)
             self.hooks.alert_attached(self.session, incident, alert, now, late)
         else:
-            link.occurrences += 1
-            link.last_attached_at = now
-            self._log(
-                incident,
-                now,
-                "alert_fired",
-                f"alert fired again: {_describe(alert)}" + (f" ({how})" if how else ""),
-                alert.fingerprint,
-            )
+            self._log(incident, now, "alert_fired", f"alert fired again: {described}", alert.fingerprint)
         self._links[key] = link
         incident.occurrence_count += 1
         if incident.first_alert_at is None or alert.starts_at < incident.first_alert_at:
