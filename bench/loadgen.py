@@ -232,7 +232,8 @@ def body_factory(source: SourceKind, scenario: Scenario, run_id: int) -> tuple[C
 # -- the run -----------------------------------------------------------------------------------
 
 
-def require_loopback(url: str) -> None:
+def require_loopback(url: str) -> str:
+    """The host of `url` if it is a loopback address; SystemExit otherwise."""
     host = urlsplit(url).hostname or ""
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -240,6 +241,7 @@ def require_loopback(url: str) -> None:
         loopback = host == "localhost"
     if not loopback:
         raise SystemExit(f"refusing to load {host or url!r}: the generator posts to loopback addresses only")
+    return host
 
 
 async def _run(

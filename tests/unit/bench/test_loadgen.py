@@ -99,9 +99,16 @@ def test_zabbix_has_no_storm_body() -> None:
         body_factory(SourceKind.ZABBIX, Scenario.STORM, run_id=1)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080/x"])
-def test_loopback_addresses_are_loaded(url: str) -> None:
-    require_loopback(url)
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("http://127.0.0.1:8080", "127.0.0.1"),
+        ("http://localhost:1", "localhost"),
+        ("http://[::1]:8080/x", "::1"),
+    ],
+)
+def test_loopback_addresses_are_loaded(url: str, host: str) -> None:
+    assert require_loopback(url) == host
 
 
 @pytest.mark.parametrize("url", ["http://10.0.0.1:8080", "https://example.com", "http://0.0.0.0:80"])
