@@ -110,25 +110,23 @@ def _weeks(names: Any) -> list[Partition]:
 
 def partitions(session: Session) -> list[Partition]:
     """The weekly partitions of the intake log, oldest first (not one whose detach is pending)."""
-    return _weeks(
-        session.scalars(
-            text(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'intake'::regclass AND NOT i.inhdetachpending"
-            )
-        )
-    )
+    return _attached_weeks(session, detach_pending=False)
 
 
 def detach_pending(session: Session) -> list[Partition]:
     """Weeks whose DETACH ... CONCURRENTLY was interrupted (a crash, a lock timeout in its second
     phase): still listed under the intake log, invisible to new queries, waiting for FINALIZE."""
+    return _attached_weeks(session, detach_pending=True)
+
+
+def _attached_weeks(session: Session, detach_pending: bool) -> list[Partition]:
     return _weeks(
         session.scalars(
             text(
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'intake'::regclass AND i.inhdetachpending"
-            )
+                "WHERE i.inhparent = 'intake'::regclass AND i.inhdetachpending = :pending"
+            ),
+            {"pending": detach_pending},
         )
     )
 
