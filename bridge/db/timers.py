@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import Table, delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,16 +44,21 @@ def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:
 
 
 def schedule_many(session: Session, due: Mapping[tuple[str, str], datetime]) -> None:
-    """Create or move many (kind, subject) timers, in as few statements as possible."""
+    """Create or move many (kind, subject) timers: one short upsert, executed for every row
+    (an executemany: compiled once, and on PostgreSQL prepared and pipelined by psycopg; a
+    multi-row VALUES statement was compiled and parsed anew for each batch, its length growing
+    with the rows: a batch opening hundreds of incidents spent most of its time there)."""
+    if not due:
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Timer.__table__)  # Core, not the ORM's bulk path: the rows are plain values
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.kind, table.c.subject], set_={"due_at": statement.excluded.due_at}
+    )
     rows = [{"kind": kind, "subject": subject, "due_at": at} for (kind, subject), at in due.items()]
-    for start in range(0, len(rows), 500):
-        statement = insert(Timer).values(rows[start : start + 500])
-        statement = statement.on_conflict_do_update(
-            index_elements=[Timer.kind, Timer.subject], set_={"due_at": statement.excluded.due_at}
-        )
-        session.execute(statement)
+    session.execute(statement, rows)
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:

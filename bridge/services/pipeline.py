@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Alert, Source, Status
 from bridge.clock import Clock
+from bridge.db import timeline
 from bridge.db.failures import Failure, classify, describe
 from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
@@ -48,6 +49,7 @@ from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.hooks import IncidentHooks
 from bridge.services.live import LiveRules
 from bridge.services.metrics import Suppression, suppression_of
+from bridge.services.notifications import remember_locales
 from bridge.services.silences import silence_from_row
 from bridge.services.state_store import StateStore
 from bridge.sources import Delivery, parse_delivery
@@ -406,6 +408,10 @@ class Pipeline:
     # -- helpers --------------------------------------------------------------------------------
 
     def _store(self, session: Session, engine: Engine) -> StateStore:
+        """The deciding transaction's store. Its timeline entries (the rules' and the hooks')
+        are written together before the commit: nothing in it reads the timeline."""
+        timeline.buffer(session)
+        remember_locales(session)  # the people paged: asked once per transaction, not per incident
         return StateStore(session, engine, self.hooks, self.ack_from_source)
 
     @staticmethod
