@@ -3,10 +3,10 @@ Entries are only ever added, never changed or deleted: they are the audit trail.
 
 A transaction that writes many entries (the worker deciding a batch: an entry per alert
 attached, resolved, updated...) can keep them (`buffer`) and have them written together just
-before it commits, in one statement executed for every entry: the ORM's flush would send them
-as long multi-row INSERTs with RETURNING, which psycopg parses anew each time. Every entry of
-such a transaction is kept, so their order (the timeline's, by id) is the order they were added
-in. Nothing may read the timeline in such a transaction: what it added is not written yet.
+before it commits, in one statement (`bridge.db.bulk`): the ORM's flush would send them as long
+multi-row INSERTs with RETURNING, which psycopg parses anew each time. Every entry of such a
+transaction is kept, so their order (the timeline's, by id) is the order they were added in.
+Nothing may read the timeline in such a transaction: what it added is not written yet.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, event
 from sqlalchemy.orm import Session
 
+from bridge.db.bulk import insert_rows
 from bridge.db.models import TimelineEntry
 from bridge.ticketing.lifecycle import SYSTEM_ACTOR
 
@@ -62,7 +63,7 @@ def write_buffered(session: Session) -> None:
     """Write the entries kept so far (in the order they were added), and keep the next ones."""
     kept: list[dict[str, Any]] | None = session.info.get(_BUFFER)
     if kept:
-        session.execute(_TABLE.insert(), kept)
+        insert_rows(session, _TABLE, kept)
         kept.clear()
 
 

@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, delete, event, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bridge.db.bulk import insert_rows
 from bridge.db.models import Timer
 
 _DEFERRED = "bridge.deferred_timers"
+_TABLE = cast(Table, Timer.__table__)
 
 
 def defer(session: Session, kind: str, subject: str, due: datetime) -> None:
@@ -44,21 +45,10 @@ def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:
 
 
 def schedule_many(session: Session, due: Mapping[tuple[str, str], datetime]) -> None:
-    """Create or move many (kind, subject) timers: one short upsert, executed for every row
-    (an executemany: compiled once, and on PostgreSQL prepared and pipelined by psycopg; a
-    multi-row VALUES statement was compiled and parsed anew for each batch, its length growing
-    with the rows: a batch opening hundreds of incidents spent most of its time there)."""
-    if not due:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = cast(Table, Timer.__table__)  # Core, not the ORM's bulk path: the rows are plain values
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.kind, table.c.subject], set_={"due_at": statement.excluded.due_at}
-    )
+    """Create or move many (kind, subject) timers, in one statement (`bridge.db.bulk`: a batch
+    opening hundreds of incidents arms a thousand timers)."""
     rows = [{"kind": kind, "subject": subject, "due_at": at} for (kind, subject), at in due.items()]
-    session.execute(statement, rows)
+    insert_rows(session, _TABLE, rows, conflict=("kind", "subject"), update=("due_at",))
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from time import perf_counter
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,7 +51,7 @@ from bridge.services.live import LiveRules
 from bridge.services.metrics import Suppression, suppression_of
 from bridge.services.notifications import remember_locales
 from bridge.services.silences import silence_from_row
-from bridge.services.state_store import StateStore
+from bridge.services.state_store import StateStore, state_of
 from bridge.sources import Delivery, parse_delivery
 
 log = logging.getLogger(__name__)
@@ -489,9 +489,8 @@ class Batch:
         silences = tuple(silence_from_row(r) for r in rows)
         if engine.rules.inhibiting:
             for row in store.inhibiting_alerts([r.name for r in engine.rules.inhibiting]):
-                state = store.alert_state(row.fingerprint)
-                if state is not None:
-                    self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
+                state = state_of(row)
+                self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
         self.context = Context(silences=silences, inhibitors=self.inhibitors.index)
         self.suppressed: Counter[tuple[Suppression, str]] = Counter()
         """Events kept out of incidents, by why and by rule (for the metrics)."""
@@ -535,7 +534,7 @@ class Batch:
             self.decide(alert_from_row(row, now), now)
 
 
-def alert_from_row(row: AlertRow, now: datetime) -> Alert:
+def alert_from_row(row: AlertRow | Row[Any], now: datetime) -> Alert:
     """A held-back alert as a firing event received `now`, from what is stored of it."""
     return Alert(
         source=row.source,

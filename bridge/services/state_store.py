@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, or_, select, text
+from sqlalchemy import Row, String, or_, select, text
 from sqlalchemy.orm import Session
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
@@ -132,45 +132,24 @@ class StateStore:
         row = self.alerts.get(fingerprint)
         if row is None:
             return None
-        return AlertState(
-            fingerprint=row.fingerprint,
-            status=row.status,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            severity=row.severity,
-            rule=row.rule,
-            group_key=row.group_key,
-            disposition=row.disposition,
-            reason=row.reason,
-            incident=row.incident_number,
-            occurrences=row.occurrences,
-            suppressed_by=row.suppressed_by,
-            members=tuple(
-                Member(
-                    m["fingerprint"],
-                    parse_instant(m["starts_at"]),
-                    parse_instant(m["ends_at"]) if m.get("ends_at") else None,
-                )
-                for m in row.members or ()
-            ),
-        )
+        return state_of(row)
 
-    def inhibiting_alerts(self, rules: list[str]) -> list[AlertRow]:
-        """Alerts of these rules (merged with others by `continue` or not) firing in their groups."""
+    def inhibiting_alerts(self, rules: list[str]) -> list[AlertRow | Row[Any]]:
+        """Alerts of these rules (merged with others by `continue` or not) firing in their groups:
+        for one this transaction holds, its row as it stands; for the others, their stored values,
+        read without making ORM objects of them (every batch of a storm reads its thousand
+        HostDown alerts; objects would be tracked, and flushed, for nothing)."""
         names = or_(
             AlertRow.rule.in_(rules),
             *(AlertRow.rule.like(f"%+{name}") for name in rules),
             *(AlertRow.rule.like(f"{name}+%") for name in rules),
         )
-        query = select(AlertRow).where(
+        query = select(*_ALERT_COLUMNS).where(
             names,
             AlertRow.status == Status.FIRING,
             AlertRow.disposition.in_([Disposition.WAITING, Disposition.INCIDENT]),
         )
-        rows = []
-        for found in self.session.scalars(query):
-            rows.append(self.alerts.setdefault(found.fingerprint, found))
-        return rows
+        return [self.alerts.get(found.fingerprint, found) for found in self.session.execute(query)]
 
     def held_by(self, key: str) -> list[AlertRow]:
         """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert):
@@ -592,6 +571,36 @@ class StateStore:
             incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN, None
             add_entry(self.session, incident.number, at, "unstale", f"no longer stale: {text}", actor=actor)
         add_entry(self.session, incident.number, at, kind, text, actor=actor, fingerprint=fingerprint)
+
+
+_ALERT_COLUMNS = tuple(AlertRow.__table__.columns)
+"""An alert's stored values, as a Core row with the ORM row's attribute names."""
+
+
+def state_of(row: AlertRow | Row[Any]) -> AlertState:
+    """The engine's state of an alert, from its row (or its stored values)."""
+    return AlertState(
+        fingerprint=row.fingerprint,
+        status=row.status,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        severity=row.severity,
+        rule=row.rule,
+        group_key=row.group_key,
+        disposition=row.disposition,
+        reason=row.reason,
+        incident=row.incident_number,
+        occurrences=row.occurrences,
+        suppressed_by=row.suppressed_by,
+        members=tuple(
+            Member(
+                m["fingerprint"],
+                parse_instant(m["starts_at"]),
+                parse_instant(m["ends_at"]) if m.get("ends_at") else None,
+            )
+            for m in row.members or ()
+        ),
+    )
 
 
 def _describe(alert: AlertRow) -> str:
