@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
+from bridge.db.queries import among
 from bridge.db.timeline import add_entry
 from bridge.dedup.engine import Engine
 from bridge.dedup.groups import origin_text
@@ -91,7 +92,9 @@ class StateStore:
         self._batch_fingerprints.update(wanted)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            for row in self.session.scalars(select(AlertRow).where(AlertRow.fingerprint.in_(chunk))):
+            for row in self.session.scalars(
+                select(AlertRow).where(among(self.session, AlertRow.fingerprint, chunk))
+            ):
                 self.alerts[row.fingerprint] = row
             self._missing_alerts.update(fp for fp in chunk if fp not in self.alerts)
 
@@ -101,7 +104,10 @@ class StateStore:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             query = (
-                select(AlertGroup).where(AlertGroup.key.in_(chunk)).order_by(AlertGroup.key).with_for_update()
+                select(AlertGroup)
+                .where(among(self.session, AlertGroup.key, chunk))
+                .order_by(AlertGroup.key)
+                .with_for_update()
             )
             for row in self.session.scalars(query):
                 self.groups[row.key] = row
@@ -114,7 +120,7 @@ class StateStore:
         if wanted:
             query = (
                 select(Incident)
-                .where(Incident.number.in_(wanted))
+                .where(among(self.session, Incident.number, wanted))
                 .order_by(Incident.number)
                 .with_for_update()
             )
@@ -550,7 +556,7 @@ class StateStore:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             query = select(IncidentAlert).where(
-                IncidentAlert.incident_number == number, IncidentAlert.fingerprint.in_(chunk)
+                IncidentAlert.incident_number == number, among(self.session, IncidentAlert.fingerprint, chunk)
             )
             for found in self.session.scalars(query):
                 self._links.setdefault((number, found.fingerprint), found)
