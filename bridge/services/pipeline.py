@@ -246,6 +246,10 @@ class Pipeline:
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(engine.identity(a) for a in all_alerts)
                 store.preload_groups(self._likely_groups(store, all_alerts))
+                # An inhibiting alert resolving releases what it held: read those in one query.
+                store.preload_held(
+                    f"inhibit:{engine.identity(a)}" for a in all_alerts if a.status == Status.RESOLVED
+                )
                 batch = Batch(store, engine, self.clock.now())
                 started = perf_counter()
                 for reached, (row, chosen, total) in enumerate(work, 1):

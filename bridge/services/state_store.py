@@ -81,6 +81,7 @@ class StateStore:
         # then costs neither a flush nor a query. Loaded at the first release.
         self._holding: set[str] | None = None
         self._held_here: dict[str, set[str]] = {}  # key -> alerts this transaction held back by it
+        self._held_stored: dict[str, set[str]] = {}  # key -> alerts stored as held by it (`preload_held`)
         self.answering: frozenset[str] = frozenset()
         """Alerts whose webhook waits for this transaction to answer with their incident: an
         alert attached to an incident otherwise joins it after its delivery was answered."""
@@ -161,18 +162,15 @@ class StateStore:
         """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert):
         those stored so, and those this transaction held back, as they stand now. No flush: a
         storm resolving inhibiting alerts would otherwise flush once per alert."""
-        if self._holding is None:
-            keys = select(AlertRow.suppressed_by).where(
-                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING
-            )
-            with self.session.no_autoflush:
-                self._holding = {k for k in self.session.scalars(keys.distinct()) if k}
-            self._holding.update(self._held_here)  # not flushed yet, so not in what was just read
-        if key not in self._holding:
+        if key not in self._holding_keys():
             return []
-        query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING)
-        with self.session.no_autoflush:
-            candidates = {row.fingerprint: row for row in self.session.scalars(query)}
+        stored = self._held_stored.get(key)
+        if stored is None:
+            query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING)
+            with self.session.no_autoflush:
+                candidates = {row.fingerprint: row for row in self.session.scalars(query)}
+        else:  # read with others by `preload_held`; rows changed since then are judged as they stand
+            candidates = {fingerprint: self.alerts[fingerprint] for fingerprint in stored}
         for fingerprint in self._held_here.get(key, ()):
             candidates[fingerprint] = self.alerts[fingerprint]
         rows = []
@@ -181,6 +179,34 @@ class StateStore:
             if row.suppressed_by == key and row.status == Status.FIRING:  # as it is now
                 rows.append(row)
         return rows
+
+    def preload_held(self, keys: Iterable[str]) -> None:
+        """Read in one query the alerts held back by those of `keys` that hold any (a batch of a
+        storm resolving its HostDown alerts releases a key per alert: one query per batch, not
+        one per release). Before the batch changes anything held."""
+        wanted = sorted(set(keys) & self._holding_keys() - self._held_stored.keys())
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = select(AlertRow, AlertRow.suppressed_by).where(
+                among(self.session, AlertRow.suppressed_by, chunk), AlertRow.status == Status.FIRING
+            )
+            for key in chunk:
+                self._held_stored[key] = set()
+            with self.session.no_autoflush:
+                for found, stored_key in self.session.execute(query):
+                    self.alerts.setdefault(found.fingerprint, found)
+                    self._missing_alerts.discard(found.fingerprint)
+                    self._held_stored[stored_key or ""].add(found.fingerprint)
+
+    def _holding_keys(self) -> set[str]:
+        if self._holding is None:
+            keys = select(AlertRow.suppressed_by).where(
+                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING
+            )
+            with self.session.no_autoflush:
+                self._holding = {k for k in self.session.scalars(keys.distinct()) if k}
+            self._holding.update(self._held_here)  # not flushed yet, so not in what was just read
+        return self._holding
 
     def group_state(self, key: str) -> GroupState | None:
         if key not in self.groups and key not in self._missing_groups:
