@@ -46,7 +46,7 @@ from bridge.integrations.channels import WebhookChannel
 from bridge.services.duty import Duty
 from bridge.services.live import LiveRota, LiveRules
 from bridge.services.notifications import Notifier, Templates
-from bridge.services.pipeline import Pipeline
+from bridge.services.pipeline import BATCH_ALERTS, Pipeline
 from bridge.sources import parse_delivery
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="ha")
     parser.add_argument("--events", type=int, default=20_000, help="alert events (storm, unique)")
     parser.add_argument("--profile", help="write a cProfile of the last round's draining here")
+    parser.add_argument(
+        "--batch-alerts", type=int, default=BATCH_ALERTS, help="alerts per transaction at most"
+    )
     args = parser.parse_args()
     deliveries = (
         notifications() if args.workload == "ha" else stormscale_notifications(args.workload, args.events)
@@ -161,7 +164,8 @@ def main() -> None:
             if profile is not None:
                 profile.enable()
             alerts = 0
-            while (result := pipeline.process_pending(limit=20)).progressed:  # a slice counts too
+            limit = max(20, args.batch_alerts // 50)  # notifications per batch (50 alerts each)
+            while (result := pipeline.process_pending(limit, args.batch_alerts)).progressed:  # a slice counts
                 alerts += result.alerts
             if profile is not None:
                 profile.disable()
@@ -175,7 +179,7 @@ def main() -> None:
     report(
         "pipeline",
         f"{args.db.split('@')[-1]}: {WORKLOADS[args.workload].format(events=args.events)}, "
-        f"{'no rota' if args.no_duty else 'example rota'}, batches of 20 notifications, "
+        f"{'no rota' if args.no_duty else 'example rota'}, batches of {args.batch_alerts} alerts at most, "
         f"median of {args.rounds}",
         {
             "alert_events": alerts,
