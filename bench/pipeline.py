@@ -12,6 +12,7 @@ as in production (each new incident gets an owner, deadlines, timers and its reg
 rows), or without it (`--no-duty`).
 
     python -m bench.pipeline --db sqlite|postgres|postgresql://... [--rounds 3] [--no-duty]
+        [--workload ha|storm|unique] [--events N] [--batch-alerts 500] [--profile FILE]
 
 `--workload storm|unique` drains bench.stormscale's deliveries instead (its rules, with
 bench/rules/stormscale): `storm`, `--events` alert events of its dedup-heavy storm (5,000
