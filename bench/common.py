@@ -19,6 +19,14 @@ from tests.support.postgres import fresh_database as fresh_pg
 from tests.support.postgres import throwaway_cluster
 
 REPO = Path(__file__).resolve().parents[1]
+NAMES = [
+    ("HostDown", "critical"),
+    ("NodeFilesystemAlmostOutOfSpace", "warning"),
+    ("NodeHighCPU", "high"),
+    ("NodeMemoryHigh", "warning"),
+    ("Chatter", "info"),
+]
+"""The five alerts per host of bench.pipeline's and bench.stormscale's storms."""
 
 
 def serve_env(database_url: str, token: str) -> dict[str, str]:

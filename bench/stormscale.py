@@ -42,8 +42,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import text
 
-from bench.common import REPO, report
-from bench.pipeline import NAMES
+from bench.common import NAMES, REPO, report
 from tests.support.app import AM_TOKEN
 from tests.support.postgres import fresh_database, throwaway_cluster
 from tests.support.redis import throwaway_redis

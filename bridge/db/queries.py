@@ -3,11 +3,13 @@ claiming due work with a lease."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from bridge.alert import BIGINT_MAX
@@ -23,6 +25,17 @@ larger one names nothing, and must never reach the database, which would refuse 
 
 LIKE_ESCAPE = "\\"
 """What makes the next character of a LIKE pattern literal."""
+
+
+def among(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column = ANY(array)`, one parameter: the statement's
+    text is then the same however many values there are (psycopg parses a statement too long for
+    its cache, such as a 500-value IN list, anew every time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(
+            ColumnElement[bool], column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        )
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 def can_exist(number: int) -> bool:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, event, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, event, select
 from sqlalchemy.orm import Session
 
+from bridge.db.bulk import insert_rows
 from bridge.db.models import Timer
 
 _DEFERRED = "bridge.deferred_timers"
+_TABLE = cast(Table, Timer.__table__)
 
 
 def defer(session: Session, kind: str, subject: str, due: datetime) -> None:
@@ -43,16 +45,10 @@ def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:
 
 
 def schedule_many(session: Session, due: Mapping[tuple[str, str], datetime]) -> None:
-    """Create or move many (kind, subject) timers, in as few statements as possible."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    """Create or move many (kind, subject) timers, in one statement (`bridge.db.bulk`: a batch
+    opening hundreds of incidents arms a thousand timers)."""
     rows = [{"kind": kind, "subject": subject, "due_at": at} for (kind, subject), at in due.items()]
-    for start in range(0, len(rows), 500):
-        statement = insert(Timer).values(rows[start : start + 500])
-        statement = statement.on_conflict_do_update(
-            index_elements=[Timer.kind, Timer.subject], set_={"due_at": statement.excluded.due_at}
-        )
-        session.execute(statement)
+    insert_rows(session, _TABLE, rows, conflict=("kind", "subject"), update=("due_at",))
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:

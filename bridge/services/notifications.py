@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 import bridge.ticketing
@@ -84,8 +84,31 @@ class Templates:
 
 def locale_of(session: Session, handle: str) -> str | None:
     """The locale of the bridge user `handle` (a rota person signs in under their handle); None
-    for someone with no user (a client who wrote by mail, a report's outside recipient)."""
-    return session.scalar(select(User.locale).where(User.handle == handle))
+    for someone with no user (a client who wrote by mail, a report's outside recipient). Asked
+    once per transaction that `remember_locales` (the worker's, paging the same few people for
+    hundreds of incidents), else every time."""
+    known: dict[str, str | None] | None = session.info.get(_LOCALES)
+    if known is not None and handle in known:
+        return known[handle]
+    locale = session.scalar(select(User.locale).where(User.handle == handle))
+    if known is not None:
+        known[handle] = locale
+    return locale
+
+
+_LOCALES = "bridge.locales"
+
+
+def remember_locales(session: Session) -> None:
+    """Until this transaction ends, `locale_of` asks the database once per person: for a
+    transaction that changes no user."""
+    session.info.setdefault(_LOCALES, {})
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_locales(session: Session) -> None:
+    session.info.pop(_LOCALES, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from time import perf_counter
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Alert, Source, Status
 from bridge.clock import Clock
+from bridge.db import timeline
 from bridge.db.failures import Failure, classify, describe
 from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
@@ -48,8 +49,9 @@ from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.hooks import IncidentHooks
 from bridge.services.live import LiveRules
 from bridge.services.metrics import Suppression, suppression_of
+from bridge.services.notifications import remember_locales
 from bridge.services.silences import silence_from_row
-from bridge.services.state_store import StateStore
+from bridge.services.state_store import StateStore, state_of
 from bridge.sources import Delivery, parse_delivery
 
 log = logging.getLogger(__name__)
@@ -244,6 +246,10 @@ class Pipeline:
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(engine.identity(a) for a in all_alerts)
                 store.preload_groups(self._likely_groups(store, all_alerts))
+                # An inhibiting alert resolving releases what it held: read those in one query.
+                store.preload_held(
+                    f"inhibit:{engine.identity(a)}" for a in all_alerts if a.status == Status.RESOLVED
+                )
                 batch = Batch(store, engine, self.clock.now())
                 started = perf_counter()
                 for reached, (row, chosen, total) in enumerate(work, 1):
@@ -406,6 +412,10 @@ class Pipeline:
     # -- helpers --------------------------------------------------------------------------------
 
     def _store(self, session: Session, engine: Engine) -> StateStore:
+        """The deciding transaction's store. Its timeline entries (the rules' and the hooks')
+        are written together before the commit: nothing in it reads the timeline."""
+        timeline.buffer(session)
+        remember_locales(session)  # the people paged: asked once per transaction, not per incident
         return StateStore(session, engine, self.hooks, self.ack_from_source)
 
     @staticmethod
@@ -483,9 +493,8 @@ class Batch:
         silences = tuple(silence_from_row(r) for r in rows)
         if engine.rules.inhibiting:
             for row in store.inhibiting_alerts([r.name for r in engine.rules.inhibiting]):
-                state = store.alert_state(row.fingerprint)
-                if state is not None:
-                    self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
+                state = state_of(row)
+                self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
         self.context = Context(silences=silences, inhibitors=self.inhibitors.index)
         self.suppressed: Counter[tuple[Suppression, str]] = Counter()
         """Events kept out of incidents, by why and by rule (for the metrics)."""
@@ -529,7 +538,7 @@ class Batch:
             self.decide(alert_from_row(row, now), now)
 
 
-def alert_from_row(row: AlertRow, now: datetime) -> Alert:
+def alert_from_row(row: AlertRow | Row[Any], now: datetime) -> Alert:
     """A held-back alert as a firing event received `now`, from what is stored of it."""
     return Alert(
         source=row.source,

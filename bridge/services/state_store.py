@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, or_, select, text
+from sqlalchemy import Row, String, or_, select, text
 from sqlalchemy.orm import Session
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
+from bridge.db.queries import among
 from bridge.db.timeline import add_entry
 from bridge.dedup.engine import Engine
 from bridge.dedup.groups import origin_text
@@ -80,6 +81,7 @@ class StateStore:
         # then costs neither a flush nor a query. Loaded at the first release.
         self._holding: set[str] | None = None
         self._held_here: dict[str, set[str]] = {}  # key -> alerts this transaction held back by it
+        self._held_stored: dict[str, set[str]] = {}  # key -> alerts stored as held by it (`preload_held`)
         self.answering: frozenset[str] = frozenset()
         """Alerts whose webhook waits for this transaction to answer with their incident: an
         alert attached to an incident otherwise joins it after its delivery was answered."""
@@ -91,7 +93,9 @@ class StateStore:
         self._batch_fingerprints.update(wanted)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            for row in self.session.scalars(select(AlertRow).where(AlertRow.fingerprint.in_(chunk))):
+            for row in self.session.scalars(
+                select(AlertRow).where(among(self.session, AlertRow.fingerprint, chunk))
+            ):
                 self.alerts[row.fingerprint] = row
             self._missing_alerts.update(fp for fp in chunk if fp not in self.alerts)
 
@@ -101,7 +105,10 @@ class StateStore:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             query = (
-                select(AlertGroup).where(AlertGroup.key.in_(chunk)).order_by(AlertGroup.key).with_for_update()
+                select(AlertGroup)
+                .where(among(self.session, AlertGroup.key, chunk))
+                .order_by(AlertGroup.key)
+                .with_for_update()
             )
             for row in self.session.scalars(query):
                 self.groups[row.key] = row
@@ -114,7 +121,7 @@ class StateStore:
         if wanted:
             query = (
                 select(Incident)
-                .where(Incident.number.in_(wanted))
+                .where(among(self.session, Incident.number, wanted))
                 .order_by(Incident.number)
                 .with_for_update()
             )
@@ -132,62 +139,38 @@ class StateStore:
         row = self.alerts.get(fingerprint)
         if row is None:
             return None
-        return AlertState(
-            fingerprint=row.fingerprint,
-            status=row.status,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            severity=row.severity,
-            rule=row.rule,
-            group_key=row.group_key,
-            disposition=row.disposition,
-            reason=row.reason,
-            incident=row.incident_number,
-            occurrences=row.occurrences,
-            suppressed_by=row.suppressed_by,
-            members=tuple(
-                Member(
-                    m["fingerprint"],
-                    parse_instant(m["starts_at"]),
-                    parse_instant(m["ends_at"]) if m.get("ends_at") else None,
-                )
-                for m in row.members or ()
-            ),
-        )
+        return state_of(row)
 
-    def inhibiting_alerts(self, rules: list[str]) -> list[AlertRow]:
-        """Alerts of these rules (merged with others by `continue` or not) firing in their groups."""
+    def inhibiting_alerts(self, rules: list[str]) -> list[AlertRow | Row[Any]]:
+        """Alerts of these rules (merged with others by `continue` or not) firing in their groups:
+        for one this transaction holds, its row as it stands; for the others, their stored values,
+        read without making ORM objects of them (every batch of a storm reads its thousand
+        HostDown alerts; objects would be tracked, and flushed, for nothing)."""
         names = or_(
             AlertRow.rule.in_(rules),
             *(AlertRow.rule.like(f"%+{name}") for name in rules),
             *(AlertRow.rule.like(f"{name}+%") for name in rules),
         )
-        query = select(AlertRow).where(
+        query = select(*_ALERT_COLUMNS).where(
             names,
             AlertRow.status == Status.FIRING,
             AlertRow.disposition.in_([Disposition.WAITING, Disposition.INCIDENT]),
         )
-        rows = []
-        for found in self.session.scalars(query):
-            rows.append(self.alerts.setdefault(found.fingerprint, found))
-        return rows
+        return [self.alerts.get(found.fingerprint, found) for found in self.session.execute(query)]
 
     def held_by(self, key: str) -> list[AlertRow]:
         """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert):
         those stored so, and those this transaction held back, as they stand now. No flush: a
         storm resolving inhibiting alerts would otherwise flush once per alert."""
-        if self._holding is None:
-            keys = select(AlertRow.suppressed_by).where(
-                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING
-            )
-            with self.session.no_autoflush:
-                self._holding = {k for k in self.session.scalars(keys.distinct()) if k}
-            self._holding.update(self._held_here)  # not flushed yet, so not in what was just read
-        if key not in self._holding:
+        if key not in self._holding_keys():
             return []
-        query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING)
-        with self.session.no_autoflush:
-            candidates = {row.fingerprint: row for row in self.session.scalars(query)}
+        stored = self._held_stored.get(key)
+        if stored is None:
+            query = select(AlertRow).where(AlertRow.suppressed_by == key, AlertRow.status == Status.FIRING)
+            with self.session.no_autoflush:
+                candidates = {row.fingerprint: row for row in self.session.scalars(query)}
+        else:  # read with others by `preload_held`; rows changed since then are judged as they stand
+            candidates = {fingerprint: self.alerts[fingerprint] for fingerprint in stored}
         for fingerprint in self._held_here.get(key, ()):
             candidates[fingerprint] = self.alerts[fingerprint]
         rows = []
@@ -196,6 +179,34 @@ class StateStore:
             if row.suppressed_by == key and row.status == Status.FIRING:  # as it is now
                 rows.append(row)
         return rows
+
+    def preload_held(self, keys: Iterable[str]) -> None:
+        """Read in one query the alerts held back by those of `keys` that hold any (a batch of a
+        storm resolving its HostDown alerts releases a key per alert: one query per batch, not
+        one per release). Before the batch changes anything held."""
+        wanted = sorted(set(keys) & self._holding_keys() - self._held_stored.keys())
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = select(AlertRow, AlertRow.suppressed_by).where(
+                among(self.session, AlertRow.suppressed_by, chunk), AlertRow.status == Status.FIRING
+            )
+            for key in chunk:
+                self._held_stored[key] = set()
+            with self.session.no_autoflush:
+                for found, stored_key in self.session.execute(query):
+                    self.alerts.setdefault(found.fingerprint, found)
+                    self._missing_alerts.discard(found.fingerprint)
+                    self._held_stored[stored_key or ""].add(found.fingerprint)
+
+    def _holding_keys(self) -> set[str]:
+        if self._holding is None:
+            keys = select(AlertRow.suppressed_by).where(
+                AlertRow.suppressed_by.is_not(None), AlertRow.status == Status.FIRING
+            )
+            with self.session.no_autoflush:
+                self._holding = {k for k in self.session.scalars(keys.distinct()) if k}
+            self._holding.update(self._held_here)  # not flushed yet, so not in what was just read
+        return self._holding
 
     def group_state(self, key: str) -> GroupState | None:
         if key not in self.groups and key not in self._missing_groups:
@@ -571,7 +582,7 @@ class StateStore:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             query = select(IncidentAlert).where(
-                IncidentAlert.incident_number == number, IncidentAlert.fingerprint.in_(chunk)
+                IncidentAlert.incident_number == number, among(self.session, IncidentAlert.fingerprint, chunk)
             )
             for found in self.session.scalars(query):
                 self._links.setdefault((number, found.fingerprint), found)
@@ -592,6 +603,36 @@ class StateStore:
             incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN, None
             add_entry(self.session, incident.number, at, "unstale", f"no longer stale: {text}", actor=actor)
         add_entry(self.session, incident.number, at, kind, text, actor=actor, fingerprint=fingerprint)
+
+
+_ALERT_COLUMNS = tuple(AlertRow.__table__.columns)
+"""An alert's stored values, as a Core row with the ORM row's attribute names."""
+
+
+def state_of(row: AlertRow | Row[Any]) -> AlertState:
+    """The engine's state of an alert, from its row (or its stored values)."""
+    return AlertState(
+        fingerprint=row.fingerprint,
+        status=row.status,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        severity=row.severity,
+        rule=row.rule,
+        group_key=row.group_key,
+        disposition=row.disposition,
+        reason=row.reason,
+        incident=row.incident_number,
+        occurrences=row.occurrences,
+        suppressed_by=row.suppressed_by,
+        members=tuple(
+            Member(
+                m["fingerprint"],
+                parse_instant(m["starts_at"]),
+                parse_instant(m["ends_at"]) if m.get("ends_at") else None,
+            )
+            for m in row.members or ()
+        ),
+    )
 
 
 def _describe(alert: AlertRow) -> str:

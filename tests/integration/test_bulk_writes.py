@@ -1,0 +1,83 @@
+"""Rows written many at once (`bridge.db.bulk`), timers moved that way, and a transaction's kept
+timeline entries: in the order given, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bridge.db import timeline, timers
+from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.db.models import Incident, TimelineEntry, Timer
+from bridge.priority import Priority
+from bridge.ticketing.lifecycle import IncidentStatus
+
+T0 = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def _incident(number: int) -> Incident:
+    return Incident(
+        number=number,
+        title=f"incident {number}",
+        status=IncidentStatus.OPEN,
+        priority=Priority.P3,
+        alert_count=0,
+        occurrence_count=0,
+        opened_at=T0,
+        reopen_count=0,
+        updated_at=T0,
+    )
+
+
+def test_timers_are_created_and_moved_in_one_go(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        timers.schedule_many(session, {("hold", f"g{i}"): T0 + timedelta(minutes=i) for i in range(3)})
+    with sessions() as session, session.begin():
+        timers.schedule_many(session, {("hold", "g1"): T0 + timedelta(hours=5), ("stale", "7"): T0})
+        timers.schedule_many(session, {})
+    with sessions() as session:
+        rows = session.execute(select(Timer.kind, Timer.subject, Timer.due_at).order_by(Timer.id)).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("hold", "g0", T0),
+        ("hold", "g1", T0 + timedelta(hours=5)),
+        ("hold", "g2", T0 + timedelta(minutes=2)),
+        ("stale", "7", T0),
+    ]
+
+
+@pytest.mark.parametrize("buffered", [False, True])
+def test_kept_timeline_entries_are_written_at_commit_in_order(database_url: str, buffered: bool) -> None:
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add_all([_incident(1), _incident(2)])
+    with sessions() as session, session.begin():
+        if buffered:
+            timeline.buffer(session)
+        for n in range(6):
+            timeline.add_entry(session, 1 + n % 2, T0 + timedelta(seconds=n), "note", f"entry {n}", via=None)
+        timeline.add_entry(session, 1, T0, "paged", "with a fingerprint", fingerprint="fp", via="telegram")
+    with sessions() as session, session.begin():  # kept entries of a rolled-back transaction are gone
+        timeline.buffer(session)
+        timeline.add_entry(session, 1, T0, "note", "never written")
+        session.rollback()
+    with sessions() as session:
+        rows = session.execute(
+            select(
+                TimelineEntry.incident_number,
+                TimelineEntry.text,
+                TimelineEntry.fingerprint,
+                TimelineEntry.via,
+            ).order_by(TimelineEntry.id)
+        ).all()
+        assert "bridge.timeline_buffer" not in session.info
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        *((1 + n % 2, f"entry {n}", None, None) for n in range(6)),
+        (1, "with a fingerprint", "fp", "telegram"),
+    ]
