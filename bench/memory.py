@@ -4,7 +4,8 @@ Workload: production mode as bench/stormscale.py starts it (a throwaway durable 
 cluster and a throwaway Redis; gunicorn running bridge's WSGI app with `bridge.web.gunicorn_config`,
 2 processes; `--workers` `bridge worker`s, default 2; the example rules plus bench/rules/stormscale).
 `--senders` threads (default 8) post Alertmanager v4 notifications of 50 alerts each, generated
-as they are sent (deterministic), notification n holding:
+as they are sent (deterministic), pausing while more than `--backlog` deliveries (default 400)
+wait to be decided (a steady state, not a backlog of the whole run); notification n holds:
 
 - 48 alerts of an estate of 4,800 (960 hosts x 5 of bench.pipeline's names) in 100 groups,
   re-sent group by group round after round (an annotation's value changes each round, so every
@@ -17,13 +18,15 @@ So 96% repeats and resolves of a known set, 2% first sight of a new alert, 2% re
 First a warm-up (`--warmup`, default 20,000 alert events of the same workload: imports, pools,
 caches, the estate's first sight), then RSS (VmRSS from /proc/<pid>/status) of the gunicorn
 master, each gunicorn worker and each `bridge worker`; then `--alerts` alert events (default
-1,000,000), wait until the workers have decided every delivery, settle 5 s, RSS again. Printed:
-before / after / growth per process, the totals, growth per 100,000 alert events, RSS sampled at
-each tenth of the run (`trace`), whether a gunicorn worker was replaced (gunicorn's max_requests:
-its growth is then that of a new process), and the issue 18 target as `target_met`: no process
+1,000,000), wait until the workers have decided every delivery, settle 5 s, RSS again.
+Printed: before / after / growth per process, the totals, growth per 100,000 alert events, the
+web and worker RSS summed each time another tenth of the run was decided (`trace`), whether a
+gunicorn worker was replaced (gunicorn's max_requests: its growth is then that of a new
+process), and the issue 18 target as `target_met`: no process
 grew by more than 50 MB.
 
     python -m bench.memory [--alerts 1000000] [--warmup 20000] [--workers 2] [--senders 8]
+        [--backlog 400]
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ import itertools
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -74,22 +76,21 @@ def body(n: int) -> bytes:
     return _body(alerts, g, round_ % 2)
 
 
-def post_range(
-    stack: Stack, first: int, count: int, senders: int, every: int, sample: Callable[[int], None] | None
-) -> None:
+def post_range(stack: Stack, first: int, count: int, senders: int, backlog: int) -> None:
     """Post notifications first .. first+count-1 from `senders` threads, in order (each takes the
-    next number); `sample(posted)` is called after every `every` notifications."""
+    next number), pausing while more than `backlog` deliveries wait to be decided."""
     numbers = itertools.count(first)
     lock = threading.Lock()
     errors: list[int] = []
-    posted = 0
 
     def post() -> None:
-        nonlocal posted
         with requests.Session() as http:
             while True:
                 with lock:
                     n = next(numbers)
+                    if n % 20 == 0:  # the senders wait for the workers: a steady state, not a backlog
+                        while pending(stack) > backlog:
+                            time.sleep(0.2)
                 if n >= first + count:
                     return
                 answer = http.post(
@@ -97,10 +98,6 @@ def post_range(
                 )
                 if answer.status_code != 202:
                     errors.append(answer.status_code)
-                with lock:
-                    posted += 1
-                    if sample is not None and posted % every == 0:
-                        sample(posted)
 
     threads = [threading.Thread(target=post) for _ in range(senders)]
     for thread in threads:
@@ -109,6 +106,43 @@ def post_range(
         thread.join()
     if errors:
         raise AssertionError(f"{len(errors)} notifications refused: {sorted(set(errors))}")
+
+
+class Trace:
+    """RSS of the web and worker processes each time another tenth of the run is decided."""
+
+    def __init__(self, stack: Stack, done_before: int, deliveries: int) -> None:
+        self.stack = stack
+        self.done_before = done_before
+        self.step = max(1, deliveries // 10)
+        self.samples: list[dict[str, object]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Trace:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        next_at = self.step
+        while not self._stop.wait(1.0):
+            done = self.stack.intake_counts().get("done", 0) - self.done_before
+            if done >= next_at:
+                now = processes(self.stack)
+                web = [pid for name, pid in now.items() if name.startswith("web")]
+                workers = [pid for name, pid in now.items() if name.startswith("bridge")]
+                self.samples.append(
+                    {
+                        "alert_events_decided": done * GROUP,
+                        "web_mb": rss_mb(web),
+                        "workers_mb": rss_mb(workers),
+                    }
+                )
+                next_at = (done // self.step + 1) * self.step
 
 
 def processes(stack: Stack) -> dict[str, int]:
@@ -137,10 +171,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20_000, help="alert events before the first reading")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument(
+        "--backlog", type=int, default=400, help="deliveries waiting at most before the senders pause"
+    )
     args = parser.parse_args()
     warm = args.warmup // GROUP
     count = args.alerts // GROUP
-    trace: list[dict[str, object]] = []
     with contextlib.ExitStack() as stack_of:
         server = stack_of.enter_context(throwaway_cluster(durable=True))
         database = stack_of.enter_context(fresh_database(server))
@@ -164,28 +200,16 @@ def main() -> None:
         for _ in range(args.workers):
             stack.start_worker()
         try:
-            post_range(stack, 0, warm, args.senders, 0, None)
+            post_range(stack, 0, warm, args.senders, args.backlog)
             settle(stack)
             pids = processes(stack)
             before = rss(pids)
+            done_before = stack.intake_counts().get("done", 0)
             started = time.perf_counter()
-
-            def sample(posted: int) -> None:
-                now = processes(stack)
-                web = [pid for name, pid in now.items() if name.startswith("web")]
-                workers = [pid for name, pid in now.items() if name.startswith("bridge")]
-                trace.append(
-                    {
-                        "alert_events_posted": posted * GROUP,
-                        "pending": pending(stack),
-                        "web_mb": rss_mb(web),
-                        "workers_mb": rss_mb(workers),
-                    }
-                )
-
-            post_range(stack, warm, count, args.senders, max(1, count // 10), sample)
-            posted = time.perf_counter() - started
-            settle(stack)
+            with Trace(stack, done_before, count) as trace:
+                post_range(stack, warm, count, args.senders, args.backlog)
+                posted = time.perf_counter() - started
+                settle(stack)
             elapsed = time.perf_counter() - started - 5
             now = processes(stack)
             after = rss(pids)
@@ -221,7 +245,7 @@ def main() -> None:
             "growth_workers_mb": round(sum(growth[n] for n in worker_names), 1),
             "growth_per_100k_alerts_mb": {n: round(g * per_100k, 2) for n, g in growth.items()},
             "web_workers_replaced": replaced,
-            "trace": trace,
+            "trace": trace.samples,
             "target_growth_mb": TARGET_MB,
             "target_met": max(growth.values()) <= TARGET_MB,
         },
