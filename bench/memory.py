@@ -34,6 +34,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
+import sys
 import tempfile
 import threading
 import time
@@ -135,13 +137,14 @@ class Trace:
                 now = processes(self.stack)
                 web = [pid for name, pid in now.items() if name.startswith("web")]
                 workers = [pid for name, pid in now.items() if name.startswith("bridge")]
-                self.samples.append(
-                    {
-                        "alert_events_decided": done * GROUP,
-                        "web_mb": rss_mb(web),
-                        "workers_mb": rss_mb(workers),
-                    }
-                )
+                sample: dict[str, object] = {
+                    "alert_events_decided": done * GROUP,
+                    "web_mb": rss_mb(web),
+                    "workers_mb": rss_mb(workers),
+                }
+                self.samples.append(sample)
+                progress = {"trace": sample, "rss_mb": rss(now)}
+                print(json.dumps(progress), file=sys.stderr, flush=True)  # a long run's progress
                 next_at = (done // self.step + 1) * self.step
 
 
@@ -204,6 +207,7 @@ def main() -> None:
             settle(stack)
             pids = processes(stack)
             before = rss(pids)
+            print(json.dumps({"rss_before_mb": before}), file=sys.stderr, flush=True)
             done_before = stack.intake_counts().get("done", 0)
             started = time.perf_counter()
             with Trace(stack, done_before, count) as trace:
