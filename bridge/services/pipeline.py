@@ -274,7 +274,13 @@ class Pipeline:
                         result.left += len(work) - reached  # the rest waits for the next transaction
                         break
                 store.finish()
-        self._forget_parsed(row.id for row in rows if row.status != IntakeStatus.PENDING)
+        # Forget what this transaction finished and what it did not get: another worker decided
+        # those (or is deciding them). Kept, they stayed till PARSED_KEPT pushed them out: with
+        # two workers parsing the same pending ids, tens of MB of dead deliveries per worker.
+        taken = {row.id for row in rows}
+        self._forget_parsed(
+            [i for i in ids if i not in taken] + [r.id for r in rows if r.status != IntakeStatus.PENDING]
+        )
         if self.on_outcomes is not None:
             self.on_outcomes(result.outcomes)
         if self.on_batch is not None and batch is not None and result.progressed:

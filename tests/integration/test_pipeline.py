@@ -709,3 +709,29 @@ def test_a_queued_job_decides_a_large_delivery_slice_after_slice_and_what_follow
             ]
     finally:
         harness.close()
+
+
+def test_a_worker_keeps_no_parsed_delivery_that_another_worker_decided(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Two workers read the same pending deliveries and parse them; the one that finds them decided
+    when its turn comes forgets them (kept, they piled up in every worker till PARSED_KEPT alerts
+    pushed them out: tens of MB that a long run added to each worker's RSS)."""
+    harness = Harness(database_url, write_rules(tmp_path / "rules"))
+    try:
+        at = harness.clock.now()
+        ids = []
+        for n in range(3):
+            alert = am_alert("HostDown", starts_at=at.isoformat(), instance=f"db-{n}:9100")
+            raw = json.dumps(am_notification(alert)).encode()
+            stored = store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
+            assert stored.intake_id is not None
+            ids.append(stored.intake_id)
+        other = Pipeline(harness.sessions, harness.rules, harness.clock)
+        other._parse(ids)  # it read them before this worker took its turn
+        assert sorted(other._parsed) == ids
+        assert harness.pipeline.process(ids).deliveries == 3
+        assert other.process(ids).deliveries == 0  # decided already: nothing left to it
+        assert other._parsed == {}
+    finally:
+        harness.close()
