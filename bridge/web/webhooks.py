@@ -37,13 +37,19 @@ def _receive(source: Source, scope: Scope) -> Response:
         shown = request.mimetype or "none"
         return error_response(415, f"Content-Type must be application/json, got {shown}")
     body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: werkzeug answers 413
-    receipt = services().intake.receive(source, body, request.host_url)
+    # Only Zabbix's answer tags link back to bridge: working out the host URL (IDNA decoding
+    # included) is no cost an Alertmanager notification should pay.
+    host_url = request.host_url if source is Source.ZABBIX else ""
+    receipt = services().intake.receive(source, body, host_url)
+    if receipt.tags is None:
+        # What `jsonify` writes for these two fields, without its encoder: most of the answers.
+        duplicate = ',"duplicate":true' if receipt.duplicate else ""
+        return Response(f'{{"accepted":{receipt.accepted}{duplicate}}}\n', 202, mimetype="application/json")
     answer: dict[str, object] = {"accepted": receipt.accepted}
     if receipt.duplicate:
         answer["duplicate"] = True
-    if receipt.tags is not None:
-        # The media type stores these as event tags: operators see the incident in Zabbix.
-        answer["tags"] = receipt.tags
+    # The media type stores these as event tags: operators see the incident in Zabbix.
+    answer["tags"] = receipt.tags
     response = jsonify(answer)
     response.status_code = 202
     return response
