@@ -117,31 +117,38 @@ def _store_postgresql(engine: Engine, row: dict[str, Any]) -> int | None:
     # One statement is one transaction: in autocommit it is committed (and with PostgreSQL's
     # synchronous_commit, on disk) when its answer arrives, without a BEGIN and a COMMIT round trip.
     connections = intake_connections(engine)
-    connection, generation = connections.take()
+    try:
+        connection, generation = connections.take()
+    except engine.dialect.loaded_dbapi.Error as exc:  # cannot connect: as SQLAlchemy raises it
+        raise _wrapped(engine, exc, params, dead=False) from exc
     try:
         with connection.cursor() as cursor:
             cursor.execute(_POSTGRESQL_INSERT, params)
             found = cursor.fetchone()
     except engine.dialect.loaded_dbapi.Error as exc:
-        dead = bool(
-            engine.dialect.is_disconnect(exc, connection, None) or connection.closed or connection.broken
-        )
+        disconnect = engine.dialect.is_disconnect(exc, connection, None)
+        dead = bool(disconnect or connection.closed or connection.broken)
         if dead:
             connections.retire_all()  # its idle siblings most likely died with it (a restart)
             _close_quietly(connection)
         else:
             connections.give_back(connection, generation)
-        wrapped: StatementError = DBAPIError.instance(
-            _POSTGRESQL_INSERT,
-            params,
-            exc,
-            engine.dialect.loaded_dbapi.Error,
-            connection_invalidated=dead,
-            dialect=engine.dialect,
-        )
-        raise wrapped from exc
+        raise _wrapped(engine, exc, params, dead=dead) from exc
     connections.give_back(connection, generation)
     return None if found is None else int(found[0])
+
+
+def _wrapped(engine: Engine, exc: Any, params: dict[str, Any], *, dead: bool) -> StatementError:
+    """psycopg's `exc` as SQLAlchemy raises it (an OperationalError, an IntegrityError ...)."""
+    wrapped: StatementError = DBAPIError.instance(
+        _POSTGRESQL_INSERT,
+        params,
+        exc,
+        engine.dialect.loaded_dbapi.Error,
+        connection_invalidated=dead,
+        dialect=engine.dialect,
+    )
+    return wrapped
 
 
 RECYCLE_SECONDS = 1800.0
