@@ -91,7 +91,7 @@ class AlertmanagerIntake:
 
     def __init__(self, app: Flask) -> None:
         self.flask_app = app.wsgi_app
-        self.max_body: int | None = app.config.get("MAX_CONTENT_LENGTH")
+        self.config = app.config
         runtime = app.extensions[EXTENSION]
         assert isinstance(runtime, Runtime)
         self.services = runtime.services
@@ -100,10 +100,11 @@ class AlertmanagerIntake:
         if environ.get("PATH_INFO") != self.PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.flask_app(environ, start_response)
         length = environ.get("CONTENT_LENGTH") or ""
+        max_body: int | None = self.config.get("MAX_CONTENT_LENGTH")
         if (
             not (length.isascii() and length.isdigit())
             or "HTTP_TRANSFER_ENCODING" in environ
-            or (self.max_body is not None and int(length) > self.max_body)
+            or (max_body is not None and int(length) > max_body)
             or (environ.get("CONTENT_TYPE") or "").partition(";")[0].strip().lower() != "application/json"
             or not self.services.tokens.check(
                 Scope.ALERTMANAGER, presented_token(environ.get("HTTP_AUTHORIZATION"))
