@@ -398,6 +398,14 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("BRIDGE_TICK_SECONDS", "tick_seconds", "1", "How often the worker checks due timers."),
     Spec(
+        "BRIDGE_WORKER_NICE",
+        "worker_nice",
+        "10",
+        "CPU priority `bridge worker` lowers itself by at start (0 to 19, as `nice`): on cores it "
+        "shares with the web tier, webhooks (a sender waits for each 2xx) go first and the worker "
+        "catches up after. 0 keeps the priority it was started with.",
+    ),
+    Spec(
         "BRIDGE_LOG_LEVEL",
         "log_level",
         "INFO",
@@ -472,6 +480,7 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     db_timeout: float = 5.0
     tick_seconds: float = 1.0
+    worker_nice: int = 10
     log_level: str = "INFO"
     debug_loggers: tuple[str, ...] = ()
     zabbix_url: str | None = None
@@ -804,6 +813,16 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _niceness(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number from 0 to 19") from None
+    if not 0 <= value <= 19:
+        raise ValueError("must be a whole number from 0 to 19")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     try:
         value = float(raw)
@@ -868,6 +887,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_body_bytes": _positive_int,
     "db_timeout": _positive_float,
     "tick_seconds": _positive_float,
+    "worker_nice": _niceness,
     "log_level": _log_level,
     "debug_loggers": _logger_names,
     "zabbix_url": _http_url,

@@ -39,12 +39,26 @@ def content_security_policy() -> str:
     """Only bridge's own styles and images; forms submit to bridge only; a page's inline style
     comes in by its nonce. Scripts, and the requests they make, only on the pages that run
     bridge's own script files (`allow_own_scripts`); never an inline script."""
-    style = f"'self' 'nonce-{g.csp_nonce}'" if "csp_nonce" in g else "'self'"
-    scripts = "script-src 'self'; connect-src 'self'; " if g.get("own_scripts") else ""
+    return _policy(g.csp_nonce if "csp_nonce" in g else None, bool(g.get("own_scripts")))
+
+
+def _policy(nonce: str | None, own_scripts: bool) -> str:
+    style = f"'self' 'nonce-{nonce}'" if nonce is not None else "'self'"
+    scripts = "script-src 'self'; connect-src 'self'; " if own_scripts else ""
     return (
         f"default-src 'none'; {scripts}style-src {style}; img-src 'self'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
+
+
+_FIXED = (
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+)
+
+PLAIN_HEADERS = (("Content-Security-Policy", _policy(None, own_scripts=False)), *_FIXED)
+"""The headers of an answer that is no page (no nonce, no scripts): what `_headers` adds to it."""
 
 
 def allow_own_scripts() -> None:
@@ -61,7 +75,6 @@ def install(app: Flask) -> None:
 
 def _headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = content_security_policy()
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    for name, value in _FIXED:
+        response.headers[name] = value
     return response

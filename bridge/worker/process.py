@@ -40,6 +40,23 @@ MAX_BACKOFF = 30.0
 """Longest wait between attempts when the database or Redis keeps failing."""
 
 
+def lower_priority(niceness: int) -> None:
+    """Lower this process's CPU priority by `niceness` (BRIDGE_WORKER_NICE). A worker shares the
+    cores with the web tier, where a sender waits for every 2xx: with the same priority, deciding
+    a backlog took the web tier's CPU (bench/sidebyside.py's `bridge_workers` took about two
+    thirds of the alerts/s of `bridge_stopped`). Lowered, the worker has what the web tier leaves,
+    and catches up when the webhooks pause: the backlog is in the database either way. Raising it
+    back takes privileges, so this is for the process's life; 0 leaves it as started."""
+    if niceness <= 0:
+        return
+    try:
+        now = os.nice(niceness)
+    except OSError as exc:  # a sandbox refusing it: run at the priority it has
+        log.warning("cannot lower the worker's CPU priority by %d: %s", niceness, exc)
+        return
+    log.info("worker CPU priority lowered by %d (nice %d)", niceness, now)
+
+
 class _Worker(SimpleWorker):
     """rq's in-process worker, retrying a lost Redis every few seconds rather than every minute."""
 
@@ -66,6 +83,7 @@ class WorkerProcess:
 
     def run(self, burst: bool = False) -> None:
         """Work until stopped (or, with `burst`, until the queue is empty and one tick ran)."""
+        lower_priority(self.runtime.settings.worker_nice)
         jobs.install(self.runtime)
         if burst:
             self._tick_once()

@@ -12,6 +12,7 @@ processes (rq on Redis), on a PostgreSQL and a Redis the tests start, killed and
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -182,8 +183,7 @@ def stack(database: str, redis_url: str, rules_dir: Path, tmp_path: Path) -> Ite
 
 def test_the_stack_turns_webhooks_into_incidents_and_reports_readiness_and_metrics(stack: Stack) -> None:
     stack.start_web()
-    stack.start_worker()
-    stack.start_worker()
+    workers = [stack.start_worker(), stack.start_worker()]
     bodies = [notification(i, 20, 10) for i in range(10)]
     assert [stack.post(raw).status_code for raw in bodies] == [202] * 10
     stack.wait_processed(10)
@@ -209,6 +209,16 @@ def test_the_stack_turns_webhooks_into_incidents_and_reports_readiness_and_metri
     )
     assert accepted == 10
     assert 'bridge_intake{status="pending"} 0.0' in metrics
+    # The workers lowered their CPU priority by BRIDGE_WORKER_NICE's default; the web tier did not.
+    assert stack.web is not None
+    web_nice = os.getpriority(os.PRIO_PROCESS, stack.web.pid)
+    lowered = min(web_nice + 10, 19)
+    for worker in workers:  # set once the worker has started up: wait for that (raises if never)
+        wait_for(
+            lambda pid=worker.pid: os.getpriority(os.PRIO_PROCESS, pid) == lowered,
+            30,
+            f"worker {worker.pid} at nice {lowered}, the web's {web_nice} + 10",
+        )
 
 
 def test_kill_9_of_a_worker_mid_job_then_a_restart_gives_the_state_of_a_clean_run(

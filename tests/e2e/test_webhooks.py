@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -16,6 +17,7 @@ from bridge.clock import FakeClock
 from bridge.db.models import Intake
 from bridge.settings import Settings
 from bridge.web.app import create_app
+from bridge.web.webhooks import AlertmanagerIntake
 from bridge.worker.runtime import Runtime
 from tests.support.api import Api
 from tests.support.app import AM_TOKEN, ZBX_TOKEN, build_runtime
@@ -238,3 +240,30 @@ def test_unknown_endpoint_and_method_are_json(client: FlaskClient) -> None:
         "error": "method not allowed",
         "detail": {"code": "method_not_allowed"},
     }
+
+
+def test_the_alertmanager_fast_path_answers_byte_for_byte_as_the_view(app: Flask, runtime: Runtime) -> None:
+    """`AlertmanagerIntake` answers the usual delivery before Flask: the same status, headers and
+    body as the view gives (here: the view alone, the fast path taken off), new and redelivered,
+    and counted alike; what it does not take (a bad token, a bad body) the view answers."""
+    assert isinstance(app.wsgi_app, AlertmanagerIntake)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {AM_TOKEN}"}
+
+    def answers(raw: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
+        client = app.test_client()
+        posted = [client.post("/webhooks/alertmanager", data=raw, headers=headers) for _ in range(2)]
+        return [(r.status, list(r.headers.items()), r.get_data()) for r in posted]
+
+    fast = answers(captured("alertmanager/01-firing-single.json").body_raw)
+    fast_path = app.wsgi_app
+    app.wsgi_app = fast_path.flask_app  # type: ignore[method-assign]
+    view = answers(captured("alertmanager/09-prometheus-up-firing.json").body_raw)
+    app.wsgi_app = fast_path  # type: ignore[method-assign]
+    assert fast == view
+    assert [body for _, _, body in fast] == [b'{"accepted":1}\n', b'{"accepted":1,"duplicate":true}\n']
+    refused = app.test_client().post("/webhooks/alertmanager", data=b'{"alerts": 1}', headers=headers)
+    assert refused.status_code == 400 and refused.get_json()["detail"]["field"] == "alerts"
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'bridge_webhook_deliveries_total{answer="202",source="alertmanager"} 4.0' in metrics
+    assert 'bridge_webhook_deliveries_total{answer="400",source="alertmanager"} 1.0' in metrics
+    assert stored(runtime) == 2

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bridge.alert import Source
 from bridge.db import engine as db_engine
 from bridge.db.engine import create_db_engine, make_session_factory
-from bridge.db.intake import SQLiteGroupCommit, Stored, intake_row, store_delivery
+from bridge.db.intake import SQLiteGroupCommit, Stored, intake_connections, intake_row, store_delivery
 from bridge.db.models import Intake, IntakeKey
 from bridge.sources import parse_delivery
 from tests.support.db import empty_database
@@ -110,6 +110,28 @@ def test_a_webhook_whose_pooled_connection_died_is_stored_on_a_new_one(
             assert len(keys) == session.scalar(select(func.count()).select_from(Intake))
     finally:
         engine.dispose()
+
+
+def test_on_postgresql_webhooks_reuse_their_own_connections_which_close_with_the_engine(
+    postgres_database: str,
+) -> None:
+    """One connection serves webhook after webhook (no checkout, no ping, no BEGIN/COMMIT), in
+    autocommit; it is bridge's own (not the pool's), and the engine's dispose closes it."""
+    empty_database(postgres_database)
+    engine = create_db_engine(postgres_database)
+    sessions = make_session_factory(engine)
+    connections = intake_connections(engine)
+    try:
+        backends = set()
+        for n in range(5):
+            assert not store(sessions, body(n)).duplicate
+            connection = connections._idle[-1][0]
+            backends.add(connection.info.backend_pid)
+        assert len(backends) == 1 and len(connections._idle) == 1
+        assert connection.autocommit and engine.pool.checkedout() == 0
+    finally:
+        engine.dispose()
+    assert connection.closed and connections._idle == []
 
 
 def test_on_sqlite_a_row_the_database_refuses_fails_only_its_own_webhook(

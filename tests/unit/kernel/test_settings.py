@@ -90,3 +90,14 @@ def test_without_credentials_moves_them_out_of_the_url(
     url: str, bare: str, credentials: tuple[str, str] | None
 ) -> None:
     assert without_credentials(url) == (bare, credentials)
+
+
+def test_the_worker_niceness_is_0_to_19_and_10_by_default() -> None:
+    assert Settings.from_env({}).worker_nice == 10
+    assert Settings.from_env({"BRIDGE_WORKER_NICE": "0"}).worker_nice == 0
+    assert Settings.from_env({"BRIDGE_WORKER_NICE": "19"}).worker_nice == 19
+    for bad in ("20", "-5", "high"):
+        with pytest.raises(
+            ConfigError, match=f"BRIDGE_WORKER_NICE='{bad}': must be a whole number from 0 to 19"
+        ):
+            Settings.from_env({"BRIDGE_WORKER_NICE": bad})
