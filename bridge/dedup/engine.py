@@ -46,16 +46,17 @@ from bridge.dedup.state import (
 )
 from bridge.dedup.storm import (
     STORM_KEY,
+    Facts,
     distinct_hosts,
+    hosts_at_least,
+    member_facts,
     shared_label,
     storm_title,
 )
-from bridge.dedup.storm import alive as storm_alive
-from bridge.dedup.storm import in_window as storm_window
+from bridge.dedup.storm import facts as storm_facts
 from bridge.dedup.storm import joins as storm_joins
 from bridge.dedup.storm import marked as storm_marked
-from bridge.dedup.storm import recent as storm_recent
-from bridge.dedup.storm import watch as storm_watch
+from bridge.dedup.storm import step as storm_step
 from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
 
@@ -189,6 +190,9 @@ class Engine:
         self.tz = tz
         self.ops = GroupOps(rules, self._time)
         self._times: dict[datetime, str] = {}
+        # The facts of the storm watch this engine last wrote (see `bridge.dedup.storm.Facts`):
+        # replaced whole, never changed, so threads sharing the engine at worst recompute them.
+        self._storm_facts: Facts | None = None
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -388,16 +392,21 @@ class Engine:
         assert spec is not None and draft.target is not None
         alert, rule = draft.alert, draft.rule
         group = work.groups.get(STORM_KEY) or GroupState.empty(STORM_KEY, rule.name, "Alert storm")
-        entries = storm_watch(storm_recent(group, spec, now), alert, now, member=False)
-        # Unless a storm goes on (its members stay whatever their age), `recent` kept only the
-        # window's entries, and the one just added started now: the entries are the window.
-        window = storm_window(entries, spec, now) if storm_alive(group) else entries
+        known = self._storm_facts
+        if known is None or known.entries is not group.storm:
+            known = storm_facts(group.storm)
+        # `watch(recent(...))`; unless a storm goes on (its members stay whatever their age),
+        # `recent` kept only the window's entries, and the one just added started now: the
+        # entries are the window.
+        entries, window, facts = storm_step(group, spec, alert, now, known)
         if not storm_joins(group, entries, spec, alert, now, window):
             work.put(evolve(group, storm=entries))
-            return draft.target, distinct_hosts(window) >= 2
+            self._storm_facts = facts
+            return draft.target, hosts_at_least(window, 2)
         if group.firing != 0:  # it joins the storm going on; its entry is the last, `watch` put it there
-            marked = storm_marked(entries[-1:], {alert.fingerprint})
-            work.put(evolve(group, storm=entries[:-1] + marked))
+            marked = entries[:-1] + storm_marked(entries[-1:], {alert.fingerprint})
+            work.put(evolve(group, storm=marked))
+            self._storm_facts = member_facts(facts, marked)
             return STORM_KEY, False
         # recognised now: a new storm, and every host of the window is in it
         label = shared_label(window)
