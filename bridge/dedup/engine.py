@@ -42,6 +42,7 @@ from bridge.dedup.state import (
     Member,
     Outcome,
     Routing,
+    StormEntry,
     TimerRequest,
 )
 from bridge.dedup.storm import (
@@ -193,6 +194,7 @@ class Engine:
         # The facts of the storm watch this engine last wrote (see `bridge.dedup.storm.Facts`):
         # replaced whole, never changed, so threads sharing the engine at worst recompute them.
         self._storm_facts: Facts | None = None
+        self._storm_keys: tuple[str, ...] = (STORM_KEY,) if rules.storm is not None else ()
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -228,6 +230,23 @@ class Engine:
         return Routing(alert, rule, target, members)
 
     # -- alert events ---------------------------------------------------------------------------
+
+    def repeat(self, routing: Routing, known: AlertState | None) -> Decision | None:
+        """`decide`'s answer when the event is a repeat (nothing new: see `_is_repeat`), which
+        needs no group and no context; None when it is not, and `decide` must be asked. Most
+        events of a storm are repeats: this spares gathering what they do not look at."""
+        if known is None:
+            return None
+        alert = routing.alert
+        event = classify(alert, known)
+        if event is not EventClass.SAME or (
+            routing.rule.kind is RuleKind.HEARTBEAT and routing.target is not None
+        ):
+            return None
+        # (`decide` first gives a non-recurring alert the known start: nothing a repeat looks at)
+        if self._is_repeat(alert, known, event, routing.target):
+            return self._duplicate(known, routing.members)
+        return None
 
     def decide(
         self,
@@ -404,7 +423,8 @@ class Engine:
             self._storm_facts = facts
             return draft.target, hosts_at_least(window, 2)
         if group.firing != 0:  # it joins the storm going on; its entry is the last, `watch` put it there
-            marked = entries[:-1] + storm_marked(entries[-1:], {alert.fingerprint})
+            last = entries[-1]
+            marked = (*entries[:-1], StormEntry(last.at, last.host, last.fingerprint, last.labels, True))
             work.put(evolve(group, storm=marked))
             self._storm_facts = member_facts(facts, marked)
             return STORM_KEY, False
@@ -583,7 +603,7 @@ class Engine:
 
     def storm_keys(self) -> tuple[str, ...]:
         """Groups every alert decision needs besides its own: the storm watch, when storms are on."""
-        return (STORM_KEY,) if self.rules.storm is not None else ()
+        return self._storm_keys
 
     def _note(self, work: Work, key: str, alert: Alert, incident: int | None) -> None:
         """What a person did about the alert in its source system becomes part of the incident's

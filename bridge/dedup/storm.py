@@ -181,7 +181,7 @@ class Facts:
     tuple back, and with the facts it needs neither scan nor filter it entry by entry."""
 
     entries: tuple[StormEntry, ...]
-    fingerprints: frozenset[str]
+    fingerprints: frozenset[str] | set[str]  # never changed once here
     ordered: bool
     nonmembers: int
 
@@ -239,13 +239,14 @@ def step(
         return entries, _window(entries, spec, since, going_on, ordered), facts(entries)
     entries = (*kept, entry)
     nonmembers += 1
-    fingerprints = fingerprints | {fingerprint}
+    current = set(fingerprints)  # one copy, not changed once the facts hold it
+    current.add(fingerprint)
     if len(entries) > KEPT_ENTRIES:
         dropped = entries[: len(entries) - KEPT_ENTRIES]
         entries = entries[-KEPT_ENTRIES:]
-        fingerprints = fingerprints.difference(map(_fingerprint, dropped))
+        current.difference_update(map(_fingerprint, dropped))
         nonmembers -= len(dropped) - sum(map(_member, dropped))
-    result = Facts(entries, fingerprints, ordered, nonmembers)
+    result = Facts(entries, current, ordered, nonmembers)
     return entries, _window(entries, spec, since, going_on, ordered), result
 
 
