@@ -97,7 +97,7 @@ class Inhibition:
     equal: tuple[str, ...]
 
     def key(self, alert: Alert) -> tuple[str, ...]:
-        return tuple(alert.field(name) for name in self.equal)
+        return tuple(map(alert.field, self.equal))
 
 
 @dataclass(frozen=True, slots=True)

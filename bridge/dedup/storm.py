@@ -22,6 +22,7 @@ from itertools import compress, pairwise
 from operator import attrgetter
 
 from bridge.alert import Alert
+from bridge.dedup.evolve import quick_init
 from bridge.dedup.rules import StormSpec
 from bridge.dedup.state import GroupState, StormEntry
 from bridge.timeutil import format_duration
@@ -172,6 +173,7 @@ _fingerprint = attrgetter("fingerprint")
 _member = attrgetter("member")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What is known of one watch (`entries`, compared by identity) without reading it again: its
