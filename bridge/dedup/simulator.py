@@ -33,6 +33,8 @@ from bridge.dedup.state import (
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.priority import Priority
 
+_TIMER_KINDS = {kind.value: kind for kind in EngineTimer}
+
 
 @dataclass
 class SimIncident:
@@ -180,7 +182,7 @@ class Simulator:
     def _fire_timers(self, now: datetime, *, inclusive: bool) -> None:
         while self._queue and (self._queue[0][0] <= now if inclusive else self._queue[0][0] < now):
             due, kind_text, key = heapq.heappop(self._queue)
-            kind = EngineTimer(kind_text)
+            kind = _TIMER_KINDS[kind_text]  # not EngineTimer(kind_text): an enum call per timer
             if self._timers.get((kind, key)) != due:
                 continue  # replaced by a later request
             del self._timers[(kind, key)]
