@@ -42,20 +42,22 @@ from bridge.dedup.state import (
     Member,
     Outcome,
     Routing,
+    StormEntry,
     TimerRequest,
 )
 from bridge.dedup.storm import (
     STORM_KEY,
+    Facts,
     distinct_hosts,
+    hosts_at_least,
+    member_facts,
     shared_label,
     storm_title,
 )
-from bridge.dedup.storm import alive as storm_alive
-from bridge.dedup.storm import in_window as storm_window
+from bridge.dedup.storm import facts as storm_facts
 from bridge.dedup.storm import joins as storm_joins
 from bridge.dedup.storm import marked as storm_marked
-from bridge.dedup.storm import recent as storm_recent
-from bridge.dedup.storm import watch as storm_watch
+from bridge.dedup.storm import step as storm_step
 from bridge.dedup.suppression import Suppression, suppression_for
 from bridge.timeutil import format_duration
 
@@ -189,6 +191,10 @@ class Engine:
         self.tz = tz
         self.ops = GroupOps(rules, self._time)
         self._times: dict[datetime, str] = {}
+        # The facts of the storm watch this engine last wrote (see `bridge.dedup.storm.Facts`):
+        # replaced whole, never changed, so threads sharing the engine at worst recompute them.
+        self._storm_facts: Facts | None = None
+        self._storm_keys: tuple[str, ...] = (STORM_KEY,) if rules.storm is not None else ()
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -224,6 +230,23 @@ class Engine:
         return Routing(alert, rule, target, members)
 
     # -- alert events ---------------------------------------------------------------------------
+
+    def repeat(self, routing: Routing, known: AlertState | None) -> Decision | None:
+        """`decide`'s answer when the event is a repeat (nothing new: see `_is_repeat`), which
+        needs no group and no context; None when it is not, and `decide` must be asked. Most
+        events of a storm are repeats: this spares gathering what they do not look at."""
+        if known is None:
+            return None
+        alert = routing.alert
+        event = classify(alert, known)
+        if event is not EventClass.SAME or (
+            routing.rule.kind is RuleKind.HEARTBEAT and routing.target is not None
+        ):
+            return None
+        # (`decide` first gives a non-recurring alert the known start: nothing a repeat looks at)
+        if self._is_repeat(alert, known, event, routing.target):
+            return self._duplicate(known, routing.members)
+        return None
 
     def decide(
         self,
@@ -388,16 +411,22 @@ class Engine:
         assert spec is not None and draft.target is not None
         alert, rule = draft.alert, draft.rule
         group = work.groups.get(STORM_KEY) or GroupState.empty(STORM_KEY, rule.name, "Alert storm")
-        entries = storm_watch(storm_recent(group, spec, now), alert, now, member=False)
-        # Unless a storm goes on (its members stay whatever their age), `recent` kept only the
-        # window's entries, and the one just added started now: the entries are the window.
-        window = storm_window(entries, spec, now) if storm_alive(group) else entries
+        known = self._storm_facts
+        if known is None or known.entries is not group.storm:
+            known = storm_facts(group.storm)
+        # `watch(recent(...))`; unless a storm goes on (its members stay whatever their age),
+        # `recent` kept only the window's entries, and the one just added started now: the
+        # entries are the window.
+        entries, window, facts = storm_step(group, spec, alert, now, known)
         if not storm_joins(group, entries, spec, alert, now, window):
             work.put(evolve(group, storm=entries))
-            return draft.target, distinct_hosts(window) >= 2
+            self._storm_facts = facts
+            return draft.target, hosts_at_least(window, 2)
         if group.firing != 0:  # it joins the storm going on; its entry is the last, `watch` put it there
-            marked = storm_marked(entries[-1:], {alert.fingerprint})
-            work.put(evolve(group, storm=entries[:-1] + marked))
+            last = entries[-1]
+            marked = (*entries[:-1], StormEntry(last.at, last.host, last.fingerprint, last.labels, True))
+            work.put(evolve(group, storm=marked))
+            self._storm_facts = member_facts(facts, marked)
             return STORM_KEY, False
         # recognised now: a new storm, and every host of the window is in it
         label = shared_label(window)
@@ -574,7 +603,7 @@ class Engine:
 
     def storm_keys(self) -> tuple[str, ...]:
         """Groups every alert decision needs besides its own: the storm watch, when storms are on."""
-        return (STORM_KEY,) if self.rules.storm is not None else ()
+        return self._storm_keys
 
     def _note(self, work: Work, key: str, alert: Alert, incident: int | None) -> None:
         """What a person did about the alert in its source system becomes part of the incident's

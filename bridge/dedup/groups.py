@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bridge.alert import Alert, Severity, Source
-from bridge.dedup.evolve import evolve
+from bridge.dedup.evolve import evolve, quick_init
 from bridge.dedup.rules import OpenWhen, Rule, RuleSet, Threshold
 from bridge.dedup.state import (
     EffectKind,
@@ -26,6 +26,7 @@ from bridge.dedup.state import (
 from bridge.timeutil import format_duration
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Gate:
     passed: bool

@@ -97,7 +97,7 @@ class Inhibition:
     equal: tuple[str, ...]
 
     def key(self, alert: Alert) -> tuple[str, ...]:
-        return tuple(alert.field(name) for name in self.equal)
+        return tuple(map(alert.field, self.equal))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +146,9 @@ class Maintenance:
 
     def until(self, alert: Alert, at: datetime) -> datetime | None:
         """The end of the window occurrence that covers `at` for this alert, or None."""
-        if not all(m.matches(alert) for m in self.matchers):
-            return None
+        for matcher in self.matchers:  # a loop, not all(...): no generator per alert and window
+            if not matcher.matches(alert):
+                return None
         return self.until_any(at)
 
 
@@ -338,7 +339,7 @@ class RuleSet:
 
     def first_match(self, alert: Alert) -> Rule:
         """The rule in force for `alert`: its first match, merged with what `continue` adds."""
-        values = tuple(alert.field(key) for key in self._match_keys)
+        values = tuple(map(alert.field, self._match_keys))
         rule = self._decided.get(values)
         if rule is None:
             if len(self._decided) >= DECIDED_CACHE:

@@ -27,10 +27,13 @@ from bridge.dedup.state import (
     IncidentEffect,
     IncidentView,
     Outcome,
+    Routing,
     Silence,
 )
 from bridge.dedup.suppression import InhibitorIndex
 from bridge.priority import Priority
+
+_TIMER_KINDS = {kind.value: kind for kind in EngineTimer}
 
 
 @dataclass
@@ -71,12 +74,14 @@ class Simulator:
         self._held_by: dict[str, set[str]] = {}
         self.events: dict[str, Alert] = {}  # the last event of each held or inhibiting alert
         self.groups: dict[str, GroupState] = {}
-        self._views: dict[str, tuple[GroupState, tuple[object, ...], GroupState]] = {}
+        # key -> (stored group, what its incident was when viewed, or None: not checked yet, view)
+        self._views: dict[str, tuple[GroupState, tuple[object, ...] | None, GroupState]] = {}
         self.members: dict[str, set[str]] = {}
         self.group_incident: dict[str, int] = {}
         self.incidents: list[SimIncident] = []
         self.outcomes: Counter[Outcome] = Counter()
         self.inhibitors = InhibitorIndex()
+        self._last_context: Context | None = None
         # For replay figures: the alert occurrences (fingerprint, occurrence number) that reached an
         # incident, and how many occurrences joined an incident while it was flapping.
         self.reached: set[tuple[str, int]] = set()
@@ -125,13 +130,14 @@ class Simulator:
         known = self.alerts.get(identity)
         routing = self.engine.route(alert, known, now)
         if routing is None:
-            decision = Decision(Outcome.STALE, "older than what is known of this member")
-            self.outcomes[decision.outcome] += 1
-            return decision
-        keys = {k for k in (routing.target, known.group_key if known else None) if k is not None}
-        keys.update(self.engine.storm_keys())
-        groups = {k: self._view(k) for k in keys if k in self.groups}
-        decision = self.engine.decide(routing, known, groups, now, self._context())
+            stale = Decision(Outcome.STALE, "older than what is known of this member")
+            self.outcomes[stale.outcome] += 1
+            return stale
+        decision = self.engine.repeat(routing, known)
+        if decision is None:
+            decision = self.engine.decide(
+                routing, known, self._groups_for(routing, known), now, self._context()
+            )
         if decision.alert is None:
             self._apply(decision, now)
             return decision
@@ -152,13 +158,31 @@ class Simulator:
             self.events.pop(fingerprint, None)
         return decision
 
+    def _groups_for(self, routing: Routing, known: AlertState | None) -> dict[str, GroupState]:
+        """The states of the groups a decision looks at: its target's, the one the alert is known
+        in, the storm watch (those that have a state)."""
+        groups: dict[str, GroupState] = {}
+        stored = self.groups
+        for key in (routing.target, known.group_key if known else None, *self.engine.storm_keys()):
+            if key is not None and key not in groups and key in stored:
+                groups[key] = self._view(key)
+        return groups
+
     def _context(self) -> Context:
-        return Context(silences=self.silences, inhibitors=self.inhibitors.index)
+        context = self._last_context
+        if (
+            context is None
+            or context.silences is not self.silences
+            or context.inhibitors is not self.inhibitors.index
+        ):
+            # the index is changed in place: one context serves until either is replaced
+            context = self._last_context = Context(silences=self.silences, inhibitors=self.inhibitors.index)
+        return context
 
     def _fire_timers(self, now: datetime, *, inclusive: bool) -> None:
         while self._queue and (self._queue[0][0] <= now if inclusive else self._queue[0][0] < now):
             due, kind_text, key = heapq.heappop(self._queue)
-            kind = EngineTimer(kind_text)
+            kind = _TIMER_KINDS[kind_text]  # not EngineTimer(kind_text): an enum call per timer
             if self._timers.get((kind, key)) != due:
                 continue  # replaced by a later request
             del self._timers[(kind, key)]
@@ -196,8 +220,20 @@ class Simulator:
             return group
         seen = (number, incident.status, incident.priority, incident.resolved_at)
         cached = self._views.get(key)
-        if cached is not None and cached[0] is group and cached[1] == seen:
-            return cached[2]  # a group is looked at on every event; most events change nothing
+        if cached is not None and cached[0] is group:
+            if cached[1] == seen:
+                return cached[2]  # a group is looked at on every event; most events change nothing
+            decided = cached[2].incident
+            if (
+                cached[1] is None
+                and decided is not None
+                and decided.number == number
+                and decided.active == incident.active
+                and decided.priority == incident.priority
+                and decided.resolved_at == incident.resolved_at
+            ):  # the group as its last decision left it says what the incident says now
+                self._views[key] = (group, seen, cached[2])
+                return cached[2]
         view = evolve(
             group, incident=IncidentView(number, incident.active, incident.priority, incident.resolved_at)
         )
@@ -211,7 +247,12 @@ class Simulator:
         if decision.alert is not None:
             self._record_alert(decision.alert)
         for group in decision.groups:  # the incident's state lives in self.incidents
-            self.groups[group.key] = group if group.incident is None else evolve(group, incident=None)
+            if group.incident is None:
+                self.groups[group.key] = group
+            else:
+                stored = self.groups[group.key] = evolve(group, incident=None)
+                # the next view of it is likely this very group: `_view` checks the incident
+                self._views[group.key] = (stored, None, group)
         for effect in decision.effects:
             self._apply_effect(effect, subject, now)
         if decision.alert is not None:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bridge.alert import Alert, Severity, Status
+from bridge.dedup.evolve import quick_init
 from bridge.priority import Priority
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Outcome(StrEnum):
     NOTHING = "nothing"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Member:
     """One raw alert merged into another by `dedup_by`: firing while `ends_at` is None."""
@@ -68,6 +70,7 @@ class Member:
     ends_at: datetime | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AlertState:
     fingerprint: str
@@ -105,6 +108,7 @@ def describe_alert(
     return reason
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IncidentView:
     """The group's current incident as the engine needs it; a closed incident is no incident."""
@@ -115,6 +119,7 @@ class IncidentView:
     resolved_at: datetime | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StormEntry:
     """A host that started alerting recently, as the storm watch keeps it (see `bridge.dedup.storm`)."""
@@ -126,6 +131,7 @@ class StormEntry:
     member: bool = False  # it joined the storm
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class GroupState:
     key: str
@@ -165,6 +171,7 @@ class EffectKind(StrEnum):
     FLAPPING_ENDED = "flapping_ended"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class IncidentEffect:
     kind: EffectKind
@@ -190,6 +197,7 @@ class EngineTimer(StrEnum):
     RELEASE = "release"  # a maintenance window or silence ends: decide what it held back
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TimerRequest:
     kind: EngineTimer
@@ -197,6 +205,7 @@ class TimerRequest:
     due: datetime
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     outcome: Outcome
@@ -209,6 +218,7 @@ class Decision:
     regroup: tuple[str, ...] = ()  # a storm was recognised: decide again these waiting alerts
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Routing:
     """Where an event goes: the (possibly merged) alert the engine decides on, its rule and group."""
@@ -219,6 +229,7 @@ class Routing:
     members: tuple[Member, ...] | None = None  # `dedup_by` bookkeeping to keep, when the rule merges
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Silence:
     """A silence someone created at run time: alerts it matches are held back until it ends."""
@@ -237,6 +248,7 @@ class Silence:
         return all(m.matches(alert) for m in self.matchers)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Inhibitor:
     """A firing alert that inhibits others (its rule says `inhibits:`)."""
@@ -246,6 +258,7 @@ class Inhibitor:
     incident: int | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Context:
     silences: tuple[Silence, ...] = ()

@@ -14,10 +14,15 @@ recognised. Pure: the engine calls these with the storm group's state.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress, pairwise
+from operator import attrgetter
 
 from bridge.alert import Alert
+from bridge.dedup.evolve import quick_init
 from bridge.dedup.rules import StormSpec
 from bridge.dedup.state import GroupState, StormEntry
 from bridge.timeutil import format_duration
@@ -126,7 +131,7 @@ def joins(
     `in_window(entries, spec, now)` when the caller has it already."""
     if window is None:
         window = in_window(entries, spec, now)
-    if distinct_hosts(window) >= spec.hosts:
+    if hosts_at_least(window, spec.hosts):
         return True
     if not alive(group):
         return False
@@ -148,6 +153,122 @@ def marked(entries: tuple[StormEntry, ...], fingerprints: set[str]) -> tuple[Sto
 
 def distinct_hosts(entries: tuple[StormEntry, ...]) -> int:
     return len({e.host for e in entries})
+
+
+def hosts_at_least(entries: tuple[StormEntry, ...], count: int) -> bool:
+    """``distinct_hosts(entries) >= count``, stopping as soon as it is known: in a storm the
+    window's first hosts already say so."""
+    if count <= 0:
+        return True
+    seen: set[str] = set()
+    for entry in entries:
+        seen.add(entry.host)
+        if len(seen) >= count:
+            return True
+    return False
+
+
+_at = attrgetter("at")
+_fingerprint = attrgetter("fingerprint")
+_member = attrgetter("member")
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What is known of one watch (`entries`, compared by identity) without reading it again: its
+    fingerprints, whether its starts never decrease (the engine appends each start at its
+    decision's time, so in a replay or a steady stream they do), how many are not storm members.
+    The engine keeps the facts of the watch it last wrote: the next decision reads that same
+    tuple back, and with the facts it needs neither scan nor filter it entry by entry."""
+
+    entries: tuple[StormEntry, ...]
+    fingerprints: frozenset[str] | set[str]  # never changed once here
+    ordered: bool
+    nonmembers: int
+
+
+def facts(entries: tuple[StormEntry, ...]) -> Facts:
+    """The facts of a watch read from scratch."""
+    ats = list(map(_at, entries))
+    ordered = all(a <= b for a, b in pairwise(ats))
+    return Facts(
+        entries, frozenset(map(_fingerprint, entries)), ordered, len(entries) - sum(map(_member, entries))
+    )
+
+
+def step(
+    group: GroupState, spec: StormSpec, alert: Alert, now: datetime, known: Facts
+) -> tuple[tuple[StormEntry, ...], tuple[StormEntry, ...], Facts]:
+    """``entries = watch(recent(group, spec, now), alert, now, member=False)``, the window of
+    those entries (`in_window` while a storm goes on, else the entries themselves), and the facts
+    of the entries; `known` are the facts of `group.storm`. On an ordered watch the entries that
+    left the window are a prefix (found by bisection) and the rest is kept whole: the same
+    tuples as the filters build entry by entry."""
+    stored = group.storm
+    if not known.ordered:
+        entries = watch(recent(group, spec, now), alert, now, member=False)
+        window = in_window(entries, spec, now) if alive(group) else entries
+        return entries, window, facts(entries)
+    since = now - spec.within
+    going_on = alive(group)
+    start = bisect_left(stored, since, key=_at)  # the first entry started within the window
+    fingerprints = known.fingerprints
+    nonmembers = known.nonmembers
+    if start == 0:
+        kept = stored
+    else:
+        prefix = stored[:start]
+        flags = tuple(map(_member, prefix))
+        old_members = sum(flags)
+        if going_on:  # a storm's members stay, whatever their age
+            kept = stored if old_members == len(prefix) else tuple(compress(prefix, flags)) + stored[start:]
+            gone = len(prefix) - old_members
+            if gone:
+                fingerprints = fingerprints.difference(
+                    e.fingerprint for e, flag in zip(prefix, flags, strict=True) if not flag
+                )
+            nonmembers -= gone
+        else:
+            kept = stored[start:]
+            fingerprints = fingerprints.difference(map(_fingerprint, prefix))
+            nonmembers -= len(prefix) - old_members
+    fingerprint = alert.fingerprint
+    entry = StormEntry(now, host_of(alert), fingerprint, entry_labels(alert), False)
+    ordered = not kept or kept[-1].at <= now
+    if fingerprint in fingerprints:  # its earlier start is in the watch: it moves to the end
+        entries = watch(kept, alert, now, member=False)
+        return entries, _window(entries, spec, since, going_on, ordered), facts(entries)
+    entries = (*kept, entry)
+    nonmembers += 1
+    current = set(fingerprints)  # one copy, not changed once the facts hold it
+    current.add(fingerprint)
+    if len(entries) > KEPT_ENTRIES:
+        dropped = entries[: len(entries) - KEPT_ENTRIES]
+        entries = entries[-KEPT_ENTRIES:]
+        current.difference_update(map(_fingerprint, dropped))
+        nonmembers -= len(dropped) - sum(map(_member, dropped))
+    result = Facts(entries, current, ordered, nonmembers)
+    return entries, _window(entries, spec, since, going_on, ordered), result
+
+
+def _window(
+    entries: tuple[StormEntry, ...], spec: StormSpec, since: datetime, going_on: bool, ordered: bool
+) -> tuple[StormEntry, ...]:
+    """`in_window` while a storm goes on (a suffix, on ordered entries), else the entries."""
+    if not going_on:
+        return entries
+    if not ordered:
+        return tuple(e for e in entries if e.at >= since)
+    start = bisect_left(entries, since, key=_at)
+    return entries if start == 0 else entries[start:]
+
+
+def member_facts(known: Facts, entries: tuple[StormEntry, ...]) -> Facts:
+    """The facts of `entries`: `known.entries` with its last entry marked as a member."""
+    return Facts(
+        entries, known.fingerprints, known.ordered, known.nonmembers - (not known.entries[-1].member)
+    )
 
 
 def shared_label(entries: tuple[StormEntry, ...]) -> tuple[str, str] | None:

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bridge.alert import Alert
+from bridge.dedup.evolve import quick_init
+from bridge.dedup.matchers import Matcher
 from bridge.dedup.rules import Rule, RuleSet
 from bridge.dedup.state import AlertState, Context, Disposition, Inhibitor
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Suppression:
     disposition: Disposition  # SUPPRESSED or INHIBITED
@@ -24,6 +27,14 @@ class Suppression:
     reason: str
     until: datetime | None  # when it ends, if that is known in advance
     related: Inhibitor | None = None  # inhibition: the alert that explains this one
+
+
+def _all_match(matchers: tuple[Matcher, ...], alert: Alert) -> bool:
+    """`all(m.matches(alert) for m in matchers)` without a generator per alert and rule."""
+    for matcher in matchers:  # noqa: SIM110 - all() would build a generator per call
+        if not matcher.matches(alert):
+            return False
+    return True
 
 
 def suppression_for(
@@ -51,7 +62,7 @@ def suppression_for(
     for rule in rules.inhibiting:
         inhibition = rule.inhibits
         assert inhibition is not None
-        if not all(m.matches(alert) for m in inhibition.matchers):
+        if not _all_match(inhibition.matchers, alert):
             continue
         for source in context.inhibitors.get(rule.name, {}).get(inhibition.key(alert), {}).values():
             if source.fingerprint != alert.fingerprint:

@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 
 from bridge.alert import Source
 from bridge.db.models import Intake
+from bridge.dedup.evolve import quick_init
 from bridge.errors import TraceError
 from bridge.timeutil import ensure_utc
 
 SOURCES = {s.value: s for s in Source}
 
 
+@quick_init  # one per stored delivery read back
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """One delivery as it reached bridge: the raw body and when it arrived."""

@@ -443,7 +443,10 @@ def render_patch(report: TuneReport) -> str:
         takes = "no rule takes it (the defaults)" if n.defaults else f"rule {n.rule}"
         out.append(f"  # {n.name} ({takes}): {n.why}.")
         out.append(f"  - name: {name}")
-        out.append(f"    match: {{name: {_quoted('=' + n.name)}}}")
+        # "=" makes the name an equality whatever it starts with ("!=x", "=x"), except "~": "=~" is
+        # the regex operator, and a name starting with "~" is an equality as it is
+        equal = n.name if n.name.startswith("~") else "=" + n.name
+        out.append(f"    match: {{name: {_quoted(equal)}}}")
         out.append(f"    for: {format_duration(n.proposed_hold)}")
         out.append("    continue: true")
     if report.patterns:

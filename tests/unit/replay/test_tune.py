@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridge.cli.main import main
@@ -194,6 +194,8 @@ host_names = st.from_regex(r"[a-z]{1,5}(-[0-9]{2})?", fullmatch=True)
     lengths=st.lists(st.integers(min_value=10, max_value=4 * 3600), min_size=5, max_size=40),
     seed=st.integers(0, 1000),
 )
+@example(names=["~"], hosts=["a"], lengths=[10, 10, 10, 10, 10, 55], seed=0)  # "=~" would be a regex
+@example(names=["!=x"], hosts=["a"], lengths=[10, 10, 10, 10, 10, 55], seed=0)
 def test_whatever_the_history_the_patch_loads_and_each_rule_takes_its_name_only(
     names: list[str], hosts: list[str], lengths: list[int], seed: int
 ) -> None:
