@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
 import click
-from prometheus_client import start_http_server
+from prometheus_client import start_http_server, values
 
 from bridge.cli.address import DEFAULT_HOST, DEFAULT_PORT, listening, recorded
 from bridge.cli.context import start_runtime
 from bridge.cli.options import load_settings
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
+from bridge.db.engine import share_write_turn_between_processes
+from bridge.db.migrate import sqlite_file
 from bridge.db.models import Scope
 from bridge.settings import Settings
 from bridge.web.app import create_app
 from bridge.web.waitress_server import create_server
+from bridge.worker.child import ChildWorker
 from bridge.worker.process import WorkerProcess
+from bridge.worker.runtime import Runtime
 
 log = logging.getLogger("bridge")
 
@@ -52,15 +58,29 @@ def serve(host: str, port: int, threads: int) -> None:
     address = listening(host, port, settings.base_url)
     base_url = address.base_url
     warn_about_links(settings)
-    runtime = start_runtime(served_settings(settings, base_url))
+    served = served_settings(settings, base_url)
+    # The embedded default on a SQLite file: the worker runs in a process of its own
+    # (bridge.worker.child), so deciding does not hold the web threads' interpreter lock.
+    own_worker = not settings.redis_url and sqlite_file(settings.database_url) is not None
+    metrics_dir = share_metrics() if own_worker else None
+    if own_worker:
+        share_write_turn_between_processes()
+    runtime = start_runtime(served)
     services = runtime.services
+    child = None
+    if own_worker:
+        services.db.dispose()  # the worker process opens its own connections, never these
+        child = ChildWorker.fork(lambda: Runtime.build(served), reload_files)
     app = create_app(runtime=runtime)
     try:  # listen first: tokens shown once must not be shown by a server that then cannot start
         server = create_server(
             app, host=host, port=port, threads=threads, ident="bridge", clear_untrusted_proxy_headers=True
         )
     except OSError as exc:  # the port is taken (another bridge?), or the address is not this machine's
+        if child is not None:
+            child.stop()
         runtime.close()
+        _remove(metrics_dir)
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     for generated in services.tokens.generate_missing():
         click.echo(f"\n=== generated the {generated.scope} token (shown once, stored hashed) ===")
@@ -74,11 +94,22 @@ def serve(host: str, port: int, threads: int) -> None:
     log.info("rules version %s: %d rules from %s", ruleset.version, len(ruleset.rules), settings.rules_dir)
     if runtime.queue is not None:
         log.info("production mode: deliveries go to the rq queue; run `bridge worker` processes")
-    runtime.start()
+    if child is not None:
+
+        def _worker_gone(status: int) -> None:
+            log.error(
+                "the worker process ended (%s): deliveries are processed in this process from now",
+                _exit_status(status),
+            )
+            runtime.take_over_worker()
+
+        runtime.runner.wakeup.forward_to(child.go(_worker_gone))
+    runtime.start(worker=child is None)
 
     def _reload(_signum: int, _frame: FrameType | None) -> None:
-        services.rules.reload(SIGHUP)
-        services.rota.reload(SIGHUP)
+        reload_files(runtime)
+        if child is not None:
+            child.reload()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -99,7 +130,41 @@ def serve(host: str, port: int, threads: int) -> None:
         pass
     finally:
         server.close()
+        if child is not None:
+            child.stop()
         runtime.close()
+        _remove(metrics_dir)
+
+
+def reload_files(runtime: Runtime) -> None:
+    """SIGHUP: the rules and the rota read again."""
+    runtime.services.rules.reload(SIGHUP)
+    runtime.services.rota.reload(SIGHUP)
+
+
+def share_metrics() -> Path | None:
+    """Counters in files the worker process shares (prometheus_client's multiprocess mode, as
+    under gunicorn), so that /metrics adds up what both processes counted; the directory made
+    for it, to remove when stopping (None: PROMETHEUS_MULTIPROC_DIR was set, and stays)."""
+    made = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        made = Path(tempfile.mkdtemp(prefix="bridge-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    # prometheus_client picks its mode when imported; counters made from now on follow this one.
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    return made
+
+
+def _remove(directory: Path | None) -> None:
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _exit_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 @click.command()
