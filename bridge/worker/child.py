@@ -38,7 +38,7 @@ log = logging.getLogger("bridge")
 GO = b"g"
 """The parent's first byte: it serves, the worker may start (anything else, or the pipe's end:
 it stopped before serving)."""
-STOP_SECONDS = 15.0
+STOP_SECONDS = 10.0
 """How long the parent waits for the worker to finish its round when stopping, before SIGKILL
 (the runner itself waits 10 s for its thread)."""
 
