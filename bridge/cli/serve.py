@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import signal
 import tempfile
+from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
 import click
 from prometheus_client import start_http_server, values
 
-from bridge.cli.address import DEFAULT_HOST, DEFAULT_PORT, listening, recorded
+from bridge.cli.address import DEFAULT_HOST, DEFAULT_PORT, Address, listening, recorded
 from bridge.cli.context import start_runtime
 from bridge.cli.options import load_settings
 from bridge.cli.sender_config import alertmanager_snippet, zabbix_instructions
-from bridge.db.engine import share_write_turn_between_processes
+from bridge.db.engine import write_turn_between_processes
 from bridge.db.migrate import sqlite_file
 from bridge.db.models import Scope
 from bridge.settings import Settings
@@ -56,31 +59,48 @@ def serve(host: str, port: int, threads: int) -> None:
     settings = load_settings()
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" on every busy second
     address = listening(host, port, settings.base_url)
-    base_url = address.base_url
     warn_about_links(settings)
-    served = served_settings(settings, base_url)
+    served = served_settings(settings, address.base_url)
     # The embedded default on a SQLite file: the worker runs in a process of its own
     # (bridge.worker.child), so deciding does not hold the web threads' interpreter lock.
     own_worker = not settings.redis_url and sqlite_file(settings.database_url) is not None
-    metrics_dir = share_metrics() if own_worker else None
-    if own_worker:
-        share_write_turn_between_processes()
-    runtime = start_runtime(served)
+    with contextlib.ExitStack() as stack:
+        if own_worker:
+            stack.enter_context(shared_metrics())
+        with write_turn_between_processes(own_worker):
+            runtime = start_runtime(served)
+        stack.callback(runtime.close)
+        child = None
+        if own_worker:
+            runtime.services.db.dispose()  # the worker process opens its own connections, never these
+            child = ChildWorker.fork(partial(_worker_runtime, served), reload_files)
+            stack.callback(child.stop)
+        _serve(runtime, child, settings, address, host, port, threads)
+
+
+def _worker_runtime(settings: Settings) -> Runtime:
+    """The runtime of the worker process (bridge.worker.child)."""
+    with write_turn_between_processes():
+        return Runtime.build(settings)
+
+
+def _serve(
+    runtime: Runtime,
+    child: ChildWorker | None,
+    settings: Settings,
+    address: Address,
+    host: str,
+    port: int,
+    threads: int,
+) -> None:
     services = runtime.services
-    child = None
-    if own_worker:
-        services.db.dispose()  # the worker process opens its own connections, never these
-        child = ChildWorker.fork(lambda: Runtime.build(served), reload_files)
+    base_url = address.base_url
     app = create_app(runtime=runtime)
     try:  # listen first: tokens shown once must not be shown by a server that then cannot start
         server = create_server(
             app, host=host, port=port, threads=threads, ident="bridge", clear_untrusted_proxy_headers=True
         )
     except OSError as exc:  # the port is taken (another bridge?), or the address is not this machine's
-        if child is not None:
-            child.stop()
-        runtime.close()
-        _remove(metrics_dir)
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     for generated in services.tokens.generate_missing():
         click.echo(f"\n=== generated the {generated.scope} token (shown once, stored hashed) ===")
@@ -130,10 +150,6 @@ def serve(host: str, port: int, threads: int) -> None:
         pass
     finally:
         server.close()
-        if child is not None:
-            child.stop()
-        runtime.close()
-        _remove(metrics_dir)
 
 
 def reload_files(runtime: Runtime) -> None:
@@ -142,23 +158,26 @@ def reload_files(runtime: Runtime) -> None:
     runtime.services.rota.reload(SIGHUP)
 
 
-def share_metrics() -> Path | None:
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[None]:
     """Counters in files the worker process shares (prometheus_client's multiprocess mode, as
-    under gunicorn), so that /metrics adds up what both processes counted; the directory made
-    for it, to remove when stopping (None: PROMETHEUS_MULTIPROC_DIR was set, and stays)."""
-    made = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        made = Path(tempfile.mkdtemp(prefix="bridge-metrics-"))
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
-    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    under gunicorn), so that /metrics adds up what both processes counted. The directory made
+    for it is removed afterwards (one given as PROMETHEUS_MULTIPROC_DIR stays), and this process
+    counts as before."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="bridge-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    before = values.ValueClass
     # prometheus_client picks its mode when imported; counters made from now on follow this one.
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
-    return made
-
-
-def _remove(directory: Path | None) -> None:
-    if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
+    try:
+        yield
+    finally:
+        values.ValueClass = before
+        if not given:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _exit_status(status: int) -> str:

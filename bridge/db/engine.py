@@ -14,7 +14,7 @@ and a plain lock lets the worker take it back slice after slice while webhooks w
 does not get its turn in time gets an `OperationalError` ("database is locked"), which the web
 tier answers with 503 and Retry-After.
 
-When `bridge serve` runs its worker in a child process (`share_write_turn_between_processes`),
+When `bridge serve` runs its worker in a child process (`write_turn_between_processes`),
 the turn also takes a lock on a file beside the database (`<database>-turn`), so the two
 processes take turns as the threads of one do, instead of SQLite's busy handler polling the
 write lock with sleeps of up to 100 ms.
@@ -126,11 +126,16 @@ def _ping_on_checkout(engine: Engine) -> None:
 _shared_turns = False
 
 
-def share_write_turn_between_processes() -> None:
-    """SQLite file databases opened from now on (in this process and in processes it forks) take
-    their write turn across processes too: for `bridge serve` and its worker process."""
-    global _shared_turns  # noqa: PLW0603 - set once, before the engines are created
-    _shared_turns = True
+@contextlib.contextmanager
+def write_turn_between_processes(shared: bool = True) -> Iterator[None]:
+    """SQLite file databases opened in this block (`shared`) take their write turn across
+    processes too: the engines of `bridge serve` and of its worker process."""
+    global _shared_turns  # noqa: PLW0603 - read by create_db_engine, within this block only
+    before, _shared_turns = _shared_turns, _shared_turns or shared
+    try:
+        yield
+    finally:
+        _shared_turns = before
 
 
 class ProcessLock:

@@ -17,10 +17,10 @@ from bridge.db.engine import ProcessLock, create_db_engine, make_session_factory
 
 
 @pytest.fixture
-def shared_turns(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engines, "_shared_turns", False)
-    engines.share_write_turn_between_processes()
-    assert engines._shared_turns
+def shared_turns() -> Iterator[None]:
+    with engines.write_turn_between_processes():
+        yield
+    assert not engines._shared_turns  # only within the block
 
 
 @pytest.fixture
