@@ -48,7 +48,7 @@ SIGHUP = "SIGHUP"
 )
 @click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
 def serve(host: str, port: int, threads: int) -> None:
-    """Run bridge: webhooks, API and (without BRIDGE_REDIS_URL) the in-process worker.
+    """Run bridge: webhooks, API and (without BRIDGE_REDIS_URL) the worker, in a process of its own.
 
     Links in messages point at BRIDGE_BASE_URL, else at the address served. While it runs, the
     address is recorded next to a SQLite database (bridge.db.serving) for `bridge demo` and the
