@@ -139,47 +139,84 @@ def write_turn_between_processes(shared: bool = True) -> Iterator[None]:
 
 
 class ProcessLock:
-    """An exclusive lock on a file, between processes (flock), waited for in short polls.
+    """An exclusive lock on a file, between processes (flock).
 
-    Each process opens the file itself (a lock belongs to the open file, which a forked child
-    would otherwise share with its parent)."""
-
-    FIRST_PAUSE = 0.0002
-    LONGEST_PAUSE = 0.002
-    """Polls back off to this at most: the other process gives the lock back between its
-    transactions, and a waiter must see that within a millisecond or two, not after sleeping
-    past it."""
+    Taken at once when free; otherwise a helper thread waits for it in the kernel, which wakes
+    it as soon as the other process gives it back (polling with sleeps lost the race to a worker
+    that begins its next transaction at once, and more so on a busy machine), while the caller
+    waits no longer than its deadline. A wait given up releases the lock should it come after
+    all. Each process opens the file itself (a lock belongs to the open file, which a forked
+    child would otherwise share with its parent), and each wait opens it anew."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
         self._pid: int | None = None
+        self._held: int | None = None
+        """The open file that holds the lock (this process's own, or a wait's)."""
 
     def acquire(self, deadline: float) -> bool:
         """Take the lock, waiting until the monotonic `deadline` at most; False if it did not come."""
         fd = self._file()
-        pause = self.FIRST_PAUSE
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                pass
-            now = time.monotonic()
-            if now >= deadline:
-                return False
-            time.sleep(min(pause, deadline - now))
-            pause = min(pause * 2, self.LONGEST_PAUSE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            self._held = fd
+            return True
+        wait = _LockWait(os.open(self.path, os.O_RDWR | os.O_CLOEXEC))
+        if wait.result(deadline):
+            self._held = wait.fd
+            return True
+        return False
 
     def release(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        held, self._held = self._held, None
+        if held is None or self._pid != os.getpid():
+            return
+        fcntl.flock(held, fcntl.LOCK_UN)
+        if held != self._fd:
+            os.close(held)
 
     def _file(self) -> int:
         if self._fd is None or self._pid != os.getpid():
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             self._pid = os.getpid()
+            self._held = None
         return self._fd
+
+
+class _LockWait:
+    """One blocking wait for a `ProcessLock`, in a thread of its own."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._guard = threading.Lock()
+        self._taken = threading.Event()
+        self._given_up = False
+        threading.Thread(target=self._wait, name="bridge-write-turn", daemon=True).start()
+
+    def _wait(self) -> None:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(self.fd)
+            return
+        with self._guard:
+            if self._given_up:  # too late: the caller answered "database is locked" already
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+                os.close(self.fd)
+                return
+            self._taken.set()
+
+    def result(self, deadline: float) -> bool:
+        self._taken.wait(max(0.0, deadline - time.monotonic()))
+        with self._guard:
+            if self._taken.is_set():
+                return True
+            self._given_up = True
+            return False
 
 
 class WriteTurn:

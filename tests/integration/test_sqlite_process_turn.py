@@ -54,6 +54,19 @@ def test_the_lock_is_taken_by_one_holder_at_a_time(tmp_path: Path) -> None:
     theirs.release()
 
 
+def test_a_wait_given_up_lets_the_lock_go_when_it_comes_after_all(tmp_path: Path) -> None:
+    path = str(tmp_path / "db-turn")
+    holder, impatient, next_one = ProcessLock(path), ProcessLock(path), ProcessLock(path)
+    assert holder.acquire(time.monotonic() + 1)
+    assert not impatient.acquire(time.monotonic() + 0.1)  # its wait goes on in the kernel
+    holder.release()  # the abandoned wait gets it, and lets it go at once
+    assert next_one.acquire(time.monotonic() + 2)
+    assert not impatient.acquire(time.monotonic() + 0.1)
+    next_one.release()
+    assert impatient.acquire(time.monotonic() + 2)
+    impatient.release()
+
+
 def test_a_writer_waits_for_the_other_process_and_gives_up_with_database_is_locked(
     two_engines: tuple[Engine, Engine], database: str
 ) -> None:
