@@ -7,7 +7,9 @@ The database is the queue, so a restart simply carries on with whatever is still
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
 
@@ -23,17 +25,31 @@ MAX_BACKOFF = 30.0
 
 
 class Wakeup:
-    """The hand-off of the embedded default: wakes the in-process runner."""
+    """The hand-off of the embedded default: wakes the in-process runner, or the worker process
+    of `bridge serve` (`forward_to`: a byte down a pipe it reads)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self._pipe: int | None = None
+
+    def forward_to(self, pipe: int | None) -> None:
+        """Wake the worker at the other end of this pipe (None: this process's runner again)."""
+        if pipe is not None:
+            os.set_blocking(pipe, False)
+        self._pipe = pipe
 
     def deliveries(self, intake_ids: Sequence[int]) -> bool:
-        self.event.set()
+        self.work()
         return True
 
     def work(self) -> None:
         self.event.set()
+        pipe = self._pipe
+        if pipe is not None:
+            # Full (the worker has wake-ups to read already) or closed: what was handed over is
+            # committed either way, and found on the next round.
+            with contextlib.suppress(OSError):
+                os.write(pipe, b"w")
 
 
 class InProcessRunner:

@@ -110,15 +110,22 @@ class Runtime:
     def settings(self) -> Settings:
         return self.services.settings
 
-    def start(self) -> None:
+    def start(self, *, worker: bool = True) -> None:
         """Start the background work of a serving process: the in-process worker (unless
-        deliveries go to rq workers) and the file watcher (every process watches for itself)."""
-        if self.queue is None:
+        deliveries go to rq workers, or `worker` is False: a worker process of its own runs it,
+        `bridge.worker.child`) and the file watcher (every process watches for itself)."""
+        if self.queue is None and worker:
             self.runner.start()
             self.runner.wakeup.work()  # pick up whatever was left pending by the last run
             if self.telegram is not None:  # in production the `bridge worker` processes poll
                 self.telegram.start()
         self.watcher.start()
+
+    def take_over_worker(self) -> None:
+        """Run the in-process worker after all (the worker process is gone): what `start` would
+        have started."""
+        self.runner.wakeup.forward_to(None)
+        self.start(worker=True)
 
     def readiness(self) -> Readiness:
         """What /readyz checks: the database, in production mode Redis ("ok" or what is wrong),
