@@ -17,6 +17,8 @@ from bridge.db.migrate import upgrade
 from bridge.settings import normalize_database_url
 from tests.support.postgres import fresh_database as fresh_pg
 from tests.support.postgres import throwaway_cluster
+from tests.support.redis import throwaway_redis
+from tests.support.stack import Stack
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [
@@ -84,3 +86,26 @@ def report(benchmark: str, workload: str, figures: dict[str, Any]) -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
     print(json.dumps(line))
+
+
+def production_stack(stack_of: contextlib.ExitStack, rules: Path, workers: int) -> Stack:
+    """bridge in production mode on throwaway servers (a durable PostgreSQL cluster, Redis):
+    migrated, gunicorn with 2 processes serving, `workers` bridge workers processing. The caller
+    stops the stack (`Stack.stop`); `stack_of` then removes the servers and the logs."""
+    server = stack_of.enter_context(throwaway_cluster(durable=True))
+    database = stack_of.enter_context(fresh_pg(server))
+    redis = stack_of.enter_context(throwaway_redis(own=True))
+    logs = Path(stack_of.enter_context(tempfile.TemporaryDirectory(prefix="bridge-bench-")))
+    stack = Stack(
+        database,
+        redis.url,
+        rules,
+        logs,
+        web_workers=2,
+        extra_env={"BRIDGE_LOG_LEVEL": "WARNING", "BRIDGE_TICK_SECONDS": "1", "BRIDGE_SWEEP_GRACE": "30s"},
+    )
+    stack.migrate()
+    stack.start_web()
+    for _ in range(workers):
+        stack.start_worker()
+    return stack

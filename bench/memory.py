@@ -36,18 +36,14 @@ import contextlib
 import itertools
 import json
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import requests
 
-from bench.common import report
+from bench.common import production_stack, report
 from bench.pipeline import NAMES
 from bench.stormscale import HEADERS, _alert, _body, bench_rules, children, pending, rss_mb
-from tests.support.postgres import fresh_database, throwaway_cluster
-from tests.support.redis import throwaway_redis
 from tests.support.stack import Stack, wait_for
 
 GROUP = 50
@@ -181,27 +177,7 @@ def main() -> None:
     warm = args.warmup // GROUP
     count = args.alerts // GROUP
     with contextlib.ExitStack() as stack_of:
-        server = stack_of.enter_context(throwaway_cluster(durable=True))
-        database = stack_of.enter_context(fresh_database(server))
-        redis = stack_of.enter_context(throwaway_redis(own=True))
-        logs = Path(stack_of.enter_context(tempfile.TemporaryDirectory(prefix="bridge-bench-")))
-        rules = stack_of.enter_context(bench_rules())
-        stack = Stack(
-            database,
-            redis.url,
-            rules,
-            logs,
-            web_workers=2,
-            extra_env={
-                "BRIDGE_LOG_LEVEL": "WARNING",
-                "BRIDGE_TICK_SECONDS": "1",
-                "BRIDGE_SWEEP_GRACE": "30s",
-            },
-        )
-        stack.migrate()
-        stack.start_web()
-        for _ in range(args.workers):
-            stack.start_worker()
+        stack = production_stack(stack_of, stack_of.enter_context(bench_rules()), args.workers)
         try:
             post_range(stack, 0, warm, args.senders, args.backlog)
             settle(stack)

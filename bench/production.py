@@ -22,19 +22,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import requests
 
-from bench.common import REPO, report
+from bench.common import REPO, production_stack, report
 from bench.intake import measure
 from bench.pipeline import notifications
 from tests.support.app import AM_TOKEN
-from tests.support.postgres import fresh_database, throwaway_cluster
-from tests.support.redis import throwaway_redis
 from tests.support.stack import Stack, wait_for
 
 
@@ -75,26 +71,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     with contextlib.ExitStack() as stack_of:
-        server = stack_of.enter_context(throwaway_cluster(durable=True))
-        database = stack_of.enter_context(fresh_database(server))
-        redis = stack_of.enter_context(throwaway_redis(own=True))
-        logs = Path(stack_of.enter_context(tempfile.TemporaryDirectory(prefix="bridge-bench-")))
-        stack = Stack(
-            database,
-            redis.url,
-            REPO / "rules",
-            logs,
-            web_workers=2,
-            extra_env={
-                "BRIDGE_LOG_LEVEL": "WARNING",
-                "BRIDGE_TICK_SECONDS": "1",
-                "BRIDGE_SWEEP_GRACE": "30s",
-            },
-        )
-        stack.migrate()
-        stack.start_web()
-        for _ in range(args.workers):
-            stack.start_worker()
+        stack = production_stack(stack_of, REPO / "rules", args.workers)
         try:
             sustained = measure(stack.port, 1, args.seconds, token=AM_TOKEN)
             stopped = time.perf_counter()

@@ -42,10 +42,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import text
 
-from bench.common import NAMES, REPO, report
+from bench.common import NAMES, REPO, production_stack, report
 from tests.support.app import AM_TOKEN
-from tests.support.postgres import fresh_database, throwaway_cluster
-from tests.support.redis import throwaway_redis
 from tests.support.stack import Stack, wait_for
 
 GROUP = 50
@@ -338,27 +336,7 @@ def main() -> None:
     unique = unique_bodies(args.unique_alerts)
     figures: dict[str, object] = {}
     with contextlib.ExitStack() as stack_of:
-        server = stack_of.enter_context(throwaway_cluster(durable=True))
-        database = stack_of.enter_context(fresh_database(server))
-        redis = stack_of.enter_context(throwaway_redis(own=True))
-        logs = Path(stack_of.enter_context(tempfile.TemporaryDirectory(prefix="bridge-bench-")))
-        rules = stack_of.enter_context(bench_rules())
-        stack = Stack(
-            database,
-            redis.url,
-            rules,
-            logs,
-            web_workers=2,
-            extra_env={
-                "BRIDGE_LOG_LEVEL": "WARNING",
-                "BRIDGE_TICK_SECONDS": "1",
-                "BRIDGE_SWEEP_GRACE": "30s",
-            },
-        )
-        stack.migrate()
-        stack.start_web()
-        for _ in range(args.workers):
-            stack.start_worker()
+        stack = production_stack(stack_of, stack_of.enter_context(bench_rules()), args.workers)
         try:
             if args.memory:
                 run_phase(
