@@ -265,13 +265,6 @@ def _window(
     return entries if start == 0 else entries[start:]
 
 
-def member_facts(known: Facts, entries: tuple[StormEntry, ...]) -> Facts:
-    """The facts of `entries`: `known.entries` with its last entry marked as a member."""
-    return Facts(
-        entries, known.fingerprints, known.ordered, known.nonmembers - (not known.entries[-1].member)
-    )
-
-
 def shared_label(entries: tuple[StormEntry, ...]) -> tuple[str, str] | None:
     """The label value the most hosts of the window share, if at least half of them share it."""
     minimum = max(2, (distinct_hosts(entries) + 1) // 2)
