@@ -42,7 +42,6 @@ from bridge.dedup.state import (
     Member,
     Outcome,
     Routing,
-    StormEntry,
     TimerRequest,
 )
 from bridge.dedup.storm import (
@@ -50,7 +49,6 @@ from bridge.dedup.storm import (
     Facts,
     distinct_hosts,
     hosts_at_least,
-    member_facts,
     shared_label,
     storm_title,
 )
@@ -248,6 +246,20 @@ class Engine:
             return self._duplicate(known, routing.members)
         return None
 
+    def plain_repeat(self, alert: Alert, known: AlertState | None) -> Decision | None:
+        """``repeat(route(alert, known), known)`` when that is a duplicate that changes nothing (a
+        repeat of an alert no `dedup_by` merges, which keeps its group); None otherwise, and the
+        event must be routed. Most events of a storm are such repeats: this spares routing them."""
+        if known is None or self.rules.dedup or known.group_key is None:
+            return None
+        if known.disposition is Disposition.DROPPED or classify(alert, known) is not EventClass.SAME:
+            return None
+        if self.rules.rule_named(known.rule).kind is RuleKind.HEARTBEAT:
+            return None
+        if self._is_repeat(alert, known, EventClass.SAME, known.group_key):
+            return self._duplicate(known, None)
+        return None
+
     def decide(
         self,
         routing: Routing,
@@ -417,16 +429,21 @@ class Engine:
         # `watch(recent(...))`; unless a storm goes on (its members stay whatever their age),
         # `recent` kept only the window's entries, and the one just added started now: the
         # entries are the window.
-        entries, window, facts = storm_step(group, spec, alert, now, known)
+        # While a storm goes on, the alert most likely joins it: its entry (the last, `watch`
+        # puts it there) is written as a member at once. Whether it joins does not depend on its
+        # own entry's mark (`joins` looks at the others' marks, and at hosts), so when it does
+        # not, the watch is stepped again with the entry unmarked.
+        going_on = group.firing != 0
+        entries, window, facts = storm_step(group, spec, alert, now, known, going_on)
         if not storm_joins(group, entries, spec, alert, now, window):
+            if going_on:
+                entries, window, facts = storm_step(group, spec, alert, now, known)
             work.put(evolve(group, storm=entries))
             self._storm_facts = facts
             return draft.target, hosts_at_least(window, 2)
-        if group.firing != 0:  # it joins the storm going on; its entry is the last, `watch` put it there
-            last = entries[-1]
-            marked = (*entries[:-1], StormEntry(last.at, last.host, last.fingerprint, last.labels, True))
-            work.put(evolve(group, storm=marked))
-            self._storm_facts = member_facts(facts, marked)
+        if going_on:  # it joins the storm going on, its entry marked already
+            work.put(evolve(group, storm=entries))
+            self._storm_facts = facts
             return STORM_KEY, False
         # recognised now: a new storm, and every host of the window is in it
         label = shared_label(window)

@@ -128,6 +128,10 @@ class Simulator:
     def _decide(self, alert: Alert, now: datetime) -> Decision:
         identity = self.engine.identity(alert)
         known = self.alerts.get(identity)
+        repeated = self.engine.plain_repeat(alert, known)
+        if repeated is not None:  # a duplicate changes nothing: `_apply` would only count it
+            self.outcomes[repeated.outcome] += 1
+            return repeated
         routing = self.engine.route(alert, known, now)
         if routing is None:
             stale = Decision(Outcome.STALE, "older than what is known of this member")

@@ -66,9 +66,10 @@ MAX_VALUE = 120
 def entry_labels(alert: Alert) -> tuple[tuple[str, str], ...]:
     """The label values of `alert` a storm's members may share (Zabbix host groups one by one)."""
     found: list[tuple[str, str]] = []
-    for key in sorted(alert.labels):
-        value = alert.labels[key]
-        if key in NOT_SHARED or not value or len(value) > MAX_VALUE:
+    labels = alert.labels
+    for key in sorted(labels.keys() - NOT_SHARED):  # the keys are told apart, and sorted, as before
+        value = labels[key]
+        if not value or len(value) > MAX_VALUE:
             continue
         if key == "host_groups":
             found.extend(("host_groups", g) for g in value.split(", ") if g)
@@ -198,16 +199,16 @@ def facts(entries: tuple[StormEntry, ...]) -> Facts:
 
 
 def step(
-    group: GroupState, spec: StormSpec, alert: Alert, now: datetime, known: Facts
+    group: GroupState, spec: StormSpec, alert: Alert, now: datetime, known: Facts, member: bool = False
 ) -> tuple[tuple[StormEntry, ...], tuple[StormEntry, ...], Facts]:
-    """``entries = watch(recent(group, spec, now), alert, now, member=False)``, the window of
-    those entries (`in_window` while a storm goes on, else the entries themselves), and the facts
-    of the entries; `known` are the facts of `group.storm`. On an ordered watch the entries that
+    """``entries = watch(recent(group, spec, now), alert, now, member)``, the window of those
+    entries (`in_window` while a storm goes on, else the entries themselves), and the facts of
+    the entries; `known` are the facts of `group.storm`. On an ordered watch the entries that
     left the window are a prefix (found by bisection) and the rest is kept whole: the same
     tuples as the filters build entry by entry."""
     stored = group.storm
     if not known.ordered:
-        entries = watch(recent(group, spec, now), alert, now, member=False)
+        entries = watch(recent(group, spec, now), alert, now, member)
         window = in_window(entries, spec, now) if alive(group) else entries
         return entries, window, facts(entries)
     since = now - spec.within
@@ -234,13 +235,13 @@ def step(
             fingerprints = fingerprints.difference(map(_fingerprint, prefix))
             nonmembers -= len(prefix) - old_members
     fingerprint = alert.fingerprint
-    entry = StormEntry(now, host_of(alert), fingerprint, entry_labels(alert), False)
     ordered = not kept or kept[-1].at <= now
     if fingerprint in fingerprints:  # its earlier start is in the watch: it moves to the end
-        entries = watch(kept, alert, now, member=False)
+        entries = watch(kept, alert, now, member)
         return entries, _window(entries, spec, since, going_on, ordered), facts(entries)
-    entries = (*kept, entry)
-    nonmembers += 1
+    entries = (*kept, StormEntry(now, host_of(alert), fingerprint, entry_labels(alert), member))
+    if not member:
+        nonmembers += 1
     current = set(fingerprints)  # one copy, not changed once the facts hold it
     current.add(fingerprint)
     if len(entries) > KEPT_ENTRIES:
@@ -262,13 +263,6 @@ def _window(
         return tuple(e for e in entries if e.at >= since)
     start = bisect_left(entries, since, key=_at)
     return entries if start == 0 else entries[start:]
-
-
-def member_facts(known: Facts, entries: tuple[StormEntry, ...]) -> Facts:
-    """The facts of `entries`: `known.entries` with its last entry marked as a member."""
-    return Facts(
-        entries, known.fingerprints, known.ordered, known.nonmembers - (not known.entries[-1].member)
-    )
 
 
 def shared_label(entries: tuple[StormEntry, ...]) -> tuple[str, str] | None:

@@ -42,13 +42,21 @@ entries_strategy = st.lists(
     host=st.integers(0, 40),
     now_second=st.integers(0, 600),
     chained=st.integers(0, 3),
+    joining=st.booleans(),
 )
 def test_stepping_the_watch_with_its_facts_is_watch_of_recent(
-    raw: list[tuple[int, int, bool]], ordered: bool, alive: bool, host: int, now_second: int, chained: int
+    raw: list[tuple[int, int, bool]],
+    ordered: bool,
+    alive: bool,
+    host: int,
+    now_second: int,
+    chained: int,
+    joining: bool,
 ) -> None:
     """Whatever the watch holds (in order of start or not, storm going on or not, the alert's
     earlier start in it or not, more than the bound), `step` gives the entries, the window and
-    facts that the filters give entry by entry; and stepping again from those facts too."""
+    facts that the filters give entry by entry, its entry marked a member or not; and stepping
+    again from those facts too."""
     if ordered:
         raw = sorted(raw)
     seen: set[str] = set()
@@ -67,9 +75,9 @@ def test_stepping_the_watch_with_its_facts_is_watch_of_recent(
         now = T0 + timedelta(seconds=now_second + 5 * n)
         number = (host + n) % 41
         event = alert("HostDown", f"h{number}", labels={"site": "a"}, fingerprint=f"f{number}")
-        expected = watch(recent(group, SPEC, now), event, now, member=False)
+        expected = watch(recent(group, SPEC, now), event, now, member=joining)
         expected_window = in_window(expected, SPEC, now) if alive else expected
-        entries, window, after = step(group, SPEC, event, now, known)
+        entries, window, after = step(group, SPEC, event, now, known, joining)
         assert entries == expected
         assert window == expected_window
         fresh = facts(expected)
@@ -96,10 +104,11 @@ rules:
 
 def test_a_repeat_answered_early_is_what_decide_answers() -> None:
     """Every event the simulator decides: when `Engine.repeat` answers, `decide` with the groups
-    and the context answers the same; and it answers for the repeats of a steady alert."""
+    and the context answers the same; and it answers for the repeats of a steady alert. When
+    `Engine.plain_repeat` answers, `repeat` answers the same, and it answers for most of those."""
     engine = Engine(load_rules_texts({"rules.yaml": RULES}))
     sim = Simulator(engine)
-    answered = 0
+    answered = plain = 0
     events = []
     for minute in range(0, 30, 2):
         for host in range(4):
@@ -116,12 +125,16 @@ def test_a_repeat_answered_early_is_what_decide_answers() -> None:
         routing = engine.route(event, known, event.received_at)
         assert routing is not None
         early = engine.repeat(routing, known)
+        before_routing = engine.plain_repeat(event, known)
+        if before_routing is not None:
+            plain += 1
+            assert before_routing == early
         if early is not None:
             answered += 1
             groups = sim._groups_for(routing, known)
             assert engine.decide(routing, known, groups, event.received_at, sim._context()) == early
         sim.feed(event)
-    assert answered > 10
+    assert answered > 10 and plain == answered  # no `dedup_by`, no heartbeat: every repeat is plain
 
 
 def test_evolve_is_dataclasses_replace() -> None:
