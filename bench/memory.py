@@ -41,9 +41,17 @@ import time
 
 import requests
 
-from bench.common import production_stack, report
-from bench.pipeline import NAMES
-from bench.stormscale import HEADERS, _alert, _body, bench_rules, children, pending, rss_mb
+from bench.common import NAMES, production_stack, report
+from bench.stormscale import (
+    HEADERS,
+    Sampler,
+    _alert,
+    _body,
+    bench_rules,
+    children,
+    pending,
+    rss_mb,
+)
 from tests.support.stack import Stack, wait_for
 
 GROUP = 50
@@ -106,24 +114,14 @@ def post_range(stack: Stack, first: int, count: int, senders: int, backlog: int)
         raise AssertionError(f"{len(errors)} notifications refused: {sorted(set(errors))}")
 
 
-class Trace:
+class Trace(Sampler):
     """RSS of the web and worker processes each time another tenth of the run is decided."""
 
     def __init__(self, stack: Stack, done_before: int, deliveries: int) -> None:
-        self.stack = stack
+        super().__init__(stack)
         self.done_before = done_before
         self.step = max(1, deliveries // 10)
         self.samples: list[dict[str, object]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Trace:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def _run(self) -> None:
         next_at = self.step

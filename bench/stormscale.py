@@ -38,6 +38,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
 import requests
 from sqlalchemy import text
@@ -139,23 +140,33 @@ def pending(stack: Stack) -> int:
         return connection.execute(text("SELECT count(*) FROM intake WHERE status = 'pending'")).scalar_one()
 
 
-class LagSampler:
-    """The age of the oldest pending delivery, every `every` seconds, while running."""
+class Sampler:
+    """Something read from the running stack in a thread of its own, within a `with` block."""
 
-    def __init__(self, stack: Stack, every: float = 0.1) -> None:
+    def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.every = every
-        self.samples: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> LagSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class LagSampler(Sampler):
+    """The age of the oldest pending delivery, every `every` seconds, while running."""
+
+    def __init__(self, stack: Stack, every: float = 0.1) -> None:
+        super().__init__(stack)
+        self.every = every
+        self.samples: list[float] = []
 
     def _run(self) -> None:
         query = text(
