@@ -401,9 +401,10 @@ SPECS: tuple[Spec, ...] = (
         "BRIDGE_WORKER_NICE",
         "worker_nice",
         "10",
-        "CPU priority `bridge worker` lowers itself by at start (0 to 19, as `nice`): on cores it "
-        "shares with the web tier, webhooks (a sender waits for each 2xx) go first and the worker "
-        "catches up after. 0 keeps the priority it was started with.",
+        "CPU priority `bridge worker` (and `bridge serve`'s worker process on SQLite) lowers "
+        "itself by at start (0 to 19, as `nice`): on cores it shares with the web tier, webhooks "
+        "(a sender waits for each 2xx) go first and the worker catches up after. 0 keeps the "
+        "priority it was started with.",
     ),
     Spec(
         "BRIDGE_LOG_LEVEL",

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import NoReturn
 
+from bridge.worker.process import lower_priority
 from bridge.worker.runtime import Runtime
 
 log = logging.getLogger("bridge")
@@ -135,6 +136,8 @@ def _run(build: Callable[[], Runtime], reload: Callable[[Runtime], None], pipe: 
     except KeyboardInterrupt:
         return 0
     runtime = build()
+    # As `bridge worker` does: the web threads, where a sender waits for each 2xx, go first.
+    lower_priority(runtime.settings.worker_nice)
     signal.signal(signal.SIGHUP, lambda _signum, _frame: reload(runtime))
     try:
         runtime.start()

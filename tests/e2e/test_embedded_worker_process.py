@@ -74,6 +74,9 @@ def test_the_worker_process_decides_is_counted_and_stops_with_the_server(tmp_pat
         assert len(workers) == 1, workers  # one command, one worker process
         _send(served.url, "web-1")
         _eventually(lambda: _incidents(served.url) == 1)
+        # It runs at BRIDGE_WORKER_NICE's default below the server, as `bridge worker` does.
+        server_nice = os.getpriority(os.PRIO_PROCESS, served.process.pid)
+        assert os.getpriority(os.PRIO_PROCESS, workers[0]) == min(server_nice + 10, 19)
         metrics = requests.get(f"{served.url}/metrics", timeout=10).text
         # Counted in the worker process, shown by the server's /metrics.
         assert 'bridge_decisions_total{outcome="opened"} 1.0' in metrics
