@@ -76,31 +76,9 @@ def create_db_engine(
     return engine
 
 
-IDLE_BEFORE_PING = 2.0
-"""Seconds a pooled PostgreSQL connection may have been idle and still be handed to the intake
-unpinged (`unpinged`).
-
-A connection is pinged before use (SQLAlchemy's `pool_pre_ping`, done here), so that after a
-database restart a dead pooled connection is replaced, not answered with a 503. For a webhook
-that ping was a round trip per request, a fifth of a single-alert webhook's time (measured with
-bench/sidebyside.py). The intake skips it for a connection checked in moments ago, which is as
-alive as a ping would show, and retries its one statement once on a new connection should it
-have died all the same (`bridge.db.intake.store_delivery`): a connection idle longer (a quiet
-night, a restart) is still pinged."""
 _IDLE_SINCE = "bridge_idle_since"
-"""Connection record info key: when the connection was last returned to the pool."""
-_unpinged = threading.local()
-
-
-@contextlib.contextmanager
-def unpinged() -> Iterator[None]:
-    """Connections checked out in this block by this thread skip the ping unless idle for
-    `IDLE_BEFORE_PING`: for a caller that retries on a dead connection itself."""
-    _unpinged.active = True
-    try:
-        yield
-    finally:
-        _unpinged.active = False
+"""Connection record info key: when the connection was last returned to the pool (a connection
+without it was just made, and needs no ping)."""
 
 
 def _ping_on_checkout(engine: Engine) -> None:
@@ -113,8 +91,6 @@ def _ping_on_checkout(engine: Engine) -> None:
         idle_since = record.info.get(_IDLE_SINCE)
         if idle_since is None:
             return  # just connected
-        if getattr(_unpinged, "active", False) and time.monotonic() - idle_since < IDLE_BEFORE_PING:
-            return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:  # any failure means this connection is gone
