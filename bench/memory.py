@@ -38,12 +38,10 @@ import json
 import sys
 import threading
 import time
-
-import requests
+from collections.abc import Iterator
 
 from bench.common import NAMES, production_stack, report
 from bench.stormscale import (
-    HEADERS,
     Sampler,
     _alert,
     _body,
@@ -51,6 +49,7 @@ from bench.stormscale import (
     children,
     pending,
     rss_mb,
+    send,
 )
 from tests.support.stack import Stack, wait_for
 
@@ -87,31 +86,19 @@ def post_range(stack: Stack, first: int, count: int, senders: int, backlog: int)
     next number), pausing while more than `backlog` deliveries wait to be decided."""
     numbers = itertools.count(first)
     lock = threading.Lock()
-    errors: list[int] = []
 
-    def post() -> None:
-        with requests.Session() as http:
-            while True:
-                with lock:
-                    n = next(numbers)
-                    if n % 20 == 0:  # the senders wait for the workers: a steady state, not a backlog
-                        while pending(stack) > backlog:
-                            time.sleep(0.2)
-                if n >= first + count:
-                    return
-                answer = http.post(
-                    f"{stack.url}/webhooks/alertmanager", data=body(n), headers=HEADERS, timeout=60
-                )
-                if answer.status_code != 202:
-                    errors.append(answer.status_code)
+    def stream() -> Iterator[bytes]:
+        while True:
+            with lock:
+                n = next(numbers)
+                if n % 20 == 0:  # the senders wait for the workers: a steady state, not a backlog
+                    while pending(stack) > backlog:
+                        time.sleep(0.2)
+            if n >= first + count:
+                return
+            yield body(n)
 
-    threads = [threading.Thread(target=post) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise AssertionError(f"{len(errors)} notifications refused: {sorted(set(errors))}")
+    send(stack, [stream() for _ in range(senders)])
 
 
 class Trace(Sampler):

@@ -35,7 +35,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Self
@@ -114,19 +114,24 @@ def unique_bodies(events: int) -> list[bytes]:
 
 
 def post_all(stack: Stack, bodies: list[bytes], senders: int) -> None:
-    errors: list[int] = []
-    chunks = [bodies[i::senders] for i in range(senders)]
+    send(stack, [bodies[i::senders] for i in range(senders)])
 
-    def post(chunk: list[bytes]) -> None:
+
+def send(stack: Stack, streams: list[Iterable[bytes]]) -> None:
+    """Post each stream's notifications from a thread of its own, on one keep-alive session each;
+    every notification must be accepted (202)."""
+    errors: list[int] = []
+
+    def post(stream: Iterable[bytes]) -> None:
         with requests.Session() as http:
-            for raw in chunk:
+            for raw in stream:
                 answer = http.post(
                     f"{stack.url}/webhooks/alertmanager", data=raw, headers=HEADERS, timeout=60
                 )
                 if answer.status_code != 202:
                     errors.append(answer.status_code)
 
-    threads = [threading.Thread(target=post, args=(c,)) for c in chunks]
+    threads = [threading.Thread(target=post, args=(stream,)) for stream in streams]
     for thread in threads:
         thread.start()
     for thread in threads:
