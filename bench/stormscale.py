@@ -113,8 +113,22 @@ def unique_bodies(events: int) -> list[bytes]:
     return bodies
 
 
-def post_all(stack: Stack, bodies: list[bytes], senders: int) -> None:
-    send(stack, [bodies[i::senders] for i in range(senders)])
+def post_all(stack: Stack, bodies: list[bytes], senders: int, rate: float = 0) -> None:
+    """Post `bodies` from `senders` threads: as fast as they are taken, or with `rate` at that
+    many alert events per second in all (an open-loop storm of a given size: notification i is
+    due at i * GROUP / rate seconds; a sender that falls behind posts at once)."""
+    if not rate:
+        send(stack, [bodies[i::senders] for i in range(senders)])
+        return
+    started = time.perf_counter()
+
+    def paced(first: int) -> Iterator[bytes]:
+        for n, raw in enumerate(bodies[first::senders]):
+            due = started + (first + n * senders) * GROUP / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            yield raw
+
+    send(stack, [paced(i) for i in range(senders)])
 
 
 def send(stack: Stack, streams: list[Iterable[bytes]]) -> None:
@@ -273,13 +287,15 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_phase(stack: Stack, bodies: list[bytes], senders: int, probe: bool) -> dict[str, object]:
+def run_phase(
+    stack: Stack, bodies: list[bytes], senders: int, probe: bool, rate: float = 0
+) -> dict[str, object]:
     done_before = stack.intake_counts().get("done", 0)
     with contextlib.ExitStack() as running:
         lag = running.enter_context(LagSampler(stack))
         probes = running.enter_context(Probe(stack)) if probe else None
         started = time.perf_counter()
-        post_all(stack, bodies, senders)
+        post_all(stack, bodies, senders, rate)
         posted = time.perf_counter() - started
         if probes is not None:
             probes.stop_posting()  # else, on a pipeline slower than the probes, the phase never ends
@@ -292,6 +308,7 @@ def run_phase(stack: Stack, bodies: list[bytes], senders: int, probe: bool) -> d
     figures: dict[str, object] = {
         "alert_events": len(bodies) * GROUP,
         "alerts_per_s": round(len(bodies) * GROUP / elapsed),
+        "offered_alerts_per_s": rate or "as fast as taken",
         "posted_in_s": round(posted, 2),
         "processed_in_s": round(elapsed, 2),
         "deliveries_stored": stored,
@@ -347,6 +364,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--memory", action="store_true", help="RSS before (after a warm-up) and after")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="post each phase at this many alert events per second (default: as fast as taken)",
+    )
     args = parser.parse_args()
     storm = storm_bodies(args.alerts)
     unique = unique_bodies(args.unique_alerts)
@@ -359,9 +382,10 @@ def main() -> None:
                     stack, storm_bodies(20_000), args.senders, probe=False
                 )  # warm-up: imports, pools, caches
                 figures["rss_before"] = memory(stack)
-            figures["dedup_heavy"] = run_phase(stack, storm, args.senders, probe=False)
+            if storm:
+                figures["dedup_heavy"] = run_phase(stack, storm, args.senders, probe=False, rate=args.rate)
             if unique:
-                figures["own_incident"] = run_phase(stack, unique, args.senders, probe=True)
+                figures["own_incident"] = run_phase(stack, unique, args.senders, probe=True, rate=args.rate)
             if args.memory:
                 figures["rss_after"] = memory(stack)
         finally:
@@ -374,6 +398,7 @@ def main() -> None:
         f"re-sent round after round, the last resolving), then {args.unique_alerts:,} alerts each opening "
         f"its own incident with a probe of 1-alert notifications every 200 ms while posting (webhook to "
         f"incident committed); queue lag sampled every 100 ms"
+        + (f"; each phase posted at {args.rate:,.0f} alert events/s" if args.rate else "")
         + ("; RSS after a 20,000-alert warm-up and after the run" if args.memory else ""),
         figures,
     )
