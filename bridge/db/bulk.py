@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, inspect, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -53,20 +53,3 @@ def insert_rows(
             index_elements=[table.c[c] for c in conflict], set_={c: upsert.excluded[c] for c in update}
         )
     session.execute(upsert)
-
-
-def stored_values(new: Any) -> dict[str, Any]:
-    """The column values of an ORM object not stored yet, as `insert_rows` takes them: its
-    attributes, or where one was never set the column's default (a constant), which the object
-    then takes too, so that it says what its row says."""
-    mapper = inspect(new).mapper
-    values = {}
-    for attribute in mapper.column_attrs:
-        column = attribute.columns[0]
-        if attribute.key not in new.__dict__:
-            default = column.default
-            if column.server_default is not None or (default is not None and not default.is_scalar):
-                raise ValueError(f"{column} has a default only an INSERT of the ORM computes: set it")
-            setattr(new, attribute.key, default.arg if default is not None else None)
-        values[column.name] = getattr(new, attribute.key)
-    return values

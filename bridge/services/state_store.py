@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, String, Table, event, or_, select, text
-from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy import Row, String, event, or_, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
-from bridge.db.bulk import insert_rows, stored_values
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -72,11 +71,6 @@ class StateStore:
         self._links_asked: dict[int, set[str]] = {}
         self._batch_fingerprints: set[str] = set()  # every alert looked up, stored or not
         self._new_incidents: set[int] = set()
-        # Incidents opened and links made this transaction: written at `finish` in one statement
-        # per table (`bridge.db.bulk`), not flushed by the ORM one by one. Until then they are
-        # reached through `incidents` and `_links` only (a query would not see them).
-        self._unstored_incidents: list[Incident] = []
-        self._unstored_links: list[IncidentAlert] = []
         self._timers: dict[tuple[str, str], datetime] = {}
         # The storm watch changes with every alert of a storm: kept parsed here and written to
         # its row once, before the commit (`finish`), not parsed and serialised per decision.
@@ -280,9 +274,7 @@ class StateStore:
             self._timers[(timer.kind.value, timer.key)] = timer.due
 
     def finish(self) -> None:
-        """Write what was kept for the end of the batch (new incidents and links, timers), before
-        the commit."""
-        self._store_new()
+        """Write what was kept for the end of the batch (timers), before the commit."""
         if self._timers:
             timers.schedule_many(self.session, self._timers)
             self._timers.clear()
@@ -290,19 +282,6 @@ class StateStore:
             entries, label = self._storms[key]
             self.groups[key].storm = storm_json(entries, label)
         self._storm_rows.clear()
-
-    def _store_new(self) -> None:
-        """Insert the incidents opened and the links made since the last `finish`, as they stand
-        now, then make them the session's (persistent and clean): a change after this is tracked
-        as a change of a stored row, and a look-up finds these objects, not copies."""
-        for model, objects in ((Incident, self._unstored_incidents), (IncidentAlert, self._unstored_links)):
-            if not objects:
-                continue
-            insert_rows(self.session, cast(Table, model.__table__), [stored_values(o) for o in objects])
-            for stored in objects:
-                make_transient_to_detached(stored)
-            self.session.add_all(objects)
-            objects.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         row = self.alerts.get(state.fingerprint)
@@ -493,7 +472,7 @@ class StateStore:
             return_count=0,
             description="",
         )
-        self._unstored_incidents.append(incident)
+        self.session.add(incident)
         self.incidents[incident.number] = incident
         self._new_incidents.add(incident.number)
         group.incident_number = incident.number
@@ -549,9 +528,8 @@ class StateStore:
                 first_attached_at=now,
                 last_attached_at=now,
                 occurrences=1,
-                role=AlertRole.MEMBER,
             )
-            self._unstored_links.append(link)
+            self.session.add(link)
         else:
             # One held back because of this incident before now joins it: from now on one of its
             # alerts (as the replay counts it), not a bystander.
@@ -582,9 +560,9 @@ class StateStore:
                 first_attached_at=now,
                 last_attached_at=now,
                 occurrences=1,
-                role=AlertRole.RELATED,
+                role="related",
             )
-            self._unstored_links.append(link)
+            self.session.add(link)
             self._links[key] = link
         alert = self.alerts.get(fingerprint)
         what = _describe(alert) if alert is not None else fingerprint

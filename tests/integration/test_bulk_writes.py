@@ -4,13 +4,11 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import pytest
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import insert_rows, stored_values
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import Incident, TimelineEntry, Timer
 from bridge.priority import Priority
@@ -83,27 +81,3 @@ def test_kept_timeline_entries_are_written_at_commit_in_order(database_url: str,
         *((1 + n % 2, f"entry {n}", None, None) for n in range(6)),
         (1, "with a fingerprint", "fp", "telegram"),
     ]
-
-
-def test_objects_written_in_one_statement_store_what_the_orm_would(database_url: str) -> None:
-    """`stored_values`: what is set, else the column's default (an incident's status, counts...)."""
-    engine = create_db_engine(database_url)
-    sessions = make_session_factory(engine)
-    by_orm, in_bulk = _incident(1), _incident(2)
-    with sessions() as session, session.begin():
-        session.add(by_orm)
-    with sessions() as session, session.begin():
-        insert_rows(session, cast(Table, Incident.__table__), [stored_values(in_bulk)])
-        assert in_bulk.line == "L1" and in_bulk.assignee is None  # the object says what its row says
-    with sessions() as session:
-        stored = {
-            row.number: {
-                c.key: getattr(row, c.key)
-                for c in Incident.__table__.columns
-                if c.key not in ("number", "title")
-            }
-            for row in session.scalars(select(Incident))
-        }
-    engine.dispose()
-    assert stored[2] == stored[1]
-    assert stored[2]["type"] == "incident" and stored[2]["escalation_round"] == 0
