@@ -73,7 +73,8 @@ class Duty:
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
         """Owner, line, policy, deadlines, timers and the registration message of a new incident."""
         rota = self.rota
-        assignment = self._answers(session, now).responsible_for(incident.client, now)
+        answers = self._answers(session, now)
+        assignment = answers.responsible_for(incident.client, now)
         policy, policy_why = rota.policy_for(incident.route, incident.client)
         incident.policy = policy.name
         incident.line = incident.line or "L1"
@@ -82,7 +83,8 @@ class Duty:
         why = assignment.why if assignment else "nobody in the rota covers this time"
         if assignment is not None:
             incident.assignee = assignment.person
-        self._deadlines(session, incident, incident.opened_at)
+        due = answers.deadlines(incident.client, incident.priority, incident.opened_at)
+        self._set_deadlines(incident, due)
         what = [
             f"responsible: {rota.display(incident.assignee)} ({why})",
             f"line {incident.line}",
@@ -126,7 +128,8 @@ class Duty:
         elif action is IncidentAction.ASSIGN:
             self._assigned(session, change)
         elif action is IncidentAction.PRIORITY:
-            self._deadlines(session, incident, incident.opened_at)
+            due = sla.deadlines(self.rota, incident.client, incident.priority, incident.opened_at)
+            self._set_deadlines(incident, due)
             self._log(
                 session,
                 incident,
@@ -253,8 +256,8 @@ class Duty:
 
     # -- SLA ------------------------------------------------------------------------------------
 
-    def _deadlines(self, session: Session, incident: Incident, opened_at: datetime) -> None:
-        due = self._answers(session, opened_at).deadlines(incident.client, incident.priority, opened_at)
+    @staticmethod
+    def _set_deadlines(incident: Incident, due: sla.Deadlines) -> None:
         incident.ack_due_at, incident.resolve_due_at = due.ack, due.resolve
 
     def _deadline_text(self, incident: Incident) -> str:
