@@ -26,12 +26,14 @@ from bridge.db.models import Incident, Notification, OutboxJob, TimelineEntry, T
 from bridge.integrations.channels import EmailChannel, TelegramChannel, WebhookChannel
 from bridge.priority import Priority
 from bridge.services.duty import Duty
-from bridge.services.incidents import NewIncident, open_incident
+from bridge.services.incidents import NewIncident, act_on, open_incident
 from bridge.services.live import LiveRota, LiveRules
 from bridge.services.notifications import Notifier, Templates
 from bridge.services.pipeline import Pipeline
 from bridge.services.state_store import IncidentNumbers
 from bridge.sources import parse_delivery
+from bridge.ticketing import sla
+from bridge.ticketing.lifecycle import Change, IncidentAction
 from bridge.ticketing.rota import Rota
 from tests.conftest import _truncate
 from tests.support.app import write_rules
@@ -284,3 +286,31 @@ def _incident(number: int) -> Incident:
         reopen_count=0,
         updated_at=T0,
     )
+
+
+def test_a_priority_change_moves_the_deadlines_and_their_timers(desk: Desk) -> None:
+    desk.restart()
+    opened = T0
+    with desk.sessions() as session, session.begin():
+        new = NewIncident("Tills offline", client="retail", priority=Priority.P4)
+        number = open_incident(session, new, "orlov", opened, desk.duty).number
+    with desk.sessions() as session, session.begin():
+        change = Change(priority=Priority.P1)
+        act_on(
+            session,
+            number,
+            IncidentAction.PRIORITY,
+            "orlov",
+            opened + timedelta(minutes=5),
+            desk.duty,
+            "",
+            change,
+        )
+    due = sla.deadlines(desk.duty.rota, "retail", Priority.P1, opened)
+    with desk.sessions() as session:
+        incident = session.scalars(select(Incident).where(Incident.number == number)).one()
+        armed = {t.kind: t.due_at for t in session.scalars(select(Timer).where(Timer.subject == str(number)))}
+        said = [e.text for e in session.scalars(select(TimelineEntry).where(TimelineEntry.kind == "sla"))]
+    assert (incident.ack_due_at, incident.resolve_due_at) == (due.ack, due.resolve)
+    assert armed["sla_ack"] == due.ack and armed["sla_resolve"] == due.resolve
+    assert said and said[0].startswith("deadlines for P1: ")
