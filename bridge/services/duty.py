@@ -16,12 +16,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from bridge.db import timers
 from bridge.db.models import AlertRow, Incident
 from bridge.db.timeline import add_entry
 from bridge.errors import PayloadError
+from bridge.priority import Priority
+from bridge.schedule.rotation import Override
 from bridge.services import oncall
 from bridge.services.hooks import IncidentChange
 from bridge.services.live import LiveRota
@@ -30,7 +33,7 @@ from bridge.services.notifications import Notifier
 from bridge.ticketing import sla
 from bridge.ticketing.lifecycle import IncidentAction, IncidentStatus
 from bridge.ticketing.messages import MessageKind
-from bridge.ticketing.rota import EscalationPolicy, Paged, Rota
+from bridge.ticketing.rota import Assignment, EscalationPolicy, Paged, Rota
 from bridge.yamldoc import did_you_mean
 
 log = logging.getLogger(__name__)
@@ -70,8 +73,8 @@ class Duty:
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
         """Owner, line, policy, deadlines, timers and the registration message of a new incident."""
         rota = self.rota
-        extra = oncall.overrides(session, now)
-        assignment = rota.responsible_for(incident.client, now, extra)
+        answers = self._answers(session, now)
+        assignment = answers.responsible_for(incident.client, now)
         policy, policy_why = rota.policy_for(incident.route, incident.client)
         incident.policy = policy.name
         incident.line = incident.line or "L1"
@@ -80,7 +83,8 @@ class Duty:
         why = assignment.why if assignment else "nobody in the rota covers this time"
         if assignment is not None:
             incident.assignee = assignment.person
-        self._deadlines(incident, incident.opened_at)
+        due = answers.deadlines(incident.client, incident.priority, incident.opened_at)
+        self._set_deadlines(incident, due)
         what = [
             f"responsible: {rota.display(incident.assignee)} ({why})",
             f"line {incident.line}",
@@ -124,7 +128,8 @@ class Duty:
         elif action is IncidentAction.ASSIGN:
             self._assigned(session, change)
         elif action is IncidentAction.PRIORITY:
-            self._deadlines(incident, incident.opened_at)
+            due = sla.deadlines(self.rota, incident.client, incident.priority, incident.opened_at)
+            self._set_deadlines(incident, due)
             self._log(
                 session,
                 incident,
@@ -176,7 +181,6 @@ class Duty:
         that finds nobody to page passes straight on to the next."""
         if not policy.steps:
             return
-        rota = self.rota
         incident.escalation_step, incident.escalation_round = step, round_
         if self.metrics is not None:
             self.metrics.escalated(session, step + 1)
@@ -184,8 +188,7 @@ class Duty:
         label = f"step {step + 1}/{len(policy.steps)} of {policy.name}" + (
             f", round {round_ + 1}/{policy.repeat}" if policy.repeat > 1 else ""
         )
-        extra = oncall.overrides(session, now)
-        everyone = rota.targets(current, incident.assignee, incident.client, now, extra)
+        everyone = self._answers(session, now).targets(policy, step, incident.assignee, incident.client, now)
         paged = [p for p in everyone if p.person not in (skip or set())]
         targets = ", ".join(str(t) for t in current.targets)
         if paged:
@@ -253,8 +256,8 @@ class Duty:
 
     # -- SLA ------------------------------------------------------------------------------------
 
-    def _deadlines(self, incident: Incident, opened_at: datetime) -> None:
-        due = sla.deadlines(self.rota, incident.client, incident.priority, opened_at)
+    @staticmethod
+    def _set_deadlines(incident: Incident, due: sla.Deadlines) -> None:
         incident.ack_due_at, incident.resolve_due_at = due.ack, due.resolve
 
     def _deadline_text(self, incident: Incident) -> str:
@@ -352,6 +355,16 @@ class Duty:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def _answers(self, session: Session, now: datetime) -> RotaAnswers:
+        """The rota's answers this transaction asked for (kept while the rota and the run-time
+        overrides it read stay the same objects)."""
+        rota = self.rota
+        overrides = oncall.overrides(session, now)
+        kept: RotaAnswers | None = session.info.get(_ANSWERS)
+        if kept is None or kept.rota is not rota or kept.overrides is not overrides:
+            kept = session.info[_ANSWERS] = RotaAnswers(rota, overrides)
+        return kept
+
     def _policy(self, incident: Incident) -> EscalationPolicy:
         rota = self.rota
         return rota.policies.get(incident.policy or "", rota.policies[rota.default_policy])
@@ -364,3 +377,50 @@ class Duty:
 def _said(what: str, comment: str) -> str:
     """ "escalated by orlov: disk full", or just the first part without a comment."""
     return f"{what}: {comment}" if comment else what
+
+
+class RotaAnswers:
+    """The rota's answers about incidents opening, asked once per transaction and question: a
+    batch opening hundreds of incidents asks the same few (a delivery's alerts share its instant
+    and mostly its client), and working out who is on duty walks every rotation's shifts. For
+    one rota and one set of run-time overrides; the rota's answers are pure given those."""
+
+    def __init__(self, rota: Rota, overrides: Mapping[str, tuple[Override, ...]]) -> None:
+        self.rota = rota
+        self.overrides = overrides
+        self._responsible: dict[tuple[str | None, datetime], Assignment | None] = {}
+        self._deadlines: dict[tuple[str | None, Priority, datetime], sla.Deadlines] = {}
+        self._targets: dict[tuple[str, int, str | None, str | None, datetime], tuple[Paged, ...]] = {}
+
+    def responsible_for(self, client: str | None, at: datetime) -> Assignment | None:
+        key = (client, at)
+        if key not in self._responsible:
+            self._responsible[key] = self.rota.responsible_for(client, at, self.overrides)
+        return self._responsible[key]
+
+    def deadlines(self, client: str | None, priority: Priority, opened_at: datetime) -> sla.Deadlines:
+        key = (client, priority, opened_at)
+        found = self._deadlines.get(key)
+        if found is None:
+            found = self._deadlines[key] = sla.deadlines(self.rota, client, priority, opened_at)
+        return found
+
+    def targets(
+        self, policy: EscalationPolicy, step: int, responsible: str | None, client: str | None, at: datetime
+    ) -> list[Paged]:
+        """Whom `step` of `policy` pages (`Rota.targets`)."""
+        key = (policy.name, step, responsible, client, at)
+        found = self._targets.get(key)
+        if found is None:
+            paged = self.rota.targets(policy.steps[step], responsible, client, at, self.overrides)
+            found = self._targets[key] = tuple(paged)
+        return list(found)
+
+
+_ANSWERS = "bridge.rota_answers"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_answers(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_ANSWERS, None)

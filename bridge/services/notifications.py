@@ -97,18 +97,23 @@ def locale_of(session: Session, handle: str) -> str | None:
 
 
 _LOCALES = "bridge.locales"
+_LINKED = "bridge.linked_telegram"
 
 
 def remember_locales(session: Session) -> None:
-    """Until this transaction ends, `locale_of` asks the database once per person: for a
-    transaction that changes no user."""
+    """Until this transaction ends, what the users table says of a person (`locale_of`, the
+    Telegram account they linked) is asked once per person, not once per message: for a
+    transaction that changes no user (the worker's, paging the same few people for hundreds of
+    incidents)."""
     session.info.setdefault(_LOCALES, {})
+    session.info.setdefault(_LINKED, {})
 
 
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 def _forget_locales(session: Session) -> None:
     session.info.pop(_LOCALES, None)
+    session.info.pop(_LINKED, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +163,17 @@ class Notifier(
         incident: int | None,
     ) -> list[str]:
         """Add one row per channel that reaches `person`, in their language; returns the channels
-        used (none: unreachable)."""
-        subject, body = self.render(session, person.handle, kind, {**context, "person": person.name})
+        used (none: unreachable). Rendered only for someone reachable: a rota whose people have
+        no channel configured costs nothing per incident."""
+        rendered: tuple[str, str] | None = None
         used = []
         for channel in self.channels.values():
             address = channel.address(person) or self._linked_address(session, channel.name, person.handle)
             if not address:
                 continue
-            text = subject, body
+            if rendered is None:
+                rendered = self.render(session, person.handle, kind, {**context, "person": person.name})
+            text = rendered
             actions = self._mail_links(session, channel.name, person, kind, incident, now)
             if actions is not None:  # this mail's own Acknowledge/Escalate links
                 text = self.render(
@@ -192,10 +200,16 @@ class Notifier(
         Telegram account they linked (a private chat's id is the account's id)."""
         if channel != TELEGRAM:
             return None
+        known: dict[str, str | None] | None = session.info.get(_LINKED)
+        if known is not None and handle in known:
+            return known[handle]
         linked = session.scalar(
             select(User.telegram_id).where(User.handle == handle, User.disabled_at.is_(None))
         )
-        return str(linked) if linked is not None else None
+        address = str(linked) if linked is not None else None
+        if known is not None:
+            known[handle] = address
+        return address
 
     def _mail_links(
         self, session: Session, channel: str, person: Person, kind: str, incident: int | None, now: datetime
