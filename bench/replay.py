@@ -5,7 +5,9 @@ delivery as contrib/alertmanager groups them) with enough hosts for ALERTS alert
 in a fresh SQLite intake log, each row with the host share the intake records; then the replay
 reads the log back in pages, parses every delivery as the worker does and decides it with the
 example rules in simulated time, on as many processes as `bridge rules replay` uses here (one
-share of the hosts each; `--jobs 1` for one process). Setup (generating and storing) is not timed.
+share of the hosts each; the example rules' storms keep the deciding on one, with a second
+process reading and parsing; `--jobs 1` for one process). Setup (generating and storing) is
+not timed.
 
     python -m bench.replay [--alerts 1000000] [--rounds 1] [--jobs N]
 """
