@@ -16,7 +16,7 @@ from bridge.cli.options import duration, instant, load_rules_or_exit, load_setti
 from bridge.errors import BridgeError
 from bridge.replay.history import StoredHistory
 from bridge.replay.replayer import Replay, Summary
-from bridge.replay.shares import ReplaySpec, share_count, why_hosts_meet
+from bridge.replay.shares import ReplaySpec, reads_aside, share_count, why_hosts_meet
 from bridge.replay.text import render
 from bridge.replay.trace import parse_line
 from bridge.settings import Settings
@@ -55,7 +55,8 @@ from bridge.settings import Settings
     type=click.IntRange(min=1),
     default=None,
     help="Processes to replay the database with, each taking a share of the hosts (default: one "
-    "per CPU for a long history). Used only when the rules keep hosts apart; --input uses one.",
+    "per CPU for a long history). Used only when the rules keep hosts apart; else a long history "
+    "is read and parsed by a second process unless --jobs is 1. --input uses one.",
 )
 def rules_replay(
     since_text: str | None,
@@ -154,7 +155,8 @@ def _replay_database(
             bar.update(done - shown)
             shown = done
 
-        return history.replay(specs, start, until, shares, advance)
+        read_aside = reads_aside(shares, total, jobs)
+        return history.replay(specs, start, until, shares, advance, read_aside=read_aside)
 
 
 def _size_of(stream: IO[str]) -> int:

@@ -769,5 +769,20 @@ class Engine:
             if len(self._times) >= _TIMES_KEPT:
                 self._times.clear()
             local = value.astimezone(self.tz)
-            text = self._times[value] = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+            text = self._times[value] = _wall_time(local)
         return text
+
+
+def _wall_time(local: datetime) -> str:
+    """``local.strftime("%Y-%m-%d %H:%M:%S ") + tzname``, at less than two thirds of its cost: a
+    replay formats a new instant for nearly every alert it holds (when it fires, when it opens)."""
+    if local.year < 1000:  # strftime does not pad such a year to four digits
+        return local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+    return "%04d-%02d-%02d %02d:%02d:%02d " % (  # noqa: UP031 - the fastest of the three forms
+        local.year,
+        local.month,
+        local.day,
+        local.hour,
+        local.minute,
+        local.second,
+    ) + (local.tzname() or "")

@@ -132,8 +132,11 @@ class StoredHistory:
         until: datetime,
         shares: int,
         progress: Callable[[int], None] | None = None,
+        *,
+        read_aside: bool = False,
     ) -> list[Summary]:
-        """Replay [since, until) through each rule set, on `shares` processes."""
+        """Replay [since, until) through each rule set, on `shares` processes (one more that
+        reads and parses for a single share with `read_aside`)."""
         try:
             return replay_stored(
                 self.database_url,
@@ -144,6 +147,7 @@ class StoredHistory:
                 shares=shares,
                 progress=progress,
                 db_timeout=self.timeout,
+                read_aside=read_aside,
             )
         except SQLAlchemyError as exc:
             raise _unreadable(exc) from None

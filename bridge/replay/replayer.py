@@ -20,7 +20,7 @@ from bridge.dedup.simulator import SimIncident, Simulator
 from bridge.dedup.state import Disposition, EngineTimer, Silence
 from bridge.errors import PayloadError
 from bridge.replay.trace import Recorded
-from bridge.sources import host_shard, parse_delivery
+from bridge.sources import Delivery, host_shard, parse_delivery
 from bridge.ticketing.sla import middle, percentile
 
 SUPPRESSION_KINDS = ("dropped", "threshold", "for", "flapping", "inhibited", "maintenance", "silenced")
@@ -197,26 +197,26 @@ class Replay:
 
     def feed(self, recorded: Recorded | datetime) -> None:
         """One delivery of the history; a bare time is another share's delivery."""
-        summary = self.summary
-        received_at = recorded if isinstance(recorded, datetime) else recorded.received_at
-        self._rows += 1
-        if summary.first_at is None or received_at < summary.first_at:
-            summary.first_at = received_at
-        if summary.last_at is None or received_at > summary.last_at:
-            summary.last_at = received_at
-        simulator = self.simulator
-        simulator.position = (self._rows, 0)
-        simulator.tick(received_at)
         if isinstance(recorded, datetime):
+            self._tick(recorded)
             return
+        try:
+            delivery = parse_delivery(recorded.source, recorded.body, recorded.received_at)
+        except PayloadError:
+            delivery = None
+        self.feed_parsed(recorded.received_at, recorded.host_shard, delivery)
+
+    def feed_parsed(self, received_at: datetime, shard: int | None, delivery: Delivery | None) -> None:
+        """One delivery of the history as `parse_delivery` made it of the stored body (None: it
+        no longer parses) and the host share stored with it: `feed` when another process parsed."""
+        self._tick(received_at)
+        summary = self.summary
         # A delivery about several hosts (or stored before host shares were recorded) reaches
         # every share; each decides its own hosts' alerts and the first one counts it.
         index, count = self.share or (0, 1)
-        mixed = count > 1 and recorded.host_shard is None
+        mixed = count > 1 and shard is None
         counts = int(not mixed or index == 0)
-        try:
-            delivery = parse_delivery(recorded.source, recorded.body, received_at)
-        except PayloadError:
+        if delivery is None:
             summary.unreadable += counts
             return
         if self._seen_keys is not None:
@@ -225,6 +225,7 @@ class Replay:
                 return
             self._seen_keys.add(delivery.dedup_key)
         summary.deliveries += counts
+        simulator = self.simulator
         feed, outcomes, held = simulator.feed, summary.outcomes, self._held
         for number, alert in enumerate(delivery.alerts):
             if mixed and host_shard(alert.host) % count != index:
@@ -242,6 +243,17 @@ class Replay:
             kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
             if kind is not None:
                 held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
+
+    def _tick(self, received_at: datetime) -> None:
+        """The history reached the next delivery, received at `received_at`."""
+        summary = self.summary
+        self._rows += 1
+        if summary.first_at is None or received_at < summary.first_at:
+            summary.first_at = received_at
+        if summary.last_at is None or received_at > summary.last_at:
+            summary.last_at = received_at
+        self.simulator.position = (self._rows, 0)
+        self.simulator.tick(received_at)
 
     def finish(self, until: datetime | None = None) -> Summary:
         """Run the clock to `until` (default: long enough after the last delivery for every

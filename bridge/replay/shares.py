@@ -18,17 +18,21 @@ import multiprocessing
 import os
 import queue
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from multiprocessing.connection import Connection
 from typing import Any
 
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.dedup.rules import RuleSet
 from bridge.dedup.state import Silence
-from bridge.errors import ShareFailed
+from bridge.errors import PayloadError, ShareFailed
+from bridge.replay import wire
 from bridge.replay.replayer import Replay, Summary
-from bridge.replay.trace import stored_share
+from bridge.replay.trace import stored_deliveries, stored_share
+from bridge.sources import parse_delivery
 
 MIN_DELIVERIES_PER_SHARE = 20_000
 """Below this a share is not worth a process of its own (starting one costs about a second)."""
@@ -38,6 +42,23 @@ STEP = 2000
 of the garbage collector's sight (`gc.freeze`). A replay's state only grows, and every full
 collection walked all of it again: a quarter of a million-alert replay's time went to
 collections that found nothing (15.6 of 62.3 s in one share; 1.7 s after)."""
+
+YOUNG_COLLECTION = 20_000
+"""Allocations between collections of the youngest generation while replaying (Python's default
+is 700). Deciding an alert allocates dozens of short-lived objects that reference counting frees;
+the collector still walked them every 700: 5-10% of a replay's deciding process."""
+
+
+@contextmanager
+def _replaying_memory() -> Iterator[None]:
+    """The collector as a long replay wants it (`STEP`, `YOUNG_COLLECTION`), restored after."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +105,14 @@ def replay_stored(
     shares: int = 1,
     progress: Callable[[int], None] | None = None,
     db_timeout: float = 5.0,
+    read_aside: bool = False,
 ) -> list[Summary]:
     """The summaries of replaying the stored deliveries received in [since, until) through each
     rule set, with time run out to `finish_at` (None: until what is pending has played out).
-    `progress` is told how many deliveries are done (the slowest share's count)."""
+    `progress` is told how many deliveries are done (the slowest share's count). With one share
+    and `read_aside` (see `reads_aside`), a second process reads and parses the log meanwhile."""
+    if shares <= 1 and read_aside:
+        return _replay_read_aside(database_url, specs, since, until, finish_at, db_timeout, progress)
     if shares <= 1:
         return _replay_share(database_url, specs, since, until, finish_at, None, db_timeout, progress)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections
@@ -129,6 +154,117 @@ def replay_stored(
     return [merge([by_share[i][n] for i in range(shares)]) for n in range(len(specs))]
 
 
+def reads_aside(shares: int, deliveries: int, jobs: int | None = None) -> bool:
+    """Whether a replay on one share (rules that let hosts meet) reads and parses the log in a
+    second process: when there is a second CPU, the history is long enough and `jobs` does not
+    ask for one process."""
+    return (
+        shares == 1
+        and (jobs is None or jobs > 1)
+        and (os.cpu_count() or 1) > 1
+        and deliveries >= MIN_DELIVERIES_PER_SHARE
+    )
+
+
+def _replay_read_aside(
+    database_url: str,
+    specs: Sequence[ReplaySpec],
+    since: datetime | None,
+    until: datetime | None,
+    finish_at: datetime | None,
+    db_timeout: float,
+    progress: Callable[[int], None] | None,
+) -> list[Summary]:
+    """`_replay_share` of the whole history, with the log read and its bodies parsed by a second
+    process (`_read_main`) while this one decides: parsing was a third of a replay's time, and
+    rules that let hosts meet keep the deciding itself on one process. The parsed deliveries come
+    in order, in chunks (`bridge.replay.wire`), through a pipe whose buffer bounds how far the
+    reader runs ahead."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited connections
+    receiving, sending = context.Pipe(duplex=False)
+    reader = context.Process(
+        target=_read_main,
+        args=(database_url, since, until, db_timeout, sending),
+        name="bridge-replay-reader",
+        daemon=True,
+    )
+    reader.start()
+    sending.close()  # the reader's end: once it exits, a read here ends instead of waiting
+    replays = [Replay(s.rules, s.label, s.silences) for s in specs]
+    count = 0
+    try:
+        with _replaying_memory():
+            while True:
+                try:
+                    data = receiving.recv_bytes()
+                except EOFError:
+                    reader.join(timeout=5)  # it closed its end: it is exiting, or has
+                    raise ShareFailed(f"replay process {reader.name} died (exit {reader.exitcode})") from None
+                if data[:1] == _FAILED:
+                    raise ShareFailed(f"replay process {reader.name} failed: {data[1:].decode()}")
+                items = wire.loads(data)
+                if not items:
+                    break  # the end of the log
+                for item in items:
+                    received_at, shard, delivery = wire.unpack(item)
+                    for replay in replays:
+                        replay.feed_parsed(received_at, shard, delivery)
+                    count += 1
+                    if count % STEP == 0:
+                        gc.freeze()  # what is alive now is the replay's state; the young are still collected
+                        if progress is not None:
+                            progress(count)
+    finally:
+        receiving.close()
+        if reader.is_alive():
+            reader.terminate()
+        reader.join()
+    if progress is not None:
+        progress(count)
+    return [replay.finish(finish_at) for replay in replays]
+
+
+READ_CHUNK = 500
+"""Deliveries per message from the reader: few enough to keep both processes busy at once."""
+_FAILED = b"!"  # a message from the reader that says why it stopped (a chunk starts otherwise)
+
+
+def _read_main(
+    database_url: str,
+    since: datetime | None,
+    until: datetime | None,
+    db_timeout: float,
+    sending: Connection,
+) -> None:
+    """The reading process of `_replay_read_aside`: every stored delivery in order, parsed,
+    chunked; an empty chunk at the end."""
+    engine = create_db_engine(database_url, timeout=db_timeout, pool_size=1, read_only=True)
+    try:
+        chunk: list[tuple[Any, ...]] = []
+        with make_session_factory(engine)() as session, _replaying_memory():
+            for recorded in stored_deliveries(session, since, until):
+                try:
+                    delivery = parse_delivery(recorded.source, recorded.body, recorded.received_at)
+                except PayloadError:
+                    delivery = None
+                chunk.append(wire.pack(recorded.received_at, recorded.host_shard, delivery))
+                if len(chunk) == READ_CHUNK:
+                    sending.send_bytes(wire.dumps(chunk))
+                    chunk = []
+        if chunk:
+            sending.send_bytes(wire.dumps(chunk))
+        sending.send_bytes(wire.dumps([]))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the deciding process stopped reading (it failed, or was interrupted)
+    except Exception as exc:  # the deciding process says what failed; a traceback line says where
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        why = f"{exc.__class__.__name__}: {exc} ({where.filename}:{where.lineno})"
+        sending.send_bytes(_FAILED + why.encode())
+    finally:
+        engine.dispose()
+        sending.close()
+
+
 def merge(shares: Sequence[Summary]) -> Summary:
     """One summary of the shares of one replay, incidents numbered as one replay numbers them."""
     first = shares[0]
@@ -168,7 +304,7 @@ def _replay_share(
     engine = create_db_engine(database_url, timeout=db_timeout, pool_size=1, read_only=True)
     count = 0
     try:
-        with make_session_factory(engine)() as session:
+        with make_session_factory(engine)() as session, _replaying_memory():
             for count, recorded in enumerate(stored_share(session, since, until, share), 1):
                 for replay in replays:
                     replay.feed(recorded)
@@ -177,7 +313,6 @@ def _replay_share(
                     if progress is not None:
                         progress(count)
     finally:
-        gc.unfreeze()
         engine.dispose()
     if progress is not None:
         progress(count)
