@@ -25,7 +25,7 @@ from bridge.services.handoff import Handoff
 from bridge.services.metrics import Metrics
 from bridge.services.zabbix_instances import ZabbixInstances
 from bridge.settings import Settings
-from bridge.sources import parse_delivery
+from bridge.sources import Delivery, parse_delivery
 from bridge.sources.zabbix import recovery_of_test
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,14 @@ class IntakeService:
         sessions: sessionmaker[Session],
         clock: Clock,
         settings: Settings,
-        process_now: Callable[[int], bool],
+        process_now: Callable[[int, Delivery], bool],
         handoff: Handoff,
         metrics: Metrics,
         instances: ZabbixInstances | None = None,
     ) -> None:
-        """`process_now` decides a delivery at once (to answer Zabbix with its incident); False
-        when that failed and the delivery waits for the worker."""
+        """`process_now` decides a delivery just stored (its id, parsed) at once, to answer Zabbix
+        with its incident; False when it did not (it would have had to wait, or deciding failed)
+        and the delivery waits for the worker."""
         self.sessions = sessions
         self.clock = clock
         self.settings = settings
@@ -105,7 +106,9 @@ class IntakeService:
         answer_tags = source is Source.ZABBIX and self.settings.zabbix_answer_tags
         # Decided here when the answer needs its incident; otherwise (or if that failed) by the
         # worker. Handing over never fails the request: the row is committed either way.
-        if stored.intake_id is not None and not (answer_tags and self.process_now(stored.intake_id)):
+        if stored.intake_id is not None and not (
+            answer_tags and self.process_now(stored.intake_id, delivery)
+        ):
             self.handoff.deliveries([stored.intake_id])
         if self.instances is not None and source is Source.ZABBIX and not delivery.test:
             self.instances.delivered(delivery.alerts[0].labels.get("zabbix_instance", ""))

@@ -435,11 +435,14 @@ def test_a_worker_with_a_later_delivery_waits_for_the_older_one_so_a_recovery_ne
             store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
         with harness.sessions() as session:
             _problem, recovery = session.scalars(select(Intake.id).order_by(Intake.id))
+        recovery_delivery = parse_delivery(Source.ALERTMANAGER, raw, at)
 
         early = harness.pipeline.process([recovery])  # the recovery's worker asks first
         assert early.behind and early.deliveries == 0
         assert harness.incidents() == []
-        assert not harness.pipeline.process_now(recovery)  # a webhook's thread hands it to the worker
+        assert not harness.pipeline.process_now(
+            recovery, recovery_delivery
+        )  # a webhook's thread hands it to the worker
 
         harness.pipeline.process_through(recovery)  # its job goes on from the oldest
         harness.finish(start + timedelta(hours=1))  # the resolve timer the recovery set
