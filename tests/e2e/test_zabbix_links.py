@@ -22,7 +22,7 @@ from sqlalchemy import select
 from bridge.clock import FakeClock
 from bridge.db.models import AlertRow, Intake, OutboxJob, TimelineEntry
 from bridge.integrations.zabbix import ZabbixClient
-from bridge.services.pipeline import take_deciding_turn
+from bridge.services.pipeline import SLICE_SECONDS, take_deciding_turn
 from bridge.services.reconcile import Reconciled, ZabbixReconciler
 from bridge.settings import Settings
 from bridge.web.app import create_app
@@ -190,6 +190,14 @@ def problem_24_stored_at_once(api: Api, clock: FakeClock) -> Any:
     return response.get_json()
 
 
+def second_problem(event_id: int) -> bytes:
+    """Another problem of another trigger, event `event_id`."""
+    payload = json.loads(captured("zabbix/06-problem-second.json").body_raw)
+    payload["event"]["id"] = str(event_id)
+    payload["event"]["name"] = payload["trigger"]["description"] = f"Another trigger {event_id}"
+    return json.dumps(payload).encode()
+
+
 def decided_once(api: Api) -> None:
     """Every delivery decided, problem 24 joined to one incident once, and nothing left to decide."""
     with api.runtime.services.sessions() as session:
@@ -224,6 +232,16 @@ def test_a_problem_posted_while_a_worker_holds_the_deciding_turn_is_answered_at_
         (call,) = standin.called("event.acknowledge")
         assert call.params == {"eventids": ["24"], "action": 4, "message": said}
         decided_once(api)
+
+        # Having found it would wait, bridge asks again only a worker's slice later: till then a
+        # problem goes to the worker without a transaction to find that out.
+        clock.advance(timedelta(seconds=SLICE_SECONDS["postgresql"] / 2))
+        soon = api.zabbix(second_problem(26)).get_json()
+        assert "__zbx_bridge_incident" not in soon["tags"]
+        assert api.drain() == 1  # the worker decides it
+        clock.advance(timedelta(seconds=SLICE_SECONDS["postgresql"] / 2))
+        later = api.zabbix(second_problem(27)).get_json()
+        assert later["tags"]["__zbx_bridge_incident"].startswith("INC-")  # decided in its request
     finally:
         api.runtime.close()
 
@@ -245,7 +263,9 @@ def test_a_problem_behind_an_older_pending_delivery_is_answered_at_once_and_deci
         assert session.scalars(select(Intake.status)).all() == ["done", "done"]
     assert [job.payload["event_ids"] for job in jobs(zapi, "zabbix.joined")] == [["24"]]
 
-    # Nothing pending any more: the next problem is decided in its request, its answer names its incident.
+    # Nothing pending any more, and a worker's slice later (it asks again no sooner): the next
+    # problem is decided in its request, and its answer names its incident.
+    clock.advance(timedelta(seconds=SLICE_SECONDS["postgresql"]))
     second = zapi.zabbix(captured("zabbix/06-problem-second.json").body_raw).get_json()
     assert second["tags"]["__zbx_bridge_incident"].startswith("INC-")
     assert [job.payload["event_ids"] for job in jobs(zapi, "zabbix.joined")] == [["24"]]  # no message for it
