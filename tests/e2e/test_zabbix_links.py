@@ -26,6 +26,7 @@ from bridge.services.pipeline import SLICE_SECONDS, take_deciding_turn
 from bridge.services.reconcile import Reconciled, ZabbixReconciler
 from bridge.settings import Settings
 from bridge.web.app import create_app
+from tests.conftest import _truncate
 from tests.support.api import Api
 from tests.support.app import ADMIN_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.payloads import captured
@@ -216,6 +217,7 @@ def test_a_problem_posted_while_a_worker_holds_the_deciding_turn_is_answered_at_
     """A worker deciding a slice of a backlog holds the turn for up to a second: the webhook does
     not wait for it. Its answer carries the event's page; the worker decides it after, once, and
     the problem hears of its incident through the API (the answer's tags could not name it)."""
+    _truncate(postgres_database)
     api = zabbix_api(make_settings(postgres_database, rules_dir), standin, clock)
     try:
         with api.runtime.services.sessions() as worker, worker.begin():
@@ -269,6 +271,22 @@ def test_a_problem_behind_an_older_pending_delivery_is_answered_at_once_and_deci
     second = zapi.zabbix(captured("zabbix/06-problem-second.json").body_raw).get_json()
     assert second["tags"]["__zbx_bridge_incident"].startswith("INC-")
     assert [job.payload["event_ids"] for job in jobs(zapi, "zabbix.joined")] == [["24"]]  # no message for it
+
+
+def test_an_update_left_to_the_worker_still_names_the_incident_of_its_problem(
+    zapi: Api, clock: FakeClock
+) -> None:
+    """Only a problem's first delivery skips looking its incident up when left to the worker."""
+    opened = open_problem_24(zapi, clock)  # decided in its request: its answer names the incident
+    assert zapi.alertmanager(captured("alertmanager/01-firing-single.json").body_raw).status_code == 202
+    update = zapi.zabbix(captured("zabbix/02-update-ack-message.json").body_raw).get_json()
+    with zapi.runtime.services.sessions() as session:
+        assert session.scalars(select(Intake.status).order_by(Intake.id)).all() == [
+            "done",
+            "pending",
+            "pending",
+        ]
+    assert update["tags"]["__zbx_bridge_incident"] == opened["tags"]["__zbx_bridge_incident"]
 
 
 def test_a_recovery_is_answered_with_no_tags_for_its_ok_event(zapi: Api, clock: FakeClock) -> None:
