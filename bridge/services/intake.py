@@ -25,7 +25,7 @@ from bridge.services.handoff import Handoff
 from bridge.services.metrics import Metrics
 from bridge.services.zabbix_instances import ZabbixInstances
 from bridge.settings import Settings
-from bridge.sources import parse_delivery
+from bridge.sources import Delivery, parse_delivery
 from bridge.sources.zabbix import recovery_of_test
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,14 @@ class IntakeService:
         sessions: sessionmaker[Session],
         clock: Clock,
         settings: Settings,
-        process_now: Callable[[int], bool],
+        process_now: Callable[[int, Delivery], bool],
         handoff: Handoff,
         metrics: Metrics,
         instances: ZabbixInstances | None = None,
     ) -> None:
-        """`process_now` decides a delivery at once (to answer Zabbix with its incident); False
-        when that failed and the delivery waits for the worker."""
+        """`process_now` decides a delivery just stored (its id, parsed) at once, to answer Zabbix
+        with its incident; False when it did not (it would have had to wait, or deciding failed)
+        and the delivery waits for the worker."""
         self.sessions = sessions
         self.clock = clock
         self.settings = settings
@@ -105,7 +106,10 @@ class IntakeService:
         answer_tags = source is Source.ZABBIX and self.settings.zabbix_answer_tags
         # Decided here when the answer needs its incident; otherwise (or if that failed) by the
         # worker. Handing over never fails the request: the row is committed either way.
-        if stored.intake_id is not None and not (answer_tags and self.process_now(stored.intake_id)):
+        decided = (
+            answer_tags and stored.intake_id is not None and self.process_now(stored.intake_id, delivery)
+        )
+        if stored.intake_id is not None and not decided:
             self.handoff.deliveries([stored.intake_id])
         if self.instances is not None and source is Source.ZABBIX and not delivery.test:
             self.instances.delivered(delivery.alerts[0].labels.get("zabbix_instance", ""))
@@ -116,7 +120,13 @@ class IntakeService:
                     self.store(source, json.dumps(recovery_of_test(alert, received_at)).encode())
         self.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
         self.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
-        tags = self._event_tags(delivery.alerts[0], host_url) if answer_tags else None
+        # A problem's first delivery left to the worker has nothing decided of its event yet (its
+        # identity is the event's): no incident to look up, a query less for every webhook of a storm.
+        first = delivery.alerts[0]
+        first_problem = first.status is Status.FIRING and first.update is None and not stored.duplicate
+        tags = (
+            self._event_tags(first, host_url, look_up=decided or not first_problem) if answer_tags else None
+        )
         return Receipt(len(delivery.alerts), stored.duplicate, tags)
 
     def store(self, source: Source, body: bytes) -> Stored:
@@ -161,17 +171,20 @@ class IntakeService:
         with self.sessions() as session:
             return paged(session, statement, [Intake.id.desc()], paging)
 
-    def _event_tags(self, alert: Alert, host_url: str) -> dict[str, str]:
+    def _event_tags(self, alert: Alert, host_url: str, look_up: bool = True) -> dict[str, str]:
         """What Zabbix stores as event tags of the problem: `__zbx_bridge_url`, the event's page in
         bridge (true from the first answer on: it shows the alert's decision while it waits and
         leads to its incident once there is one), and `__zbx_bridge_incident` once there is one.
 
-        A recovery's answer is stored on the OK event, not on the problem: it gets none."""
+        A recovery's answer is stored on the OK event, not on the problem: it gets none. Without
+        `look_up`, the alert is known to have no incident yet."""
         if alert.status is Status.RESOLVED and alert.update is None:
             return {}
         base = (self.settings.base_url or host_url).rstrip("/")
         instance = alert.labels.get("zabbix_instance", "")
         tags = {"__zbx_bridge_url": f"{base}{event_path(instance, alert.source_ref)}"}
+        if not look_up:
+            return tags
         with self.sessions() as session:
             number = session.scalar(
                 select(AlertRow.incident_number).where(AlertRow.fingerprint == alert.fingerprint)

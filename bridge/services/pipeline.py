@@ -91,6 +91,9 @@ class BatchResult:
     behind: bool = False
     """Nothing was decided: an older delivery is still pending, and deliveries are decided in
     the order they arrived. Ask again from the oldest."""
+    busy: bool = False
+    """Nothing was decided: another transaction held the deciding turn, and the caller asked not
+    to wait for it (a webhook answering at once)."""
     outcomes: Counter[Outcome] = field(default_factory=Counter)
 
     def merge(self, other: BatchResult) -> None:
@@ -100,6 +103,7 @@ class BatchResult:
         self.sliced += other.sliced
         self.left += other.left
         self.behind = self.behind or other.behind
+        self.busy = self.busy or other.busy
         self.outcomes.update(other.outcomes)
 
     @property
@@ -133,6 +137,8 @@ class Pipeline:
         self.slice_seconds = slice_seconds
         self._parsed: dict[int, Delivery] = {}  # deliveries parsed and not yet decided in full
         self._parsed_lock = threading.Lock()
+        self._left_to_worker_at: datetime | None = None
+        """When `process_now` last found that deciding at once would have to wait."""
 
     # -- deliveries -----------------------------------------------------------------------------
 
@@ -175,10 +181,11 @@ class Pipeline:
         max_alerts: int = BATCH_ALERTS,
         *,
         in_order: bool = True,
-        answering: bool = False,
+        answering: Delivery | None = None,
     ) -> BatchResult:
         """Process these deliveries (those still pending; a large one only a slice of it);
-        `answering`: their webhook waits to answer with their alerts' incident.
+        `answering`: the one delivery of `ids`, parsed, whose webhook waits to answer with its
+        alerts' incident: it never waits for the deciding turn (`BatchResult.busy`).
 
         Raises when the database is unavailable or busy (everything stays pending). Otherwise a
         failing batch is bisected: the deliveries that go through do, and the one that fails
@@ -201,20 +208,25 @@ class Pipeline:
             return total
 
     def _process(
-        self, ids: list[int], max_alerts: int, in_order: bool = True, answering: bool = False
+        self, ids: list[int], max_alerts: int, in_order: bool = True, answering: Delivery | None = None
     ) -> BatchResult:
         result = BatchResult()
         began = perf_counter()
         engine = self.rules.engine
-        parsed = self._parse(ids)  # before the transaction: parsing holds no lock
+        parsed: dict[int, Delivery | PayloadError]
+        if answering is None:
+            parsed = self._parse(ids)  # before the transaction: parsing holds no lock
+        else:  # parsed by the webhook, and not kept: a worker taking it over parses it itself
+            parsed = {ids[0]: answering}
+            if in_order and self._behind_before_writing(ids):
+                return BatchResult(left=len(ids), behind=True)
         batch: Batch | None = None
         with self.sessions() as session, session.begin():
-            take_deciding_turn(session)
+            if not take_deciding_turn(session, wait=answering is None):
+                return BatchResult(left=len(ids), busy=True)
             if in_order and older_fresh_pending(session, min(ids), ids):
                 return BatchResult(left=len(ids), behind=True)
-            budget = self.slice_seconds
-            if budget is None:
-                budget = SLICE_SECONDS.get(session.get_bind().dialect.name, min(SLICE_SECONDS.values()))
+            budget = self._slice_seconds()
             query = (
                 select(Intake)
                 .where(Intake.id.in_(ids), Intake.status == IntakeStatus.PENDING)
@@ -241,7 +253,7 @@ class Pipeline:
                 work.append((row, chosen, len(delivery.alerts)))
             store = self._store(session, engine)
             all_alerts = [a for _, chosen, _ in work for a in chosen]
-            if answering:
+            if answering is not None:
                 store.answering = frozenset(engine.identity(a) for a in all_alerts)
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(engine.identity(a) for a in all_alerts)
@@ -361,16 +373,47 @@ class Pipeline:
             handlers[kind.value] = partial(self._fire_group_timer, kind)
         return handlers
 
-    def process_now(self, intake_id: int) -> bool:
-        """Process one delivery in the caller's thread (to answer a Zabbix delivery with its
-        incident); False if it is still pending, for the worker: deciding it failed, or an older
-        delivery is still pending and goes first (deliveries are decided in arrival order)."""
+    def process_now(self, intake_id: int, delivery: Delivery) -> bool:
+        """Decide one delivery, just stored and parsed, in the caller's thread (to answer a Zabbix
+        delivery with its incident), if that needs no waiting. False if it is still pending, for
+        the worker: an older delivery is still pending and goes first (deliveries are decided in
+        arrival order), another transaction holds the deciding turn (a worker deciding a slice of
+        a backlog, for up to SLICE_SECONDS), or deciding it failed. Zabbix sends one webhook at a
+        time per alerter: one waiting for a worker's slice holds back every alert behind it.
+
+        Once it found it would have to wait, it does not ask again for a slice's time: the backlog
+        or the slice is most likely still there, the worker decides a storm's deliveries in
+        batches anyway, and asking costs the webhook a transaction, some 40% of its CPU (py-spy,
+        bench.sidebyside zbx_unique)."""
+        now = self.clock.now()
+        left_at = self._left_to_worker_at
+        if left_at is not None and 0 <= (now - left_at).total_seconds() < self._slice_seconds():
+            return False
         try:
-            result = self.process([intake_id], answering=True)
+            result = self.process([intake_id], answering=delivery)
         except Exception:
             log.exception("processing delivery %d at once failed; the worker will retry it", intake_id)
             return False
-        return not result.behind
+        if result.behind or result.busy:
+            self._left_to_worker_at = now
+            return False
+        return True
+
+    def _slice_seconds(self) -> float:
+        """How long a transaction decides at most (`slice_seconds`, else SLICE_SECONDS)."""
+        if self.slice_seconds is not None:
+            return self.slice_seconds
+        dialect = self.sessions.kw["bind"].dialect.name
+        return SLICE_SECONDS.get(dialect, min(SLICE_SECONDS.values()))
+
+    def _behind_before_writing(self, ids: list[int]) -> bool:
+        """An older delivery is pending (`older_fresh_pending`), asked before the write
+        transaction: on SQLite that begins by waiting for the write lock, which a worker holds
+        for a slice at a time under a backlog. PostgreSQL does not wait to begin, and asks in it."""
+        if self.sessions.kw["bind"].dialect.name == "postgresql":
+            return False
+        with self.sessions() as session:  # a read: it does not wait for the writer
+            return older_fresh_pending(session, min(ids), ids)
 
     def _fire_release(self, key: str, now: datetime) -> Fired:
         """A maintenance window or silence ended: decide again what it held back and still fires."""
@@ -440,16 +483,23 @@ DECIDING_LOCK = 0x62726467
 """PostgreSQL advisory lock key ("brdg") that deciding transactions take in turn."""
 
 
-def take_deciding_turn(session: Session) -> None:
+def take_deciding_turn(session: Session, wait: bool = True) -> bool:
     """Deciding transactions of every worker take turns (PostgreSQL; SQLite has one writer).
+    Without `wait`, False at once when another transaction holds the turn or waits for it.
 
     Deliveries must be decided in the order they arrived: a recovery decided before the problem
     it ends would make the problem a stale repeat of an ended occurrence, and nobody would be
     paged for it. Row locks alone do not keep that order: a worker skips the rows another holds
     and takes later ones, and the groups of new alerts have no rows to lock yet. The turn is held
     until the commit; parsing, the slow part, happens before it."""
-    if session.get_bind().dialect.name == "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    if wait:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DECIDING_LOCK})
+        return True
+    # Never granted ahead of a transaction already waiting for the turn: a worker is not overtaken.
+    taken = session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": DECIDING_LOCK})
+    return bool(taken)
 
 
 def older_fresh_pending(session: Session, first: int, ids: list[int]) -> bool:

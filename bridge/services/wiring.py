@@ -55,6 +55,7 @@ from bridge.services.writeback import Writeback
 from bridge.services.zabbix_instances import ZabbixInstances
 from bridge.services.zabbix_links import ZabbixEvents
 from bridge.settings import Settings
+from bridge.sources import Delivery
 
 
 class Services:
@@ -301,8 +302,8 @@ class Services:
             jobs.append(PeriodicJob("telegram:prune", TELEGRAM_PRUNE_EVERY, self.telegram.prune))
         return jobs
 
-    def _process_now(self, intake_id: int) -> bool:
-        return self.pipeline.process_now(intake_id)  # the pipeline is built on the first delivery
+    def _process_now(self, intake_id: int, delivery: Delivery) -> bool:
+        return self.pipeline.process_now(intake_id, delivery)  # the pipeline is built on the first delivery
 
     def _clients(self) -> list[str]:
         return list(self.rota.rota.clients)  # read when an incident is opened by hand

@@ -37,5 +37,5 @@ def create_app(
     security.install(app)
     auth.install(app)
     console.install(app)
-    app.wsgi_app = webhooks.AlertmanagerIntake(app)  # type: ignore[method-assign]
+    app.wsgi_app = webhooks.WebhookIntake(app)  # type: ignore[method-assign]
     return app

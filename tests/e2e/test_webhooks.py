@@ -17,7 +17,7 @@ from bridge.clock import FakeClock
 from bridge.db.models import Intake
 from bridge.settings import Settings
 from bridge.web.app import create_app
-from bridge.web.webhooks import AlertmanagerIntake
+from bridge.web.webhooks import WebhookIntake
 from bridge.worker.runtime import Runtime
 from tests.support.api import Api
 from tests.support.app import AM_TOKEN, ZBX_TOKEN, build_runtime
@@ -243,10 +243,10 @@ def test_unknown_endpoint_and_method_are_json(client: FlaskClient) -> None:
 
 
 def test_the_alertmanager_fast_path_answers_byte_for_byte_as_the_view(app: Flask, runtime: Runtime) -> None:
-    """`AlertmanagerIntake` answers the usual delivery before Flask: the same status, headers and
+    """`WebhookIntake` answers the usual delivery before Flask: the same status, headers and
     body as the view gives (here: the view alone, the fast path taken off), new and redelivered,
     and counted alike; what it does not take (a bad token, a bad body) the view answers."""
-    assert isinstance(app.wsgi_app, AlertmanagerIntake)
+    assert isinstance(app.wsgi_app, WebhookIntake)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {AM_TOKEN}"}
 
     def answers(raw: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
@@ -266,4 +266,43 @@ def test_the_alertmanager_fast_path_answers_byte_for_byte_as_the_view(app: Flask
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     assert 'bridge_webhook_deliveries_total{answer="202",source="alertmanager"} 4.0' in metrics
     assert 'bridge_webhook_deliveries_total{answer="400",source="alertmanager"} 1.0' in metrics
+    assert stored(runtime) == 2
+
+
+def test_the_zabbix_fast_path_answers_byte_for_byte_as_the_view(app: Flask, runtime: Runtime) -> None:
+    """Zabbix's usual delivery too: its answer with tags (the event's page, the incident decided in
+    the request) and its redelivery's, as the view gives them; a host Flask refuses goes to it."""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ZBX_TOKEN}"}
+
+    def answers(raw: bytes) -> list[tuple[str, list[tuple[str, str]], bytes]]:
+        client = app.test_client()
+        posted = [client.post("/webhooks/zabbix", data=raw, headers=headers) for _ in range(2)]
+        return [(r.status, list(r.headers.items()), r.get_data()) for r in posted]
+
+    fast_path = app.wsgi_app
+    assert isinstance(fast_path, WebhookIntake)
+    flask_app, passed = fast_path.flask_app, []
+    fast_path.flask_app = lambda environ, start: passed.append(environ) or flask_app(environ, start)
+    fast = answers(captured("zabbix/01-problem.json").body_raw)
+    assert passed == []  # answered before Flask
+    fast_path.flask_app = flask_app
+    app.wsgi_app = flask_app  # type: ignore[method-assign]
+    view = answers(captured("zabbix/06-problem-second.json").body_raw)  # event 26, in incident 1 too
+    app.wsgi_app = fast_path  # type: ignore[method-assign]
+    assert fast == [(s, h, b.replace(b"/26", b"/24")) for s, h, b in view]
+    link = "http://localhost/zabbix/events/zbx-acceptance/24"
+    assert [json.loads(body) for _, _, body in fast] == [
+        {"accepted": 1, "tags": {"__zbx_bridge_url": link, "__zbx_bridge_incident": "INC-1"}},
+        {
+            "accepted": 1,
+            "duplicate": True,
+            "tags": {"__zbx_bridge_url": link, "__zbx_bridge_incident": "INC-1"},
+        },
+    ]
+    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'bridge_webhook_deliveries_total{answer="202",source="zabbix"} 4.0' in metrics
+
+    app.config["TRUSTED_HOSTS"] = ["bridge.example"]
+    refused = app.test_client().post("/webhooks/zabbix", data=b"{}", headers=headers)
+    assert refused.status_code == 400  # Flask's answer to a host it does not trust
     assert stored(runtime) == 2

@@ -10,6 +10,7 @@ import base64
 import copy
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,13 +20,15 @@ import pytest
 from sqlalchemy import select
 
 from bridge.clock import FakeClock
-from bridge.db.models import AlertRow, OutboxJob
+from bridge.db.models import AlertRow, Intake, OutboxJob, TimelineEntry
 from bridge.integrations.zabbix import ZabbixClient
+from bridge.services.pipeline import SLICE_SECONDS, take_deciding_turn
 from bridge.services.reconcile import Reconciled, ZabbixReconciler
 from bridge.settings import Settings
 from bridge.web.app import create_app
+from tests.conftest import _truncate
 from tests.support.api import Api
-from tests.support.app import ADMIN_TOKEN, build_runtime, write_rules
+from tests.support.app import ADMIN_TOKEN, build_runtime, make_settings, write_rules
 from tests.support.payloads import captured
 from tests.support.zabbix_standin import TOKEN, StandIn, zabbix_standin
 
@@ -40,6 +43,9 @@ rules:
     match: {name: "=~High CPU.*|Database down.*"}
     for: 5m
 """
+ANSWER_BOUND = 5.0
+"""Seconds a webhook may take to be answered in these tests: generous for a loaded machine, and
+far below the minutes a held deciding turn is held here (the test's whole block)."""
 PAGE_AUTH = {"Authorization": "Basic " + base64.b64encode(f"any:{ADMIN_TOKEN}".encode()).decode()}
 
 
@@ -163,6 +169,124 @@ def test_a_problem_opened_at_once_gets_its_incident_in_the_answer_and_no_message
     link = f"{BASE}/zabbix/events/{INSTANCE}/24"
     assert answer["tags"] == {"__zbx_bridge_url": link, "__zbx_bridge_incident": "INC-1"}
     assert jobs(zapi, "zabbix.joined") == []
+
+
+# -- answered at once: decided in the request only when that needs no waiting ---------------
+
+
+def problem_24_stored_at_once(api: Api, clock: FakeClock) -> Any:
+    """Zabbix's webhook for problem 24, posted from another thread: its answer, which must come
+    within ANSWER_BOUND seconds whatever holds the deciding turn (Zabbix's few alerters send one
+    webhook at a time, with a timeout)."""
+    clock.set(captured("zabbix/01-problem.json").received_at)
+    answers: list[Any] = []
+    poster = threading.Thread(
+        target=lambda: answers.append(api.zabbix(captured("zabbix/01-problem.json").body_raw))
+    )
+    poster.start()
+    poster.join(ANSWER_BOUND)
+    assert not poster.is_alive(), f"the webhook waited more than {ANSWER_BOUND}s to be answered"
+    (response,) = answers
+    assert response.status_code == 202
+    return response.get_json()
+
+
+def second_problem(event_id: int) -> bytes:
+    """Another problem of another trigger, event `event_id`."""
+    payload = json.loads(captured("zabbix/06-problem-second.json").body_raw)
+    payload["event"]["id"] = str(event_id)
+    payload["event"]["name"] = payload["trigger"]["description"] = f"Another trigger {event_id}"
+    return json.dumps(payload).encode()
+
+
+def decided_once(api: Api) -> None:
+    """Every delivery decided, problem 24 joined to one incident once, and nothing left to decide."""
+    with api.runtime.services.sessions() as session:
+        assert session.scalars(select(Intake.status)).all() == ["done"]
+        attached = session.scalars(
+            select(TimelineEntry.fingerprint).where(TimelineEntry.kind == "alert_attached")
+        ).all()
+    assert attached == [f"zabbix:{INSTANCE}:24"]
+    assert api.drain() == 0
+
+
+@pytest.mark.postgres
+def test_a_problem_posted_while_a_worker_holds_the_deciding_turn_is_answered_at_once_and_hears_later(
+    postgres_database: str, rules_dir: Path, standin: StandIn, clock: FakeClock
+) -> None:
+    """A worker deciding a slice of a backlog holds the turn for up to a second: the webhook does
+    not wait for it. Its answer carries the event's page; the worker decides it after, once, and
+    the problem hears of its incident through the API (the answer's tags could not name it)."""
+    _truncate(postgres_database)
+    api = zabbix_api(make_settings(postgres_database, rules_dir), standin, clock)
+    try:
+        with api.runtime.services.sessions() as worker, worker.begin():
+            take_deciding_turn(worker)  # held till this block ends, as a worker's slice holds it
+            answer = problem_24_stored_at_once(api, clock)
+            with api.runtime.services.sessions() as session:
+                assert session.scalars(select(Intake.status)).all() == ["pending"]
+        assert answer == {"accepted": 1, "tags": {"__zbx_bridge_url": f"{BASE}/zabbix/events/{INSTANCE}/24"}}
+
+        api.drain()  # the worker, its turn come
+        (incident,) = api.incidents()
+        said = f"bridge incident {incident['number']} opened: {BASE}/incidents/{incident['number']}"
+        api.drain()
+        (call,) = standin.called("event.acknowledge")
+        assert call.params == {"eventids": ["24"], "action": 4, "message": said}
+        decided_once(api)
+
+        # Having found it would wait, bridge asks again only a worker's slice later: till then a
+        # problem goes to the worker without a transaction to find that out.
+        clock.advance(timedelta(seconds=SLICE_SECONDS["postgresql"] / 2))
+        soon = api.zabbix(second_problem(26)).get_json()
+        assert "__zbx_bridge_incident" not in soon["tags"]
+        assert api.drain() == 1  # the worker decides it
+        clock.advance(timedelta(seconds=SLICE_SECONDS["postgresql"] / 2))
+        later = api.zabbix(second_problem(27)).get_json()
+        assert later["tags"]["__zbx_bridge_incident"].startswith("INC-")  # decided in its request
+    finally:
+        api.runtime.close()
+
+
+def test_a_problem_behind_an_older_pending_delivery_is_answered_at_once_and_decided_after_it(
+    zapi: Api, standin: StandIn, clock: FakeClock
+) -> None:
+    """Deliveries are decided in arrival order: one still pending ahead of it (here an
+    Alertmanager notification, never decided in the request) sends the problem to the worker."""
+    clock.set(captured("zabbix/01-problem.json").received_at)
+    assert zapi.alertmanager(captured("alertmanager/01-firing-single.json").body_raw).status_code == 202
+    answer = problem_24_stored_at_once(zapi, clock)
+    assert answer == {"accepted": 1, "tags": {"__zbx_bridge_url": f"{BASE}/zabbix/events/{INSTANCE}/24"}}
+    with zapi.runtime.services.sessions() as session:
+        assert session.scalars(select(Intake.status).order_by(Intake.id)).all() == ["pending", "pending"]
+
+    zapi.drain()
+    with zapi.runtime.services.sessions() as session:
+        assert session.scalars(select(Intake.status)).all() == ["done", "done"]
+    assert [job.payload["event_ids"] for job in jobs(zapi, "zabbix.joined")] == [["24"]]
+
+    # Nothing pending any more, and a worker's slice later (it asks again no sooner): the next
+    # problem is decided in its request, and its answer names its incident.
+    clock.advance(timedelta(seconds=SLICE_SECONDS["postgresql"]))
+    second = zapi.zabbix(captured("zabbix/06-problem-second.json").body_raw).get_json()
+    assert second["tags"]["__zbx_bridge_incident"].startswith("INC-")
+    assert [job.payload["event_ids"] for job in jobs(zapi, "zabbix.joined")] == [["24"]]  # no message for it
+
+
+def test_an_update_left_to_the_worker_still_names_the_incident_of_its_problem(
+    zapi: Api, clock: FakeClock
+) -> None:
+    """Only a problem's first delivery skips looking its incident up when left to the worker."""
+    opened = open_problem_24(zapi, clock)  # decided in its request: its answer names the incident
+    assert zapi.alertmanager(captured("alertmanager/01-firing-single.json").body_raw).status_code == 202
+    update = zapi.zabbix(captured("zabbix/02-update-ack-message.json").body_raw).get_json()
+    with zapi.runtime.services.sessions() as session:
+        assert session.scalars(select(Intake.status).order_by(Intake.id)).all() == [
+            "done",
+            "pending",
+            "pending",
+        ]
+    assert update["tags"]["__zbx_bridge_incident"] == opened["tags"]["__zbx_bridge_incident"]
 
 
 def test_a_recovery_is_answered_with_no_tags_for_its_ok_event(zapi: Api, clock: FakeClock) -> None:

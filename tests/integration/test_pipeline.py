@@ -238,6 +238,47 @@ def test_generated_streams_give_the_simulators_result(
         harness.close()
 
 
+@st.composite
+def streams_decided_at_once_or_not(draw: st.DrawFn) -> list[tuple[Source, bytes, object, bool]]:
+    """A generated stream, each delivery marked to be decided in its webhook's thread or not."""
+    stream = draw(notification_streams())
+    return [(*delivery, draw(st.booleans())) for delivery in stream]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=streams_decided_at_once_or_not())
+def test_deliveries_decided_at_once_give_what_the_worker_gives(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    stream: list[tuple[Source, bytes, object, bool]],
+) -> None:
+    """`process_now` (a Zabbix webhook answering with its incident) decides as the worker would:
+    whichever deliveries it decides, the incidents and alerts are the simulator's, and every
+    delivery is decided once (the worker finds nothing left of one decided at once)."""
+    rules_dir = write_rules(tmp_path_factory.mktemp("rules"))
+    empty_database(database_url)
+    until = stream[-1][2] + timedelta(hours=3)  # type: ignore[operator]
+    harness = Harness(database_url, rules_dir)
+    try:
+        for source, raw, received_at, at_once in stream:
+            harness.clock.set(received_at - timedelta(microseconds=1))  # type: ignore[operator]
+            harness.timers.run_due()
+            harness.clock.set(received_at)  # type: ignore[arg-type]
+            delivery = parse_delivery(source, raw, received_at)  # type: ignore[arg-type]
+            stored = store_delivery(harness.sessions, delivery, raw, received_at)  # type: ignore[arg-type]
+            if at_once and stored.intake_id is not None:
+                assert harness.pipeline.process_now(stored.intake_id, delivery)  # nothing pending ahead
+                assert harness.pipeline.process_pending().deliveries == 0
+            else:
+                assert harness.pipeline.process_pending().deliveries == (stored.intake_id is not None)
+        harness.finish(until)
+        sim = simulated(rules_dir, [d[:3] for d in stream], until)
+        assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+        assert [a[:4] + a[5:] for a in harness.alerts()] == [a[:4] + a[5:] for a in sim_alerts(sim)]
+    finally:
+        harness.close()
+
+
 def test_a_delivery_that_no_longer_parses_is_parked_with_its_error(database_url: str, tmp_path: Path) -> None:
     harness = Harness(database_url, write_rules(tmp_path / "rules"))
     try:
@@ -435,11 +476,14 @@ def test_a_worker_with_a_later_delivery_waits_for_the_older_one_so_a_recovery_ne
             store_delivery(harness.sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
         with harness.sessions() as session:
             _problem, recovery = session.scalars(select(Intake.id).order_by(Intake.id))
+        recovery_delivery = parse_delivery(Source.ALERTMANAGER, raw, at)
 
         early = harness.pipeline.process([recovery])  # the recovery's worker asks first
         assert early.behind and early.deliveries == 0
         assert harness.incidents() == []
-        assert not harness.pipeline.process_now(recovery)  # a webhook's thread hands it to the worker
+        assert not harness.pipeline.process_now(
+            recovery, recovery_delivery
+        )  # a webhook's thread hands it to the worker
 
         harness.pipeline.process_through(recovery)  # its job goes on from the oldest
         harness.finish(start + timedelta(hours=1))  # the resolve timer the recovery set
