@@ -526,7 +526,8 @@ def _inhibiting_alerts(
     (a storm's thousand HostDown alerts, read by every batch, mostly change in none). Both reads
     must see one state: if the second finds a version other than the first's (another
     transaction committed in between), they are read again; after CONSISTENT_READS tries, every
-    value is read in one query. On SQLite, every value is read in one query."""
+    value is read in one query. On SQLite, every value is read in one query, and an alert whose
+    values are those its entry was computed from counts as unchanged."""
     for _ in range(CONSISTENT_READS):
         versions = store.inhibiting_versions(rules)
         if versions is None:
@@ -549,10 +550,16 @@ def _inhibiting_alerts(
                 )
                 for fingerprint, version in versions
             ]
-    return [
-        (row.fingerprint, None if isinstance(row, AlertRow) else tuple(row), row)
-        for row in store.inhibiting_alerts(rules)
-    ]
+    read: list[tuple[str, Hashable, AlertRow | Row[Any] | None]] = []
+    for row in store.inhibiting_alerts(rules):
+        if isinstance(row, AlertRow):
+            read.append((row.fingerprint, None, row))
+            continue
+        stamp = tuple(row)  # its values: those of the entry kept, or not
+        read.append(
+            (row.fingerprint, stamp, None if earlier.get(row.fingerprint, (None,))[0] == stamp else row)
+        )
+    return read
 
 
 class Batch:

@@ -97,8 +97,15 @@ def plain_path() -> Iterator[None]:
         yield
 
 
-def run(database_url: str, rules_dir: Path, deliveries: list[Delivery], workers: int) -> dict[str, list[Any]]:
-    """Store and decide the deliveries one by one, the workers taking turns; what is stored then."""
+def run(
+    database_url: str,
+    rules_dir: Path,
+    deliveries: list[Delivery],
+    workers: int,
+    turns: list[int] | None = None,
+) -> dict[str, list[Any]]:
+    """Store and decide the deliveries one by one, the workers taking turns (or the worker
+    `turns` names for each); what is stored then."""
     engine = create_db_engine(database_url)
     emptied(engine)
     sessions = make_session_factory(engine)
@@ -110,7 +117,8 @@ def run(database_url: str, rules_dir: Path, deliveries: list[Delivery], workers:
             clock.set(received_at)
             delivery = parse_delivery(Source.ALERTMANAGER, raw, received_at)
             store_delivery(sessions, delivery, raw, received_at)
-            while pipelines[n % workers].process_pending().progressed:
+            worker = turns[n] if turns is not None else n % workers
+            while pipelines[worker].process_pending().progressed:
                 pass
         return stored(engine)
     finally:
@@ -164,6 +172,40 @@ def test_two_workers_with_the_shortcuts_store_what_the_plain_path_stores(
     with plain_path():
         expected = run(database_url, rules_dir, deliveries, workers=1)
     assert run(database_url, rules_dir, deliveries, workers=2) == expected
+
+
+def test_an_inhibiting_alert_another_worker_moved_inhibits_where_it_is_now(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Worker A knows a HostDown alert on db-1; worker B sees it resolve and fire again on db-2
+    (a new occurrence, a new group); A then holds back the alerts of db-2, not those of db-1."""
+
+    def alert(name: str, host: str, start: int, at: int, resolved: bool = False) -> Delivery:
+        firing = am_alert(
+            name,
+            starts_at=(BASE + timedelta(seconds=start)).isoformat(),
+            fingerprint=name,
+            instance=f"{host}:9100",
+            severity="critical" if name == "HostDown" else "warning",
+        )
+        if resolved:
+            firing.update(status="resolved", endsAt=(BASE + timedelta(seconds=at)).isoformat())
+        return json.dumps(am_notification(firing)).encode(), BASE + timedelta(seconds=at)
+
+    deliveries = [
+        alert("HostDown", "db-1", 5, 10),  # A
+        alert("HighCPU", "db-3", 15, 20),  # A: reads the HostDown alert (on db-1)
+        alert("HostDown", "db-1", 5, 30, resolved=True),  # B
+        alert("HostDown", "db-2", 35, 40),  # B: on db-2 now
+        alert("DiskFull", "db-2", 45, 50),  # A: inhibited by it
+    ]
+    rules_dir = write_rules(tmp_path / "rules", RULES)
+    with plain_path():
+        expected = run(database_url, rules_dir, deliveries, workers=1)
+    found = run(database_url, rules_dir, deliveries, workers=2, turns=[0, 0, 1, 1, 0])
+    assert found == expected
+    disk = next(row for row in found["alerts"] if row["fingerprint"].endswith("DiskFull"))
+    assert disk["disposition"] == "inhibited"
 
 
 def test_a_batch_reads_the_values_of_changed_inhibiting_alerts_only(
