@@ -101,17 +101,32 @@ class InhibitorIndex:
         """Record `state` (of an alert of `rule`): it inhibits others while it fires in its group."""
         if rule.inhibits is None:
             return
-        fingerprint = state.fingerprint
+        self.place(state.fingerprint, inhibitor_entry(rule, state, alert))
+
+    def place(self, fingerprint: str, entry: InhibitorEntry | None) -> None:
+        """Record where the alert `fingerprint` stands now: `entry` (see `inhibitor_entry`), or
+        inhibiting nothing."""
         was = self._where.pop(fingerprint, None)
         if was is not None:
             by_key = self.index[was[0]]
             by_key[was[1]].pop(fingerprint, None)
             if not by_key[was[1]]:
                 del by_key[was[1]]
-        found = inhibitor_of(rule, state, alert)
-        if found is not None:
-            name, key = found
-            self.index.setdefault(name, {}).setdefault(key, {})[fingerprint] = Inhibitor(
-                fingerprint, describe_source(alert), state.incident
-            )
+        if entry is not None:
+            name, key, inhibitor = entry
+            self.index.setdefault(name, {}).setdefault(key, {})[fingerprint] = inhibitor
             self._where[fingerprint] = (name, key)
+
+
+InhibitorEntry = tuple[str, tuple[str, ...], Inhibitor]
+"""Where an inhibiting alert sits in an `InhibitorIndex`: its rule's name, its equal values, itself."""
+
+
+def inhibitor_entry(rule: Rule, state: AlertState, alert: Alert) -> InhibitorEntry | None:
+    """The alert's entry in an `InhibitorIndex` (None: it inhibits nothing right now). It depends
+    on the rule and on what is stored of the alert only, so it can be kept while both stay."""
+    found = inhibitor_of(rule, state, alert)
+    if found is None:
+        return None
+    name, key = found
+    return name, key, Inhibitor(state.fingerprint, describe_source(alert), state.incident)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -43,7 +43,7 @@ from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, Silence
 from bridge.db.timers import claim as claim_timer
 from bridge.dedup.engine import Engine
 from bridge.dedup.state import Context, Decision, Disposition, EngineTimer, Outcome
-from bridge.dedup.suppression import InhibitorIndex
+from bridge.dedup.suppression import InhibitorEntry, InhibitorIndex, inhibitor_entry
 from bridge.errors import PayloadError
 from bridge.services.dispatch import Fired, TimerHandler
 from bridge.services.hooks import IncidentHooks
@@ -139,6 +139,7 @@ class Pipeline:
         self._parsed_lock = threading.Lock()
         self._left_to_worker_at: datetime | None = None
         """When `process_now` last found that deciding at once would have to wait."""
+        self._inhibitors = InhibitorsKept()
 
     # -- deliveries -----------------------------------------------------------------------------
 
@@ -262,7 +263,7 @@ class Pipeline:
                 store.preload_held(
                     f"inhibit:{engine.identity(a)}" for a in all_alerts if a.status == Status.RESOLVED
                 )
-                batch = Batch(store, engine, self.clock.now())
+                batch = Batch(store, engine, self.clock.now(), self._inhibitors)
                 started = perf_counter()
                 for reached, (row, chosen, total) in enumerate(work, 1):
                     decided = 0
@@ -534,11 +535,91 @@ def _group_is_busy(session: Session, key: str) -> bool:
     return session.scalar(select(AlertGroup.key).where(AlertGroup.key == key)) is not None
 
 
+class InhibitorsKept:
+    """The inhibiting alerts' index entries, by fingerprint, as the last batch read them, each
+    with the stamp of the stored values it was computed from. Every batch still reads which
+    alerts inhibit, and their stamps (another worker, a timer, a person may have changed any of
+    them); one whose stamp is its entry's reuses the entry instead of reading its values and
+    computing it again (a storm's thousand HostDown alerts, read by every batch: some 40 ms a
+    batch, in the deciding turn). Entries depend on the rules too: they are kept for one engine
+    (a reload starts afresh)."""
+
+    def __init__(self) -> None:
+        # One attribute, replaced whole: a thread never sees one engine's entries as another's.
+        self._kept: tuple[Engine | None, dict[str, KeptEntry]] = (None, {})
+
+    def entries(self, engine: Engine) -> dict[str, KeptEntry]:
+        kept_for, entries = self._kept
+        return entries if kept_for is engine else {}
+
+    def keep(self, engine: Engine, entries: dict[str, KeptEntry]) -> None:
+        """What a batch read (a batch of another thread may have kept its own meanwhile: either
+        is right for the rows it read)."""
+        self._kept = (engine, entries)
+
+
+KeptEntry = tuple[Hashable, InhibitorEntry | None]
+"""An inhibiting alert's stamp (its row's version on PostgreSQL, its stored values on SQLite),
+and its index entry computed from the values it stamps."""
+
+CONSISTENT_READS = 3
+"""Tries at reading the changed inhibiting alerts as the versions read just before say they are."""
+
+
+def _inhibiting_alerts(
+    store: StateStore, rules: list[str], earlier: dict[str, KeptEntry]
+) -> list[tuple[str, Hashable, AlertRow | Row[Any] | None]]:
+    """The inhibiting alerts `store.inhibiting_alerts` reads, in its order, as (fingerprint,
+    stamp, row): the row None when its stamp is the one `earlier` has (its values did not change).
+
+    On PostgreSQL the row versions are read first, then the values of the changed alerts only
+    (a storm's thousand HostDown alerts, read by every batch, mostly change in none). Both reads
+    must see one state: if the second finds a version other than the first's (another
+    transaction committed in between), they are read again; after CONSISTENT_READS tries, every
+    value is read in one query. On SQLite, every value is read in one query, and an alert whose
+    values are those its entry was computed from counts as unchanged."""
+    for _ in range(CONSISTENT_READS):
+        versions = store.inhibiting_versions(rules)
+        if versions is None:
+            break
+        held = store.alerts
+        changed = [
+            fingerprint
+            for fingerprint, version in versions
+            if fingerprint not in held and earlier.get(fingerprint, (None,))[0] != version
+        ]
+        values = store.inhibiting_values(rules, changed)
+        if len(values) == len(changed) and all(
+            values[fingerprint][1] == version for fingerprint, version in versions if fingerprint in values
+        ):
+            return [
+                (
+                    fingerprint,
+                    version,
+                    held[fingerprint] if fingerprint in held else values.get(fingerprint, (None,))[0],
+                )
+                for fingerprint, version in versions
+            ]
+    read: list[tuple[str, Hashable, AlertRow | Row[Any] | None]] = []
+    for row in store.inhibiting_alerts(rules):
+        if isinstance(row, AlertRow):
+            read.append((row.fingerprint, None, row))
+            continue
+        stamp = tuple(row)  # its values: those of the entry kept, or not
+        read.append(
+            (row.fingerprint, stamp, None if earlier.get(row.fingerprint, (None,))[0] == stamp else row)
+        )
+    return read
+
+
 class Batch:
     """The decisions of one transaction: the engine's run-time context (silences, inhibiting
     alerts) loaded once and kept in step, and what ended suppressions set free decided again."""
 
-    def __init__(self, store: StateStore, engine: Engine, now: datetime) -> None:
+    def __init__(
+        self, store: StateStore, engine: Engine, now: datetime, kept: InhibitorsKept | None = None
+    ) -> None:
+        """`kept`: the inhibiting alerts' entries as earlier batches found them (see `InhibitorsKept`)."""
         self.store = store
         self.engine = engine
         session = store.session
@@ -548,22 +629,49 @@ class Batch:
         )
         silences = tuple(silence_from_row(r) for r in rows)
         if engine.rules.inhibiting:
-            for row in store.inhibiting_alerts([r.name for r in engine.rules.inhibiting]):
-                state = state_of(row)
-                self.inhibitors.update(engine.rules.rule_named(row.rule), state, alert_from_row(row, now))
+            names = [r.name for r in engine.rules.inhibiting]
+            earlier = kept.entries(engine) if kept is not None else {}
+            found: dict[str, KeptEntry] = {}
+            for fingerprint, stamp, row in _inhibiting_alerts(store, names, earlier):
+                if isinstance(row, AlertRow):  # held by this transaction: as it stands
+                    rule = engine.rules.rule_named(row.rule)
+                    if rule.inhibits is not None:
+                        self.inhibitors.place(
+                            fingerprint, inhibitor_entry(rule, state_of(row), alert_from_row(row, now))
+                        )
+                    continue
+                if row is None:  # unchanged since an earlier batch read it
+                    entry = earlier[fingerprint][1]
+                else:  # what the entry depends on: the rule, and the stored values (not `now`)
+                    entry = inhibitor_entry(
+                        engine.rules.rule_named(row.rule), state_of(row), alert_from_row(row, now)
+                    )
+                found[fingerprint] = (stamp, entry)
+                self.inhibitors.place(fingerprint, entry)
+            if kept is not None:
+                kept.keep(engine, found)
         self.context = Context(silences=silences, inhibitors=self.inhibitors.index)
         self.suppressed: Counter[tuple[Suppression, str]] = Counter()
         """Events kept out of incidents, by why and by rule (for the metrics)."""
 
     def decide(self, alert: Alert, now: datetime) -> Decision:
         known = self.store.alert_state(self.engine.identity(alert))
+        # A plain repeat changes nothing, and neither routing it nor its groups are needed
+        # (`plain_repeat`, `repeat`: `decide`'s own answer wherever they answer).
+        repeat = self.engine.plain_repeat(alert, known)
+        if repeat is not None:
+            assert known is not None
+            self.suppressed[Suppression.DUPLICATE, self.engine.rules.rule_named(known.rule).name] += 1
+            return repeat
         routing = self.engine.route(alert, known, now)
         if routing is None:
             self.suppressed[Suppression.STALE, known.rule if known else ""] += 1
             return Decision(Outcome.STALE, "older than what is known of this member")
-        keys = [k for k in (routing.target, known.group_key if known else None) if k is not None]
-        keys.extend(self.engine.storm_keys())
-        decision = self.engine.decide(routing, known, self.store.group_states(keys), now, self.context)
+        decision = self.engine.repeat(routing, known)
+        if decision is None:
+            keys = [k for k in (routing.target, known.group_key if known else None) if k is not None]
+            keys.extend(self.engine.storm_keys())
+            decision = self.engine.decide(routing, known, self.store.group_states(keys), now, self.context)
         suppressed = suppression_of(decision)
         if suppressed is not None:
             self.suppressed[suppressed, routing.rule.name] += 1

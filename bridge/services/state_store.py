@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, String, event, or_, select, text
+from sqlalchemy import ColumnElement, Row, String, and_, event, literal_column, or_, select, text
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
@@ -147,17 +148,30 @@ class StateStore:
         for one this transaction holds, its row as it stands; for the others, their stored values,
         read without making ORM objects of them (every batch of a storm reads its thousand
         HostDown alerts; objects would be tracked, and flushed, for nothing)."""
-        names = or_(
-            AlertRow.rule.in_(rules),
-            *(AlertRow.rule.like(f"%+{name}") for name in rules),
-            *(AlertRow.rule.like(f"{name}+%") for name in rules),
-        )
-        query = select(*_ALERT_COLUMNS).where(
-            names,
-            AlertRow.status == Status.FIRING,
-            AlertRow.disposition.in_([Disposition.WAITING, Disposition.INCIDENT]),
-        )
+        query = select(*_ALERT_COLUMNS).where(_inhibiting(rules))
         return [self.alerts.get(found.fingerprint, found) for found in self.session.execute(query)]
+
+    def inhibiting_versions(self, rules: list[str]) -> list[tuple[str, str]] | None:
+        """PostgreSQL: the fingerprints `inhibiting_alerts` would read, in the order it reads them
+        (the same scan), each with its row's version (`xmin`: a new one with every change
+        committed). None on SQLite."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return None
+        query = select(AlertRow.fingerprint, _ROW_VERSION).where(_inhibiting(rules))
+        return [(fingerprint, version) for fingerprint, version in self.session.execute(query)]
+
+    def inhibiting_values(self, rules: list[str], fingerprints: list[str]) -> dict[str, tuple[Row[Any], str]]:
+        """PostgreSQL: the stored values and row versions of those of `fingerprints` that are
+        (still) inhibiting alerts of `rules`."""
+        found: dict[str, tuple[Row[Any], str]] = {}
+        for start in range(0, len(fingerprints), _CHUNK):
+            chunk = fingerprints[start : start + _CHUNK]
+            query = select(*_ALERT_COLUMNS, _ROW_VERSION).where(
+                _inhibiting(rules), among(self.session, AlertRow.fingerprint, chunk)
+            )
+            for row in self.session.execute(query):
+                found[row.fingerprint] = (cast(Row[Any], row), str(row.row_version))
+        return found
 
     def held_by(self, key: str) -> list[AlertRow]:
         """Firing alerts held back by `key` (a maintenance window, a silence, an inhibiting alert):
@@ -608,6 +622,23 @@ class StateStore:
 
 _ALERT_COLUMNS = tuple(AlertRow.__table__.columns)
 """An alert's stored values, as a Core row with the ORM row's attribute names."""
+_ROW_VERSION: Label[str] = literal_column("alerts.xmin::text").label("row_version")
+"""PostgreSQL's id of the transaction that wrote the row as it stands: any committed change
+gives the row a new one."""
+
+
+def _inhibiting(rules: list[str]) -> ColumnElement[bool]:
+    """Alerts of these rules (merged with others by `continue` or not) firing in their groups."""
+    names = or_(
+        AlertRow.rule.in_(rules),
+        *(AlertRow.rule.like(f"%+{name}") for name in rules),
+        *(AlertRow.rule.like(f"{name}+%") for name in rules),
+    )
+    return and_(
+        names,
+        AlertRow.status == Status.FIRING,
+        AlertRow.disposition.in_([Disposition.WAITING, Disposition.INCIDENT]),
+    )
 
 
 def state_of(row: AlertRow | Row[Any]) -> AlertState:
