@@ -142,9 +142,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="alert events (storm, unique)")
     parser.add_argument("--profile", help="write a cProfile of the last round's draining here")
     parser.add_argument(
-        "--batch-alerts", type=int, default=BATCH_ALERTS, help="alerts per transaction at most"
+        "--batch-alerts",
+        type=int,
+        help="alerts per transaction at most (default: the pipeline's, BATCH_ALERTS of the database's kind)",
     )
     args = parser.parse_args()
+    if args.batch_alerts is None:
+        args.batch_alerts = BATCH_ALERTS["sqlite" if args.db == "sqlite" else "postgresql"]
     deliveries = (
         notifications() if args.workload == "ha" else stormscale_notifications(args.workload, args.events)
     )
