@@ -172,7 +172,10 @@ SPECS: tuple[Spec, ...] = (
         "BRIDGE_ZABBIX_ANSWER_TAGS",
         "zabbix_answer_tags",
         "true",
-        "Decide a Zabbix delivery at once and answer with its incident's number and link as event tags.",
+        "Answer a Zabbix delivery with its event's page in bridge, and with its incident's number when it "
+        "can be decided at once without waiting (nothing pending ahead, no worker deciding); otherwise "
+        "the workers decide it and the number reaches Zabbix as a problem message (with "
+        "`BRIDGE_ZABBIX_URL` set).",
     ),
     Spec(
         "BRIDGE_SMTP_URL",
