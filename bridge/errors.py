@@ -15,6 +15,7 @@
     ├── TraceError           a line of a recorded trace that cannot be read (which line, why)
     ├── HistoryUnreadable    the database a replay or an export reads is not (an upgraded) bridge's
     ├── ShareFailed          a process replaying a share of the history failed (which, why)
+    ├── NotCompact           a parsed delivery outside the replay's compact wire form (sent pickled)
     ├── MailRefused          a mail the desk does not take as a request (the reason, kept with it)
     ├── MailboxError         the desk's IMAP server or the connection to it failed
     └── LinkRefused          a mail's Acknowledge/Escalate link that cannot be used (why: `problem`)
@@ -116,6 +117,11 @@ class HistoryUnreadable(BridgeError):
 
 class ShareFailed(BridgeError):
     """A replay process failed: says which and why."""
+
+
+class NotCompact(BridgeError):
+    """A parsed delivery holds a value outside the replay's compact wire form
+    (`bridge.replay.wire`): it travels pickled instead. Never leaves the wire module."""
 
 
 class MailRefused(BridgeError):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.alert import Alert, Severity, Source, SourceUpdate, Status
+from bridge.errors import NotCompact
 from bridge.sources.delivery import Delivery
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,14 +36,10 @@ _SEVERITIES = {s.value: s for s in Severity}
 _new = object.__new__
 
 
-class _NotCompact(Exception):
-    """A value outside the compact form: the delivery goes pickled."""
-
-
 def micros(instant: datetime) -> int:
     """Whole microseconds since the epoch of a UTC time (exact, unlike a float timestamp)."""
     if instant.tzinfo is not UTC:
-        raise _NotCompact
+        raise NotCompact
     return (instant - EPOCH) // _MICROSECOND
 
 
@@ -58,10 +55,10 @@ def pack(received_at: datetime, host_shard: int | None, delivery: Delivery | Non
             return (UNREADABLE, received, host_shard)
         alerts = tuple(_pack_alert(alert, received_at) for alert in delivery.alerts)
         if type(delivery.dedup_key) is not str or type(delivery.test) is not bool:
-            raise _NotCompact
+            raise NotCompact
         source = delivery.source.value
         return (COMPACT, received, host_shard, source, delivery.dedup_key, delivery.test, alerts)
-    except _NotCompact:
+    except NotCompact:
         return (PICKLED, pickle.dumps((received_at, host_shard, delivery), pickle.HIGHEST_PROTOCOL))
 
 
@@ -94,9 +91,9 @@ def _pack_alert(alert: Alert, received_at: datetime) -> tuple[Any, ...]:
     own_time = alert.received_at == received_at and alert.received_at.tzinfo is UTC
     for name in _STRING_FIELDS:
         if type(getattr(alert, name)) is not str:
-            raise _NotCompact
+            raise NotCompact
     if not (_plain_map(alert.labels) and _plain_map(alert.annotations) and type(alert.recurring) is bool):
-        raise _NotCompact
+        raise NotCompact
     return (
         alert.source.value,
         alert.source_ref,
@@ -129,7 +126,7 @@ def _pack_update(update: SourceUpdate) -> tuple[Any, ...]:
         and (update.acknowledged is None or type(update.acknowledged) is bool)
         and type(update.from_bridge) is bool
     ):
-        raise _NotCompact
+        raise NotCompact
     at = micros(update.at)
     return (update.action, update.message, update.user, at, update.acknowledged, update.from_bridge)
 

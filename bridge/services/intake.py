@@ -120,13 +120,13 @@ class IntakeService:
                     self.store(source, json.dumps(recovery_of_test(alert, received_at)).encode())
         self.metrics.alerts_received.labels(source.value).inc(len(delivery.alerts))
         self.metrics.webhook_seconds.labels(source.value).observe(perf_counter() - started)
-        # A problem's first delivery left to the worker has nothing decided of its event yet (its
-        # identity is the event's): no incident to look up, a query less for every webhook of a storm.
-        first = delivery.alerts[0]
-        first_problem = first.status is Status.FIRING and first.update is None and not stored.duplicate
-        tags = (
-            self._event_tags(first, host_url, look_up=decided or not first_problem) if answer_tags else None
-        )
+        tags = None
+        if answer_tags:  # a Zabbix delivery: exactly one alert
+            # A problem's first delivery left to the worker has nothing decided of its event yet (its
+            # identity is the event's): no incident to look up, a query less for every webhook of a storm.
+            first = delivery.alerts[0]
+            first_problem = first.status is Status.FIRING and first.update is None and not stored.duplicate
+            tags = self._event_tags(first, host_url, look_up=decided or not first_problem)
         return Receipt(len(delivery.alerts), stored.duplicate, tags)
 
     def store(self, source: Source, body: bytes) -> Stored:
