@@ -49,6 +49,15 @@ is 700). Deciding an alert allocates dozens of short-lived objects that referenc
 the collector still walked them every 700: 5-10% of a replay's deciding process."""
 
 
+def _stepped(count: int, progress: Callable[[int], None] | None) -> None:
+    """Every STEP deliveries fed: freeze what is alive (the replay's state; the young are still
+    collected) and tell `progress`."""
+    if count % STEP == 0:
+        gc.freeze()
+        if progress is not None:
+            progress(count)
+
+
 @contextmanager
 def _replaying_memory() -> Iterator[None]:
     """The collector as a long replay wants it (`STEP`, `YOUNG_COLLECTION`), restored after."""
@@ -210,10 +219,7 @@ def _replay_read_aside(
                     for replay in replays:
                         replay.feed_parsed(received_at, shard, delivery)
                     count += 1
-                    if count % STEP == 0:
-                        gc.freeze()  # what is alive now is the replay's state; the young are still collected
-                        if progress is not None:
-                            progress(count)
+                    _stepped(count, progress)
     finally:
         receiving.close()
         if reader.is_alive():
@@ -308,10 +314,7 @@ def _replay_share(
             for count, recorded in enumerate(stored_share(session, since, until, share), 1):
                 for replay in replays:
                     replay.feed(recorded)
-                if count % STEP == 0:
-                    gc.freeze()  # what is alive now is the replay's state; the young are still collected
-                    if progress is not None:
-                        progress(count)
+                _stepped(count, progress)
     finally:
         engine.dispose()
     if progress is not None:
