@@ -28,6 +28,7 @@ from bridge.services.live import LiveRules
 from bridge.services.pipeline import InhibitorsKept, Pipeline
 from bridge.sources import parse_delivery
 from tests.support.app import write_rules
+from tests.support.db import empty_database
 from tests.support.payloads import am_alert, am_notification, captured
 
 RULES = """
@@ -209,12 +210,13 @@ def test_an_inhibiting_alert_another_worker_moved_inhibits_where_it_is_now(
 
 
 def test_a_batch_reads_the_values_of_changed_inhibiting_alerts_only(
-    database_url: str, tmp_path: Path
+    postgres_database: str, tmp_path: Path
 ) -> None:
     """A storm's HostDown alerts are read by every batch: after the first, by row version, and
     the values of those another worker changed meanwhile (and only those) are read again."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("row versions are PostgreSQL's; SQLite reads every value in one query")
+    # PostgreSQL only (row versions are PostgreSQL's; SQLite reads every value in one query).
+    empty_database(postgres_database)
+    database_url = postgres_database
     rules_dir = write_rules(tmp_path / "rules", RULES)
     hosts = [f"h{i:02d}" for i in range(20)]
 
