@@ -263,6 +263,7 @@ class Pipeline:
                 store.answering = frozenset(engine.identity(a) for a in all_alerts)
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(engine.identity(a) for a in all_alerts)
+                store.hold_alerts(self._changing(store, all_alerts))
                 store.preload_groups(self._likely_groups(store, all_alerts))
                 # An inhibiting alert resolving releases what it held: read those in one query.
                 store.preload_held(
@@ -337,6 +338,21 @@ class Pipeline:
         with self._parsed_lock:
             for intake_id in ids:
                 self._parsed.pop(intake_id, None)
+
+    def _changing(self, store: StateStore, alerts: list[Alert]) -> list[str]:
+        """The stored alerts of a batch whose events are more than plain repeats of their stored
+        state (`Engine.plain_repeat`): their decisions may change them, so their ORM objects
+        are loaded up front, in one query. A plain repeat needs none. One an earlier decision of
+        the batch changes already has its object; any other is loaded when needed
+        (`StateStore.alert_row`)."""
+        engine = self.rules.engine
+        changing = []
+        for alert in alerts:
+            fingerprint = engine.identity(alert)
+            known = store.alert_state(fingerprint)
+            if known is not None and engine.plain_repeat(alert, known) is None:
+                changing.append(fingerprint)
+        return changing
 
     def _likely_groups(self, store: StateStore, alerts: list[Alert]) -> set[str]:
         """The groups a batch will touch, to lock them up front in one sorted query."""
@@ -701,7 +717,7 @@ class Batch:
 
     def regroup(self, fingerprint: str, now: datetime) -> None:
         """A storm was recognised: decide again, as firing now, an alert of its window still waiting."""
-        self.store.preload_alerts([fingerprint])
+        self.store.hold_alerts([fingerprint])
         row = self.store.alerts.get(fingerprint)
         if row is not None and row.status == Status.FIRING and row.disposition == Disposition.WAITING:
             self.decide(alert_from_row(row, now), now)

@@ -61,6 +61,12 @@ class StateStore:
         self.hooks = hooks or NoHooks()
         self.ack_from_source = ack_from_source  # an acknowledgement in Zabbix acknowledges the incident
         self.alerts: dict[str, AlertRow] = {}
+        """The alerts' rows as ORM objects: those this transaction may change (every change to an
+        alert goes through its object), as they stand now."""
+        self._stored: dict[str, AlertState] = {}
+        """The states of the alerts read as stored (`preload_alerts`), without ORM objects: most
+        events of a storm are plain repeats, which change nothing and need no object. An alert
+        without an object here was not changed by this transaction: its stored state is its state."""
         self.groups: dict[str, AlertGroup] = {}
         self.incidents: dict[int, Incident] = {}
         self._missing_alerts: set[str] = set()
@@ -91,6 +97,22 @@ class StateStore:
     # -- loading --------------------------------------------------------------------------------
 
     def preload_alerts(self, fingerprints: Iterable[str]) -> None:
+        """Read the stored states of these alerts (those not known yet), as plain rows of the
+        columns a state needs: building ORM objects, with their labels and annotations, was the
+        largest cost of a storm's deciding transaction. `hold_alerts` loads the objects of those
+        a decision may change."""
+        wanted = sorted(set(fingerprints) - self.alerts.keys() - self._stored.keys() - self._missing_alerts)
+        self._batch_fingerprints.update(wanted)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            query = select(*_STATE_COLUMNS).where(among(self.session, AlertRow.fingerprint, chunk))
+            for row in self.session.execute(query):
+                self._stored[row.fingerprint] = state_of(row)
+            self._missing_alerts.update(fp for fp in chunk if fp not in self._stored)
+
+    def hold_alerts(self, fingerprints: Iterable[str]) -> None:
+        """Load the ORM objects of these alerts (those stored and not held yet; one not known yet
+        is looked up): the rows their decisions change, in one query (chunked)."""
         wanted = sorted(set(fingerprints) - self.alerts.keys() - self._missing_alerts)
         self._batch_fingerprints.update(wanted)
         for start in range(0, len(wanted), _CHUNK):
@@ -98,8 +120,19 @@ class StateStore:
             for row in self.session.scalars(
                 select(AlertRow).where(among(self.session, AlertRow.fingerprint, chunk))
             ):
-                self.alerts[row.fingerprint] = row
-            self._missing_alerts.update(fp for fp in chunk if fp not in self.alerts)
+                self.alerts.setdefault(row.fingerprint, row)
+            self._missing_alerts.update(
+                fp for fp in chunk if fp not in self.alerts and fp not in self._stored
+            )
+
+    def alert_row(self, fingerprint: str) -> AlertRow | None:
+        """The alert's ORM object, if this transaction knows the alert (held, or read as stored:
+        its object is loaded now); None for one it never looked up or found missing."""
+        row = self.alerts.get(fingerprint)
+        if row is None and fingerprint in self._stored:
+            self.hold_alerts([fingerprint])
+            row = self.alerts.get(fingerprint)
+        return row
 
     def preload_groups(self, keys: Iterable[str]) -> None:
         # sorted: concurrent workers lock in one order
@@ -136,12 +169,12 @@ class StateStore:
         return self.incidents[number]
 
     def alert_state(self, fingerprint: str) -> AlertState | None:
-        if fingerprint not in self.alerts and fingerprint not in self._missing_alerts:
-            self.preload_alerts([fingerprint])
         row = self.alerts.get(fingerprint)
-        if row is None:
-            return None
-        return state_of(row)
+        if row is not None:
+            return state_of(row)  # as it stands in this transaction
+        if fingerprint not in self._stored and fingerprint not in self._missing_alerts:
+            self.preload_alerts([fingerprint])
+        return self._stored.get(fingerprint)
 
     def inhibiting_alerts(self, rules: list[str]) -> list[AlertRow | Row[Any]]:
         """Alerts of these rules (merged with others by `continue` or not) firing in their groups:
@@ -298,7 +331,7 @@ class StateStore:
         self._storm_rows.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
-        row = self.alerts.get(state.fingerprint)
+        row = self.alert_row(state.fingerprint)
         if row is None:
             row = AlertRow(fingerprint=state.fingerprint, first_seen_at=now)
             self.session.add(row)
@@ -388,7 +421,7 @@ class StateStore:
             assert group is not None
             self._reopen(incident, group, effect, subject, now, lonely)
         elif kind is EffectKind.ATTACH:
-            alert = self.alerts.get(effect.fingerprint or "")
+            alert = self.alert_row(effect.fingerprint) if effect.fingerprint else None
             if alert is not None:
                 self._attach(incident, alert, now, effect.text, late=alert.fingerprint not in self.answering)
         elif kind is EffectKind.ALERT_RESOLVED:
@@ -454,7 +487,7 @@ class StateStore:
         self.hooks.incident_changed(self.session, change)
 
     def _what(self, fingerprint: str | None) -> str:
-        alert = self.alerts.get(fingerprint or "")
+        alert = self.alert_row(fingerprint) if fingerprint else None
         return _describe(alert) if alert is not None else (fingerprint or "")
 
     def _open(
@@ -578,7 +611,7 @@ class StateStore:
             )
             self.session.add(link)
             self._links[key] = link
-        alert = self.alerts.get(fingerprint)
+        alert = self.alert_row(fingerprint)
         what = _describe(alert) if alert is not None else fingerprint
         self._log(incident, now, "related", f"related alert held back: {what} ({why})", fingerprint)
 
@@ -622,6 +655,25 @@ class StateStore:
 
 _ALERT_COLUMNS = tuple(AlertRow.__table__.columns)
 """An alert's stored values, as a Core row with the ORM row's attribute names."""
+_STATE_COLUMNS = tuple(
+    AlertRow.__table__.c[name]
+    for name in (
+        "fingerprint",
+        "status",
+        "starts_at",
+        "ends_at",
+        "severity",
+        "rule",
+        "group_key",
+        "disposition",
+        "reason",
+        "incident_number",
+        "occurrences",
+        "suppressed_by",
+        "members",
+    )
+)
+"""What `state_of` reads of an alert."""
 _ROW_VERSION: Label[str] = literal_column("alerts.xmin::text").label("row_version")
 """PostgreSQL's id of the transaction that wrote the row as it stands: any committed change
 gives the row a new one."""
