@@ -1,12 +1,14 @@
 """The pipeline's shortcuts for repeats store exactly what the plain path stores: repeats answered
-by `Engine.plain_repeat` / `Engine.repeat` without their groups, and the inhibiting alerts'
-index entries kept between batches (re-read by row version on PostgreSQL), with two workers
-taking turns on one database (SQLite, then PostgreSQL)."""
+by `Engine.plain_repeat` / `Engine.repeat` without their groups, alerts read as stored states
+with ORM objects only for those a batch's events may change (`Pipeline._changing`, or loaded
+late), and the inhibiting alerts' index entries kept between batches (re-read by row version on
+PostgreSQL), with two workers taking turns on one database (SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import random
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +24,7 @@ from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.intake import store_delivery
-from bridge.db.models import Base
+from bridge.db.models import AlertRow, Base
 from bridge.dedup.engine import Engine
 from bridge.services.live import LiveRules
 from bridge.services.pipeline import InhibitorsKept, Pipeline
@@ -88,13 +90,27 @@ def streams(draw: st.DrawFn) -> list[Delivery]:
 
 @contextlib.contextmanager
 def plain_path() -> Iterator[None]:
-    """The pipeline as before its shortcuts: every event routed and decided with its groups,
-    every inhibiting alert computed afresh in every batch."""
+    """The pipeline as before its shortcuts: every event routed and decided with its groups
+    (so every alert of a batch gets its ORM object up front), every inhibiting alert computed
+    afresh in every batch."""
     with (
         mock.patch.object(Engine, "plain_repeat", lambda *_: None),
         mock.patch.object(Engine, "repeat", lambda *_: None),
         mock.patch.object(InhibitorsKept, "entries", lambda *_: {}),
     ):
+        yield
+
+
+@contextlib.contextmanager
+def predictions_missing(chance: random.Random, forgotten: float) -> Iterator[None]:
+    """`Pipeline._changing` forgets some of the alerts a batch may change (each with the
+    probability `forgotten`): their objects must be loaded when a decision needs them."""
+    changing = Pipeline._changing
+
+    def forgetful(pipeline: Pipeline, *args: Any) -> list[str]:
+        return [f for f in changing(pipeline, *args) if chance.random() >= forgotten]
+
+    with mock.patch.object(Pipeline, "_changing", forgetful):
         yield
 
 
@@ -104,9 +120,11 @@ def run(
     deliveries: list[Delivery],
     workers: int,
     turns: list[int] | None = None,
+    waits: list[bool] | None = None,
 ) -> dict[str, list[Any]]:
     """Store and decide the deliveries one by one, the workers taking turns (or the worker
-    `turns` names for each); what is stored then."""
+    `turns` names for each); what is stored then. `waits`: those deliveries stay pending and
+    are decided in one batch with the next."""
     engine = create_db_engine(database_url)
     emptied(engine)
     sessions = make_session_factory(engine)
@@ -118,6 +136,8 @@ def run(
             clock.set(received_at)
             delivery = parse_delivery(Source.ALERTMANAGER, raw, received_at)
             store_delivery(sessions, delivery, raw, received_at)
+            if waits is not None and waits[n] and n < len(deliveries) - 1:
+                continue
             worker = turns[n] if turns is not None else n % workers
             while pipelines[worker].process_pending().progressed:
                 pass
@@ -173,6 +193,70 @@ def test_two_workers_with_the_shortcuts_store_what_the_plain_path_stores(
     with plain_path():
         expected = run(database_url, rules_dir, deliveries, workers=1)
     assert run(database_url, rules_dir, deliveries, workers=2) == expected
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(deliveries=streams(), data=st.data())
+def test_alert_objects_loaded_late_store_what_the_plain_path_stores(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    deliveries: list[Delivery],
+    data: st.DataObject,
+) -> None:
+    """Batches of several deliveries (an alert changes, then comes again, in one transaction),
+    with some of the alerts the batch may change not foreseen (`predictions_missing`)."""
+    waits = data.draw(st.lists(st.booleans(), min_size=len(deliveries), max_size=len(deliveries)))
+    rules_dir = write_rules(tmp_path_factory.mktemp("rules"), RULES)
+    with plain_path():
+        expected = run(database_url, rules_dir, deliveries, workers=1, waits=waits)
+    chance = data.draw(st.randoms(use_true_random=False))
+    with predictions_missing(chance, data.draw(st.sampled_from([1.0, 0.5]))):
+        assert run(database_url, rules_dir, deliveries, workers=2, waits=waits) == expected
+
+
+def test_a_batch_of_plain_repeats_builds_no_alert_objects(database_url: str, tmp_path: Path) -> None:
+    """The storm's repeats are decided from the alerts' stored states: ORM objects (with their
+    labels and annotations) only for the alerts whose events change them."""
+    rules_dir = write_rules(tmp_path / "rules", RULES)
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    clock = FakeClock(BASE)
+    pipeline = Pipeline(sessions, LiveRules(rules_dir), clock)
+    loaded: list[str] = []
+
+    def notification(at_second: int, resolved: tuple[str, ...] = ()) -> None:
+        at = BASE + timedelta(seconds=at_second)
+        alerts = []
+        for host in HOSTS:
+            alert = am_alert(
+                "HostDown",
+                starts_at=BASE.isoformat(),
+                fingerprint=f"HostDown-{host}",
+                instance=f"{host}:9100",
+                severity="critical",
+            )
+            alert["annotations"] = {"value": str(at_second)}  # a repeat, not a redelivery
+            if host in resolved:
+                alert.update(status="resolved", endsAt=at.isoformat())
+            alerts.append(alert)
+        raw = json.dumps(am_notification(*alerts)).encode()
+        clock.set(at)
+        store_delivery(sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
+        while pipeline.process_pending().progressed:
+            pass
+
+    def load(row: AlertRow, _context: object) -> None:
+        loaded.append(row.fingerprint)
+
+    event.listen(AlertRow, "load", load)
+    try:
+        notification(10)  # new: no rows to load
+        notification(20)  # repeats
+        notification(30, resolved=("db-2",))
+        assert loaded == ["alertmanager:HostDown-db-2"]
+    finally:
+        event.remove(AlertRow, "load", load)
+        engine.dispose()
 
 
 def test_an_inhibiting_alert_another_worker_moved_inhibits_where_it_is_now(
