@@ -41,7 +41,8 @@ from bridge.db.failures import Failure, classify, describe
 from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
 from bridge.db.timers import claim as claim_timer
-from bridge.dedup.engine import Engine
+from bridge.dedup.engine import Engine, EventClass
+from bridge.dedup.engine import classify as classify_event
 from bridge.dedup.state import Context, Decision, Disposition, EngineTimer, Outcome
 from bridge.dedup.suppression import InhibitorEntry, InhibitorIndex, inhibitor_entry
 from bridge.errors import PayloadError
@@ -263,7 +264,9 @@ class Pipeline:
                 store.answering = frozenset(engine.identity(a) for a in all_alerts)
             with session.no_autoflush:  # one flush at commit, not one per query
                 store.preload_alerts(engine.identity(a) for a in all_alerts)
-                store.hold_alerts(self._changing(store, all_alerts))
+                changing, unlikely = self._changing(store, all_alerts)
+                store.hold_alerts(changing)
+                store.defer_alerts(unlikely)
                 store.preload_groups(self._likely_groups(store, all_alerts))
                 # An inhibiting alert resolving releases what it held: read those in one query.
                 store.preload_held(
@@ -339,20 +342,31 @@ class Pipeline:
             for intake_id in ids:
                 self._parsed.pop(intake_id, None)
 
-    def _changing(self, store: StateStore, alerts: list[Alert]) -> list[str]:
+    def _changing(self, store: StateStore, alerts: list[Alert]) -> tuple[list[str], list[str]]:
         """The stored alerts of a batch whose events are more than plain repeats of their stored
-        state (`Engine.plain_repeat`): their decisions may change them, so their ORM objects
-        are loaded up front, in one query. A plain repeat needs none. One an earlier decision of
-        the batch changes already has its object; any other is loaded when needed
-        (`StateStore.alert_row`)."""
+        state (`Engine.plain_repeat`), whose decisions may change them: those whose events say
+        something new of them (their ORM objects are loaded up front, in one query), and those
+        whose events repeat what is stored, which most likely change nothing (a storm's
+        inhibited and dropped alerts: loaded together if one is needed). A plain repeat needs no
+        object. An alert an earlier decision of the batch changed already has its object; any
+        other is loaded when needed (`StateStore.alert_row`)."""
         engine = self.rules.engine
-        changing = []
+        changing, unlikely = [], []
         for alert in alerts:
             fingerprint = engine.identity(alert)
             known = store.alert_state(fingerprint)
-            if known is not None and engine.plain_repeat(alert, known) is None:
+            if known is None or engine.plain_repeat(alert, known) is not None:
+                continue
+            if (
+                classify_event(alert, known) is EventClass.SAME
+                and alert.status is known.status
+                and alert.severity is known.severity
+                and alert.update is None
+            ):
+                unlikely.append(fingerprint)
+            else:
                 changing.append(fingerprint)
-        return changing
+        return changing, unlikely
 
     def _likely_groups(self, store: StateStore, alerts: list[Alert]) -> set[str]:
         """The groups a batch will touch, to lock them up front in one sorted query."""

@@ -67,6 +67,8 @@ class StateStore:
         """The states of the alerts read as stored (`preload_alerts`), without ORM objects: most
         events of a storm are plain repeats, which change nothing and need no object. An alert
         without an object here was not changed by this transaction: its stored state is its state."""
+        self._deferred: set[str] = set()
+        """Alerts whose objects are loaded together, when the first of them is needed (`defer_alerts`)."""
         self.groups: dict[str, AlertGroup] = {}
         self.incidents: dict[int, Incident] = {}
         self._missing_alerts: set[str] = set()
@@ -125,12 +127,21 @@ class StateStore:
                 fp for fp in chunk if fp not in self.alerts and fp not in self._stored
             )
 
+    def defer_alerts(self, fingerprints: Iterable[str]) -> None:
+        """These alerts' events most likely change nothing, but may: their objects are loaded
+        together (one query, not one each) when a decision first needs one of them."""
+        self._deferred.update(fingerprints)
+
     def alert_row(self, fingerprint: str) -> AlertRow | None:
         """The alert's ORM object, if this transaction knows the alert (held, or read as stored:
         its object is loaded now); None for one it never looked up or found missing."""
         row = self.alerts.get(fingerprint)
         if row is None and fingerprint in self._stored:
-            self.hold_alerts([fingerprint])
+            if fingerprint in self._deferred:
+                wanted, self._deferred = {fingerprint, *self._deferred}, set()
+            else:
+                wanted = {fingerprint}
+            self.hold_alerts(wanted)
             row = self.alerts.get(fingerprint)
         return row
 

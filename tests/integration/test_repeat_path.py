@@ -104,11 +104,19 @@ def plain_path() -> Iterator[None]:
 @contextlib.contextmanager
 def predictions_missing(chance: random.Random, forgotten: float) -> Iterator[None]:
     """`Pipeline._changing` forgets some of the alerts a batch may change (each with the
-    probability `forgotten`): their objects must be loaded when a decision needs them."""
-    changing = Pipeline._changing
+    probability `forgotten`; or defers it): their objects must be loaded when a decision needs
+    them."""
+    predicted = Pipeline._changing
 
-    def forgetful(pipeline: Pipeline, *args: Any) -> list[str]:
-        return [f for f in changing(pipeline, *args) if chance.random() >= forgotten]
+    def forgetful(pipeline: Pipeline, *args: Any) -> tuple[list[str], list[str]]:
+        changing, unlikely = predicted(pipeline, *args)
+        kept, deferred = [], []
+        for fingerprint in changing + unlikely:
+            if chance.random() >= forgotten:
+                kept.append(fingerprint)
+            elif chance.random() < 0.5:
+                deferred.append(fingerprint)  # loaded with the others deferred, if one is needed
+        return kept, deferred
 
     with mock.patch.object(Pipeline, "_changing", forgetful):
         yield
@@ -215,8 +223,9 @@ def test_alert_objects_loaded_late_store_what_the_plain_path_stores(
 
 
 def test_a_batch_of_plain_repeats_builds_no_alert_objects(database_url: str, tmp_path: Path) -> None:
-    """The storm's repeats are decided from the alerts' stored states: ORM objects (with their
-    labels and annotations) only for the alerts whose events change them."""
+    """The storm's repeats (plain ones, and those of alerts inhibited or dropped) are decided
+    from the alerts' stored states: ORM objects (with their labels and annotations) only for
+    the alerts whose events change them."""
     rules_dir = write_rules(tmp_path / "rules", RULES)
     engine = create_db_engine(database_url)
     sessions = make_session_factory(engine)
@@ -228,17 +237,18 @@ def test_a_batch_of_plain_repeats_builds_no_alert_objects(database_url: str, tmp
         at = BASE + timedelta(seconds=at_second)
         alerts = []
         for host in HOSTS:
-            alert = am_alert(
-                "HostDown",
-                starts_at=BASE.isoformat(),
-                fingerprint=f"HostDown-{host}",
-                instance=f"{host}:9100",
-                severity="critical",
-            )
-            alert["annotations"] = {"value": str(at_second)}  # a repeat, not a redelivery
-            if host in resolved:
-                alert.update(status="resolved", endsAt=at.isoformat())
-            alerts.append(alert)
+            for name, severity in (("HostDown", "critical"), ("DiskFull", "warning"), ("Chatter", "info")):
+                alert = am_alert(
+                    name,
+                    starts_at=BASE.isoformat(),
+                    fingerprint=f"{name}-{host}",
+                    instance=f"{host}:9100",
+                    severity=severity,
+                )
+                alert["annotations"] = {"value": str(at_second)}  # a repeat, not a redelivery
+                if f"{name}-{host}" in resolved:
+                    alert.update(status="resolved", endsAt=at.isoformat())
+                alerts.append(alert)
         raw = json.dumps(am_notification(*alerts)).encode()
         clock.set(at)
         store_delivery(sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
@@ -252,8 +262,12 @@ def test_a_batch_of_plain_repeats_builds_no_alert_objects(database_url: str, tmp
     try:
         notification(10)  # new: no rows to load
         notification(20)  # repeats
-        notification(30, resolved=("db-2",))
-        assert loaded == ["alertmanager:HostDown-db-2"]
+        notification(30, resolved=("HostDown-db-2",))
+        # it, and the DiskFull alert it held back, released (decided again)
+        assert loaded == ["alertmanager:HostDown-db-2", "alertmanager:DiskFull-db-2"]
+        loaded.clear()
+        notification(40, resolved=("HostDown-db-2",))
+        assert loaded == []
     finally:
         event.remove(AlertRow, "load", load)
         engine.dispose()
