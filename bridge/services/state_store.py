@@ -4,7 +4,9 @@
 queries, not round trips per alert: it is used with autoflush off, incident numbers are allocated
 without flushing, timers are written once at `finish()`, and everything else goes out in the
 commit's one flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway)
-so that concurrent workers never interleave changes to one group or incident.
+so that concurrent workers never interleave changes to one group or incident. Alerts are read as
+their stored states; only those a decision changes become ORM objects (most events of a storm
+change nothing).
 """
 
 from __future__ import annotations
