@@ -87,6 +87,9 @@ class StateStore:
         # its row once, before the commit (`finish`), not parsed and serialised per decision.
         self._storms: dict[str, tuple[tuple[StormEntry, ...], tuple[str, str] | None]] = {}
         self._storm_rows: set[str] = set()  # storm watches changed since the last `finish`
+        # A group's instants (occurrences, changes) parsed, with the stored lists they were parsed
+        # from: a storm's inhibited repeats ask for their group's state three times an event.
+        self._group_times: dict[str, _GroupTimes] = {}
         self._numbers = IncidentNumbers(session)
         # The suppression keys some alert may be held back by (a superset): a release that
         # holds nothing (most inhibiting alerts resolve without having held anything back)
@@ -280,6 +283,19 @@ class StateStore:
             storm = (storm_entries(row.storm), storm_label(row.storm))
             if storm[0] or storm[1] is not None:
                 self._storms[key] = storm
+        times = self._group_times.get(key)
+        if (
+            times is None
+            or times.stored_occurrences is not row.occurrences
+            or times.stored_changes is not row.changes
+        ):
+            times = _GroupTimes(
+                row.occurrences,
+                row.changes,
+                tuple(parse_instant(t) for t in row.occurrences),
+                tuple(parse_instant(t) for t in row.changes or ()),
+            )
+            self._group_times[key] = times
         view = None
         if row.incident_number is not None:
             incident = self.incident(row.incident_number)
@@ -298,10 +314,10 @@ class StateStore:
             firing=row.firing,
             firing_since=row.firing_since,
             quiet_since=row.quiet_since,
-            occurrences=tuple(parse_instant(t) for t in row.occurrences),
+            occurrences=times.occurrences,
             incident=view,
             severity=row.severity,
-            changes=tuple(parse_instant(t) for t in row.changes or ()),
+            changes=times.changes,
             flapping=row.flapping,
             last_seen=row.last_seen,
             storm=storm[0],
@@ -406,6 +422,9 @@ class StateStore:
         row.occurrences = [t.isoformat() for t in group.occurrences]
         row.severity = group.severity
         row.changes = [t.isoformat() for t in group.changes]
+        self._group_times[group.key] = _GroupTimes(
+            row.occurrences, row.changes, group.occurrences, group.changes
+        )
         row.flapping = group.flapping
         row.last_seen = group.last_seen
         row.client = None if group.client is None else fit(group.client, CLIENT_MAX)
@@ -664,6 +683,17 @@ class StateStore:
             incident.status, incident.stale_from = incident.stale_from or IncidentStatus.OPEN, None
             add_entry(self.session, incident.number, at, "unstale", f"no longer stale: {text}", actor=actor)
         add_entry(self.session, incident.number, at, kind, text, actor=actor, fingerprint=fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupTimes:
+    """A group's instants as parsed, and the stored lists they were parsed from (the lists are
+    only ever replaced, never changed in place: a different list means other instants)."""
+
+    stored_occurrences: list[str]
+    stored_changes: list[str] | None
+    occurrences: tuple[datetime, ...]
+    changes: tuple[datetime, ...]
 
 
 _ALERT_COLUMNS = tuple(AlertRow.__table__.columns)
