@@ -3,8 +3,11 @@
 On PostgreSQL the rows go as one array per column (`INSERT ... SELECT FROM unnest(...)`): one
 statement, one round trip, a few parameters, so psycopg neither parses a statement whose length
 grows with the rows (a multi-row VALUES) nor sends one prepared execution per row (an
-executemany). Rows are inserted in the order given (their ids follow it). On SQLite, in process,
-an executemany of one short statement is as fast.
+executemany). The arrays go in PostgreSQL's binary format: psycopg writes a text array in Python,
+quoting element by element, some 10 times slower (for timestamps 15) than the binary one (a batch
+opening 2,000 incidents writes 8,000 timeline entries and 10,000 timers). Rows are inserted in
+the order given (their ids follow it). On SQLite, in process, an executemany of one short
+statement is as fast.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from psycopg.types.array import ListBinaryDumper
+from sqlalchemy import Engine, Table, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.orm import Session
+
+_BINARY_ARRAYS = "bridge_binary_arrays"
+"""Execution option: psycopg sends this statement's list parameters as binary arrays."""
 
 
 def insert_rows(
@@ -52,4 +60,19 @@ def insert_rows(
         upsert = upsert.on_conflict_do_update(
             index_elements=[table.c[c] for c in conflict], set_={c: upsert.excluded[c] for c in update}
         )
-    session.execute(upsert)
+    session.execute(upsert, execution_options={_BINARY_ARRAYS: True})
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _binary_arrays(
+    connection: Any,
+    cursor: DBAPICursor,
+    statement: str,
+    parameters: Any,
+    context: ExecutionContext | None,
+    executemany: bool,
+) -> None:
+    """Lists become binary arrays for this cursor alone (a statement's own cursor: the
+    connection's other statements keep psycopg's defaults)."""
+    if context is not None and context.execution_options.get(_BINARY_ARRAYS):
+        cursor.adapters.register_dumper(list, ListBinaryDumper)

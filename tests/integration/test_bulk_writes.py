@@ -3,9 +3,10 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import select
 
 from bridge.db import timeline, timers
@@ -81,3 +82,60 @@ def test_kept_timeline_entries_are_written_at_commit_in_order(database_url: str,
         *((1 + n % 2, f"entry {n}", None, None) for n in range(6)),
         (1, "with a fingerprint", "fp", "telegram"),
     ]
+
+
+AWKWARD = [
+    "",
+    "NULL",
+    "null",
+    'say "hi"',
+    "a,b",
+    "{braces}",
+    "back\\slash",
+    "tab\tand\nnewline",
+    "ünï ✓",
+    " ",
+]
+
+
+def test_awkward_values_come_back_as_written(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a text or a timestamp holds, the row stored is what was given (PostgreSQL: the
+    arrays go in binary, no quoting; SQLite: one executemany)."""
+    dumped: list[int] = []
+    real = ListBinaryDumper.dump
+
+    def spy(self: ListBinaryDumper, obj: list[object]) -> object:
+        dumped.append(len(obj))
+        return real(self, obj)
+
+    monkeypatch.setattr(ListBinaryDumper, "dump", spy)
+    moscow = timezone(timedelta(hours=3))
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add(_incident(1))
+    with sessions() as session, session.begin():
+        timeline.buffer(session)
+        for n, text in enumerate(AWKWARD):
+            at = datetime(2026, 11, 22, 3, 0, n, 123456, tzinfo=moscow)
+            timeline.add_entry(
+                session, 1, at, "note", text, fingerprint=text or None, via=None if n % 2 else text
+            )
+        timers.schedule_many(
+            session, {("note", text): datetime(2026, 11, 22, 3, tzinfo=moscow) for text in AWKWARD}
+        )
+    with sessions() as session:
+        entries = session.execute(
+            select(
+                TimelineEntry.at, TimelineEntry.text, TimelineEntry.fingerprint, TimelineEntry.via
+            ).order_by(TimelineEntry.id)
+        ).all()
+        armed = session.execute(select(Timer.subject, Timer.due_at).order_by(Timer.id)).all()
+    engine.dispose()
+    assert [tuple(e) for e in entries] == [
+        (datetime(2026, 11, 22, 0, 0, n, 123456, tzinfo=UTC), text, text or None, None if n % 2 else text)
+        for n, text in enumerate(AWKWARD)
+    ]
+    assert [tuple(a) for a in armed] == [(text, datetime(2026, 11, 22, tzinfo=UTC)) for text in AWKWARD]
+    if engine.dialect.name == "postgresql":
+        assert dumped and set(dumped) == {len(AWKWARD)}  # every column of both statements, binary
