@@ -13,6 +13,7 @@ statement is as fast.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from psycopg.types.array import ListBinaryDumper
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, Table, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
 
 _BINARY_ARRAYS = "bridge_binary_arrays"
 """Execution option: psycopg sends this statement's list parameters as binary arrays."""
@@ -61,6 +62,27 @@ def insert_rows(
             index_elements=[table.c[c] for c in conflict], set_={c: upsert.excluded[c] for c in update}
         )
     session.execute(upsert, execution_options={_BINARY_ARRAYS: True})
+
+
+def row_values(new: DeclarativeBase) -> dict[str, Any]:
+    """The row the ORM's INSERT would store for an object never added to a session, as `insert_rows`
+    takes it: its attributes as they stand, and for one never set the column's constant default
+    (or None). Its defaults must be constants (the column values of a model are worked out once)."""
+    attributes = new.__dict__  # read directly: the instrumented getters cost more than the rest
+    return {name: attributes.get(key, unset) for key, name, unset in _columns(type(new))}
+
+
+@cache
+def _columns(model: type[DeclarativeBase]) -> tuple[tuple[str, str, Any], ...]:
+    """A model's columns as (attribute, column name, value when the attribute was never set)."""
+    found = []
+    for attribute in model.__mapper__.column_attrs:
+        column = attribute.columns[0]
+        default = column.default
+        if column.server_default is not None or (default is not None and not default.is_scalar):
+            raise TypeError(f"{column} has a default only the ORM's own INSERT computes")
+        found.append((attribute.key, column.name, getattr(default, "arg", None)))
+    return tuple(found)
 
 
 @event.listens_for(Engine, "before_cursor_execute")

@@ -2,9 +2,10 @@
 
 `StateStore` caches the rows a batch touches so that a batch of deliveries costs a handful of
 queries, not round trips per alert: it is used with autoflush off, incident numbers are allocated
-without flushing, timers are written once at `finish()`, and everything else goes out in the
-commit's one flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway)
-so that concurrent workers never interleave changes to one group or incident.
+without flushing, the incidents it opens, the alert links it makes and the timers are written
+once at `finish()` (one statement per table), and everything else goes out in the commit's one
+flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway) so that
+concurrent workers never interleave changes to one group or incident.
 """
 
 from __future__ import annotations
@@ -14,12 +15,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, String, and_, event, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    Table,
+    and_,
+    event,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
+from bridge.db.bulk import insert_rows, row_values
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -72,6 +85,12 @@ class StateStore:
         self._links_asked: dict[int, set[str]] = {}
         self._batch_fingerprints: set[str] = set()  # every alert looked up, stored or not
         self._new_incidents: set[int] = set()
+        # Incidents opened and links made since the last `finish`: never in the session, written
+        # by `finish` in one statement per table as they stand then (the ORM's flush of a batch
+        # opening 2,000 incidents cost more than opening them). Until then they are reached
+        # through `incidents` and `_links` only: a query would not see them.
+        self._unstored_incidents: list[Incident] = []
+        self._unstored_links: list[IncidentAlert] = []
         self._timers: dict[tuple[str, str], datetime] = {}
         # The storm watch changes with every alert of a storm: kept parsed here and written to
         # its row once, before the commit (`finish`), not parsed and serialised per decision.
@@ -288,7 +307,9 @@ class StateStore:
             self._timers[(timer.kind.value, timer.key)] = timer.due
 
     def finish(self) -> None:
-        """Write what was kept for the end of the batch (timers), before the commit."""
+        """Write what was kept for the end of the batch (new incidents and links, timers), before
+        the commit."""
+        self._store_new()
         if self._timers:
             timers.schedule_many(self.session, self._timers)
             self._timers.clear()
@@ -296,6 +317,21 @@ class StateStore:
             entries, label = self._storms[key]
             self.groups[key].storm = storm_json(entries, label)
         self._storm_rows.clear()
+
+    def _store_new(self) -> None:
+        """Insert the incidents opened and the links made since the last `finish`, as they stand
+        now, then forget them (and the links looked up): the objects are not the session's, so a
+        later look-up must read the stored rows, not find these."""
+        for model, objects in ((Incident, self._unstored_incidents), (IncidentAlert, self._unstored_links)):
+            if objects:
+                insert_rows(self.session, cast(Table, model.__table__), [row_values(o) for o in objects])
+        for incident in self._unstored_incidents:
+            del self.incidents[incident.number]
+        self._unstored_incidents.clear()
+        self._unstored_links.clear()
+        self._new_incidents.clear()
+        self._links.clear()
+        self._links_asked.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         row = self.alerts.get(state.fingerprint)
@@ -486,7 +522,7 @@ class StateStore:
             return_count=0,
             description="",
         )
-        self.session.add(incident)
+        self._unstored_incidents.append(incident)
         self.incidents[incident.number] = incident
         self._new_incidents.add(incident.number)
         group.incident_number = incident.number
@@ -542,8 +578,9 @@ class StateStore:
                 first_attached_at=now,
                 last_attached_at=now,
                 occurrences=1,
+                role=AlertRole.MEMBER,
             )
-            self.session.add(link)
+            self._unstored_links.append(link)
         else:
             # One held back because of this incident before now joins it: from now on one of its
             # alerts (as the replay counts it), not a bystander.
@@ -574,9 +611,9 @@ class StateStore:
                 first_attached_at=now,
                 last_attached_at=now,
                 occurrences=1,
-                role="related",
+                role=AlertRole.RELATED,
             )
-            self.session.add(link)
+            self._unstored_links.append(link)
             self._links[key] = link
         alert = self.alerts.get(fingerprint)
         what = _describe(alert) if alert is not None else fingerprint

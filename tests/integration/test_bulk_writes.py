@@ -4,14 +4,16 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import cast
 
 import pytest
 from psycopg.types.array import ListBinaryDumper
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from bridge.db import timeline, timers
+from bridge.db.bulk import insert_rows, row_values
 from bridge.db.engine import create_db_engine, make_session_factory
-from bridge.db.models import Incident, TimelineEntry, Timer
+from bridge.db.models import Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
 from bridge.ticketing.lifecycle import IncidentStatus
 
@@ -82,6 +84,55 @@ def test_kept_timeline_entries_are_written_at_commit_in_order(database_url: str,
         *((1 + n % 2, f"entry {n}", None, None) for n in range(6)),
         (1, "with a fingerprint", "fp", "telegram"),
     ]
+
+
+def _columns(row: object, table: Table, but: tuple[str, ...]) -> dict[str, object]:
+    return {c.name: getattr(row, c.key) for c in table.columns if c.name not in but}
+
+
+def test_an_unstored_objects_row_is_the_one_the_orm_would_store(database_url: str) -> None:
+    """`row_values` of an object never added to a session, written by `insert_rows`, is the row
+    the ORM's own INSERT stores for its twin: set attributes as they stand, unset ones as the
+    column defaults (or NULL)."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    twins = []
+    for number in (1, 2):
+        incident = _incident(number)
+        incident.title, incident.group_key = "twins", f"g{number}"
+        incident.client = "retail"
+        incident.ack_due_at = T0 + timedelta(minutes=30)
+        incident.escalation_step = None
+        incident.alert_count += 3
+        link = IncidentAlert(
+            incident_number=number,
+            fingerprint="fp",
+            first_attached_at=T0,
+            last_attached_at=T0,
+            role="related",
+        )  # occurrences left to its default
+        twins.append((incident, link))
+    with sessions() as session, session.begin():
+        session.add_all(twins[0])
+    with sessions() as session, session.begin():
+        for new in twins[1]:
+            insert_rows(session, cast(Table, type(new).__table__), [row_values(new)])
+    with sessions() as session:
+        incidents = session.scalars(select(Incident).order_by(Incident.number)).all()
+        links = session.scalars(select(IncidentAlert).order_by(IncidentAlert.incident_number)).all()
+        by_orm, by_rows = (
+            (
+                _columns(i, Incident.__table__, ("number", "group_key")),
+                _columns(a, IncidentAlert.__table__, ("incident_number",)),
+            )
+            for i, a in zip(incidents, links, strict=True)
+        )
+    engine.dispose()
+    assert by_rows == by_orm
+    assert (
+        by_rows[0]["alert_count"] == 3 and by_rows[0]["type"] == "incident" and by_rows[0]["assignee"] is None
+    )
+    assert by_rows[1]["occurrences"] == 1 and by_rows[1]["role"] == "related"
 
 
 AWKWARD = [
