@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
-from bridge.db.bulk import insert_rows, row_values
+from bridge.db.bulk import insert_rows, row_values, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -497,7 +497,8 @@ class StateStore:
         self, group: AlertGroup, effect: IncidentEffect, subject: str | None, now: datetime, lonely: bool
     ) -> None:
         first = self.alerts.get(subject or "")
-        incident = Incident(
+        incident = unstored(
+            Incident,
             number=self._numbers.next(),
             title=fit(effect.title or group.title, TITLE_MAX),
             status=IncidentStatus.OPEN,
@@ -572,7 +573,8 @@ class StateStore:
         link = self._link(incident.number, alert.fingerprint)
         joins = link is None or link.role == AlertRole.RELATED
         if link is None:
-            link = IncidentAlert(
+            link = unstored(
+                IncidentAlert,
                 incident_number=incident.number,
                 fingerprint=alert.fingerprint,
                 first_attached_at=now,
@@ -605,7 +607,8 @@ class StateStore:
         key = (incident.number, fingerprint)
         link = self._link(incident.number, fingerprint)
         if link is None:
-            link = IncidentAlert(
+            link = unstored(
+                IncidentAlert,
                 incident_number=incident.number,
                 fingerprint=fingerprint,
                 first_attached_at=now,

@@ -4,6 +4,7 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import cast
 
 import pytest
@@ -11,7 +12,7 @@ from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Table, select
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import insert_rows, row_values
+from bridge.db.bulk import insert_rows, row_values, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
@@ -91,36 +92,46 @@ def _columns(row: object, table: Table, but: tuple[str, ...]) -> dict[str, objec
 
 
 def test_an_unstored_objects_row_is_the_one_the_orm_would_store(database_url: str) -> None:
-    """`row_values` of an object never added to a session, written by `insert_rows`, is the row
-    the ORM's own INSERT stores for its twin: set attributes as they stand, unset ones as the
-    column defaults (or NULL)."""
+    """An object made by `unstored` (or by its constructor) and never added to a session, written
+    by `insert_rows` from its `row_values`, stores the row the ORM's own INSERT stores for its
+    twin: set attributes as they stand after later changes, unset ones as the column defaults
+    (or NULL)."""
     engine = create_db_engine(database_url)
     sessions = make_session_factory(engine)
     twins = []
-    for number in (1, 2):
-        incident = _incident(number)
-        incident.title, incident.group_key = "twins", f"g{number}"
-        incident.client = "retail"
+    for number, make in ((1, Incident), (2, partial(unstored, Incident)), (3, Incident)):
+        incident = make(
+            number=number,
+            title="twins",
+            priority=Priority.P3,
+            group_key=f"g{number}",
+            alert_count=0,
+            opened_at=T0,
+            updated_at=T0,
+            client="retail",
+        )  # status, occurrence_count, type, line... left to their defaults
         incident.ack_due_at = T0 + timedelta(minutes=30)
         incident.escalation_step = None
         incident.alert_count += 3
-        link = IncidentAlert(
+        link = (IncidentAlert if make is Incident else partial(unstored, IncidentAlert))(
             incident_number=number,
             fingerprint="fp",
             first_attached_at=T0,
             last_attached_at=T0,
             role="related",
         )  # occurrences left to its default
+        link.last_attached_at += timedelta(seconds=5)
         twins.append((incident, link))
     with sessions() as session, session.begin():
         session.add_all(twins[0])
     with sessions() as session, session.begin():
-        for new in twins[1]:
-            insert_rows(session, cast(Table, type(new).__table__), [row_values(new)])
+        for twin in twins[1:]:
+            for new in twin:
+                insert_rows(session, cast(Table, type(new).__table__), [row_values(new)])
     with sessions() as session:
         incidents = session.scalars(select(Incident).order_by(Incident.number)).all()
         links = session.scalars(select(IncidentAlert).order_by(IncidentAlert.incident_number)).all()
-        by_orm, by_rows = (
+        by_orm, by_unstored, by_constructor = (
             (
                 _columns(i, Incident.__table__, ("number", "group_key")),
                 _columns(a, IncidentAlert.__table__, ("incident_number",)),
@@ -128,7 +139,9 @@ def test_an_unstored_objects_row_is_the_one_the_orm_would_store(database_url: st
             for i, a in zip(incidents, links, strict=True)
         )
     engine.dispose()
-    assert by_rows == by_orm
+    assert by_unstored == by_orm
+    assert by_constructor == by_orm
+    by_rows = by_unstored
     assert (
         by_rows[0]["alert_count"] == 3 and by_rows[0]["type"] == "incident" and by_rows[0]["assignee"] is None
     )
