@@ -40,7 +40,23 @@ def insert_rows(
     """Insert `rows` (dicts with the same keys, column names) into `table`. With `conflict` (the
     columns of a unique constraint), a row whose key is already there updates its `update`
     columns instead (the rows' keys must be distinct)."""
-    if not rows:
+    if rows:
+        columns = {name: [row[name] for row in rows] for name in rows[0]}
+        insert_columns(session, table, columns, conflict=conflict, update=update)
+
+
+def insert_columns(
+    session: Session,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+) -> None:
+    """`insert_rows` for rows given column by column: each column name with its values, one per
+    row (all of the same length)."""
+    names = list(columns)
+    if not names or not columns[names[0]]:
         return
     dialect = session.get_bind().dialect
     if dialect.name != "postgresql":
@@ -50,11 +66,11 @@ def insert_rows(
                 index_elements=[table.c[c] for c in conflict],
                 set_={c: statement.excluded[c] for c in update},
             )
-        session.execute(statement, list(rows))
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        session.execute(statement, rows)
         return
-    names = list(rows[0])
     arrays = [
-        bindparam(f"c{n}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        bindparam(f"c{n}", list(columns[name]), type_=ARRAY(table.c[name].type))
         for n, name in enumerate(names)
     ]  # psycopg's dialect casts each to its array type
     source = func.unnest(*arrays).table_valued(*names).render_derived(name="v")
