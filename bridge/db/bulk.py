@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Engine, Table, bindparam, event, func, select
@@ -98,6 +98,17 @@ def row_values(new: DeclarativeBase) -> dict[str, Any]:
     (or None). Its defaults must be constants (the column values of a model are worked out once)."""
     attributes = new.__dict__  # read directly: the instrumented getters cost more than the rest
     return {name: attributes.get(key, unset) for key, name, unset in _columns(type(new))}
+
+
+def insert_unstored(
+    session: Session, model: type[DeclarativeBase], objects: Sequence[DeclarativeBase]
+) -> None:
+    """Insert the rows of these objects of `model`, never added to a session (`row_values`), in
+    one statement, read column by column (`insert_columns`)."""
+    if objects:
+        attributes = [o.__dict__ for o in objects]
+        columns = {name: [a.get(key, unset) for a in attributes] for key, name, unset in _columns(model)}
+        insert_columns(session, cast(Table, model.__table__), columns)
 
 
 @cache

@@ -19,7 +19,6 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     String,
-    Table,
     and_,
     event,
     literal_column,
@@ -32,7 +31,7 @@ from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
-from bridge.db.bulk import insert_rows, row_values, unstored
+from bridge.db.bulk import insert_unstored, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -322,9 +321,8 @@ class StateStore:
         """Insert the incidents opened and the links made since the last `finish`, as they stand
         now, then forget them (and the links looked up): the objects are not the session's, so a
         later look-up must read the stored rows, not find these."""
-        for model, objects in ((Incident, self._unstored_incidents), (IncidentAlert, self._unstored_links)):
-            if objects:
-                insert_rows(self.session, cast(Table, model.__table__), [row_values(o) for o in objects])
+        insert_unstored(self.session, Incident, self._unstored_incidents)
+        insert_unstored(self.session, IncidentAlert, self._unstored_links)
         for incident in self._unstored_incidents:
             del self.incidents[incident.number]
         self._unstored_incidents.clear()
