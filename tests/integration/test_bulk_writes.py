@@ -124,8 +124,15 @@ def test_an_unstored_objects_row_is_the_one_the_orm_would_store(database_url: st
         twins.append((incident, link))
     with sessions() as session, session.begin():
         session.add_all(twins[0])
+    incident, link = twins[1]
+    # Never set, read before it is written: what its row will hold.
+    assert (incident.status, incident.line, incident.escalation_step, link.occurrences) == (
+        "open",
+        "L1",
+        None,
+        1,
+    )
     with sessions() as session, session.begin():
-        incident, link = twins[1]
         insert_unstored(session, Incident, [incident])
         insert_unstored(session, IncidentAlert, [link])
         for new in twins[2]:
