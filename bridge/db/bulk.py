@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Engine, Table, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -139,4 +138,5 @@ def _binary_arrays(
     """Lists become binary arrays for this cursor alone (a statement's own cursor: the
     connection's other statements keep psycopg's defaults)."""
     if context is not None and context.execution_options.get(_BINARY_ARRAYS):
-        cursor.adapters.register_dumper(list, ListBinaryDumper)
+        adapters = cursor.adapters  # psycopg's, used through the driver's objects (not imported here)
+        adapters.register_dumper(list, adapters.get_dumper(list, "b"))  # "b": psycopg's PyFormat.BINARY
