@@ -17,12 +17,14 @@ from typing import Any, cast
 from sqlalchemy import Table, event
 from sqlalchemy.orm import Session
 
-from bridge.db.bulk import insert_rows
+from bridge.db.bulk import insert_columns
 from bridge.db.models import TimelineEntry
 from bridge.ticketing.lifecycle import SYSTEM_ACTOR
 
 _BUFFER = "bridge.timeline_buffer"
 _TABLE = cast(Table, TimelineEntry.__table__)
+_COLUMNS = ("incident_number", "at", "actor", "kind", "text", "fingerprint", "via")
+"""An entry as `add_entry` keeps it: a tuple of these columns' values."""
 
 
 def add_entry(
@@ -38,20 +40,12 @@ def add_entry(
 ) -> None:
     """Add one timeline entry to the caller's transaction (bridge itself is the default actor);
     `via` names the channel a person acted by when it was not the console or the API."""
-    entry = {
-        "incident_number": incident_number,
-        "at": at,
-        "actor": actor,
-        "kind": kind,
-        "text": text,
-        "fingerprint": fingerprint,
-        "via": via,
-    }
-    kept: list[dict[str, Any]] | None = session.info.get(_BUFFER)
+    entry = (incident_number, at, actor, kind, text, fingerprint, via)
+    kept: list[tuple[Any, ...]] | None = session.info.get(_BUFFER)
     if kept is not None:
         kept.append(entry)
         return
-    session.add(TimelineEntry(**entry))
+    session.add(TimelineEntry(**dict(zip(_COLUMNS, entry, strict=True))))
 
 
 def buffer(session: Session) -> None:
@@ -61,9 +55,9 @@ def buffer(session: Session) -> None:
 
 def write_buffered(session: Session) -> None:
     """Write the entries kept so far (in the order they were added), and keep the next ones."""
-    kept: list[dict[str, Any]] | None = session.info.get(_BUFFER)
+    kept: list[tuple[Any, ...]] | None = session.info.get(_BUFFER)
     if kept:
-        insert_rows(session, _TABLE, kept)
+        insert_columns(session, _TABLE, dict(zip(_COLUMNS, zip(*kept, strict=True), strict=True)))
         kept.clear()
 
 

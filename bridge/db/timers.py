@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, event, select
 from sqlalchemy.orm import Session
 
-from bridge.db.bulk import insert_rows
+from bridge.db.bulk import insert_columns
 from bridge.db.models import Timer
 
 _DEFERRED = "bridge.deferred_timers"
@@ -47,8 +47,12 @@ def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:
 def schedule_many(session: Session, due: Mapping[tuple[str, str], datetime]) -> None:
     """Create or move many (kind, subject) timers, in one statement (`bridge.db.bulk`: a batch
     opening hundreds of incidents arms a thousand timers)."""
-    rows = [{"kind": kind, "subject": subject, "due_at": at} for (kind, subject), at in due.items()]
-    insert_rows(session, _TABLE, rows, conflict=("kind", "subject"), update=("due_at",))
+    columns: dict[str, list[Any]] = {
+        "kind": [kind for kind, _ in due],
+        "subject": [subject for _, subject in due],
+        "due_at": list(due.values()),
+    }
+    insert_columns(session, _TABLE, columns, conflict=("kind", "subject"), update=("due_at",))
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> Sequence[Timer]:

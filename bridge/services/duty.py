@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
@@ -351,7 +352,7 @@ class Duty:
         """An instant as people of the rota read it: ``Mon 2026-11-23 10:50 MSK``."""
         if at is None:
             return None
-        return at.astimezone(self.rota.tz).strftime("%a %Y-%m-%d %H:%M %Z")
+        return _local(at, self.rota.tz)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -372,6 +373,13 @@ class Duty:
     @staticmethod
     def _log(session: Session, incident: Incident, now: datetime, kind: str, text: str) -> None:
         add_entry(session, incident.number, now, kind, text)
+
+
+@lru_cache(maxsize=1024)
+def _local(at: datetime, tz: tzinfo) -> str:
+    """`Duty.local`, worked out once per instant and zone: a batch opening hundreds of incidents
+    at a few instants shows each one's deadlines and opening time (five per incident)."""
+    return at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 def _said(what: str, comment: str) -> str:

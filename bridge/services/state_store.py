@@ -2,11 +2,12 @@
 
 `StateStore` caches the rows a batch touches so that a batch of deliveries costs a handful of
 queries, not round trips per alert: it is used with autoflush off, incident numbers are allocated
-without flushing, timers are written once at `finish()`, and everything else goes out in the
-commit's one flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway)
-so that concurrent workers never interleave changes to one group or incident. Alerts are read as
-their stored states; only those a decision changes become ORM objects (most events of a storm
-change nothing).
+without flushing, the incidents it opens, the alert links it makes and the timers are written
+once at `finish()` (one statement per table), and everything else goes out in the commit's one
+flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway) so that
+concurrent workers never interleave changes to one group or incident. Alerts are read as their
+stored states; only those a decision changes become ORM objects (most events of a storm change
+nothing).
 """
 
 from __future__ import annotations
@@ -16,12 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, String, and_, event, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    and_,
+    event,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
+from bridge.db.bulk import insert_unstored, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -82,6 +94,12 @@ class StateStore:
         self._links_asked: dict[int, set[str]] = {}
         self._batch_fingerprints: set[str] = set()  # every alert looked up, stored or not
         self._new_incidents: set[int] = set()
+        # Incidents opened and links made since the last `finish`: never in the session, written
+        # by `finish` in one statement per table as they stand then (the ORM's flush of a batch
+        # opening 2,000 incidents cost more than opening them). Until then they are reached
+        # through `incidents` and `_links` only: a query would not see them.
+        self._unstored_incidents: list[Incident] = []
+        self._unstored_links: list[IncidentAlert] = []
         self._timers: dict[tuple[str, str], datetime] = {}
         # The storm watch changes with every alert of a storm: kept parsed here and written to
         # its row once, before the commit (`finish`), not parsed and serialised per decision.
@@ -350,7 +368,9 @@ class StateStore:
             self._timers[(timer.kind.value, timer.key)] = timer.due
 
     def finish(self) -> None:
-        """Write what was kept for the end of the batch (timers), before the commit."""
+        """Write what was kept for the end of the batch (new incidents and links, timers), before
+        the commit."""
+        self._store_new()
         if self._timers:
             timers.schedule_many(self.session, self._timers)
             self._timers.clear()
@@ -358,6 +378,20 @@ class StateStore:
             entries, label = self._storms[key]
             self.groups[key].storm = storm_json(entries, label)
         self._storm_rows.clear()
+
+    def _store_new(self) -> None:
+        """Insert the incidents opened and the links made since the last `finish`, as they stand
+        now, then forget them (and the links looked up): the objects are not the session's, so a
+        later look-up must read the stored rows, not find these."""
+        insert_unstored(self.session, Incident, self._unstored_incidents)
+        insert_unstored(self.session, IncidentAlert, self._unstored_links)
+        for incident in self._unstored_incidents:
+            del self.incidents[incident.number]
+        self._unstored_incidents.clear()
+        self._unstored_links.clear()
+        self._new_incidents.clear()
+        self._links.clear()
+        self._links_asked.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         row = self.alert_row(state.fingerprint)
@@ -526,7 +560,8 @@ class StateStore:
         self, group: AlertGroup, effect: IncidentEffect, subject: str | None, now: datetime, lonely: bool
     ) -> None:
         first = self.alerts.get(subject or "")
-        incident = Incident(
+        incident = unstored(
+            Incident,
             number=self._numbers.next(),
             title=fit(effect.title or group.title, TITLE_MAX),
             status=IncidentStatus.OPEN,
@@ -551,7 +586,7 @@ class StateStore:
             return_count=0,
             description="",
         )
-        self.session.add(incident)
+        self._unstored_incidents.append(incident)
         self.incidents[incident.number] = incident
         self._new_incidents.add(incident.number)
         group.incident_number = incident.number
@@ -601,14 +636,16 @@ class StateStore:
         link = self._link(incident.number, alert.fingerprint)
         joins = link is None or link.role == AlertRole.RELATED
         if link is None:
-            link = IncidentAlert(
+            link = unstored(
+                IncidentAlert,
                 incident_number=incident.number,
                 fingerprint=alert.fingerprint,
                 first_attached_at=now,
                 last_attached_at=now,
                 occurrences=1,
+                role=AlertRole.MEMBER,
             )
-            self.session.add(link)
+            self._unstored_links.append(link)
         else:
             # One held back because of this incident before now joins it: from now on one of its
             # alerts (as the replay counts it), not a bystander.
@@ -633,15 +670,16 @@ class StateStore:
         key = (incident.number, fingerprint)
         link = self._link(incident.number, fingerprint)
         if link is None:
-            link = IncidentAlert(
+            link = unstored(
+                IncidentAlert,
                 incident_number=incident.number,
                 fingerprint=fingerprint,
                 first_attached_at=now,
                 last_attached_at=now,
                 occurrences=1,
-                role="related",
+                role=AlertRole.RELATED,
             )
-            self.session.add(link)
+            self._unstored_links.append(link)
             self._links[key] = link
         alert = self.alert_row(fingerprint)
         what = _describe(alert) if alert is not None else fingerprint

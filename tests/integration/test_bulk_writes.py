@@ -3,14 +3,18 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from typing import cast
 
 import pytest
-from sqlalchemy import select
+from psycopg.types.array import ListBinaryDumper
+from sqlalchemy import Table, select
 
 from bridge.db import timeline, timers
+from bridge.db.bulk import insert_rows, insert_unstored, row_values, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
-from bridge.db.models import Incident, TimelineEntry, Timer
+from bridge.db.models import Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
 from bridge.ticketing.lifecycle import IncidentStatus
 
@@ -81,3 +85,130 @@ def test_kept_timeline_entries_are_written_at_commit_in_order(database_url: str,
         *((1 + n % 2, f"entry {n}", None, None) for n in range(6)),
         (1, "with a fingerprint", "fp", "telegram"),
     ]
+
+
+def _columns(row: object, table: Table, but: tuple[str, ...]) -> dict[str, object]:
+    return {c.name: getattr(row, c.key) for c in table.columns if c.name not in but}
+
+
+def test_an_unstored_objects_row_is_the_one_the_orm_would_store(database_url: str) -> None:
+    """An object made by `unstored` and written by `insert_unstored` (or made by its constructor
+    and written by `insert_rows` from its `row_values`), never added to a session, stores the row
+    the ORM's own INSERT stores for its twin: set attributes as they stand after later changes,
+    unset ones as the column defaults (or NULL)."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    twins = []
+    for number, make in ((1, Incident), (2, partial(unstored, Incident)), (3, Incident)):
+        incident = make(
+            number=number,
+            title="twins",
+            priority=Priority.P3,
+            group_key=f"g{number}",
+            alert_count=0,
+            opened_at=T0,
+            updated_at=T0,
+            client="retail",
+        )  # status, occurrence_count, type, line... left to their defaults
+        incident.ack_due_at = T0 + timedelta(minutes=30)
+        incident.escalation_step = None
+        incident.alert_count += 3
+        link = (IncidentAlert if make is Incident else partial(unstored, IncidentAlert))(
+            incident_number=number,
+            fingerprint="fp",
+            first_attached_at=T0,
+            last_attached_at=T0,
+            role="related",
+        )  # occurrences left to its default
+        link.last_attached_at += timedelta(seconds=5)
+        twins.append((incident, link))
+    with sessions() as session, session.begin():
+        session.add_all(twins[0])
+    incident, link = twins[1]
+    # Never set, read before it is written: what its row will hold.
+    assert (incident.status, incident.line, incident.escalation_step, link.occurrences) == (
+        "open",
+        "L1",
+        None,
+        1,
+    )
+    with sessions() as session, session.begin():
+        insert_unstored(session, Incident, [incident])
+        insert_unstored(session, IncidentAlert, [link])
+        for new in twins[2]:
+            insert_rows(session, cast(Table, type(new).__table__), [row_values(new)])
+    with sessions() as session:
+        incidents = session.scalars(select(Incident).order_by(Incident.number)).all()
+        links = session.scalars(select(IncidentAlert).order_by(IncidentAlert.incident_number)).all()
+        by_orm, by_unstored, by_constructor = (
+            (
+                _columns(i, Incident.__table__, ("number", "group_key")),
+                _columns(a, IncidentAlert.__table__, ("incident_number",)),
+            )
+            for i, a in zip(incidents, links, strict=True)
+        )
+    engine.dispose()
+    assert by_unstored == by_orm
+    assert by_constructor == by_orm
+    by_rows = by_unstored
+    assert (
+        by_rows[0]["alert_count"] == 3 and by_rows[0]["type"] == "incident" and by_rows[0]["assignee"] is None
+    )
+    assert by_rows[1]["occurrences"] == 1 and by_rows[1]["role"] == "related"
+
+
+AWKWARD = [
+    "",
+    "NULL",
+    "null",
+    'say "hi"',
+    "a,b",
+    "{braces}",
+    "back\\slash",
+    "tab\tand\nnewline",
+    "ünï ✓",
+    " ",
+]
+
+
+def test_awkward_values_come_back_as_written(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a text or a timestamp holds, the row stored is what was given (PostgreSQL: the
+    arrays go in binary, no quoting; SQLite: one executemany)."""
+    dumped: list[int] = []
+    real = ListBinaryDumper.dump
+
+    def spy(self: ListBinaryDumper, obj: list[object]) -> object:
+        dumped.append(len(obj))
+        return real(self, obj)
+
+    monkeypatch.setattr(ListBinaryDumper, "dump", spy)
+    moscow = timezone(timedelta(hours=3))
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add(_incident(1))
+    with sessions() as session, session.begin():
+        timeline.buffer(session)
+        for n, text in enumerate(AWKWARD):
+            at = datetime(2026, 11, 22, 3, 0, n, 123456, tzinfo=moscow)
+            timeline.add_entry(
+                session, 1, at, "note", text, fingerprint=text or None, via=None if n % 2 else text
+            )
+        timers.schedule_many(
+            session, {("note", text): datetime(2026, 11, 22, 3, tzinfo=moscow) for text in AWKWARD}
+        )
+    with sessions() as session:
+        entries = session.execute(
+            select(
+                TimelineEntry.at, TimelineEntry.text, TimelineEntry.fingerprint, TimelineEntry.via
+            ).order_by(TimelineEntry.id)
+        ).all()
+        armed = session.execute(select(Timer.subject, Timer.due_at).order_by(Timer.id)).all()
+    engine.dispose()
+    assert [tuple(e) for e in entries] == [
+        (datetime(2026, 11, 22, 0, 0, n, 123456, tzinfo=UTC), text, text or None, None if n % 2 else text)
+        for n, text in enumerate(AWKWARD)
+    ]
+    assert [tuple(a) for a in armed] == [(text, datetime(2026, 11, 22, tzinfo=UTC)) for text in AWKWARD]
+    if engine.dialect.name == "postgresql":
+        assert dumped and set(dumped) == {len(AWKWARD)}  # every column of both statements, binary

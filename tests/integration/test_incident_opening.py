@@ -1,7 +1,8 @@
 """A batch opening many incidents stores what one incident per transaction would: the same
-numbers, incident rows, timeline, timers and notifications, with one round trip for the numbers
-and the rota asked once per question; and incident numbers stay unique and increasing under
-rollbacks and concurrent allocators."""
+numbers, incident rows, alert links, timeline, timers and notifications, with one round trip for
+the numbers and the rota asked once per question, also when the batch changes what it opened
+(the new incidents and links are written at the batch's end, as they stand then); and incident
+numbers stay unique and increasing under rollbacks and concurrent allocators."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.intake import store_delivery
-from bridge.db.models import Incident, Notification, OutboxJob, TimelineEntry, Timer
+from bridge.db.models import AlertRow, Incident, IncidentAlert, Notification, OutboxJob, TimelineEntry, Timer
 from bridge.integrations.channels import EmailChannel, TelegramChannel, WebhookChannel
 from bridge.priority import Priority
 from bridge.services.duty import Duty
@@ -51,6 +52,13 @@ rules:
     match: {name: Page}
     storm: false
     client: {label: customer}
+    resolve_after: 0s
+  - name: host-down
+    match: {name: HostDown}
+    storm: false
+    inhibits:
+      match: {name: Page}
+      equal: [host]
 """
 CUSTOMERS = ["retail", "bank", "logistics", "nobody-knows"]
 SEVERITIES = ["critical", "high", "warning"]
@@ -75,6 +83,48 @@ def deliveries() -> list[tuple[datetime, bytes]]:
         ]
         found.append((at, json.dumps(am_notification(*alerts)).encode()))
     return found
+
+
+def follow_ups() -> list[tuple[datetime, bytes]]:
+    """Incidents opened, then changed by later deliveries of the same batch: a second alert joins
+    each of 5 groups, alerts resolve (2 groups go quiet and their incidents resolve), one fires
+    again (its link counts a second occurrence), a host goes down (its own incident, the host's
+    Page alert held back by it: a link of role "related" to an incident of this batch), and a
+    group whose incident resolved fires again (reopened)."""
+    at = [T0 + timedelta(minutes=m) for m in range(8)]
+
+    def page(i: int, when: datetime, second: bool = False, status: str = "firing") -> dict[str, Any]:
+        return am_alert(
+            "Page",
+            status=status,
+            starts_at=when.isoformat(),
+            ends_at=(when + timedelta(seconds=30)).isoformat() if status == "resolved" else None,
+            fingerprint=f"fu{i:02d}{'b' if second else 'a'}",
+            instance=f"fu-{i}:9100",
+            severity=SEVERITIES[i % 3],
+            customer=CUSTOMERS[i % 4],
+            **({"device": "sdb"} if second else {}),
+        )
+
+    notifications = [
+        am_notification(*(page(i, at[0]) for i in range(10))),
+        am_notification(*(page(i, at[1], second=True) for i in range(5))),
+        am_notification(*(page(i, at[0], status="resolved") for i in range(3))),
+        am_notification(page(0, at[1], second=True, status="resolved"), page(5, at[0], status="resolved")),
+        am_notification(page(1, at[4])),  # fires again: a new occurrence of an alert already linked
+        am_notification(
+            am_alert(
+                "HostDown",
+                starts_at=at[5].isoformat(),
+                fingerprint="fu-down",
+                instance="fu-12:9100",
+                severity="critical",
+            ),
+            page(12, at[5]),
+        ),
+        am_notification(page(0, at[6])),  # its incident resolved: reopened
+    ]
+    return [(at[min(n, 7)], json.dumps(body).encode()) for n, body in enumerate(notifications)]
 
 
 class Desk:
@@ -107,9 +157,11 @@ class Desk:
             else:
                 connection.execute(text("DELETE FROM sqlite_sequence WHERE name = 'incidents'"))
 
-    def run(self, alerts_per_transaction: int) -> dict[str, list[tuple[Any, ...]]]:
+    def run(
+        self, alerts_per_transaction: int, stored: list[tuple[datetime, bytes]] | None = None
+    ) -> dict[str, list[tuple[Any, ...]]]:
         self.restart()
-        for received, raw in deliveries():
+        for received, raw in deliveries() if stored is None else stored:
             delivery = parse_delivery(Source.ALERTMANAGER, raw, received)
             store_delivery(self.sessions, delivery, raw, received)
         self.clock.set(T0 + timedelta(days=1))
@@ -128,6 +180,20 @@ def snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]
         incidents = [
             tuple(getattr(row, c.key) for c in Incident.__table__.columns)
             for row in session.scalars(select(Incident).order_by(Incident.number))
+        ]
+        links = [
+            tuple(getattr(row, c.key) for c in IncidentAlert.__table__.columns)
+            for row in session.scalars(
+                select(IncidentAlert).order_by(IncidentAlert.incident_number, IncidentAlert.fingerprint)
+            )
+        ]
+        alerts = [
+            tuple(row)
+            for row in session.execute(
+                select(AlertRow.fingerprint, AlertRow.incident_number, AlertRow.disposition).order_by(
+                    AlertRow.fingerprint
+                )
+            )
         ]
         timeline = [
             (e.incident_number, e.at, e.actor, e.kind, e.text, e.fingerprint, e.via)
@@ -150,6 +216,8 @@ def snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]
         ]
     return {
         "incidents": incidents,
+        "links": links,
+        "alerts": alerts,
         "timeline": timeline,
         "timers": timers,
         "notifications": notifications,
@@ -209,6 +277,24 @@ def test_a_batch_opening_many_incidents_stores_what_one_incident_per_transaction
     if desk.engine.dialect.name == "postgresql":
         drawn = [s for s in statements if "nextval" in s]
         assert len(drawn) == 2  # the batch's first number, and the one opened by hand
+
+
+def test_a_batch_changing_what_it_opened_stores_what_one_alert_per_transaction_does(desk: Desk) -> None:
+    one_by_one = desk.run(alerts_per_transaction=1, stored=follow_ups())
+    batched = desk.run(alerts_per_transaction=500, stored=follow_ups())
+
+    # The scenario reaches what it is about: incidents and links changed after they were made.
+    incidents = {
+        row[0]: dict(zip(Incident.__table__.columns.keys(), row, strict=True)) for row in batched["incidents"]
+    }
+    assert sorted(i["alert_count"] for i in incidents.values() if i["rule"] == "page")[-5:] == [2] * 5
+    assert {i["status"] for i in incidents.values()} >= {"open", "resolved"}
+    assert any(i["reopen_count"] == 1 for i in incidents.values())
+    roles = Counter(row[-1] for row in batched["links"])
+    assert roles["related"] == 1 and roles["member"] >= 15
+    assert max(row[4] for row in batched["links"]) >= 2  # an alert linked twice over
+    for table, rows in one_by_one.items():
+        assert batched[table] == rows, table
 
 
 def test_numbers_stay_unique_and_increasing_after_a_rollback(database_url: str) -> None:
