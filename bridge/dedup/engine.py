@@ -204,10 +204,24 @@ class Engine:
         rule = self.rules.first_match(alert)
         return merged_fingerprint(rule, alert) if rule.dedup_by else alert.fingerprint
 
-    def route(self, alert: Alert, known: AlertState | None, now: datetime | None = None) -> Routing | None:
+    def first_route(self, alert: Alert) -> tuple[Rule, str | None]:
+        """The rule that matches `alert` and the group it would go to (None: dropped): what
+        `route` gives an alert it knows nothing of. A function of the alert and the rules alone,
+        so a replay works it out ahead, in the process that reads the history (`route`'s `first`)."""
+        rule = self.rules.first_match(alert)
+        return rule, None if rule.action is Action.DROP else group_key(rule, alert)
+
+    def route(
+        self,
+        alert: Alert,
+        known: AlertState | None,
+        now: datetime | None = None,
+        first: tuple[Rule, str | None] | None = None,
+    ) -> Routing | None:
         """The rule for this event and the group it belongs to; None for a stale member of a merged
         alert. A known occurrence keeps its group, so an incident never splits mid-way; a dropped
-        alert is routed again on every event, so that an escalation (or a rule change) is not missed."""
+        alert is routed again on every event, so that an escalation (or a rule change) is not missed.
+        `first` is `first_route(alert)` when the caller has it already."""
         members: tuple[Member, ...] | None = None
         if self.rules.dedup and not alert.fingerprint.startswith("dedup:"):
             rule = self.rules.first_match(alert)
@@ -216,6 +230,7 @@ class Engine:
                 if merged is None:
                     return None
                 alert, members = merged
+                first = None  # the merged alert is routed, not the one given
         if (
             known is not None
             and known.group_key is not None
@@ -223,8 +238,7 @@ class Engine:
             and classify(alert, known) is not EventClass.NEW
         ):
             return Routing(alert, self.rules.rule_named(known.rule), known.group_key, members)
-        rule = self.rules.first_match(alert)
-        target = None if rule.action is Action.DROP else group_key(rule, alert)
+        rule, target = self.first_route(alert) if first is None else first
         return Routing(alert, rule, target, members)
 
     # -- alert events ---------------------------------------------------------------------------

@@ -68,8 +68,54 @@ def unpack(item: tuple[Any, ...]) -> tuple[datetime, int | None, Delivery | None
     if kind == COMPACT:
         _, received, host_shard, source, dedup_key, test, packed = item
         received_at = EPOCH + timedelta(microseconds=received)
-        alerts = tuple([_unpack_alert(values, received_at) for values in packed])
-        return received_at, host_shard, Delivery(_SOURCES[source], dedup_key, alerts, test)
+        # Each alert's slots filled in the loop (no call per alert), the delivery's as the alerts'
+        # are: a replay's deciding process rebuilds every delivery of the history here.
+        alerts = []
+        for (
+            alert_source,
+            ref,
+            fingerprint,
+            status,
+            name,
+            host,
+            severity,
+            labels,
+            annotations,
+            starts,
+            ends,
+            url,
+            alert_received,
+            update,
+            origin,
+            recurring,
+        ) in packed:
+            alert: Alert = _new(Alert)
+            _set_source(alert, _SOURCES[alert_source])
+            _set_source_ref(alert, ref)
+            _set_fingerprint(alert, fingerprint)
+            _set_status(alert, _STATUSES[status])
+            _set_name(alert, name)
+            _set_host(alert, host)
+            _set_severity(alert, _SEVERITIES[severity])
+            _set_labels(alert, labels)
+            _set_annotations(alert, annotations)
+            _set_starts_at(alert, EPOCH + timedelta(microseconds=starts))
+            _set_ends_at(alert, None if ends is None else EPOCH + timedelta(microseconds=ends))
+            _set_url(alert, url)
+            _set_received_at(
+                alert,
+                received_at if alert_received is None else EPOCH + timedelta(microseconds=alert_received),
+            )
+            _set_update(alert, None if update is None else _unpack_update(update))
+            _set_origin(alert, origin)
+            _set_recurring(alert, recurring)
+            alerts.append(alert)
+        delivery: Delivery = _new(Delivery)
+        _set_delivery_source(delivery, _SOURCES[source])
+        _set_dedup_key(delivery, dedup_key)
+        _set_alerts(delivery, tuple(alerts))
+        _set_test(delivery, test)
+        return received_at, host_shard, delivery
     if kind == UNREADABLE:
         return instant(item[1]), item[2], None
     return pickle.loads(item[1])  # type: ignore[no-any-return]  # noqa: S301 - our own reading process
@@ -131,29 +177,6 @@ def _pack_update(update: SourceUpdate) -> tuple[Any, ...]:
     return (update.action, update.message, update.user, at, update.acknowledged, update.from_bridge)
 
 
-def _unpack_alert(values: tuple[Any, ...], received_at: datetime) -> Alert:
-    (source, ref, fingerprint, status, name, host, severity, labels, annotations) = values[:9]
-    starts, ends, url, received, update, origin, recurring = values[9:]
-    alert: Alert = _new(Alert)
-    _set_source(alert, _SOURCES[source])
-    _set_source_ref(alert, ref)
-    _set_fingerprint(alert, fingerprint)
-    _set_status(alert, _STATUSES[status])
-    _set_name(alert, name)
-    _set_host(alert, host)
-    _set_severity(alert, _SEVERITIES[severity])
-    _set_labels(alert, labels)
-    _set_annotations(alert, annotations)
-    _set_starts_at(alert, EPOCH + timedelta(microseconds=starts))
-    _set_ends_at(alert, None if ends is None else EPOCH + timedelta(microseconds=ends))
-    _set_url(alert, url)
-    _set_received_at(alert, received_at if received is None else EPOCH + timedelta(microseconds=received))
-    _set_update(alert, None if update is None else _unpack_update(update))
-    _set_origin(alert, origin)
-    _set_recurring(alert, recurring)
-    return alert
-
-
 def _unpack_update(values: tuple[Any, ...]) -> SourceUpdate:
     action, message, user, at, acknowledged, from_bridge = values
     return SourceUpdate(action, message, user, instant(at), acknowledged, from_bridge)
@@ -198,3 +221,11 @@ assert tuple(f.name for f in dataclasses.fields(Alert)) == _ALERT_FIELDS, "wire:
     _set_origin,
     _set_recurring,
 ) = (Alert.__dict__[name].__set__ for name in _ALERT_FIELDS)
+
+_DELIVERY_FIELDS = ("source", "dedup_key", "alerts", "test")
+assert tuple(f.name for f in dataclasses.fields(Delivery)) == _DELIVERY_FIELDS, (
+    "wire: Delivery's fields changed"
+)
+_set_delivery_source, _set_dedup_key, _set_alerts, _set_test = (
+    Delivery.__dict__[name].__set__ for name in _DELIVERY_FIELDS
+)
