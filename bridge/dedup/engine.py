@@ -63,6 +63,9 @@ _MAX_KEY = 240
 _TIMES_KEPT = 10_000  # formatted instants remembered by an engine
 
 
+_NOTHING_HELD = Decision(Outcome.NOTHING, "nothing held")
+
+
 class EventClass(Enum):
     NEW = "new occurrence"
     SAME = "same occurrence"
@@ -718,12 +721,12 @@ class Engine:
     def on_timer(self, kind: EngineTimer, group: GroupState, now: datetime) -> Decision:
         """A timer of `group` is due: open the held incident, resolve the quiet one, see whether a
         flapping group calmed down, or notice a heartbeat that did not come."""
+        active = group.incident is not None and group.incident.active
+        if kind is EngineTimer.HOLD and (active or group.firing == 0):
+            return _NOTHING_HELD  # most holds: what they waited for resolved before they ended
         rule = self.rules.rule_named(group.rule)
         work = Work({group.key: group})
-        active = group.incident is not None and group.incident.active
         if kind is EngineTimer.HOLD:
-            if active or group.firing == 0:
-                return Decision(Outcome.NOTHING, "nothing held")
             gate = self.ops.gate(group, rule, now)
             if not gate.passed:
                 if gate.due is not None:

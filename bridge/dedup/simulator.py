@@ -199,7 +199,17 @@ class Simulator:
             if kind is EngineTimer.RELEASE:
                 self._release(key, due)
             elif key in self.groups:
-                self._apply(self.engine.on_timer(kind, self._view(key), due), due)
+                decision = self.engine.on_timer(kind, self._view(key), due)
+                if decision.alert is None and not (
+                    decision.groups
+                    or decision.effects
+                    or decision.timers
+                    or decision.releases
+                    or decision.regroup
+                ):
+                    self.outcomes[decision.outcome] += 1  # all `_apply` does with an empty decision
+                else:
+                    self._apply(decision, due)
 
     def _release(self, key: str, now: datetime) -> None:
         """What held alerts back ended: decide again those still firing."""
