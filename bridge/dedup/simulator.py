@@ -280,7 +280,8 @@ class Simulator:
             heapq.heappush(self._queue, (timer.due, timer.kind.value, timer.key))
         for key in decision.releases:
             self._release(key, now)
-        self._regroup(decision.regroup, now)
+        if decision.regroup:
+            self._regroup(decision.regroup, now)
 
     def _regroup(self, fingerprints: tuple[str, ...], now: datetime) -> None:
         """A storm was recognised: decide again the alerts of its window still waiting."""

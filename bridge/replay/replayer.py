@@ -250,7 +250,7 @@ class Replay:
             self._seen_keys.add(delivery.dedup_key)
         summary.deliveries += counts
         simulator = self.simulator
-        feed, outcomes, held = simulator.feed, summary.outcomes, self._held
+        feed, outcomes, held, about = simulator.feed, summary.outcomes, self._held, self._about
         for number, alert in enumerate(delivery.alerts):
             if mixed and host_shard(alert.host) % count != index:
                 continue
@@ -262,9 +262,12 @@ class Replay:
             state = decision.alert
             if state is None:
                 continue
-            summary.rule(state.rule).alerts += 1
-            if state.fingerprint not in self._about:
-                self._about[state.fingerprint] = (alert.name, alert.host)
+            figures = summary.rules.get(state.rule)
+            if figures is None:
+                figures = summary.rule(state.rule)
+            figures.alerts += 1
+            if state.fingerprint not in about:
+                about[state.fingerprint] = (alert.name, alert.host)
             kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
             if kind is not None:
                 held[(state.fingerprint, state.occurrences)] = (kind, state.rule)

@@ -220,7 +220,8 @@ def _replay_read_aside(
                     for replay, routed in zip(replays, routes, strict=True):
                         replay.feed_parsed(received_at, shard, delivery, routed)
                     count += 1
-                    _stepped(count, progress)
+                    if count % STEP == 0:
+                        _stepped(count, progress)
     finally:
         receiving.close()
         if reader.is_alive():
