@@ -61,10 +61,17 @@ def waiting_kind(reason: str) -> str | None:
     """`for` or `threshold`, from what a waiting (or cleared) alert's reason says it waited for:
     "waiting: threshold 1 of 3 within 15m", "waiting: for 5m: firing since ...". A met threshold
     followed by a hold that is not over yet is `for`."""
-    text = reason.removeprefix("waiting: ").removeprefix("resolved before opening an incident (")
-    if text.startswith("for ") or "; for " in text:
+    # read in place from where the prefixes end: no copy of the reason per alert held
+    start = len(_WAITING) if reason.startswith(_WAITING) else 0
+    if reason.startswith(_CLEARED, start):
+        start += len(_CLEARED)
+    if reason.startswith("for ", start) or reason.find("; for ", start) >= 0:
         return "for"
-    return "threshold" if text.startswith("threshold ") else None
+    return "threshold" if reason.startswith("threshold ", start) else None
+
+
+_WAITING = "waiting: "
+_CLEARED = "resolved before opening an incident ("
 
 
 @dataclass
