@@ -33,8 +33,23 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+_DURATION_TEXTS: dict[timedelta, str] = {}
+_DURATION_TEXTS_KEPT = 4096
+
+
 def format_duration(delta: timedelta) -> str:
     """Print a duration the way rules write it: ``10m``, ``1h30m``, ``45s``."""
+    # Reasons name the same few durations (a rule's `for:`, its flapping window) on nearly every
+    # decision: a replay printed them a million times over.
+    text = _DURATION_TEXTS.get(delta)
+    if text is None:
+        if len(_DURATION_TEXTS) >= _DURATION_TEXTS_KEPT:
+            _DURATION_TEXTS.clear()
+        text = _DURATION_TEXTS[delta] = _duration_text(delta)
+    return text
+
+
+def _duration_text(delta: timedelta) -> str:
     total = int(delta.total_seconds())
     if total == 0:
         return "0s"

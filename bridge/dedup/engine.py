@@ -63,6 +63,9 @@ _MAX_KEY = 240
 _TIMES_KEPT = 10_000  # formatted instants remembered by an engine
 
 
+_NOTHING_HELD = Decision(Outcome.NOTHING, "nothing held")
+
+
 class EventClass(Enum):
     NEW = "new occurrence"
     SAME = "same occurrence"
@@ -204,10 +207,24 @@ class Engine:
         rule = self.rules.first_match(alert)
         return merged_fingerprint(rule, alert) if rule.dedup_by else alert.fingerprint
 
-    def route(self, alert: Alert, known: AlertState | None, now: datetime | None = None) -> Routing | None:
+    def first_route(self, alert: Alert) -> tuple[Rule, str | None]:
+        """The rule that matches `alert` and the group it would go to (None: dropped): what
+        `route` gives an alert it knows nothing of. A function of the alert and the rules alone,
+        so a replay works it out ahead, in the process that reads the history (`route`'s `first`)."""
+        rule = self.rules.first_match(alert)
+        return rule, None if rule.action is Action.DROP else group_key(rule, alert)
+
+    def route(
+        self,
+        alert: Alert,
+        known: AlertState | None,
+        now: datetime | None = None,
+        first: tuple[Rule, str | None] | None = None,
+    ) -> Routing | None:
         """The rule for this event and the group it belongs to; None for a stale member of a merged
         alert. A known occurrence keeps its group, so an incident never splits mid-way; a dropped
-        alert is routed again on every event, so that an escalation (or a rule change) is not missed."""
+        alert is routed again on every event, so that an escalation (or a rule change) is not missed.
+        `first` is `first_route(alert)` when the caller has it already."""
         members: tuple[Member, ...] | None = None
         if self.rules.dedup and not alert.fingerprint.startswith("dedup:"):
             rule = self.rules.first_match(alert)
@@ -216,6 +233,7 @@ class Engine:
                 if merged is None:
                     return None
                 alert, members = merged
+                first = None  # the merged alert is routed, not the one given
         if (
             known is not None
             and known.group_key is not None
@@ -223,8 +241,7 @@ class Engine:
             and classify(alert, known) is not EventClass.NEW
         ):
             return Routing(alert, self.rules.rule_named(known.rule), known.group_key, members)
-        rule = self.rules.first_match(alert)
-        target = None if rule.action is Action.DROP else group_key(rule, alert)
+        rule, target = self.first_route(alert) if first is None else first
         return Routing(alert, rule, target, members)
 
     # -- alert events ---------------------------------------------------------------------------
@@ -704,12 +721,12 @@ class Engine:
     def on_timer(self, kind: EngineTimer, group: GroupState, now: datetime) -> Decision:
         """A timer of `group` is due: open the held incident, resolve the quiet one, see whether a
         flapping group calmed down, or notice a heartbeat that did not come."""
+        active = group.incident is not None and group.incident.active
+        if kind is EngineTimer.HOLD and (active or group.firing == 0):
+            return _NOTHING_HELD  # most holds: what they waited for resolved before they ended
         rule = self.rules.rule_named(group.rule)
         work = Work({group.key: group})
-        active = group.incident is not None and group.incident.active
         if kind is EngineTimer.HOLD:
-            if active or group.firing == 0:
-                return Decision(Outcome.NOTHING, "nothing held")
             gate = self.ops.gate(group, rule, now)
             if not gate.passed:
                 if gate.due is not None:

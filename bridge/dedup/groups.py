@@ -34,7 +34,7 @@ class Gate:
     due: datetime | None = None  # when `for:` will have elapsed, if that is all that is missing
 
 
-@dataclass
+@dataclass(slots=True)
 class Work:
     """Mutable scratch space for building one Decision."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from bridge.alert import Alert, Status
 from bridge.dedup.engine import Engine
 from bridge.dedup.evolve import evolve
+from bridge.dedup.rules import Rule
 from bridge.dedup.state import (
     AlertState,
     Context,
@@ -98,12 +99,15 @@ class Simulator:
 
     # -- input ----------------------------------------------------------------------------------
 
-    def feed(self, alert: Alert, now: datetime | None = None) -> Decision:
-        """Process one alert event received at `now` (default: its received_at)."""
+    def feed(
+        self, alert: Alert, now: datetime | None = None, first: tuple[Rule, str | None] | None = None
+    ) -> Decision:
+        """Process one alert event received at `now` (default: its received_at); `first` is the
+        engine's `first_route(alert)` when the caller worked it out ahead."""
         now = now or alert.received_at
         self.tick(now)
         self._step = (*self.position, 1)
-        return self._decide(alert, now)
+        return self._decide(alert, now, first)
 
     def tick(self, now: datetime) -> None:
         """Time reached `now` with a delivery that is not this simulator's to decide (or just
@@ -125,14 +129,14 @@ class Simulator:
             if timer[0] is kind and due > after:
                 del self._timers[timer]  # its queue entry no longer matches and is skipped
 
-    def _decide(self, alert: Alert, now: datetime) -> Decision:
+    def _decide(self, alert: Alert, now: datetime, first: tuple[Rule, str | None] | None = None) -> Decision:
         identity = self.engine.identity(alert)
         known = self.alerts.get(identity)
         repeated = self.engine.plain_repeat(alert, known)
         if repeated is not None:  # a duplicate changes nothing: `_apply` would only count it
             self.outcomes[repeated.outcome] += 1
             return repeated
-        routing = self.engine.route(alert, known, now)
+        routing = self.engine.route(alert, known, now, first)
         if routing is None:
             stale = Decision(Outcome.STALE, "older than what is known of this member")
             self.outcomes[stale.outcome] += 1
@@ -195,7 +199,17 @@ class Simulator:
             if kind is EngineTimer.RELEASE:
                 self._release(key, due)
             elif key in self.groups:
-                self._apply(self.engine.on_timer(kind, self._view(key), due), due)
+                decision = self.engine.on_timer(kind, self._view(key), due)
+                if decision.alert is None and not (
+                    decision.groups
+                    or decision.effects
+                    or decision.timers
+                    or decision.releases
+                    or decision.regroup
+                ):
+                    self.outcomes[decision.outcome] += 1  # all `_apply` does with an empty decision
+                else:
+                    self._apply(decision, due)
 
     def _release(self, key: str, now: datetime) -> None:
         """What held alerts back ended: decide again those still firing."""
@@ -266,7 +280,8 @@ class Simulator:
             heapq.heappush(self._queue, (timer.due, timer.kind.value, timer.key))
         for key in decision.releases:
             self._release(key, now)
-        self._regroup(decision.regroup, now)
+        if decision.regroup:
+            self._regroup(decision.regroup, now)
 
     def _regroup(self, fingerprints: tuple[str, ...], now: datetime) -> None:
         """A storm was recognised: decide again the alerts of its window still waiting."""

@@ -138,8 +138,9 @@ def joins(
         return False
     host = host_of(alert)
     fingerprint = alert.fingerprint
-    if any(e.member and e.host == host and e.fingerprint != fingerprint for e in entries):
-        return True
+    for e in entries:  # a loop, not any(...): no generator over up to KEPT_ENTRIES per alert
+        if e.member and e.host == host and e.fingerprint != fingerprint:
+            return True
     growing = any(e.member for e in window if e.fingerprint != fingerprint)
     return growing and group.storm_label is not None and has_label(alert, group.storm_label)
 

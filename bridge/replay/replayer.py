@@ -10,18 +10,34 @@ resolve_after follow the recorded time, not the wall clock.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bridge.alert import Alert
 from bridge.dedup.engine import Engine
-from bridge.dedup.rules import RuleKind, RuleSet
+from bridge.dedup.rules import Rule, RuleKind, RuleSet
 from bridge.dedup.simulator import SimIncident, Simulator
 from bridge.dedup.state import Disposition, EngineTimer, Silence
 from bridge.errors import PayloadError
 from bridge.replay.trace import Recorded
 from bridge.sources import Delivery, host_shard, parse_delivery
 from bridge.ticketing.sla import middle, percentile
+
+Route = tuple[str, str | None]
+"""An alert's first route worked out by the process that reads the history: the name of the rule
+that matches it and its group (None: dropped), as `Engine.first_route` gives them."""
+
+
+def first_routes(engine: Engine, alerts: Sequence[Alert]) -> tuple[Route, ...]:
+    """The `Route` of each alert, for `Replay.feed_parsed` in another process."""
+    routes = []
+    for alert in alerts:
+        rule, target = engine.first_route(alert)
+        routes.append((rule.name, target))
+    return tuple(routes)
+
 
 SUPPRESSION_KINDS = ("dropped", "threshold", "for", "flapping", "inhibited", "maintenance", "silenced")
 """Why alerts did not become incidents, in the order reports show them. `flapping` counts the
@@ -45,10 +61,17 @@ def waiting_kind(reason: str) -> str | None:
     """`for` or `threshold`, from what a waiting (or cleared) alert's reason says it waited for:
     "waiting: threshold 1 of 3 within 15m", "waiting: for 5m: firing since ...". A met threshold
     followed by a hold that is not over yet is `for`."""
-    text = reason.removeprefix("waiting: ").removeprefix("resolved before opening an incident (")
-    if text.startswith("for ") or "; for " in text:
+    # read in place from where the prefixes end: no copy of the reason per alert held
+    start = len(_WAITING) if reason.startswith(_WAITING) else 0
+    if reason.startswith(_CLEARED, start):
+        start += len(_CLEARED)
+    if reason.startswith("for ", start) or reason.find("; for ", start) >= 0:
         return "for"
-    return "threshold" if text.startswith("threshold ") else None
+    return "threshold" if reason.startswith("threshold ", start) else None
+
+
+_WAITING = "waiting: "
+_CLEARED = "resolved before opening an incident ("
 
 
 @dataclass
@@ -193,6 +216,7 @@ class Replay:
         self._seen_keys: set[str] | None = set() if refuse_redeliveries else None
         self._held: dict[tuple[str, int], tuple[str, str]] = {}  # occurrence -> (kind, rule)
         self._about: dict[str, tuple[str, str]] = {}  # fingerprint -> (name, host), for incident members
+        self._matched: dict[str, Rule] = {}  # rule name -> the rule, for routes worked out elsewhere
         self._rows = 0
 
     def feed(self, recorded: Recorded | datetime) -> None:
@@ -206,9 +230,16 @@ class Replay:
             delivery = None
         self.feed_parsed(recorded.received_at, recorded.host_shard, delivery)
 
-    def feed_parsed(self, received_at: datetime, shard: int | None, delivery: Delivery | None) -> None:
+    def feed_parsed(
+        self,
+        received_at: datetime,
+        shard: int | None,
+        delivery: Delivery | None,
+        routes: Sequence[Route] | None = None,
+    ) -> None:
         """One delivery of the history as `parse_delivery` made it of the stored body (None: it
-        no longer parses) and the host share stored with it: `feed` when another process parsed."""
+        no longer parses) and the host share stored with it: `feed` when another process parsed.
+        `routes`, when that process worked them out, are its alerts' first routes (`Route`)."""
         self._tick(received_at)
         summary = self.summary
         # A delivery about several hosts (or stored before host shares were recorded) reaches
@@ -226,23 +257,39 @@ class Replay:
             self._seen_keys.add(delivery.dedup_key)
         summary.deliveries += counts
         simulator = self.simulator
-        feed, outcomes, held = simulator.feed, summary.outcomes, self._held
+        feed, outcomes, held, about = simulator.feed, summary.outcomes, self._held, self._about
         for number, alert in enumerate(delivery.alerts):
             if mixed and host_shard(alert.host) % count != index:
                 continue
             simulator.position = (self._rows, number)
-            decision = feed(alert, received_at)
+            first = None if routes is None else self._first(alert, routes[number])
+            decision = feed(alert, received_at, first)
             summary.alerts += 1
             outcomes[decision.outcome] += 1
             state = decision.alert
             if state is None:
                 continue
-            summary.rule(state.rule).alerts += 1
-            if state.fingerprint not in self._about:
-                self._about[state.fingerprint] = (alert.name, alert.host)
+            figures = summary.rules.get(state.rule)
+            if figures is None:
+                figures = summary.rule(state.rule)
+            figures.alerts += 1
+            if state.fingerprint not in about:
+                about[state.fingerprint] = (alert.name, alert.host)
             kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
             if kind is not None:
                 held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
+
+    def _first(self, alert: Alert, route: Route) -> tuple[Rule, str | None] | None:
+        """The engine's `first_route(alert)` from its `route`; None when these rules do not know
+        the rule it names (then the engine routes the alert itself)."""
+        name, target = route
+        rule = self._matched.get(name)
+        if rule is None:
+            rule = self.rules.first_match(alert)  # once per rule: then the very object it gives
+            if rule.name != name:
+                return None
+            self._matched[name] = rule
+        return rule, target
 
     def _tick(self, received_at: datetime) -> None:
         """The history reached the next delivery, received at `received_at`."""

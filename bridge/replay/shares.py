@@ -26,11 +26,12 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bridge.db.engine import create_db_engine, make_session_factory
+from bridge.dedup.engine import Engine
 from bridge.dedup.rules import RuleSet
 from bridge.dedup.state import Silence
 from bridge.errors import PayloadError, ShareFailed
 from bridge.replay import wire
-from bridge.replay.replayer import Replay, Summary
+from bridge.replay.replayer import Replay, Summary, first_routes
 from bridge.replay.trace import stored_deliveries, stored_share
 from bridge.sources import parse_delivery
 
@@ -193,7 +194,7 @@ def _replay_read_aside(
     receiving, sending = context.Pipe(duplex=False)
     reader = context.Process(
         target=_read_main,
-        args=(database_url, since, until, db_timeout, sending),
+        args=(database_url, [s.rules for s in specs], since, until, db_timeout, sending),
         name="bridge-replay-reader",
         daemon=True,
     )
@@ -214,12 +215,13 @@ def _replay_read_aside(
                 items = wire.loads(data)
                 if not items:
                     break  # the end of the log
-                for item in items:
+                for item, routes in items:
                     received_at, shard, delivery = wire.unpack(item)
-                    for replay in replays:
-                        replay.feed_parsed(received_at, shard, delivery)
+                    for replay, routed in zip(replays, routes, strict=True):
+                        replay.feed_parsed(received_at, shard, delivery, routed)
                     count += 1
-                    _stepped(count, progress)
+                    if count % STEP == 0:
+                        _stepped(count, progress)
     finally:
         receiving.close()
         if reader.is_alive():
@@ -237,14 +239,19 @@ _FAILED = b"!"  # a message from the reader that says why it stopped (a chunk st
 
 def _read_main(
     database_url: str,
+    rule_sets: Sequence[RuleSet],
     since: datetime | None,
     until: datetime | None,
     db_timeout: float,
     sending: Connection,
 ) -> None:
     """The reading process of `_replay_read_aside`: every stored delivery in order, parsed,
-    chunked; an empty chunk at the end."""
+    chunked; an empty chunk at the end. With each delivery go its alerts' first routes under
+    each rule set (`bridge.replay.replayer.Route`; None for a delivery that no longer parses):
+    what depends on the alert alone is worked out here, off the deciding process's path."""
     engine = create_db_engine(database_url, timeout=db_timeout, pool_size=1, read_only=True)
+    routers = [Engine(rules) for rules in rule_sets]
+    unrouted = (None,) * len(routers)
     try:
         chunk: list[tuple[Any, ...]] = []
         with make_session_factory(engine)() as session, _replaying_memory():
@@ -253,7 +260,12 @@ def _read_main(
                     delivery = parse_delivery(recorded.source, recorded.body, recorded.received_at)
                 except PayloadError:
                     delivery = None
-                chunk.append(wire.pack(recorded.received_at, recorded.host_shard, delivery))
+                routes = (
+                    unrouted
+                    if delivery is None
+                    else tuple(first_routes(router, delivery.alerts) for router in routers)
+                )
+                chunk.append((wire.pack(recorded.received_at, recorded.host_shard, delivery), routes))
                 if len(chunk) == READ_CHUNK:
                     sending.send_bytes(wire.dumps(chunk))
                     chunk = []

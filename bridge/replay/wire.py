@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.alert import Alert, Severity, Source, SourceUpdate, Status
+from bridge.dedup.evolve import twin_of
 from bridge.errors import NotCompact
 from bridge.sources.delivery import Delivery
 
@@ -68,8 +69,55 @@ def unpack(item: tuple[Any, ...]) -> tuple[datetime, int | None, Delivery | None
     if kind == COMPACT:
         _, received, host_shard, source, dedup_key, test, packed = item
         received_at = EPOCH + timedelta(microseconds=received)
-        alerts = tuple([_unpack_alert(values, received_at) for values in packed])
-        return received_at, host_shard, Delivery(_SOURCES[source], dedup_key, alerts, test)
+        # Each alert's slots filled in the loop (no call per alert), the delivery's as the alerts'
+        # are: a replay's deciding process rebuilds every delivery of the history here.
+        alerts = []
+        for (
+            alert_source,
+            ref,
+            fingerprint,
+            status,
+            name,
+            host,
+            severity,
+            labels,
+            annotations,
+            starts,
+            ends,
+            url,
+            alert_received,
+            update,
+            origin,
+            recurring,
+        ) in packed:
+            alert = _new(_AlertTwin)  # its slots set plainly, then made an Alert (`twin_of`)
+            alert.source = _SOURCES[alert_source]
+            alert.source_ref = ref
+            alert.fingerprint = fingerprint
+            alert.status = _STATUSES[status]
+            alert.name = name
+            alert.host = host
+            alert.severity = _SEVERITIES[severity]
+            alert.labels = labels
+            alert.annotations = annotations
+            alert.starts_at = EPOCH + timedelta(microseconds=starts)
+            alert.ends_at = None if ends is None else EPOCH + timedelta(microseconds=ends)
+            alert.url = url
+            alert.received_at = (
+                received_at if alert_received is None else EPOCH + timedelta(microseconds=alert_received)
+            )
+            alert.update = None if update is None else _unpack_update(update)
+            alert.origin = origin
+            alert.recurring = recurring
+            alert.__class__ = Alert
+            alerts.append(alert)
+        delivery = _new(_DeliveryTwin)
+        delivery.source = _SOURCES[source]
+        delivery.dedup_key = dedup_key
+        delivery.alerts = tuple(alerts)
+        delivery.test = test
+        delivery.__class__ = Delivery
+        return received_at, host_shard, delivery
     if kind == UNREADABLE:
         return instant(item[1]), item[2], None
     return pickle.loads(item[1])  # type: ignore[no-any-return]  # noqa: S301 - our own reading process
@@ -131,36 +179,14 @@ def _pack_update(update: SourceUpdate) -> tuple[Any, ...]:
     return (update.action, update.message, update.user, at, update.acknowledged, update.from_bridge)
 
 
-def _unpack_alert(values: tuple[Any, ...], received_at: datetime) -> Alert:
-    (source, ref, fingerprint, status, name, host, severity, labels, annotations) = values[:9]
-    starts, ends, url, received, update, origin, recurring = values[9:]
-    alert: Alert = _new(Alert)
-    _set_source(alert, _SOURCES[source])
-    _set_source_ref(alert, ref)
-    _set_fingerprint(alert, fingerprint)
-    _set_status(alert, _STATUSES[status])
-    _set_name(alert, name)
-    _set_host(alert, host)
-    _set_severity(alert, _SEVERITIES[severity])
-    _set_labels(alert, labels)
-    _set_annotations(alert, annotations)
-    _set_starts_at(alert, EPOCH + timedelta(microseconds=starts))
-    _set_ends_at(alert, None if ends is None else EPOCH + timedelta(microseconds=ends))
-    _set_url(alert, url)
-    _set_received_at(alert, received_at if received is None else EPOCH + timedelta(microseconds=received))
-    _set_update(alert, None if update is None else _unpack_update(update))
-    _set_origin(alert, origin)
-    _set_recurring(alert, recurring)
-    return alert
-
-
 def _unpack_update(values: tuple[Any, ...]) -> SourceUpdate:
     action, message, user, at, acknowledged, from_bridge = values
     return SourceUpdate(action, message, user, instant(at), acknowledged, from_bridge)
 
 
-# Each slot of Alert filled through its own descriptor: a frozen dataclass's __init__ goes through
-# object.__setattr__ for each, which made rebuilding an alert cost a third of parsing it.
+# Alerts and deliveries are rebuilt as instances of a plain class with their slots, then made
+# what they are (`bridge.dedup.evolve.twin_of`): a frozen dataclass's __init__ goes through
+# object.__setattr__ for each field, which made rebuilding an alert cost a third of parsing it.
 _ALERT_FIELDS = (
     "source",
     "source_ref",
@@ -180,21 +206,7 @@ _ALERT_FIELDS = (
     "recurring",
 )
 assert tuple(f.name for f in dataclasses.fields(Alert)) == _ALERT_FIELDS, "wire: Alert's fields changed"
-(
-    _set_source,
-    _set_source_ref,
-    _set_fingerprint,
-    _set_status,
-    _set_name,
-    _set_host,
-    _set_severity,
-    _set_labels,
-    _set_annotations,
-    _set_starts_at,
-    _set_ends_at,
-    _set_url,
-    _set_received_at,
-    _set_update,
-    _set_origin,
-    _set_recurring,
-) = (Alert.__dict__[name].__set__ for name in _ALERT_FIELDS)
+assert tuple(f.name for f in dataclasses.fields(Delivery)) == ("source", "dedup_key", "alerts", "test")
+_AlertTwin: Any = twin_of(Alert)
+_DeliveryTwin: Any = twin_of(Delivery)
+assert _AlertTwin is not None and _DeliveryTwin is not None, "wire: Alert or Delivery has no twin"

@@ -5,6 +5,7 @@ remembered facts, `Engine.repeat` before `decide`, `evolve`'s per-class copier a
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -157,3 +158,89 @@ def test_the_quick_init_takes_what_the_dataclass_takes() -> None:
     first, second = Context(), Context()
     assert first.inhibitors == {} and first.inhibitors is not second.inhibitors  # default_factory
     assert hash(StormEntry(T0, "h", "f")) == hash(StormEntry(T0, "h", "f"))
+
+
+ROUTED_RULES = """
+defaults: {resolve_after: 5m, reopen_within: 1h, priority: P3}
+storm: {hosts: 3, within: 2m}
+rules:
+  - name: acme
+    match: {customer: acme}
+    client: {label: customer}
+    continue: true
+  - name: host-down
+    match: {name: HostDown}
+    group_by: [host]
+    priority: P1
+    inhibits: {match: {severity: "!=critical"}, equal: [host]}
+  - name: pods
+    match: {name: PodCrashLooping}
+    dedup_by: [name, namespace]
+    group_by: [name, fingerprint]  # the merged alert's fingerprint, not the raw one's
+  - name: noise
+    match: {severity: info}
+    action: drop
+  - name: cpu
+    match: {name: HighCPU}
+    for: 5m
+"""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(["HostDown", "HighCPU", "PodCrashLooping", "DiskFull"]),
+            st.integers(0, 3),  # host
+            st.sampled_from(["critical", "warning", "info"]),
+            st.booleans(),  # resolved
+            st.integers(0, 2),  # start, minutes
+            st.booleans(),  # customer acme
+        ),
+        max_size=40,
+    )
+)
+def test_a_route_worked_out_ahead_is_the_route(events: list[tuple[str, int, str, bool, int, bool]]) -> None:
+    """`Engine.route` given the alert's `first_route` (what a replay's reading process works out)
+    routes every event as it routes it alone: merged by `dedup_by` or not, dropped, known or
+    new, under rules that `continue`."""
+    engine = Engine(load_rules_texts({"rules.yaml": ROUTED_RULES}))
+    sim = Simulator(engine)
+    for minute, (name, host, severity, resolved, start, acme) in enumerate(events):
+        labels = {"namespace": f"ns{host % 2}", **({"customer": "acme"} if acme else {})}
+        event = alert(
+            name,
+            f"h{host}",
+            start=start,
+            end=minute if resolved else None,
+            received=minute,
+            severity=severity,
+            status="resolved" if resolved else "firing",
+            labels=labels,
+        )
+        known = sim.alerts.get(engine.identity(event))
+        alone = engine.route(event, known, event.received_at)
+        ahead = engine.route(event, known, event.received_at, engine.first_route(event))
+        assert ahead == alone
+        sim.feed(event, event.received_at, engine.first_route(event))
+
+
+def test_evolved_and_quickly_built_values_are_their_class_frozen() -> None:
+    """`evolve` and the quick `__init__` build values of the class itself (not of the twin they
+    are filled as), as frozen, hashable and picklable as the dataclass makes them; a subclass's
+    instance keeps its class."""
+    group = evolve(GroupState.empty("k", "r", "t"), firing=2)
+    entry = StormEntry(T0, "h", "f")
+    for value in (group, entry, Decision(Outcome.WAITING, "why")):
+        assert type(value) in (GroupState, StormEntry, Decision)
+        again = pickle.loads(pickle.dumps(value))  # noqa: S301 - our own value
+        assert again == value and hash(again) == hash(value)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            value.__setattr__(dataclasses.fields(value)[0].name, "other")
+    assert type(group) is GroupState and type(entry) is StormEntry
+
+    class Marked(StormEntry):
+        __slots__ = ("mark",)
+
+    marked = Marked(T0, "h", "f")
+    assert type(marked) is Marked and (marked.host, marked.member) == ("h", False)

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.alert import Source
 from bridge.dedup.explain import explain
@@ -178,6 +180,32 @@ def test_unreadable_deliveries_are_counted_and_skipped() -> None:
 )
 def test_what_a_waiting_alert_waited_for(reason: str, kind: str | None) -> None:
     assert waiting_kind(reason) == kind
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "waiting: ",
+                "resolved before opening an incident (",
+                "for ",
+                "; for ",
+                "threshold ",
+                "for",
+                "x ",
+            ]
+        ),
+        max_size=6,
+    )
+)
+def test_a_waiting_kind_is_read_as_the_reason_without_its_prefixes(parts: list[str]) -> None:
+    """Read in place, the reason says what it says with its prefixes taken off (as it was read)."""
+    reason = "".join(parts)
+    text = reason.removeprefix("waiting: ").removeprefix("resolved before opening an incident (")
+    expected = "for" if text.startswith("for ") or "; for " in text else None
+    if expected is None and text.startswith("threshold "):
+        expected = "threshold"
+    assert waiting_kind(reason) == expected
 
 
 def test_a_trace_round_trips_and_names_the_bad_line() -> None:
