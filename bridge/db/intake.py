@@ -417,7 +417,13 @@ def pending_ids(
         query = query.where(Intake.id <= upto)
     if fresh_only_but is not None:
         query = query.where((Intake.attempts == 0) | (Intake.id == fresh_only_but))
-    query = query.order_by(Intake.id).limit(limit)
+    # Rows a deciding transaction holds (FOR UPDATE) are skipped: under a backlog the next
+    # worker parses the batch after the one being decided while it waits for the deciding turn,
+    # instead of parsing the same batch again and then its own once the turn is free. The weakest
+    # row lock, released when this read's transaction ends; SQLite has none (one writer at a time).
+    query = (
+        query.order_by(Intake.id).limit(limit).with_for_update(read=True, key_share=True, skip_locked=True)
+    )
     ids: list[int] = []
     alerts = 0
     for intake_id, count in session.execute(query):

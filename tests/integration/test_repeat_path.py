@@ -23,8 +23,8 @@ from sqlalchemy import event, select, text
 from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
-from bridge.db.intake import store_delivery
-from bridge.db.models import AlertRow, Base
+from bridge.db.intake import pending_ids, store_delivery
+from bridge.db.models import AlertRow, Base, Intake
 from bridge.dedup.engine import Engine
 from bridge.services.live import LiveRules
 from bridge.services.pipeline import InhibitorsKept, Pipeline
@@ -376,5 +376,40 @@ def test_a_batch_reads_the_values_of_changed_inhibiting_alerts_only(
         values_read.clear()
         deliver(first, notification(70, ("HighCPU",)))
         assert values_read == [2]  # theirs only
+    finally:
+        engine.dispose()
+
+
+def test_the_next_worker_is_given_the_deliveries_after_those_being_decided(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    """While one transaction decides a batch (its intake rows locked FOR UPDATE, as `_process`
+    locks them), another worker asking for pending deliveries gets the ones after it: it parses
+    those while it waits for the deciding turn, not the batch being decided. The batch's rows
+    come back once the deciding transaction ends without deciding them."""
+    empty_database(postgres_database)
+    engine = create_db_engine(postgres_database)
+    sessions = make_session_factory(engine)
+    try:
+        ids: list[int] = []
+        for second in range(6):
+            at = BASE + timedelta(seconds=second)
+            raw = json.dumps(
+                am_notification(am_alert("HighCPU", starts_at=at.isoformat(), fingerprint=f"f{second}"))
+            ).encode()
+            stored = store_delivery(sessions, parse_delivery(Source.ALERTMANAGER, raw, at), raw, at)
+            assert stored.intake_id is not None
+            ids.append(stored.intake_id)
+        with sessions() as reading:
+            assert pending_ids(reading, 100) == ids
+        with sessions() as deciding, deciding.begin():
+            locked = select(Intake.id).where(Intake.id.in_(ids[:4])).with_for_update(skip_locked=True)
+            assert list(deciding.scalars(locked)) == ids[:4]
+            with sessions() as other:
+                assert pending_ids(other, 100) == ids[4:]
+                assert pending_ids(other, 100, max_alerts=1) == ids[4:5]
+            deciding.rollback()
+        with sessions() as reading:
+            assert pending_ids(reading, 100) == ids  # the lock ends with the transaction
     finally:
         engine.dispose()
