@@ -94,19 +94,12 @@ def unstored(model: type[M], **values: Any) -> M:
     return new
 
 
-def row_values(new: DeclarativeBase) -> dict[str, Any]:
-    """The row the ORM's INSERT would store for an object never added to a session, as `insert_rows`
-    takes it: its attributes as they stand, and for one never set the column's constant default
-    (or None). Its defaults must be constants (the column values of a model are worked out once)."""
-    attributes = new.__dict__  # read directly: the instrumented getters cost more than the rest
-    return {name: attributes.get(key, unset) for key, name, unset in _columns(type(new))}
-
-
 def insert_unstored(
     session: Session, model: type[DeclarativeBase], objects: Sequence[DeclarativeBase]
 ) -> None:
-    """Insert the rows of these objects of `model`, never added to a session (`row_values`), in
-    one statement, read column by column (`insert_columns`)."""
+    """Insert the rows of these objects of `model`, never added to a session, in one statement,
+    read column by column (`insert_columns`): the rows the ORM's INSERT would store, their
+    attributes as they stand and, for one never set, the column's constant default (or None)."""
     if objects:
         attributes = [o.__dict__ for o in objects]
         columns = {name: [a.get(key, unset) for a in attributes] for key, name, unset in _columns(model)}

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
-from typing import cast
 
 import pytest
 from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Table, select
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import insert_rows, insert_unstored, row_values, unstored
+from bridge.db.bulk import insert_unstored, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
@@ -93,7 +92,7 @@ def _columns(row: object, table: Table, but: tuple[str, ...]) -> dict[str, objec
 
 def test_an_unstored_objects_row_is_the_one_the_orm_would_store(database_url: str) -> None:
     """An object made by `unstored` and written by `insert_unstored` (or made by its constructor
-    and written by `insert_rows` from its `row_values`), never added to a session, stores the row
+    and written the same way), never added to a session, stores the row
     the ORM's own INSERT stores for its twin: set attributes as they stand after later changes,
     unset ones as the column defaults (or NULL)."""
     engine = create_db_engine(database_url)
@@ -136,7 +135,7 @@ def test_an_unstored_objects_row_is_the_one_the_orm_would_store(database_url: st
         insert_unstored(session, Incident, [incident])
         insert_unstored(session, IncidentAlert, [link])
         for new in twins[2]:
-            insert_rows(session, cast(Table, type(new).__table__), [row_values(new)])
+            insert_unstored(session, type(new), [new])
     with sessions() as session:
         incidents = session.scalars(select(Incident).order_by(Incident.number)).all()
         links = session.scalars(select(IncidentAlert).order_by(IncidentAlert.incident_number)).all()
