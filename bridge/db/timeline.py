@@ -17,11 +17,12 @@ from typing import Any, cast
 from sqlalchemy import Table, event
 from sqlalchemy.orm import Session
 
+from bridge.db import per_transaction
 from bridge.db.bulk import insert_columns
 from bridge.db.models import TimelineEntry
 from bridge.ticketing.lifecycle import SYSTEM_ACTOR
 
-_BUFFER = "bridge.timeline_buffer"
+_BUFFER = per_transaction.key("bridge.timeline_buffer")
 _TABLE = cast(Table, TimelineEntry.__table__)
 _COLUMNS = ("incident_number", "at", "actor", "kind", "text", "fingerprint", "via")
 """An entry as `add_entry` keeps it: a tuple of these columns' values."""
@@ -66,8 +67,3 @@ def _write_kept(session: Session) -> None:
     if _BUFFER in session.info:
         write_buffered(session)
         del session.info[_BUFFER]
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_kept(session: Session) -> None:
-    session.info.pop(_BUFFER, None)

@@ -15,10 +15,11 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, event, select
 from sqlalchemy.orm import Session
 
+from bridge.db import per_transaction
 from bridge.db.bulk import insert_columns
 from bridge.db.models import Timer
 
-_DEFERRED = "bridge.deferred_timers"
+_DEFERRED = per_transaction.key("bridge.deferred_timers")
 _TABLE = cast(Table, Timer.__table__)
 
 
@@ -32,11 +33,6 @@ def _write_deferred(session: Session) -> None:
     due = session.info.pop(_DEFERRED, None)
     if due:
         schedule_many(session, due)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_deferred(session: Session) -> None:
-    session.info.pop(_DEFERRED, None)
 
 
 def schedule(session: Session, kind: str, subject: str, due: datetime) -> None:

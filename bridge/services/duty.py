@@ -17,10 +17,9 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
-from bridge.db import timers
+from bridge.db import per_transaction, timers
 from bridge.db.models import AlertRow, Incident
 from bridge.db.timeline import add_entry
 from bridge.errors import PayloadError
@@ -425,10 +424,4 @@ class RotaAnswers:
         return list(found)
 
 
-_ANSWERS = "bridge.rota_answers"
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_answers(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_ANSWERS, None)
+_ANSWERS = per_transaction.key("bridge.rota_answers")

@@ -30,6 +30,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
+from bridge.db import per_transaction
 from bridge.db.intake import backlog
 from bridge.db.models import AlertRow, Incident, Intake, IntakeStatus, Notification, NotificationStatus
 from bridge.dedup.state import Decision, Outcome
@@ -93,11 +94,11 @@ def suppression_of(decision: Decision) -> Suppression | None:
 
 # -- counting when the transaction commits -----------------------------------------------------
 
-_PENDING = "bridge.metrics.pending"
+_PENDING = per_transaction.key("bridge.metrics.pending")
 
 
 def after_commit(session: Session, increment: Callable[[], None]) -> None:
-    """Run `increment` when the session's transaction commits; forget it if it rolls back."""
+    """Run `increment` when the session's transaction commits; forgotten if it does not."""
     session.info.setdefault(_PENDING, []).append(increment)
 
 
@@ -106,15 +107,10 @@ def _committed(session: Session) -> None:
         increment()
 
 
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
 def count_on_commit(sessions: sessionmaker[Session]) -> None:
     """Make `after_commit` work on the sessions of `sessions` (once per session factory)."""
     if not event.contains(sessions, "after_commit", _committed):
         event.listen(sessions, "after_commit", _committed)
-        event.listen(sessions, "after_rollback", _rolled_back)
 
 
 # -- the metrics ---------------------------------------------------------------------------------

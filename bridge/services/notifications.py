@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 import bridge.ticketing
 from bridge.clock import Clock
+from bridge.db import per_transaction
 from bridge.db.models import Incident, Notification, NotificationStatus, User
 from bridge.db.queries import Page, Paging, paged
 from bridge.db.timeline import add_entry
@@ -96,8 +97,8 @@ def locale_of(session: Session, handle: str) -> str | None:
     return locale
 
 
-_LOCALES = "bridge.locales"
-_LINKED = "bridge.linked_telegram"
+_LOCALES = per_transaction.key("bridge.locales")
+_LINKED = per_transaction.key("bridge.linked_telegram")
 
 
 def remember_locales(session: Session) -> None:
@@ -107,13 +108,6 @@ def remember_locales(session: Session) -> None:
     incidents)."""
     session.info.setdefault(_LOCALES, {})
     session.info.setdefault(_LINKED, {})
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_locales(session: Session) -> None:
-    session.info.pop(_LOCALES, None)
-    session.info.pop(_LINKED, None)
 
 
 @dataclass(frozen=True, slots=True)

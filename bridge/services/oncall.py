@@ -8,10 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.clock import Clock
+from bridge.db import per_transaction
 from bridge.db.models import OncallOverride
 from bridge.db.queries import can_exist
 from bridge.errors import NotFound, PayloadError
@@ -22,7 +23,7 @@ from bridge.yamldoc import did_you_mean
 
 log = logging.getLogger(__name__)
 
-_CACHE = "bridge.oncall_overrides"
+_CACHE = per_transaction.key("bridge.oncall_overrides")
 
 
 def overrides(session: Session, since: datetime) -> dict[str, tuple[Override, ...]]:
@@ -44,12 +45,6 @@ def overrides(session: Session, since: datetime) -> dict[str, tuple[Override, ..
     result = {name: tuple(items) for name, items in found.items()}
     session.info[_CACHE] = (since, result)
     return result
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_CACHE, None)
 
 
 def with_overrides(rota: Rota, name: str, extra: dict[str, tuple[Override, ...]]) -> Schedule:

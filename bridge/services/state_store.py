@@ -28,11 +28,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
-from bridge.db import timers
+from bridge.db import per_transaction, timers
 from bridge.db.bulk import insert_unstored, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
@@ -846,7 +846,7 @@ class IncidentNumbers:
 
 NUMBERING_LOCK = 0x62726E6F
 """PostgreSQL advisory lock key ("brno"): transactions allocating incident numbers take turns."""
-_NUMBERS = "bridge.incident_numbers"
+_NUMBERS = per_transaction.key("bridge.incident_numbers")
 
 
 @dataclass
@@ -867,13 +867,6 @@ def _move_sequence(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         query = text("SELECT setval(pg_get_serial_sequence('incidents', 'number'), :last)")
         session.execute(query, {"last": counted.last})
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_numbers(session: Session, transaction: SessionTransaction) -> None:
-    """However the transaction ended (a rollback, a close), its count ends with its turn."""
-    if transaction.parent is None:
-        session.info.pop(_NUMBERS, None)
 
 
 def storm_json(entries: tuple[StormEntry, ...], label: tuple[str, str] | None) -> dict[str, Any]:
