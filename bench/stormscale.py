@@ -12,9 +12,13 @@ Two phases, each timed from the first post until the workers have decided the la
    Alertmanager's group_interval does (an annotation's value changes, so each is stored and
    decided: a repeat), the last round resolving them; HA peers alternate;
 2. every alert opens its own incident (`--unique-alerts`, default 100,000): distinct hosts,
-   BenchPage, 50 per notification. While the load is posted, a probe posts one single-alert
-   BenchPage notification every 200 ms and polls (every 10 ms) for its alert to be attached to
-   an incident: webhook-to-incident as a sender sees it, committed.
+   BenchPage, 50 per notification.
+
+In both phases, while the load is posted, a probe posts one single-alert BenchPage notification
+(a new alert whose rule opens an incident at once) every 200 ms and polls (every 10 ms) for its
+alert to be attached to an incident: webhook-to-incident as a sender sees it, committed. Posted
+as fast as taken, that is mostly the age of the backlog the load built; `--rate` (and
+`--own-rate` for the second phase) offers the load at a fixed rate instead.
 
 Queue lag: a sampler asks every 100 ms for the age of the oldest pending delivery (in the
 database's clock); max and p99 per phase.
@@ -24,6 +28,7 @@ after a warm-up of 20,000 alert events and after the whole run, for a 1,000,000-
 pass `--alerts 1000000`.
 
     python -m bench.stormscale [--alerts 100000] [--unique-alerts 100000] [--workers 2] [--memory]
+                               [--rate EVENTS_PER_S [--own-rate EVENTS_PER_S]]
 """
 
 from __future__ import annotations
@@ -206,8 +211,9 @@ class Probe:
     """One single-alert BenchPage notification every `every` seconds; for each, the time from
     its post to the first poll that sees its alert attached to an incident."""
 
-    def __init__(self, stack: Stack, every: float = 0.2) -> None:
+    def __init__(self, stack: Stack, phase: str, every: float = 0.2) -> None:
         self.stack = stack
+        self.phase = phase  # in the probes' fingerprints: each phase's probes are new alerts
         self.every = every
         self.latencies: list[float] = []
         self.unanswered = 0
@@ -244,8 +250,9 @@ class Probe:
         with requests.Session() as http:
             while not self._stop.wait(self.every):
                 n += 1
-                fingerprint = f"probe{n:06d}"
-                raw = _body([_alert("BenchPage", f"probe-{n:06d}", "critical", fingerprint, 0, False)], -n, 0)
+                fingerprint = f"probe{self.phase}{n:06d}"
+                host = f"probe-{self.phase}-{n:06d}"
+                raw = _body([_alert("BenchPage", host, "critical", fingerprint, 0, False)], -n, 0)
                 sent = time.perf_counter()
                 answer = http.post(
                     f"{self.stack.url}/webhooks/alertmanager", data=raw, headers=HEADERS, timeout=60
@@ -288,12 +295,13 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 def run_phase(
-    stack: Stack, bodies: list[bytes], senders: int, probe: bool, rate: float = 0
+    stack: Stack, bodies: list[bytes], senders: int, probe: str | None, rate: float = 0
 ) -> dict[str, object]:
+    """Post `bodies`, with probes named after `probe` (None: no probes), and wait until decided."""
     done_before = stack.intake_counts().get("done", 0)
     with contextlib.ExitStack() as running:
         lag = running.enter_context(LagSampler(stack))
-        probes = running.enter_context(Probe(stack)) if probe else None
+        probes = running.enter_context(Probe(stack, probe)) if probe else None
         started = time.perf_counter()
         post_all(stack, bodies, senders, rate)
         posted = time.perf_counter() - started
@@ -370,7 +378,14 @@ def main() -> None:
         default=0,
         help="post each phase at this many alert events per second (default: as fast as taken)",
     )
+    parser.add_argument(
+        "--own-rate",
+        type=float,
+        default=None,
+        help="post the own-incident phase at this rate instead (default: --rate)",
+    )
     args = parser.parse_args()
+    own_rate = args.rate if args.own_rate is None else args.own_rate
     storm = storm_bodies(args.alerts)
     unique = unique_bodies(args.unique_alerts)
     figures: dict[str, object] = {}
@@ -378,14 +393,13 @@ def main() -> None:
         stack = production_stack(stack_of, stack_of.enter_context(bench_rules()), args.workers)
         try:
             if args.memory:
-                run_phase(
-                    stack, storm_bodies(20_000), args.senders, probe=False
-                )  # warm-up: imports, pools, caches
+                # warm-up: imports, pools, caches
+                run_phase(stack, storm_bodies(20_000), args.senders, probe=None)
                 figures["rss_before"] = memory(stack)
             if storm:
-                figures["dedup_heavy"] = run_phase(stack, storm, args.senders, probe=False, rate=args.rate)
+                figures["dedup_heavy"] = run_phase(stack, storm, args.senders, probe="d", rate=args.rate)
             if unique:
-                figures["own_incident"] = run_phase(stack, unique, args.senders, probe=True, rate=args.rate)
+                figures["own_incident"] = run_phase(stack, unique, args.senders, probe="o", rate=own_rate)
             if args.memory:
                 figures["rss_after"] = memory(stack)
         finally:
@@ -396,9 +410,10 @@ def main() -> None:
         f"example rules + bench/rules/stormscale; {args.senders} senders posting 50-alert Alertmanager "
         f"notifications: {args.alerts:,} alert events of a dedup-heavy storm (5,000 alerts in 100 groups "
         f"re-sent round after round, the last resolving), then {args.unique_alerts:,} alerts each opening "
-        f"its own incident with a probe of 1-alert notifications every 200 ms while posting (webhook to "
-        f"incident committed); queue lag sampled every 100 ms"
-        + (f"; each phase posted at {args.rate:,.0f} alert events/s" if args.rate else "")
+        f"its own incident; in each phase a probe of 1-alert notifications every 200 ms while posting "
+        f"(webhook to incident committed); queue lag sampled every 100 ms"
+        + (f"; the storm posted at {args.rate:,.0f} alert events/s" if args.rate else "")
+        + (f"; the own-incident phase posted at {own_rate:,.0f} alert events/s" if own_rate else "")
         + ("; RSS after a 20,000-alert warm-up and after the run" if args.memory else ""),
         figures,
     )
