@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, bindparam, event, func, select
+from sqlalchemy import Engine, Table, bindparam, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction
 
 M = TypeVar("M", bound=DeclarativeBase)
 
@@ -133,3 +133,34 @@ def _binary_arrays(
     if context is not None and context.execution_options.get(_BINARY_ARRAYS):
         adapters = cursor.adapters  # psycopg's, used through the driver's objects (not imported here)
         adapters.register_dumper(list, adapters.get_dumper(list, "b"))  # "b": psycopg's PyFormat.BINARY
+
+
+_PREASSIGNED: dict[type[DeclarativeBase], str] = {}
+"""Models whose new rows get their ids before the flush (`preassign_ids`), with the query
+drawing n ids from their sequence."""
+
+
+def preassign_ids(model: type[DeclarativeBase]) -> None:
+    """PostgreSQL: new objects of `model` (a table with one autoincrementing integer primary key,
+    `id`) get their ids from the sequence in one query just before the flush writes them. The
+    ORM then inserts them in one executemany of one short statement, which psycopg prepares
+    once and pipelines, instead of an `INSERT ... VALUES (...), (...) RETURNING id` whose text
+    grows with the rows (700 KB for 2,000 alerts) and which psycopg converted in Python each
+    time. SQLite keeps the ORM's own INSERT (in process, it is cheap)."""
+    table = cast(Table, model.__table__)
+    _PREASSIGNED[model] = (
+        f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _assign_ids(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    if not _PREASSIGNED or not session.new or session.get_bind().dialect.name != "postgresql":
+        return
+    for model, query in _PREASSIGNED.items():
+        new = [o for o in session.new if type(o) is model and o.__dict__.get("id") is None]
+        if new:
+            new.sort(key=lambda o: inspect(o).insert_order)  # ids in the order they were added, as before
+            ids = sorted(session.execute(text(query), {"n": len(new)}).scalars())
+            for o, drawn in zip(new, ids, strict=True):
+                o.id = drawn  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import timers
-from bridge.db.bulk import insert_unstored, unstored
+from bridge.db.bulk import insert_unstored, preassign_ids, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -56,6 +56,7 @@ from bridge.ticketing.lifecycle import ACTIVE_STATUSES, SYSTEM_ACTOR, IncidentAc
 from bridge.timeutil import parse_instant
 
 _CHUNK = 500
+preassign_ids(AlertRow)  # a batch's new alerts: one executemany at the flush, not a growing INSERT
 CLIENT_MAX = cast(String, Incident.__table__.c.client.type).length or 0
 """The incidents' client column: a client named by a label's value is cut to fit (and says so)."""
 TITLE_MAX = cast(String, Incident.__table__.c.title.type).length or 0
