@@ -94,6 +94,17 @@ def unstored(model: type[M], **values: Any) -> M:
     return new
 
 
+def fresh(model: type[M], **values: Any) -> M:
+    """A new object for the session to insert (add it), its attributes set as they are, without
+    the ORM's change tracking: the flush writes a new object's row from its attributes as they
+    stand, whatever their history, and columns not given get their defaults there. Some 10 times
+    cheaper than the constructor and attribute by attribute setting (a batch of a storm makes
+    2,000 alerts and groups); changing it afterwards works as on any object."""
+    new: M = model.__mapper__.class_manager.new_instance()
+    new.__dict__.update(values)
+    return new
+
+
 def insert_unstored(
     session: Session, model: type[DeclarativeBase], objects: Sequence[DeclarativeBase]
 ) -> None:
@@ -136,8 +147,8 @@ def _binary_arrays(
 
 
 _PREASSIGNED: dict[type[DeclarativeBase], str] = {}
-"""Models whose new rows get their ids before the flush (`preassign_ids`), with the query
-drawing n ids from their sequence."""
+"""Models whose new rows get their ids before the flush (`preassign_ids`), with their table."""
+_DRAW_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 
 
 def preassign_ids(model: type[DeclarativeBase]) -> None:
@@ -147,20 +158,17 @@ def preassign_ids(model: type[DeclarativeBase]) -> None:
     once and pipelines, instead of an `INSERT ... VALUES (...), (...) RETURNING id` whose text
     grows with the rows (700 KB for 2,000 alerts) and which psycopg converted in Python each
     time. SQLite keeps the ORM's own INSERT (in process, it is cheap)."""
-    table = cast(Table, model.__table__)
-    _PREASSIGNED[model] = (
-        f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"
-    )
+    _PREASSIGNED[model] = cast(Table, model.__table__).name
 
 
 @event.listens_for(Session, "before_flush")
 def _assign_ids(session: Session, flush_context: UOWTransaction, instances: object) -> None:
     if not _PREASSIGNED or not session.new or session.get_bind().dialect.name != "postgresql":
         return
-    for model, query in _PREASSIGNED.items():
+    for model, table in _PREASSIGNED.items():
         new = [o for o in session.new if type(o) is model and o.__dict__.get("id") is None]
         if new:
-            new.sort(key=lambda o: inspect(o).insert_order)  # ids in the order they were added, as before
-            ids = sorted(session.execute(text(query), {"n": len(new)}).scalars())
+            new.sort(key=lambda o: inspect(o).insert_order or 0)  # ids in the order added, as before
+            ids = sorted(session.execute(_DRAW_IDS, {"table": table, "n": len(new)}).scalars())
             for o, drawn in zip(new, ids, strict=True):
                 o.id = drawn  # type: ignore[attr-defined]

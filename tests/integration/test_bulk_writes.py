@@ -3,6 +3,7 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
@@ -11,7 +12,7 @@ from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Table, event, select
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import insert_unstored, unstored
+from bridge.db.bulk import fresh, insert_unstored, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import AlertRow, Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
@@ -214,8 +215,8 @@ def test_awkward_values_come_back_as_written(database_url: str, monkeypatch: pyt
         assert dumped and set(dumped) == {len(AWKWARD)}  # every column of both statements, binary
 
 
-def _alert(fingerprint: str) -> AlertRow:
-    return AlertRow(
+def _alert(fingerprint: str, make: Callable[..., AlertRow] = AlertRow) -> AlertRow:
+    return make(
         fingerprint=fingerprint,
         source="alertmanager",
         source_ref=fingerprint,
@@ -264,3 +265,35 @@ def test_new_alerts_get_their_ids_before_the_flush(database_url: str) -> None:
     if database_url.startswith("postgresql"):
         assert [many for _, many in inserts] == [False, True]
         assert all("RETURNING" not in statement for statement, _ in inserts)
+
+
+def test_a_fresh_objects_row_is_the_one_its_constructor_twin_stores(database_url: str) -> None:
+    """An object made by `fresh` and added to a session stores the row its twin made by the
+    constructor does: given attributes as they stand after later changes, the others as the
+    columns' defaults."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    twins = [_alert("made"), _alert("fresh", partial(fresh, AlertRow))]
+    for twin in twins:
+        twin.occurrences = 4  # set again before the flush
+    with sessions() as session, session.begin():
+        session.add_all(twins)
+        session.flush()
+        twins[1].reason = "changed after the flush"
+        twins[0].reason = "changed after the flush"
+    with sessions() as session:
+        made, made_fresh = (
+            session.scalars(select(AlertRow).where(AlertRow.fingerprint == fp)).one()
+            for fp in ("made", "fresh")
+        )
+        table = AlertRow.__table__
+        assert isinstance(table, Table)
+        expected = _columns(made, table, but=("id", "fingerprint", "source_ref"))
+        assert _columns(made_fresh, table, but=("id", "fingerprint", "source_ref")) == expected
+        assert (made_fresh.occurrences, made_fresh.reason, made_fresh.origin, made_fresh.members) == (
+            4,
+            "changed after the flush",
+            "",
+            [],
+        )
+    engine.dispose()
