@@ -100,6 +100,7 @@ def fresh(model: type[M], **values: Any) -> M:
     stand, whatever their history, and columns not given get their defaults there. Some 10 times
     cheaper than the constructor and attribute by attribute setting (a batch of a storm makes
     2,000 alerts and groups); changing it afterwards works as on any object."""
+    model.registry.configure()  # as a constructor does: a first object made here could not be changed
     new: M = model.__mapper__.class_manager.new_instance()
     new.__dict__.update(values)
     return new

@@ -3,6 +3,8 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
@@ -297,3 +299,17 @@ def test_a_fresh_objects_row_is_the_one_its_constructor_twin_stores(database_url
             [],
         )
     engine.dispose()
+
+
+@pytest.mark.parametrize("make", ["fresh", "unstored"])
+def test_the_first_object_made_without_its_constructor_can_be_changed(make: str) -> None:
+    """A process's first object of a model made by `fresh` or `unstored` (before any query or
+    constructor set the mappers up) takes changes like any other."""
+    code = (
+        f"from bridge.db.bulk import {make}\n"
+        "from bridge.db.models import Incident\n"
+        f"incident = {make}(Incident, title='first')\n"
+        "incident.title = 'changed'\n"
+        "assert incident.title == 'changed'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
