@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, bindparam, event, func, select
+from sqlalchemy import Engine, Table, bindparam, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction
 
 M = TypeVar("M", bound=DeclarativeBase)
 
@@ -94,6 +94,18 @@ def unstored(model: type[M], **values: Any) -> M:
     return new
 
 
+def fresh(model: type[M], **values: Any) -> M:
+    """A new object for the session to insert (add it), its attributes set as they are, without
+    the ORM's change tracking: the flush writes a new object's row from its attributes as they
+    stand, whatever their history, and columns not given get their defaults there. Some 10 times
+    cheaper than the constructor and attribute by attribute setting (a batch of a storm makes
+    2,000 alerts and groups); changing it afterwards works as on any object."""
+    model.registry.configure()  # as a constructor does: a first object made here could not be changed
+    new: M = model.__mapper__.class_manager.new_instance()
+    new.__dict__.update(values)
+    return new
+
+
 def insert_unstored(
     session: Session, model: type[DeclarativeBase], objects: Sequence[DeclarativeBase]
 ) -> None:
@@ -133,3 +145,31 @@ def _binary_arrays(
     if context is not None and context.execution_options.get(_BINARY_ARRAYS):
         adapters = cursor.adapters  # psycopg's, used through the driver's objects (not imported here)
         adapters.register_dumper(list, adapters.get_dumper(list, "b"))  # "b": psycopg's PyFormat.BINARY
+
+
+_PREASSIGNED: dict[type[DeclarativeBase], str] = {}
+"""Models whose new rows get their ids before the flush (`preassign_ids`), with their table."""
+_DRAW_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+
+
+def preassign_ids(model: type[DeclarativeBase]) -> None:
+    """PostgreSQL: new objects of `model` (a table with one autoincrementing integer primary key,
+    `id`) get their ids from the sequence in one query just before the flush writes them. The
+    ORM then inserts them in one executemany of one short statement, which psycopg prepares
+    once and pipelines, instead of an `INSERT ... VALUES (...), (...) RETURNING id` whose text
+    grows with the rows (700 KB for 2,000 alerts) and which psycopg converted in Python each
+    time. SQLite keeps the ORM's own INSERT (in process, it is cheap)."""
+    _PREASSIGNED[model] = cast(Table, model.__table__).name
+
+
+@event.listens_for(Session, "before_flush")
+def _assign_ids(session: Session, flush_context: UOWTransaction, instances: object) -> None:
+    if not _PREASSIGNED or not session.new or session.get_bind().dialect.name != "postgresql":
+        return
+    for model, table in _PREASSIGNED.items():
+        new = [o for o in session.new if type(o) is model and o.__dict__.get("id") is None]
+        if new:
+            new.sort(key=lambda o: inspect(o).insert_order or 0)  # ids in the order added, as before
+            ids = sorted(session.execute(_DRAW_IDS, {"table": table, "n": len(new)}).scalars())
+            for o, drawn in zip(new, ids, strict=True):
+                o.id = drawn  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import per_transaction, timers
-from bridge.db.bulk import insert_unstored, unstored
+from bridge.db.bulk import fresh, insert_unstored, preassign_ids, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -56,6 +56,7 @@ from bridge.ticketing.lifecycle import ACTIVE_STATUSES, SYSTEM_ACTOR, IncidentAc
 from bridge.timeutil import parse_instant
 
 _CHUNK = 500
+preassign_ids(AlertRow)  # a batch's new alerts: one executemany at the flush, not a growing INSERT
 CLIENT_MAX = cast(String, Incident.__table__.c.client.type).length or 0
 """The incidents' client column: a client named by a label's value is cut to fit (and says so)."""
 TITLE_MAX = cast(String, Incident.__table__.c.title.type).length or 0
@@ -394,82 +395,93 @@ class StateStore:
         self._links_asked.clear()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
+        values: dict[str, Any] = {
+            "source": alert.source,
+            "source_ref": alert.source_ref,
+            "name": fit(alert.name, NAME_MAX),  # the parsers keep to these already
+            "host": fit(alert.host, HOST_MAX),
+            "severity": state.severity,
+            "status": state.status,
+            "labels": dict(alert.labels),
+            "annotations": dict(alert.annotations),
+            "url": alert.url,
+            "starts_at": state.starts_at,
+            "ends_at": state.ends_at,
+            "last_event_at": now,
+            "rule": state.rule,
+            "group_key": state.group_key,
+            "disposition": state.disposition,
+            "reason": state.reason,
+            "occurrences": state.occurrences,
+            "suppressed_by": state.suppressed_by,
+            "members": [
+                {
+                    "fingerprint": m.fingerprint,
+                    "starts_at": m.starts_at.isoformat(),
+                    "ends_at": m.ends_at.isoformat() if m.ends_at else None,
+                }
+                for m in state.members
+            ],
+        }
+        if state.disposition is not Disposition.INCIDENT:
+            values["incident_number"] = None
+        elif state.incident is not None:
+            values["incident_number"] = state.incident
         row = self.alert_row(state.fingerprint)
-        if row is None:
-            row = AlertRow(fingerprint=state.fingerprint, first_seen_at=now)
+        if row is None:  # made with its values (a storm's new alerts: most of a batch)
+            new = {"incident_number": None, "missing_since": None, **values}
+            row = fresh(
+                AlertRow, fingerprint=state.fingerprint, first_seen_at=now, origin=alert.origin, **new
+            )
             self.session.add(row)
             self.alerts[state.fingerprint] = row
             self._missing_alerts.discard(state.fingerprint)
-            row.origin = alert.origin
-        elif state.status == Status.FIRING and (
-            row.status != Status.FIRING or row.starts_at != state.starts_at
-        ):  # a new occurrence; the updates of one keep how it was found
-            row.origin = alert.origin
-        row.source = alert.source
-        row.source_ref = alert.source_ref
-        row.name = fit(alert.name, NAME_MAX)  # the parsers keep to these already
-        row.host = fit(alert.host, HOST_MAX)
-        row.severity = state.severity
-        row.status = state.status
-        row.labels = dict(alert.labels)
-        row.annotations = dict(alert.annotations)
-        row.url = alert.url
-        row.starts_at = state.starts_at
-        row.ends_at = state.ends_at
-        row.last_event_at = now
-        row.rule = state.rule
-        row.group_key = state.group_key
-        row.disposition = state.disposition
-        row.reason = state.reason
-        row.occurrences = state.occurrences
-        row.suppressed_by = state.suppressed_by
+        else:
+            if state.status == Status.FIRING and (
+                row.status != Status.FIRING or row.starts_at != state.starts_at
+            ):
+                row.origin = alert.origin  # a new occurrence; the updates of one keep how it was found
+            for name, value in values.items():
+                setattr(row, name, value)
         if state.suppressed_by is not None:
             self._held_here.setdefault(state.suppressed_by, set()).add(state.fingerprint)
             if self._holding is not None:
                 self._holding.add(state.suppressed_by)
-        row.members = [
-            {
-                "fingerprint": m.fingerprint,
-                "starts_at": m.starts_at.isoformat(),
-                "ends_at": m.ends_at.isoformat() if m.ends_at else None,
-            }
-            for m in state.members
-        ]
-        if state.disposition is Disposition.INCIDENT:
-            if state.incident is not None:
-                row.incident_number = state.incident
-        else:
-            row.incident_number = None
 
     def _save_group(self, group: GroupState, now: datetime) -> None:
+        values: dict[str, Any] = {
+            "firing": group.firing,
+            "firing_since": group.firing_since,
+            "quiet_since": group.quiet_since,
+            "occurrences": [t.isoformat() for t in group.occurrences],
+            "severity": group.severity,
+            "changes": [t.isoformat() for t in group.changes],
+            "flapping": group.flapping,
+            "last_seen": group.last_seen,
+            "client": None if group.client is None else fit(group.client, CLIENT_MAX),
+            "updated_at": now,
+        }
+        if group.incident is not None and group.incident.number is not None:
+            values["incident_number"] = group.incident.number
         row = self.groups.get(group.key)
-        if row is None:
-            row = AlertGroup(
-                key=group.key, rule=group.rule, title=fit(group.title, TITLE_MAX), incident_number=None
-            )
+        if row is None:  # made with its values (a storm's new groups: most of a batch)
+            new = {"incident_number": None, **values}
+            title = fit(group.title, TITLE_MAX)
+            row = fresh(AlertGroup, key=group.key, rule=group.rule, title=title, storm=None, **new)
             self.session.add(row)
             self.groups[group.key] = row
             self._missing_groups.discard(group.key)
-        row.firing = group.firing
-        row.firing_since = group.firing_since
-        row.quiet_since = group.quiet_since
-        row.occurrences = [t.isoformat() for t in group.occurrences]
-        row.severity = group.severity
-        row.changes = [t.isoformat() for t in group.changes]
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
         self._group_times[group.key] = _GroupTimes(
             row.occurrences, row.changes, group.occurrences, group.changes
         )
-        row.flapping = group.flapping
-        row.last_seen = group.last_seen
-        row.client = None if group.client is None else fit(group.client, CLIENT_MAX)
         if group.storm or group.storm_label is not None or row.storm is not None:
             self._storms[group.key] = (group.storm, group.storm_label)
             self._storm_rows.add(group.key)
             row.rule = group.rule  # a storm's group takes the rule (and title) of each new storm
             row.title = fit(group.title, TITLE_MAX)
-        row.updated_at = now
-        if group.incident is not None and group.incident.number is not None:
-            row.incident_number = group.incident.number
 
     def _apply_effect(self, effect: IncidentEffect, subject: str | None, now: datetime, lonely: bool) -> None:
         """Carry out one effect of a decision on the group's incident (or open one)."""

@@ -3,18 +3,22 @@ timeline entries: in the order given, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 
 import pytest
 from psycopg.types.array import ListBinaryDumper
-from sqlalchemy import Table, select
+from sqlalchemy import Table, event, select
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import insert_unstored, unstored
+from bridge.db.bulk import fresh, insert_unstored, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
-from bridge.db.models import Incident, IncidentAlert, TimelineEntry, Timer
+from bridge.db.models import AlertRow, Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
+from bridge.services import state_store  # noqa: F401  (new alerts get their ids before the flush)
 from bridge.ticketing.lifecycle import IncidentStatus
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
@@ -211,3 +215,101 @@ def test_awkward_values_come_back_as_written(database_url: str, monkeypatch: pyt
     assert [tuple(a) for a in armed] == [(text, datetime(2026, 11, 22, tzinfo=UTC)) for text in AWKWARD]
     if engine.dialect.name == "postgresql":
         assert dumped and set(dumped) == {len(AWKWARD)}  # every column of both statements, binary
+
+
+def _alert(fingerprint: str, make: Callable[..., AlertRow] = AlertRow) -> AlertRow:
+    return make(
+        fingerprint=fingerprint,
+        source="alertmanager",
+        source_ref=fingerprint,
+        name="HostDown",
+        host="h1",
+        severity="critical",
+        status="firing",
+        labels={"alertname": "HostDown"},
+        annotations={},
+        starts_at=T0,
+        first_seen_at=T0,
+        last_event_at=T0,
+        rule="HostDown",
+        group_key="g",
+        disposition="incident",
+    )
+
+
+def test_new_alerts_get_their_ids_before_the_flush(database_url: str) -> None:
+    """PostgreSQL: a batch's new alerts are inserted by one executemany of one short statement
+    (their ids drawn from the sequence first), not an INSERT ... RETURNING whose text grows with
+    the rows. On both: ids in the order the alerts were added, and queries see the rows."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    inserts: list[tuple[str, bool]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn: object, cursor: object, statement: str, params: object, ctx: object, many: bool) -> None:
+        if statement.startswith("INSERT INTO alerts"):
+            inserts.append((statement, many))
+
+    with sessions() as session, session.begin():
+        session.add(_alert("first"))
+    with sessions() as session, session.begin():
+        added = [_alert(f"fp-{n}") for n in (3, 1, 2)]
+        session.add_all(added)
+        session.flush()
+        ids = [a.id for a in added]
+        found = session.scalars(select(AlertRow.fingerprint).where(AlertRow.group_key == "g")).all()
+    with sessions() as session:
+        stored = session.execute(select(AlertRow.id, AlertRow.fingerprint).order_by(AlertRow.id)).all()
+    engine.dispose()
+    assert sorted(found) == ["first", "fp-1", "fp-2", "fp-3"]
+    assert ids == sorted(ids) and ids[0] > stored[0].id
+    assert [tuple(r) for r in stored][1:] == list(zip(ids, ["fp-3", "fp-1", "fp-2"], strict=True))
+    if database_url.startswith("postgresql"):
+        assert [many for _, many in inserts] == [False, True]
+        assert all("RETURNING" not in statement for statement, _ in inserts)
+
+
+def test_a_fresh_objects_row_is_the_one_its_constructor_twin_stores(database_url: str) -> None:
+    """An object made by `fresh` and added to a session stores the row its twin made by the
+    constructor does: given attributes as they stand after later changes, the others as the
+    columns' defaults."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    twins = [_alert("made"), _alert("fresh", partial(fresh, AlertRow))]
+    for twin in twins:
+        twin.occurrences = 4  # set again before the flush
+    with sessions() as session, session.begin():
+        session.add_all(twins)
+        session.flush()
+        twins[1].reason = "changed after the flush"
+        twins[0].reason = "changed after the flush"
+    with sessions() as session:
+        made, made_fresh = (
+            session.scalars(select(AlertRow).where(AlertRow.fingerprint == fp)).one()
+            for fp in ("made", "fresh")
+        )
+        table = AlertRow.__table__
+        assert isinstance(table, Table)
+        expected = _columns(made, table, but=("id", "fingerprint", "source_ref"))
+        assert _columns(made_fresh, table, but=("id", "fingerprint", "source_ref")) == expected
+        assert (made_fresh.occurrences, made_fresh.reason, made_fresh.origin, made_fresh.members) == (
+            4,
+            "changed after the flush",
+            "",
+            [],
+        )
+    engine.dispose()
+
+
+@pytest.mark.parametrize("make", ["fresh", "unstored"])
+def test_the_first_object_made_without_its_constructor_can_be_changed(make: str) -> None:
+    """A process's first object of a model made by `fresh` or `unstored` (before any query or
+    constructor set the mappers up) takes changes like any other."""
+    code = (
+        f"from bridge.db.bulk import {make}\n"
+        "from bridge.db.models import Incident\n"
+        f"incident = {make}(Incident, title='first')\n"
+        "incident.title = 'changed'\n"
+        "assert incident.title == 'changed'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
