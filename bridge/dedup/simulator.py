@@ -199,6 +199,10 @@ class Simulator:
             if kind is EngineTimer.RELEASE:
                 self._release(key, due)
             elif key in self.groups:
+                idle = self.engine.idle_timer(kind, self.groups[key])
+                if idle is not None:  # known without viewing the group with its incident
+                    self.outcomes[idle.outcome] += 1
+                    continue
                 decision = self.engine.on_timer(kind, self._view(key), due)
                 if decision.alert is None and not (
                     decision.groups
