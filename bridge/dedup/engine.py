@@ -718,6 +718,14 @@ class Engine:
 
     # -- timers ---------------------------------------------------------------------------------
 
+    def idle_timer(self, kind: EngineTimer, group: GroupState) -> Decision | None:
+        """`on_timer`'s answer when the group's own counts give it, whatever its incident (the
+        caller need not look that up): a hold of a group with nothing firing ends in nothing, as
+        most holds do. None: ask `on_timer`."""
+        if kind is EngineTimer.HOLD and group.firing == 0:
+            return _NOTHING_HELD
+        return None
+
     def on_timer(self, kind: EngineTimer, group: GroupState, now: datetime) -> Decision:
         """A timer of `group` is due: open the held incident, resolve the quiet one, see whether a
         flapping group calmed down, or notice a heartbeat that did not come."""

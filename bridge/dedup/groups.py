@@ -8,6 +8,7 @@ its incident stays open (marked flapping) instead of resolving and reopening ove
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -180,27 +181,42 @@ class GroupOps:
         """An alert of the group fired or resolved at `at`: count it, and see if the group flaps."""
         if rule.flapping is None:
             return work.put(group)
-        within = rule.flapping.within
-        since = now - within  # `t > since` is `now - t < within`, without a timedelta per change
-        changes = tuple(t for t in sorted((*group.changes, at)) if t > since)
-        return self.check_flapping(work, evolve(group, changes=changes), rule, now)
+        since = now - rule.flapping.within  # `t > since`: `now - t < within`, no timedelta per change
+        changes = group.changes  # sorted (`GroupState.changes`): what left the window is a prefix
+        start = bisect_right(changes, since)
+        if at > since:  # `at` goes where `sorted` would put it: after the changes equal to it
+            position = bisect_right(changes, at, start)
+            recent = (*changes[start:position], at, *changes[position:])
+        else:
+            recent = changes[start:]
+        return self._flapping(work, evolve(group, changes=recent), rule, now, recent)
 
     def check_flapping(self, work: Work, group: GroupState, rule: Rule, now: datetime) -> GroupState:
+        assert rule.flapping is not None
+        changes = group.changes  # sorted (`GroupState.changes`): what left the window is a prefix
+        recent = changes[bisect_right(changes, now - rule.flapping.within) :]
+        if len(recent) != len(changes):
+            group = evolve(group, changes=recent)
+        return self._flapping(work, group, rule, now, recent)
+
+    def _flapping(
+        self, work: Work, group: GroupState, rule: Rule, now: datetime, recent: tuple[datetime, ...]
+    ) -> GroupState:
+        """Start or stop the group's flapping by its `recent` changes (those within the window,
+        `group.changes` already)."""
         flapping = rule.flapping
         assert flapping is not None
-        since = now - flapping.within
-        recent = [t for t in group.changes if t > since]
-        group = evolve(group, changes=tuple(recent))
-        counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
         if not group.flapping and len(recent) >= flapping.changes:
             group = work.put(evolve(group, flapping=True))
             if group.incident is not None and group.incident.active:
+                counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
                 work.effects.append(
                     IncidentEffect(EffectKind.FLAPPING_STARTED, group.key, text=f"flapping: {counted}")
                 )
         elif group.flapping and len(recent) < flapping.below:
             group = work.put(evolve(group, flapping=False))
             if group.incident is not None and group.incident.active:
+                counted = f"{len(recent)} changes in {format_duration(flapping.within)}"
                 work.effects.append(
                     IncidentEffect(
                         EffectKind.FLAPPING_ENDED, group.key, text=f"no longer flapping: {counted}"

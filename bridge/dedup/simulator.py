@@ -199,6 +199,10 @@ class Simulator:
             if kind is EngineTimer.RELEASE:
                 self._release(key, due)
             elif key in self.groups:
+                idle = self.engine.idle_timer(kind, self.groups[key])
+                if idle is not None:  # known without viewing the group with its incident
+                    self.outcomes[idle.outcome] += 1
+                    continue
                 decision = self.engine.on_timer(kind, self._view(key), due)
                 if decision.alert is None and not (
                     decision.groups
@@ -276,12 +280,20 @@ class Simulator:
         if decision.alert is not None:
             self._track_inhibitor(self.alerts[decision.alert.fingerprint])
         for timer in decision.timers:
-            self._timers[(timer.kind, timer.key)] = timer.due
-            heapq.heappush(self._queue, (timer.due, timer.kind.value, timer.key))
+            self._queue_timer(timer.kind, timer.key, timer.due)
         for key in decision.releases:
             self._release(key, now)
         if decision.regroup:
             self._regroup(decision.regroup, now)
+
+    def _queue_timer(self, kind: EngineTimer, key: str, due: datetime) -> None:
+        """The timer `kind` of `key` is due at `due` (replacing any earlier request)."""
+        if self._timers.get((kind, key)) == due:
+            # asked again for when it is due already (a flapping group's every change, every
+            # alert of a waiting group): its queue entry stands, another would be skipped
+            return
+        self._timers[(kind, key)] = due
+        heapq.heappush(self._queue, (due, kind.value, key))
 
     def _regroup(self, fingerprints: tuple[str, ...], now: datetime) -> None:
         """A storm was recognised: decide again the alerts of its window still waiting."""

@@ -143,7 +143,7 @@ class GroupState:
     occurrences: tuple[datetime, ...]  # starts of the latest occurrences, for `threshold:`
     incident: IncidentView | None
     severity: Severity | None = None  # the most severe alert of the current firing stretch
-    changes: tuple[datetime, ...] = ()  # recent fires and resolutions, for `flapping:`
+    changes: tuple[datetime, ...] = ()  # recent fires and resolutions, for `flapping:`; sorted
     flapping: bool = False
     last_seen: datetime | None = None  # heartbeat rules: when the heartbeat last checked in
     storm: tuple[StormEntry, ...] = ()  # the storm group: hosts that started alerting recently

@@ -17,6 +17,7 @@ from typing import Any
 
 from bridge.alert import Alert
 from bridge.dedup.engine import Engine
+from bridge.dedup.evolve import quick_init
 from bridge.dedup.rules import Rule, RuleKind, RuleSet
 from bridge.dedup.simulator import SimIncident, Simulator
 from bridge.dedup.state import Disposition, EngineTimer, Silence
@@ -81,6 +82,7 @@ class RuleFigures:
     suppressed: int = 0  # alert occurrences it kept from becoming incidents
 
 
+@quick_init  # one per alert occurrence an incident took in: a long replay makes hundreds of thousands
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """An alert occurrence joining an incident: when, which alert, and what it was about. What

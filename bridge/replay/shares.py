@@ -254,6 +254,7 @@ def _read_main(
     unrouted = (None,) * len(routers)
     try:
         chunk: list[tuple[Any, ...]] = []
+        strings: dict[str, str] = {}  # the texts of the chunk, each one object (`wire.pack`)
         with make_session_factory(engine)() as session, _replaying_memory():
             for recorded in stored_deliveries(session, since, until):
                 try:
@@ -265,10 +266,12 @@ def _read_main(
                     if delivery is None
                     else tuple(first_routes(router, delivery.alerts) for router in routers)
                 )
-                chunk.append((wire.pack(recorded.received_at, recorded.host_shard, delivery), routes))
+                packed = wire.pack(recorded.received_at, recorded.host_shard, delivery, strings)
+                chunk.append((packed, routes))
                 if len(chunk) == READ_CHUNK:
                     sending.send_bytes(wire.dumps(chunk))
                     chunk = []
+                    strings.clear()
         if chunk:
             sending.send_bytes(wire.dumps(chunk))
         sending.send_bytes(wire.dumps([]))

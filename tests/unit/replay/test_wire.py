@@ -143,3 +143,46 @@ def test_a_time_in_another_zone_sends_its_delivery_pickled() -> None:
     assert wire.pack(received_at, None, delivery)[0] == wire.PICKLED
     back = through_the_wire(received_at, None, delivery)[2]
     assert back == delivery and back.alerts[0].starts_at.tzinfo == moscow.tzinfo
+
+
+@given(st.lists(parsed(), max_size=4))
+def test_deliveries_packed_with_shared_texts_come_back_as_they_were(
+    cases: list[tuple[datetime, int | None, Delivery | None]],
+) -> None:
+    """One `strings` for all the deliveries of a chunk changes nothing of what comes back."""
+    strings: dict[str, str] = {}
+    items = wire.loads(wire.dumps([wire.pack(*case, strings) for case in cases]))
+
+    back = [wire.unpack(item) for item in items]
+
+    assert back == cases
+    assert [zones(b) for b in back] == [zones(c) for c in cases]
+    for got, case in zip(back, cases, strict=True):
+        if case[2] is not None:
+            assert [(list(a.labels), list(a.annotations)) for a in got[2].alerts] == [
+                (list(a.labels), list(a.annotations)) for a in case[2].alerts
+            ]
+
+
+def test_equal_texts_of_a_chunk_travel_once_and_come_back_one_object() -> None:
+    received_at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    deliveries = [
+        parse_delivery(
+            Source.ALERTMANAGER,
+            json.dumps(
+                am_notification(
+                    am_alert("DiskFull", starts_at="2026-11-23T09:58:00Z", fingerprint=f"f{n}", job="node")
+                )
+            ).encode(),
+            received_at,
+        )
+        for n in range(3)
+    ]
+    plain = wire.dumps([wire.pack(received_at, 1, d) for d in deliveries])
+    strings: dict[str, str] = {}
+    shared = wire.dumps([wire.pack(received_at, 1, d, strings) for d in deliveries])
+
+    assert len(shared) < len(plain)
+    first, second = (wire.unpack(item)[2] for item in wire.loads(shared)[:2])
+    assert first is not None and second is not None
+    assert first.alerts[0].labels["job"] is second.alerts[0].labels["job"]
