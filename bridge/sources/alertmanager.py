@@ -83,7 +83,10 @@ def parse(payload: Any, body: bytes, received_at: datetime) -> Delivery:
     origin = payload.get("origin") or ""
     if origin not in ("", "reconciliation"):
         raise PayloadError("origin", f"must be 'reconciliation' when present, got {shown(origin)}")
-    alerts = tuple(_parse_alert(raw, f"alerts[{i}]", received_at, origin) for i, raw in enumerate(raw_alerts))
+    alerts = tuple(
+        _plain_alert(raw, received_at, origin) or _parse_alert(raw, f"alerts[{i}]", received_at, origin)
+        for i, raw in enumerate(raw_alerts)
+    )
     return Delivery(source=Source.ALERTMANAGER, dedup_key=delivery_key(body, received_at), alerts=alerts)
 
 
@@ -141,6 +144,107 @@ def _parse_alert(raw: Any, where: str, received_at: datetime, origin: str = "") 
         received_at=received_at,
         origin=origin,
     )
+
+
+_STATUSES = {"firing": Status.FIRING, "resolved": Status.RESOLVED}
+_INSTANTS: dict[str, datetime] = {}
+"""Time texts `_parse_alert` takes as they are (RFC 3339, in range, not the zero time), read: a
+storm's notifications repeat the same few startsAt values thousands of times."""
+_INSTANTS_KEPT = 4096
+_INSTANT_TEXT_MAX = 40
+"""The longest time text kept: nanoseconds and an offset take 35 characters."""
+
+
+def _plain_alert(raw: Any, received_at: datetime, origin: str) -> Alert | None:
+    """`_parse_alert`'s Alert for the alert every sender sends (an object of plain strings within
+    their bounds, a fingerprint, times in range), with no error message prepared and each time
+    text read once; None for anything else, which `_parse_alert` then parses or refuses. A
+    property test holds the two to the same Alert (tests/unit/sources/test_alertmanager_plain.py)."""
+    if type(raw) is not dict:
+        return None
+    status_text = raw.get("status")
+    if type(status_text) is not str:
+        return None
+    status = _STATUSES.get(status_text)
+    labels = _plain_map(raw.get("labels"))
+    annotations = raw.get("annotations")
+    annotations = {} if annotations is None else _plain_map(annotations)
+    fingerprint = raw.get("fingerprint")
+    url = raw.get("generatorURL") or ""
+    if (
+        status is None
+        or labels is None
+        or annotations is None
+        or type(fingerprint) is not str
+        or not 0 < len(fingerprint) <= FINGERPRINT_LIMIT
+        or type(url) is not str
+    ):
+        return None
+    starts_at = _plain_instant(raw.get("startsAt"))
+    ends_text = raw.get("endsAt")
+    if ends_text is None or ends_text in ("", _ZERO_TEXT):
+        ends_at = None
+    else:
+        ends_at = _plain_instant(ends_text)
+        if ends_at is None:
+            return None
+    if starts_at is None:
+        return None
+    if status is Status.FIRING:
+        ends_at = None
+    elif ends_at is None:
+        ends_at = max(received_at, starts_at)
+    name = labels.get("alertname") or f"alert {fingerprint}"
+    host = labels.get("host") or labels.get("hostname") or strip_port(labels.get("instance", ""))
+    severity = labels.get("severity", "")
+    return Alert(  # by position: keywords took as long as filling the slots (the test holds the order)
+        Source.ALERTMANAGER,
+        fingerprint,
+        _PREFIX + fingerprint,
+        status,
+        name if len(name) <= NAME_MAX else fit(name, NAME_MAX),
+        host if len(host) <= HOST_MAX else fit(host, HOST_MAX),
+        _SEVERITY_WORDS.get(severity) or severity_from_label(severity),
+        labels,
+        annotations,
+        starts_at,
+        ends_at,
+        url if len(url) <= TEXT_MAX else fit(url, TEXT_MAX),
+        received_at,
+        None,
+        origin,
+    )
+
+
+def _plain_map(value: Any) -> dict[str, str] | None:
+    """A copy of `value` when `_string_map` takes it as it is (an object of strings, none longer
+    than TEXT_MAX, names included); None for anything else."""
+    if type(value) is not dict:
+        return None
+    for key, item in value.items():  # a loop: faster than checks in bulk for a few labels
+        if type(item) is not str or len(item) > TEXT_MAX or len(key) > TEXT_MAX:
+            return None
+    return dict(value)
+
+
+def _plain_instant(value: Any) -> datetime | None:
+    """`value` read when `_instant` takes it as it is (an RFC 3339 text in range, not the zero
+    time); None for anything else."""
+    if type(value) is not str:
+        return None
+    parsed = _INSTANTS.get(value)
+    if parsed is None:
+        try:
+            parsed = parse_instant(value)
+        except ValueError:
+            return None
+        if parsed == ZERO_TIME or not in_range(parsed):
+            return None
+        if len(value) <= _INSTANT_TEXT_MAX:
+            if len(_INSTANTS) >= _INSTANTS_KEPT:
+                _INSTANTS.clear()
+            _INSTANTS[value] = parsed
+    return parsed
 
 
 def _string_map(value: Any, where: str, *, required: bool) -> dict[str, str]:
