@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.alert import Alert, Source, Status
 from bridge.clock import Clock
-from bridge.db import timeline
+from bridge.db import timeline, timers
 from bridge.db.failures import Failure, classify, describe
 from bridge.db.intake import latest_pending_id, pending_ids
 from bridge.db.models import AlertGroup, AlertRow, Intake, IntakeStatus, SilenceRow
@@ -505,6 +505,7 @@ class Pipeline:
         """The deciding transaction's store. Its timeline entries (the rules' and the hooks')
         are written together before the commit: nothing in it reads the timeline."""
         timeline.buffer(session)
+        timers.keep_cancels(session)  # a storm's last round resolves hundreds of incidents
         remember_locales(session)  # the people paged: asked once per transaction, not per incident
         return StateStore(session, engine, self.hooks, self.ack_from_source)
 

@@ -8,10 +8,14 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg.types.array import ListBinaryDumper
-from sqlalchemy import Table, event, select
+from sqlalchemy import Table, delete, event, select
+from sqlalchemy.orm import Session
 
 from bridge.db import timeline, timers
 from bridge.db.bulk import fresh, insert_unstored, unstored
@@ -313,3 +317,93 @@ def test_the_first_object_made_without_its_constructor_can_be_changed(make: str)
         "assert incident.title == 'changed'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+_KINDS = ("escalation", "sla_ack", "ack_timeout")
+_SUBJECTS = ("1", "2", "3")
+_timer_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("defer"), st.sampled_from(_KINDS), st.sampled_from(_SUBJECTS), st.integers(0, 5)),
+        st.tuples(
+            st.just("schedule"), st.sampled_from(_KINDS), st.sampled_from(_SUBJECTS), st.integers(0, 5)
+        ),
+        st.tuples(
+            st.just("cancel"),
+            st.lists(st.sampled_from(_KINDS), min_size=1, max_size=3, unique=True).map(tuple),
+            st.sampled_from(_SUBJECTS),
+            st.just(0),
+        ),
+        st.tuples(st.just("claim"), st.sampled_from(_KINDS), st.sampled_from(_SUBJECTS), st.integers(0, 5)),
+    ),
+    max_size=12,
+)
+
+
+def _run_timer_ops(session: Session, ops: list[tuple[str, Any, str, int]]) -> list[object]:
+    """Apply `ops` in the caller's transaction; what each claim took."""
+    claimed: list[object] = []
+    for op, kind, subject, minutes in ops:
+        due = T0 + timedelta(minutes=minutes)
+        if op == "defer":
+            timers.defer(session, kind, subject, due)
+        elif op == "schedule":
+            timers.schedule(session, kind, subject, due)
+        elif op == "cancel":
+            timers.cancel_all(session, kind, subject)
+        else:
+            claimed.append(timers.claim(session, kind, subject, T0 + timedelta(minutes=3)))
+    return claimed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=_timer_ops, ops=_timer_ops)
+def test_kept_cancels_leave_the_timers_that_immediate_ones_leave(
+    database_url: str, before: list[tuple[str, Any, str, int]], ops: list[tuple[str, Any, str, int]]
+) -> None:
+    """Cancels kept for the commit (`keep_cancels`) leave the same timers, and claims take the same
+    ones, as cancels sent at once, whatever defers, schedules and claims come between."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    outcomes = []
+    try:
+        for keep in (False, True):
+            with sessions() as session, session.begin():
+                session.execute(delete(Timer))
+                _run_timer_ops(session, before)
+            with sessions() as session, session.begin():
+                if keep:
+                    timers.keep_cancels(session)
+                claimed = _run_timer_ops(session, ops)
+            with sessions() as session:
+                rows = session.execute(select(Timer.kind, Timer.subject, Timer.due_at)).all()
+            outcomes.append((claimed, sorted(tuple(r) for r in rows)))
+    finally:
+        engine.dispose()
+    assert outcomes[0] == outcomes[1]
+
+
+def test_kept_cancels_go_in_one_statement_at_commit(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    done = ["escalation", "sla_ack", "sla_resolve"]
+    with sessions() as session, session.begin():
+        timers.schedule_many(session, {(k, str(n)): T0 for n in range(1500) for k in done})
+        timers.schedule(session, "stale", "7", T0)
+    deletes: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            deletes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    with sessions() as session, session.begin():
+        timers.keep_cancels(session)
+        for n in range(1500):
+            timers.cancel_all(session, done, str(n))
+        assert deletes == []  # nothing sent yet
+    event.remove(engine, "before_cursor_execute", seen)
+    with sessions() as session:
+        rows = session.execute(select(Timer.kind, Timer.subject)).all()
+    engine.dispose()
+    assert len(deletes) == 2  # 1,500 incidents' timers: two statements of up to 1,000 subjects
+    assert [tuple(r) for r in rows] == [("stale", "7")]
