@@ -12,11 +12,13 @@ statement is as fast.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, bindparam, event, func, inspect, select, text
+from sqlalchemy import JSON, Engine, Table, Text, bindparam, event, func, inspect, select, text
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
@@ -68,12 +70,23 @@ def insert_columns(
         rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
         session.execute(statement, rows)
         return
-    arrays = [
-        bindparam(f"c{n}", list(columns[name]), type_=ARRAY(table.c[name].type))
-        for n, name in enumerate(names)
-    ]  # psycopg's dialect casts each to its array type
+    arrays = []
+    for n, name in enumerate(names):
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):  # as text: a list value would be read as an array's dimension
+            texts = [None if v is None and column_type.none_as_null else json.dumps(v) for v in columns[name]]
+            arrays.append(bindparam(f"c{n}", texts, type_=ARRAY(Text)))
+        else:
+            arrays.append(bindparam(f"c{n}", list(columns[name]), type_=ARRAY(column_type)))
+    # psycopg's dialect casts each array to its type
     source = func.unnest(*arrays).table_valued(*names).render_derived(name="v")
-    upsert = postgresql.insert(table).from_select(names, select(*source.c))
+    values = [
+        sql_cast(source.c[name], table.c[name].type)
+        if isinstance(table.c[name].type, JSON)
+        else source.c[name]
+        for name in names
+    ]
+    upsert = postgresql.insert(table).from_select(names, select(*values))
     if conflict:
         upsert = upsert.on_conflict_do_update(
             index_elements=[table.c[c] for c in conflict], set_={c: upsert.excluded[c] for c in update}
@@ -87,9 +100,10 @@ def unstored(model: type[M], **values: Any) -> M:
     than the model's constructor (a batch opening 2,000 incidents builds 2,000 incidents and
     links), and those not given hold what the row will (the column's constant default, or None):
     reading an attribute never set would go through the ORM's slow path for a missing value
-    each time. Reading and changing them afterwards works as on any object."""
+    each time. A column whose default only the ORM computes (a callable, or the server's) must
+    be given. Reading and changing them afterwards works as on any object."""
     new: M = model.__mapper__.class_manager.new_instance()
-    new.__dict__.update({key: unset for key, _, unset in _columns(model)})
+    new.__dict__.update({key: unset for key, _, unset in _columns(model) if unset is not _GIVEN})
     new.__dict__.update(values)
     return new
 
@@ -115,20 +129,31 @@ def insert_unstored(
     if objects:
         attributes = [o.__dict__ for o in objects]
         columns = {name: [a.get(key, unset) for a in attributes] for key, name, unset in _columns(model)}
+        for key, name, unset in _columns(model):
+            if unset is _GIVEN and any(value is _GIVEN for value in columns[name]):
+                raise TypeError(
+                    f"{model.__name__}.{key} has a default only the ORM's own INSERT computes: give it"
+                )
         insert_columns(session, cast(Table, model.__table__), columns)
 
 
 @cache
 def _columns(model: type[DeclarativeBase]) -> tuple[tuple[str, str, Any], ...]:
-    """A model's columns as (attribute, column name, value when the attribute was never set)."""
+    """A model's columns as (attribute, column name, value when the attribute was never set:
+    `_GIVEN` for a column whose default only the ORM's own INSERT computes)."""
     found = []
     for attribute in model.__mapper__.column_attrs:
         column = attribute.columns[0]
         default = column.default
         if column.server_default is not None or (default is not None and not default.is_scalar):
-            raise TypeError(f"{column} has a default only the ORM's own INSERT computes")
-        found.append((attribute.key, column.name, getattr(default, "arg", None)))
+            found.append((attribute.key, column.name, _GIVEN))
+        else:
+            found.append((attribute.key, column.name, getattr(default, "arg", None)))
     return tuple(found)
+
+
+_GIVEN: Any = object()
+"""The attribute must be given (`unstored`): its column's default is one only the ORM computes."""
 
 
 @event.listens_for(Engine, "before_cursor_execute")

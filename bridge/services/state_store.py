@@ -2,10 +2,10 @@
 
 `StateStore` caches the rows a batch touches so that a batch of deliveries costs a handful of
 queries, not round trips per alert: it is used with autoflush off, incident numbers are allocated
-without flushing, the incidents it opens, the alert links it makes and the timers are written
-once at `finish()` (one statement per table), and everything else goes out in the commit's one
-flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers anyway) so that
-concurrent workers never interleave changes to one group or incident. Alerts are read as their
+without flushing, the groups it makes, the incidents it opens, the alert links it makes and the
+timers are written once at `finish()` (one statement per table), and everything else goes out in
+the commit's one flush. Rows are loaded `FOR UPDATE` (PostgreSQL; SQLite serializes writers
+anyway) so that concurrent workers never interleave changes to one group or incident. Alerts are read as their
 stored states; only those a decision changes become ORM objects (most events of a storm change
 nothing).
 """
@@ -101,6 +101,9 @@ class StateStore:
         # through `incidents` and `_links` only: a query would not see them.
         self._unstored_incidents: list[Incident] = []
         self._unstored_links: list[IncidentAlert] = []
+        # Groups made since the last `finish`, likewise (a storm of new alerts makes a group each):
+        # nothing in a batch queries groups it holds in `groups`.
+        self._unstored_groups: list[AlertGroup] = []
         self._timers: dict[tuple[str, str], datetime] = {}
         # The storm watch changes with every alert of a storm: kept parsed here and written to
         # its row once, before the commit (`finish`), not parsed and serialised per decision.
@@ -369,23 +372,27 @@ class StateStore:
             self._timers[(timer.kind.value, timer.key)] = timer.due
 
     def finish(self) -> None:
-        """Write what was kept for the end of the batch (new incidents and links, timers), before
-        the commit."""
-        self._store_new()
-        if self._timers:
-            timers.schedule_many(self.session, self._timers)
-            self._timers.clear()
+        """Write what was kept for the end of the batch (storm watches, new groups, incidents and
+        links, timers), before the commit."""
         for key in sorted(self._storm_rows):
             entries, label = self._storms[key]
             self.groups[key].storm = storm_json(entries, label)
         self._storm_rows.clear()
+        self._store_new()
+        if self._timers:
+            timers.schedule_many(self.session, self._timers)
+            self._timers.clear()
 
     def _store_new(self) -> None:
-        """Insert the incidents opened and the links made since the last `finish`, as they stand
-        now, then forget them (and the links looked up): the objects are not the session's, so a
-        later look-up must read the stored rows, not find these."""
+        """Insert the groups made, the incidents opened and the links made since the last
+        `finish`, as they stand now, then forget them (and the links looked up): the objects are
+        not the session's, so a later look-up must read the stored rows, not find these."""
         insert_unstored(self.session, Incident, self._unstored_incidents)
         insert_unstored(self.session, IncidentAlert, self._unstored_links)
+        insert_unstored(self.session, AlertGroup, self._unstored_groups)
+        for group in self._unstored_groups:
+            del self.groups[group.key]
+        self._unstored_groups.clear()
         for incident in self._unstored_incidents:
             del self.incidents[incident.number]
         self._unstored_incidents.clear()
@@ -464,11 +471,11 @@ class StateStore:
         if group.incident is not None and group.incident.number is not None:
             values["incident_number"] = group.incident.number
         row = self.groups.get(group.key)
-        if row is None:  # made with its values (a storm's new groups: most of a batch)
+        if row is None:  # written at `finish` (a storm's new groups: most of a batch)
             new = {"incident_number": None, **values}
             title = fit(group.title, TITLE_MAX)
-            row = fresh(AlertGroup, key=group.key, rule=group.rule, title=title, storm=None, **new)
-            self.session.add(row)
+            row = unstored(AlertGroup, key=group.key, rule=group.rule, title=title, storm=None, **new)
+            self._unstored_groups.append(row)
             self.groups[group.key] = row
             self._missing_groups.discard(group.key)
         else:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bridge.db import timeline, timers
 from bridge.db.bulk import fresh, insert_unstored, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
-from bridge.db.models import AlertRow, Incident, IncidentAlert, TimelineEntry, Timer
+from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
 from bridge.services import state_store  # noqa: F401  (new alerts get their ids before the flush)
 from bridge.ticketing.lifecycle import IncidentStatus
@@ -407,3 +407,60 @@ def test_kept_cancels_go_in_one_statement_at_commit(database_url: str) -> None:
     engine.dispose()
     assert len(deletes) == 2  # 1,500 incidents' timers: two statements of up to 1,000 subjects
     assert [tuple(r) for r in rows] == [("stale", "7")]
+
+
+def _group(make: Callable[..., AlertGroup], key: str, storm: dict[str, object] | None) -> AlertGroup:
+    return make(
+        key=key,
+        rule="HostDown",
+        title="HostDown on h1",
+        firing=2,
+        firing_since=T0,
+        quiet_since=None,
+        occurrences=[T0.isoformat(), (T0 + timedelta(minutes=1)).isoformat()],
+        severity="critical",
+        changes=[],
+        flapping=False,
+        last_seen=None,
+        storm=storm,
+        client=None,
+        incident_number=None,
+        updated_at=T0,
+    )
+
+
+@pytest.mark.parametrize(
+    "storm", [None, {"label": ["job", "node"], "entries": [{"at": "x", "labels": [["a", "b"]]}]}]
+)
+def test_json_columns_are_written_in_bulk_as_the_orm_writes_them(
+    database_url: str, storm: dict[str, object] | None
+) -> None:
+    """An unstored group, its JSON columns lists (of lists) and a dict or None, stores the row
+    its ORM-written twin does (PostgreSQL sends them as text: as arrays, a list would be read as
+    one more dimension)."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add(_group(AlertGroup, "orm", storm))
+        insert_unstored(session, AlertGroup, [_group(partial(unstored, AlertGroup), "bulk", storm)])
+    with sessions() as session:
+        table = AlertGroup.__table__
+        assert isinstance(table, Table)
+        rows = {g.key: _columns(g, table, but=("key",)) for g in session.scalars(select(AlertGroup))}
+        stored = session.execute(
+            select(AlertGroup.key).where(AlertGroup.storm.is_(None)).order_by(AlertGroup.key)
+        ).scalars()
+        sql_nulls = list(stored)  # JSON null and SQL NULL both read as None: the same one each
+    engine.dispose()
+    assert rows["bulk"] == rows["orm"]
+    assert rows["bulk"]["storm"] == storm
+    assert sql_nulls in ([], ["bulk", "orm"])
+
+
+def test_a_column_whose_default_only_the_orm_computes_must_be_given(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    group = unstored(AlertGroup, key="g", rule="r", title="t", occurrences=[], updated_at=T0)  # no changes
+    with sessions() as session, session.begin(), pytest.raises(TypeError, match="changes"):
+        insert_unstored(session, AlertGroup, [group])
+    engine.dispose()

@@ -23,7 +23,16 @@ from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.intake import store_delivery
-from bridge.db.models import AlertRow, Incident, IncidentAlert, Notification, OutboxJob, TimelineEntry, Timer
+from bridge.db.models import (
+    AlertGroup,
+    AlertRow,
+    Incident,
+    IncidentAlert,
+    Notification,
+    OutboxJob,
+    TimelineEntry,
+    Timer,
+)
 from bridge.integrations.channels import EmailChannel, TelegramChannel, WebhookChannel
 from bridge.priority import Priority
 from bridge.services.duty import Duty
@@ -188,12 +197,12 @@ def snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]
             )
         ]
         alerts = [
-            tuple(row)
-            for row in session.execute(
-                select(AlertRow.fingerprint, AlertRow.incident_number, AlertRow.disposition).order_by(
-                    AlertRow.fingerprint
-                )
-            )
+            tuple(getattr(row, c.key) for c in AlertRow.__table__.columns if c.key != "id")
+            for row in session.scalars(select(AlertRow).order_by(AlertRow.fingerprint))
+        ]
+        groups = [
+            tuple(getattr(row, c.key) for c in AlertGroup.__table__.columns)
+            for row in session.scalars(select(AlertGroup).order_by(AlertGroup.key))
         ]
         timeline = [
             (e.incident_number, e.at, e.actor, e.kind, e.text, e.fingerprint, e.via)
@@ -218,6 +227,7 @@ def snapshot(sessions: sessionmaker[Session]) -> dict[str, list[tuple[Any, ...]]
         "incidents": incidents,
         "links": links,
         "alerts": alerts,
+        "groups": groups,
         "timeline": timeline,
         "timers": timers,
         "notifications": notifications,
