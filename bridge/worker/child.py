@@ -31,7 +31,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import NoReturn
 
-from bridge.worker.process import lower_priority
+from bridge.worker.process import lower_priority, tune_collector
 from bridge.worker.runtime import Runtime
 
 log = logging.getLogger("bridge")
@@ -138,6 +138,7 @@ def _run(build: Callable[[], Runtime], reload: Callable[[Runtime], None], pipe: 
     runtime = build()
     # As `bridge worker` does: the web threads, where a sender waits for each 2xx, go first.
     lower_priority(runtime.settings.worker_nice)
+    tune_collector()
     signal.signal(signal.SIGHUP, lambda _signum, _frame: reload(runtime))
     try:
         runtime.start()
