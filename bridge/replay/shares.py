@@ -25,6 +25,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from bridge.collector import collect_young_less_often
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.dedup.engine import Engine
 from bridge.dedup.rules import RuleSet
@@ -44,11 +45,6 @@ of the garbage collector's sight (`gc.freeze`). A replay's state only grows, and
 collection walked all of it again: a quarter of a million-alert replay's time went to
 collections that found nothing (15.6 of 62.3 s in one share; 1.7 s after)."""
 
-YOUNG_COLLECTION = 20_000
-"""Allocations between collections of the youngest generation while replaying (Python's default
-is 700). Deciding an alert allocates dozens of short-lived objects that reference counting frees;
-the collector still walked them every 700: 5-10% of a replay's deciding process."""
-
 
 def _stepped(count: int, progress: Callable[[int], None] | None) -> None:
     """Every STEP deliveries fed: freeze what is alive (the replay's state; the young are still
@@ -61,9 +57,8 @@ def _stepped(count: int, progress: Callable[[int], None] | None) -> None:
 
 @contextmanager
 def _replaying_memory() -> Iterator[None]:
-    """The collector as a long replay wants it (`STEP`, `YOUNG_COLLECTION`), restored after."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION, *thresholds[1:])
+    """The collector as a long replay wants it (`STEP`, `bridge.collector`), restored after."""
+    thresholds = collect_young_less_often()
     try:
         yield
     finally:

@@ -26,6 +26,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge.collector import collect_young_less_often
 from bridge.db.failures import classify, describe
 from bridge.integrations.queue import QUEUE_NAME, connect
 from bridge.worker import jobs
@@ -41,24 +42,14 @@ MAX_BACKOFF = 30.0
 """Longest wait between attempts when the database or Redis keeps failing."""
 
 
-YOUNG_COLLECTION = 20_000
-"""Allocations between collections of the youngest generation in a worker process (Python's
-default is 700). Deciding a batch allocates tens of thousands of short-lived objects (ORM rows
-and their states, parameter lists, texts) that reference counting frees; the collector still
-walked them every 700 allocations, and each tenth walk went through the older generation too.
-Measured in-process (bench.pipeline, 20,000 alerts each opening an incident, PostgreSQL): the
-collector took 5.0-5.3 s of the process's CPU with the default and 0.6-0.7 s with this; a round
-took 6.8-7.05 s of CPU instead of 5.3-5.4 s."""
-
-
 def tune_collector() -> None:
     """The garbage collector as a long-running decider wants it: what the process built to start
     (modules, mappers, compiled rules, templates) leaves the collector's sight for good
     (`gc.freeze`), so a full collection walks only what came after, and the youngest generation
-    is collected every YOUNG_COLLECTION allocations. Memory stays bounded: cyclic garbage is
-    still collected, only in larger steps."""
+    is collected less often (`bridge.collector`). Memory stays bounded: cyclic garbage is still
+    collected, only in larger steps."""
     gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION, *gc.get_threshold()[1:])
+    collect_young_less_often()
 
 
 def lower_priority(niceness: int) -> None:

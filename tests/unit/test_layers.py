@@ -1,7 +1,7 @@
 """The house plan holds: every import points down the layers of DESIGN section 2, no module
 imports itself in a circle, and nothing imports inside a function to dodge one.
 
-    kernel (alert, errors, clock, timeutil, priority, settings, yamldoc, slots)
+    kernel (alert, errors, clock, timeutil, priority, settings, yamldoc, slots, collector)
       <- pure: schedule <- dedup, ticketing;  sources
         <- db <- integrations <- services <- replay, worker <- web <- cli
 
@@ -27,7 +27,7 @@ from bridge.cli.lazy import load_command
 
 ROOT = Path(bridge.__file__).parent
 
-KERNEL = {"alert", "errors", "clock", "timeutil", "priority", "settings", "yamldoc", "slots"}
+KERNEL = {"alert", "errors", "clock", "timeutil", "priority", "settings", "yamldoc", "slots", "collector"}
 LAYERS = {
     "kernel": 0,
     "schedule": 1,

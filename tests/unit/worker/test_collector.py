@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from bridge.worker.process import YOUNG_COLLECTION
+from bridge.collector import YOUNG_COLLECTION
 
 _PROBE = """
 import gc, json
