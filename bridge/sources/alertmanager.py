@@ -195,21 +195,19 @@ def _plain_alert(raw: Any, received_at: datetime, origin: str) -> Alert | None:
     elif ends_at is None:
         ends_at = max(received_at, starts_at)
     name = labels.get("alertname") or f"alert {fingerprint}"
-    host = labels.get("host") or labels.get("hostname") or strip_port(labels.get("instance", ""))
-    severity = labels.get("severity", "")
     return Alert(  # by position: keywords took as long as filling the slots (the test holds the order)
         Source.ALERTMANAGER,
         fingerprint,
         _PREFIX + fingerprint,
         status,
-        name if len(name) <= NAME_MAX else fit(name, NAME_MAX),
-        host if len(host) <= HOST_MAX else fit(host, HOST_MAX),
-        _SEVERITY_WORDS.get(severity) or severity_from_label(severity),
+        fit(name, NAME_MAX),
+        fit(host_from_labels(labels), HOST_MAX),
+        severity_from_label(labels.get("severity", "")),
         labels,
         annotations,
         starts_at,
         ends_at,
-        url if len(url) <= TEXT_MAX else fit(url, TEXT_MAX),
+        fit(url, TEXT_MAX),
         received_at,
         None,
         origin,
