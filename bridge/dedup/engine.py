@@ -723,15 +723,18 @@ class Engine:
         caller need not look that up): a hold of a group with nothing firing ends in nothing, as
         most holds do. None: ask `on_timer`."""
         if kind is EngineTimer.HOLD and group.firing == 0:
-            return _NOTHING_HELD
+            return _NOTHING_HELD  # most holds: what they waited for resolved before they ended
         return None
 
     def on_timer(self, kind: EngineTimer, group: GroupState, now: datetime) -> Decision:
         """A timer of `group` is due: open the held incident, resolve the quiet one, see whether a
         flapping group calmed down, or notice a heartbeat that did not come."""
+        idle = self.idle_timer(kind, group)
+        if idle is not None:
+            return idle
         active = group.incident is not None and group.incident.active
-        if kind is EngineTimer.HOLD and (active or group.firing == 0):
-            return _NOTHING_HELD  # most holds: what they waited for resolved before they ended
+        if kind is EngineTimer.HOLD and active:
+            return _NOTHING_HELD  # the incident it held for is open already
         rule = self.rules.rule_named(group.rule)
         work = Work({group.key: group})
         if kind is EngineTimer.HOLD:
