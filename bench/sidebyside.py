@@ -14,7 +14,12 @@ processes x 4 threads, gthread):
   `bridge_stopped`, bridge's web tier with the workers stopped (intake only);
 - `embedded`: `bridge serve` on SQLite with its in-process worker thread (the default).
 
-With `--rounds N` the whole matrix is repeated and every figure is the median of its N runs.
+With `--rounds N` (default 2) the whole matrix is repeated and every figure is the median of its N
+runs. Odd rounds take the workloads in reverse order (the storm stays last): on this shared
+machine a server's throughput drifts from run to run, and a workload always run after another
+would always take the drift (flapping measured after new alerts was 0.82 of them, before them
+1.10, same tree, same hour). With an even number of rounds each workload runs as often before
+as after every other, so the comparison between workloads, flapping against new, is fair.
 
 Workloads (`--workloads`, default all): Alertmanager `unique` (1 new alert per notification),
 `flap` (firing/resolved), `duplicates` (redeliveries), `storm` (50 new alerts per notification),
@@ -22,7 +27,7 @@ and Zabbix `unique`; the embedded server takes Alertmanager `unique` only. Each 
 per server and workload, every bridge figure also as a ratio to both references, and the
 server-side CPU per notification (web processes, PostgreSQL) from /proc. Prints one JSON line.
 
-    python -m bench.sidebyside [--seconds 8] [--warmup 1] [--rounds 1] [--concurrency 16]
+    python -m bench.sidebyside [--seconds 8] [--warmup 1] [--rounds 2] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from tests.support.postgres import free_port, fresh_database, throwaway_cluster
 from tests.support.redis import throwaway_redis
 from tests.support.stack import Stack, wait_for
 
-WORKLOADS = ["am_unique", "am_flap", "am_duplicates", "am_storm", "zbx_unique"]
+WORKLOADS = ["am_unique", "am_flap", "am_duplicates", "zbx_unique", "am_storm"]
 """`<source>_<scenario>`; the storm last, so that its backlog weighs on no other workload."""
 SOURCES = {"am": loadgen.SourceKind.ALERTMANAGER, "zbx": loadgen.SourceKind.ZABBIX}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -263,6 +268,15 @@ def targets(figures: dict[str, Any]) -> dict[str, bool | None]:
     }
 
 
+def round_order(workloads: list[str], round_number: int) -> list[str]:
+    """The workloads in the order round `round_number` (from 0) takes them: as given in even
+    rounds, reversed in odd ones, the storm last in both (its backlog must weigh on no other)."""
+    others = [w for w in workloads if w != "am_storm"]
+    if round_number % 2 == 1:
+        others.reverse()
+    return others + [w for w in workloads if w == "am_storm"]
+
+
 def median_figures(samples: dict[str, list[Any]]) -> dict[str, Any]:
     """Each figure's median over the rounds (None when it was never measured)."""
     out: dict[str, Any] = {}
@@ -276,7 +290,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--warmup", type=float, default=1)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the matrix; figures are medians")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="repeat the matrix (odd rounds reversed); figures are medians"
+    )
     parser.add_argument("--concurrency", type=int, default=loadgen.DEFAULT_CONCURRENCY)
     parser.add_argument("--workers", type=int, default=2, help="bridge workers in the processing phase")
     parser.add_argument(
@@ -341,16 +357,20 @@ def main() -> None:
                 # First, on the empty database: 2 workers process what arrives, on the same cores.
                 for _ in range(args.workers):
                     stack.start_worker()
-                for _ in range(args.rounds):
-                    for workload in workloads:
+                for round_number in range(args.rounds):
+                    # The last round's backlog (the storm's) decided first: it weighs on no other round.
+                    wait_for(
+                        lambda: stack.intake_counts().get("pending", 0) == 0, 900, "the backlog decided", 0.2
+                    )
+                    for workload in round_order(workloads, round_number):
                         record(Server("bridge_workers", stack.url, [stack.web.pid]), workload, db_pids)
                 for worker in stack.workers:
                     stop(worker)
                 stack.workers.clear()
             if "bridge_stopped" in servers:
                 interleaved.append((Server("bridge_stopped", stack.url, [stack.web.pid]), db_pids))
-        for _ in range(args.rounds):
-            for workload in workloads:
+        for round_number in range(args.rounds):
+            for workload in round_order(workloads, round_number):
                 for server, pids in interleaved:
                     record(server, workload, pids)
         if "embedded" in servers and "am_unique" in workloads:
@@ -363,7 +383,8 @@ def main() -> None:
     report(
         "sidebyside",
         f"{args.concurrency} async closed-loop senders (bench.loadgen), {args.seconds:g}s per workload after "
-        f"{args.warmup:g}s warm-up, medians of {args.rounds} round(s); servers under "
+        f"{args.warmup:g}s warm-up, medians of {args.rounds} round(s), odd ones in reverse order; servers "
+        "under "
         "bridge.web.gunicorn_config (2 processes x 4 threads): ref_insert (parse + one INSERT per alert "
         "+ commit), ref_parse (parse, answer) and bridge production (PostgreSQL 15 durable, Redis) with "
         "its workers stopped, taking each workload in turn; before them bridge with "
