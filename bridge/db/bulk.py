@@ -17,12 +17,12 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Engine, Table, Text, bindparam, event, func, inspect, select, text
+from sqlalchemy import JSON, Engine, Table, Text, bindparam, event, func, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
-from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
 M = TypeVar("M", bound=DeclarativeBase)
 
@@ -180,29 +180,20 @@ def _binary_arrays(
         adapters.register_dumper(list, adapters.get_dumper(list, "b"))  # "b": psycopg's PyFormat.BINARY
 
 
-_PREASSIGNED: dict[type[DeclarativeBase], str] = {}
-"""Models whose new rows get their ids before the flush (`preassign_ids`), with their table."""
 _DRAW_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 
 
-def preassign_ids(model: type[DeclarativeBase]) -> None:
-    """PostgreSQL: new objects of `model` (a table with one autoincrementing integer primary key,
-    `id`) get their ids from the sequence in one query just before the flush writes them. The
-    ORM then inserts them in one executemany of one short statement, which psycopg prepares
-    once and pipelines, instead of an `INSERT ... VALUES (...), (...) RETURNING id` whose text
-    grows with the rows (700 KB for 2,000 alerts) and which psycopg converted in Python each
-    time. SQLite keeps the ORM's own INSERT (in process, it is cheap)."""
-    _PREASSIGNED[model] = cast(Table, model.__table__).name
+def draw_ids(session: Session, model: type[DeclarativeBase], count: int) -> list[int]:
+    """PostgreSQL: `count` new ids of `model` (a table with one autoincrementing integer primary
+    key, `id`) from its sequence, in one query, ascending."""
+    table = cast(Table, model.__table__).name
+    return sorted(session.execute(_DRAW_IDS, {"table": table, "n": count}).scalars())
 
 
-@event.listens_for(Session, "before_flush")
-def _assign_ids(session: Session, flush_context: UOWTransaction, instances: object) -> None:
-    if not _PREASSIGNED or not session.new or session.get_bind().dialect.name != "postgresql":
-        return
-    for model, table in _PREASSIGNED.items():
-        new = [o for o in session.new if type(o) is model and o.__dict__.get("id") is None]
-        if new:
-            new.sort(key=lambda o: inspect(o).insert_order or 0)  # ids in the order added, as before
-            ids = sorted(session.execute(_DRAW_IDS, {"table": table, "n": len(new)}).scalars())
-            for o, drawn in zip(new, ids, strict=True):
-                o.id = drawn  # type: ignore[attr-defined]
+def adopt(session: Session, objects: Sequence[DeclarativeBase]) -> None:
+    """Objects whose rows `insert_unstored` has just written (their primary keys set) become the
+    session's as if it had read them: a query finds these same objects, and a change made to
+    them from now on is flushed as an UPDATE."""
+    for o in objects:
+        make_transient_to_detached(o)
+    session.add_all(objects)

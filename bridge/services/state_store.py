@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import per_transaction, timers
-from bridge.db.bulk import fresh, insert_unstored, preassign_ids, unstored
+from bridge.db.bulk import adopt, draw_ids, fresh, insert_unstored, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -56,7 +56,6 @@ from bridge.ticketing.lifecycle import ACTIVE_STATUSES, SYSTEM_ACTOR, IncidentAc
 from bridge.timeutil import parse_instant
 
 _CHUNK = 500
-preassign_ids(AlertRow)  # a batch's new alerts: one executemany at the flush, not a growing INSERT
 CLIENT_MAX = cast(String, Incident.__table__.c.client.type).length or 0
 """The incidents' client column: a client named by a label's value is cut to fit (and says so)."""
 TITLE_MAX = cast(String, Incident.__table__.c.title.type).length or 0
@@ -104,6 +103,13 @@ class StateStore:
         # Groups made since the last `finish`, likewise (a storm of new alerts makes a group each):
         # nothing in a batch queries groups it holds in `groups`.
         self._unstored_groups: list[AlertGroup] = []
+        # New alerts likewise on PostgreSQL (a storm's new alerts: the ORM's flush of 2,000 of
+        # them was a sixth of a deciding worker), but an alert is queried by its group within
+        # the batch (`_attach_members`): they are written there and by `finish`
+        # (`_write_new_alerts`), and become the session's then. SQLite keeps the ORM's flush:
+        # its ids come from the insert.
+        self._unstored_alerts: list[AlertRow] = []
+        self._writes_new_alerts = session.get_bind().dialect.name == "postgresql"
         self._timers: dict[tuple[str, str], datetime] = {}
         # The storm watch changes with every alert of a storm: kept parsed here and written to
         # its row once, before the commit (`finish`), not parsed and serialised per decision.
@@ -378,6 +384,7 @@ class StateStore:
             entries, label = self._storms[key]
             self.groups[key].storm = storm_json(entries, label)
         self._storm_rows.clear()
+        self._write_new_alerts()
         self._store_new()
         if self._timers:
             timers.schedule_many(self.session, self._timers)
@@ -400,6 +407,19 @@ class StateStore:
         self._new_incidents.clear()
         self._links.clear()
         self._links_asked.clear()
+
+    def _write_new_alerts(self) -> None:
+        """Insert the new alerts made since the last call, as they stand now, in one statement
+        (their ids drawn first), and make them the session's: queries from here on find them,
+        and later changes to them are flushed as updates."""
+        new = self._unstored_alerts
+        if not new:
+            return
+        self._unstored_alerts = []
+        for row, drawn in zip(new, draw_ids(self.session, AlertRow, len(new)), strict=True):
+            row.id = drawn
+        insert_unstored(self.session, AlertRow, new)
+        adopt(self.session, new)
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         values: dict[str, Any] = {
@@ -437,10 +457,12 @@ class StateStore:
         row = self.alert_row(state.fingerprint)
         if row is None:  # made with its values (a storm's new alerts: most of a batch)
             new = {"incident_number": None, "missing_since": None, **values}
-            row = fresh(
-                AlertRow, fingerprint=state.fingerprint, first_seen_at=now, origin=alert.origin, **new
-            )
-            self.session.add(row)
+            made = unstored if self._writes_new_alerts else fresh
+            row = made(AlertRow, fingerprint=state.fingerprint, first_seen_at=now, origin=alert.origin, **new)
+            if self._writes_new_alerts:
+                self._unstored_alerts.append(row)
+            else:
+                self.session.add(row)
             self.alerts[state.fingerprint] = row
             self._missing_alerts.discard(state.fingerprint)
         else:
@@ -625,6 +647,7 @@ class StateStore:
     ) -> list[AlertRow]:
         """OPEN / REOPEN: attach the group's firing alerts not yet in this incident (the triggering
         alert is attached by its own ATTACH action); returns those attached."""
+        self._write_new_alerts()
         self.session.flush()  # the query below must see this batch's changes
         query = select(AlertRow).where(
             AlertRow.group_key == group.key,

@@ -18,12 +18,12 @@ from sqlalchemy import Table, delete, event, select
 from sqlalchemy.orm import Session
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import fresh, insert_unstored, unstored
+from bridge.db.bulk import adopt, draw_ids, fresh, insert_unstored, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
-from bridge.services import state_store  # noqa: F401  (new alerts get their ids before the flush)
 from bridge.ticketing.lifecycle import IncidentStatus
+from tests.support.db import empty_database
 
 T0 = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -241,36 +241,52 @@ def _alert(fingerprint: str, make: Callable[..., AlertRow] = AlertRow) -> AlertR
     )
 
 
-def test_new_alerts_get_their_ids_before_the_flush(database_url: str) -> None:
-    """PostgreSQL: a batch's new alerts are inserted by one executemany of one short statement
-    (their ids drawn from the sequence first), not an INSERT ... RETURNING whose text grows with
-    the rows. On both: ids in the order the alerts were added, and queries see the rows."""
-    engine = create_db_engine(database_url)
+def test_rows_written_in_bulk_become_the_sessions(postgres_database: str) -> None:
+    """PostgreSQL, as a deciding batch writes its new alerts: ids drawn from the sequence in
+    order, the rows inserted in one statement (no RETURNING), then adopted: a query finds these
+    same objects, and a change made afterwards is flushed as an UPDATE of that row alone."""
+    empty_database(postgres_database)
+    engine = create_db_engine(postgres_database)
     sessions = make_session_factory(engine)
-    inserts: list[tuple[str, bool]] = []
+    statements: list[str] = []
 
     @event.listens_for(engine, "before_cursor_execute")
     def _seen(conn: object, cursor: object, statement: str, params: object, ctx: object, many: bool) -> None:
-        if statement.startswith("INSERT INTO alerts"):
-            inserts.append((statement, many))
+        statements.append(statement)
 
     with sessions() as session, session.begin():
         session.add(_alert("first"))
     with sessions() as session, session.begin():
-        added = [_alert(f"fp-{n}") for n in (3, 1, 2)]
-        session.add_all(added)
+        new = [_alert(f"fp-{n}", partial(unstored, AlertRow, members=[], origin="")) for n in (3, 1, 2)]
+        new[0].occurrences = 5  # changed before it is written: written as it stands
+        ids = draw_ids(session, AlertRow, len(new))
+        for row, drawn in zip(new, ids, strict=True):
+            row.id = drawn
+        statements.clear()
+        insert_unstored(session, AlertRow, new)
+        adopt(session, new)
+        found = session.scalars(select(AlertRow).where(AlertRow.group_key == "g").order_by(AlertRow.id)).all()
+        new[1].reason = "changed once the session's"
         session.flush()
-        ids = [a.id for a in added]
-        found = session.scalars(select(AlertRow.fingerprint).where(AlertRow.group_key == "g")).all()
+        written = list(statements)
     with sessions() as session:
-        stored = session.execute(select(AlertRow.id, AlertRow.fingerprint).order_by(AlertRow.id)).all()
+        stored = session.execute(
+            select(AlertRow.id, AlertRow.fingerprint, AlertRow.occurrences, AlertRow.reason).order_by(
+                AlertRow.id
+            )
+        ).all()
     engine.dispose()
-    assert sorted(found) == ["first", "fp-1", "fp-2", "fp-3"]
     assert ids == sorted(ids) and ids[0] > stored[0].id
-    assert [tuple(r) for r in stored][1:] == list(zip(ids, ["fp-3", "fp-1", "fp-2"], strict=True))
-    if database_url.startswith("postgresql"):
-        assert [many for _, many in inserts] == [False, True]
-        assert all("RETURNING" not in statement for statement, _ in inserts)
+    assert found[1:] == new and all(a is b for a, b in zip(found[1:], new, strict=True))
+    assert [tuple(r) for r in stored][1:] == [
+        (ids[0], "fp-3", 5, ""),
+        (ids[1], "fp-1", 1, "changed once the session's"),
+        (ids[2], "fp-2", 1, ""),
+    ]
+    inserts = [s for s in written if s.startswith("INSERT INTO alerts")]
+    assert len(inserts) == 1 and "RETURNING" not in inserts[0]
+    updates = [s for s in written if s.startswith("UPDATE alerts")]
+    assert len(updates) == 1 and "reason" in updates[0]
 
 
 def test_a_fresh_objects_row_is_the_one_its_constructor_twin_stores(database_url: str) -> None:
