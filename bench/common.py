@@ -88,10 +88,13 @@ def report(benchmark: str, workload: str, figures: dict[str, Any]) -> None:
     print(json.dumps(line))
 
 
-def production_stack(stack_of: contextlib.ExitStack, rules: Path, workers: int) -> Stack:
+def production_stack(
+    stack_of: contextlib.ExitStack, rules: Path, workers: int, settings: dict[str, str] | None = None
+) -> Stack:
     """bridge in production mode on throwaway servers (a durable PostgreSQL cluster, Redis):
-    migrated, gunicorn with 2 processes serving, `workers` bridge workers processing. The caller
-    stops the stack (`Stack.stop`); `stack_of` then removes the servers and the logs."""
+    migrated, gunicorn with 2 processes serving, `workers` bridge workers processing, with
+    `settings` (BRIDGE_* variables) over bridge's defaults. The caller stops the stack
+    (`Stack.stop`); `stack_of` then removes the servers and the logs."""
     server = stack_of.enter_context(throwaway_cluster(durable=True))
     database = stack_of.enter_context(fresh_pg(server))
     redis = stack_of.enter_context(throwaway_redis(own=True))
@@ -102,7 +105,12 @@ def production_stack(stack_of: contextlib.ExitStack, rules: Path, workers: int) 
         rules,
         logs,
         web_workers=2,
-        extra_env={"BRIDGE_LOG_LEVEL": "WARNING", "BRIDGE_TICK_SECONDS": "1", "BRIDGE_SWEEP_GRACE": "30s"},
+        extra_env={
+            "BRIDGE_LOG_LEVEL": "WARNING",
+            "BRIDGE_TICK_SECONDS": "1",
+            "BRIDGE_SWEEP_GRACE": "30s",
+            **(settings or {}),
+        },
     )
     stack.migrate()
     stack.start_web()

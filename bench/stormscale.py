@@ -28,7 +28,7 @@ after a warm-up of 20,000 alert events and after the whole run, for a 1,000,000-
 pass `--alerts 1000000`.
 
     python -m bench.stormscale [--alerts 100000] [--unique-alerts 100000] [--workers 2] [--memory]
-                               [--rate EVENTS_PER_S [--own-rate EVENTS_PER_S]]
+                               [--rate EVENTS_PER_S [--own-rate EVENTS_PER_S]] [--worker-nice N]
 """
 
 from __future__ import annotations
@@ -384,13 +384,20 @@ def main() -> None:
         default=None,
         help="post the own-incident phase at this rate instead (default: --rate)",
     )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=None,
+        help="the workers' BRIDGE_WORKER_NICE (default: bridge's own)",
+    )
     args = parser.parse_args()
     own_rate = args.rate if args.own_rate is None else args.own_rate
+    settings = {} if args.worker_nice is None else {"BRIDGE_WORKER_NICE": str(args.worker_nice)}
     storm = storm_bodies(args.alerts)
     unique = unique_bodies(args.unique_alerts)
     figures: dict[str, object] = {}
     with contextlib.ExitStack() as stack_of:
-        stack = production_stack(stack_of, stack_of.enter_context(bench_rules()), args.workers)
+        stack = production_stack(stack_of, stack_of.enter_context(bench_rules()), args.workers, settings)
         try:
             if args.memory:
                 # warm-up: imports, pools, caches
@@ -414,7 +421,8 @@ def main() -> None:
         f"(webhook to incident committed); queue lag sampled every 100 ms"
         + (f"; the storm posted at {args.rate:,.0f} alert events/s" if args.rate else "")
         + (f"; the own-incident phase posted at {own_rate:,.0f} alert events/s" if own_rate else "")
-        + ("; RSS after a 20,000-alert warm-up and after the run" if args.memory else ""),
+        + ("; RSS after a 20,000-alert warm-up and after the run" if args.memory else "")
+        + (f"; BRIDGE_WORKER_NICE={args.worker_nice}" if args.worker_nice is not None else ""),
         figures,
     )
 
