@@ -183,15 +183,22 @@ def _binary_arrays(
 _DRAW_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 
 
-def draw_ids(session: Session, model: type[DeclarativeBase], count: int) -> list[int]:
-    """PostgreSQL: `count` new ids of `model` (a table with one autoincrementing integer primary
-    key, `id`) from its sequence, in one query, ascending."""
-    table = cast(Table, model.__table__).name
-    return sorted(session.execute(_DRAW_IDS, {"table": table, "n": count}).scalars())
+def insert_numbered(
+    session: Session, model: type[DeclarativeBase], objects: Sequence[DeclarativeBase]
+) -> None:
+    """PostgreSQL: `insert_unstored` for a table with one autoincrementing integer primary key,
+    `id`: the objects first get their ids from its sequence (one query, in the order given), so
+    that they can be `adopt`ed."""
+    if objects:
+        table = cast(Table, model.__table__).name
+        drawn = sorted(session.execute(_DRAW_IDS, {"table": table, "n": len(objects)}).scalars())
+        for o, id_ in zip(objects, drawn, strict=True):
+            o.id = id_  # type: ignore[attr-defined]
+        insert_unstored(session, model, objects)
 
 
 def adopt(session: Session, objects: Sequence[DeclarativeBase]) -> None:
-    """Objects whose rows `insert_unstored` has just written (their primary keys set) become the
+    """Objects whose rows `insert_numbered` has just written become the
     session's as if it had read them: a query finds these same objects, and a change made to
     them from now on is flushed as an UPDATE."""
     for o in objects:

@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import per_transaction, timers
-from bridge.db.bulk import adopt, draw_ids, fresh, insert_unstored, unstored
+from bridge.db.bulk import adopt, fresh, insert_numbered, insert_unstored, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -105,9 +105,9 @@ class StateStore:
         self._unstored_groups: list[AlertGroup] = []
         # New alerts likewise on PostgreSQL (a storm's new alerts: the ORM's flush of 2,000 of
         # them was a sixth of a deciding worker), but an alert is queried by its group within
-        # the batch (`_attach_members`): they are written there and by `finish`
-        # (`_write_new_alerts`), and become the session's then. SQLite keeps the ORM's flush:
-        # its ids come from the insert.
+        # the batch (`_attach_members`): they are written where the store flushes (`_flush`)
+        # and by `finish` (`_write_new_alerts`). SQLite keeps the ORM's flush: its ids come
+        # from the insert.
         self._unstored_alerts: list[AlertRow] = []
         self._writes_new_alerts = session.get_bind().dialect.name == "postgresql"
         self._timers: dict[tuple[str, str], datetime] = {}
@@ -415,17 +415,19 @@ class StateStore:
         batch is over) they are forgotten instead, like `_store_new`'s objects: adopting 2,000
         objects cost a third of writing them, for nothing."""
         new = self._unstored_alerts
-        if not new:
-            return
         self._unstored_alerts = []
-        for row, drawn in zip(new, draw_ids(self.session, AlertRow, len(new)), strict=True):
-            row.id = drawn
-        insert_unstored(self.session, AlertRow, new)
+        insert_numbered(self.session, AlertRow, new)
         if last:
             for row in new:
                 del self.alerts[row.fingerprint]
         else:
             adopt(self.session, new)
+
+    def _flush(self) -> None:
+        """Put everything this batch changed so far where a query of alerts sees it: the new
+        alerts it holds unstored, then the session's changes."""
+        self._write_new_alerts()
+        self.session.flush()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:
         values: dict[str, Any] = {
@@ -462,12 +464,13 @@ class StateStore:
             values["incident_number"] = state.incident
         row = self.alert_row(state.fingerprint)
         if row is None:  # made with its values (a storm's new alerts: most of a batch)
-            new = {"incident_number": None, "missing_since": None, **values}
-            made = unstored if self._writes_new_alerts else fresh
-            row = made(AlertRow, fingerprint=state.fingerprint, first_seen_at=now, origin=alert.origin, **new)
+            new = {"fingerprint": state.fingerprint, "first_seen_at": now, "origin": alert.origin}
+            new |= {"incident_number": None, "missing_since": None, **values}
             if self._writes_new_alerts:
+                row = unstored(AlertRow, **new)
                 self._unstored_alerts.append(row)
             else:
+                row = fresh(AlertRow, **new)
                 self.session.add(row)
             self.alerts[state.fingerprint] = row
             self._missing_alerts.discard(state.fingerprint)
@@ -653,8 +656,7 @@ class StateStore:
     ) -> list[AlertRow]:
         """OPEN / REOPEN: attach the group's firing alerts not yet in this incident (the triggering
         alert is attached by its own ATTACH action); returns those attached."""
-        self._write_new_alerts()
-        self.session.flush()  # the query below must see this batch's changes
+        self._flush()  # the query below must see this batch's changes
         query = select(AlertRow).where(
             AlertRow.group_key == group.key,
             AlertRow.status == Status.FIRING,

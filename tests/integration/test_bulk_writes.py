@@ -18,7 +18,7 @@ from sqlalchemy import Table, delete, event, select
 from sqlalchemy.orm import Session
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import adopt, draw_ids, fresh, insert_unstored, unstored
+from bridge.db.bulk import adopt, fresh, insert_numbered, insert_unstored, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
@@ -259,11 +259,9 @@ def test_rows_written_in_bulk_become_the_sessions(postgres_database: str) -> Non
     with sessions() as session, session.begin():
         new = [_alert(f"fp-{n}", partial(unstored, AlertRow, members=[], origin="")) for n in (3, 1, 2)]
         new[0].occurrences = 5  # changed before it is written: written as it stands
-        ids = draw_ids(session, AlertRow, len(new))
-        for row, drawn in zip(new, ids, strict=True):
-            row.id = drawn
         statements.clear()
-        insert_unstored(session, AlertRow, new)
+        insert_numbered(session, AlertRow, new)
+        ids = [row.id for row in new]
         adopt(session, new)
         found = session.scalars(select(AlertRow).where(AlertRow.group_key == "g").order_by(AlertRow.id)).all()
         new[1].reason = "changed once the session's"
