@@ -26,7 +26,15 @@ from bridge.worker.runtime import Runtime
 from tests.conftest import _truncate, unavailable
 from tests.support.app import ADMIN_TOKEN, ZBX_TOKEN, make_settings, serving, write_rules
 from tests.support.postgres import Unavailable, free_port
-from tests.support.zabbix import ZabbixEnv, alerts, configure_webhook, packages_missing, zabbix_environment
+from tests.support.zabbix import (
+    ZabbixEnv,
+    alerts,
+    configure_webhook,
+    open_problem,
+    packages_missing,
+    trace,
+    zabbix_environment,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -103,14 +111,14 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
         return {t["tag"]: t["value"] for t in problem().get("tags", [])}
 
     def diagnose() -> str:
-        return f"alerts: {alerts(zabbix, setup.actionid)}\nserver log:\n{zabbix.log_tail()}"
+        return trace(zabbix, setup)
 
     try:
-        zabbix.send_value(setup.host, setup.item_key, 95)
+        open_problem(zabbix, setup, 95)
         incidents = zabbix.wait_for(
             lambda: admin("GET", f"{bridge}/api/incidents").json()["items"],
             60,
-            "bridge incident\n" + diagnose(),
+            lambda: "bridge incident\n" + diagnose(),
         )
         (incident,) = incidents
         assert (incident["title"], incident["priority"], incident["source"]) == (
@@ -126,7 +134,7 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
 
         admin("POST", f"{bridge}/api/incidents/{number}/ack", json={"comment": "looking"})
         zabbix.wait_for(
-            lambda: problem().get("acknowledged") == "1", 30, "acknowledged in Zabbix\n" + diagnose()
+            lambda: problem().get("acknowledged") == "1", 30, lambda: "acknowledged in Zabbix\n" + diagnose()
         )
         messages = [a["message"] for a in problem()["acknowledges"]]
         assert f"Acknowledged in bridge incident {number} by admin: looking" in messages
@@ -138,7 +146,7 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
         zabbix.wait_for(
             lambda: admin("GET", f"{bridge}/api/incidents/{number}").json()["status"] == "resolved",
             60,
-            "incident resolved\n" + diagnose(),
+            lambda: "incident resolved\n" + diagnose(),
         )
         detail = admin("GET", f"{bridge}/api/incidents/{number}").json()
         assert [a["status"] for a in detail["alerts"]] == ["resolved"]
@@ -149,14 +157,14 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
         zabbix.wait_for(
             lambda: admin("GET", f"{bridge}/api/incidents/{number}").json()["status"] == "open",
             60,
-            "incident reopened\n" + diagnose(),
+            lambda: "incident reopened\n" + diagnose(),
         )
 
-        def open_problem() -> dict[str, Any] | None:
+        def reopened_problem() -> dict[str, Any] | None:
             found = zabbix.api.problem.get(objectids=[setup.triggerid], output="extend")  # open ones only
             return found[0] if found else None
 
-        second = zabbix.wait_for(open_problem, 30, "the new problem")
+        second = zabbix.wait_for(reopened_problem, 30, "the new problem")
         for action in ("resolve", "close"):
             admin("POST", f"{bridge}/api/incidents/{number}/{action}", json={"comment": "rebooted"})
 
@@ -166,7 +174,7 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
             )
             return found[0] if found and found[0]["r_eventid"] != "0" else None
 
-        closed = zabbix.wait_for(closed_in_zabbix, 60, "problem closed in Zabbix\n" + diagnose())
+        closed = zabbix.wait_for(closed_in_zabbix, 60, lambda: "problem closed in Zabbix\n" + diagnose())
         assert f"Closed in bridge incident {number} by admin: rebooted" in [
             a["message"] for a in closed["acknowledges"]
         ]
@@ -176,15 +184,13 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
                 for a in admin("GET", f"{bridge}/api/incidents/{number}").json()["alerts"]
             ),
             60,
-            "the recovery Zabbix sent for the close\n" + diagnose(),
+            lambda: "the recovery Zabbix sent for the close\n" + diagnose(),
         )
         page = requests.get(tags()["__zbx_bridge_url"], auth=("anyone", ADMIN_TOKEN), timeout=10)
         assert page.status_code == 200
         assert f"INC-{number}" in page.text and f"{setup.host} value is above 90" in page.text
         # every notification Zabbix made was delivered (it records that a moment after the webhook returns)
-        zabbix.wait_for(
-            lambda: all(a["status"] == "1" for a in alerts(zabbix, setup.actionid)), 30, diagnose()
-        )
+        zabbix.wait_for(lambda: all(a["status"] == "1" for a in alerts(zabbix, setup.actionid)), 30, diagnose)
     finally:
         runtime.runner.stop()
         server.__exit__(None, None, None)
@@ -270,7 +276,7 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
         return admin("GET", f"{bridge}/api/incidents/{number}").json()  # type: ignore[no-any-return]
 
     def diagnose() -> str:
-        return f"alerts: {alerts(zabbix, setup.actionid)}\nserver log:\n{zabbix.log_tail()}"
+        return trace(zabbix, setup)
 
     def show(title: str, eventid: str, number: int | None) -> None:
         print(f"\n=== {title}: Zabbix problem {eventid} ===")
@@ -287,13 +293,13 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
 
     try:
         # -- a held problem, from fire to close ------------------------------------------------
-        zabbix.send_value(setup.host, setup.item_key, 95)
+        open_problem(zabbix, setup, 95)
         held = zabbix.wait_for(newest_problem, 30, "the held problem")
         eventid = held["eventid"]
         link = f"{bridge}/zabbix/events/{INSTANCE}/{eventid}"
         # the answer to the first webhook, while the alert waits: the link, and no incident yet
         first_tags = zabbix.wait_for(
-            lambda: tag_list(eventid), HOLD - 2, "tags from the first webhook\n" + diagnose()
+            lambda: tag_list(eventid), HOLD - 2, lambda: "tags from the first webhook\n" + diagnose()
         )
         assert first_tags == [("__zbx_bridge_url", link)]
         assert admin("GET", f"{bridge}/api/incidents").json()["items"] == []  # still held
@@ -312,7 +318,7 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
         def message() -> dict[str, Any] | None:
             return next((a for a in event(eventid).get("acknowledges", []) if a["message"] == said), None)
 
-        written = zabbix.wait_for(message, 30, "the incident-opened message\n" + diagnose())
+        written = zabbix.wait_for(message, 30, lambda: "the incident-opened message\n" + diagnose())
         assert written["action"] == "4"  # the message action only: nothing acknowledged
         assert event(eventid)["acknowledged"] == "0"
         moved = requests.get(link, auth=("anyone", ADMIN_TOKEN), timeout=10, allow_redirects=False)
@@ -332,7 +338,9 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
 
         # -- the recovery: its OK event carries no incident tags ------------------------------
         zabbix.send_value(setup.host, setup.item_key, 10)
-        zabbix.wait_for(lambda: incident(number)["status"] == "resolved", 60, "resolved\n" + diagnose())
+        zabbix.wait_for(
+            lambda: incident(number)["status"] == "resolved", 60, lambda: "resolved\n" + diagnose()
+        )
         recovery = zabbix.wait_for(
             lambda: event(eventid).get("r_eventid", "0") != "0" and event(eventid)["r_eventid"], 30
         )
@@ -355,7 +363,7 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
                 a["eventid"] == missed_id and a["status"] == "2" for a in alerts(zabbix, setup.actionid)
             ),
             90,
-            "Zabbix giving up on the webhook\n" + diagnose(),
+            lambda: "Zabbix giving up on the webhook\n" + diagnose(),
         )
         server = serving(app, port)
         server.__enter__()

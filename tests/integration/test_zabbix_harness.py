@@ -23,7 +23,9 @@ from tests.support.zabbix import (
     ZabbixEnv,
     alerts,
     configure_webhook,
+    open_problem,
     packages_missing,
+    trace,
     zabbix_environment,
 )
 
@@ -146,11 +148,9 @@ def test_webhook_delivers_problem_recovery_and_update(
         try:
             return zabbix.wait_for(lambda: capture.of_kind(kind), timeout=60, what=f"a {kind} delivery")[0]
         except TimeoutError as exc:  # say what Zabbix did instead
-            raise AssertionError(
-                f"{exc}\nalerts: {alerts(zabbix, setup.actionid)}\ncaptured: {capture.received}"
-            ) from None
+            raise AssertionError(f"{exc}\n{trace(zabbix, setup)}\ncaptured: {capture.received}") from None
 
-    zabbix.send_value(setup.host, setup.item_key, 95)
+    open_problem(zabbix, setup, 95)
     problem = wait("problem")
     events = zabbix.api.problem.get(objectids=[setup.triggerid], output=["eventid", "name"])
     assert [e["eventid"] for e in events] == [problem["event_id"]]

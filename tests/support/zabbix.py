@@ -3,7 +3,7 @@ free ports, a fresh database on a given PostgreSQL server, torn down at the end.
 
     with zabbix_environment(postgres_server_url) as env:
         setup = configure_webhook(env, Path("contrib/zabbix/media_bridge.yaml"), {"{$BRIDGE.URL}": url})
-        env.send_value(setup.host, setup.item_key, 95)   # a problem, delivered by the webhook
+        open_problem(env, setup, 95)   # a problem, delivered by the webhook
 
 Zabbix quirks this module works around (found the hard way, see the comments where they bite):
 - the Debian frontend reads its database settings only from /etc/zabbix/zabbix.conf.php, so that
@@ -184,16 +184,21 @@ class ZabbixEnv:
         tail = "\n".join(self.server_log().splitlines()[-lines:])
         return f"--- zabbix_server.log (last {lines} lines) ---\n{tail}"
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
+    def wait_for(
+        self, predicate: Callable[[], T], timeout: float = 30.0, what: str | Callable[[], str] = ""
+    ) -> T:
         """Poll `predicate` until it returns something truthy, and return that; on timeout raise
-        TimeoutError with the server's log, which is where Zabbix says why nothing happened."""
+        TimeoutError with the server's log, which is where Zabbix says why nothing happened.
+        `what` may be a function, called only on timeout: a diagnosis of the state then, not of
+        the state when the wait began."""
         deadline = time.monotonic() + timeout
         while True:
             result = predicate()
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {timeout:.0f}s for {what or predicate!r}\n{self.log_tail()}")
+                described = what() if callable(what) else what
+                raise TimeoutError(f"waited {timeout:.0f}s for {described or predicate!r}\n{self.log_tail()}")
             time.sleep(0.2)
 
 
@@ -650,12 +655,53 @@ def alerts(env: ZabbixEnv, actionid: str) -> list[dict[str, Any]]:
     return result
 
 
+def open_problem(env: ZabbixEnv, setup: WebhookSetup, value: object, *, timeout: float = 60.0) -> str:
+    """Send a value over the setup's threshold and return the id of the problem event it opens.
+
+    The first value after `configure_webhook` can be accepted while the server's configuration
+    cache still lacks the trigger (a CI run saw a processed value open nothing): a value no
+    trigger evaluated opened no problem, so sending it again after a reload is safe, and this
+    does until a problem event exists."""
+    deadline = time.monotonic() + timeout
+    while True:
+        env.send_value(setup.host, setup.item_key, value)
+        try:
+            events = env.wait_for(
+                lambda: env.api.event.get(
+                    objectids=[setup.triggerid], value=1, output=["eventid"], sortfield="eventid"
+                ),
+                min(15.0, max(deadline - time.monotonic(), 1.0)),
+            )
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"no problem opened by {setup.host}:{setup.item_key}={value} in {timeout:.0f}s\n"
+                    f"{trace(env, setup)}\n{env.log_tail()}"
+                ) from None
+            env.reload_config()
+            continue
+        return str(events[-1]["eventid"])
+
+
+def trace(env: ZabbixEnv, setup: WebhookSetup) -> str:
+    """What Zabbix did with a setup's trigger, for a failure message: its events (value 1 a
+    problem, 0 a recovery) and the action's notification attempts. An empty event list means
+    the value opened no problem; events without alerts, that the action did not fire; failed
+    alerts carry the webhook's error."""
+    events = env.api.event.get(
+        objectids=[setup.triggerid], output=["eventid", "value", "clock", "r_eventid"], sortfield="eventid"
+    )
+    return f"events: {events}\nalerts: {alerts(env, setup.actionid)}"
+
+
 __all__ = [
     "DEBIAN_PACKAGES",
     "WebhookSetup",
     "ZabbixEnv",
     "alerts",
     "configure_webhook",
+    "open_problem",
     "packages_missing",
+    "trace",
     "zabbix_environment",
 ]
