@@ -658,10 +658,12 @@ def alerts(env: ZabbixEnv, actionid: str) -> list[dict[str, Any]]:
 def open_problem(env: ZabbixEnv, setup: WebhookSetup, value: object, *, timeout: float = 60.0) -> str:
     """Send a value over the setup's threshold and return the id of the problem event it opens.
 
-    The first value after `configure_webhook` can be accepted while the server's configuration
-    cache still lacks the trigger (a CI run saw a processed value open nothing): a value no
-    trigger evaluated opened no problem, so sending it again after a reload is safe, and this
-    does until a problem event exists."""
+    The server takes a value as soon as its configuration cache knows the item, and whether it
+    then knew the trigger is not something the sender is told. A CI run once waited a minute
+    for the incident of the first value after `configure_webhook` and never saw one (its
+    diagnosis, taken when the wait began, could not say where the problem got lost). So this
+    waits for the problem event itself and, while there is none, reloads the cache and sends
+    again: a value that opened no problem leaves nothing a second one could duplicate."""
     deadline = time.monotonic() + timeout
     while True:
         env.send_value(setup.host, setup.item_key, value)
