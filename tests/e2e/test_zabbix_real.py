@@ -110,15 +110,12 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
     def tags() -> dict[str, str]:
         return {t["tag"]: t["value"] for t in problem().get("tags", [])}
 
-    def diagnose() -> str:
-        return trace(zabbix, setup)
-
     try:
         open_problem(zabbix, setup, 95)
         incidents = zabbix.wait_for(
             lambda: admin("GET", f"{bridge}/api/incidents").json()["items"],
             60,
-            lambda: "bridge incident\n" + diagnose(),
+            lambda: "bridge incident\n" + trace(zabbix, setup),
         )
         (incident,) = incidents
         assert (incident["title"], incident["priority"], incident["source"]) == (
@@ -134,7 +131,9 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
 
         admin("POST", f"{bridge}/api/incidents/{number}/ack", json={"comment": "looking"})
         zabbix.wait_for(
-            lambda: problem().get("acknowledged") == "1", 30, lambda: "acknowledged in Zabbix\n" + diagnose()
+            lambda: problem().get("acknowledged") == "1",
+            30,
+            lambda: "acknowledged in Zabbix\n" + trace(zabbix, setup),
         )
         messages = [a["message"] for a in problem()["acknowledges"]]
         assert f"Acknowledged in bridge incident {number} by admin: looking" in messages
@@ -146,7 +145,7 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
         zabbix.wait_for(
             lambda: admin("GET", f"{bridge}/api/incidents/{number}").json()["status"] == "resolved",
             60,
-            lambda: "incident resolved\n" + diagnose(),
+            lambda: "incident resolved\n" + trace(zabbix, setup),
         )
         detail = admin("GET", f"{bridge}/api/incidents/{number}").json()
         assert [a["status"] for a in detail["alerts"]] == ["resolved"]
@@ -157,7 +156,7 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
         zabbix.wait_for(
             lambda: admin("GET", f"{bridge}/api/incidents/{number}").json()["status"] == "open",
             60,
-            lambda: "incident reopened\n" + diagnose(),
+            lambda: "incident reopened\n" + trace(zabbix, setup),
         )
 
         def reopened_problem() -> dict[str, Any] | None:
@@ -174,7 +173,9 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
             )
             return found[0] if found and found[0]["r_eventid"] != "0" else None
 
-        closed = zabbix.wait_for(closed_in_zabbix, 60, lambda: "problem closed in Zabbix\n" + diagnose())
+        closed = zabbix.wait_for(
+            closed_in_zabbix, 60, lambda: "problem closed in Zabbix\n" + trace(zabbix, setup)
+        )
         assert f"Closed in bridge incident {number} by admin: rebooted" in [
             a["message"] for a in closed["acknowledges"]
         ]
@@ -184,13 +185,17 @@ def test_a_zabbix_problem_round_trip(zabbix: ZabbixEnv, postgres_database: str, 
                 for a in admin("GET", f"{bridge}/api/incidents/{number}").json()["alerts"]
             ),
             60,
-            lambda: "the recovery Zabbix sent for the close\n" + diagnose(),
+            lambda: "the recovery Zabbix sent for the close\n" + trace(zabbix, setup),
         )
         page = requests.get(tags()["__zbx_bridge_url"], auth=("anyone", ADMIN_TOKEN), timeout=10)
         assert page.status_code == 200
         assert f"INC-{number}" in page.text and f"{setup.host} value is above 90" in page.text
         # every notification Zabbix made was delivered (it records that a moment after the webhook returns)
-        zabbix.wait_for(lambda: all(a["status"] == "1" for a in alerts(zabbix, setup.actionid)), 30, diagnose)
+        zabbix.wait_for(
+            lambda: all(a["status"] == "1" for a in alerts(zabbix, setup.actionid)),
+            30,
+            lambda: trace(zabbix, setup),
+        )
     finally:
         runtime.runner.stop()
         server.__exit__(None, None, None)
@@ -275,9 +280,6 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
     def incident(number: int) -> dict[str, Any]:
         return admin("GET", f"{bridge}/api/incidents/{number}").json()  # type: ignore[no-any-return]
 
-    def diagnose() -> str:
-        return trace(zabbix, setup)
-
     def show(title: str, eventid: str, number: int | None) -> None:
         print(f"\n=== {title}: Zabbix problem {eventid} ===")
         print("problem event tags:", tag_list(eventid))
@@ -299,7 +301,9 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
         link = f"{bridge}/zabbix/events/{INSTANCE}/{eventid}"
         # the answer to the first webhook, while the alert waits: the link, and no incident yet
         first_tags = zabbix.wait_for(
-            lambda: tag_list(eventid), HOLD - 2, lambda: "tags from the first webhook\n" + diagnose()
+            lambda: tag_list(eventid),
+            HOLD - 2,
+            lambda: "tags from the first webhook\n" + trace(zabbix, setup),
         )
         assert first_tags == [("__zbx_bridge_url", link)]
         assert admin("GET", f"{bridge}/api/incidents").json()["items"] == []  # still held
@@ -318,7 +322,7 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
         def message() -> dict[str, Any] | None:
             return next((a for a in event(eventid).get("acknowledges", []) if a["message"] == said), None)
 
-        written = zabbix.wait_for(message, 30, lambda: "the incident-opened message\n" + diagnose())
+        written = zabbix.wait_for(message, 30, lambda: "the incident-opened message\n" + trace(zabbix, setup))
         assert written["action"] == "4"  # the message action only: nothing acknowledged
         assert event(eventid)["acknowledged"] == "0"
         moved = requests.get(link, auth=("anyone", ADMIN_TOKEN), timeout=10, allow_redirects=False)
@@ -339,7 +343,7 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
         # -- the recovery: its OK event carries no incident tags ------------------------------
         zabbix.send_value(setup.host, setup.item_key, 10)
         zabbix.wait_for(
-            lambda: incident(number)["status"] == "resolved", 60, lambda: "resolved\n" + diagnose()
+            lambda: incident(number)["status"] == "resolved", 60, lambda: "resolved\n" + trace(zabbix, setup)
         )
         recovery = zabbix.wait_for(
             lambda: event(eventid).get("r_eventid", "0") != "0" and event(eventid)["r_eventid"], 30
@@ -363,7 +367,7 @@ def test_a_held_problem_carries_its_link_from_the_first_webhook_and_reconciliati
                 a["eventid"] == missed_id and a["status"] == "2" for a in alerts(zabbix, setup.actionid)
             ),
             90,
-            lambda: "Zabbix giving up on the webhook\n" + diagnose(),
+            lambda: "Zabbix giving up on the webhook\n" + trace(zabbix, setup),
         )
         server = serving(app, port)
         server.__enter__()
