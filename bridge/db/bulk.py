@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import flag_modified, instance_state
 
 M = TypeVar("M", bound=DeclarativeBase)
 
@@ -204,3 +205,24 @@ def adopt(session: Session, objects: Sequence[DeclarativeBase]) -> None:
     for o in objects:
         make_transient_to_detached(o)
     session.add_all(objects)
+
+
+def even_out_updates(session: Session, model: type[DeclarativeBase]) -> None:
+    """Have the session's next flush update its changed `model` objects in one executemany:
+    every one of them is marked changed in every column any of them changed (a column whose
+    value did not change is written again as it is).
+
+    The flush groups UPDATEs by the columns they set, and only runs of consecutive objects
+    setting the same ones: a storm's last round, where a HostDown alert resolving changes
+    other columns than the alerts it inhibited, came out as some 400 executemany calls per
+    2,000 alerts, each a round trip of its own (psycopg syncs its pipeline per call)."""
+    states = [instance_state(o) for o in session.dirty if isinstance(o, model)]
+    if len(states) < 2:
+        return
+    columns = states[0].mapper.column_attrs.keys()
+    changed = set().union(*(state.committed_state for state in states)).intersection(columns)
+    for state in states:
+        dict_ = state.dict
+        for key in changed:
+            if key in dict_:
+                flag_modified(state.obj(), key)

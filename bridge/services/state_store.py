@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import Label
 
 from bridge.alert import HOST_MAX, NAME_MAX, Alert, Status, fit
 from bridge.db import per_transaction, timers
-from bridge.db.bulk import adopt, fresh, insert_numbered, insert_unstored, unstored
+from bridge.db.bulk import adopt, even_out_updates, fresh, insert_numbered, insert_unstored, unstored
 from bridge.db.models import AlertGroup, AlertRole, AlertRow, Incident, IncidentAlert
 from bridge.db.queries import among
 from bridge.db.timeline import add_entry
@@ -389,6 +389,7 @@ class StateStore:
         if self._timers:
             timers.schedule_many(self.session, self._timers)
             self._timers.clear()
+        even_out_updates(self.session, AlertRow)  # flushed at the commit
 
     def _store_new(self) -> None:
         """Insert the groups made, the incidents opened and the links made since the last
@@ -427,6 +428,7 @@ class StateStore:
         """Put everything this batch changed so far where a query of alerts sees it: the new
         alerts it holds unstored, then the session's changes."""
         self._write_new_alerts()
+        even_out_updates(self.session, AlertRow)
         self.session.flush()
 
     def _save_alert(self, state: AlertState, alert: Alert, now: datetime) -> None:

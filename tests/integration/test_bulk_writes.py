@@ -18,7 +18,7 @@ from sqlalchemy import Table, delete, event, select
 from sqlalchemy.orm import Session
 
 from bridge.db import timeline, timers
-from bridge.db.bulk import adopt, fresh, insert_numbered, insert_unstored, unstored
+from bridge.db.bulk import adopt, even_out_updates, fresh, insert_numbered, insert_unstored, unstored
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.models import AlertGroup, AlertRow, Incident, IncidentAlert, TimelineEntry, Timer
 from bridge.priority import Priority
@@ -285,6 +285,55 @@ def test_rows_written_in_bulk_become_the_sessions(postgres_database: str) -> Non
     assert len(inserts) == 1 and "RETURNING" not in inserts[0]
     updates = [s for s in written if s.startswith("UPDATE alerts")]
     assert len(updates) == 1 and "reason" in updates[0]
+
+
+@pytest.mark.parametrize("evened", [False, True])
+def test_evened_out_updates_go_in_one_executemany(database_url: str, evened: bool) -> None:
+    """Alerts changed in different columns, in turn (a storm's last round: a HostDown alert
+    resolving, then the alerts it inhibited): the flush groups its UPDATEs by the columns they
+    set, one run of consecutive rows at a time. Evened out, every row sets the same columns, and
+    a column a row did not change keeps its value."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        session.add_all([_alert(f"fp-{n}") for n in range(6)])
+    updates: list[tuple[str, bool]] = []
+
+    def seen(conn: object, cursor: object, statement: str, params: object, ctx: object, many: bool) -> None:
+        if statement.startswith("UPDATE alerts"):
+            updates.append((statement, many))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    with sessions() as session, session.begin():
+        rows = session.scalars(select(AlertRow).order_by(AlertRow.fingerprint)).all()
+        for n, row in enumerate(rows):
+            if n % 2 == 0:
+                row.status, row.ends_at = "resolved", T0 + timedelta(minutes=n)
+            else:
+                row.reason, row.annotations = f"held {n}", {"value": str(n)}
+        rows[5].status = "firing"  # set to what it was: not a change
+        if evened:
+            even_out_updates(session, AlertRow)
+            even_out_updates(session, Incident)  # none changed: nothing to do
+    event.remove(engine, "before_cursor_execute", seen)
+    with sessions() as session:
+        stored = session.execute(
+            select(
+                AlertRow.fingerprint, AlertRow.status, AlertRow.ends_at, AlertRow.reason, AlertRow.annotations
+            ).order_by(AlertRow.fingerprint)
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in stored] == [
+        (f"fp-{n}", "resolved", T0 + timedelta(minutes=n), "", {})
+        if n % 2 == 0
+        else (f"fp-{n}", "firing", None, f"held {n}", {"value": str(n)})
+        for n in range(6)
+    ]
+    if evened:
+        assert len(updates) == 1 and updates[0][1]  # one executemany for the six rows
+        assert all(column in updates[0][0] for column in ("status", "ends_at", "reason", "annotations"))
+    else:
+        assert len(updates) == 6  # alternating columns: six runs of one row
 
 
 def test_a_fresh_objects_row_is_the_one_its_constructor_twin_stores(database_url: str) -> None:
