@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterable, Iterator, Set
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -96,6 +98,9 @@ class Simulator:
         # one simulator would have opened them in, even when they opened in the same instant.
         self.position: tuple[int, int] = (0, 0)
         self._step: tuple[Any, ...] = ()
+        self.resolving: set[str] = set()
+        """Alerts whose recovery the delivery being fed brings and that are not fed yet
+        (`delivering`): an inhibiting alert's recovery in the same delivery leaves them held."""
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -107,7 +112,22 @@ class Simulator:
         now = now or alert.received_at
         self.tick(now)
         self._step = (*self.position, 1)
+        if self.resolving:
+            self.resolving.discard(self.engine.identity(alert))
         return self._decide(alert, now, first)
+
+    @contextmanager
+    def delivering(self, alerts: Iterable[Alert]) -> Iterator[None]:
+        """Feed the alerts of one delivery within this, once time has reached it (`tick`). A
+        delivery is one moment, as the database pipeline decides it (`Batch.decide_delivery`):
+        an alert it resolves together with the alert that held it back is not released by that
+        recovery (it would fire and resolve at once); its own event records it resolved, held."""
+        identity = self.engine.identity
+        self.resolving = {identity(a) for a in alerts if a.status is Status.RESOLVED}
+        try:
+            yield
+        finally:
+            self.resolving = set()
 
     def tick(self, now: datetime) -> None:
         """Time reached `now` with a delivery that is not this simulator's to decide (or just
@@ -147,11 +167,11 @@ class Simulator:
                 routing, known, self._groups_for(routing, known), now, self._context()
             )
         if decision.alert is None:
-            self._apply(decision, now)
+            self._apply(decision, now, self.resolving)
             return decision
         fingerprint = decision.alert.fingerprint
         self.events[fingerprint] = routing.alert
-        self._apply(decision, now)
+        self._apply(decision, now, self.resolving)
         state = self.alerts[fingerprint]
         regroupable = self.engine.storm_keys() and state.disposition is Disposition.WAITING
         if (
@@ -197,7 +217,7 @@ class Simulator:
             self.now = due
             self._step = (*self.position, 0, due, kind_text, key, "")
             if kind is EngineTimer.RELEASE:
-                self._release(key, due)
+                self._release(key, due, frozenset())  # not the delivery's doing: every held alert
             elif key in self.groups:
                 idle = self.engine.idle_timer(kind, self.groups[key])
                 if idle is not None:  # known without viewing the group with its incident
@@ -215,10 +235,10 @@ class Simulator:
                 else:
                     self._apply(decision, due)
 
-    def _release(self, key: str, now: datetime) -> None:
-        """What held alerts back ended: decide again those still firing."""
+    def _release(self, key: str, now: datetime, resolving: Set[str]) -> None:
+        """What held alerts back ended: decide again those still firing, but the `resolving`."""
         states = (self.alerts[fingerprint] for fingerprint in self._held_by.get(key, ()))
-        held = [s for s in states if s.status is Status.FIRING]
+        held = [s for s in states if s.status is Status.FIRING and s.fingerprint not in resolving]
         timer_step = self._step
         for state in sorted(held, key=lambda s: s.fingerprint):
             event = self.events.get(state.fingerprint)
@@ -262,8 +282,9 @@ class Simulator:
         self._views[key] = (group, seen, view)
         return view
 
-    def _apply(self, decision: Decision, now: datetime) -> None:
-        """What the database store does with a decision, in memory."""
+    def _apply(self, decision: Decision, now: datetime, resolving: Set[str] = frozenset()) -> None:
+        """What the database store does with a decision, in memory; what it releases, but the
+        `resolving` (those of a delivery's decision: `delivering`)."""
         self.outcomes[decision.outcome] += 1
         subject = decision.alert.fingerprint if decision.alert else None
         if decision.alert is not None:
@@ -282,7 +303,7 @@ class Simulator:
         for timer in decision.timers:
             self._queue_timer(timer.kind, timer.key, timer.due)
         for key in decision.releases:
-            self._release(key, now)
+            self._release(key, now, resolving)
         if decision.regroup:
             self._regroup(decision.regroup, now)
 

@@ -260,26 +260,30 @@ class Replay:
         summary.deliveries += counts
         simulator = self.simulator
         feed, outcomes, held, about = simulator.feed, summary.outcomes, self._held, self._about
-        for number, alert in enumerate(delivery.alerts):
-            if mixed and host_shard(alert.host) % count != index:
-                continue
-            simulator.position = (self._rows, number)
-            first = None if routes is None else self._first(alert, routes[number])
-            decision = feed(alert, received_at, first)
-            summary.alerts += 1
-            outcomes[decision.outcome] += 1
-            state = decision.alert
-            if state is None:
-                continue
-            figures = summary.rules.get(state.rule)
-            if figures is None:
-                figures = summary.rule(state.rule)
-            figures.alerts += 1
-            if state.fingerprint not in about:
-                about[state.fingerprint] = (alert.name, alert.host)
-            kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
-            if kind is not None:
-                held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
+        mine = [
+            (number, alert)
+            for number, alert in enumerate(delivery.alerts)
+            if not mixed or host_shard(alert.host) % count == index
+        ]
+        with simulator.delivering(alert for _, alert in mine):
+            for number, alert in mine:
+                simulator.position = (self._rows, number)
+                first = None if routes is None else self._first(alert, routes[number])
+                decision = feed(alert, received_at, first)
+                summary.alerts += 1
+                outcomes[decision.outcome] += 1
+                state = decision.alert
+                if state is None:
+                    continue
+                figures = summary.rules.get(state.rule)
+                if figures is None:
+                    figures = summary.rule(state.rule)
+                figures.alerts += 1
+                if state.fingerprint not in about:
+                    about[state.fingerprint] = (alert.name, alert.host)
+                kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
+                if kind is not None:
+                    held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
 
     def _first(self, alert: Alert, route: Route) -> tuple[Rule, str | None] | None:
         """The engine's `first_route(alert)` from its `route`; None when these rules do not know

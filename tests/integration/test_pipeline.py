@@ -16,7 +16,16 @@ from bridge.alert import Source
 from bridge.clock import FakeClock
 from bridge.db.engine import create_db_engine, make_session_factory
 from bridge.db.intake import store_delivery
-from bridge.db.models import AlertGroup, AlertRow, Incident, Intake, IntakeStatus, TimelineEntry, Timer
+from bridge.db.models import (
+    AlertGroup,
+    AlertRow,
+    Incident,
+    IncidentAlert,
+    Intake,
+    IntakeStatus,
+    TimelineEntry,
+    Timer,
+)
 from bridge.dedup.engine import Engine
 from bridge.dedup.loader import load_rules_dir
 from bridge.dedup.simulator import Simulator
@@ -91,8 +100,11 @@ class Harness:
 def simulated(rules_dir: Path, deliveries: list[tuple[Source, bytes, object]], until: object) -> Simulator:
     sim = Simulator(Engine(load_rules_dir(rules_dir)))
     for source, raw, received_at in deliveries:
-        for alert in parse_delivery(source, raw, received_at).alerts:  # type: ignore[arg-type]
-            sim.feed(alert)
+        alerts = parse_delivery(source, raw, received_at).alerts  # type: ignore[arg-type]
+        sim.tick(received_at)  # type: ignore[arg-type]
+        with sim.delivering(alerts):
+            for alert in alerts:
+                sim.feed(alert)
     sim.advance(until)  # type: ignore[arg-type]
     return sim
 
@@ -657,6 +669,59 @@ def test_an_inhibitor_that_resolves_in_the_batch_that_held_alerts_back_releases_
         with harness.sessions() as session:
             disk = session.scalars(select(AlertRow).where(AlertRow.fingerprint == "alertmanager:disk")).one()
             assert (disk.disposition, disk.suppressed_by, disk.incident_number) == ("incident", None, 2)
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_an_alert_resolved_with_its_inhibitor_in_one_notification_is_never_released(
+    database_url: str, tmp_path: Path, together: bool
+) -> None:
+    """Alertmanager resolving a host's group at once: the HostDown alert first, then the alert
+    it held back. One notification is one moment: the held alert is recorded resolved while
+    held, and joins no incident (released, it would join one and leave it in the same instant).
+    Resolved in a later notification, it is released first, as before. Either way the
+    simulator (and so replay) decides as the pipeline does."""
+    rules_dir = write_rules(tmp_path / "rules", INHIBITING_RULES)
+    empty_database(database_url)
+    t0 = captured("alertmanager/01-firing-single.json").received_at
+    down = am_alert(
+        "HostDown", starts_at=t0.isoformat(), fingerprint="down", instance="db-01:9100", severity="critical"
+    )
+    child = am_alert(
+        "DiskFull", starts_at=t0.isoformat(), fingerprint="disk", instance="db-01:9100", severity="warning"
+    )
+    ended = (t0 + timedelta(seconds=30)).isoformat()
+    down_back, child_back = (dict(a, status="resolved", endsAt=ended) for a in (down, child))
+    bodies = (
+        [[down, child], [down_back, child_back]] if together else [[down, child], [down_back], [child_back]]
+    )
+    stream = [
+        (Source.ALERTMANAGER, json.dumps(am_notification(*alerts)).encode(), t0 + timedelta(seconds=n))
+        for n, alerts in enumerate(bodies, start=1)
+    ]
+    harness = Harness(database_url, rules_dir)
+    try:
+        for source, raw, at in stream:
+            store_delivery(harness.sessions, parse_delivery(source, raw, at), raw, at)
+        harness.clock.set(t0 + timedelta(seconds=5))
+        assert harness.pipeline.process_pending().deliveries == len(stream)
+        until = t0 + timedelta(hours=1)
+        harness.finish(until)
+        sim = simulated(rules_dir, stream, until)
+        assert harness.alerts() == sim_alerts(sim)
+        assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+        with harness.sessions() as session:
+            disk = session.scalars(select(AlertRow).where(AlertRow.fingerprint == "alertmanager:disk")).one()
+            links = session.scalars(
+                select(IncidentAlert.incident_number).where(IncidentAlert.fingerprint == "alertmanager:disk")
+            ).all()
+        assert disk.status == "resolved"
+        if together:
+            assert (disk.disposition, disk.suppressed_by) == ("inhibited", "inhibit:alertmanager:down")
+            assert (len(sim.incidents), list(links)) == (1, [1])  # related to HostDown's, never a member
+        else:
+            assert disk.disposition == "incident" and len(sim.incidents) == 2 and 2 in links
     finally:
         harness.close()
 

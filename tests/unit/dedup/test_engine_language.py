@@ -189,6 +189,30 @@ def test_an_alert_inhibited_and_resolved_meanwhile_never_opens_anything() -> Non
     assert state.reason.endswith("; resolved")
 
 
+def test_an_alert_resolved_in_the_delivery_that_resolves_its_inhibitor_stays_held() -> None:
+    """One notification resolving a host's HostDown, then the alert it held back: one moment,
+    so the recovery releases nothing that the same notification resolves (`delivering`); an
+    alert the notification leaves firing is released as ever."""
+    sim = simulator(RULES)
+    sim.feed(alert("HostDown", "db-01", severity="critical"))
+    sim.feed(alert("HighCPU", "db-01", start=1))
+    sim.feed(alert("DiskFull", "db-01", start=1))
+    recovery = [
+        alert("HostDown", "db-01", status="resolved", end=10, severity="critical"),
+        alert("HighCPU", "db-01", status="resolved", start=1, end=10),
+    ]
+    with sim.delivering(recovery):
+        down, cpu = (sim.feed(event) for event in recovery)
+    assert down.releases == ("inhibit:alertmanager:HostDown@db-01",)
+    cpu_state = sim.alerts["alertmanager:HighCPU@db-01"]
+    assert (cpu_state.disposition, cpu_state.reason) == (Disposition.INHIBITED, cpu.reason)
+    assert cpu.reason.endswith("; resolved")
+    disk = sim.alerts["alertmanager:DiskFull@db-01"]
+    assert disk.disposition is Disposition.INCIDENT  # still firing: released
+    assert [i.title for i in sim.incidents] == ["HostDown on db-01", "DiskFull on db-01"]
+    assert sim.resolving == set()
+
+
 def test_critical_alerts_are_not_inhibited_when_the_rule_excludes_them() -> None:
     sim = simulator(RULES)
     sim.feed(alert("HostDown", "db-01", severity="critical"))
