@@ -482,7 +482,8 @@ class StateStore:
             ):
                 row.origin = alert.origin  # a new occurrence; the updates of one keep how it was found
             for name, value in values.items():
-                setattr(row, name, value)
+                if getattr(row, name) != value:  # only what changed: the flush writes those columns
+                    setattr(row, name, value)
         if state.suppressed_by is not None:
             self._held_here.setdefault(state.suppressed_by, set()).add(state.fingerprint)
             if self._holding is not None:
@@ -513,7 +514,8 @@ class StateStore:
             self._missing_groups.discard(group.key)
         else:
             for name, value in values.items():
-                setattr(row, name, value)
+                if getattr(row, name) != value:  # only what changed: the flush writes those columns
+                    setattr(row, name, value)
         self._group_times[group.key] = _GroupTimes(
             row.occurrences, row.changes, group.occurrences, group.changes
         )
