@@ -72,6 +72,7 @@ class Duty:
 
     def incident_opened(self, session: Session, incident: Incident, now: datetime) -> None:
         """Owner, line, policy, deadlines, timers and the registration message of a new incident."""
+        timers.fresh_subject(session, str(incident.number))  # a new number: none of its timers is stored
         rota = self.rota
         answers = self._answers(session, now)
         assignment = answers.responsible_for(incident.client, now)

@@ -61,6 +61,51 @@ def test_timers_are_created_and_moved_in_one_go(database_url: str) -> None:
     ]
 
 
+def test_a_fresh_subjects_timers_are_inserted_plainly_and_others_upserted(database_url: str) -> None:
+    """A new incident's timers cannot be stored yet: written with a plain INSERT. What is
+    cancelled is not written; a subject scheduled at once is fresh no more, and what is deferred
+    for it after moves the stored timer (a plain INSERT would hit the unique key)."""
+    engine = create_db_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        timers.schedule(session, "stale", "1", T0)  # stored before: "1" is not fresh
+    inserts: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("INSERT INTO timers"):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    with sessions() as session, session.begin():
+        for subject in ("7", "8", "9"):
+            timers.fresh_subject(session, subject)
+        timers.defer(session, "sla_ack", "7", T0 + timedelta(minutes=1))
+        timers.defer(session, "stale", "7", T0 + timedelta(minutes=2))
+        timers.defer(session, "sla_ack", "7", T0 + timedelta(minutes=3))  # moved before it is written
+        timers.defer(session, "stale", "8", T0)
+        timers.cancel_all(session, ["stale"], "8")
+        timers.defer(session, "stale", "9", T0)
+        timers.schedule(session, "escalation", "9", T0)  # written now: "9" is fresh no more
+        timers.defer(session, "escalation", "9", T0 + timedelta(minutes=9))
+        timers.defer(session, "stale", "1", T0 + timedelta(minutes=1))
+        inserts.clear()
+    event.remove(engine, "before_cursor_execute", seen)
+    with sessions() as session:
+        rows = session.execute(
+            select(Timer.kind, Timer.subject, Timer.due_at).order_by(Timer.subject, Timer.kind)
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("stale", "1", T0 + timedelta(minutes=1)),
+        ("sla_ack", "7", T0 + timedelta(minutes=3)),
+        ("stale", "7", T0 + timedelta(minutes=2)),
+        ("escalation", "9", T0 + timedelta(minutes=9)),
+        ("stale", "9", T0),
+    ]
+    plain, upserts = ([s for s in inserts if ("ON CONFLICT" in s) is upsert] for upsert in (False, True))
+    assert len(plain) == 1 and len(upserts) == 1  # at commit: the fresh ones, then the others
+
+
 @pytest.mark.parametrize("buffered", [False, True])
 def test_kept_timeline_entries_are_written_at_commit_in_order(database_url: str, buffered: bool) -> None:
     engine = create_db_engine(database_url)
