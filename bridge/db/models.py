@@ -297,6 +297,19 @@ class AlertRow(Base):
         Index("ix_alerts_incident", "incident_number"),
         Index("ix_alerts_last_event", "last_event_at"),
         Index("ix_alerts_suppressed_by", "suppressed_by"),
+        # What every deciding batch asks of the firing alerts (migration 0019).
+        Index(
+            "ix_alerts_firing_rule",
+            "rule",
+            sqlite_where=text("status = 'firing'"),
+            postgresql_where=text("status = 'firing'"),
+        ),
+        Index(
+            "ix_alerts_firing_held",
+            "suppressed_by",
+            sqlite_where=text("status = 'firing' AND suppressed_by IS NOT NULL"),
+            postgresql_where=text("status = 'firing' AND suppressed_by IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
