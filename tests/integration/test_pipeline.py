@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -636,6 +637,17 @@ rules:
 """
 
 
+def down_and_disk(t0: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A HostDown alert on db-01 and a warning of that host it holds back (INHIBITING_RULES)."""
+    down = am_alert(
+        "HostDown", starts_at=t0.isoformat(), fingerprint="down", instance="db-01:9100", severity="critical"
+    )
+    child = am_alert(
+        "DiskFull", starts_at=t0.isoformat(), fingerprint="disk", instance="db-01:9100", severity="warning"
+    )
+    return down, child
+
+
 def test_an_inhibitor_that_resolves_in_the_batch_that_held_alerts_back_releases_them(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -644,12 +656,7 @@ def test_an_inhibitor_that_resolves_in_the_batch_that_held_alerts_back_releases_
     rules_dir = write_rules(tmp_path / "rules", INHIBITING_RULES)
     empty_database(database_url)
     t0 = captured("alertmanager/01-firing-single.json").received_at
-    down = am_alert(
-        "HostDown", starts_at=t0.isoformat(), fingerprint="down", instance="db-01:9100", severity="critical"
-    )
-    child = am_alert(
-        "DiskFull", starts_at=t0.isoformat(), fingerprint="disk", instance="db-01:9100", severity="warning"
-    )
+    down, child = down_and_disk(t0)
     back = dict(down, status="resolved", endsAt=(t0 + timedelta(seconds=30)).isoformat())
     stream = [
         (Source.ALERTMANAGER, json.dumps(am_notification(body)).encode(), t0 + timedelta(seconds=n))
@@ -685,12 +692,7 @@ def test_an_alert_resolved_with_its_inhibitor_in_one_notification_is_never_relea
     rules_dir = write_rules(tmp_path / "rules", INHIBITING_RULES)
     empty_database(database_url)
     t0 = captured("alertmanager/01-firing-single.json").received_at
-    down = am_alert(
-        "HostDown", starts_at=t0.isoformat(), fingerprint="down", instance="db-01:9100", severity="critical"
-    )
-    child = am_alert(
-        "DiskFull", starts_at=t0.isoformat(), fingerprint="disk", instance="db-01:9100", severity="warning"
-    )
+    down, child = down_and_disk(t0)
     ended = (t0 + timedelta(seconds=30)).isoformat()
     down_back, child_back = (dict(a, status="resolved", endsAt=ended) for a in (down, child))
     bodies = (
