@@ -5,7 +5,8 @@ bridge's WSGI app (`bridge.web.gunicorn_config`, 2 processes) and `--workers` `b
 processes (default 2), the example rules plus one bench rule (`bench/rules/stormscale`: alerts
 named BenchPage open an incident each, at once, outside storm detection). `--senders` threads
 (default 8) post Alertmanager v4 notifications of 50 alerts as fast as gunicorn takes them.
-Two phases, each timed from the first post until the workers have decided the last delivery:
+The phases start once every worker listens on the queue (`bench.common.production_stack`). Two
+phases, each timed from the first post until the workers have decided the last delivery:
 
 1. dedup-heavy storm (`--alerts`, default 100,000 alert events): 5,000 alerts (1,000 hosts x 5
    of bench.pipeline's names) in 100 groups of 50, every group re-sent round after round as
@@ -418,7 +419,8 @@ def main() -> None:
         f"notifications: {args.alerts:,} alert events of a dedup-heavy storm (5,000 alerts in 100 groups "
         f"re-sent round after round, the last resolving), then {args.unique_alerts:,} alerts each opening "
         f"its own incident; in each phase a probe of 1-alert notifications every 200 ms while posting "
-        f"(webhook to incident committed); queue lag sampled every 100 ms"
+        f"(webhook to incident committed); queue lag sampled every 100 ms; started once every worker "
+        f"listened on the queue"
         + (f"; the storm posted at {args.rate:,.0f} alert events/s" if args.rate else "")
         + (f"; the own-incident phase posted at {own_rate:,.0f} alert events/s" if own_rate else "")
         + ("; RSS after a 20,000-alert warm-up and after the run" if args.memory else "")
