@@ -10,7 +10,7 @@ resolve_after follow the recorded time, not the wall clock.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -258,32 +258,41 @@ class Replay:
                 return
             self._seen_keys.add(delivery.dedup_key)
         summary.deliveries += counts
-        simulator = self.simulator
+        alerts: Iterable[tuple[int, Alert]] = enumerate(delivery.alerts)
+        if mixed:
+            alerts = [(n, a) for n, a in alerts if host_shard(a.host) % count == index]
+        if len(delivery.alerts) == 1:  # most deliveries: one alert releases nothing it resolves
+            self._decide(alerts, received_at, routes)
+            return
+        alerts = list(alerts)
+        with self.simulator.delivering(alert for _, alert in alerts):
+            self._decide(alerts, received_at, routes)
+
+    def _decide(
+        self, alerts: Iterable[tuple[int, Alert]], received_at: datetime, routes: Sequence[Route] | None
+    ) -> None:
+        """Feed (number in its delivery, alert) pairs of one delivery to the simulator, counting
+        what it decides."""
+        simulator, summary = self.simulator, self.summary
         feed, outcomes, held, about = simulator.feed, summary.outcomes, self._held, self._about
-        mine = [
-            (number, alert)
-            for number, alert in enumerate(delivery.alerts)
-            if not mixed or host_shard(alert.host) % count == index
-        ]
-        with simulator.delivering(alert for _, alert in mine):
-            for number, alert in mine:
-                simulator.position = (self._rows, number)
-                first = None if routes is None else self._first(alert, routes[number])
-                decision = feed(alert, received_at, first)
-                summary.alerts += 1
-                outcomes[decision.outcome] += 1
-                state = decision.alert
-                if state is None:
-                    continue
-                figures = summary.rules.get(state.rule)
-                if figures is None:
-                    figures = summary.rule(state.rule)
-                figures.alerts += 1
-                if state.fingerprint not in about:
-                    about[state.fingerprint] = (alert.name, alert.host)
-                kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
-                if kind is not None:
-                    held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
+        for number, alert in alerts:
+            simulator.position = (self._rows, number)
+            first = None if routes is None else self._first(alert, routes[number])
+            decision = feed(alert, received_at, first)
+            summary.alerts += 1
+            outcomes[decision.outcome] += 1
+            state = decision.alert
+            if state is None:
+                continue
+            figures = summary.rules.get(state.rule)
+            if figures is None:
+                figures = summary.rule(state.rule)
+            figures.alerts += 1
+            if state.fingerprint not in about:
+                about[state.fingerprint] = (alert.name, alert.host)
+            kind = suppression_kind(state.disposition, state.reason, state.suppressed_by)
+            if kind is not None:
+                held[(state.fingerprint, state.occurrences)] = (kind, state.rule)
 
     def _first(self, alert: Alert, route: Route) -> tuple[Rule, str | None] | None:
         """The engine's `first_route(alert)` from its `route`; None when these rules do not know
