@@ -244,9 +244,7 @@ class Pipeline:
                 .with_for_update(skip_locked=True)
             )
             rows = list(session.scalars(query))
-            work: list[
-                tuple[Intake, tuple[Alert, ...], tuple[Alert, ...]]
-            ] = []  # row, its slice, all it has left
+            work: list[Slice] = []
             room = max(1, max_alerts)
             for row in rows:
                 delivery = parsed.get(row.id)
