@@ -648,6 +648,23 @@ def down_and_disk(t0: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     return down, child
 
 
+def decided_in_one_batch_as_simulated(
+    harness: Harness, rules_dir: Path, stream: list[tuple[Source, bytes, Any]], t0: datetime
+) -> Simulator:
+    """Store `stream`, decide it in one batch, run the clock an hour on: the alerts and incidents
+    are the simulator's (returned)."""
+    for source, raw, at in stream:  # stored first, then decided in one batch
+        store_delivery(harness.sessions, parse_delivery(source, raw, at), raw, at)
+    harness.clock.set(t0 + timedelta(seconds=5))
+    assert harness.pipeline.process_pending().deliveries == len(stream)
+    until = t0 + timedelta(hours=1)
+    harness.finish(until)
+    sim = simulated(rules_dir, stream, until)
+    assert harness.alerts() == sim_alerts(sim)
+    assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+    return sim
+
+
 def test_an_inhibitor_that_resolves_in_the_batch_that_held_alerts_back_releases_them(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -664,15 +681,7 @@ def test_an_inhibitor_that_resolves_in_the_batch_that_held_alerts_back_releases_
     ]
     harness = Harness(database_url, rules_dir)
     try:
-        for source, raw, at in stream:  # stored first, then decided in one batch
-            store_delivery(harness.sessions, parse_delivery(source, raw, at), raw, at)
-        harness.clock.set(t0 + timedelta(seconds=5))
-        assert harness.pipeline.process_pending().deliveries == 3
-        until = t0 + timedelta(hours=1)
-        harness.finish(until)
-        sim = simulated(rules_dir, stream, until)
-        assert harness.alerts() == sim_alerts(sim)
-        assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+        decided_in_one_batch_as_simulated(harness, rules_dir, stream, t0)
         with harness.sessions() as session:
             disk = session.scalars(select(AlertRow).where(AlertRow.fingerprint == "alertmanager:disk")).one()
             assert (disk.disposition, disk.suppressed_by, disk.incident_number) == ("incident", None, 2)
@@ -704,15 +713,7 @@ def test_an_alert_resolved_with_its_inhibitor_in_one_notification_is_never_relea
     ]
     harness = Harness(database_url, rules_dir)
     try:
-        for source, raw, at in stream:
-            store_delivery(harness.sessions, parse_delivery(source, raw, at), raw, at)
-        harness.clock.set(t0 + timedelta(seconds=5))
-        assert harness.pipeline.process_pending().deliveries == len(stream)
-        until = t0 + timedelta(hours=1)
-        harness.finish(until)
-        sim = simulated(rules_dir, stream, until)
-        assert harness.alerts() == sim_alerts(sim)
-        assert [i[1:] for i in harness.incidents()] == [i[1:] for i in sim_incidents(sim)]
+        sim = decided_in_one_batch_as_simulated(harness, rules_dir, stream, t0)
         with harness.sessions() as session:
             disk = session.scalars(select(AlertRow).where(AlertRow.fingerprint == "alertmanager:disk")).one()
             links = session.scalars(
