@@ -17,7 +17,7 @@ a recovery never pages. Waiting on time is expressed as timer requests; `on_time
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from enum import Enum
@@ -206,6 +206,12 @@ class Engine:
             return alert.fingerprint
         rule = self.rules.first_match(alert)
         return merged_fingerprint(rule, alert) if rule.dedup_by else alert.fingerprint
+
+    def recoveries(self, alerts: Iterable[Alert]) -> set[str]:
+        """The alerts (by `identity`) these events resolve. Those of one delivery are one moment:
+        a recovery among them releases none of these (the pipeline's `Batch.decide_delivery`, the
+        simulator's `delivering`)."""
+        return {self.identity(a) for a in alerts if a.status is Status.RESOLVED}
 
     def first_route(self, alert: Alert) -> tuple[Rule, str | None]:
         """The rule that matches `alert` and the group it would go to (None: dropped): what

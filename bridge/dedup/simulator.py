@@ -122,8 +122,7 @@ class Simulator:
         delivery is one moment, as the database pipeline decides it (`Batch.decide_delivery`):
         an alert it resolves together with the alert that held it back is not released by that
         recovery (it would fire and resolve at once); its own event records it resolved, held."""
-        identity = self.engine.identity
-        self.resolving = {identity(a) for a in alerts if a.status is Status.RESOLVED}
+        self.resolving = self.engine.recoveries(alerts)
         try:
             yield
         finally:

@@ -725,7 +725,7 @@ class Batch:
         of the delivery resolves is not released meanwhile (`release`), whichever transaction
         decides it: as the simulator takes a delivery whole (`Simulator.delivering`)."""
         identity = self.engine.identity
-        self.resolving = {identity(a) for a in left if a.status is Status.RESOLVED}
+        self.resolving = self.engine.recoveries(left)
         try:
             for alert in alerts:
                 self.resolving.discard(identity(alert))
